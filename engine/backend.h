@@ -1,0 +1,67 @@
+// Backend: the primitive kernels one device provides. Ops (engine/ops) do shape logic and
+// autograd, then call these. Outputs are allocated by the caller; inputs may be strided
+// views unless a method says "contiguous". A backend that lacks a kernel throws an error
+// naming the kernel and the device.
+//
+// Big layers (conv, pooling, BatchNorm, LSTM) add their own fused kernels beside these in
+// their op families; this interface holds what every elementwise/reduction/linear-algebra
+// op is built from.
+#pragma once
+
+#include "engine/tensor.h"
+
+namespace melgrad {
+
+enum class UnaryOp {
+  neg, exp, log, sqrt, abs, relu, sigmoid, tanh, sign,
+  pow_scalar,   // x ^ a
+  clamp,        // min(max(x, a), b)
+  affine,       // a * x + b
+  step,         // x > a ? 1 : 0
+};
+
+enum class BinaryOp { add, sub, mul, div, pow, max, min, eq, gt, ge, lt, le };
+
+enum class ReduceOp { sum, max, min };
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual const char* name() const = 0;
+
+  virtual void fill(const Tensor& out, double value) = 0;
+  // dst = src, shapes equal, any strides and dtypes.
+  virtual void copy(const Tensor& src, const Tensor& dst) = 0;
+  // out = f(x): x and out have the same shape.
+  virtual void unary(UnaryOp op, const Tensor& x, const Tensor& out, double a, double b) = 0;
+  // out = a (op) b: a and b already expanded to out's shape (stride 0 on broadcast dims).
+  virtual void binary(BinaryOp op, const Tensor& a, const Tensor& b, const Tensor& out) = 0;
+  // out = cond != 0 ? a : b, all expanded to out's shape.
+  virtual void where(const Tensor& cond, const Tensor& a, const Tensor& b,
+                     const Tensor& out) = 0;
+  // out has x's rank with size 1 on the reduced dims.
+  virtual void reduce(ReduceOp op, const Tensor& x, const Tensor& out) = 0;
+  // out (int64, keepdim shape) = index of the first maximum along dim.
+  virtual void argmax(const Tensor& x, int64_t dim, const Tensor& out) = 0;
+  // out[b] = a[b] @ b[b]: a [B, M, K], b [B, K, N] (any strides, batch stride may be 0),
+  // out [B, M, N] contiguous.
+  virtual void matmul(const Tensor& a, const Tensor& b, const Tensor& out) = 0;
+  // out = x.index_select(dim, index); index int64 [L]; out contiguous.
+  virtual void index_select(const Tensor& x, int64_t dim, const Tensor& index,
+                            const Tensor& out) = 0;
+  // out.index_select(dim, index) += src  (duplicates accumulate).
+  virtual void index_add(const Tensor& out, int64_t dim, const Tensor& index,
+                         const Tensor& src) = 0;
+  // out[.., i, ..] = x[.., index[.., i, ..], ..] along dim; index has out's shape.
+  virtual void gather(const Tensor& x, int64_t dim, const Tensor& index, const Tensor& out) = 0;
+  // out[.., index[.., i, ..], ..] += src[.., i, ..] along dim.
+  virtual void scatter_add(const Tensor& out, int64_t dim, const Tensor& index,
+                           const Tensor& src) = 0;
+  // Fills with uniform [lo, hi) or normal(mean, std) from `gen`, in row-major order.
+  virtual void random(const Tensor& out, Generator& gen, bool normal, double a, double b) = 0;
+};
+
+Backend& backend_for(Device device);
+void set_backend(DeviceType type, Backend* backend);
+
+}  // namespace melgrad
