@@ -1,0 +1,156 @@
+// Optimisers, clipping and schedules (see optim.h). The CPU updates are single fused loops
+// per parameter; other devices get their fused kernels from the CUDA backend.
+#include "engine/optim/optim.h"
+
+#include <cmath>
+#include <stdexcept>
+#include <string>
+
+#include "engine/autograd.h"
+
+namespace melgrad::optim {
+
+static void require_cpu(const Tensor& p, const char* what) {
+  if (!p.device().is_cpu())
+    throw std::runtime_error(std::string(what) + ": no update kernel for device " +
+                             p.device().str() + " yet");
+}
+
+Optimizer::Optimizer(std::vector<Tensor> params, double lr) : params_(std::move(params)), lr_(lr) {
+  if (!(lr >= 0)) throw std::invalid_argument("optimizer: learning rate must be >= 0, got " + std::to_string(lr));
+  for (const Tensor& p : params_)
+    if (!p.requires_grad() || !p.is_leaf() || !p.is_contiguous())
+      throw std::invalid_argument("optimizer: parameter " + p.str() +
+                                  " is not a contiguous leaf that requires grad");
+}
+
+void Optimizer::zero_grad() {
+  for (Tensor& p : params_) p.zero_grad();
+}
+
+Adam::Adam(std::vector<Tensor> params, AdamOptions o) : Optimizer(std::move(params), o.lr), options_(o) {
+  if (!(o.beta1 >= 0 && o.beta1 < 1 && o.beta2 >= 0 && o.beta2 < 1))
+    throw std::invalid_argument("Adam: betas must be in [0, 1)");
+  if (!(o.eps >= 0) || !(o.weight_decay >= 0))
+    throw std::invalid_argument("Adam: eps and weight_decay must be >= 0");
+  for (const Tensor& p : params_) {
+    m_.push_back(Tensor::zeros_like(p));
+    v_.push_back(Tensor::zeros_like(p));
+  }
+}
+
+template <class T>
+static void adam_update(T* p, const T* g, T* m, T* v, int64_t n, const AdamOptions& o, double lr,
+                        int64_t t) {
+  const T b1 = T(o.beta1), b2 = T(o.beta2), wd = T(o.weight_decay), eps = T(o.eps);
+  const T step_size = T(lr / (1 - std::pow(o.beta1, double(t))));
+  const T bc2_sqrt = T(std::sqrt(1 - std::pow(o.beta2, double(t))));
+  const T decay = T(1 - lr * o.weight_decay);
+  const bool decoupled = o.decoupled_weight_decay;
+  for (int64_t i = 0; i < n; ++i) {
+    T gi = g[i];
+    if (decoupled) p[i] *= decay;
+    else gi += wd * p[i];
+    m[i] = b1 * m[i] + (1 - b1) * gi;
+    v[i] = b2 * v[i] + (1 - b2) * gi * gi;
+    p[i] -= step_size * m[i] / (std::sqrt(v[i]) / bc2_sqrt + eps);
+  }
+}
+
+void Adam::step() {
+  ++steps_;
+  NoGradGuard no_grad;
+  for (size_t i = 0; i < params_.size(); ++i) {
+    Tensor& p = params_[i];
+    if (!p.grad().defined()) continue;
+    require_cpu(p, "Adam");
+    Tensor g = p.grad().contiguous();
+    dispatch_floating(p.dtype(), "Adam", [&]<class T>() {
+      adam_update<T>(p.data<T>(), g.data<T>(), m_[i].data<T>(), v_[i].data<T>(), p.numel(),
+                     options_, lr_, steps_);
+    });
+  }
+}
+
+std::unique_ptr<Adam> make_adamw(std::vector<Tensor> params, double lr, double weight_decay) {
+  return std::make_unique<Adam>(std::move(params),
+                                AdamOptions{.lr = lr, .weight_decay = weight_decay,
+                                            .decoupled_weight_decay = true});
+}
+
+SGD::SGD(std::vector<Tensor> params, SgdOptions o) : Optimizer(std::move(params), o.lr), options_(o) {
+  if (o.nesterov && o.momentum <= 0) throw std::invalid_argument("SGD: Nesterov needs momentum > 0");
+  buf_.resize(params_.size());
+}
+
+void SGD::step() {
+  ++steps_;
+  NoGradGuard no_grad;
+  for (size_t i = 0; i < params_.size(); ++i) {
+    Tensor& p = params_[i];
+    if (!p.grad().defined()) continue;
+    require_cpu(p, "SGD");
+    Tensor g = p.grad().contiguous();
+    const bool first = !buf_[i].defined();
+    if (first && options_.momentum > 0) buf_[i] = Tensor::zeros_like(p);
+    dispatch_floating(p.dtype(), "SGD", [&]<class T>() {
+      T* pp = p.data<T>();
+      const T* gg = g.data<T>();
+      T* b = options_.momentum > 0 ? buf_[i].data<T>() : nullptr;
+      const T mu = T(options_.momentum), wd = T(options_.weight_decay), lr = T(lr_);
+      for (int64_t k = 0; k < p.numel(); ++k) {
+        T d = gg[k] + wd * pp[k];
+        if (b) {
+          b[k] = first ? d : mu * b[k] + d;  // PyTorch: the first step copies the gradient
+          d = options_.nesterov ? d + mu * b[k] : b[k];
+        }
+        pp[k] -= lr * d;
+      }
+    });
+  }
+}
+
+double clip_grad_norm(const std::vector<Tensor>& params, double max_norm) {
+  double total = 0;
+  for (const Tensor& p : params)
+    if (p.grad().defined())
+      for (double v : p.grad().to_vector()) total += v * v;
+  total = std::sqrt(total);
+  if (!std::isfinite(total))
+    throw std::runtime_error("clip_grad_norm: the gradient norm is " + std::to_string(total));
+  const double coef = max_norm / (total + 1e-6);
+  if (coef < 1) {
+    NoGradGuard no_grad;
+    for (const Tensor& p : params)
+      if (p.grad().defined()) {
+        Tensor g = p.grad();
+        require_cpu(g, "clip_grad_norm");
+        dispatch_floating(g.dtype(), "clip_grad_norm", [&]<class T>() {
+          Tensor c = g.contiguous();  // leaf gradients are contiguous; copy back otherwise
+          T* d = c.data<T>();
+          for (int64_t k = 0; k < c.numel(); ++k) d[k] *= T(coef);
+          if (!c.same(g)) g.copy_(c);
+        });
+      }
+  }
+  return total;
+}
+
+StepLR::StepLR(double base_lr, int64_t step_size, double gamma)
+    : base_(base_lr), gamma_(gamma), step_size_(step_size) {
+  if (step_size <= 0) throw std::invalid_argument("StepLR: step_size must be positive");
+}
+double StepLR::lr_at(int64_t epoch) const {
+  return base_ * std::pow(gamma_, double(epoch / step_size_));
+}
+
+CosineLR::CosineLR(double base_lr, int64_t t_max, double eta_min)
+    : base_(base_lr), eta_min_(eta_min), t_max_(t_max) {
+  if (t_max <= 0) throw std::invalid_argument("CosineLR: t_max must be positive");
+}
+double CosineLR::lr_at(int64_t epoch) const {
+  double t = double(std::min(epoch, t_max_));
+  return eta_min_ + (base_ - eta_min_) * (1 + std::cos(M_PI * t / double(t_max_))) / 2;
+}
+
+}  // namespace melgrad::optim
