@@ -1,0 +1,180 @@
+// Whole-file reads, zlib gzip in and out, atomic writes (see file_io.h).
+#include "datasets/file_io.h"
+
+#include <unistd.h>
+#include <zlib.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+
+namespace melgrad::data {
+
+namespace {
+
+std::string errno_text() { return std::strerror(errno); }
+
+struct FileCloser {
+  void operator()(std::FILE* f) const { std::fclose(f); }
+};
+using FilePtr = std::unique_ptr<std::FILE, FileCloser>;
+
+FilePtr open_for_reading(const std::string& path) {
+  FilePtr f(std::fopen(path.c_str(), "rb"));
+  if (!f) throw DataError("cannot open '" + path + "': " + errno_text());
+  return f;
+}
+
+// Inflates from a callback-fed stream until `limit` output bytes or the end of the stream.
+// Returns the bytes; `complete` tells whether the stream ended cleanly.
+class Inflater {
+ public:
+  explicit Inflater(const std::string& name) : name_(name) {
+    std::memset(&zs_, 0, sizeof zs_);
+    // 15 + 32: zlib or gzip, detected from the header.
+    if (inflateInit2(&zs_, 15 + 32) != Z_OK) throw DataError("zlib init failed for '" + name + "'");
+  }
+  ~Inflater() { inflateEnd(&zs_); }
+  Inflater(const Inflater&) = delete;
+  Inflater& operator=(const Inflater&) = delete;
+
+  // Feeds `in`; appends output to `out` until `limit` bytes are there. Returns true at the
+  // end of the gzip stream.
+  bool feed(const uint8_t* in, size_t in_size, std::vector<uint8_t>& out, size_t limit) {
+    zs_.next_in = const_cast<Bytef*>(in);
+    zs_.avail_in = static_cast<uInt>(in_size);
+    while (out.size() < limit) {
+      const size_t old = out.size();
+      const size_t want = std::min<size_t>(limit - old, std::max<size_t>(in_size * 4, 1 << 16));
+      out.resize(old + want);
+      zs_.next_out = out.data() + old;
+      zs_.avail_out = static_cast<uInt>(want);
+      const int rc = inflate(&zs_, Z_NO_FLUSH);
+      out.resize(old + (want - zs_.avail_out));
+      if (rc == Z_STREAM_END) {
+        ended_ = true;
+        return true;
+      }
+      if (rc == Z_BUF_ERROR && zs_.avail_in == 0) return false;  // needs more input
+      if (rc != Z_OK && rc != Z_BUF_ERROR)
+        throw DataError("corrupt gzip data in '" + name_ + "': " +
+                        (zs_.msg ? zs_.msg : "inflate error " + std::to_string(rc)));
+      if (zs_.avail_in == 0 && zs_.avail_out != 0) return false;
+    }
+    return false;
+  }
+  bool ended() const { return ended_; }
+  size_t unused_input() const { return zs_.avail_in; }
+
+ private:
+  z_stream zs_;
+  std::string name_;
+  bool ended_ = false;
+};
+
+}  // namespace
+
+bool is_gzip(const uint8_t* data, size_t size) {
+  return size >= 2 && data[0] == 0x1f && data[1] == 0x8b;
+}
+
+std::vector<uint8_t> gunzip(const uint8_t* data, size_t size, const std::string& name,
+                            size_t max_bytes) {
+  Inflater inf(name);
+  std::vector<uint8_t> out;
+  inf.feed(data, size, out, max_bytes + 1);
+  if (out.size() > max_bytes)
+    throw DataError("gzip content of '" + name + "' exceeds " + std::to_string(max_bytes) +
+                    " bytes; refusing it as corrupt");
+  if (!inf.ended()) throw DataError("truncated gzip data in '" + name + "'");
+  return out;
+}
+
+std::vector<uint8_t> gzip(const uint8_t* data, size_t size) {
+  z_stream zs;
+  std::memset(&zs, 0, sizeof zs);
+  // 15 + 16: gzip wrapper.
+  if (deflateInit2(&zs, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+    throw std::runtime_error("zlib deflateInit2 failed");
+  std::vector<uint8_t> out(deflateBound(&zs, static_cast<uLong>(size)) + 32);
+  zs.next_in = const_cast<Bytef*>(data);
+  zs.avail_in = static_cast<uInt>(size);
+  zs.next_out = out.data();
+  zs.avail_out = static_cast<uInt>(out.size());
+  const int rc = deflate(&zs, Z_FINISH);
+  out.resize(out.size() - zs.avail_out);
+  deflateEnd(&zs);
+  if (rc != Z_STREAM_END) throw std::runtime_error("zlib deflate failed");
+  return out;
+}
+
+std::vector<uint8_t> read_file_bytes(const std::string& path, size_t max_bytes) {
+  FilePtr f = open_for_reading(path);
+  std::vector<uint8_t> bytes;
+  if (std::fseek(f.get(), 0, SEEK_END) == 0) {
+    const long end = std::ftell(f.get());
+    if (end > 0) bytes.reserve(static_cast<size_t>(end));
+    std::fseek(f.get(), 0, SEEK_SET);
+  }
+  uint8_t buf[1 << 16];
+  for (;;) {
+    const size_t n = std::fread(buf, 1, sizeof buf, f.get());
+    bytes.insert(bytes.end(), buf, buf + n);
+    if (n < sizeof buf) break;
+    if (bytes.size() > max_bytes)
+      throw DataError("'" + path + "' is larger than " + std::to_string(max_bytes) + " bytes");
+  }
+  if (std::ferror(f.get())) throw DataError("read error on '" + path + "': " + errno_text());
+  if (is_gzip(bytes.data(), bytes.size())) return gunzip(bytes.data(), bytes.size(), path, max_bytes);
+  return bytes;
+}
+
+std::vector<uint8_t> read_file_prefix(const std::string& path, size_t count) {
+  FilePtr f = open_for_reading(path);
+  std::vector<uint8_t> raw(std::max<size_t>(count, 2));
+  size_t got = std::fread(raw.data(), 1, raw.size(), f.get());
+  raw.resize(got);
+  if (!is_gzip(raw.data(), raw.size())) {
+    raw.resize(std::min(raw.size(), count));
+    return raw;
+  }
+  Inflater inf(path);
+  std::vector<uint8_t> out;
+  inf.feed(raw.data(), raw.size(), out, count);
+  uint8_t buf[1 << 14];
+  while (out.size() < count && !inf.ended()) {
+    const size_t n = std::fread(buf, 1, sizeof buf, f.get());
+    if (n == 0) break;
+    inf.feed(buf, n, out, count);
+  }
+  return out;
+}
+
+void write_file_atomic(const std::string& path, const uint8_t* data, size_t size) {
+  const std::string tmp = path + ".tmp-" + std::to_string(::getpid());
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    if (!out) throw DataError("cannot create '" + tmp + "': " + errno_text());
+    out.write(reinterpret_cast<const char*>(data), static_cast<std::streamsize>(size));
+    out.close();
+    if (!out) {
+      std::filesystem::remove(tmp);
+      throw DataError("write error on '" + tmp + "'");
+    }
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) {
+    std::filesystem::remove(tmp);
+    throw DataError("cannot rename '" + tmp + "' to '" + path + "': " + ec.message());
+  }
+}
+
+void write_file_atomic(const std::string& path, const std::string& text) {
+  write_file_atomic(path, reinterpret_cast<const uint8_t*>(text.data()), text.size());
+}
+
+}  // namespace melgrad::data

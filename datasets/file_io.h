@@ -1,0 +1,44 @@
+// Byte-level file helpers for the data layer: whole-file reads, transparent gzip (zlib),
+// atomic writes (temp file + rename) and the error type every data-layer failure uses.
+// Every error message names the file it is about.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace melgrad::data {
+
+// Raised for any bad data-set input (missing folder, corrupt .npy, bad label row...).
+// what() names the file (and row or field) so the user can act on it.
+struct DataError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// True when the bytes start with the gzip magic 1f 8b.
+bool is_gzip(const uint8_t* data, size_t size);
+
+// Whole file as bytes; gzip content (detected by its magic, whatever the name says) is
+// inflated. `max_bytes` bounds the (inflated) size: larger files are rejected as corrupt.
+std::vector<uint8_t> read_file_bytes(const std::string& path,
+                                     size_t max_bytes = size_t(4) << 30);
+
+// The first `count` bytes of the file's content (inflated when gzip); fewer when the
+// content is shorter. Used to read .npy headers without reading the data.
+std::vector<uint8_t> read_file_prefix(const std::string& path, size_t count);
+
+// Inflates a gzip or zlib stream held in memory; `name` is used in error messages.
+std::vector<uint8_t> gunzip(const uint8_t* data, size_t size, const std::string& name,
+                            size_t max_bytes = size_t(4) << 30);
+
+// Deflates bytes into a gzip stream (level 6).
+std::vector<uint8_t> gzip(const uint8_t* data, size_t size);
+
+// Writes bytes to `path` through `path.tmp-<pid>` and a rename, so readers never see a
+// half-written file.
+void write_file_atomic(const std::string& path, const uint8_t* data, size_t size);
+void write_file_atomic(const std::string& path, const std::string& text);
+
+}  // namespace melgrad::data

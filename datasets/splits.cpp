@@ -1,0 +1,89 @@
+// Seeded splits and train-only per-band standardisation (see splits.h).
+#include "datasets/splits.h"
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+#include <string>
+
+#include "datasets/rng.h"
+
+namespace melgrad::data {
+
+Splits make_splits(Subset subset, const std::vector<int64_t>& train_pool,
+                   const std::vector<int64_t>& test_given, uint64_t seed) {
+  std::vector<int64_t> pool = train_pool;
+  Rng rng(mix_seed(seed, fnv1a64("splits")));
+  rng.shuffle(pool);
+  const auto n = static_cast<double>(pool.size());
+  size_t n_val = 0, n_test = 0;
+  Splits s;
+  if (is_genre_subset(subset)) {
+    n_val = static_cast<size_t>(std::floor(n * kGenreValFraction + 1e-9));
+    s.test = test_given;
+  } else {
+    n_val = static_cast<size_t>(std::floor(n * kRegressionValFraction + 1e-9));
+    n_test = static_cast<size_t>(std::floor(n * kRegressionTestFraction + 1e-9));
+    s.unlabelled = test_given;
+  }
+  s.val.assign(pool.begin(), pool.begin() + static_cast<std::ptrdiff_t>(n_val));
+  if (!is_genre_subset(subset))
+    s.test.assign(pool.begin() + static_cast<std::ptrdiff_t>(n_val),
+                  pool.begin() + static_cast<std::ptrdiff_t>(n_val + n_test));
+  s.train.assign(pool.begin() + static_cast<std::ptrdiff_t>(n_val + n_test), pool.end());
+  for (auto* v : {&s.train, &s.val, &s.test, &s.unlabelled}) std::sort(v->begin(), v->end());
+  return s;
+}
+
+Splits make_splits(const SubsetData& data, uint64_t seed) {
+  return make_splits(data.subset, data.train_pool, data.test_given, seed);
+}
+
+BandStats compute_band_stats(const SubsetData& data, const std::vector<int64_t>& clips) {
+  const auto F = static_cast<size_t>(data.feature_dim);
+  std::vector<double> sum(F, 0.0), sum_sq(F, 0.0);
+  int64_t frames = 0;
+  for (int64_t i : clips) {
+    const Clip& c = data.clips.at(static_cast<size_t>(i));
+    for (int64_t t = 0; t < c.frames; ++t) {
+      const float* row = c.values.data() + static_cast<size_t>(t) * F;
+      for (size_t f = 0; f < F; ++f) {
+        sum[f] += row[f];
+        sum_sq[f] += static_cast<double>(row[f]) * row[f];
+      }
+    }
+    frames += c.frames;
+  }
+  if (frames == 0) throw std::invalid_argument("compute_band_stats: no frames in the given clips");
+  BandStats s;
+  s.mean.resize(F);
+  s.std.resize(F);
+  for (size_t f = 0; f < F; ++f) {
+    const double mean = sum[f] / static_cast<double>(frames);
+    const double var = std::max(0.0, sum_sq[f] / static_cast<double>(frames) - mean * mean);
+    const double sd = std::sqrt(var);
+    s.mean[f] = static_cast<float>(mean);
+    s.std[f] = static_cast<float>(sd < 1e-6 ? 1.0 : sd);
+  }
+  return s;
+}
+
+void apply_band_stats(SubsetData& data, const BandStats& stats) {
+  const auto F = static_cast<size_t>(data.feature_dim);
+  if (stats.mean.size() != F || stats.std.size() != F)
+    throw std::invalid_argument("apply_band_stats: stats have " + std::to_string(stats.mean.size()) +
+                                " bands, the data " + std::to_string(F));
+  for (Clip& c : data.clips)
+    for (size_t k = 0; k < c.values.size(); ++k) {
+      const size_t f = k % F;
+      c.values[k] = (c.values[k] - stats.mean[f]) / stats.std[f];
+    }
+}
+
+BandStats standardise_on_train(SubsetData& data, const Splits& splits) {
+  BandStats s = compute_band_stats(data, splits.train);
+  apply_band_stats(data, s);
+  return s;
+}
+
+}  // namespace melgrad::data

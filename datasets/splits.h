@@ -1,0 +1,46 @@
+// Reproducible splits and per-band standardisation.
+//
+// Genre sets: the train/ clips are shuffled with the seed and split train : val = 2/3 : 1/3
+//   (val = floor(n / 3)); test = the given test/ clips.
+// Multitask sets: the labelled train/ clips are shuffled and split into val (floor(0.28 n)),
+//   test (floor(0.12 n)) and train (the rest); the unlabelled test/ clips are `unlabelled`.
+// Order: after the seeded Fisher–Yates shuffle (rng.h) of the pool in index order, val
+// takes the first clips, test the next, train the rest; each list is then sorted ascending
+// so that the split does not depend on anything but the seed and the pool.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "datasets/patreco3.h"
+
+namespace melgrad::data {
+
+constexpr uint64_t kDefaultSplitSeed = 42;
+constexpr double kGenreValFraction = 1.0 / 3.0;
+constexpr double kRegressionValFraction = 0.28;
+constexpr double kRegressionTestFraction = 0.12;
+
+struct Splits {
+  std::vector<int64_t> train, val, test, unlabelled;  // indices into SubsetData::clips
+};
+
+Splits make_splits(Subset subset, const std::vector<int64_t>& train_pool,
+                   const std::vector<int64_t>& test_given, uint64_t seed = kDefaultSplitSeed);
+Splits make_splits(const SubsetData& data, uint64_t seed = kDefaultSplitSeed);
+
+// Mean and standard deviation of every feature band over all frames (no padding) of the
+// given clips, accumulated in float64 in clip order. A band whose std is below 1e-6 gets
+// std 1 so that applying the stats never divides by ~0.
+struct BandStats {
+  std::vector<float> mean, std;  // [F]
+};
+BandStats compute_band_stats(const SubsetData& data, const std::vector<int64_t>& clips);
+
+// x <- (x - mean) / std for every frame of every clip, in place.
+void apply_band_stats(SubsetData& data, const BandStats& stats);
+
+// compute_band_stats on splits.train, then apply to all clips; returns the stats.
+BandStats standardise_on_train(SubsetData& data, const Splits& splits);
+
+}  // namespace melgrad::data
