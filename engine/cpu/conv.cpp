@@ -1,0 +1,408 @@
+// CPU 2-D convolution kernels (see conv.h): im2col + Eigen GEMM in blocks of output rows,
+// a direct path for one input channel, and plain reference loops.
+//   x [N, C, H, W], weight [O, C, kh, kw] viewed as [O, K] (K = C kh kw), y [N, O, Ho, Wo];
+//   per image and block of output rows: col [K, rows * Wo], y_block [O, rows * Wo] = W col.
+#include "engine/cpu/conv.h"
+
+#include <omp.h>
+
+#include <Eigen/Core>
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+namespace melgrad::cpu {
+
+namespace {
+
+using G = Conv2dGeometry;
+template <class T>
+using RowMat = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+template <class T>
+using Mat = Eigen::Map<RowMat<T>, 0, Eigen::OuterStride<>>;
+template <class T>
+using ConstMat = Eigen::Map<const RowMat<T>, 0, Eigen::OuterStride<>>;
+
+// Column blocks of about this many bytes stay in L2 between im2col and the GEMM.
+constexpr int64_t kColumnBlockBytes = 512 * 1024;
+
+int64_t floor_div(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
+
+// Output columns ow whose input column ow * sw - pw + j lies inside [0, W): [lo, hi).
+struct Span {
+  int64_t lo, hi;
+};
+Span valid_columns(const G& g, int64_t j) {
+  const int64_t lo = std::max<int64_t>(0, floor_div(g.pad_w - j + g.stride_w - 1, g.stride_w));
+  const int64_t hi = std::min<int64_t>(g.Wo, floor_div(g.W - 1 + g.pad_w - j, g.stride_w) + 1);
+  return {lo, std::max(lo, hi)};
+}
+
+// A per-thread buffer that grows to the largest request and is then reused.
+template <class T>
+T* thread_scratch(size_t n) {
+  thread_local std::vector<T> buf;
+  if (buf.size() < n) buf.resize(n);
+  return buf.data();
+}
+
+int64_t block_rows(const G& g, size_t elem) {
+  const int64_t row_bytes = g.C * g.kh * g.kw * g.Wo * static_cast<int64_t>(elem);
+  return std::clamp<int64_t>(kColumnBlockBytes / std::max<int64_t>(row_bytes, 1), 1, g.Ho);
+}
+
+// 1x1 kernel, stride 1, no padding: the image itself is the column matrix.
+bool identity_columns(const G& g) {
+  return g.kh == 1 && g.kw == 1 && g.stride_h == 1 && g.stride_w == 1 && g.pad_h == 0 &&
+         g.pad_w == 0;
+}
+
+bool split_batch(const G& g) {
+  const int nt = omp_get_max_threads();
+  return nt > 1 && g.N >= nt;
+}
+
+// col [K, (oh1 - oh0) * Wo] = patches of image x [C, H, W] for output rows [oh0, oh1).
+template <class T>
+void im2col(const T* x, T* col, const G& g, int64_t oh0, int64_t oh1) {
+  const int64_t pc = (oh1 - oh0) * g.Wo;
+  for (int64_t c = 0; c < g.C; ++c)
+    for (int64_t i = 0; i < g.kh; ++i)
+      for (int64_t j = 0; j < g.kw; ++j) {
+        T* dst = col + ((c * g.kh + i) * g.kw + j) * pc;
+        const Span s = valid_columns(g, j);
+        for (int64_t oh = oh0; oh < oh1; ++oh, dst += g.Wo) {
+          const int64_t ih = oh * g.stride_h - g.pad_h + i;
+          if (ih < 0 || ih >= g.H) {
+            std::fill(dst, dst + g.Wo, T(0));
+            continue;
+          }
+          const T* src = x + (c * g.H + ih) * g.W + (j - g.pad_w);
+          std::fill(dst, dst + s.lo, T(0));
+          if (g.stride_w == 1) {
+            std::memcpy(dst + s.lo, src + s.lo, (s.hi - s.lo) * sizeof(T));
+          } else {
+            for (int64_t ow = s.lo; ow < s.hi; ++ow) dst[ow] = src[ow * g.stride_w];
+          }
+          std::fill(dst + s.hi, dst + g.Wo, T(0));
+        }
+      }
+}
+
+// Image gx [C, H, W] += the patches in col (inverse of im2col for rows [oh0, oh1)).
+template <class T>
+void col2im_add(const T* col, T* gx, const G& g, int64_t oh0, int64_t oh1) {
+  const int64_t pc = (oh1 - oh0) * g.Wo;
+  for (int64_t c = 0; c < g.C; ++c)
+    for (int64_t i = 0; i < g.kh; ++i)
+      for (int64_t j = 0; j < g.kw; ++j) {
+        const T* src = col + ((c * g.kh + i) * g.kw + j) * pc;
+        const Span s = valid_columns(g, j);
+        for (int64_t oh = oh0; oh < oh1; ++oh, src += g.Wo) {
+          const int64_t ih = oh * g.stride_h - g.pad_h + i;
+          if (ih < 0 || ih >= g.H) continue;
+          T* dst = gx + (c * g.H + ih) * g.W + (j - g.pad_w);
+          if (g.stride_w == 1) {
+            for (int64_t ow = s.lo; ow < s.hi; ++ow) dst[ow] += src[ow];
+          } else {
+            for (int64_t ow = s.lo; ow < s.hi; ++ow) dst[ow * g.stride_w] += src[ow];
+          }
+        }
+      }
+}
+
+// ---- im2col + GEMM ---------------------------------------------------------------------
+
+template <class T>
+void forward_gemm(const T* x, const T* w, const T* b, T* y, const G& g) {
+  const int64_t K = g.C * g.kh * g.kw, P = g.Ho * g.Wo, rows = block_rows(g, sizeof(T));
+  const bool identity = identity_columns(g);
+  const ConstMat<T> wm(w, g.O, K, Eigen::OuterStride<>(K));
+#pragma omp parallel for schedule(static) if (split_batch(g))
+  for (int64_t n = 0; n < g.N; ++n) {
+    const T* xn = x + n * g.C * g.H * g.W;
+    T* yn = y + n * g.O * P;
+    T* col = identity ? nullptr : thread_scratch<T>(K * rows * g.Wo);
+    for (int64_t oh0 = 0; oh0 < g.Ho; oh0 += rows) {
+      const int64_t oh1 = std::min(g.Ho, oh0 + rows), pc = (oh1 - oh0) * g.Wo;
+      if (!identity) im2col(xn, col, g, oh0, oh1);
+      const ConstMat<T> cm(identity ? xn + oh0 * g.Wo : col, K, pc,
+                           Eigen::OuterStride<>(identity ? P : pc));
+      Mat<T> yb(yn + oh0 * g.Wo, g.O, pc, Eigen::OuterStride<>(P));
+      if (b) {
+        for (int64_t o = 0; o < g.O; ++o) yb.row(o).setConstant(b[o]);
+        yb.noalias() += wm * cm;
+      } else {
+        yb.noalias() = wm * cm;
+      }
+    }
+  }
+}
+
+template <class T>
+void backward_input_gemm(const T* gy, const T* w, T* gx, const G& g) {
+  const int64_t K = g.C * g.kh * g.kw, P = g.Ho * g.Wo, rows = block_rows(g, sizeof(T));
+  const bool identity = identity_columns(g);
+  const ConstMat<T> wm(w, g.O, K, Eigen::OuterStride<>(K));
+#pragma omp parallel for schedule(static) if (split_batch(g))
+  for (int64_t n = 0; n < g.N; ++n) {
+    const T* gyn = gy + n * g.O * P;
+    T* gxn = gx + n * g.C * g.H * g.W;
+    if (identity) {  // gx_n [C, HW] = W^T gy_n
+      Mat<T> gxm(gxn, g.C, P, Eigen::OuterStride<>(P));
+      gxm.noalias() = wm.transpose() * ConstMat<T>(gyn, g.O, P, Eigen::OuterStride<>(P));
+      continue;
+    }
+    std::fill(gxn, gxn + g.C * g.H * g.W, T(0));
+    T* col = thread_scratch<T>(K * rows * g.Wo);
+    for (int64_t oh0 = 0; oh0 < g.Ho; oh0 += rows) {
+      const int64_t oh1 = std::min(g.Ho, oh0 + rows), pc = (oh1 - oh0) * g.Wo;
+      Mat<T> cm(col, K, pc, Eigen::OuterStride<>(pc));
+      cm.noalias() = wm.transpose() * ConstMat<T>(gyn + oh0 * g.Wo, g.O, pc, Eigen::OuterStride<>(P));
+      col2im_add(col, gxn, g, oh0, oh1);
+    }
+  }
+}
+
+// Adds the per-thread partial sums (thread order, so the result is deterministic).
+template <class T, class A>
+void reduce_partials(const std::vector<const A*>& parts, int64_t count, T* out) {
+  if (!out) return;
+  for (int64_t i = 0; i < count; ++i) {
+    A s = 0;
+    for (const A* p : parts)
+      if (p) s += p[i];
+    out[i] = static_cast<T>(s);
+  }
+}
+
+template <class T>
+void backward_weight_gemm(const T* gy, const T* x, T* gw, T* gb, const G& g) {
+  const int64_t K = g.C * g.kh * g.kw, P = g.Ho * g.Wo, rows = block_rows(g, sizeof(T));
+  const bool identity = identity_columns(g);
+  const int64_t col_size = identity ? 0 : K * rows * g.Wo;
+  std::vector<const T*> gw_parts(omp_get_max_threads(), nullptr), gb_parts = gw_parts;
+#pragma omp parallel if (split_batch(g))
+  {
+    const int tid = omp_get_thread_num();
+    T* buf = thread_scratch<T>(col_size + g.O * K + g.O);
+    T *col = buf, *pgw = buf + col_size, *pgb = pgw + g.O * K;
+    std::fill(pgw, pgw + g.O * K + g.O, T(0));
+    gw_parts[tid] = pgw;
+    gb_parts[tid] = pgb;
+    Mat<T> pgwm(pgw, g.O, K, Eigen::OuterStride<>(K));
+#pragma omp for schedule(static)
+    for (int64_t n = 0; n < g.N; ++n) {
+      const T* xn = gw ? x + n * g.C * g.H * g.W : nullptr;
+      const T* gyn = gy + n * g.O * P;
+      for (int64_t oh0 = 0; oh0 < g.Ho; oh0 += rows) {
+        const int64_t oh1 = std::min(g.Ho, oh0 + rows), pc = (oh1 - oh0) * g.Wo;
+        const ConstMat<T> gyb(gyn + oh0 * g.Wo, g.O, pc, Eigen::OuterStride<>(P));
+        if (gw) {
+          if (!identity) im2col(xn, col, g, oh0, oh1);
+          const ConstMat<T> cm(identity ? xn + oh0 * g.Wo : col, K, pc,
+                               Eigen::OuterStride<>(identity ? P : pc));
+          pgwm.noalias() += gyb * cm.transpose();
+        }
+        if (gb)
+          for (int64_t o = 0; o < g.O; ++o) pgb[o] += gyb.row(o).sum();
+      }
+    }
+  }
+  reduce_partials<T, T>(gw_parts, g.O * K, gw);
+  reduce_partials<T, T>(gb_parts, g.O, gb);
+}
+
+// ---- one input channel: direct loops ---------------------------------------------------
+
+template <class T>
+void forward_direct_c1(const T* x, const T* w, const T* b, T* y, const G& g) {
+  std::vector<Span> spans(g.kw);
+  for (int64_t j = 0; j < g.kw; ++j) spans[j] = valid_columns(g, j);
+#pragma omp parallel for collapse(2) schedule(static)
+  for (int64_t n = 0; n < g.N; ++n)
+    for (int64_t oh = 0; oh < g.Ho; ++oh) {
+      const T* xn = x + n * g.H * g.W;
+      for (int64_t o = 0; o < g.O; ++o) {
+        T* yr = y + ((n * g.O + o) * g.Ho + oh) * g.Wo;
+        std::fill(yr, yr + g.Wo, b ? b[o] : T(0));
+        for (int64_t i = 0; i < g.kh; ++i) {
+          const int64_t ih = oh * g.stride_h - g.pad_h + i;
+          if (ih < 0 || ih >= g.H) continue;
+          const T* xr = xn + ih * g.W;
+          for (int64_t j = 0; j < g.kw; ++j) {
+            const T wv = w[(o * g.kh + i) * g.kw + j];
+            const T* xs = xr + (j - g.pad_w);
+            const Span s = spans[j];
+            if (g.stride_w == 1) {
+#pragma omp simd
+              for (int64_t ow = s.lo; ow < s.hi; ++ow) yr[ow] += wv * xs[ow];
+            } else {
+              for (int64_t ow = s.lo; ow < s.hi; ++ow) yr[ow] += wv * xs[ow * g.stride_w];
+            }
+          }
+        }
+      }
+    }
+}
+
+template <class T>
+void backward_weight_direct_c1(const T* gy, const T* x, T* gw, T* gb, const G& g) {
+  const int64_t K = g.kh * g.kw;
+  std::vector<Span> spans(g.kw);
+  for (int64_t j = 0; j < g.kw; ++j) spans[j] = valid_columns(g, j);
+  // Row dot products in T, accumulated across rows in double.
+  const int nt_max = omp_get_max_threads();
+  std::vector<double> partial(static_cast<size_t>(nt_max) * (g.O * K + g.O), 0.0);
+  std::vector<const double*> gw_parts(nt_max, nullptr), gb_parts(nt_max, nullptr);
+#pragma omp parallel
+  {
+    const int tid = omp_get_thread_num();
+    double* pgw = partial.data() + tid * (g.O * K + g.O);
+    double* pgb = pgw + g.O * K;
+    gw_parts[tid] = pgw;
+    gb_parts[tid] = pgb;
+#pragma omp for collapse(2) schedule(static)
+    for (int64_t n = 0; n < g.N; ++n)
+      for (int64_t oh = 0; oh < g.Ho; ++oh) {
+        const T* xn = gw ? x + n * g.H * g.W : nullptr;
+        for (int64_t o = 0; o < g.O; ++o) {
+          const T* gr = gy + ((n * g.O + o) * g.Ho + oh) * g.Wo;
+          if (gb) {
+            T s = 0;
+#pragma omp simd reduction(+ : s)
+            for (int64_t ow = 0; ow < g.Wo; ++ow) s += gr[ow];
+            pgb[o] += s;
+          }
+          if (!gw) continue;
+          for (int64_t i = 0; i < g.kh; ++i) {
+            const int64_t ih = oh * g.stride_h - g.pad_h + i;
+            if (ih < 0 || ih >= g.H) continue;
+            const T* xr = xn + ih * g.W;
+            for (int64_t j = 0; j < g.kw; ++j) {
+              const T* xs = xr + (j - g.pad_w);
+              const Span sp = spans[j];
+              T s = 0;
+              if (g.stride_w == 1) {
+#pragma omp simd reduction(+ : s)
+                for (int64_t ow = sp.lo; ow < sp.hi; ++ow) s += gr[ow] * xs[ow];
+              } else {
+                for (int64_t ow = sp.lo; ow < sp.hi; ++ow) s += gr[ow] * xs[ow * g.stride_w];
+              }
+              pgw[(o * g.kh + i) * g.kw + j] += s;
+            }
+          }
+        }
+      }
+  }
+  reduce_partials<T, double>(gw_parts, g.O * K, gw);
+  reduce_partials<T, double>(gb_parts, g.O, gb);
+}
+
+template <class T>
+const T* ptr_or_null(const Tensor& t) {
+  return t.defined() ? t.data<T>() : nullptr;
+}
+template <class T>
+T* mut_ptr_or_null(const Tensor& t) {
+  return t.defined() ? t.data<T>() : nullptr;
+}
+
+}  // namespace
+
+// ---- public kernels ----------------------------------------------------------------------
+
+void conv2d_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& y,
+                    const Conv2dGeometry& g) {
+  dispatch_floating(x.dtype(), "conv2d_forward", [&]<class T>() {
+    if (g.C == 1)
+      forward_direct_c1(x.data<T>(), weight.data<T>(), ptr_or_null<T>(bias), y.data<T>(), g);
+    else
+      forward_gemm(x.data<T>(), weight.data<T>(), ptr_or_null<T>(bias), y.data<T>(), g);
+  });
+}
+
+void conv2d_backward_input(const Tensor& gy, const Tensor& weight, const Tensor& gx,
+                           const Conv2dGeometry& g) {
+  dispatch_floating(gy.dtype(), "conv2d_backward_input", [&]<class T>() {
+    backward_input_gemm(gy.data<T>(), weight.data<T>(), gx.data<T>(), g);
+  });
+}
+
+void conv2d_backward_weight(const Tensor& gy, const Tensor& x, const Tensor& gw,
+                            const Tensor& gb, const Conv2dGeometry& g) {
+  if (!gw.defined() && !gb.defined()) return;
+  dispatch_floating(gy.dtype(), "conv2d_backward_weight", [&]<class T>() {
+    if (g.C == 1)
+      backward_weight_direct_c1(gy.data<T>(), ptr_or_null<T>(x), mut_ptr_or_null<T>(gw),
+                                mut_ptr_or_null<T>(gb), g);
+    else
+      backward_weight_gemm(gy.data<T>(), ptr_or_null<T>(x), mut_ptr_or_null<T>(gw),
+                           mut_ptr_or_null<T>(gb), g);
+  });
+}
+
+// ---- references --------------------------------------------------------------------------
+
+template <class T>
+void conv2d_forward_reference(const T* x, const T* w, const T* b, T* y, const G& g) {
+  for (int64_t n = 0; n < g.N; ++n)
+    for (int64_t o = 0; o < g.O; ++o)
+      for (int64_t oh = 0; oh < g.Ho; ++oh)
+        for (int64_t ow = 0; ow < g.Wo; ++ow) {
+          double s = b ? b[o] : 0.0;
+          for (int64_t c = 0; c < g.C; ++c)
+            for (int64_t i = 0; i < g.kh; ++i)
+              for (int64_t j = 0; j < g.kw; ++j) {
+                const int64_t ih = oh * g.stride_h - g.pad_h + i;
+                const int64_t iw = ow * g.stride_w - g.pad_w + j;
+                if (ih < 0 || ih >= g.H || iw < 0 || iw >= g.W) continue;
+                s += double(x[((n * g.C + c) * g.H + ih) * g.W + iw]) *
+                     double(w[((o * g.C + c) * g.kh + i) * g.kw + j]);
+              }
+          y[((n * g.O + o) * g.Ho + oh) * g.Wo + ow] = static_cast<T>(s);
+        }
+}
+
+template <class T>
+void conv2d_backward_reference(const T* x, const T* w, const T* gy, T* gx, T* gw, T* gb,
+                               const G& g) {
+  std::vector<double> dx(g.N * g.C * g.H * g.W, 0.0), dw(g.O * g.C * g.kh * g.kw, 0.0),
+      db(g.O, 0.0);
+  for (int64_t n = 0; n < g.N; ++n)
+    for (int64_t o = 0; o < g.O; ++o)
+      for (int64_t oh = 0; oh < g.Ho; ++oh)
+        for (int64_t ow = 0; ow < g.Wo; ++ow) {
+          const double d = gy[((n * g.O + o) * g.Ho + oh) * g.Wo + ow];
+          db[o] += d;
+          for (int64_t c = 0; c < g.C; ++c)
+            for (int64_t i = 0; i < g.kh; ++i)
+              for (int64_t j = 0; j < g.kw; ++j) {
+                const int64_t ih = oh * g.stride_h - g.pad_h + i;
+                const int64_t iw = ow * g.stride_w - g.pad_w + j;
+                if (ih < 0 || ih >= g.H || iw < 0 || iw >= g.W) continue;
+                const int64_t xi = ((n * g.C + c) * g.H + ih) * g.W + iw;
+                const int64_t wi = ((o * g.C + c) * g.kh + i) * g.kw + j;
+                dx[xi] += d * w[wi];
+                dw[wi] += d * x[xi];
+              }
+        }
+  auto store = [](const std::vector<double>& v, T* out) {
+    if (out)
+      for (size_t i = 0; i < v.size(); ++i) out[i] = static_cast<T>(v[i]);
+  };
+  store(dx, gx);
+  store(dw, gw);
+  store(db, gb);
+}
+
+template void conv2d_forward_reference<float>(const float*, const float*, const float*, float*,
+                                              const G&);
+template void conv2d_forward_reference<double>(const double*, const double*, const double*,
+                                               double*, const G&);
+template void conv2d_backward_reference<float>(const float*, const float*, const float*, float*,
+                                               float*, float*, const G&);
+template void conv2d_backward_reference<double>(const double*, const double*, const double*,
+                                                double*, double*, double*, const G&);
+
+}  // namespace melgrad::cpu

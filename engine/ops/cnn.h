@@ -1,0 +1,47 @@
+// The CNN layers' fused ops, with PyTorch's semantics and output sizes:
+//   ops/conv.cpp  conv2d       x [N, C, H, W], weight [O, C, kh, kw], bias [O] -> [N, O, Ho, Wo]
+//                              Ho = (H + 2 ph - kh) / sh + 1 (floor), Wo likewise
+//   ops/pool.cpp  max_pool2d   x [N, C, H, W] (or [C, H, W]) -> [N, C, Ho, Wo]
+//                              Ho = floor_or_ceil((H + 2 ph - kh) / sh) + 1; in ceil mode the
+//                              last window must start inside the input or the left padding
+//   ops/norm.cpp  batch_norm   x [N, C, ...] normalised per channel C
+// Each forward runs a fused CPU kernel (engine/cpu/{conv,pool,norm}.cpp); the backward is
+// one kernel call per gradient.
+#pragma once
+
+#include <array>
+#include <cstdint>
+
+#include "engine/tensor.h"
+
+namespace melgrad {
+
+struct Conv2dOptions {
+  std::array<int64_t, 2> stride{1, 1};
+  std::array<int64_t, 2> padding{0, 0};
+};
+// x [N, C, H, W], weight [O, C, kh, kw], bias [O] or undefined -> [N, O, Ho, Wo].
+Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, Conv2dOptions opt = {});
+
+struct Pool2dOptions {
+  std::array<int64_t, 2> kernel{1, 1};
+  std::array<int64_t, 2> stride{0, 0};  // 0 = kernel
+  std::array<int64_t, 2> padding{0, 0};
+  bool ceil_mode = false;
+};
+// Max over each window; padding counts as -inf (at most half the kernel, as PyTorch).
+// Ties go to the first maximum in row-major window order and NaN wins (as PyTorch); the
+// backward routes each gradient to the argmax index kept from the forward.
+Tensor max_pool2d(const Tensor& x, Pool2dOptions opt);
+
+// x [N, C, ...]; weight/bias [C] or undefined; running_mean/var: pointers to [C] buffers or
+// nullptr (track_running_stats=false).
+// Uses batch statistics when training or when running stats are absent; in training with
+// running stats, updates them in place like PyTorch:
+//   running = (1 - momentum) * running + momentum * stat, with the unbiased batch variance;
+// normalisation uses the biased variance. In eval with running stats, uses them.
+Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                  Tensor* running_mean, Tensor* running_var, bool training,
+                  double momentum = 0.1, double eps = 1e-5);
+
+}  // namespace melgrad

@@ -1,0 +1,114 @@
+// max_pool2d: x [N, C, H, W] (or [C, H, W]) -> y [N, C, Ho, Wo] with PyTorch's MaxPool2d
+// output size (no dilation):
+//   Ho = floor((H + 2 ph - kh) / sh) + 1            (floor mode: trailing rows are dropped)
+//   Ho = ceil((H + 2 ph - kh) / sh) + 1, minus one if that last window would start at or
+//        beyond H + ph                                (ceil mode)
+// The forward keeps the argmax of every window (int64 index h * W + w in its plane); the
+// backward scatters the output gradient to those positions.
+#include <stdexcept>
+#include <string>
+
+#include "engine/cpu/pool.h"
+#include "engine/ops/cnn.h"
+#include "engine/ops/op_helpers.h"
+
+namespace melgrad {
+
+using namespace detail;
+
+namespace {
+
+std::string pair_str(const std::array<int64_t, 2>& p) {
+  return "(" + std::to_string(p[0]) + ", " + std::to_string(p[1]) + ")";
+}
+
+// PyTorch's pooling_output_shape without dilation.
+int64_t pooled_size(int64_t in, int64_t k, int64_t s, int64_t p, bool ceil_mode) {
+  const int64_t num = in + 2 * p - k + (ceil_mode ? s - 1 : 0);
+  int64_t out = (num >= 0 ? num / s : -((-num + s - 1) / s)) + 1;
+  if (ceil_mode && (out - 1) * s >= in + p) --out;
+  return out;
+}
+
+cpu::Pool2dGeometry pool_geometry(const OpInfo& op, const Tensor& x, Pool2dOptions& opt) {
+  check_floating(op, x);
+  if (x.dim() != 3 && x.dim() != 4)
+    throw std::invalid_argument("max_pool2d: expected input [N, C, H, W] or [C, H, W], got " +
+                                x.str());
+  for (int d = 0; d < 2; ++d)
+    if (opt.stride[d] == 0) opt.stride[d] = opt.kernel[d];
+  if (opt.kernel[0] < 1 || opt.kernel[1] < 1 || opt.stride[0] < 1 || opt.stride[1] < 1 ||
+      opt.padding[0] < 0 || opt.padding[1] < 0)
+    throw std::invalid_argument("max_pool2d: kernel " + pair_str(opt.kernel) + " and stride " +
+                                pair_str(opt.stride) + " must be >= 1, padding " +
+                                pair_str(opt.padding) + " >= 0");
+  if (2 * opt.padding[0] > opt.kernel[0] || 2 * opt.padding[1] > opt.kernel[1])
+    throw std::invalid_argument("max_pool2d: padding " + pair_str(opt.padding) +
+                                " must be at most half of the kernel " + pair_str(opt.kernel));
+  cpu::Pool2dGeometry g;
+  g.H = x.size(-2), g.W = x.size(-1);
+  g.planes = x.numel() / std::max<int64_t>(g.H * g.W, 1);
+  g.kh = opt.kernel[0], g.kw = opt.kernel[1];
+  g.stride_h = opt.stride[0], g.stride_w = opt.stride[1];
+  g.pad_h = opt.padding[0], g.pad_w = opt.padding[1];
+  g.Ho = pooled_size(g.H, g.kh, g.stride_h, g.pad_h, opt.ceil_mode);
+  g.Wo = pooled_size(g.W, g.kw, g.stride_w, g.pad_w, opt.ceil_mode);
+  if (g.Ho < 1 || g.Wo < 1)
+    throw std::invalid_argument("max_pool2d: input " + x.str() + " is too small for kernel " +
+                                pair_str(opt.kernel) + " with padding " + pair_str(opt.padding) +
+                                " (output " + std::to_string(g.Ho) + "x" + std::to_string(g.Wo) +
+                                ")");
+  return g;
+}
+
+GradCheckCase pool_case(std::string label, Generator& g, const Shape& xs, Pool2dOptions opt) {
+  return {std::move(label), {gc_input(xs, g)},
+          [opt](const TensorList& t) { return max_pool2d(t[0], opt); }};
+}
+
+}  // namespace
+
+static const OpInfo& kMaxPool2d = register_op(
+    {.name = "max_pool2d", .family = "cnn", .devices = {DeviceType::cpu},
+     .gradcheck = [](Generator& g) {
+       return GradCases{
+           pool_case("pool 2, odd width dropped", g, {2, 3, 6, 7}, {.kernel = {2, 2}}),
+           pool_case("pool 3, floor mode drops rows", g, {1, 2, 8, 7}, {.kernel = {3, 3}}),
+           pool_case("3x3 stride 2 pad 1 ceil mode", g, {2, 2, 7, 6},
+                     {.kernel = {3, 3}, .stride = {2, 2}, .padding = {1, 1}, .ceil_mode = true}),
+           pool_case("overlapping 3x2 stride 1", g, {1, 2, 5, 5},
+                     {.kernel = {3, 2}, .stride = {1, 1}}),
+           pool_case("3-D input", g, {2, 5, 5}, {.kernel = {2, 2}, .stride = {1, 2}})};
+     }});
+
+Tensor max_pool2d(const Tensor& x, Pool2dOptions opt) {
+  check_device(kMaxPool2d, {x});
+  const cpu::Pool2dGeometry g = pool_geometry(kMaxPool2d, x, opt);
+  Tensor xc;
+  {
+    NoGradGuard no_grad;
+    xc = contiguous(x).detach();
+  }
+  Shape out_shape = x.shape();
+  out_shape[out_shape.size() - 2] = g.Ho;
+  out_shape[out_shape.size() - 1] = g.Wo;
+  Tensor y = Tensor::empty(out_shape, x.dtype(), x.device());
+  Tensor argmax = Tensor::empty(out_shape, DType::i64, x.device());
+  if (!x.device().is_cpu())
+    throw std::runtime_error("max_pool2d: no forward kernel for device " + x.device().str());
+  cpu::max_pool2d_forward(xc, y, argmax, g);
+
+  return record(kMaxPool2d, {x}, y,
+                [g, argmax, in_shape = x.shape()](const TensorList& grads) {
+                  Tensor gy = grads[0];
+                  if (!gy.is_contiguous()) gy = contiguous(gy);
+                  Tensor gx = Tensor::empty(in_shape, gy.dtype(), gy.device());
+                  if (!gy.device().is_cpu())
+                    throw std::runtime_error("max_pool2d: no backward kernel for device " +
+                                             gy.device().str());
+                  cpu::max_pool2d_backward(gy, argmax, gx, g);
+                  return TensorList{gx};
+                });
+}
+
+}  // namespace melgrad
