@@ -1,0 +1,154 @@
+// Google Benchmark for kernels/: every kernel and its CPU reference, on the same sizes.
+// Built twice: bench_kernels_emu (melgrad_kernels_emu: measures the emulator, i.e. what a
+// kernel test costs in CI) and bench_kernels_cuda (melgrad_kernels_cuda: the GPU; every
+// kernel benchmark reports an error when no device is present). Each timed iteration is
+// one launch followed by a device synchronisation.
+#include <benchmark/benchmark.h>
+
+#include <random>
+#include <vector>
+
+#include "kernels/elementwise.h"
+#include "kernels/reduce.h"
+#include "kernels/runtime.h"
+#include "kernels/softmax.h"
+
+using namespace melgrad::kernels;
+
+namespace {
+
+std::vector<float> inputs(std::size_t n, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::uniform_real_distribution<float> dist(-3.0f, 3.0f);
+  std::vector<float> v(n);
+  for (float& x : v) x = dist(rng);
+  return v;
+}
+
+bool have_device(benchmark::State& state) {
+  if (device_available()) return true;
+  state.SkipWithError("no CUDA device");
+  return false;
+}
+
+void finish(benchmark::State& state, int64_t bytes_per_iteration) {
+  state.SetBytesProcessed(state.iterations() * bytes_per_iteration);
+  state.SetLabel(backend_name());
+}
+
+void BM_softmax_forward(benchmark::State& state) {
+  if (!have_device(state)) return;
+  const int64_t rows = state.range(0), cols = state.range(1);
+  const auto x = inputs(static_cast<std::size_t>(rows * cols), 1);
+  DeviceBuffer<float> dx(x), dy(x.size());
+  for (auto _ : state) {
+    softmax_forward({dx.data(), dy.data(), rows, cols, false});
+    device_synchronize();
+  }
+  finish(state, 2 * rows * cols * 4);
+}
+
+void BM_softmax_forward_reference(benchmark::State& state) {
+  const int64_t rows = state.range(0), cols = state.range(1);
+  const auto x = inputs(static_cast<std::size_t>(rows * cols), 1);
+  std::vector<float> y(x.size());
+  for (auto _ : state) {
+    softmax_forward_reference({x.data(), y.data(), rows, cols, false});
+    benchmark::DoNotOptimize(y.data());
+  }
+  finish(state, 2 * rows * cols * 4);
+}
+
+void BM_reduce_sum(benchmark::State& state) {
+  if (!have_device(state)) return;
+  const int64_t rows = state.range(0), cols = state.range(1);
+  const auto x = inputs(static_cast<std::size_t>(rows * cols), 2);
+  DeviceBuffer<float> dx(x), dy(static_cast<std::size_t>(rows));
+  for (auto _ : state) {
+    reduce_last_dim({dx.data(), dy.data(), rows, cols, ReduceOp::sum});
+    device_synchronize();
+  }
+  finish(state, rows * cols * 4);
+}
+
+void BM_reduce_sum_reference(benchmark::State& state) {
+  const int64_t rows = state.range(0), cols = state.range(1);
+  const auto x = inputs(static_cast<std::size_t>(rows * cols), 2);
+  std::vector<float> y(static_cast<std::size_t>(rows));
+  for (auto _ : state) {
+    reduce_last_dim_reference({x.data(), y.data(), rows, cols, ReduceOp::sum});
+    benchmark::DoNotOptimize(y.data());
+  }
+  finish(state, rows * cols * 4);
+}
+
+// y = relu(a + bias): a [rows, cols] + bias [cols] broadcast, the Linear layer's epilogue.
+BinaryParams bias_relu_layout(int64_t rows, int64_t cols) {
+  BinaryParams p;
+  p.shape = Shape{rows, cols};
+  p.a_strides = p.y_strides = contiguous_strides(p.shape);
+  p.b_strides = broadcast_strides(p.shape, Shape{cols});
+  p.op = BinaryOp::add;
+  p.act = Activation::relu;
+  return p;
+}
+
+void BM_bias_add_relu(benchmark::State& state) {
+  if (!have_device(state)) return;
+  const int64_t rows = state.range(0), cols = state.range(1);
+  DeviceBuffer<float> a(inputs(static_cast<std::size_t>(rows * cols), 3)),
+      b(inputs(static_cast<std::size_t>(cols), 4)), y(static_cast<std::size_t>(rows * cols));
+  BinaryParams p = bias_relu_layout(rows, cols);
+  p.a = a.data();
+  p.b = b.data();
+  p.y = y.data();
+  for (auto _ : state) {
+    elementwise_binary(p);
+    device_synchronize();
+  }
+  finish(state, 2 * rows * cols * 4);
+}
+
+void BM_bias_add_relu_reference(benchmark::State& state) {
+  const int64_t rows = state.range(0), cols = state.range(1);
+  const auto a = inputs(static_cast<std::size_t>(rows * cols), 3), b = inputs(static_cast<std::size_t>(cols), 4);
+  std::vector<float> y(a.size());
+  BinaryParams p = bias_relu_layout(rows, cols);
+  p.a = a.data();
+  p.b = b.data();
+  p.y = y.data();
+  for (auto _ : state) {
+    elementwise_binary_reference(p);
+    benchmark::DoNotOptimize(y.data());
+  }
+  finish(state, 2 * rows * cols * 4);
+}
+
+void BM_gelu(benchmark::State& state) {
+  if (!have_device(state)) return;
+  const int64_t n = state.range(0);
+  DeviceBuffer<float> x(inputs(static_cast<std::size_t>(n), 5)), y(static_cast<std::size_t>(n));
+  UnaryParams p;
+  p.x = x.data();
+  p.y = y.data();
+  p.shape = Shape{n};
+  p.x_strides = p.y_strides = contiguous_strides(p.shape);
+  p.op = UnaryOp::gelu;
+  for (auto _ : state) {
+    elementwise_unary(p);
+    device_synchronize();
+  }
+  finish(state, 2 * n * 4);
+}
+
+}  // namespace
+
+BENCHMARK(BM_softmax_forward)->Args({64, 1000})->Args({256, 4096})->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_softmax_forward_reference)->Args({64, 1000})->Args({256, 4096})->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_reduce_sum)->Args({64, 1000})->Args({256, 4096})->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_reduce_sum_reference)->Args({64, 1000})->Args({256, 4096})->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_bias_add_relu)->Args({64, 1000})->Args({256, 4096})->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_bias_add_relu_reference)->Args({64, 1000})->Args({256, 4096})->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_gelu)->Arg(1 << 16)->Arg(1 << 20)->Unit(benchmark::kMicrosecond);
+
+BENCHMARK_MAIN();

@@ -1,0 +1,282 @@
+// The one header every kernels/*.cu includes first, so that one source builds two ways:
+//  - under nvcc (__CUDACC__): the real CUDA runtime; the MG_* macros expand to CUDA syntax;
+//  - under g++ (emulator build, melgrad_kernels_emu): a shim that gives the CUDA built-ins
+//    (threadIdx/blockIdx/blockDim/gridDim, __syncthreads, warp shuffles and votes, atomics,
+//    math intrinsics) host definitions served by the fiber emulator in kernels/emu/emu.h.
+//
+// Kernel authors write, in both builds:
+//   MG_LAUNCH(kernel, grid, block, smem, stream)(args...);   // not kernel<<<...>>>(args...)
+//   MG_LAUNCH((kernel<T, 4>), ...)(args...);                 // parenthesise template commas
+//   MG_SHARED(float, tile, 256);           // __shared__ float tile[256];
+//   MG_SHARED_2D(float, tile, 32, 33);     // __shared__ float tile[32][33];
+//   MG_SHARED_VAR(int, count);             // __shared__ int count;
+//   MG_SHARED_DYN(float, buf);             // extern __shared__ float buf[];  (launch's smem)
+//   MG_CHECK_LAUNCH("softmax_forward");    // after a launch: cudaGetLastError → exception
+// A raw `__shared__` declaration does not compile in the emulator build (the emulator could
+// not poison or bounds-check it); use the macros. `__constant__` memory is not emulated.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+
+#ifdef __CUDACC__  // ------------------------------------------------------------- nvcc --
+
+#include <cuda_runtime.h>
+
+#define MG_EMULATED 0
+#define MG_LAUNCH(kernel, grid, block, smem, stream) kernel<<<(grid), (block), (smem), (stream)>>>
+#define MG_SHARED(T, name, N) __shared__ T name[N]
+#define MG_SHARED_2D(T, name, R, C) __shared__ T name[R][C]
+#define MG_SHARED_VAR(T, name) __shared__ T name
+#define MG_SHARED_DYN(T, name)                                  \
+  extern __shared__ __align__(16) unsigned char mg_dynamic_smem[]; \
+  T* const name = reinterpret_cast<T*>(mg_dynamic_smem)
+#define MG_CHECK_LAUNCH(what)                                                       \
+  do {                                                                              \
+    const cudaError_t mg_err_ = cudaGetLastError();                                 \
+    if (mg_err_ != cudaSuccess)                                                     \
+      throw std::runtime_error(std::string(what) + ": kernel launch failed: " +     \
+                               cudaGetErrorString(mg_err_));                        \
+  } while (0)
+
+#else  // ---------------------------------------------------------------- emulator (g++) --
+
+#include <algorithm>
+#include <atomic>
+#include <bit>
+#include <limits>
+#include <source_location>
+
+#include "kernels/emu/emu.h"
+
+#define MG_EMULATED 1
+
+#define __global__
+#define __device__
+#define __host__
+#define __forceinline__ inline
+#define __launch_bounds__(...)
+#define __align__(n) alignas(n)
+#define __shared__ \
+  static_assert(false, "raw __shared__ is not emulated: use MG_SHARED(T, name, N) instead");
+
+#define threadIdx (::melgrad::emu::detail::ctx().thread_idx)
+#define blockIdx (::melgrad::emu::detail::ctx().block_idx)
+#define blockDim (::melgrad::emu::detail::ctx().block_dim)
+#define gridDim (::melgrad::emu::detail::ctx().grid_dim)
+constexpr int warpSize = 32;
+
+#define MG_LAUNCH(kernel, grid, block, smem, stream) \
+  ::melgrad::emu::detail::make_launcher(#kernel, kernel, (grid), (block), (smem), (stream))
+#define MG_SHARED_SITE_ []() -> const void* { static const char mg_site_ = 0; return &mg_site_; }()
+#define MG_SHARED(T, name, N)                                                                 \
+  T(&name)[N] = *static_cast<T(*)[N]>(                                                        \
+      ::melgrad::emu::detail::shared_static(MG_SHARED_SITE_, sizeof(T[N]), alignof(T), #name))
+#define MG_SHARED_2D(T, name, R, C)                                                           \
+  T(&name)[R][C] = *static_cast<T(*)[R][C]>(                                                  \
+      ::melgrad::emu::detail::shared_static(MG_SHARED_SITE_, sizeof(T[R][C]), alignof(T), #name))
+#define MG_SHARED_VAR(T, name)                                                                \
+  T& name = *static_cast<T*>(                                                                 \
+      ::melgrad::emu::detail::shared_static(MG_SHARED_SITE_, sizeof(T), alignof(T), #name))
+#define MG_SHARED_DYN(T, name) T* const name = static_cast<T*>(::melgrad::emu::detail::shared_dynamic())
+#define MG_CHECK_LAUNCH(what) ((void)(what))  // emulator launches throw KernelError themselves
+
+// ---- barriers and warp collectives (each is a scheduling point) ----
+inline void __syncthreads(const std::source_location& w = std::source_location::current()) {
+  ::melgrad::emu::detail::block_barrier(::melgrad::emu::detail::BarrierKind::sync, 0, w);
+}
+inline int __syncthreads_count(int pred,
+                               const std::source_location& w = std::source_location::current()) {
+  return ::melgrad::emu::detail::block_barrier(::melgrad::emu::detail::BarrierKind::count, pred, w);
+}
+inline int __syncthreads_and(int pred,
+                             const std::source_location& w = std::source_location::current()) {
+  return ::melgrad::emu::detail::block_barrier(::melgrad::emu::detail::BarrierKind::all, pred, w);
+}
+inline int __syncthreads_or(int pred,
+                            const std::source_location& w = std::source_location::current()) {
+  return ::melgrad::emu::detail::block_barrier(::melgrad::emu::detail::BarrierKind::any, pred, w);
+}
+
+namespace melgrad::emu::detail {
+template <class T>
+uint64_t to_bits(T v) {
+  static_assert(std::is_trivially_copyable_v<T> && sizeof(T) <= 8, "shuffle of a type > 8 bytes");
+  uint64_t bits = 0;
+  std::memcpy(&bits, &v, sizeof(T));
+  return bits;
+}
+template <class T>
+T from_bits(uint64_t bits) {
+  T v;
+  std::memcpy(&v, &bits, sizeof(T));
+  return v;
+}
+template <class T>
+T shuffle(WarpOp op, unsigned int mask, T var, int param, int width,
+          const std::source_location& w) {
+  return from_bits<T>(warp_collective(op, mask, to_bits(var), param, width, w));
+}
+}  // namespace melgrad::emu::detail
+
+inline void __syncwarp(unsigned int mask = 0xffffffffu,
+                       const std::source_location& w = std::source_location::current()) {
+  ::melgrad::emu::detail::warp_collective(::melgrad::emu::detail::WarpOp::sync, mask, 0, 0, 32, w);
+}
+template <class T>
+T __shfl_sync(unsigned int mask, T var, int src_lane, int width = warpSize,
+              const std::source_location& w = std::source_location::current()) {
+  return ::melgrad::emu::detail::shuffle(::melgrad::emu::detail::WarpOp::shfl_idx, mask, var,
+                                         src_lane, width, w);
+}
+template <class T>
+T __shfl_up_sync(unsigned int mask, T var, unsigned int delta, int width = warpSize,
+                 const std::source_location& w = std::source_location::current()) {
+  return ::melgrad::emu::detail::shuffle(::melgrad::emu::detail::WarpOp::shfl_up, mask, var,
+                                         static_cast<int>(delta), width, w);
+}
+template <class T>
+T __shfl_down_sync(unsigned int mask, T var, unsigned int delta, int width = warpSize,
+                   const std::source_location& w = std::source_location::current()) {
+  return ::melgrad::emu::detail::shuffle(::melgrad::emu::detail::WarpOp::shfl_down, mask, var,
+                                         static_cast<int>(delta), width, w);
+}
+template <class T>
+T __shfl_xor_sync(unsigned int mask, T var, int lane_mask, int width = warpSize,
+                  const std::source_location& w = std::source_location::current()) {
+  return ::melgrad::emu::detail::shuffle(::melgrad::emu::detail::WarpOp::shfl_xor, mask, var,
+                                         lane_mask, width, w);
+}
+// The emulator's ballot returns (participating lanes << 32) | votes.
+inline unsigned int __ballot_sync(unsigned int mask, int pred,
+                                  const std::source_location& w = std::source_location::current()) {
+  return static_cast<unsigned int>(::melgrad::emu::detail::warp_collective(
+      ::melgrad::emu::detail::WarpOp::ballot, mask, pred != 0, 0, 32, w));
+}
+inline int __any_sync(unsigned int mask, int pred,
+                      const std::source_location& w = std::source_location::current()) {
+  return __ballot_sync(mask, pred, w) != 0;
+}
+inline int __all_sync(unsigned int mask, int pred,
+                      const std::source_location& w = std::source_location::current()) {
+  const uint64_t r = ::melgrad::emu::detail::warp_collective(
+      ::melgrad::emu::detail::WarpOp::ballot, mask, pred != 0, 0, 32, w);
+  return static_cast<uint32_t>(r) == static_cast<uint32_t>(r >> 32);
+}
+inline unsigned int __activemask() { return ::melgrad::emu::detail::active_mask(); }
+
+#define MG_EMU_WARP_REDUCE_(fn, T, op)                                                        \
+  inline T fn(unsigned int mask, T value,                                                     \
+              const std::source_location& w = std::source_location::current()) {              \
+    return static_cast<T>(::melgrad::emu::detail::warp_collective(                           \
+        ::melgrad::emu::detail::WarpOp::op, mask, static_cast<uint32_t>(value), 0, 32, w));   \
+  }
+MG_EMU_WARP_REDUCE_(__reduce_add_sync, unsigned int, reduce_add)
+MG_EMU_WARP_REDUCE_(__reduce_add_sync, int, reduce_add)
+MG_EMU_WARP_REDUCE_(__reduce_min_sync, unsigned int, reduce_min_u)
+MG_EMU_WARP_REDUCE_(__reduce_min_sync, int, reduce_min_s)
+MG_EMU_WARP_REDUCE_(__reduce_max_sync, unsigned int, reduce_max_u)
+MG_EMU_WARP_REDUCE_(__reduce_max_sync, int, reduce_max_s)
+MG_EMU_WARP_REDUCE_(__reduce_and_sync, unsigned int, reduce_and)
+MG_EMU_WARP_REDUCE_(__reduce_or_sync, unsigned int, reduce_or)
+MG_EMU_WARP_REDUCE_(__reduce_xor_sync, unsigned int, reduce_xor)
+#undef MG_EMU_WARP_REDUCE_
+
+// ---- atomics: return the old value, as in CUDA ----
+namespace melgrad::emu::detail {
+template <class T>
+std::atomic_ref<T> atom(T* p) {
+  return std::atomic_ref<T>(*p);
+}
+template <class T, class F>
+T atomic_update(T* p, F f) {  // CAS loop for the operations std::atomic_ref lacks
+  auto a = atom(p);
+  T old = a.load();
+  while (!a.compare_exchange_weak(old, f(old))) {
+  }
+  return old;
+}
+}  // namespace melgrad::emu::detail
+
+#define MG_EMU_ATOMIC_ADD_(T)                                                    \
+  inline T atomicAdd(T* p, T v) { return ::melgrad::emu::detail::atom(p).fetch_add(v); } \
+  inline T atomicSub(T* p, T v) { return ::melgrad::emu::detail::atom(p).fetch_sub(v); } \
+  inline T atomicExch(T* p, T v) { return ::melgrad::emu::detail::atom(p).exchange(v); }
+MG_EMU_ATOMIC_ADD_(int)
+MG_EMU_ATOMIC_ADD_(unsigned int)
+MG_EMU_ATOMIC_ADD_(unsigned long long)
+MG_EMU_ATOMIC_ADD_(float)
+MG_EMU_ATOMIC_ADD_(double)
+#undef MG_EMU_ATOMIC_ADD_
+
+#define MG_EMU_ATOMIC_INT_(T)                                                                   \
+  inline T atomicMin(T* p, T v) {                                                               \
+    return ::melgrad::emu::detail::atomic_update(p, [v](T o) { return o < v ? o : v; });        \
+  }                                                                                             \
+  inline T atomicMax(T* p, T v) {                                                               \
+    return ::melgrad::emu::detail::atomic_update(p, [v](T o) { return o > v ? o : v; });        \
+  }                                                                                             \
+  inline T atomicAnd(T* p, T v) { return ::melgrad::emu::detail::atom(p).fetch_and(v); }      \
+  inline T atomicOr(T* p, T v) { return ::melgrad::emu::detail::atom(p).fetch_or(v); }        \
+  inline T atomicXor(T* p, T v) { return ::melgrad::emu::detail::atom(p).fetch_xor(v); }      \
+  inline T atomicCAS(T* p, T compare, T v) {                                                    \
+    ::melgrad::emu::detail::atom(p).compare_exchange_strong(compare, v);                        \
+    return compare;                                                                             \
+  }
+MG_EMU_ATOMIC_INT_(int)
+MG_EMU_ATOMIC_INT_(unsigned int)
+MG_EMU_ATOMIC_INT_(unsigned long long)
+MG_EMU_ATOMIC_INT_(long long)
+#undef MG_EMU_ATOMIC_INT_
+
+inline unsigned int atomicInc(unsigned int* p, unsigned int limit) {  // ((old >= limit) ? 0 : old+1)
+  return ::melgrad::emu::detail::atomic_update(
+      p, [limit](unsigned int o) { return o >= limit ? 0u : o + 1u; });
+}
+inline unsigned int atomicDec(unsigned int* p, unsigned int limit) {  // old==0 || old>limit → limit
+  return ::melgrad::emu::detail::atomic_update(
+      p, [limit](unsigned int o) { return (o == 0u || o > limit) ? limit : o - 1u; });
+}
+inline void __threadfence() { std::atomic_thread_fence(std::memory_order_seq_cst); }
+inline void __threadfence_block() { std::atomic_thread_fence(std::memory_order_seq_cst); }
+
+// ---- math and bit intrinsics ----
+[[noreturn]] inline void __trap() { throw ::melgrad::emu::KernelError("kernel executed __trap()"); }
+template <class T>
+T __ldg(const T* p) {
+  return *p;
+}
+inline float __expf(float x) { return std::exp(x); }
+inline float __logf(float x) { return std::log(x); }
+inline float __powf(float x, float y) { return std::pow(x, y); }
+inline float __fdividef(float x, float y) { return x / y; }
+inline float rsqrtf(float x) { return 1.0f / std::sqrt(x); }
+inline double rsqrt(double x) { return 1.0 / std::sqrt(x); }
+inline float __saturatef(float x) { return x < 0.0f ? 0.0f : (x > 1.0f ? 1.0f : x); }
+inline int __float_as_int(float x) { return std::bit_cast<int>(x); }
+inline float __int_as_float(int x) { return std::bit_cast<float>(x); }
+inline unsigned int __float_as_uint(float x) { return std::bit_cast<unsigned int>(x); }
+inline float __uint_as_float(unsigned int x) { return std::bit_cast<float>(x); }
+inline int __popc(unsigned int x) { return std::popcount(x); }
+inline int __popcll(unsigned long long x) { return std::popcount(x); }
+inline int __clz(int x) { return std::countl_zero(static_cast<unsigned int>(x)); }
+inline int __ffs(int x) { return x == 0 ? 0 : std::countr_zero(static_cast<unsigned int>(x)) + 1; }
+inline unsigned int __brev(unsigned int x) {
+  unsigned int r = 0;
+  for (int i = 0; i < 32; ++i) r |= ((x >> i) & 1u) << (31 - i);
+  return r;
+}
+// CUDA's global min/max overloads for device code.
+inline int min(int a, int b) { return a < b ? a : b; }
+inline int max(int a, int b) { return a > b ? a : b; }
+inline unsigned int min(unsigned int a, unsigned int b) { return a < b ? a : b; }
+inline unsigned int max(unsigned int a, unsigned int b) { return a > b ? a : b; }
+inline long long min(long long a, long long b) { return a < b ? a : b; }
+inline long long max(long long a, long long b) { return a > b ? a : b; }
+inline float min(float a, float b) { return std::fmin(a, b); }
+inline float max(float a, float b) { return std::fmax(a, b); }
+
+#endif  // __CUDACC__

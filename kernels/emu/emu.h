@@ -1,0 +1,197 @@
+// The kernel emulator's public API: it runs CUDA kernels (compiled by g++ through
+// kernels/emu/cuda_compat.h) on the CPU. A launch runs the grid's blocks one after another
+// on the calling thread; the threads of a block are cooperative fibers (Boost.Context) that
+// switch only at synchronisation points (__syncthreads, warp shuffles/votes, __syncwarp), so
+// barriers, shared memory and warp collectives behave as on a GPU, and the order in which
+// threads resume is a policy (Schedule) that tests vary to expose missing barriers.
+//
+// Checks (each failure is a KernelError naming the kernel and the block, thrown from the
+// launch): a barrier not reached by every thread of a block, or reached at different
+// __syncthreads calls; warp collectives that cannot complete; accesses past the end of an
+// emu::malloc allocation (guard page → trap) or writes into its slack (canaries checked
+// after each launch); shared-memory overruns (canaries checked after each block); host
+// pointers passed as kernel pointer arguments; invalid launch configurations. Shared memory
+// is filled with 0xFF bytes (a NaN for float, -1 for int) before every block.
+// See docs/KERNELS.md for the guarantees and the limits.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <source_location>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+
+// CUDA's vector types and stream handle, in the global namespace as in CUDA.
+struct uint3 {
+  unsigned int x, y, z;
+};
+struct dim3 {
+  unsigned int x, y, z;
+  constexpr dim3(unsigned int vx = 1, unsigned int vy = 1, unsigned int vz = 1)
+      : x(vx), y(vy), z(vz) {}
+  constexpr dim3(uint3 v) : x(v.x), y(v.y), z(v.z) {}
+  constexpr operator uint3() const { return {x, y, z}; }
+};
+struct CUstream_st;
+using cudaStream_t = CUstream_st*;
+
+namespace melgrad::emu {
+
+// Order in which the runnable threads of a block resume after every synchronisation point
+// (and the order of the blocks of a grid). in_order: thread 0 first; reversed: the last
+// thread first; random: a fresh permutation each time, from `seed`.
+enum class ScheduleKind : uint8_t { in_order, reversed, random };
+
+struct Schedule {
+  ScheduleKind kind = ScheduleKind::in_order;
+  uint64_t seed = 0;
+
+  static Schedule in_order() { return {}; }
+  static Schedule reversed() { return {ScheduleKind::reversed, 0}; }
+  static Schedule random(uint64_t seed) { return {ScheduleKind::random, seed}; }
+  // "inorder" | "reversed" | "random" | "random:SEED"; throws std::invalid_argument.
+  static Schedule parse(std::string_view text);
+  std::string str() const;
+};
+
+// The process-wide schedule. Initially from MELGRAD_EMU_SCHEDULE (default inorder).
+Schedule schedule();
+void set_schedule(const Schedule& s);
+
+// Sets a schedule for a scope (a test) and restores the previous one.
+class ScopedSchedule {
+ public:
+  explicit ScopedSchedule(const Schedule& s) : saved_(schedule()) { set_schedule(s); }
+  ~ScopedSchedule() { set_schedule(saved_); }
+  ScopedSchedule(const ScopedSchedule&) = delete;
+  ScopedSchedule& operator=(const ScopedSchedule&) = delete;
+
+ private:
+  Schedule saved_;
+};
+
+// Every bug the emulator detects in a kernel is reported as this exception.
+class KernelError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// "Device" memory of emulator builds: host memory with a PROT_NONE guard page right after
+// the allocation's (16-byte aligned) end and one before its first page, and canary bytes
+// (0xFF, so stray float reads give NaN) in the slack around it. Reads or writes that
+// reach a guard page raise KernelError from the launch; writes into the slack are found
+// by check_guards(), which every launch runs afterwards. malloc(0) returns a valid pointer.
+void* malloc(std::size_t bytes);
+void free(void* p);                    // nullptr is fine; a pointer not from malloc throws
+bool is_device_pointer(const void* p);  // inside (or one past the end of) a live allocation
+void check_guards(const char* kernel);  // throws KernelError naming `kernel` if one is hit
+
+// Counters for benchmarks and tests (of the calling OS thread).
+struct Stats {
+  uint64_t launches = 0;
+  uint64_t blocks = 0;
+  uint64_t threads = 0;
+  uint64_t resumes = 0;  // fiber switches into kernel threads
+};
+Stats stats();
+
+namespace detail {
+
+// What kernel code reads through threadIdx, blockIdx, blockDim, gridDim.
+struct ThreadCtx {
+  uint3 thread_idx;
+  uint3 block_idx;
+  dim3 block_dim;
+  dim3 grid_dim;
+  unsigned int lane;  // linear thread index % 32
+};
+extern thread_local const ThreadCtx* t_ctx;
+inline const ThreadCtx& ctx() { return *t_ctx; }  // only valid inside a running kernel
+
+enum class BarrierKind : uint8_t { sync, count, all, any };
+// Suspends the calling thread until every thread of the block waits at the same barrier;
+// returns the barrier's reduction of `pred` (count/all/any), 0 for plain sync.
+int block_barrier(BarrierKind kind, int pred, const std::source_location& where);
+
+enum class WarpOp : uint8_t {
+  shfl_idx, shfl_up, shfl_down, shfl_xor,  // move 64-bit payloads between lanes
+  ballot, sync,                            // vote / __syncwarp
+  reduce_add, reduce_min_s, reduce_max_s, reduce_min_u, reduce_max_u,
+  reduce_and, reduce_or, reduce_xor,  // __reduce_*_sync on 32-bit integers
+};
+// Suspends until every non-exited lane named in `mask` arrived at a warp collective with
+// the same op and mask, then returns this lane's result.
+uint64_t warp_collective(WarpOp op, unsigned int mask, uint64_t value, int param, int width,
+                         const std::source_location& where);
+unsigned int active_mask();
+
+// Shared memory of the running block: one region per declaration site (static) and the
+// launch's dynamic region. Both are poisoned with 0xFF bytes when a block starts.
+void* shared_static(const void* site, std::size_t bytes, std::size_t align, const char* name);
+void* shared_dynamic();
+
+struct LaunchConfig {
+  const char* kernel;
+  dim3 grid;
+  dim3 block;
+  std::size_t dynamic_smem;
+};
+// Runs every thread of every block; each thread calls body(closure).
+void run_launch(const LaunchConfig& cfg, void (*body)(void*), void* closure);
+// Throws KernelError if a pointer argument is neither nullptr nor emulator device memory.
+void check_pointer_argument(const char* kernel, int index, const void* p);
+
+template <class T>
+void check_argument(const char* kernel, int index, const T& arg) {
+  if constexpr (std::is_pointer_v<T>) check_pointer_argument(kernel, index, arg);
+}
+
+// What MG_LAUNCH(kernel, grid, block, smem, stream)(args...) builds in emulator builds.
+template <class... P>
+class Launcher {
+ public:
+  Launcher(const char* name, void (*fn)(P...), dim3 grid, dim3 block, std::size_t smem)
+      : fn_(fn), cfg_{name, grid, block, smem} {}
+
+  template <class... A>
+  void operator()(A&&... args) const {
+    static_assert(sizeof...(A) == sizeof...(P), "kernel launched with the wrong argument count");
+    struct Closure {
+      void (*fn)(P...);
+      std::tuple<std::decay_t<P>...> params;
+    };
+    // Arguments convert to the parameter types once, as a CUDA launch does; every thread
+    // then gets its own copy of the parameters.
+    Closure closure{fn_, std::tuple<std::decay_t<P>...>(std::forward<A>(args)...)};
+    check_arguments(closure.params, std::index_sequence_for<P...>{});
+    run_launch(
+        cfg_,
+        [](void* c) {
+          auto* cl = static_cast<Closure*>(c);
+          std::apply(cl->fn, cl->params);
+        },
+        &closure);
+  }
+
+ private:
+  template <class Tuple, std::size_t... I>
+  void check_arguments(const Tuple& t, std::index_sequence<I...>) const {
+    (check_argument(cfg_.kernel, static_cast<int>(I), std::get<I>(t)), ...);
+  }
+
+  void (*fn_)(P...);
+  LaunchConfig cfg_;
+};
+
+template <class... P>
+Launcher<P...> make_launcher(const char* name, void (*fn)(P...), dim3 grid, dim3 block,
+                             std::size_t smem, cudaStream_t /*stream: launches are synchronous*/) {
+  return Launcher<P...>(name, fn, grid, block, smem);
+}
+
+}  // namespace detail
+}  // namespace melgrad::emu

@@ -1,0 +1,72 @@
+// kernels/runtime.h in both builds: the CUDA runtime under nvcc, the emulator under g++.
+#include "kernels/emu/cuda_compat.h"
+#include "kernels/runtime.h"
+
+#include <cstring>
+#include <string>
+
+namespace melgrad::kernels {
+
+#if MG_EMULATED
+
+const char* backend_name() { return "emulator"; }
+bool device_available() { return true; }
+int device_sm_count() { return 4; }  // few blocks per grid-stride launch: fewer fibers
+void* device_malloc(std::size_t bytes) { return emu::malloc(bytes); }
+void device_free(void* p) { emu::free(p); }
+void copy_to_device(void* dst, const void* src, std::size_t bytes) {
+  if (bytes > 0 && !emu::is_device_pointer(dst)) {
+    throw std::invalid_argument("copy_to_device: destination is not device memory");
+  }
+  std::memcpy(dst, src, bytes);
+}
+void copy_to_host(void* dst, const void* src, std::size_t bytes) {
+  if (bytes > 0 && !emu::is_device_pointer(src)) {
+    throw std::invalid_argument("copy_to_host: source is not device memory");
+  }
+  std::memcpy(dst, src, bytes);
+}
+void device_synchronize() {}
+
+#else
+
+namespace {
+void check(cudaError_t e, const char* what) {
+  if (e != cudaSuccess) throw std::runtime_error(std::string(what) + ": " + cudaGetErrorString(e));
+}
+}  // namespace
+
+const char* backend_name() { return "cuda"; }
+bool device_available() {
+  int n = 0;
+  const bool ok = cudaGetDeviceCount(&n) == cudaSuccess && n > 0;
+  cudaGetLastError();  // clear the sticky "no device" error
+  return ok;
+}
+int device_sm_count() {
+  static const int count = [] {
+    int dev = 0, sms = 0;
+    check(cudaGetDevice(&dev), "cudaGetDevice");
+    check(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev),
+          "cudaDeviceGetAttribute(MultiProcessorCount)");
+    return sms;
+  }();
+  return count;
+}
+void* device_malloc(std::size_t bytes) {
+  void* p = nullptr;
+  check(cudaMalloc(&p, bytes), "cudaMalloc");
+  return p;
+}
+void device_free(void* p) { check(cudaFree(p), "cudaFree"); }
+void copy_to_device(void* dst, const void* src, std::size_t bytes) {
+  check(cudaMemcpy(dst, src, bytes, cudaMemcpyHostToDevice), "cudaMemcpy (host to device)");
+}
+void copy_to_host(void* dst, const void* src, std::size_t bytes) {
+  check(cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToHost), "cudaMemcpy (device to host)");
+}
+void device_synchronize() { check(cudaDeviceSynchronize(), "cudaDeviceSynchronize"); }
+
+#endif
+
+}  // namespace melgrad::kernels

@@ -1,0 +1,68 @@
+// The device runtime that kernels/ launchers and their tests use, identical in both builds:
+// in melgrad_kernels_cuda it is the CUDA runtime (cudaMalloc, cudaMemcpy, ...); in
+// melgrad_kernels_emu "device" memory is host memory from emu::malloc (guard pages,
+// poisoned slack) and launches run synchronously on the calling thread.
+// Plain C++ (no CUDA headers): host code includes it in both builds.
+#pragma once
+
+#include <cstddef>
+#include <stdexcept>
+#include <utility>
+#include <vector>
+
+struct CUstream_st;
+
+namespace melgrad::kernels {
+
+// cudaStream_t under nvcc; nullptr is the default stream. The emulator ignores it.
+using Stream = CUstream_st*;
+
+const char* backend_name();  // "cuda" or "emulator"
+bool device_available();     // the emulator: always; CUDA: at least one usable GPU
+int device_sm_count();       // streaming multiprocessors (the emulator answers 4)
+void* device_malloc(std::size_t bytes);
+void device_free(void* p);
+void copy_to_device(void* dst, const void* src, std::size_t bytes);
+void copy_to_host(void* dst, const void* src, std::size_t bytes);
+void device_synchronize();
+
+// A typed device allocation owned by the caller (tests, benchmarks, the CUDA backend).
+template <class T>
+class DeviceBuffer {
+ public:
+  DeviceBuffer() = default;
+  explicit DeviceBuffer(std::size_t n) : n_(n), p_(static_cast<T*>(device_malloc(n * sizeof(T)))) {}
+  explicit DeviceBuffer(const std::vector<T>& host) : DeviceBuffer(host.size()) {
+    copy_to_device(p_, host.data(), n_ * sizeof(T));
+  }
+  ~DeviceBuffer() {
+    try {
+      device_free(p_);
+    } catch (...) {  // a destructor must not throw; a failed free is reported by the next call
+    }
+  }
+  DeviceBuffer(DeviceBuffer&& o) noexcept
+      : n_(std::exchange(o.n_, 0)), p_(std::exchange(o.p_, nullptr)) {}
+  DeviceBuffer& operator=(DeviceBuffer&& o) noexcept {
+    std::swap(n_, o.n_);
+    std::swap(p_, o.p_);
+    return *this;
+  }
+  DeviceBuffer(const DeviceBuffer&) = delete;
+  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
+
+  T* data() { return p_; }
+  const T* data() const { return p_; }
+  std::size_t size() const { return n_; }
+  std::vector<T> to_host() const {
+    std::vector<T> h(n_);
+    copy_to_host(h.data(), p_, n_ * sizeof(T));
+    return h;
+  }
+
+ private:
+  std::size_t n_ = 0;
+  T* p_ = nullptr;
+};
+
+}  // namespace melgrad::kernels

@@ -1,0 +1,201 @@
+// Elementwise kernels (kernels/elementwise.cu) against their CPU references: every unary op
+// and binary op with every fused activation, on odd sizes (not multiples of the block or
+// warp), broadcast operands, transposed (strided) inputs and outputs, scalars and empty
+// tensors. Tolerance: float32 CUDA/libm functions are within 2-4 ulp of the float64
+// reference and the argument alpha*x+beta may round once more (FMA), so 4e-6 relative plus
+// 1e-6 absolute (for results near zero, e.g. gelu of negative inputs).
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <vector>
+
+#include "kernels/elementwise.h"
+#include "tests/kernels/kernel_test_util.h"
+
+using namespace melgrad::kernels;
+using melgrad::kernels::testing::check_close;
+using melgrad::kernels::testing::for_each_schedule;
+using melgrad::kernels::testing::random_floats;
+
+namespace {
+
+constexpr double kAtol = 1e-6, kRtol = 4e-6;
+
+bool needs_positive(UnaryOp op) {
+  return op == UnaryOp::log || op == UnaryOp::sqrt || op == UnaryOp::rsqrt;
+}
+
+// Runs the unary kernel and the reference on one layout; `storage` elements back x and y.
+void check_unary(const UnaryParams& layout, std::size_t storage, uint64_t seed) {
+  const bool pos = needs_positive(layout.op);
+  const auto x = random_floats(storage, seed, pos ? 0.05f : -4.0f, 4.0f);
+  std::vector<float> expected(storage, -7.0f);  // untouched slots must stay -7 on both sides
+  UnaryParams ref = layout;
+  ref.x = x.data();
+  ref.y = expected.data();
+  elementwise_unary_reference(ref);
+  for_each_schedule([&] {
+    DeviceBuffer<float> dx(x), dy(std::vector<float>(storage, -7.0f));
+    UnaryParams p = layout;
+    p.x = dx.data();
+    p.y = dy.data();
+    elementwise_unary(p);
+    check_close(dy.to_host(), expected, kAtol, kRtol);
+  });
+}
+
+void check_binary(const BinaryParams& layout, std::size_t a_n, std::size_t b_n, std::size_t y_n,
+                  uint64_t seed) {
+  const bool pow = layout.op == BinaryOp::pow;
+  const auto a = random_floats(a_n, seed, pow ? 0.1f : -3.0f, 3.0f);
+  auto b = random_floats(b_n, seed + 1, pow ? -2.0f : -3.0f, 3.0f);
+  if (layout.op == BinaryOp::div) {
+    for (float& v : b) v = v < 0 ? v - 0.25f : v + 0.25f;  // keep away from 0
+  }
+  std::vector<float> expected(y_n, -7.0f);
+  BinaryParams ref = layout;
+  ref.a = a.data();
+  ref.b = b.data();
+  ref.y = expected.data();
+  elementwise_binary_reference(ref);
+  for_each_schedule([&] {
+    DeviceBuffer<float> da(a), db(b), dy(std::vector<float>(y_n, -7.0f));
+    BinaryParams p = layout;
+    p.a = da.data();
+    p.b = db.data();
+    p.y = dy.data();
+    elementwise_binary(p);
+    check_close(dy.to_host(), expected, kAtol, kRtol);
+  });
+}
+
+}  // namespace
+
+TEST_CASE("elementwise_unary: every op, contiguous, odd size, with alpha and beta") {
+  for (int op = 0; op <= static_cast<int>(UnaryOp::silu); ++op) {
+    CAPTURE(op);
+    UnaryParams p;
+    p.shape = Shape{3, 337};  // 1011 elements: not a multiple of 32 or 256
+    p.x_strides = p.y_strides = contiguous_strides(p.shape);
+    p.op = static_cast<UnaryOp>(op);
+    p.alpha = 1.5f;
+    p.beta = needs_positive(p.op) ? 0.25f : -0.5f;
+    check_unary(p, 1011, 100 + static_cast<uint64_t>(op));
+  }
+}
+
+TEST_CASE("elementwise_unary: transposed input and output, and large grid-stride sizes") {
+  UnaryParams p;
+  p.shape = Shape{37, 41};
+  p.x_strides = Strides{{1, 37}};  // x stored as [41, 37], read transposed
+  p.y_strides = contiguous_strides(p.shape);
+  p.op = UnaryOp::tanh;
+  check_unary(p, 37 * 41, 1);
+  p.x_strides = contiguous_strides(p.shape);
+  p.y_strides = Strides{{1, 37}};  // y written transposed
+  p.op = UnaryOp::gelu;
+  check_unary(p, 37 * 41, 2);
+  // More elements than the grid has threads: every thread loops.
+  UnaryParams big;
+  big.shape = Shape{70001};
+  big.x_strides = big.y_strides = contiguous_strides(big.shape);
+  big.op = UnaryOp::sigmoid;
+  check_unary(big, 70001, 3);
+}
+
+TEST_CASE("elementwise_unary: a strided output leaves the gaps alone; scalars; empty") {
+  UnaryParams p;
+  p.shape = Shape{5, 7};
+  p.x_strides = contiguous_strides(p.shape);
+  p.y_strides = Strides{{16, 2}};  // every other element of rows padded to 16
+  p.op = UnaryOp::square;
+  check_unary(p, 5 * 16, 4);  // check_unary compares the whole storage, gaps included
+  UnaryParams s;              // ndim 0: one element
+  s.op = UnaryOp::exp;
+  check_unary(s, 1, 5);
+  UnaryParams e;
+  e.shape = Shape{4, 0, 3};
+  elementwise_unary(e);  // nothing to do; null pointers are fine
+}
+
+TEST_CASE("elementwise_binary: every op with every fused activation, contiguous") {
+  for (int op = 0; op <= static_cast<int>(BinaryOp::pow); ++op) {
+    for (int act = 0; act <= static_cast<int>(Activation::silu); ++act) {
+      CAPTURE(op);
+      CAPTURE(act);
+      BinaryParams p;
+      p.shape = Shape{1, 613};
+      p.a_strides = p.b_strides = p.y_strides = contiguous_strides(p.shape);
+      p.op = static_cast<BinaryOp>(op);
+      p.act = static_cast<Activation>(act);
+      check_binary(p, 613, 613, 613, 10 * static_cast<uint64_t>(op) + static_cast<uint64_t>(act));
+    }
+  }
+}
+
+TEST_CASE("elementwise_binary: NumPy broadcasting through strides") {
+  // a: [3, 1, 7] and b: [5, 1] broadcast to [3, 5, 7]; bias add + relu, the Linear epilogue.
+  const Shape out{3, 5, 7}, a_shape{3, 1, 7}, b_shape{5, 1};
+  BinaryParams p;
+  p.shape = out;
+  p.a_strides = broadcast_strides(out, a_shape);
+  p.b_strides = broadcast_strides(out, b_shape);
+  p.y_strides = contiguous_strides(out);
+  CHECK(p.a_strides.v[0] == 7);
+  CHECK(p.a_strides.v[1] == 0);
+  CHECK(p.a_strides.v[2] == 1);
+  CHECK(p.b_strides.v[0] == 0);
+  CHECK(p.b_strides.v[1] == 1);
+  CHECK(p.b_strides.v[2] == 0);
+  p.op = BinaryOp::add;
+  p.act = Activation::relu;
+  check_binary(p, 21, 5, 105, 7);
+  // A scalar b (ndim 0) against a 4-D a, with mul and sigmoid.
+  const Shape out4{2, 3, 5, 9};
+  BinaryParams q;
+  q.shape = out4;
+  q.a_strides = q.y_strides = contiguous_strides(out4);
+  q.b_strides = broadcast_strides(out4, Shape{});
+  q.op = BinaryOp::mul;
+  q.act = Activation::sigmoid;
+  check_binary(q, 270, 1, 270, 8);
+  CHECK_THROWS_AS(broadcast_strides(out, Shape{4, 7}), std::invalid_argument);
+}
+
+TEST_CASE("elementwise_binary: in place (y aliases a) and NaN propagation") {
+  std::vector<float> a = {1.0f, std::nanf(""), -2.0f, 3.0f, 0.5f};
+  std::vector<float> b = {2.0f, 1.0f, std::nanf(""), -1.0f, 0.5f};
+  DeviceBuffer<float> da(a), db(b);
+  BinaryParams p;
+  p.a = da.data();
+  p.b = db.data();
+  p.y = da.data();
+  p.shape = Shape{5};
+  p.a_strides = p.b_strides = p.y_strides = contiguous_strides(p.shape);
+  p.op = BinaryOp::max;
+  elementwise_binary(p);
+  const std::vector<float> y = da.to_host();
+  CHECK(y[0] == 2.0f);
+  CHECK(std::isnan(y[1]));
+  CHECK(std::isnan(y[2]));
+  CHECK(y[3] == 3.0f);
+  CHECK(y[4] == 0.5f);
+}
+
+TEST_CASE("elementwise launchers validate their parameters") {
+  UnaryParams p;
+  p.shape.ndim = 7;
+  CHECK_THROWS_WITH_AS(elementwise_unary(p), "elementwise_unary: ndim must be in 0..6 (got 7)",
+                       std::invalid_argument);
+  p.shape = Shape{3, -1};
+  CHECK_THROWS_WITH_AS(elementwise_unary(p),
+                       "elementwise_unary: shape.sizes[1] must be >= 0 (got -1)",
+                       std::invalid_argument);
+  p.shape = Shape{3};
+  CHECK_THROWS_WITH_AS(elementwise_unary(p), "elementwise_unary: x is null", std::invalid_argument);
+  BinaryParams q;
+  q.shape = Shape{2};
+  q.act = static_cast<Activation>(42);
+  CHECK_THROWS_WITH_AS(elementwise_binary(q), "elementwise_binary: unknown activation 42",
+                       std::invalid_argument);
+}
