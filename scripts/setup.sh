@@ -9,6 +9,7 @@ packages=(
   libhdf5-dev zlib1g-dev               # checkpoints and caches; .npy.gz
   doctest-dev libbenchmark-dev         # tests and benchmarks
   libboost-context-dev                 # fibers of the CUDA kernel emulator
+  ccache                               # cheap rebuilds
   nlohmann-json3-dev                   # run configs, logs and metrics as JSON
   clang libclang-rt-14-dev             # libFuzzer target for the .npy parser
 )

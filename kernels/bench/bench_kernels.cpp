@@ -151,4 +151,3 @@ BENCHMARK(BM_bias_add_relu)->Args({64, 1000})->Args({256, 4096})->Unit(benchmark
 BENCHMARK(BM_bias_add_relu_reference)->Args({64, 1000})->Args({256, 4096})->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_gelu)->Arg(1 << 16)->Arg(1 << 20)->Unit(benchmark::kMicrosecond);
 
-BENCHMARK_MAIN();
