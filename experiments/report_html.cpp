@@ -18,7 +18,7 @@ const char* const kStyle = R"CSS(
 * { box-sizing: border-box; }
 body { margin: 0; color: var(--ink); background: #f5f6f8;
        font: 15px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", sans-serif; }
-.page { max-width: 1180px; margin: 0 auto; padding: 24px 28px 48px; }
+.page { max-width: 1320px; margin: 0 auto; padding: 24px 28px 48px; }
 header.top { background: #fff; border: 1px solid var(--line); border-radius: 10px;
              padding: 20px 24px; margin-bottom: 18px; }
 h1 { margin: 0 0 12px; font-size: 26px; letter-spacing: -0.01em; }
@@ -32,6 +32,7 @@ table { border-collapse: collapse; margin: 10px 0 6px; background: #fff; font-si
 th, td { border: 1px solid var(--line); padding: 5px 10px; text-align: left; vertical-align: top; }
 th { background: #f0f2f5; font-weight: 600; }
 tbody tr:nth-child(even) td { background-color: #fafbfc; }
+td:first-child:not(.num) { min-width: 11em; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 td.na { color: #9aa0a6; font-style: italic; }
 td.best { font-weight: 700; color: #17532a; }
@@ -43,17 +44,17 @@ nav.toc { margin: 0 0 18px; font-size: 14px; }
 nav.toc a { display: inline-block; margin: 0 6px 6px 0; padding: 3px 10px; border-radius: 14px;
             background: #fff; border: 1px solid var(--line); color: var(--accent); text-decoration: none; }
 section.report { background: #fff; border: 1px solid var(--line); border-radius: 10px;
-                 padding: 18px 24px; margin-bottom: 18px; overflow-x: auto; }
+                 padding: 18px 20px; margin-bottom: 18px; overflow-x: auto; }
 details.run { border-top: 1px solid var(--line); padding: 10px 0 4px; margin-top: 10px; }
 details.run > summary { cursor: pointer; padding: 2px 0; }
 p.note { color: #8a5a00; background: #fffaf0; border-left: 3px solid #e6a23c; padding: 4px 10px;
          margin: 6px 0; font-size: 14px; }
 p.foot { color: var(--muted); font-size: 13px; margin: 2px 0; }
-div.figs { display: flex; flex-wrap: wrap; gap: 14px; margin: 10px 0; }
+div.figs { display: flex; flex-wrap: wrap; align-items: flex-start; gap: 14px; margin: 10px 0; }
 figure { margin: 0; padding: 8px; border: 1px solid var(--line); border-radius: 8px; background: #fff;
          max-width: 100%; }
 figure svg { display: block; max-width: 100%; height: auto; }
-figcaption { color: var(--muted); font-size: 12.5px; max-width: 460px; margin-top: 4px; }
+figcaption { color: var(--muted); font-size: 12.5px; margin-top: 4px; width: 0; min-width: 100%; }
 footer { color: var(--muted); font-size: 13px; text-align: center; margin-top: 24px; }
 )CSS";
 

@@ -14,11 +14,22 @@ size_t display_width(const std::string& s) {
   return n;
 }
 
-std::string cell_text(const std::string& text) {
+// Text from the data as Markdown: '<' backslash-escaped so that no renderer reads it as
+// an HTML tag (the terminal still shows it plainly).
+std::string inline_text(const std::string& text) {
   std::string out;
   for (char c : text) {
-    if (c == '|') out += "\\|";
+    if (c == '<') out += "\\<";
     else if (c == '\n' || c == '\r') out += ' ';
+    else out += c;
+  }
+  return out;
+}
+
+std::string cell_text(const std::string& text) {
+  std::string out;
+  for (char c : inline_text(text)) {
+    if (c == '|') out += "\\|";
     else out += c;
   }
   return out.empty() ? " " : out;
@@ -58,13 +69,13 @@ void render_table(std::string& out, const Table& t) {
   out += "\n";
   for (size_t r = 1; r < text.size(); ++r) line(text[r]);
   out += "\n";
-  for (const std::string& f : t.footnotes) out += "_" + f + "_\n\n";
+  for (const std::string& f : t.footnotes) out += "_" + inline_text(f) + "_\n\n";
 }
 
 void render_blocks(std::string& out, const std::vector<Block>& blocks) {
   for (const Block& b : blocks) {
     if (const auto* p = std::get_if<Paragraph>(&b)) {
-      out += (p->note ? "> " : "") + p->text + "\n\n";
+      out += (p->note ? "> " : "") + inline_text(p->text) + "\n\n";
     } else if (const auto* t = std::get_if<Table>(&b)) {
       render_table(out, *t);
     }  // figures: HTML only
@@ -74,17 +85,17 @@ void render_blocks(std::string& out, const std::vector<Block>& blocks) {
 }  // namespace
 
 std::string render_markdown(const ReportContent& c) {
-  std::string out = "# " + c.title + "\n\n> **" + c.dataset_label + "**\n\n";
+  std::string out = "# " + inline_text(c.title) + "\n\n> **" + inline_text(c.dataset_label) + "**\n\n";
   Table facts;
   facts.header = {"", ""};
   for (const auto& [label, value] : c.facts) facts.rows.push_back({{label, ""}, {value, ""}});
   render_table(out, facts);
   out += "Plots (learning curves, confusion matrices, scatter plots) are in report.html.\n\n";
   for (const Section& s : c.sections) {
-    out += "## " + s.title + "\n\n";
+    out += "## " + inline_text(s.title) + "\n\n";
     render_blocks(out, s.blocks);
     for (const Section& child : s.children) {
-      out += "### " + child.title + "\n\n";
+      out += "### " + inline_text(child.title) + "\n\n";
       render_blocks(out, child.blocks);
     }
   }

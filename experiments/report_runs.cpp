@@ -141,26 +141,36 @@ std::vector<std::vector<int64_t>> confusion_of(const ExperimentRun& run,
   return m;
 }
 
+// A metric as written: integers as integers, other numbers with 4 decimals, null as n/a.
+Cell raw_value_cell(const nlohmann::json& v) {
+  if (v.is_number_integer()) return {v.dump(), "num"};
+  if (v.is_number()) return number_cell(v.get<double>(), 4);
+  if (v.is_null()) return {"n/a", "na"};
+  return {v.is_string() ? v.get<std::string>() : v.dump(), ""};
+}
+
 }  // namespace
 
 Section genre_run_section(const ExperimentRun& run) {
   Section sec = run_section_head(run);
   std::vector<std::string> classes;
   const auto confusion = confusion_of(run, classes);
-  FigureRow figures = {loss_curve(run), genre_metric_curve(run, classes.size())};
+  // Placeholders only where part of the run is there: a run that never started shows
+  // its notes alone.
+  FigureRow figures;
+  if (run.has_log) figures = {loss_curve(run), genre_metric_curve(run, classes.size())};
   if (!confusion.empty()) {
     svg::Heatmap map{.title = run.name + ": confusion matrix (test)", .x_label = "predicted",
                      .y_label = "true", .row_labels = classes, .col_labels = classes};
-    for (const auto& row : confusion)
-      map.values.emplace_back(row.begin(), row.end());
+    for (const auto& row : confusion) map.values.emplace_back(row.begin(), row.end());
     figures.push_back({svg::heatmap_chart(map),
                        "Test clips by true class (rows) and predicted class (columns); colour "
                        "is the share of the row (recall), the diagonal is outlined."});
-  } else {
+  } else if (run.has_log) {
     figures.push_back({svg::empty_chart(run.name + ": confusion matrix", "no confusion matrix"),
                        "Neither metrics.json nor predictions.json carries the matrix."});
   }
-  sec.blocks.push_back(std::move(figures));
+  if (!figures.empty()) sec.blocks.push_back(std::move(figures));
 
   if (run.has_metrics) {
     Table scores;
@@ -196,10 +206,9 @@ Section genre_run_section(const ExperimentRun& run) {
 
 Section regression_run_section(const ExperimentRun& run) {
   Section sec = run_section_head(run);
-  sec.blocks.push_back(FigureRow{loss_curve(run), regression_metric_curve(run)});
-
+  FigureRow figures;  // one row: the curves, then a scatter plot per target
+  if (run.has_log) figures = {loss_curve(run), regression_metric_curve(run)};
   if (run.has_predictions) {
-    FigureRow scatters;
     const RegressionPredictions& p = run.regression_predictions;
     for (const std::string& target : p.targets) {
       const auto& truth = p.truth.at(target);
@@ -212,12 +221,12 @@ Section regression_run_section(const ExperimentRun& run) {
         chart.tooltips.push_back((i < p.ids.size() ? "clip " + p.ids[i] + ": " : "") + "true " +
                                  format_number(truth[i]) + ", predicted " +
                                  format_number(predicted[i]));
-      scatters.push_back({svg::scatter_chart(chart),
+      figures.push_back({svg::scatter_chart(chart),
                           "Test clips of " + run.name + ", predicted against true " + target +
                               "; the dashed diagonal is a perfect prediction."});
     }
-    sec.blocks.push_back(std::move(scatters));
   }
+  if (!figures.empty()) sec.blocks.push_back(std::move(figures));
   if (run.has_metrics) {
     Table t;
     t.header = {"Target", "Spearman ρ", "p-value", "MSE"};
@@ -249,13 +258,9 @@ Section other_run_section(const ExperimentRun& run) {
     for (const auto& [key, value] : run.raw_metrics.items()) {
       if (value.is_object()) {
         for (const auto& [sub, v] : value.items())
-          if (v.is_primitive())
-            t.rows.push_back({{key + "." + sub, ""},
-                              v.is_number() ? number_cell(v.get<double>(), 4)
-                                            : Cell{v.is_null() ? "n/a" : v.dump(), ""}});
+          if (v.is_primitive()) t.rows.push_back({{key + "." + sub, ""}, raw_value_cell(v)});
       } else if (value.is_primitive()) {
-        t.rows.push_back({{key, ""}, value.is_number() ? number_cell(value.get<double>(), 4)
-                                                       : Cell{value.is_null() ? "n/a" : value.dump(), ""}});
+        t.rows.push_back({{key, ""}, raw_value_cell(value)});
       }
     }
     if (!t.rows.empty()) sec.blocks.push_back(std::move(t));

@@ -28,8 +28,11 @@ Cell accuracy_cell(const ExperimentRun* run) {
   return run ? number_cell(run->genre.accuracy) : Cell{"not run", "na"};
 }
 
+// "not run" without a run, "—" when the run does not predict this target.
 Cell rho_cell(const ExperimentRun* run, const std::string& target) {
-  return run ? number_cell(spearman_of(run, target)) : Cell{"not run", "na"};
+  if (!run) return {"not run", "na"};
+  if (!run->regression.spearman.count(target)) return {"—", "na"};
+  return number_cell(spearman_of(run, target));
 }
 
 // Mean of the three attributes' rho over three runs (one per attribute), NaN unless all ran.

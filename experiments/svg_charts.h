@@ -32,7 +32,7 @@ struct LineChart {
   std::vector<ReferenceLine> vertical{};    // e.g. the best epoch
   std::optional<std::pair<double, double>> y_range{};  // forced range (still widened to fit data)
   bool integer_x = true;  // ticks at whole numbers (epochs)
-  double width = 460, height = 280;
+  double width = 390, height = 270;
 };
 std::string line_chart(const LineChart& chart);
 
@@ -41,7 +41,7 @@ struct ScatterChart {
   std::vector<double> x{}, y{};           // same length; pairs with a NaN are not drawn
   std::vector<std::string> tooltips{};  // empty or one per point
   bool diagonal = true;               // the y = x line, axes share one range
-  double width = 340, height = 330;
+  double width = 320, height = 315;
 };
 std::string scatter_chart(const ScatterChart& chart);
 

@@ -348,6 +348,9 @@ TEST_CASE("the summary puts our numbers beside the published ones, columns label
   CHECK(line.find(fmt3(r.cnn_mel["accuracy"].get<double>())) != std::string::npos);
   CHECK(line.find("≈ 0.43") != std::string::npos);
   CHECK(r.markdown.find("<svg") == std::string::npos);
+  // Data text cannot become HTML when the Markdown is rendered: '<' is backslash-escaped.
+  CHECK(count(r.markdown, "\\<script>") >= 1);
+  CHECK(count(r.markdown, "<script") == count(r.markdown, "\\<script"));
 }
 
 TEST_CASE("the confusion matrix heat-map has each count in its cell, class names on the axes") {
