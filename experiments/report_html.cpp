@@ -62,7 +62,8 @@ void render_table(std::string& out, const Table& t) {
   out += "<table>\n<thead><tr>";
   for (size_t c = 0; c < t.header.size(); ++c) {
     const std::string cls = c < t.column_class.size() ? t.column_class[c] : "";
-    out += (cls.empty() ? "<th>" : "<th class=\"" + cls + "\">") + escape_xml(t.header[c]) + "</th>";
+    out +=
+        (cls.empty() ? "<th>" : "<th class=\"" + cls + "\">") + escape_xml(t.header[c]) + "</th>";
   }
   out += "</tr></thead>\n<tbody>\n";
   for (const auto& row : t.rows) {
@@ -71,7 +72,8 @@ void render_table(std::string& out, const Table& t) {
       std::string cls = row[c].style;
       if (c < t.column_class.size() && !t.column_class[c].empty())
         cls += (cls.empty() ? "" : " ") + t.column_class[c];
-      out += (cls.empty() ? "<td>" : "<td class=\"" + cls + "\">") + escape_xml(row[c].text) + "</td>";
+      out +=
+          (cls.empty() ? "<td>" : "<td class=\"" + cls + "\">") + escape_xml(row[c].text) + "</td>";
     }
     out += "</tr>\n";
   }
@@ -104,10 +106,12 @@ std::string banner_class(const DatasetInfo& d) {
 
 std::string render_html(const ReportContent& c) {
   std::string out;
-  out += "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\"/>\n"
-         "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"/>\n";
-  out += "<title>" + escape_xml(c.title + " — " + (c.dataset.name.empty() ? "data set not recorded"
-                                                                            : c.dataset.name)) +
+  out +=
+      "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\"/>\n"
+      "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"/>\n";
+  out += "<title>" +
+         escape_xml(c.title + " — " +
+                    (c.dataset.name.empty() ? "data set not recorded" : c.dataset.name)) +
          "</title>\n<style>" + kStyle + "</style>\n</head>\n<body>\n<div class=\"page\">\n";
   out += "<header class=\"top\">\n<h1>" + escape_xml(c.title) + "</h1>\n";
   out += "<div class=\"banner " + banner_class(c.dataset) + "\" id=\"dataset-label\">" +
@@ -119,8 +123,8 @@ std::string render_html(const ReportContent& c) {
     out += "<a href=\"#" + escape_xml(s.id) + "\">" + escape_xml(s.title) + "</a>\n";
   out += "</nav>\n<main>\n";
   for (const Section& s : c.sections) {
-    out += "<section class=\"report\" id=\"" + escape_xml(s.id) + "\">\n<h2>" + escape_xml(s.title) +
-           "</h2>\n";
+    out += "<section class=\"report\" id=\"" + escape_xml(s.id) + "\">\n<h2>" +
+           escape_xml(s.title) + "</h2>\n";
     render_blocks(out, s.blocks);
     for (const Section& child : s.children) {
       out += "<details class=\"run\" open=\"open\" id=\"" + escape_xml(child.id) +
@@ -130,8 +134,9 @@ std::string render_html(const ReportContent& c) {
     }
     out += "</section>\n";
   }
-  out += "</main>\n<footer>Written by melgrad (melgrad report --run STUDY_DIR re-renders it). "
-         "Self-contained: no scripts, no external files.</footer>\n</div>\n</body>\n</html>\n";
+  out +=
+      "</main>\n<footer>Written by melgrad (melgrad report --run STUDY_DIR re-renders it). "
+      "Self-contained: no scripts, no external files.</footer>\n</div>\n</body>\n</html>\n";
   return out;
 }
 

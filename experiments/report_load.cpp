@@ -117,7 +117,8 @@ std::vector<double> number_list(const json& v, const std::string& file, const st
   return out;
 }
 
-std::vector<int64_t> integer_list(const json& v, const std::string& file, const std::string& field) {
+std::vector<int64_t> integer_list(const json& v, const std::string& file,
+                                  const std::string& field) {
   if (!v.is_array()) wrong_type(file, field, "a list of integers", v);
   std::vector<int64_t> out;
   for (size_t i = 0; i < v.size(); ++i)
@@ -170,7 +171,8 @@ RunTraits traits_from_name(const std::string& name, const std::string& kind) {
     if (token == "cnn" || token == "lstm") t.model = token;
     if (token == "mel" || token == "chroma" || token == "fused") t.features = token;
     if (token == "beat") t.beat = true;
-    if (token == "valence" || token == "energy" || token == "danceability") t.targets.push_back(token);
+    if (token == "valence" || token == "energy" || token == "danceability")
+      t.targets.push_back(token);
   }
   if (kind == "transfer" || kind == "multitask") {
     if (t.model.empty()) t.model = "cnn";
@@ -236,8 +238,7 @@ void read_genre_metrics(ExperimentRun& run, const json& m, const std::string& fi
     if (!square)
       throw ReportError(file + ": field 'confusion' should be " + std::to_string(n) + " x " +
                         std::to_string(n) + " (a row and a column per class), found " +
-                        std::to_string(g.confusion.size()) + " rows of lengths " +
-                        [&] {
+                        std::to_string(g.confusion.size()) + " rows of lengths " + [&] {
                           std::string s;
                           for (const auto& row : g.confusion)
                             s += (s.empty() ? "" : ",") + std::to_string(row.size());
@@ -360,7 +361,8 @@ void read_predictions(ExperimentRun& run) {
     if (g.classes.empty()) g.classes = run.genre.classes;
     g.ids = id_list(p, file);
     if (const json* v = find_field(p, "truth")) g.truth = integer_list(*v, file, "truth");
-    if (const json* v = find_field(p, "predicted")) g.predicted = integer_list(*v, file, "predicted");
+    if (const json* v = find_field(p, "predicted"))
+      g.predicted = integer_list(*v, file, "predicted");
     if (g.truth.size() != g.predicted.size())
       throw ReportError(file + ": 'truth' has " + std::to_string(g.truth.size()) +
                         " entries but 'predicted' has " + std::to_string(g.predicted.size()));
@@ -369,8 +371,8 @@ void read_predictions(ExperimentRun& run) {
       for (int64_t v : {g.truth[i], g.predicted[i]})
         if (v < 0 || v >= n)
           throw ReportError(file + ": class index " + std::to_string(v) + " at position " +
-                            std::to_string(i) + " is outside [0, " + std::to_string(n) +
-                            ") (" + std::to_string(n) + " classes)");
+                            std::to_string(i) + " is outside [0, " + std::to_string(n) + ") (" +
+                            std::to_string(n) + " classes)");
   } else {
     RegressionPredictions& r = run.regression_predictions;
     r.targets = opt_string_list(p, "targets", file);
@@ -387,7 +389,8 @@ void read_predictions(ExperimentRun& run) {
     for (const std::string& t : r.targets) {
       const json* tv = find_field(*truth, t);
       const json* pv = find_field(*predicted, t);
-      if (!tv || !pv) throw ReportError(file + ": target '" + t + "' is missing from 'truth' or 'predicted'");
+      if (!tv || !pv)
+        throw ReportError(file + ": target '" + t + "' is missing from 'truth' or 'predicted'");
       r.truth[t] = number_list(*tv, file, "truth." + t);
       r.predicted[t] = number_list(*pv, file, "predicted." + t);
       if (r.truth[t].size() != r.predicted[t].size())
@@ -434,7 +437,8 @@ ExperimentRun read_experiment(const json& entry, size_t index, const std::string
   run.dir = opt_string(entry, "dir", study_file, run.name);
   run.folder = (fs::path(study_dir) / run.dir).string();
   run.folder_exists = fs::is_directory(run.folder);
-  static const std::vector<std::string> kKinds = {"genre", "regress", "transfer", "multitask", "grid"};
+  static const std::vector<std::string> kKinds = {"genre", "regress", "transfer", "multitask",
+                                                  "grid"};
   run.known_kind = std::find(kKinds.begin(), kKinds.end(), run.kind) != kKinds.end();
   if (!run.known_kind)
     run.notes.push_back("unknown experiment kind '" + run.kind + "': shown with its raw metrics");
@@ -449,7 +453,7 @@ ExperimentRun read_experiment(const json& entry, size_t index, const std::string
   }
   read_traits(run, config.string());
   read_metrics(run, study_metrics, metrics_file);
-  read_log(run);
+  if (run.kind != "grid") read_log(run);  // a grid's logs are in its cells' folders
   read_predictions(run);
   if (run.kind == "grid") read_grid(run);
   return run;
@@ -458,12 +462,20 @@ ExperimentRun read_experiment(const json& entry, size_t index, const std::string
 }  // namespace
 
 const std::vector<std::string>& standard_experiment_names() {
-  static const std::vector<std::string> kNames = {
-      "genre-cnn-mel",         "genre-lstm-mel",           "genre-cnn-mel-beat",
-      "genre-lstm-mel-beat",   "genre-lstm-chroma-beat",   "genre-lstm-fused-beat",
-      "regress-cnn-valence",   "regress-cnn-energy",       "regress-cnn-danceability",
-      "regress-lstm-valence",  "regress-lstm-energy",      "regress-lstm-danceability",
-      "transfer-valence",      "multitask"};
+  static const std::vector<std::string> kNames = {"genre-cnn-mel",
+                                                  "genre-lstm-mel",
+                                                  "genre-cnn-mel-beat",
+                                                  "genre-lstm-mel-beat",
+                                                  "genre-lstm-chroma-beat",
+                                                  "genre-lstm-fused-beat",
+                                                  "regress-cnn-valence",
+                                                  "regress-cnn-energy",
+                                                  "regress-cnn-danceability",
+                                                  "regress-lstm-valence",
+                                                  "regress-lstm-energy",
+                                                  "regress-lstm-danceability",
+                                                  "transfer-valence",
+                                                  "multitask"};
   return kNames;
 }
 

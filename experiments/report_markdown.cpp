@@ -19,9 +19,12 @@ size_t display_width(const std::string& s) {
 std::string inline_text(const std::string& text) {
   std::string out;
   for (char c : text) {
-    if (c == '<') out += "\\<";
-    else if (c == '\n' || c == '\r') out += ' ';
-    else out += c;
+    if (c == '<')
+      out += "\\<";
+    else if (c == '\n' || c == '\r')
+      out += ' ';
+    else
+      out += c;
   }
   return out;
 }
@@ -29,8 +32,10 @@ std::string inline_text(const std::string& text) {
 std::string cell_text(const std::string& text) {
   std::string out;
   for (char c : inline_text(text)) {
-    if (c == '|') out += "\\|";
-    else out += c;
+    if (c == '|')
+      out += "\\|";
+    else
+      out += c;
   }
   return out.empty() ? " " : out;
 }
@@ -85,7 +90,8 @@ void render_blocks(std::string& out, const std::vector<Block>& blocks) {
 }  // namespace
 
 std::string render_markdown(const ReportContent& c) {
-  std::string out = "# " + inline_text(c.title) + "\n\n> **" + inline_text(c.dataset_label) + "**\n\n";
+  std::string out =
+      "# " + inline_text(c.title) + "\n\n> **" + inline_text(c.dataset_label) + "**\n\n";
   Table facts;
   facts.header = {"", ""};
   for (const auto& [label, value] : c.facts) facts.rows.push_back({{label, ""}, {value, ""}});

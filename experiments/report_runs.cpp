@@ -15,8 +15,10 @@ std::string anchor_id(const std::string& name) {
   std::string id = "run-";
   for (char c : name) {
     const bool keep = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-    if (c >= 'A' && c <= 'Z') id += static_cast<char>(c - 'A' + 'a');
-    else id += keep ? c : '-';
+    if (c >= 'A' && c <= 'Z')
+      id += static_cast<char>(c - 'A' + 'a');
+    else
+      id += keep ? c : '-';
   }
   return id;
 }
@@ -86,8 +88,9 @@ Figure loss_curve(const ExperimentRun& run) {
   for (const EpochRecord& e : run.log) train.y.push_back(e.train_loss), val.y.push_back(e.val_loss);
   chart.series = {train, val};
   chart.vertical = best_epoch_marker(run);
-  return {svg::line_chart(chart), "Training and validation loss; the dashed vertical line is "
-                                  "the epoch whose checkpoint was kept."};
+  return {svg::line_chart(chart),
+          "Training and validation loss; the dashed vertical line is "
+          "the epoch whose checkpoint was kept."};
 }
 
 Figure genre_metric_curve(const ExperimentRun& run, size_t classes) {
@@ -95,7 +98,8 @@ Figure genre_metric_curve(const ExperimentRun& run, size_t classes) {
   if (!run.has_log || run.log.empty())
     return {svg::empty_chart(title, "no training log"), "Validation accuracy per epoch."};
   svg::LineChart chart{.title = title, .x_label = "epoch", .y_label = "accuracy"};
-  svg::LineSeries acc{.name = "validation accuracy", .x = epochs_of(run), .color = svg::series_color(2)};
+  svg::LineSeries acc{
+      .name = "validation accuracy", .x = epochs_of(run), .color = svg::series_color(2)};
   for (const EpochRecord& e : run.log) acc.y.push_back(e.val_accuracy);
   chart.series = {acc};
   chart.y_range = std::make_pair(0.0, 0.0);  // keep 0 in view
@@ -160,8 +164,11 @@ Section genre_run_section(const ExperimentRun& run) {
   FigureRow figures;
   if (run.has_log) figures = {loss_curve(run), genre_metric_curve(run, classes.size())};
   if (!confusion.empty()) {
-    svg::Heatmap map{.title = run.name + ": confusion matrix (test)", .x_label = "predicted",
-                     .y_label = "true", .row_labels = classes, .col_labels = classes};
+    svg::Heatmap map{.title = run.name + ": confusion matrix (test)",
+                     .x_label = "predicted",
+                     .y_label = "true",
+                     .row_labels = classes,
+                     .col_labels = classes};
     for (const auto& row : confusion) map.values.emplace_back(row.begin(), row.end());
     figures.push_back({svg::heatmap_chart(map),
                        "Test clips by true class (rows) and predicted class (columns); colour "
@@ -177,16 +184,21 @@ Section genre_run_section(const ExperimentRun& run) {
     scores.header = {"Class", "Precision", "Recall", "F1", "Support"};
     for (size_t i = 0; i < run.genre.per_class.size() && i < run.genre.classes.size(); ++i) {
       const PerClassScores& c = run.genre.per_class[i];
-      scores.rows.push_back({{run.genre.classes[i], ""}, number_cell(c.precision),
-                             number_cell(c.recall), number_cell(c.f1),
+      scores.rows.push_back({{run.genre.classes[i], ""},
+                             number_cell(c.precision),
+                             number_cell(c.recall),
+                             number_cell(c.f1),
                              {std::to_string(c.support), "num"}});
     }
-    scores.rows.push_back({{"accuracy", ""}, {"", ""}, {"", ""},
-                           number_cell(run.genre.accuracy), {"", ""}});
-    scores.rows.push_back({{"macro average F1", ""}, {"", ""}, {"", ""},
-                           number_cell(run.genre.macro_f1), {"", ""}});
-    scores.rows.push_back({{"weighted average F1", ""}, {"", ""}, {"", ""},
-                           number_cell(run.genre.weighted_f1), {"", ""}});
+    scores.rows.push_back(
+        {{"accuracy", ""}, {"", ""}, {"", ""}, number_cell(run.genre.accuracy), {"", ""}});
+    scores.rows.push_back(
+        {{"macro average F1", ""}, {"", ""}, {"", ""}, number_cell(run.genre.macro_f1), {"", ""}});
+    scores.rows.push_back({{"weighted average F1", ""},
+                           {"", ""},
+                           {"", ""},
+                           number_cell(run.genre.weighted_f1),
+                           {"", ""}});
     sec.blocks.push_back(std::move(scores));
   }
   if (!confusion.empty()) {
@@ -213,17 +225,20 @@ Section regression_run_section(const ExperimentRun& run) {
     for (const std::string& target : p.targets) {
       const auto& truth = p.truth.at(target);
       const auto& predicted = p.predicted.at(target);
-      svg::ScatterChart chart{.title = target + " — ρ = " + format_number(spearman_of(&run, target)) +
+      svg::ScatterChart chart{.title = target +
+                                       " — ρ = " + format_number(spearman_of(&run, target)) +
                                        " (n = " + std::to_string(truth.size()) + ")",
-                              .x_label = "true " + target, .y_label = "predicted " + target,
-                              .x = truth, .y = predicted};
+                              .x_label = "true " + target,
+                              .y_label = "predicted " + target,
+                              .x = truth,
+                              .y = predicted};
       for (size_t i = 0; i < truth.size(); ++i)
         chart.tooltips.push_back((i < p.ids.size() ? "clip " + p.ids[i] + ": " : "") + "true " +
                                  format_number(truth[i]) + ", predicted " +
                                  format_number(predicted[i]));
       figures.push_back({svg::scatter_chart(chart),
-                          "Test clips of " + run.name + ", predicted against true " + target +
-                              "; the dashed diagonal is a perfect prediction."});
+                         "Test clips of " + run.name + ", predicted against true " + target +
+                             "; the dashed diagonal is a perfect prediction."});
     }
   }
   if (!figures.empty()) sec.blocks.push_back(std::move(figures));
@@ -237,7 +252,8 @@ Section regression_run_section(const ExperimentRun& run) {
     };
     for (const std::string& target : m.targets) {
       const double p = value(m.pvalue, target);
-      t.rows.push_back({{target, ""}, number_cell(value(m.spearman, target)),
+      t.rows.push_back({{target, ""},
+                        number_cell(value(m.spearman, target)),
                         {format_pvalue(p), std::isfinite(p) ? "num" : "na"},
                         number_cell(value(m.mse, target), 4)});
     }

@@ -83,15 +83,17 @@ Section genre_section(const StudyData& s, const std::string& ours) {
   Table versus;
   versus.header = {"Features", "Clips", "CNN accuracy", "LSTM accuracy"};
   for (const auto& [features, beat] : combos)
-    versus.rows.push_back({{features, ""}, {clips_text(beat), ""},
+    versus.rows.push_back({{features, ""},
+                           {clips_text(beat), ""},
                            accuracy_cell(find_genre_run(s, "cnn", features, beat)),
                            accuracy_cell(find_genre_run(s, "lstm", features, beat))});
   versus.footnotes = {"Data set: " + ours + ". Chance is 0.100 for 10 balanced classes."};
   sec.blocks.push_back(std::move(versus));
 
   Table all;
-  all.header = {"Experiment", "Model", "Features", "Clips", "Accuracy", "Macro F1",
-                "Weighted F1", "Test clips", "Best / run epochs", "Training time"};
+  all.header = {"Experiment",        "Model",        "Features",    "Clips",
+                "Accuracy",          "Macro F1",     "Weighted F1", "Test clips",
+                "Best / run epochs", "Training time"};
   svg::BarChart bars{.title = "Genre accuracy on the test split", .value_label = "accuracy"};
   svg::BarSeries ours_bars{.name = "ours (" + ours + ")"};
   svg::BarSeries published_bars{.name = "published (real patreco3)", .label_missing = false};
@@ -99,14 +101,17 @@ Section genre_section(const StudyData& s, const std::string& ours) {
   for (const ExperimentRun& r : s.runs) {
     if (!r.is_genre()) continue;
     const Cell missing = {"not run", "na"};
-    all.rows.push_back({{r.name, ""}, {r.traits.model, ""}, {r.traits.features, ""},
-                        {clips_text(r.traits.beat), ""},
-                        r.has_metrics ? number_cell(r.genre.accuracy) : missing,
-                        r.has_metrics ? number_cell(r.genre.macro_f1) : Cell{"", ""},
-                        r.has_metrics ? number_cell(r.genre.weighted_f1) : Cell{"", ""},
-                        r.totals.test_clips >= 0 ? Cell{std::to_string(r.totals.test_clips), "num"}
-                                                 : Cell{"", ""},
-                        totals_cell(r), time_cell(r)});
+    all.rows.push_back(
+        {{r.name, ""},
+         {r.traits.model, ""},
+         {r.traits.features, ""},
+         {clips_text(r.traits.beat), ""},
+         r.has_metrics ? number_cell(r.genre.accuracy) : missing,
+         r.has_metrics ? number_cell(r.genre.macro_f1) : Cell{"", ""},
+         r.has_metrics ? number_cell(r.genre.weighted_f1) : Cell{"", ""},
+         r.totals.test_clips >= 0 ? Cell{std::to_string(r.totals.test_clips), "num"} : Cell{"", ""},
+         totals_cell(r),
+         time_cell(r)});
     bars.categories.push_back(r.name);
     ours_bars.values.push_back(r.has_metrics ? r.genre.accuracy : NAN);
     published_bars.values.push_back(published_genre_accuracy(r));
@@ -145,23 +150,29 @@ Section regression_section(const StudyData& s, const std::string& ours) {
   Table per_attribute;
   per_attribute.header = {"Attribute", "CNN", "LSTM", "CNN + transfer", "Multitask CNN"};
   svg::BarChart bars{.title = "Spearman ρ per attribute (test split)", .value_label = "Spearman ρ"};
-  bars.series = {{.name = "CNN"}, {.name = "LSTM"}, {.name = "CNN + transfer"},
-                 {.name = "multitask CNN"}};
+  bars.series = {
+      {.name = "CNN"}, {.name = "LSTM"}, {.name = "CNN + transfer"}, {.name = "multitask CNN"}};
   for (size_t i = 0; i < kTargets.size(); ++i) {
     const std::string& t = kTargets[i];
-    per_attribute.rows.push_back({{t, ""}, rho_cell(cnn[i], t), rho_cell(lstm[i], t),
-                                  rho_cell(transfer, t), rho_cell(multitask, t)});
+    per_attribute.rows.push_back({{t, ""},
+                                  rho_cell(cnn[i], t),
+                                  rho_cell(lstm[i], t),
+                                  rho_cell(transfer, t),
+                                  rho_cell(multitask, t)});
     bars.categories.push_back(t);
     bars.series[0].values.push_back(spearman_of(cnn[i], t));
     bars.series[1].values.push_back(spearman_of(lstm[i], t));
     bars.series[2].values.push_back(spearman_of(transfer, t));
     bars.series[3].values.push_back(spearman_of(multitask, t));
   }
-  per_attribute.rows.push_back({{"mean (V, E, D)", ""}, number_cell(mean_rho(cnn)),
-                                number_cell(mean_rho(lstm)), {"", ""},
-                                multitask ? number_cell(multitask->regression.mean_spearman)
-                                          : Cell{"not run", "na"}});
-  per_attribute.footnotes = {"Data set: " + ours + ". Published means (real patreco3, other "
+  per_attribute.rows.push_back(
+      {{"mean (V, E, D)", ""},
+       number_cell(mean_rho(cnn)),
+       number_cell(mean_rho(lstm)),
+       {"", ""},
+       multitask ? number_cell(multitask->regression.mean_spearman) : Cell{"not run", "na"}});
+  per_attribute.footnotes = {"Data set: " + ours +
+                             ". Published means (real patreco3, other "
                              "lab solutions): LSTM 0.471, CNN 0.646, multitask 0.744."};
   sec.blocks.push_back(std::move(per_attribute));
   sec.blocks.push_back(FigureRow{{svg::bar_chart(bars),
@@ -169,20 +180,24 @@ Section regression_section(const StudyData& s, const std::string& ours) {
                                   "undefined."}});
 
   Table runs;
-  runs.header = {"Experiment", "Model", "Target", "Spearman ρ", "p-value", "MSE", "Test clips",
-                 "Best / run epochs", "Training time"};
+  runs.header = {"Experiment",   "Model", "Target",     "Spearman ρ",
+                 "p-value",      "MSE",   "Test clips", "Best / run epochs",
+                 "Training time"};
   for (const ExperimentRun& r : s.runs) {
     if (r.kind != "regress") continue;
     const std::string target = r.traits.targets.empty() ? "" : r.traits.targets[0];
     const double p = r.regression.pvalue.count(target) ? r.regression.pvalue.at(target) : NAN;
     const double mse = r.regression.mse.count(target) ? r.regression.mse.at(target) : NAN;
-    runs.rows.push_back({{r.name, ""}, {r.traits.model, ""}, {target, ""},
-                         r.has_metrics ? rho_cell(&r, target) : Cell{"not run", "na"},
-                         {format_pvalue(p), std::isfinite(p) ? "num" : "na"},
-                         number_cell(mse, 4),
-                         r.totals.test_clips >= 0 ? Cell{std::to_string(r.totals.test_clips), "num"}
-                                                  : Cell{"", ""},
-                         totals_cell(r), time_cell(r)});
+    runs.rows.push_back(
+        {{r.name, ""},
+         {r.traits.model, ""},
+         {target, ""},
+         r.has_metrics ? rho_cell(&r, target) : Cell{"not run", "na"},
+         {format_pvalue(p), std::isfinite(p) ? "num" : "na"},
+         number_cell(mse, 4),
+         r.totals.test_clips >= 0 ? Cell{std::to_string(r.totals.test_clips), "num"} : Cell{"", ""},
+         totals_cell(r),
+         time_cell(r)});
     sec.children.push_back(regression_run_section(r));
   }
   if (!runs.rows.empty()) sec.blocks.push_back(std::move(runs));
@@ -191,37 +206,50 @@ Section regression_section(const StudyData& s, const std::string& ours) {
 
 Section transfer_section(const StudyData& s, const std::string& ours) {
   Section sec{.id = "transfer", .title = "Transfer learning vs training from scratch (valence)"};
-  sec.blocks.push_back(Paragraph{
-      "The transfer run starts from the CNN trained on beat-synced genre classification, "
-      "replaces its last two fully connected layers and fine-tunes on valence; the "
-      "baseline is the same CNN trained on valence from scratch."});
+  sec.blocks.push_back(
+      Paragraph{"The transfer run starts from the CNN trained on beat-synced genre classification, "
+                "replaces its last two fully connected layers and fine-tunes on valence; the "
+                "baseline is the same CNN trained on valence from scratch."});
   const ExperimentRun* scratch = find_regress_run(s, "cnn", "valence");
   const ExperimentRun* transfer = find_kind_run(s, "transfer");
   Table t;
-  t.header = {"Valence model", "Our experiment", "Ours: Spearman ρ (" + ours + ")", "p-value",
-              "MSE", "Seed report (published, real patreco3)"};
+  t.header = {"Valence model",
+              "Our experiment",
+              "Ours: Spearman ρ (" + ours + ")",
+              "p-value",
+              "MSE",
+              "Seed report (published, real patreco3)"};
   t.column_class = {"", "", "ours", "", "", "pub"};
   auto row = [&](const std::string& label, const ExperimentRun* r, const std::string& published) {
     const auto value = [&](const std::map<std::string, double>& m) {
       return r && m.count("valence") ? m.at("valence") : NAN;
     };
     const double p = r ? value(r->regression.pvalue) : NAN;
-    t.rows.push_back({{label, ""}, {r ? r->name : "not run", r ? "" : "na"},
-                      rho_cell(r, "valence"), {format_pvalue(p), std::isfinite(p) ? "num" : "na"},
-                      number_cell(r ? value(r->regression.mse) : NAN, 4), {published, "num"}});
+    t.rows.push_back({{label, ""},
+                      {r ? r->name : "not run", r ? "" : "na"},
+                      rho_cell(r, "valence"),
+                      {format_pvalue(p), std::isfinite(p) ? "num" : "na"},
+                      number_cell(r ? value(r->regression.mse) : NAN, 4),
+                      {published, "num"}});
   };
   row("CNN from scratch", scratch, "≈ 0.40");
   row("CNN with transfer from genre", transfer, "≈ 0.49");
   const double gain = spearman_of(transfer, "valence") - spearman_of(scratch, "valence");
-  t.rows.push_back({{"gain from transfer", ""}, {"", ""}, number_cell(gain), {"", ""}, {"", ""},
+  t.rows.push_back({{"gain from transfer", ""},
+                    {"", ""},
+                    number_cell(gain),
+                    {"", ""},
+                    {"", ""},
                     {"≈ +0.09", "num"}});
   sec.blocks.push_back(std::move(t));
-  svg::BarChart bars{.title = "Valence Spearman: scratch vs transfer", .value_label = "Spearman ρ",
+  svg::BarChart bars{.title = "Valence Spearman: scratch vs transfer",
+                     .value_label = "Spearman ρ",
                      .categories = {"from scratch", "with transfer"}};
   bars.series = {{.name = "ours (" + ours + ")",
                   .values = {spearman_of(scratch, "valence"), spearman_of(transfer, "valence")}},
                  {.name = "seed report (real patreco3)", .values = {0.40, 0.49}}};
-  sec.blocks.push_back(FigureRow{{svg::bar_chart(bars), "Valence Spearman without and with transfer."}});
+  sec.blocks.push_back(
+      FigureRow{{svg::bar_chart(bars), "Valence Spearman without and with transfer."}});
   for (const ExperimentRun& r : s.runs)
     if (r.kind == "transfer") sec.children.push_back(regression_run_section(r));
   return sec;
@@ -229,10 +257,10 @@ Section transfer_section(const StudyData& s, const std::string& ours) {
 
 Section multitask_section(const StudyData& s, const std::string& ours) {
   Section sec{.id = "multitask", .title = "Multitask: one CNN, three heads"};
-  sec.blocks.push_back(Paragraph{
-      "A shared convolutional trunk with one head per attribute, trained on the weighted "
-      "sum of the three MSE losses; compared with the single-task CNNs and the published "
-      "multitask figures."});
+  sec.blocks.push_back(
+      Paragraph{"A shared convolutional trunk with one head per attribute, trained on the weighted "
+                "sum of the three MSE losses; compared with the single-task CNNs and the published "
+                "multitask figures."});
   const ExperimentRun* multitask = find_kind_run(s, "multitask");
   std::vector<const ExperimentRun*> single;
   for (const std::string& t : kTargets) single.push_back(find_regress_run(s, "cnn", t));
@@ -243,10 +271,13 @@ Section multitask_section(const StudyData& s, const std::string& ours) {
               "Seed notebook multitask (published, real patreco3)",
               "Other lab solutions multitask (published, real patreco3)"};
   t.column_class = {"", "ours", "ours", "pub", "pub"};
-  svg::BarChart bars{.title = "Multitask Spearman per attribute", .value_label = "Spearman ρ",
+  svg::BarChart bars{.title = "Multitask Spearman per attribute",
+                     .value_label = "Spearman ρ",
                      .categories = {"valence", "energy", "danceability", "mean"}};
-  bars.series = {{.name = "ours: multitask"}, {.name = "ours: single-task CNN"},
-                 {.name = "seed notebook"}, {.name = "other solutions"}};
+  bars.series = {{.name = "ours: multitask"},
+                 {.name = "ours: single-task CNN"},
+                 {.name = "seed notebook"},
+                 {.name = "other solutions"}};
   for (size_t i = 0; i <= kTargets.size(); ++i) {
     const bool mean = i == kTargets.size();
     const double m = mean ? (multitask ? multitask->regression.mean_spearman : NAN)
@@ -255,15 +286,17 @@ Section multitask_section(const StudyData& s, const std::string& ours) {
     t.rows.push_back({{mean ? "mean (V, E, D)" : kTargets[i], ""},
                       multitask ? number_cell(m) : Cell{"not run", "na"},
                       mean || single[i] ? number_cell(one) : Cell{"not run", "na"},
-                      number_cell(notebook[i]), number_cell(others[i])});
+                      number_cell(notebook[i]),
+                      number_cell(others[i])});
     bars.series[0].values.push_back(m);
     bars.series[1].values.push_back(one);
     bars.series[2].values.push_back(notebook[i]);
     bars.series[3].values.push_back(others[i]);
   }
   sec.blocks.push_back(std::move(t));
-  sec.blocks.push_back(FigureRow{{svg::bar_chart(bars), "Ours beside the published multitask "
-                                                        "figures."}});
+  sec.blocks.push_back(FigureRow{{svg::bar_chart(bars),
+                                  "Ours beside the published multitask "
+                                  "figures."}});
   for (const ExperimentRun& r : s.runs)
     if (r.kind == "multitask") sec.children.push_back(regression_run_section(r));
   return sec;
@@ -271,12 +304,13 @@ Section multitask_section(const StudyData& s, const std::string& ours) {
 
 Section grid_section(const StudyData& s) {
   Section sec{.id = "grid", .title = "LSTM regression grid"};
-  sec.blocks.push_back(Paragraph{
-      "Hidden size, layers, learning rate and loss searched for the LSTM regressor; rows "
-      "sorted by best validation loss, the kept configuration marked."});
+  sec.blocks.push_back(
+      Paragraph{"Hidden size, layers, learning rate and loss searched for the LSTM regressor; rows "
+                "sorted by best validation loss, the kept configuration marked."});
   for (const ExperimentRun& r : s.runs) {
     if (r.kind != "grid") continue;
-    Section child{.id = anchor_id(r.name), .title = r.name + (r.title.empty() ? "" : " — " + r.title)};
+    Section child{.id = anchor_id(r.name),
+                  .title = r.name + (r.title.empty() ? "" : " — " + r.title)};
     for (const std::string& note : r.notes) child.blocks.push_back(Paragraph{note, true});
     std::vector<GridRow> rows = r.grid_rows;
     std::stable_sort(rows.begin(), rows.end(), [](const GridRow& a, const GridRow& b) {
@@ -285,14 +319,19 @@ Section grid_section(const StudyData& s) {
       return x < y;
     });
     Table t;
-    t.header = {"Hidden", "Layers", "Learning rate", "Loss", "Target", "Best val loss",
-                "Test Spearman ρ", ""};
+    t.header = {"Hidden", "Layers",        "Learning rate",   "Loss",
+                "Target", "Best val loss", "Test Spearman ρ", ""};
     for (const GridRow& g : rows) {
-      const bool best = r.has_grid_best && g.dir == r.grid_best.dir && g.hidden == r.grid_best.hidden &&
-                        g.layers == r.grid_best.layers && g.loss == r.grid_best.loss;
-      t.rows.push_back({{std::to_string(g.hidden), "num"}, {std::to_string(g.layers), "num"},
-                        {format_pvalue(g.lr), "num"}, {g.loss, ""}, {g.target, ""},
-                        number_cell(g.best_val_loss, 4), number_cell(g.spearman),
+      const bool best = r.has_grid_best && g.dir == r.grid_best.dir &&
+                        g.hidden == r.grid_best.hidden && g.layers == r.grid_best.layers &&
+                        g.loss == r.grid_best.loss;
+      t.rows.push_back({{std::to_string(g.hidden), "num"},
+                        {std::to_string(g.layers), "num"},
+                        {format_pvalue(g.lr), "num"},
+                        {g.loss, ""},
+                        {g.target, ""},
+                        number_cell(g.best_val_loss, 4),
+                        number_cell(g.spearman),
                         {best ? "kept" : "", best ? "best" : ""}});
     }
     if (!t.rows.empty()) child.blocks.push_back(std::move(t));
@@ -323,24 +362,31 @@ Section experiments_section(const StudyData& s) {
     present.insert(r.name);
     std::string notes;
     for (const std::string& n : r.notes) notes += (notes.empty() ? "" : "; ") + n;
-    const std::string status = r.has_metrics ? "finished"
+    const std::string status = r.has_metrics     ? "finished"
                                : r.folder_exists ? "no metrics (failed or interrupted)"
                                                  : "not run (no run folder)";
-    t.rows.push_back({{std::to_string(i + 1), "num"}, {r.name, ""}, {r.kind, r.known_kind ? "" : "na"},
-                      {r.title, ""}, {status, r.has_metrics ? "" : "na"}, {main_result(r), ""},
+    t.rows.push_back({{std::to_string(i + 1), "num"},
+                      {r.name, ""},
+                      {r.kind, r.known_kind ? "" : "na"},
+                      {r.title, ""},
+                      {status, r.has_metrics ? "" : "na"},
+                      {main_result(r), ""},
                       {notes, notes.empty() ? "" : "na"}});
   }
-  if (t.rows.empty()) sec.blocks.push_back(Paragraph{"study.json lists no experiments.", true});
-  else sec.blocks.push_back(std::move(t));
+  if (t.rows.empty())
+    sec.blocks.push_back(Paragraph{"study.json lists no experiments.", true});
+  else
+    sec.blocks.push_back(std::move(t));
   std::string missing;
   for (const std::string& name : standard_experiment_names())
     if (!present.count(name)) missing += (missing.empty() ? "" : ", ") + name;
   if (!missing.empty())
-    sec.blocks.push_back(Paragraph{"Not run in this study (their rows above say \"not run\"): " +
-                                       missing + ".", true});
+    sec.blocks.push_back(Paragraph{
+        "Not run in this study (their rows above say \"not run\"): " + missing + ".", true});
   for (const std::string& note : s.notes) sec.blocks.push_back(Paragraph{note, true});
   sec.blocks.push_back(Paragraph{
-      "Sources: " + s.dir + "/study.json, " + s.dir + "/metrics.json and in each run folder "
+      "Sources: " + s.dir + "/study.json, " + s.dir +
+      "/metrics.json and in each run folder "
       "config.json, log.jsonl, metrics.json and predictions.json. Published figures: "
       "REFERENCE §3 (the seed lab report and notebook, and other published solutions of the "
       "same lab), all on the real patreco3 data set."});
@@ -354,29 +400,32 @@ ReportContent build_report_content(const StudyData& s) {
   c.title = "melgrad study report";
   c.dataset = s.dataset;
   if (!s.dataset.known) {
-    c.dataset_label = "DATA SET NOT RECORDED — study.json does not say which data set produced "
-                      "these numbers.";
+    c.dataset_label =
+        "DATA SET NOT RECORDED — study.json does not say which data set produced "
+        "these numbers.";
   } else if (s.dataset.synthetic) {
-    c.dataset_label = "SYNTHETIC DATA — the embedded generated data set (the patreco3 layout, "
-                      "not real music). Our numbers check the pipeline; they are not comparable "
-                      "to the published figures, which come from the real patreco3 data set.";
+    c.dataset_label =
+        "SYNTHETIC DATA — the embedded generated data set (the patreco3 layout, "
+        "not real music). Our numbers check the pipeline; they are not comparable "
+        "to the published figures, which come from the real patreco3 data set.";
   } else {
-    c.dataset_label = "REAL DATA — the patreco3 data set (Free Music Archive clips). Our "
-                      "numbers are comparable to the published figures.";
+    c.dataset_label =
+        "REAL DATA — the patreco3 data set (Free Music Archive clips). Our "
+        "numbers are comparable to the published figures.";
   }
   size_t finished = 0;
   for (const ExperimentRun& r : s.runs) finished += r.has_metrics;
   c.facts = {
       {"Data set", s.dataset.name.empty() ? "(not recorded)" : s.dataset.name},
-      {"Kind of data", !s.dataset.known ? "unknown"
+      {"Kind of data", !s.dataset.known      ? "unknown"
                        : s.dataset.synthetic ? upper("synthetic") + " (embedded, generated)"
                                              : upper("real") + " patreco3"},
       {"Data path", s.dataset.path.empty() ? "(not recorded)" : s.dataset.path},
       {"Device", s.device.empty() ? "(not recorded)" : s.device},
       {"Started", s.started.empty() ? "(not recorded)" : s.started},
       {"Total time", format_duration(s.seconds)},
-      {"Experiments", std::to_string(finished) + " of " + std::to_string(s.runs.size()) +
-                          " finished"},
+      {"Experiments",
+       std::to_string(finished) + " of " + std::to_string(s.runs.size()) + " finished"},
       {"Study folder", s.dir},
   };
   const std::string ours = ours_label(s.dataset);
@@ -385,14 +434,17 @@ ReportContent build_report_content(const StudyData& s) {
   c.sections.push_back(regression_section(s, ours));
   c.sections.push_back(transfer_section(s, ours));
   c.sections.push_back(multitask_section(s, ours));
-  if (std::any_of(s.runs.begin(), s.runs.end(), [](const ExperimentRun& r) { return r.kind == "grid"; }))
+  if (std::any_of(s.runs.begin(), s.runs.end(),
+                  [](const ExperimentRun& r) { return r.kind == "grid"; }))
     c.sections.push_back(grid_section(s));
   Section other{.id = "other", .title = "Other experiments"};
   for (const ExperimentRun& r : s.runs)
     if (!r.known_kind) other.children.push_back(other_run_section(r));
   if (!other.children.empty()) {
-    other.blocks.push_back(Paragraph{"Experiments of a kind this report does not know; their "
-                                     "metrics are listed as written.", true});
+    other.blocks.push_back(
+        Paragraph{"Experiments of a kind this report does not know; their "
+                  "metrics are listed as written.",
+                  true});
     c.sections.push_back(std::move(other));
   }
   c.sections.push_back(experiments_section(s));

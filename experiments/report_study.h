@@ -8,11 +8,10 @@
 
 #include <cstdint>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 namespace melgrad::report {
 
@@ -30,7 +29,7 @@ struct EpochRecord {
   int64_t epoch = 0;
   double train_loss = NAN, val_loss = NAN, lr = NAN, seconds = NAN, clips_per_s = NAN;
   bool best = false;
-  double val_accuracy = NAN;                  // genre
+  double val_accuracy = NAN;                   // genre
   std::map<std::string, double> val_spearman;  // regression kinds, per target
 };
 
@@ -94,9 +93,9 @@ struct ExperimentRun {
   bool has_metrics = false;
   std::string metrics_source;  // the file the metrics came from
   RunTotals totals;
-  GenreMetrics genre;            // kind genre
-  RegressionMetrics regression;  // kinds regress, transfer, multitask, grid
-  nlohmann::json raw_metrics;    // the metrics object as read (unknown kinds)
+  GenreMetrics genre;              // kind genre
+  RegressionMetrics regression;    // kinds regress, transfer, multitask, grid
+  nlohmann::json raw_metrics;      // the metrics object as read (unknown kinds)
   std::vector<GridRow> grid_rows;  // kind grid
   bool has_grid_best = false;
   GridRow grid_best;

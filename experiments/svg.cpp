@@ -11,6 +11,7 @@ std::string escape_xml(std::string_view text) {
   std::string out;
   out.reserve(text.size());
   for (char c : text) {
+    // clang-format off
     switch (c) {
       case '&': out += "&amp;"; break;
       case '<': out += "&lt;"; break;
@@ -19,6 +20,7 @@ std::string escape_xml(std::string_view text) {
       case '\'': out += "&#39;"; break;
       default: out += c;
     }
+    // clang-format on
   }
   return out;
 }
@@ -66,7 +68,8 @@ std::string format_tick(double value, int decimals) {
   char buf[64];
   std::snprintf(buf, sizeof buf, "%.*f", std::clamp(decimals, 0, 12), value);
   std::string s = buf;
-  if (s.find_first_not_of("-0.") == std::string::npos) s = decimals > 0 ? s.substr(s[0] == '-') : "0";
+  if (s.find_first_not_of("-0.") == std::string::npos)
+    s = decimals > 0 ? s.substr(s[0] == '-') : "0";
   return s;
 }
 
@@ -134,8 +137,8 @@ void Canvas::line(double x1, double y1, double x2, double y2, std::string_view s
            num(stroke_width) + "\"" + dash_attr(dash) + "/>\n";
 }
 
-void Canvas::polyline(const std::vector<std::pair<double, double>>& points,
-                      std::string_view stroke, double stroke_width, std::string_view dash) {
+void Canvas::polyline(const std::vector<std::pair<double, double>>& points, std::string_view stroke,
+                      double stroke_width, std::string_view dash) {
   if (points.size() < 2) return;
   std::string pts;
   for (const auto& [x, y] : points) pts += (pts.empty() ? "" : " ") + num(x) + "," + num(y);
@@ -144,8 +147,8 @@ void Canvas::polyline(const std::vector<std::pair<double, double>>& points,
            "\" stroke-linejoin=\"round\" stroke-linecap=\"round\"" + dash_attr(dash) + "/>\n";
 }
 
-void Canvas::circle(double cx, double cy, double r, std::string_view fill,
-                    std::string_view tooltip, std::string_view css_class, double opacity) {
+void Canvas::circle(double cx, double cy, double r, std::string_view fill, std::string_view tooltip,
+                    std::string_view css_class, double opacity) {
   std::string head = "<circle cx=\"" + num(cx) + "\" cy=\"" + num(cy) + "\" r=\"" + num(r) +
                      "\" fill=\"" + escape_xml(fill) + "\"";
   if (opacity < 1) head += " fill-opacity=\"" + num(opacity, 2) + "\"";
@@ -156,8 +159,8 @@ void Canvas::circle(double cx, double cy, double r, std::string_view fill,
 void Canvas::rect(double x, double y, double w, double h, std::string_view fill,
                   std::string_view tooltip, std::string_view css_class, std::string_view stroke) {
   std::string head = "<rect x=\"" + num(x) + "\" y=\"" + num(y) + "\" width=\"" +
-                     num(std::max(w, 0.0)) + "\" height=\"" + num(std::max(h, 0.0)) +
-                     "\" fill=\"" + escape_xml(fill) + "\"";
+                     num(std::max(w, 0.0)) + "\" height=\"" + num(std::max(h, 0.0)) + "\" fill=\"" +
+                     escape_xml(fill) + "\"";
   if (!stroke.empty()) head += " stroke=\"" + escape_xml(stroke) + "\"";
   if (!css_class.empty()) head += " class=\"" + escape_xml(css_class) + "\"";
   body_ += tooltip.empty() ? head + "/>\n" : head + ">" + tooltip_element(tooltip) + "</rect>\n";
@@ -186,12 +189,14 @@ std::string Canvas::str() const {
 
 PlotFrame::PlotFrame(double left, double top, double width, double height, Ticks x_ticks,
                      Ticks y_ticks)
-    : left_(left), top_(top), width_(width), height_(height), x_(std::move(x_ticks)),
+    : left_(left),
+      top_(top),
+      width_(width),
+      height_(height),
+      x_(std::move(x_ticks)),
       y_(std::move(y_ticks)) {}
 
-double PlotFrame::px(double x) const {
-  return left_ + (x - x_.lo) / (x_.hi - x_.lo) * width_;
-}
+double PlotFrame::px(double x) const { return left_ + (x - x_.lo) / (x_.hi - x_.lo) * width_; }
 
 double PlotFrame::py(double y) const {
   return top_ + height_ - (y - y_.lo) / (y_.hi - y_.lo) * height_;

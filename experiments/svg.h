@@ -24,7 +24,7 @@ double nice_number(double x, bool round);
 struct Ticks {
   double lo = 0, hi = 1, step = 0.2;
   std::vector<double> values{};  // lo, lo + step, ..., hi (values near 0 snapped to 0)
-  int decimals = 1;            // digits after the point needed to tell ticks apart
+  int decimals = 1;              // digits after the point needed to tell ticks apart
 };
 
 // About `target_count` ticks spanning [lo, hi]. A degenerate range (lo == hi) is widened
@@ -86,7 +86,7 @@ struct LegendEntry {
   std::string label{};
   std::string color{};
   std::string dash{};  // "" = solid line / box
-  bool box = false;  // a filled square instead of a line sample
+  bool box = false;    // a filled square instead of a line sample
 };
 
 // A rectangular data area inside a canvas with linear axes.

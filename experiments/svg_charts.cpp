@@ -80,7 +80,8 @@ std::string line_chart(const LineChart& chart) {
   std::vector<double> xs, ys;
   for (const LineSeries& s : chart.series) {
     for (size_t i = 0; i < s.x.size() && i < s.y.size(); ++i)
-      if (std::isfinite(s.x[i]) && std::isfinite(s.y[i])) xs.push_back(s.x[i]), ys.push_back(s.y[i]);
+      if (std::isfinite(s.x[i]) && std::isfinite(s.y[i]))
+        xs.push_back(s.x[i]), ys.push_back(s.y[i]);
   }
   if (xs.empty()) return empty_chart(chart.title, "no data", chart.width);
   auto x_range = finite_range({&xs});
@@ -246,7 +247,8 @@ std::string bar_chart(const BarChart& chart) {
   for (const BarSeries& s : chart.series)
     for (double v : s.values) widen(range, v);
   for (const ReferenceLine& r : chart.references) widen(range, r.value);
-  if (chart.value_range) widen(range, chart.value_range->first), widen(range, chart.value_range->second);
+  if (chart.value_range)
+    widen(range, chart.value_range->first), widen(range, chart.value_range->second);
   const Ticks ticks = nice_ticks(range->first, range->second, 6);
 
   std::vector<LegendEntry> legend;
@@ -289,9 +291,8 @@ std::string bar_chart(const BarChart& chart) {
       }
       const double x = frame.px(v);
       const std::string text = format_tick(v, chart.value_decimals);
-      canvas.rect(std::min(x, zero), y + 1, std::abs(x - zero), bar - 2, legend.empty()
-                                                                           ? series_color(0)
-                                                                           : legend[s].color,
+      canvas.rect(std::min(x, zero), y + 1, std::abs(x - zero), bar - 2,
+                  legend.empty() ? series_color(0) : legend[s].color,
                   chart.series[s].name + " — " + chart.categories[g] + ": " + text, "bar");
       const bool right_side = v >= 0;
       canvas.text(right_side ? x + 4 : x - 4, y + bar - 4, text,

@@ -21,26 +21,26 @@ struct ReferenceLine {
 struct LineSeries {
   std::string name{};
   std::vector<double> x{}, y{};  // same length; NaN y breaks the line
-  std::string color{};         // "" = palette colour by index
-  std::string dash{};          // "" = solid
+  std::string color{};           // "" = palette colour by index
+  std::string dash{};            // "" = solid
 };
 
 struct LineChart {
   std::string title{}, x_label{}, y_label{};
   std::vector<LineSeries> series{};
-  std::vector<ReferenceLine> horizontal{};  // e.g. chance accuracy
-  std::vector<ReferenceLine> vertical{};    // e.g. the best epoch
+  std::vector<ReferenceLine> horizontal{};             // e.g. chance accuracy
+  std::vector<ReferenceLine> vertical{};               // e.g. the best epoch
   std::optional<std::pair<double, double>> y_range{};  // forced range (still widened to fit data)
-  bool integer_x = true;  // ticks at whole numbers (epochs)
+  bool integer_x = true;                               // ticks at whole numbers (epochs)
   double width = 390, height = 270;
 };
 std::string line_chart(const LineChart& chart);
 
 struct ScatterChart {
   std::string title{}, x_label{}, y_label{};
-  std::vector<double> x{}, y{};           // same length; pairs with a NaN are not drawn
+  std::vector<double> x{}, y{};         // same length; pairs with a NaN are not drawn
   std::vector<std::string> tooltips{};  // empty or one per point
-  bool diagonal = true;               // the y = x line, axes share one range
+  bool diagonal = true;                 // the y = x line, axes share one range
   double width = 320, height = 315;
 };
 std::string scatter_chart(const ScatterChart& chart);
@@ -60,7 +60,7 @@ struct BarSeries {
   std::string name{};
   std::vector<double> values{};  // one per category; NaN = missing ("n/a")
   std::string color{};           // "" = palette colour by index
-  bool label_missing = true;   // print "n/a" where a value is NaN (else leave a gap)
+  bool label_missing = true;     // print "n/a" where a value is NaN (else leave a gap)
 };
 
 // Categories run down the chart; each has one bar per series.

@@ -5,6 +5,8 @@
 // for missing experiments and files, NaN as n/a — and malformed input must give errors
 // naming the file. Set MELGRAD_KEEP_REPORT=1 to keep the rendered sample (path printed).
 #include <doctest/doctest.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmath>
 #include <cstdlib>
@@ -12,8 +14,6 @@
 #include <fstream>
 #include <random>
 #include <sstream>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include "experiments/metrics.h"
 #include "experiments/report.h"
@@ -138,22 +138,34 @@ struct FakeStudy {
 
   json config(const std::string& command, const std::string& model, const std::string& features,
               bool beat, const std::vector<std::string>& targets) {
-    json c = {{"command", command}, {"model", model}, {"features", features}, {"beat", beat},
-              {"epochs", 8}, {"batch_size", 32}, {"lr", 1e-4}, {"weight_decay", 1e-6},
-              {"seed", 42}, {"device", "cpu"},
+    json c = {{"command", command},
+              {"model", model},
+              {"features", features},
+              {"beat", beat},
+              {"epochs", 8},
+              {"batch_size", 32},
+              {"lr", 1e-4},
+              {"weight_decay", 1e-6},
+              {"seed", 42},
+              {"device", "cpu"},
               {"data", {{"path", "/data/synth"}, {"synthetic", true}, {"name", "synthetic"}}}};
-    if (command == "genre") c["classes"] = kClasses;
-    else c["targets"] = targets;
+    if (command == "genre")
+      c["classes"] = kClasses;
+    else
+      c["targets"] = targets;
     return c;
   }
 
-  void write_log(const fs::path& run, int epochs, bool genre, const std::vector<std::string>& targets) {
+  void write_log(const fs::path& run, int epochs, bool genre,
+                 const std::vector<std::string>& targets) {
     std::string text;
     double best = INFINITY;
     for (int e = 1; e <= epochs; ++e) {
       const double val = 2.0 / (1 + 0.4 * e) + 0.05 * uniform();
-      json line = {{"epoch", e}, {"train_loss", 2.2 / (1 + 0.6 * e)}, {"val_loss", val},
-                   {"lr", 1e-4}, {"seconds", 3.5}, {"clips_per_s", 120.0}, {"best", val < best}};
+      json line = {{"epoch", e},        {"train_loss", 2.2 / (1 + 0.6 * e)},
+                   {"val_loss", val},   {"lr", 1e-4},
+                   {"seconds", 3.5},    {"clips_per_s", 120.0},
+                   {"best", val < best}};
       best = std::min(best, val);
       if (genre) {
         line["val_accuracy"] = 0.1 + 0.04 * e;
@@ -174,17 +186,22 @@ struct FakeStudy {
     std::vector<std::string> ids;
     for (int i = 0; i < 60; ++i) {
       truth.push_back(i % 10);
-      predicted.push_back(uniform() < p_correct ? i % 10 : static_cast<int64_t>(uniform() * 10) % 10);
+      predicted.push_back(uniform() < p_correct ? i % 10
+                                                : static_cast<int64_t>(uniform() * 10) % 10);
       ids.push_back(std::to_string(1000 + i));
     }
-    const metrics::ClassificationReport r = metrics::classification_report(truth, predicted, kClasses);
+    const metrics::ClassificationReport r =
+        metrics::classification_report(truth, predicted, kClasses);
     json per_class = json::object();
     for (size_t c = 0; c < kClasses.size(); ++c)
-      per_class[kClasses[c]] = {{"precision", r.precision[c]}, {"recall", r.recall[c]},
-                                {"f1", r.f1[c]}, {"support", r.support[c]}};
+      per_class[kClasses[c]] = {{"precision", r.precision[c]},
+                                {"recall", r.recall[c]},
+                                {"f1", r.f1[c]},
+                                {"support", r.support[c]}};
     json m = {{"accuracy", r.accuracy}, {"macro_f1", r.macro_f1}, {"weighted_f1", r.weighted_f1},
-              {"classes", kClasses}, {"per_class", per_class}, {"confusion", r.confusion},
-              {"test_clips", 60}, {"best_epoch", 6}, {"epochs_run", 8}, {"train_seconds", 95.5}};
+              {"classes", kClasses},    {"per_class", per_class}, {"confusion", r.confusion},
+              {"test_clips", 60},       {"best_epoch", 6},        {"epochs_run", 8},
+              {"train_seconds", 95.5}};
     write_json(run / "config.json", config("genre", model, features, beat, {}));
     write_json(run / "metrics.json", m);
     if (with_files) {
@@ -217,9 +234,10 @@ struct FakeStudy {
       rho[t] = s.rho, pvalue[t] = s.pvalue, mse[t] = err / static_cast<double>(n);  // NaN -> null
       rho_sum += s.rho;
     }
-    json m = {{"spearman", rho}, {"pvalue", pvalue}, {"mse", mse},
-              {"mean_spearman", rho_sum / static_cast<double>(targets.size())},
-              {"test_clips", n}, {"best_epoch", 5}, {"epochs_run", 9}, {"train_seconds", 61.0}};
+    json m = {{"spearman", rho}, {"pvalue", pvalue},
+              {"mse", mse},      {"mean_spearman", rho_sum / static_cast<double>(targets.size())},
+              {"test_clips", n}, {"best_epoch", 5},
+              {"epochs_run", 9}, {"train_seconds", 61.0}};
     write_json(run / "config.json", config(kind, model, "mel", kind == "transfer", targets));
     write_json(run / "metrics.json", m);
     write_log(run, 9, false, targets);
@@ -232,11 +250,14 @@ struct FakeStudy {
   }
 
   void finish() {
-    write_json(dir / "study.json",
-               {{"dataset", {{"path", "/home/user/.cache/melgrad/synthetic-42"}, {"synthetic", true},
-                             {"name", "synthetic patreco3 (small, seed 42)"}}},
-                {"device", "cpu"}, {"started", "2024-05-01T10:00:00Z"}, {"seconds", 754.2},
-                {"experiments", experiments}});
+    write_json(dir / "study.json", {{"dataset",
+                                     {{"path", "/home/user/.cache/melgrad/synthetic-42"},
+                                      {"synthetic", true},
+                                      {"name", "synthetic patreco3 (small, seed 42)"}}},
+                                    {"device", "cpu"},
+                                    {"started", "2024-05-01T10:00:00Z"},
+                                    {"seconds", 754.2},
+                                    {"experiments", experiments}});
     write_json(dir / "metrics.json", study_metrics);
   }
 };
@@ -246,6 +267,21 @@ struct Rendered {
   json cnn_mel, cnn_valence, lstm_valence, multitask;
   std::string html, markdown;
   report::ReportFiles files;
+
+  // Three grid cells, written out of order; the one with the lowest validation loss is kept.
+  void add_grid() {
+    study.list("grid-lstm-valence", "grid", "LSTM regression grid");
+    auto row = [](int hidden, int layers, double lr, const char* loss, double val, double rho) {
+      return json{{"hidden", hidden}, {"layers", layers}, {"lr", lr}, {"loss", loss},
+                  {"target", "valence"}, {"best_val_loss", val}, {"spearman", rho},
+                  {"dir", "h" + std::to_string(hidden) + "-l" + std::to_string(layers) + "-" + loss}};
+    };
+    const json rows = {row(200, 2, 1e-5, "mse", 0.071, 0.21), row(600, 3, 5e-6, "l1", 0.052, 0.33),
+                       row(200, 5, 1e-5, "smooth_l1", 0.064, 0.27)};
+    const fs::path run = study.dir / "grid-lstm-valence";
+    write_json(run / "grid.json", {{"rows", rows}, {"best", rows[1]}});
+    write_json(run / "metrics.json", {{"spearman", {{"valence", 0.33}}}, {"best", rows[1]}});
+  }
 
   Rendered() {
     cnn_mel = study.add_genre("genre-cnn-mel", kEvilTitle, "cnn", "mel", false, 0.6);
@@ -263,6 +299,7 @@ struct Rendered {
                          {"valence"}, 41, 0.75);
     multitask = study.add_regression("multitask", "multitask", "Multitask CNN", "cnn",
                                      {"valence", "energy", "danceability"}, 43, 0.7);
+    add_grid();
     study.list("mystery", "clustering", "An experiment kind from the future");
     write_json(study.dir / "mystery" / "metrics.json", {{"silhouette", 0.51234}, {"clusters", 7}});
     study.finish();
@@ -328,9 +365,11 @@ TEST_CASE("the summary puts our numbers beside the published ones, columns label
   const std::string lstm = row_with(summary, "Genre accuracy — LSTM, mel, full clips");
   CHECK(lstm.find("≈ 0.36") != std::string::npos);
   const std::string valence = row_with(summary, "Valence Spearman — CNN, no transfer");
-  CHECK(valence.find(fmt3(r.cnn_valence["spearman"]["valence"].get<double>())) != std::string::npos);
+  CHECK(valence.find(fmt3(r.cnn_valence["spearman"]["valence"].get<double>())) !=
+        std::string::npos);
   CHECK(valence.find("≈ 0.40") != std::string::npos);
-  CHECK(row_with(summary, "Valence Spearman — CNN with transfer").find("≈ 0.49") != std::string::npos);
+  CHECK(row_with(summary, "Valence Spearman — CNN with transfer").find("≈ 0.49") !=
+        std::string::npos);
   const std::string mt = row_with(summary, "Multitask Spearman — energy");
   CHECK(mt.find(fmt3(r.multitask["spearman"]["energy"].get<double>())) != std::string::npos);
   CHECK(mt.find("0.596") != std::string::npos);
@@ -386,7 +425,8 @@ TEST_CASE("scatter plots have one point per prediction, the diagonal, and rho in
   CHECK(scatter.find("stroke-dasharray") != std::string::npos);  // the y = x line
   for (const char* target : {"valence", "energy", "danceability"}) {
     const double v = r.multitask["spearman"][target].get<double>();
-    const std::string s = svg_titled(r.html, std::string(target) + " — ρ = " + fmt3(v) + " (n = 43)");
+    const std::string s =
+        svg_titled(r.html, std::string(target) + " — ρ = " + fmt3(v) + " (n = 43)");
     CHECK(count(s, "class=\"pt\"") == 43);
   }
   // Learning curves: one loss chart per run with a log, with both series.
@@ -413,7 +453,8 @@ TEST_CASE("missing experiments, missing files, unknown kinds and NaN are reporte
   CHECK(experiments.find("regress-lstm-energy") != std::string::npos);
   CHECK(experiments.find("genre-lstm-chroma-beat") != std::string::npos);
   // The constant LSTM prediction has an undefined Spearman: null in JSON, n/a on the page.
-  const json written = json::parse(read_text(r.study.dir / "regress-lstm-valence" / "metrics.json"));
+  const json written =
+      json::parse(read_text(r.study.dir / "regress-lstm-valence" / "metrics.json"));
   CHECK(written["spearman"]["valence"].is_null());
   CHECK(row_with(r.html, "<td>regress-lstm-valence</td><td>lstm").find("n/a") != std::string::npos);
   // The unknown kind is shown with its raw metrics.
@@ -423,6 +464,21 @@ TEST_CASE("missing experiments, missing files, unknown kinds and NaN are reporte
   CHECK(r.markdown.find("no training log (log.jsonl not found)") != std::string::npos);
 }
 
+TEST_CASE("the grid table lists the cells by validation loss and marks the kept one") {
+  Rendered r;
+  const std::string grid = slice(r.html, "id=\"grid\"", "</section>");
+  const size_t best = grid.find("<td class=\"num\">0.0520</td>");
+  const size_t second = grid.find("<td class=\"num\">0.0640</td>");
+  const size_t third = grid.find("<td class=\"num\">0.0710</td>");
+  REQUIRE(best != std::string::npos);
+  CHECK(best < second);
+  CHECK(second < third);
+  CHECK(row_with(grid, "<td class=\"num\">0.0520</td>").find(">kept<") != std::string::npos);
+  CHECK(row_with(grid, "<td class=\"num\">0.0640</td>").find(">kept<") == std::string::npos);
+  CHECK(row_with(grid, "<td class=\"num\">600</td>").find("smooth_l1") == std::string::npos);
+  CHECK(r.markdown.find("## LSTM regression grid") != std::string::npos);
+}
+
 TEST_CASE("malformed or mistyped JSON gives an error naming the file and the problem") {
   FakeStudy study;
   study.add_genre("genre-cnn-mel", "CNN", "cnn", "mel", false, 0.5);
@@ -430,14 +486,16 @@ TEST_CASE("malformed or mistyped JSON gives an error naming the file and the pro
   const fs::path metrics = study.dir / "genre-cnn-mel" / "metrics.json";
   write_text(metrics, "{\"accuracy\": 0.5,");
   CHECK_THROWS_WITH_AS(report::write_study_report(study.dir.string()),
-                       doctest::Contains((metrics.string() + ": malformed JSON").c_str()), report::ReportError);
-  write_text(metrics, "{\"accuracy\": \"high\"}");
-  CHECK_THROWS_WITH_AS(report::write_study_report(study.dir.string()),
-                       doctest::Contains((metrics.string() +
-                                          ": field 'accuracy' should be a number (or null for NaN), "
-                                          "found string \"high\"")
-                                             .c_str()),
+                       doctest::Contains((metrics.string() + ": malformed JSON").c_str()),
                        report::ReportError);
+  write_text(metrics, "{\"accuracy\": \"high\"}");
+  CHECK_THROWS_WITH_AS(
+      report::write_study_report(study.dir.string()),
+      doctest::Contains((metrics.string() +
+                         ": field 'accuracy' should be a number (or null for NaN), "
+                         "found string \"high\"")
+                            .c_str()),
+      report::ReportError);
   write_text(metrics, "{\"accuracy\": 0.5, \"classes\": [\"a\", \"b\"], \"confusion\": [[1, 2]]}");
   CHECK_THROWS_WITH_AS(report::write_study_report(study.dir.string()),
                        doctest::Contains("field 'confusion' should be 2 x 2"), report::ReportError);
@@ -458,9 +516,12 @@ TEST_CASE("malformed or mistyped JSON gives an error naming the file and the pro
 
 TEST_CASE("a real-data study is labelled as real, and an empty study still renders") {
   FakeStudy study;
-  write_json(study.dir / "study.json",
-             {{"dataset", {{"path", "/data/patreco3"}, {"synthetic", false}, {"name", "patreco3 at /data/patreco3"}}},
-              {"device", "cuda"}, {"experiments", json::array()}});
+  write_json(
+      study.dir / "study.json",
+      {{"dataset",
+        {{"path", "/data/patreco3"}, {"synthetic", false}, {"name", "patreco3 at /data/patreco3"}}},
+       {"device", "cuda"},
+       {"experiments", json::array()}});
   const report::ReportFiles files = report::write_study_report(study.dir.string());
   const std::string html = read_text(files.html);
   CHECK(tag_balance_problem(html) == "");
@@ -468,20 +529,23 @@ TEST_CASE("a real-data study is labelled as real, and an empty study still rende
   CHECK(html.find("REAL DATA") != std::string::npos);
   CHECK(html.find("Ours — real patreco3") != std::string::npos);
   CHECK(html.find("SYNTHETIC") == std::string::npos);
-  CHECK(row_with(html, "Genre accuracy — CNN, mel, full clips").find("not run") != std::string::npos);
+  CHECK(row_with(html, "Genre accuracy — CNN, mel, full clips").find("not run") !=
+        std::string::npos);
   CHECK(read_text(files.markdown).find("Every experiment and its files") != std::string::npos);
 }
 
 TEST_CASE("`melgrad report --run STUDY_DIR` re-renders the report and prints the paths") {
   // The program is built next to this test: build/tests/e2e/.. -> build/experiments/melgrad.
-  const fs::path exe = fs::read_symlink("/proc/self/exe").parent_path().parent_path().parent_path() /
-                       "experiments" / "melgrad";
+  const fs::path exe =
+      fs::read_symlink("/proc/self/exe").parent_path().parent_path().parent_path() / "experiments" /
+      "melgrad";
   REQUIRE_MESSAGE(fs::exists(exe), "build the melgrad target first: " << exe);
   FakeStudy study;
   study.add_genre("genre-cnn-mel", "CNN", "cnn", "mel", false, 0.5);
   study.finish();
   const fs::path out = study.dir / "stdout.txt";
-  const std::string cmd = exe.string() + " report --run " + study.dir.string() + " > " + out.string() + " 2>&1";
+  const std::string cmd =
+      exe.string() + " report --run " + study.dir.string() + " > " + out.string() + " 2>&1";
   CHECK(std::system(cmd.c_str()) == 0);
   const std::string printed = read_text(out);
   CHECK(printed.find((study.dir / "report.html").string()) != std::string::npos);

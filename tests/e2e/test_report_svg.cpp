@@ -162,7 +162,8 @@ TEST_CASE("line chart breaks at NaN and marks reference lines") {
 }
 
 TEST_CASE("scatter skips NaN pairs and draws the diagonal") {
-  ScatterChart chart{.title = "valence", .x = {0.1, 0.2, NAN, 0.4, 0.5}, .y = {0.2, 0.1, 0.3, NAN, 0.6}};
+  ScatterChart chart{
+      .title = "valence", .x = {0.1, 0.2, NAN, 0.4, 0.5}, .y = {0.2, 0.1, 0.3, NAN, 0.6}};
   const std::string svg = scatter_chart(chart);
   CHECK(count(svg, "class=\"pt\"") == 3);
   CHECK(svg.find("stroke-dasharray=\"5 4\"") != std::string::npos);
@@ -170,11 +171,16 @@ TEST_CASE("scatter skips NaN pairs and draws the diagonal") {
 }
 
 TEST_CASE("heat-map colours by row share and prints counts") {
-  Heatmap map{.title = "cm", .x_label = "predicted", .y_label = "true",
-              .row_labels = {"a", "b"}, .col_labels = {"a", "b"}, .values = {{3, 1}, {0, 4}}};
+  Heatmap map{.title = "cm",
+              .x_label = "predicted",
+              .y_label = "true",
+              .row_labels = {"a", "b"},
+              .col_labels = {"a", "b"},
+              .values = {{3, 1}, {0, 4}}};
   const std::string svg = heatmap_chart(map);
   CHECK(count(svg, "class=\"cell\"") == 4);
-  CHECK(svg.find("fill=\"" + heat_color(0.75) + "\" stroke=\"#444\" class=\"cell\"><title>true a, "
+  CHECK(svg.find("fill=\"" + heat_color(0.75) +
+                 "\" stroke=\"#444\" class=\"cell\"><title>true a, "
                  "predicted a: 3 (75% of a)</title>") != std::string::npos);
   CHECK(svg.find("<title>true b, predicted a: 0 (0% of b)</title>") != std::string::npos);
   CHECK(svg.find(">4</text>") != std::string::npos);
