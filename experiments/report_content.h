@@ -17,6 +17,7 @@ namespace melgrad::report {
 struct Cell {
   std::string text{};
   std::string style{};
+  std::string link{};  // HTML only: an anchor id in the page ("" = no link)
 };
 
 struct Table {

@@ -72,8 +72,10 @@ void render_table(std::string& out, const Table& t) {
       std::string cls = row[c].style;
       if (c < t.column_class.size() && !t.column_class[c].empty())
         cls += (cls.empty() ? "" : " ") + t.column_class[c];
-      out +=
-          (cls.empty() ? "<td>" : "<td class=\"" + cls + "\">") + escape_xml(row[c].text) + "</td>";
+      std::string text = escape_xml(row[c].text);
+      if (!row[c].link.empty())
+        text = "<a href=\"#" + escape_xml(row[c].link) + "\">" + text + "</a>";
+      out += (cls.empty() ? "<td>" : "<td class=\"" + cls + "\">") + text + "</td>";
     }
     out += "</tr>\n";
   }

@@ -448,7 +448,7 @@ ExperimentRun read_experiment(const json& entry, size_t index, const std::string
   if (run.folder_exists && fs::exists(config)) {
     run.config = read_json_file(config);
     require_object(run.config, config.string(), "(top level)");
-  } else if (run.folder_exists) {
+  } else if (run.folder_exists && run.kind != "grid") {  // a grid's configs are in its cells
     run.notes.push_back("no config.json: model and features guessed from the name");
   }
   read_traits(run, config.string());

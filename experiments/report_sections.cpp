@@ -366,7 +366,7 @@ Section experiments_section(const StudyData& s) {
                                : r.folder_exists ? "no metrics (failed or interrupted)"
                                                  : "not run (no run folder)";
     t.rows.push_back({{std::to_string(i + 1), "num"},
-                      {r.name, ""},
+                      {r.name, "", anchor_id(r.name)},
                       {r.kind, r.known_kind ? "" : "na"},
                       {r.title, ""},
                       {status, r.has_metrics ? "" : "na"},

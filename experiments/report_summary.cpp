@@ -129,6 +129,13 @@ Ours per_attribute_mean(const StudyData& s, const std::string& model) {
   return {NAN, std::to_string(found) + " of 3 regress-" + model + "-* runs (mean needs all 3)"};
 }
 
+// The experiment a summary value came from, linked to its section when it is one run.
+Cell source_cell(const std::string& source) {
+  if (source.empty()) return {"—", "na"};
+  const bool one_run = source.find_first_of(" {") == std::string::npos;
+  return {source, "", one_run ? anchor_id(source) : ""};
+}
+
 struct SummaryRow {
   std::string result;
   Ours ours;
@@ -198,7 +205,7 @@ Section summary_section(const StudyData& s, const std::string& ours_label) {
                       ours,
                       {r.seed, r.seed == "—" ? "na" : "num"},
                       {r.others, r.others == "—" ? "na" : "num"},
-                      {r.ours.source.empty() ? "—" : r.ours.source, ""}});
+                      source_cell(r.ours.source)});
   }
   t.footnotes = {
       "Genre accuracy: fraction of test clips classified correctly (10 classes; chance is "

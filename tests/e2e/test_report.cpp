@@ -379,6 +379,9 @@ TEST_CASE("the summary puts our numbers beside the published ones, columns label
   // The LSTM fused run is listed but has no folder; the chroma run is not listed at all.
   CHECK(row_with(summary, "LSTM, fused mel+chroma").find("not run") != std::string::npos);
   CHECK(row_with(summary, "LSTM, chroma").find("not run") != std::string::npos);
+  // Our experiment's name links to its section.
+  CHECK(cnn.find("<a href=\"#run-genre-cnn-mel\">genre-cnn-mel</a>") != std::string::npos);
+  CHECK(r.html.find("id=\"run-genre-cnn-mel\"") != std::string::npos);
 
   // The same rows in Markdown, as a padded table.
   const size_t md_row = r.markdown.find("| Genre accuracy — CNN, mel, full clips");
@@ -446,7 +449,7 @@ TEST_CASE("missing experiments, missing files, unknown kinds and NaN are reporte
   const std::string fused = slice(r.html, "id=\"run-genre-lstm-fused-beat\"", "</details>");
   CHECK(fused.find("not found") != std::string::npos);
   CHECK(fused.find("no metrics") != std::string::npos);
-  CHECK(row_with(r.html, "<td>genre-lstm-fused-beat</td><td>genre").find("not run") !=
+  CHECK(row_with(r.html, "genre-lstm-fused-beat</a></td><td>genre").find("not run") !=
         std::string::npos);
   const std::string experiments = slice(r.html, "id=\"experiments\"", "</section>");
   CHECK(experiments.find("Not run in this study") != std::string::npos);
