@@ -64,9 +64,9 @@ double opt_number(const json& obj, const std::string& key, const std::string& fi
 }
 
 int64_t opt_integer(const json& obj, const std::string& key, const std::string& file,
-                    int64_t fallback = -1) {
+                    int64_t fallback = -1, const std::string& prefix = "") {
   const json* v = find_field(obj, key);
-  return v && !v->is_null() ? as_integer(*v, file, key) : fallback;
+  return v && !v->is_null() ? as_integer(*v, file, join_field(prefix, key)) : fallback;
 }
 
 std::string opt_string(const json& obj, const std::string& key, const std::string& file,
@@ -221,7 +221,7 @@ void read_genre_metrics(ExperimentRun& run, const json& m, const std::string& fi
         s.precision = opt_number(*entry, "precision", file, prefix);
         s.recall = opt_number(*entry, "recall", file, prefix);
         s.f1 = opt_number(*entry, "f1", file, prefix);
-        s.support = opt_integer(*entry, "support", file, 0);
+        s.support = opt_integer(*entry, "support", file, 0, prefix);
       }
       g.per_class.push_back(s);
     }
@@ -266,8 +266,8 @@ void read_regression_metrics(ExperimentRun& run, const json& m, const std::strin
 GridRow read_grid_row(const json& row, const std::string& file, const std::string& field) {
   require_object(row, file, field);
   GridRow g;
-  g.hidden = opt_integer(row, "hidden", file, 0);
-  g.layers = opt_integer(row, "layers", file, 0);
+  g.hidden = opt_integer(row, "hidden", file, 0, field);
+  g.layers = opt_integer(row, "layers", file, 0, field);
   g.lr = opt_number(row, "lr", file, field);
   g.loss = opt_string(row, "loss", file);
   g.target = opt_string(row, "target", file);

@@ -272,9 +272,15 @@ struct Rendered {
   void add_grid() {
     study.list("grid-lstm-valence", "grid", "LSTM regression grid");
     auto row = [](int hidden, int layers, double lr, const char* loss, double val, double rho) {
-      return json{{"hidden", hidden}, {"layers", layers}, {"lr", lr}, {"loss", loss},
-                  {"target", "valence"}, {"best_val_loss", val}, {"spearman", rho},
-                  {"dir", "h" + std::to_string(hidden) + "-l" + std::to_string(layers) + "-" + loss}};
+      return json{
+          {"hidden", hidden},
+          {"layers", layers},
+          {"lr", lr},
+          {"loss", loss},
+          {"target", "valence"},
+          {"best_val_loss", val},
+          {"spearman", rho},
+          {"dir", "h" + std::to_string(hidden) + "-l" + std::to_string(layers) + "-" + loss}};
     };
     const json rows = {row(200, 2, 1e-5, "mse", 0.071, 0.21), row(600, 3, 5e-6, "l1", 0.052, 0.33),
                        row(200, 5, 1e-5, "smooth_l1", 0.064, 0.27)};
@@ -502,6 +508,10 @@ TEST_CASE("malformed or mistyped JSON gives an error naming the file and the pro
   write_text(metrics, "{\"accuracy\": 0.5, \"classes\": [\"a\", \"b\"], \"confusion\": [[1, 2]]}");
   CHECK_THROWS_WITH_AS(report::write_study_report(study.dir.string()),
                        doctest::Contains("field 'confusion' should be 2 x 2"), report::ReportError);
+  write_text(metrics, "{\"classes\": [\"a\"], \"per_class\": {\"a\": {\"support\": 2.5}}}");
+  CHECK_THROWS_WITH_AS(report::write_study_report(study.dir.string()),
+                       doctest::Contains("field 'per_class.a.support' should be an integer"),
+                       report::ReportError);
   write_text(metrics, "{\"accuracy\": 0.5}");
   const fs::path log = study.dir / "genre-cnn-mel" / "log.jsonl";
   write_text(log, "{\"epoch\": 1, \"train_loss\": 1.0}\n{\"epoch\": 2, \"train_loss\": }\n");
