@@ -59,6 +59,19 @@ class Backend {
                            const Tensor& src) = 0;
   // Fills with uniform [lo, hi) or normal(mean, std) from `gen`, in row-major order.
   virtual void random(const Tensor& out, Generator& gen, bool normal, double a, double b) = 0;
+
+  // ---- fused kernels (optional) ----------------------------------------------------
+  // A backend with a fused kernel for a composite op overrides its hook and returns the
+  // result; the defaults return an undefined Tensor (false), and the op then composes the
+  // primitives above, which is the CPU's path. No autograd here: ops record the node.
+  //
+  // y = softmax(x) (log: log_softmax) along dim; y contiguous, x's shape.
+  virtual Tensor fused_softmax(const Tensor& /*x*/, int64_t /*dim*/, bool /*log*/) { return {}; }
+  // dx for y = softmax(x) (y * (dy - sum(dy * y))) or log_softmax (dy - exp(y) * sum(dy)).
+  virtual Tensor fused_softmax_backward(const Tensor& /*y*/, const Tensor& /*dy*/,
+                                        int64_t /*dim*/, bool /*log*/) {
+    return {};
+  }
 };
 
 Backend& backend_for(Device device);

@@ -56,7 +56,7 @@ float philox_uniform(uint64_t seed, uint64_t index) {
 }
 
 static const OpInfo& kDropout = register_op(
-    {.name = "dropout", .family = "dropout", .devices = {DeviceType::cpu},
+    {.name = "dropout", .family = "dropout", .devices = {DeviceType::cpu, DeviceType::cuda},
      .gradcheck = [](Generator& g) {
        return GradCases{{"p=0.3", {gc_input({4, 5}, g)},
                          [](const TensorList& in) { return dropout_with_seed(in[0], 0.3, 99); }}};
