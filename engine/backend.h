@@ -72,6 +72,13 @@ class Backend {
                                         int64_t /*dim*/, bool /*log*/) {
     return {};
   }
+  // Inverted dropout y = x * mask with ops/dropout.cpp's Philox mask for `seed` (element i
+  // of x in row-major order kept iff philox_uniform(seed, i) >= p, scaled by 1 / (1 - p));
+  // y contiguous. The backward regenerates the mask: dx = dy * mask.
+  virtual Tensor fused_dropout(const Tensor& /*x*/, double /*p*/, uint64_t /*seed*/) { return {}; }
+  virtual Tensor fused_dropout_backward(const Tensor& /*dy*/, double /*p*/, uint64_t /*seed*/) {
+    return {};
+  }
 };
 
 Backend& backend_for(Device device);

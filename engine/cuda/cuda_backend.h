@@ -2,8 +2,8 @@
 // softmax, tensor_ops, indexing, gemm), launched on the device's stream. float32 compute;
 // int64 for indices and argmax; copies and fills take every dtype. Split by kind over
 // backend_copy.cpp (fill, copies within and across devices, random), backend_math.cpp
-// (unary, binary, where, reductions, argmax, fused softmax), backend_indexing.cpp and
-// backend_linalg.cpp (matmul).
+// (unary, binary, where, reductions, argmax, fused softmax), backend_indexing.cpp,
+// backend_linalg.cpp (matmul) and backend_fused.cpp (dropout, optimiser steps).
 #pragma once
 
 #include "engine/backend.h"
@@ -33,6 +33,8 @@ class CudaBackend final : public Backend {
   Tensor fused_softmax(const Tensor& x, int64_t dim, bool log) override;
   Tensor fused_softmax_backward(const Tensor& y, const Tensor& dy, int64_t dim,
                                 bool log) override;
+  Tensor fused_dropout(const Tensor& x, double p, uint64_t seed) override;
+  Tensor fused_dropout_backward(const Tensor& dy, double p, uint64_t seed) override;
 };
 
 // x itself when contiguous, else a contiguous copy on x's device (no autograd).

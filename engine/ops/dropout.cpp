@@ -53,6 +53,11 @@ Tensor dropout_with_seed(const Tensor& x, double p, uint64_t seed) {
   check_device(kDropout, {x});
   check_floating(kDropout, x);
   if (p == 0) return x;
+  Tensor fused = backend_for(x.device()).fused_dropout(x, p, seed);
+  if (fused.defined())
+    return record(kDropout, {x}, fused, [p, seed](const TensorList& g) {
+      return TensorList{backend_for(g[0].device()).fused_dropout_backward(g[0], p, seed)};
+    });
   Tensor mask = dropout_mask(x, p, seed);
   Tensor out;
   {
