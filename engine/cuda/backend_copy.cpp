@@ -1,10 +1,11 @@
-// CudaBackend: fill, copies (device to device through the strided-copy kernel; host to
+// CudaBackend: fill, copies (device to device through the strided-copy kernels; host to
 // device and back through one contiguous staging buffer on each side), and random fills.
 #include <stdexcept>
 
 #include "engine/cuda/cuda_backend.h"
 #include "engine/cuda/device_runtime.h"
 #include "engine/cuda/kernel_layout.h"
+#include "kernels/transpose.h"
 
 namespace melgrad::cuda {
 
@@ -38,8 +39,21 @@ void CudaBackend::fill(const Tensor& out, double value) {
 
 namespace {
 
+// Same dtype: kernels/transpose.h's copy (bit for bit; 2-D transposes go through shared-
+// memory tiles). Different dtypes: kernels/tensor_ops.h's converting copy.
 void device_copy(const Tensor& src, const Tensor& dst) {
   const auto l = kernel_layout<2>("copy", dst.shape(), {&src.strides(), &dst.strides()});
+  if (src.dtype() == dst.dtype()) {
+    kernels::StridedCopyParams p;
+    p.x = src.raw_data();
+    p.y = dst.raw_data();
+    p.element_size = static_cast<int>(dtype_size(src.dtype()));
+    p.shape = l.shape;
+    p.x_strides = l.strides[0];
+    p.y_strides = l.strides[1];
+    kernels::strided_copy(p, stream());
+    return;
+  }
   kernels::CopyParams p;
   p.x = src.raw_data();
   p.x_type = elem_type(src.dtype());

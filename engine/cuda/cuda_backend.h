@@ -3,7 +3,7 @@
 // int64 for indices and argmax; copies and fills take every dtype. Split by kind over
 // backend_copy.cpp (fill, copies within and across devices, random), backend_math.cpp
 // (unary, binary, where, reductions, argmax, fused softmax), backend_indexing.cpp,
-// backend_linalg.cpp (matmul) and backend_fused.cpp (dropout, optimiser steps).
+// backend_linalg.cpp (matmul) and backend_fused.cpp (dropout, cross-entropy, Adam).
 #pragma once
 
 #include "engine/backend.h"
@@ -35,6 +35,14 @@ class CudaBackend final : public Backend {
                                 bool log) override;
   Tensor fused_dropout(const Tensor& x, double p, uint64_t seed) override;
   Tensor fused_dropout_backward(const Tensor& dy, double p, uint64_t seed) override;
+  std::vector<Tensor> fused_cross_entropy(const Tensor& logits, const Tensor& targets,
+                                          const Tensor& weights) override;
+  Tensor fused_cross_entropy_backward(const Tensor& logits, const Tensor& targets,
+                                      const Tensor& weights, const std::vector<Tensor>& saved,
+                                      const Tensor& grad_loss) override;
+  bool fused_adam_step(const std::vector<Tensor>& params, const std::vector<Tensor>& grads,
+                       const std::vector<Tensor>& exp_avg, const std::vector<Tensor>& exp_avg_sq,
+                       const AdamStepArgs& args) override;
 };
 
 // x itself when contiguous, else a contiguous copy on x's device (no autograd).

@@ -97,6 +97,6 @@ TEST_CASE("every op with CUDA kernels matches the CPU in float32, forward and ba
   // The elementwise, reduction, shape, indexing, softmax and matmul families: 35+ ops.
   CHECK(ops_run.size() >= 35);
   for (const char* must : {"add", "matmul", "softmax", "log_softmax", "sum", "max", "gather",
-                           "index_select", "where", "concat", "slice", "dropout"})
+                           "index_select", "where", "concat", "slice", "dropout", "cross_entropy"})
     CHECK_MESSAGE(ops_run.count(must) == 1, must << " did not run on cuda");
 }
