@@ -29,7 +29,11 @@ void check_equal(const Tensor& a, const Tensor& b) {
 
 TEST_CASE("the cuda backend is registered by linking it") {
   CHECK(std::string(backend_for(kCuda).name()) == "cuda");
-  CHECK(std::string(cuda::variant()) == (MELGRAD_KERNELS_EMU ? "emulator" : "cuda"));
+#if MELGRAD_KERNELS_EMU
+  CHECK(std::string(cuda::variant()) == "emulator");
+#else
+  CHECK(std::string(cuda::variant()) == "cuda");
+#endif
   Tensor t = Tensor::zeros({2, 3}, DType::f32, kCuda);
   CHECK(t.device() == kCuda);
   CHECK(t.str() == "float32[2, 3] cuda:0");
@@ -153,3 +157,12 @@ TEST_CASE("an out-of-range index on cuda is reported at the next synchronisation
   CHECK_NOTHROW(cuda::synchronize());  // reported once, then cleared
   CHECK(y.defined());
 }
+
+#if MELGRAD_KERNELS_CUDA
+TEST_CASE("the GPU build without a GPU: a clear error that points to melgrad-emu") {
+  if (cuda::device_available()) return;  // only meaningful on a machine without a GPU
+  CHECK_THROWS_WITH(Tensor::zeros({2}, DType::f32, kCuda),
+                    doctest::Contains("melgrad-emu runs the same kernels through the emulator"));
+  CHECK(Tensor::zeros({2}).device() == Device::cpu());  // the CPU is unaffected
+}
+#endif
