@@ -1,14 +1,12 @@
-// Google Benchmark for kernels/tensor_ops.cu and kernels/indexing.cu (the CUDA backend's own
-// small kernels), each beside its CPU reference on the same sizes: a transposing copy with
-// dtype conversion, a broadcast comparison, where, gather/scatter_add with the
-// cross-entropy pattern (index [N, 1] along the class dim) and argmax over classes.
+// Google Benchmark for kernels/tensor_ops.cu (the CUDA backend's small kernels), each beside
+// its CPU reference on the same sizes: a transposing copy with dtype conversion and a where
+// with a broadcast operand.
 // Each timed iteration is one launch followed by a device synchronisation.
 #include <benchmark/benchmark.h>
 
 #include <random>
 #include <vector>
 
-#include "kernels/indexing.h"
 #include "kernels/runtime.h"
 #include "kernels/tensor_ops.h"
 
@@ -21,13 +19,6 @@ std::vector<float> values(std::size_t n, uint64_t seed) {
   std::uniform_real_distribution<float> dist(-3.0f, 3.0f);
   std::vector<float> v(n);
   for (float& x : v) x = dist(rng);
-  return v;
-}
-
-std::vector<int64_t> classes(std::size_t n, int64_t count, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::vector<int64_t> v(n);
-  for (int64_t& k : v) k = static_cast<int64_t>(rng() % static_cast<uint64_t>(count));
   return v;
 }
 
@@ -123,62 +114,9 @@ void BM_where_reference(benchmark::State& state) {
   state.SetBytesProcessed(state.iterations() * static_cast<int64_t>(n) * 12);
 }
 
-// Cross-entropy's backward through gather: scatter_add of [N, 1] into [N, C] zeros.
-void BM_scatter_add_classes(benchmark::State& state) {
-  if (!have_device(state)) return;
-  const int64_t n = state.range(0), c = state.range(1);
-  DeviceBuffer<float> y(static_cast<std::size_t>(n * c)), src(values(static_cast<std::size_t>(n), 3));
-  DeviceBuffer<int64_t> index(classes(static_cast<std::size_t>(n), c, 4));
-  for (auto _ : state) {
-    scatter_add({y.data(), index.data(), src.data(), n, c, 1, 1});
-    device_synchronize();
-  }
-  state.SetItemsProcessed(state.iterations() * n * c);
-  state.SetLabel(backend_name());
-}
-
-void BM_scatter_add_classes_reference(benchmark::State& state) {
-  const int64_t n = state.range(0), c = state.range(1);
-  std::vector<float> y(static_cast<std::size_t>(n * c)), src = values(static_cast<std::size_t>(n), 3);
-  const auto index = classes(static_cast<std::size_t>(n), c, 4);
-  for (auto _ : state) {
-    scatter_add_reference({y.data(), index.data(), src.data(), n, c, 1, 1});
-    benchmark::DoNotOptimize(y.data());
-  }
-  state.SetItemsProcessed(state.iterations() * n * c);
-}
-
-void BM_argmax_classes(benchmark::State& state) {
-  if (!have_device(state)) return;
-  const int64_t n = state.range(0), c = state.range(1);
-  DeviceBuffer<float> x(values(static_cast<std::size_t>(n * c), 5));
-  DeviceBuffer<int64_t> y(static_cast<std::size_t>(n));
-  for (auto _ : state) {
-    argmax({x.data(), y.data(), n, c, 1});
-    device_synchronize();
-  }
-  state.SetItemsProcessed(state.iterations() * n * c);
-  state.SetLabel(backend_name());
-}
-
-void BM_argmax_classes_reference(benchmark::State& state) {
-  const int64_t n = state.range(0), c = state.range(1);
-  const auto x = values(static_cast<std::size_t>(n * c), 5);
-  std::vector<int64_t> y(static_cast<std::size_t>(n));
-  for (auto _ : state) {
-    argmax_reference({x.data(), y.data(), n, c, 1});
-    benchmark::DoNotOptimize(y.data());
-  }
-  state.SetItemsProcessed(state.iterations() * n * c);
-}
-
 }  // namespace
 
 BENCHMARK(BM_transpose_copy)->Args({256, 1000})->Args({1024, 4096})->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_transpose_copy_reference)->Args({256, 1000})->Args({1024, 4096})->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_where)->Args({256, 1000})->Args({1024, 4096})->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_where_reference)->Args({256, 1000})->Args({1024, 4096})->Unit(benchmark::kMicrosecond);
-BENCHMARK(BM_scatter_add_classes)->Args({64, 10})->Args({4096, 10})->Unit(benchmark::kMicrosecond);
-BENCHMARK(BM_scatter_add_classes_reference)->Args({64, 10})->Args({4096, 10})->Unit(benchmark::kMicrosecond);
-BENCHMARK(BM_argmax_classes)->Args({64, 10})->Args({4096, 10})->Unit(benchmark::kMicrosecond);
-BENCHMARK(BM_argmax_classes_reference)->Args({64, 10})->Args({4096, 10})->Unit(benchmark::kMicrosecond);
