@@ -16,11 +16,16 @@ namespace melgrad::kernels {
 
 const char* index_error_name(int code) {
   switch (static_cast<IndexError>(code)) {
-    case IndexError::index_select: return "index_select";
-    case IndexError::index_add: return "index_add";
-    case IndexError::gather: return "gather";
-    case IndexError::scatter_add: return "scatter_add";
-    default: return "none";
+    case IndexError::index_select:
+      return "index_select";
+    case IndexError::index_add:
+      return "index_add";
+    case IndexError::gather:
+      return "gather";
+    case IndexError::scatter_add:
+      return "scatter_add";
+    default:
+      return "none";
   }
 }
 

@@ -22,7 +22,13 @@
 
 namespace melgrad::kernels {
 
-enum class IndexError : int { none = 0, index_select = 1, index_add = 2, gather = 3, scatter_add = 4 };
+enum class IndexError : int {
+  none = 0,
+  index_select = 1,
+  index_add = 2,
+  gather = 3,
+  scatter_add = 4
+};
 const char* index_error_name(int code);  // "index_select", ..., "none"
 
 struct ArgmaxParams {

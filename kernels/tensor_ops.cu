@@ -82,11 +82,18 @@ void launch_map(const char* fn, const Shape& shape, const Strides* const (&st)[K
 template <class F>
 void dispatch_type(const char* fn, const char* field, ElemType t, F&& f) {
   switch (t) {
-    case ElemType::f32: f.template operator()<float>(); return;
-    case ElemType::f64: f.template operator()<double>(); return;
-    case ElemType::i64: f.template operator()<int64_t>(); return;
+    case ElemType::f32:
+      f.template operator()<float>();
+      return;
+    case ElemType::f64:
+      f.template operator()<double>();
+      return;
+    case ElemType::i64:
+      f.template operator()<int64_t>();
+      return;
   }
-  invalid_params(fn, std::string(field) + ": unknown element type " + std::to_string(static_cast<int>(t)));
+  invalid_params(
+      fn, std::string(field) + ": unknown element type " + std::to_string(static_cast<int>(t)));
 }
 
 template <class T>
@@ -100,16 +107,23 @@ template <class S, class D>
 struct CopyFn {
   const S* x;
   D* y;
-  __device__ void operator()(const int64_t (&off)[2]) const { y[off[1]] = static_cast<D>(x[off[0]]); }
+  __device__ void operator()(const int64_t (&off)[2]) const {
+    y[off[1]] = static_cast<D>(x[off[0]]);
+  }
 };
 
 __host__ __device__ inline bool compare_values(CompareOp op, float a, float b) {
   switch (op) {
-    case CompareOp::gt: return a > b;
-    case CompareOp::ge: return a >= b;
-    case CompareOp::lt: return a < b;
-    case CompareOp::le: return a <= b;
-    default: return a == b;
+    case CompareOp::gt:
+      return a > b;
+    case CompareOp::ge:
+      return a >= b;
+    case CompareOp::lt:
+      return a < b;
+    case CompareOp::le:
+      return a <= b;
+    default:
+      return a == b;
   }
 }
 
@@ -136,10 +150,14 @@ struct WhereFn {
 
 __host__ __device__ inline float apply_scalar_op(ScalarOp op, float x, float a, float b) {
   switch (op) {
-    case ScalarOp::pow: return a == 2.0f ? x * x : powf(x, a);
-    case ScalarOp::clamp: return x < a ? a : (x > b ? b : x);
-    case ScalarOp::step: return x > a ? 1.0f : 0.0f;
-    default: return static_cast<float>((x > 0.0f) - (x < 0.0f));
+    case ScalarOp::pow:
+      return a == 2.0f ? x * x : powf(x, a);
+    case ScalarOp::clamp:
+      return x < a ? a : (x > b ? b : x);
+    case ScalarOp::step:
+      return x > a ? 1.0f : 0.0f;
+    default:
+      return static_cast<float>((x > 0.0f) - (x < 0.0f));
   }
 }
 
@@ -160,7 +178,8 @@ void fill(const FillParams& p, Stream stream) {
   if (p.shape.numel() > 0) require_pointer(fn, "y", p.y);
   const Strides* const st[1] = {&p.y_strides};
   dispatch_type(fn, "type", p.type, [&]<class T>() {
-    launch_map<1>(fn, p.shape, st, FillFn<T>{static_cast<T*>(p.y), static_cast<T>(p.value)}, stream);
+    launch_map<1>(fn, p.shape, st, FillFn<T>{static_cast<T*>(p.y), static_cast<T>(p.value)},
+                  stream);
   });
 }
 
@@ -203,7 +222,8 @@ void where_select(const WhereParams& p, Stream stream) {
   }
   const Strides* const st[4] = {&p.cond_strides, &p.a_strides, &p.b_strides, &p.y_strides};
   dispatch_type(fn, "cond_type", p.cond_type, [&]<class C>() {
-    launch_map<4>(fn, p.shape, st, WhereFn<C>{static_cast<const C*>(p.cond), p.a, p.b, p.y}, stream);
+    launch_map<4>(fn, p.shape, st, WhereFn<C>{static_cast<const C*>(p.cond), p.a, p.b, p.y},
+                  stream);
   });
 }
 
@@ -243,7 +263,8 @@ void fill_reference(const FillParams& p) {
   const Strides* const st[1] = {&p.y_strides};
   dispatch_type("fill_reference", "type", p.type, [&]<class T>() {
     T* y = static_cast<T*>(p.y);
-    for_each_offset<1>(p.shape, st, [&](const int64_t* off) { y[off[0]] = static_cast<T>(p.value); });
+    for_each_offset<1>(p.shape, st,
+                       [&](const int64_t* off) { y[off[0]] = static_cast<T>(p.value); });
   });
 }
 
@@ -253,7 +274,8 @@ void strided_copy_reference(const CopyParams& p) {
     dispatch_type("strided_copy_reference", "y_type", p.y_type, [&]<class D>() {
       const S* x = static_cast<const S*>(p.x);
       D* y = static_cast<D*>(p.y);
-      for_each_offset<2>(p.shape, st, [&](const int64_t* off) { y[off[1]] = static_cast<D>(x[off[0]]); });
+      for_each_offset<2>(p.shape, st,
+                         [&](const int64_t* off) { y[off[1]] = static_cast<D>(x[off[0]]); });
     });
   });
 }
@@ -287,10 +309,18 @@ void scalar_op_reference(const ScalarOpParams& p) {
     const double x = p.x[off[0]], a = p.a, b = p.b;
     double y = 0;
     switch (p.op) {
-      case ScalarOp::sign: y = x > 0 ? 1.0 : (x < 0 ? -1.0 : 0.0); break;
-      case ScalarOp::pow: y = std::pow(x, a); break;
-      case ScalarOp::clamp: y = std::isnan(x) ? x : std::min(std::max(x, a), b); break;
-      case ScalarOp::step: y = x > a ? 1.0 : 0.0; break;
+      case ScalarOp::sign:
+        y = x > 0 ? 1.0 : (x < 0 ? -1.0 : 0.0);
+        break;
+      case ScalarOp::pow:
+        y = std::pow(x, a);
+        break;
+      case ScalarOp::clamp:
+        y = std::isnan(x) ? x : std::min(std::max(x, a), b);
+        break;
+      case ScalarOp::step:
+        y = x > a ? 1.0 : 0.0;
+        break;
     }
     p.y[off[1]] = static_cast<float>(y);
   });

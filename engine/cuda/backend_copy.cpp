@@ -65,7 +65,9 @@ void device_copy(const Tensor& src, const Tensor& dst) {
   kernels::strided_copy(p, stream());
 }
 
-std::size_t bytes_of(const Tensor& t) { return static_cast<std::size_t>(t.numel()) * dtype_size(t.dtype()); }
+std::size_t bytes_of(const Tensor& t) {
+  return static_cast<std::size_t>(t.numel()) * dtype_size(t.dtype());
+}
 
 }  // namespace
 
@@ -86,7 +88,8 @@ void CudaBackend::copy(const Tensor& src, const Tensor& dst) {
       host = Tensor::empty(src.shape(), dst.dtype());
       backend_for(Device::cpu()).copy(src, host);
     }
-    const Tensor staged = dst.is_contiguous() ? dst : Tensor::empty(dst.shape(), dst.dtype(), dst.device());
+    const Tensor staged =
+        dst.is_contiguous() ? dst : Tensor::empty(dst.shape(), dst.dtype(), dst.device());
     copy_host_to_device(staged.raw_data(), host.raw_data(), bytes_of(host));
     if (!staged.same(dst)) device_copy(staged, dst);
     return;

@@ -46,9 +46,9 @@ void CudaBackend::index_select(const Tensor& x, int64_t dim, const Tensor& index
   check_operands("index_select", x, index, out);
   const Tensor xc = contiguous_on_device(x), ic = contiguous_on_device(index);
   const Split sp = split_at(x.shape(), dim);
-  kernels::index_select({cf32(xc), indices(ic), f32(out), sp.outer, x.size(dim), ic.numel(),
-                         sp.inner, error_word()},
-                        stream());
+  kernels::index_select(
+      {cf32(xc), indices(ic), f32(out), sp.outer, x.size(dim), ic.numel(), sp.inner, error_word()},
+      stream());
 }
 
 void CudaBackend::index_add(const Tensor& out, int64_t dim, const Tensor& index,
@@ -75,8 +75,8 @@ void CudaBackend::scatter_add(const Tensor& out, int64_t dim, const Tensor& inde
   check_operands("scatter_add", src, index, out);
   const Tensor sc = contiguous_on_device(src), ic = contiguous_on_device(index);
   const Split sp = split_at(index.shape(), dim);
-  kernels::scatter_add({f32(out), indices(ic), cf32(sc), sp.outer, out.size(dim),
-                        index.size(dim), sp.inner, error_word()},
+  kernels::scatter_add({f32(out), indices(ic), cf32(sc), sp.outer, out.size(dim), index.size(dim),
+                        sp.inner, error_word()},
                        stream());
 }
 

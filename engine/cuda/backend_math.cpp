@@ -21,16 +21,26 @@ float* f32(const Tensor& t) { return static_cast<float*>(t.raw_data()); }
 
 kernels::UnaryOp kernel_unary(UnaryOp op) {
   switch (op) {
-    case UnaryOp::neg: return kernels::UnaryOp::neg;
-    case UnaryOp::exp: return kernels::UnaryOp::exp;
-    case UnaryOp::log: return kernels::UnaryOp::log;
-    case UnaryOp::sqrt: return kernels::UnaryOp::sqrt;
-    case UnaryOp::abs: return kernels::UnaryOp::abs;
-    case UnaryOp::relu: return kernels::UnaryOp::relu;
-    case UnaryOp::sigmoid: return kernels::UnaryOp::sigmoid;
-    case UnaryOp::tanh: return kernels::UnaryOp::tanh;
-    case UnaryOp::affine: return kernels::UnaryOp::identity;  // alpha * x + beta
-    default: break;
+    case UnaryOp::neg:
+      return kernels::UnaryOp::neg;
+    case UnaryOp::exp:
+      return kernels::UnaryOp::exp;
+    case UnaryOp::log:
+      return kernels::UnaryOp::log;
+    case UnaryOp::sqrt:
+      return kernels::UnaryOp::sqrt;
+    case UnaryOp::abs:
+      return kernels::UnaryOp::abs;
+    case UnaryOp::relu:
+      return kernels::UnaryOp::relu;
+    case UnaryOp::sigmoid:
+      return kernels::UnaryOp::sigmoid;
+    case UnaryOp::tanh:
+      return kernels::UnaryOp::tanh;
+    case UnaryOp::affine:
+      return kernels::UnaryOp::identity;  // alpha * x + beta
+    default:
+      break;
   }
   throw std::logic_error("cuda backend: unary op has no elementwise kernel");
 }
@@ -52,7 +62,8 @@ void with_contiguous_output(const Tensor& out, F&& kernel) {
 void CudaBackend::unary(UnaryOp op, const Tensor& x, const Tensor& out, double a, double b) {
   require_f32("unary", {&x, &out});
   const auto l = kernel_layout<2>("unary", out.shape(), {&x.strides(), &out.strides()});
-  if (op == UnaryOp::sign || op == UnaryOp::pow_scalar || op == UnaryOp::clamp || op == UnaryOp::step) {
+  if (op == UnaryOp::sign || op == UnaryOp::pow_scalar || op == UnaryOp::clamp ||
+      op == UnaryOp::step) {
     kernels::ScalarOpParams p;
     p.x = cf32(x);
     p.y = f32(out);
@@ -84,7 +95,8 @@ void CudaBackend::unary(UnaryOp op, const Tensor& x, const Tensor& out, double a
 
 void CudaBackend::binary(BinaryOp op, const Tensor& a, const Tensor& b, const Tensor& out) {
   require_f32("binary", {&a, &b, &out});
-  const auto l = kernel_layout<3>("binary", out.shape(), {&a.strides(), &b.strides(), &out.strides()});
+  const auto l =
+      kernel_layout<3>("binary", out.shape(), {&a.strides(), &b.strides(), &out.strides()});
   switch (op) {
     case BinaryOp::eq:
     case BinaryOp::gt:
@@ -107,7 +119,8 @@ void CudaBackend::binary(BinaryOp op, const Tensor& a, const Tensor& b, const Te
       kernels::compare(p, stream());
       return;
     }
-    default: break;
+    default:
+      break;
   }
   kernels::BinaryParams p;
   p.a = cf32(a);
@@ -118,14 +131,29 @@ void CudaBackend::binary(BinaryOp op, const Tensor& a, const Tensor& b, const Te
   p.b_strides = l.strides[1];
   p.y_strides = l.strides[2];
   switch (op) {
-    case BinaryOp::add: p.op = kernels::BinaryOp::add; break;
-    case BinaryOp::sub: p.op = kernels::BinaryOp::sub; break;
-    case BinaryOp::mul: p.op = kernels::BinaryOp::mul; break;
-    case BinaryOp::div: p.op = kernels::BinaryOp::div; break;
-    case BinaryOp::pow: p.op = kernels::BinaryOp::pow; break;
-    case BinaryOp::max: p.op = kernels::BinaryOp::max; break;
-    case BinaryOp::min: p.op = kernels::BinaryOp::min; break;
-    default: throw std::logic_error("cuda backend: binary op without a kernel");
+    case BinaryOp::add:
+      p.op = kernels::BinaryOp::add;
+      break;
+    case BinaryOp::sub:
+      p.op = kernels::BinaryOp::sub;
+      break;
+    case BinaryOp::mul:
+      p.op = kernels::BinaryOp::mul;
+      break;
+    case BinaryOp::div:
+      p.op = kernels::BinaryOp::div;
+      break;
+    case BinaryOp::pow:
+      p.op = kernels::BinaryOp::pow;
+      break;
+    case BinaryOp::max:
+      p.op = kernels::BinaryOp::max;
+      break;
+    case BinaryOp::min:
+      p.op = kernels::BinaryOp::min;
+      break;
+    default:
+      throw std::logic_error("cuda backend: binary op without a kernel");
   }
   kernels::elementwise_binary(p, stream());
 }

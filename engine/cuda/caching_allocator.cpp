@@ -20,7 +20,8 @@ std::string mib(std::size_t bytes) {
 }  // namespace
 
 std::size_t CachingAllocator::bucket_size(std::size_t bytes) {
-  if (bytes <= kSmallLimit) return bytes == 0 ? kSmallStep : (bytes + kSmallStep - 1) / kSmallStep * kSmallStep;
+  if (bytes <= kSmallLimit)
+    return bytes == 0 ? kSmallStep : (bytes + kSmallStep - 1) / kSmallStep * kSmallStep;
   const std::size_t quarter = std::bit_floor(bytes) / 4;
   return (bytes + quarter - 1) / quarter * quarter;
 }
@@ -63,7 +64,8 @@ void* CachingAllocator::allocate(std::size_t bytes) {
   live_[p] = {bucket, bytes};
   stats_.in_use_bytes += bucket;
   stats_.requested_bytes += bytes;
-  if (stats_.in_use_bytes > stats_.peak_in_use_bytes) stats_.peak_in_use_bytes = stats_.in_use_bytes;
+  if (stats_.in_use_bytes > stats_.peak_in_use_bytes)
+    stats_.peak_in_use_bytes = stats_.in_use_bytes;
   return p;
 }
 

@@ -21,18 +21,14 @@ class CudaBackend final : public Backend {
   void reduce(ReduceOp op, const Tensor& x, const Tensor& out) override;
   void argmax(const Tensor& x, int64_t dim, const Tensor& out) override;
   void matmul(const Tensor& a, const Tensor& b, const Tensor& out) override;
-  void index_select(const Tensor& x, int64_t dim, const Tensor& index,
-                    const Tensor& out) override;
-  void index_add(const Tensor& out, int64_t dim, const Tensor& index,
-                 const Tensor& src) override;
+  void index_select(const Tensor& x, int64_t dim, const Tensor& index, const Tensor& out) override;
+  void index_add(const Tensor& out, int64_t dim, const Tensor& index, const Tensor& src) override;
   void gather(const Tensor& x, int64_t dim, const Tensor& index, const Tensor& out) override;
-  void scatter_add(const Tensor& out, int64_t dim, const Tensor& index,
-                   const Tensor& src) override;
+  void scatter_add(const Tensor& out, int64_t dim, const Tensor& index, const Tensor& src) override;
   void random(const Tensor& out, Generator& gen, bool normal, double a, double b) override;
 
   Tensor fused_softmax(const Tensor& x, int64_t dim, bool log) override;
-  Tensor fused_softmax_backward(const Tensor& y, const Tensor& dy, int64_t dim,
-                                bool log) override;
+  Tensor fused_softmax_backward(const Tensor& y, const Tensor& dy, int64_t dim, bool log) override;
   Tensor fused_dropout(const Tensor& x, double p, uint64_t seed) override;
   Tensor fused_dropout_backward(const Tensor& dy, double p, uint64_t seed) override;
   std::vector<Tensor> fused_cross_entropy(const Tensor& logits, const Tensor& targets,

@@ -119,7 +119,8 @@ void synchronize() {
 
 static int read_and_reset_error_word() {
   int code = 0;
-  MELGRAD_CUDA_CHECK(cudaMemcpyAsync(&code, error_word(), sizeof(int), cudaMemcpyDeviceToHost, stream()));
+  MELGRAD_CUDA_CHECK(
+      cudaMemcpyAsync(&code, error_word(), sizeof(int), cudaMemcpyDeviceToHost, stream()));
   MELGRAD_CUDA_CHECK(cudaStreamSynchronize(stream()));
   if (code != 0) MELGRAD_CUDA_CHECK(cudaMemsetAsync(error_word(), 0, sizeof(int), stream()));
   return code;

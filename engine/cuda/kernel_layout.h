@@ -17,9 +17,12 @@ namespace melgrad::cuda {
 
 inline kernels::ElemType elem_type(DType t) {
   switch (t) {
-    case DType::f32: return kernels::ElemType::f32;
-    case DType::f64: return kernels::ElemType::f64;
-    case DType::i64: return kernels::ElemType::i64;
+    case DType::f32:
+      return kernels::ElemType::f32;
+    case DType::f64:
+      return kernels::ElemType::f64;
+    case DType::i64:
+      return kernels::ElemType::i64;
   }
   throw std::logic_error("elem_type: unknown dtype");
 }
@@ -44,7 +47,8 @@ KernelLayout<K> kernel_layout(const char* kernel, const Shape& shape,
     }
     if (shape[d] == 1) continue;
     bool merge = !sizes.empty();
-    for (std::size_t k = 0; k < K && merge; ++k) merge = st[k].back() == (*strides[k])[d] * shape[d];
+    for (std::size_t k = 0; k < K && merge; ++k)
+      merge = st[k].back() == (*strides[k])[d] * shape[d];
     if (merge) {
       sizes.back() *= shape[d];
       for (std::size_t k = 0; k < K; ++k) st[k].back() = (*strides[k])[d];
@@ -54,11 +58,10 @@ KernelLayout<K> kernel_layout(const char* kernel, const Shape& shape,
     }
   }
   if (sizes.size() > static_cast<std::size_t>(kernels::kMaxDims))
-    throw std::invalid_argument(std::string("cuda backend: ") + kernel + ": shape " +
-                                shape_str(shape) + " has " + std::to_string(sizes.size()) +
-                                " dims that do not merge; the kernels take at most " +
-                                std::to_string(kernels::kMaxDims) +
-                                " (make the operands contiguous first)");
+    throw std::invalid_argument(
+        std::string("cuda backend: ") + kernel + ": shape " + shape_str(shape) + " has " +
+        std::to_string(sizes.size()) + " dims that do not merge; the kernels take at most " +
+        std::to_string(kernels::kMaxDims) + " (make the operands contiguous first)");
   out.shape.ndim = static_cast<int>(sizes.size());
   for (std::size_t d = 0; d < sizes.size(); ++d) {
     out.shape.sizes[d] = sizes[d];
@@ -72,8 +75,9 @@ KernelLayout<K> kernel_layout(const char* kernel, const Shape& shape,
 inline void require_f32(const char* kernel, std::initializer_list<const Tensor*> tensors) {
   for (const Tensor* t : tensors)
     if (t->dtype() != DType::f32)
-      throw std::invalid_argument(std::string("cuda backend: ") + kernel + ": got " + t->str() +
-                                  "; CUDA kernels compute in float32 (convert with .to(DType::f32))");
+      throw std::invalid_argument(
+          std::string("cuda backend: ") + kernel + ": got " + t->str() +
+          "; CUDA kernels compute in float32 (convert with .to(DType::f32))");
 }
 
 }  // namespace melgrad::cuda

@@ -39,7 +39,8 @@ bool have_device(benchmark::State& state) {
 void BM_scatter_add_classes(benchmark::State& state) {
   if (!have_device(state)) return;
   const int64_t n = state.range(0), c = state.range(1);
-  DeviceBuffer<float> y(static_cast<std::size_t>(n * c)), src(values(static_cast<std::size_t>(n), 3));
+  DeviceBuffer<float> y(static_cast<std::size_t>(n * c)),
+      src(values(static_cast<std::size_t>(n), 3));
   DeviceBuffer<int64_t> index(classes(static_cast<std::size_t>(n), c, 4));
   for (auto _ : state) {
     scatter_add({y.data(), index.data(), src.data(), n, c, 1, 1});
@@ -51,7 +52,8 @@ void BM_scatter_add_classes(benchmark::State& state) {
 
 void BM_scatter_add_classes_reference(benchmark::State& state) {
   const int64_t n = state.range(0), c = state.range(1);
-  std::vector<float> y(static_cast<std::size_t>(n * c)), src = values(static_cast<std::size_t>(n), 3);
+  std::vector<float> y(static_cast<std::size_t>(n * c)),
+      src = values(static_cast<std::size_t>(n), 3);
   const auto index = classes(static_cast<std::size_t>(n), c, 4);
   for (auto _ : state) {
     scatter_add_reference({y.data(), index.data(), src.data(), n, c, 1, 1});
@@ -87,6 +89,12 @@ void BM_argmax_classes_reference(benchmark::State& state) {
 }  // namespace
 
 BENCHMARK(BM_scatter_add_classes)->Args({64, 10})->Args({4096, 10})->Unit(benchmark::kMicrosecond);
-BENCHMARK(BM_scatter_add_classes_reference)->Args({64, 10})->Args({4096, 10})->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_scatter_add_classes_reference)
+    ->Args({64, 10})
+    ->Args({4096, 10})
+    ->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_argmax_classes)->Args({64, 10})->Args({4096, 10})->Unit(benchmark::kMicrosecond);
-BENCHMARK(BM_argmax_classes_reference)->Args({64, 10})->Args({4096, 10})->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_argmax_classes_reference)
+    ->Args({64, 10})
+    ->Args({4096, 10})
+    ->Unit(benchmark::kMicrosecond);

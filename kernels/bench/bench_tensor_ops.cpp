@@ -117,6 +117,9 @@ void BM_where_reference(benchmark::State& state) {
 }  // namespace
 
 BENCHMARK(BM_transpose_copy)->Args({256, 1000})->Args({1024, 4096})->Unit(benchmark::kMicrosecond);
-BENCHMARK(BM_transpose_copy_reference)->Args({256, 1000})->Args({1024, 4096})->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_transpose_copy_reference)
+    ->Args({256, 1000})
+    ->Args({1024, 4096})
+    ->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_where)->Args({256, 1000})->Args({1024, 4096})->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_where_reference)->Args({256, 1000})->Args({1024, 4096})->Unit(benchmark::kMicrosecond);

@@ -106,7 +106,7 @@ TEST_CASE("out of device memory: the cache is emptied and the request retried on
   dev.limit = 4 * kMiB;
   CachingAllocator a(dev.memory());
   void* p = a.allocate(3 * kMiB);
-  a.deallocate(p, 3 * kMiB);  // cached, still counted by the device
+  a.deallocate(p, 3 * kMiB);       // cached, still counted by the device
   void* q = a.allocate(2 * kMiB);  // does not fit next to the cached block
   CHECK(q != nullptr);
   CHECK(dev.frees == 1);

@@ -21,8 +21,9 @@ const Device kCuda = Device::cuda(0);
 void check_close(const Tensor& cuda_result, const Tensor& cpu_result, double tol = 1e-5) {
   CHECK(cuda_result.device() == kCuda);
   const Tensor got = cuda_result.to(Device::cpu());
-  CHECK_MESSAGE(allclose(got, cpu_result, tol, tol),
-                "max |cuda - cpu| = " << max_abs_diff(got, cpu_result) << " for " << cpu_result.str());
+  CHECK_MESSAGE(
+      allclose(got, cpu_result, tol, tol),
+      "max |cuda - cpu| = " << max_abs_diff(got, cpu_result) << " for " << cpu_result.str());
 }
 
 void check_exact(const Tensor& cuda_result, const Tensor& cpu_result) {
@@ -45,7 +46,8 @@ TEST_CASE("comparisons and argmax match the CPU exactly, ties included") {
   for (int64_t dim : {0, 1}) {
     CAPTURE(dim);
     check_exact(argmax(ar.to(kCuda), dim), argmax(ar, dim));
-    check_exact(argmax(ar.to(kCuda).transpose(0, 1), dim, true), argmax(ar.transpose(0, 1), dim, true));
+    check_exact(argmax(ar.to(kCuda).transpose(0, 1), dim, true),
+                argmax(ar.transpose(0, 1), dim, true));
   }
 }
 
@@ -88,7 +90,8 @@ TEST_CASE("matmul across several GEMM tiles: transposed, batched and broadcast o
   const Tensor bt = Tensor::uniform({130, 70}, -1, 1, gen);
   // Sums of 70 products of O(1) terms: float32 error ~ 70 * 6e-8 relative to sum |terms|.
   check_close(matmul(a.to(kCuda), b.to(kCuda)), matmul(a, b), 2e-5);
-  check_close(matmul(a.to(kCuda), bt.to(kCuda).transpose(0, 1)), matmul(a, bt.transpose(0, 1)), 2e-5);
+  check_close(matmul(a.to(kCuda), bt.to(kCuda).transpose(0, 1)), matmul(a, bt.transpose(0, 1)),
+              2e-5);
   check_close(matmul(a.to(kCuda).transpose(1, 2), a.to(kCuda)), matmul(a.transpose(1, 2), a), 1e-4);
   const Tensor v = Tensor::uniform({70, 1}, -1, 1, gen);
   check_close(matmul(a.to(kCuda), v.to(kCuda)), matmul(a, v), 2e-5);
@@ -115,6 +118,7 @@ TEST_CASE("where with an int64 condition, indexing along a middle dim, concat of
   check_exact(ag.grad(), ac.grad());
 
   const Tensor parts = concat({a.transpose(0, 2), slice(a, 0, 0, 4, 2).transpose(0, 2)}, 2);
-  check_exact(concat({a.to(kCuda).transpose(0, 2), slice(a.to(kCuda), 0, 0, 4, 2).transpose(0, 2)}, 2),
-              parts);
+  check_exact(
+      concat({a.to(kCuda).transpose(0, 2), slice(a.to(kCuda), 0, 0, 4, 2).transpose(0, 2)}, 2),
+      parts);
 }

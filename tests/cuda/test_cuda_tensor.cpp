@@ -134,7 +134,8 @@ TEST_CASE("errors name the op, the dtype or the devices") {
 
   const Tensor seq = Tensor::ones({2, 3, 4}, DType::f32, kCuda);
   const Tensor lengths = Tensor::from_vector(std::vector<int64_t>{3, 2}, {2}).to(kCuda);
-  const Tensor w_ih = Tensor::ones({8, 4}, DType::f32, kCuda), w_hh = Tensor::ones({8, 2}, DType::f32, kCuda);
+  const Tensor w_ih = Tensor::ones({8, 4}, DType::f32, kCuda),
+               w_hh = Tensor::ones({8, 2}, DType::f32, kCuda);
   const Tensor b = Tensor::zeros({8}, DType::f32, kCuda);
   CHECK_THROWS_WITH(lstm_layer(seq, lengths, w_ih, w_hh, b, b, false),
                     doctest::Contains("lstm_layer' is not implemented for device cuda:0"));

@@ -29,7 +29,8 @@ void make_spirals(int64_t n, Generator& gen, Tensor& x, Tensor& labels) {
   std::vector<int64_t> ys;
   for (int cls = 0; cls < 2; ++cls)
     for (int64_t i = 0; i < n; ++i) {
-      const double r = 0.2 + 0.8 * double(i) / double(n), t = 3.5 * double(i) / double(n) + cls * M_PI;
+      const double r = 0.2 + 0.8 * double(i) / double(n),
+                   t = 3.5 * double(i) / double(n) + cls * M_PI;
       xs.push_back(float(r * std::cos(t) + gen.normal(0, 0.03)));
       xs.push_back(float(r * std::sin(t) + gen.normal(0, 0.03)));
       ys.push_back(cls);

@@ -80,14 +80,17 @@ TEST_CASE("gather and scatter_add: the cross-entropy pattern and a middle dim") 
   };
   for (Split s : {Split{33, 10, 1, 1}, Split{4, 5, 7, 3}}) {
     CAPTURE(s.outer);
-    const auto x = random_floats(static_cast<std::size_t>(s.outer * s.size * s.inner), 5, -1.0f, 1.0f);
+    const auto x =
+        random_floats(static_cast<std::size_t>(s.outer * s.size * s.inner), 5, -1.0f, 1.0f);
     const std::size_t m = static_cast<std::size_t>(s.outer * s.index_size * s.inner);
     const auto src = random_floats(m, 6, -1.0f, 1.0f);
     const auto index = random_indices(m, s.size, 7);
     std::vector<float> gathered(m);
-    gather_reference({x.data(), index.data(), gathered.data(), s.outer, s.size, s.index_size, s.inner});
+    gather_reference(
+        {x.data(), index.data(), gathered.data(), s.outer, s.size, s.index_size, s.inner});
     std::vector<float> scattered = x;
-    scatter_add_reference({scattered.data(), index.data(), src.data(), s.outer, s.size, s.index_size, s.inner});
+    scatter_add_reference(
+        {scattered.data(), index.data(), src.data(), s.outer, s.size, s.index_size, s.inner});
     for_each_schedule([&] {
       DeviceBuffer<float> dx(x), dsrc(src), dy(m), dacc(x);
       DeviceBuffer<int64_t> di(index);
@@ -109,8 +112,8 @@ TEST_CASE("an out-of-range index sets the error word and writes nothing out of b
   index_select({dx.data(), di.data(), dy.data(), 1, 4, 3, 3, err.data()});
   CHECK(err.to_host()[0] == static_cast<int>(IndexError::index_select));
   const auto y = dy.to_host();
-  CHECK(y[0] == x[3]);         // index 1, first column
-  CHECK(std::isnan(y[6]));     // index -1: NaN
+  CHECK(y[0] == x[3]);      // index 1, first column
+  CHECK(std::isnan(y[6]));  // index -1: NaN
   CHECK(std::string(index_error_name(err.to_host()[0])) == "index_select");
 
   DeviceBuffer<int> err2(std::vector<int>{0});
