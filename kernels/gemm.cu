@@ -24,6 +24,7 @@
 
 #include "kernels/gemm.h"
 #include "kernels/gemm_cublas.h"
+#include "kernels/gemm_tf32.h"
 #include "kernels/launch_checks.h"
 
 // Full unrolling of the loops over a thread's register arrays (acc, av, bv, regs): a loop
@@ -374,14 +375,16 @@ GemmImpl parse_gemm_impl(std::string_view text) {
   if (text.empty() || text == "auto") return GemmImpl::automatic;
   if (text == "melgrad") return GemmImpl::melgrad;
   if (text == "cublas") return GemmImpl::cublas;
+  if (text == "melgrad_tf32") return GemmImpl::melgrad_tf32;
   throw std::invalid_argument("MELGRAD_GEMM: unknown GEMM implementation '" + std::string(text) +
-                              "' (expected melgrad or cublas)");
+                              "' (expected melgrad, cublas or melgrad_tf32)");
 }
 
 const char* gemm_impl_name(GemmImpl impl) {
   switch (impl) {
     case GemmImpl::melgrad: return "melgrad";
     case GemmImpl::cublas: return "cublas";
+    case GemmImpl::melgrad_tf32: return "melgrad_tf32";
     default: return "auto";
   }
 }
@@ -413,6 +416,7 @@ void gemm(const GemmParams& p, Stream stream) {
   switch (impl) {
     case GemmImpl::melgrad: gemm_melgrad(p, stream); break;
     case GemmImpl::cublas: detail::gemm_cublas(p, stream); break;
+    case GemmImpl::melgrad_tf32: detail::gemm_tf32(p, stream); break;
     default: invalid_params("gemm", "unknown impl " + std::to_string(static_cast<int>(impl)));
   }
 }

@@ -8,11 +8,13 @@
 // C are overwritten, as in BLAS). C must not overlap A or B, nor two batch entries of C
 // each other. k == 0 gives C = beta * C.
 //
-// Two implementations, selected per call (GemmParams::impl) or for the whole process by the
-// environment variable MELGRAD_GEMM=melgrad|cublas:
+// Implementations, selected per call (GemmParams::impl) or for the whole process by the
+// environment variable MELGRAD_GEMM=melgrad|cublas|melgrad_tf32:
 //   melgrad: the hand-written tiled SIMT kernel of gemm.cu (shared-memory tiles, register
 //            blocking, float4 loads where aligned); the only one in the emulator build;
-//   cublas:  cublasSgemmStridedBatched (CUDA build only; the reference and the fast path).
+//   cublas:  cublasSgemmStridedBatched (CUDA build only; the reference and the fast path);
+//   melgrad_tf32: a WMMA tensor-core kernel (gemm_tf32.cu; CUDA build, sm_80+), TF32
+//            inputs with float accumulation: faster, less precise; never the default.
 // Default (MELGRAD_GEMM unset): cublas in the CUDA build, melgrad in the emulator build.
 // Launchers validate (std::invalid_argument) and launch on `stream`; gemm_reference is a
 // plain triple loop with double accumulation on host memory.
@@ -30,6 +32,8 @@ enum class GemmImpl : int {
   automatic,  // MELGRAD_GEMM, else the build's default (see above)
   melgrad,    // the hand-written SIMT kernel
   cublas,     // cuBLAS (CUDA build only; requesting it in the emulator throws)
+  melgrad_tf32,  // the hand-written TF32 tensor-core kernel (CUDA build, sm_80+; inputs
+                 // rounded to 10 mantissa bits: relative errors ~1e-3)
 };
 
 struct GemmParams {
@@ -57,12 +61,13 @@ struct GemmParams {
 void gemm(const GemmParams& p, Stream stream = nullptr);
 void gemm_reference(const GemmParams& p);
 
-// "melgrad" | "cublas" (and "" → automatic); anything else throws std::invalid_argument.
+// "melgrad" | "cublas" | "melgrad_tf32" (and "" → automatic); else std::invalid_argument.
 GemmImpl parse_gemm_impl(std::string_view text);
 const char* gemm_impl_name(GemmImpl impl);
 // What GemmImpl::automatic resolves to in this process (reads MELGRAD_GEMM once).
 GemmImpl default_gemm_impl();
-// The implementations this build provides: {melgrad} or {melgrad, cublas}.
+// The float32-exact implementations this build provides: {melgrad} or {melgrad, cublas}
+// (melgrad_tf32, when built, is left out: it does not meet float32 tolerances).
 std::vector<GemmImpl> available_gemm_impls();
 
 }  // namespace melgrad::kernels

@@ -1,5 +1,5 @@
-// Google Benchmark for gemm (kernels/gemm.h): the melgrad SIMT kernel and cuBLAS side by
-// side on the same shapes, with FLOP/s counters (2 m n k per matrix). Shapes (m, n, k):
+// Google Benchmark for gemm (kernels/gemm.h): the melgrad SIMT kernel, cuBLAS and the
+// melgrad TF32 tensor-core kernel side by side on the same shapes, with FLOP/s counters (2 m n k per matrix). Shapes (m, n, k):
 //   GPU (bench_kernels_cuda): 4096^3 and 1024^3, and the seed's layers at batch 32:
 //     41376 x 800 x 128   BiLSTM input projection, 32 clips x 1293 frames, both directions
 //     32 x 400 x 100      one BiLSTM time step (h @ W_hh^T), one direction
@@ -77,6 +77,22 @@ void BM_gemm_cublas(benchmark::State& state) {
   run_device(state, GemmImpl::cublas);
 }
 
+#if MELGRAD_KERNELS_CUDA
+constexpr bool kGpuBuild = true;
+#else
+constexpr bool kGpuBuild = false;
+#endif
+
+// TF32 tensor cores (sm_80+): compare with cuBLAS's FP32 path above, or run
+// NVIDIA_TF32_OVERRIDE=1 to let cuBLAS use TF32 too.
+void BM_gemm_melgrad_tf32(benchmark::State& state) {
+  if (!kGpuBuild) {
+    state.SkipWithError("tensor cores are not emulated");
+    return;
+  }
+  run_device(state, GemmImpl::melgrad_tf32);
+}
+
 void BM_gemm_reference(benchmark::State& state) {
   GemmParams p = shape_of(state);
   const auto a = gemm_inputs(p.m * p.k, 1), b = gemm_inputs(p.k * p.n, 2);
@@ -101,14 +117,9 @@ void small_shapes(benchmark::internal::Benchmark* b) {
   b->Args({128, 128, 128, 0})->Args({32, 400, 100, 1})->Unit(benchmark::kMicrosecond);
 }
 
-#if MELGRAD_KERNELS_CUDA
-constexpr bool kGpuBuild = true;
-#else
-constexpr bool kGpuBuild = false;
-#endif
-
 }  // namespace
 
 BENCHMARK(BM_gemm_melgrad)->Apply(kGpuBuild ? gpu_shapes : small_shapes);
 BENCHMARK(BM_gemm_cublas)->Apply(kGpuBuild ? gpu_shapes : small_shapes);
+BENCHMARK(BM_gemm_melgrad_tf32)->Apply(kGpuBuild ? gpu_shapes : small_shapes);
 BENCHMARK(BM_gemm_reference)->Apply(small_shapes);

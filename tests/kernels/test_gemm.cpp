@@ -230,10 +230,11 @@ TEST_CASE("gemm launcher validates its parameters") {
 TEST_CASE("gemm implementation switch: MELGRAD_GEMM values and the emulator's cuBLAS error") {
   CHECK(parse_gemm_impl("melgrad") == GemmImpl::melgrad);
   CHECK(parse_gemm_impl("cublas") == GemmImpl::cublas);
+  CHECK(parse_gemm_impl("melgrad_tf32") == GemmImpl::melgrad_tf32);
   CHECK(parse_gemm_impl("") == GemmImpl::automatic);
   CHECK_THROWS_WITH_AS(parse_gemm_impl("eigen"),
-                       "MELGRAD_GEMM: unknown GEMM implementation 'eigen' (expected melgrad or "
-                       "cublas)",
+                       "MELGRAD_GEMM: unknown GEMM implementation 'eigen' (expected melgrad, "
+                       "cublas or melgrad_tf32)",
                        std::invalid_argument);
   CHECK(default_gemm_impl() != GemmImpl::automatic);
 #if MELGRAD_KERNELS_EMU
@@ -249,7 +250,42 @@ TEST_CASE("gemm implementation switch: MELGRAD_GEMM values and the emulator's cu
   CHECK_THROWS_WITH_AS(gemm(p),
                        doctest::Contains("this is the emulator build, which has no cuBLAS"),
                        std::runtime_error);
+  p.impl = GemmImpl::melgrad_tf32;
+  CHECK_THROWS_WITH_AS(gemm(p), doctest::Contains("cannot run tensor-core instructions"),
+                       std::runtime_error);
 #else
   CHECK(available_gemm_impls().size() == 2);
 #endif
 }
+
+#if !MELGRAD_KERNELS_EMU
+TEST_CASE("gemm: the TF32 tensor-core kernel within TF32 tolerance (GPU only)") {
+  // TF32 rounds each input to 10 mantissa bits (relative error <= 2^-11 ~ 4.9e-4 each, so
+  // ~1e-3 per product); k products of values in [-1, 1] with random signs: the error grows
+  // like sqrt(k) * 1e-3 * 0.5, bounded here by atol 2e-3 * sqrt(k) + 1e-3.
+  for (bool ta : {false, true}) {
+    for (bool tb : {false, true}) {
+      for (Case c : {Case{ta, tb, 1, 1, 1}, Case{ta, tb, 130, 70, 40}, Case{ta, tb, 257, 129, 300},
+                     Case{ta, tb, 33, 17, 65, 0, 0, 3, true}}) {
+        const std::string what = describe(c);
+        INFO(what);
+        Operands o = make_operands(c, 1.5f, -0.5f, 7);
+        std::vector<float> expected = o.c;
+        GemmParams r = o.p;
+        r.a = o.a.data();
+        r.b = o.b.data();
+        r.c = expected.data();
+        gemm_reference(r);
+        DeviceBuffer<float> da(o.a), db(o.b), dc(o.c);
+        GemmParams p = o.p;
+        p.a = da.data();
+        p.b = db.data();
+        p.c = dc.data();
+        p.impl = GemmImpl::melgrad_tf32;
+        gemm(p);
+        check_close(dc.to_host(), expected, 2e-3 * std::sqrt(static_cast<double>(c.k)) + 1e-3, 1e-3);
+      }
+    }
+  }
+}
+#endif
