@@ -8,6 +8,8 @@
 // op is built from.
 #pragma once
 
+#include <vector>
+
 #include "engine/tensor.h"
 
 namespace melgrad {
@@ -23,6 +25,14 @@ enum class UnaryOp {
 enum class BinaryOp { add, sub, mul, div, pow, max, min, eq, gt, ge, lt, le };
 
 enum class ReduceOp { sum, max, min };
+
+// One Adam/AdamW step's hyper-parameters (engine/optim/optim.h's update rule); step counts
+// from 1.
+struct AdamStepArgs {
+  double lr, beta1, beta2, eps, weight_decay;
+  bool decoupled_weight_decay;
+  int64_t step;
+};
 
 class Backend {
  public:
@@ -59,6 +69,49 @@ class Backend {
                            const Tensor& src) = 0;
   // Fills with uniform [lo, hi) or normal(mean, std) from `gen`, in row-major order.
   virtual void random(const Tensor& out, Generator& gen, bool normal, double a, double b) = 0;
+
+  // ---- fused kernels (optional) ----------------------------------------------------
+  // A backend with a fused kernel for a composite op overrides its hook and returns the
+  // result; the defaults return an undefined Tensor (false), and the op then composes the
+  // primitives above, which is the CPU's path. No autograd here: ops record the node.
+  //
+  // y = softmax(x) (log: log_softmax) along dim; y contiguous, x's shape.
+  virtual Tensor fused_softmax(const Tensor& /*x*/, int64_t /*dim*/, bool /*log*/) { return {}; }
+  // dx for y = softmax(x) (y * (dy - sum(dy * y))) or log_softmax (dy - exp(y) * sum(dy)).
+  virtual Tensor fused_softmax_backward(const Tensor& /*y*/, const Tensor& /*dy*/,
+                                        int64_t /*dim*/, bool /*log*/) {
+    return {};
+  }
+  // Inverted dropout y = x * mask with ops/dropout.cpp's Philox mask for `seed` (element i
+  // of x in row-major order kept iff philox_uniform(seed, i) >= p, scaled by 1 / (1 - p));
+  // y contiguous. The backward regenerates the mask: dx = dy * mask.
+  virtual Tensor fused_dropout(const Tensor& /*x*/, double /*p*/, uint64_t /*seed*/) { return {}; }
+  virtual Tensor fused_dropout_backward(const Tensor& /*dy*/, double /*p*/, uint64_t /*seed*/) {
+    return {};
+  }
+  // Mean cross-entropy of logits [N, C] against int64 targets [N] in [0, C), with optional
+  // class weights [C] (ops/loss.h); returns {loss [], saved...} for the backward, which
+  // returns dlogits = grad_loss * dloss/dlogits. Targets are checked by the caller.
+  virtual std::vector<Tensor> fused_cross_entropy(const Tensor& /*logits*/,
+                                                  const Tensor& /*targets*/,
+                                                  const Tensor& /*weights*/) {
+    return {};
+  }
+  virtual Tensor fused_cross_entropy_backward(const Tensor& /*logits*/, const Tensor& /*targets*/,
+                                              const Tensor& /*weights*/,
+                                              const std::vector<Tensor>& /*saved*/,
+                                              const Tensor& /*grad_loss*/) {
+    return {};
+  }
+  // One Adam step over parameters with their gradients and moments (each list the same
+  // length; all contiguous, on this device), updated in place. False: not provided.
+  virtual bool fused_adam_step(const std::vector<Tensor>& /*params*/,
+                               const std::vector<Tensor>& /*grads*/,
+                               const std::vector<Tensor>& /*exp_avg*/,
+                               const std::vector<Tensor>& /*exp_avg_sq*/,
+                               const AdamStepArgs& /*args*/) {
+    return false;
+  }
 };
 
 Backend& backend_for(Device device);

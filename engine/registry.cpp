@@ -52,6 +52,13 @@ void check_device(const OpInfo& op, const TensorList& tensors) {
   if (first && !op.supports(first->device().type))
     throw std::runtime_error("op '" + op.name + "' is not implemented for device " +
                              first->device().str());
+  if (first && first->device().is_cuda())
+    for (const Tensor& t : tensors)
+      if (t.defined() && t.dtype() == DType::f64)
+        throw std::invalid_argument("op '" + op.name + "': float64 is not supported on " +
+                                    t.device().str() + " (got " + t.str() +
+                                    "); CUDA kernels compute in float32, convert with "
+                                    ".to(DType::f32)");
 }
 
 }  // namespace melgrad

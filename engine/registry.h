@@ -43,8 +43,8 @@ const OpInfo& register_op(OpInfo info);
 const OpInfo* find_op(const std::string& name);
 std::vector<const OpInfo*> all_ops();
 
-// Throws an error naming the op when the tensors are on different devices or the op has
-// no kernel for their device.
+// Throws an error naming the op when the tensors are on different devices, the op has no
+// kernel for their device, or a float64 tensor is on a CUDA device (float32 only there).
 void check_device(const OpInfo& op, const TensorList& tensors);
 
 }  // namespace melgrad

@@ -41,7 +41,7 @@ float philox_uniform(uint64_t seed, uint64_t index) {
 }
 
 static const OpInfo& kDropout = register_op(
-    {.name = "dropout", .family = "dropout", .devices = {DeviceType::cpu},
+    {.name = "dropout", .family = "dropout", .devices = {DeviceType::cpu, DeviceType::cuda},
      .gradcheck = [](Generator& g) {
        return GradCases{{"p=0.3", {gc_input({4, 5}, g)},
                          [](const TensorList& in) { return dropout_with_seed(in[0], 0.3, 99); }}};
@@ -53,6 +53,11 @@ Tensor dropout_with_seed(const Tensor& x, double p, uint64_t seed) {
   check_device(kDropout, {x});
   check_floating(kDropout, x);
   if (p == 0) return x;
+  Tensor fused = backend_for(x.device()).fused_dropout(x, p, seed);
+  if (fused.defined())
+    return record(kDropout, {x}, fused, [p, seed](const TensorList& g) {
+      return TensorList{backend_for(g[0].device()).fused_dropout_backward(g[0], p, seed)};
+    });
   Tensor mask = dropout_mask(x, p, seed);
   Tensor out;
   {

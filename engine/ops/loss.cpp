@@ -1,11 +1,13 @@
 // Losses (see loss.h), composed from registered ops so their gradients come from ops that
 // the registry's gradient check already covers; tests/ops/test_losses.cpp checks them
-// against hand-computed values and finite differences.
+// against hand-computed values and finite differences. cross_entropy runs a backend's
+// fused kernel where there is one (CUDA: kernels/cross_entropy.h), as one graph node.
 #include "engine/ops/loss.h"
 
 #include <stdexcept>
 
 #include "engine/ops/ops.h"
+#include "engine/ops/op_helpers.h"
 
 namespace melgrad {
 
@@ -19,7 +21,24 @@ static void check_same_shape(const char* op, const Tensor& pred, const Tensor& t
                                 " but target is " + dtype_name(target.dtype()));
 }
 
+// Registered so that a backend's fused kernel can record one node (the CPU composes
+// log_softmax, gather and mean, whose gradients the registry checks op by op).
+static const OpInfo& kCrossEntropy = register_op(
+    {.name = "cross_entropy", .family = "loss", .devices = {DeviceType::cpu, DeviceType::cuda},
+     .gradcheck = [](Generator& g) {
+       const Tensor targets = Tensor::from_vector(std::vector<int64_t>{2, 0, 3, 1, 2, 3}, {6});
+       auto weighted = [](const TensorList& in) { return cross_entropy(in[0], in[1], in[2]); };
+       return GradCases{
+           {"unweighted", {detail::gc_input({6, 4}, g, -2, 2), targets},
+            [](const TensorList& in) { return cross_entropy(in[0], in[1]); }},
+           {"class weights", {detail::gc_input({6, 4}, g, -2, 2), targets,
+                              Tensor::uniform({4}, 0.5, 2, g, DType::f64)}, weighted},
+           {"learned class weights", {detail::gc_input({6, 4}, g, -2, 2), targets,
+                                      detail::gc_input({4}, g, 0.5, 2)}, weighted}};
+     }});
+
 Tensor cross_entropy(const Tensor& logits, const Tensor& targets, const Tensor& class_weights) {
+  check_device(kCrossEntropy, {logits, targets, class_weights});
   if (logits.dim() != 2)
     throw std::invalid_argument("cross_entropy: logits must be [N, C], got " +
                                 shape_str(logits.shape()));
@@ -31,11 +50,26 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& targets, const Tensor& 
     if (t < 0 || t >= C)
       throw std::invalid_argument("cross_entropy: target class " + std::to_string(int64_t(t)) +
                                   " out of range for " + std::to_string(C) + " classes");
-  Tensor picked = gather(log_softmax(logits, 1), 1, targets.reshape({N, 1})).reshape({N});
-  if (!class_weights.defined()) return -mean(picked);
-  if (class_weights.shape() != Shape{C})
+  if (class_weights.defined() && class_weights.shape() != Shape{C})
     throw std::invalid_argument("cross_entropy: class weights must be [" + std::to_string(C) +
                                 "], got " + shape_str(class_weights.shape()));
+  // The fused kernel differentiates the logits only: learned class weights compose.
+  if (!(class_weights.defined() && class_weights.requires_grad())) {
+    std::vector<Tensor> fused =
+        backend_for(logits.device()).fused_cross_entropy(logits, targets, class_weights);
+    if (!fused.empty())
+      return record(kCrossEntropy, {logits, targets, class_weights}, fused[0],
+                    [x = logits.detach(), targets,
+                     w = class_weights.defined() ? class_weights.detach() : Tensor(),
+                     saved = std::vector<Tensor>(fused.begin() + 1, fused.end())](
+                        const TensorList& g) {
+                      return TensorList{backend_for(x.device()).fused_cross_entropy_backward(
+                                            x, targets, w, saved, g[0]),
+                                        Tensor(), Tensor()};
+                    });
+  }
+  Tensor picked = gather(log_softmax(logits, 1), 1, targets.reshape({N, 1})).reshape({N});
+  if (!class_weights.defined()) return -mean(picked);
   Tensor w = index_select(class_weights, 0, targets);
   return -sum(picked * w) / sum(w);
 }

@@ -1,5 +1,6 @@
 // Optimisers, clipping and schedules (see optim.h). The CPU updates are single fused loops
-// per parameter; other devices get their fused kernels from the CUDA backend.
+// per parameter. On other devices Adam is one fused multi-tensor kernel of the device's
+// backend (Backend::fused_adam_step), and SGD and clipping use its elementwise kernels.
 #include "engine/optim/optim.h"
 
 #include <cmath>
@@ -7,14 +8,10 @@
 #include <string>
 
 #include "engine/autograd.h"
+#include "engine/backend.h"
+#include "engine/ops/ops.h"
 
 namespace melgrad::optim {
-
-static void require_cpu(const Tensor& p, const char* what) {
-  if (!p.device().is_cpu())
-    throw std::runtime_error(std::string(what) + ": no update kernel for device " +
-                             p.device().str() + " yet");
-}
 
 Optimizer::Optimizer(std::vector<Tensor> params, double lr) : params_(std::move(params)), lr_(lr) {
   if (!(lr >= 0)) throw std::invalid_argument("optimizer: learning rate must be >= 0, got " + std::to_string(lr));
@@ -60,16 +57,31 @@ static void adam_update(T* p, const T* g, T* m, T* v, int64_t n, const AdamOptio
 void Adam::step() {
   ++steps_;
   NoGradGuard no_grad;
+  std::vector<Tensor> dev_p, dev_g, dev_m, dev_v;  // off the CPU: one fused multi-tensor step
   for (size_t i = 0; i < params_.size(); ++i) {
     Tensor& p = params_[i];
     if (!p.grad().defined()) continue;
-    require_cpu(p, "Adam");
     Tensor g = p.grad().contiguous();
+    if (!p.device().is_cpu()) {
+      if (!dev_p.empty() && !(dev_p[0].device() == p.device()))
+        throw std::invalid_argument("Adam: parameters on " + dev_p[0].device().str() + " and " +
+                                    p.device().str() + "; one optimiser updates one device");
+      dev_p.push_back(p);
+      dev_g.push_back(g);
+      dev_m.push_back(m_[i]);
+      dev_v.push_back(v_[i]);
+      continue;
+    }
     dispatch_floating(p.dtype(), "Adam", [&]<class T>() {
       adam_update<T>(p.data<T>(), g.data<T>(), m_[i].data<T>(), v_[i].data<T>(), p.numel(),
                      options_, lr_, steps_);
     });
   }
+  if (dev_p.empty()) return;
+  const AdamStepArgs args{lr_, options_.beta1, options_.beta2, options_.eps,
+                          options_.weight_decay, options_.decoupled_weight_decay, steps_};
+  if (!backend_for(dev_p[0].device()).fused_adam_step(dev_p, dev_g, dev_m, dev_v, args))
+    throw std::runtime_error("Adam: no update kernel for device " + dev_p[0].device().str());
 }
 
 std::unique_ptr<Adam> make_adamw(std::vector<Tensor> params, double lr, double weight_decay) {
@@ -89,9 +101,17 @@ void SGD::step() {
   for (size_t i = 0; i < params_.size(); ++i) {
     Tensor& p = params_[i];
     if (!p.grad().defined()) continue;
-    require_cpu(p, "SGD");
     Tensor g = p.grad().contiguous();
     const bool first = !buf_[i].defined();
+    if (!p.device().is_cpu()) {  // the same update from the device's elementwise kernels
+      Tensor d = options_.weight_decay != 0 ? g + p * options_.weight_decay : g;
+      if (options_.momentum > 0) {
+        buf_[i] = first ? clone(d) : buf_[i] * options_.momentum + d;
+        d = options_.nesterov ? d + buf_[i] * options_.momentum : buf_[i];
+      }
+      p.copy_(p - d * lr_);
+      continue;
+    }
     if (first && options_.momentum > 0) buf_[i] = Tensor::zeros_like(p);
     dispatch_floating(p.dtype(), "SGD", [&]<class T>() {
       T* pp = p.data<T>();
@@ -124,7 +144,10 @@ double clip_grad_norm(const std::vector<Tensor>& params, double max_norm) {
     for (const Tensor& p : params)
       if (p.grad().defined()) {
         Tensor g = p.grad();
-        require_cpu(g, "clip_grad_norm");
+        if (!g.device().is_cpu()) {  // in place on the device
+          backend_for(g.device()).unary(UnaryOp::affine, g, g, coef, 0.0);
+          continue;
+        }
         dispatch_floating(g.dtype(), "clip_grad_norm", [&]<class T>() {
           Tensor c = g.contiguous();  // leaf gradients are contiguous; copy back otherwise
           T* d = c.data<T>();

@@ -1,0 +1,83 @@
+// CudaBackend: index_select / index_add and gather / scatter_add on the kernels of
+// kernels/indexing.h. Operands are packed contiguous ([outer, size(dim), inner]); outputs
+// must be contiguous, as on the CPU. A bad index cannot throw from the kernel: it sets the
+// device's error word, and the next synchronisation (any copy to the host) throws.
+#include <stdexcept>
+#include <string>
+
+#include "engine/cuda/cuda_backend.h"
+#include "engine/cuda/device_runtime.h"
+#include "engine/cuda/kernel_layout.h"
+#include "kernels/indexing.h"
+
+namespace melgrad::cuda {
+
+namespace {
+
+struct Split {
+  int64_t outer = 1, inner = 1;
+};
+
+Split split_at(const Shape& s, int64_t dim) {
+  Split r;
+  for (int64_t d = 0; d < dim; ++d) r.outer *= s[d];
+  for (std::size_t d = static_cast<std::size_t>(dim) + 1; d < s.size(); ++d) r.inner *= s[d];
+  return r;
+}
+
+void check_operands(const char* kernel, const Tensor& values, const Tensor& index,
+                    const Tensor& out) {
+  require_f32(kernel, {&values, &out});
+  if (index.dtype() != DType::i64)
+    throw std::invalid_argument(std::string("cuda backend: ") + kernel +
+                                ": index must be int64, got " + index.str());
+  if (!out.is_contiguous())
+    throw std::logic_error(std::string("cuda backend: ") + kernel + ": output must be contiguous");
+}
+
+const int64_t* indices(const Tensor& t) { return static_cast<const int64_t*>(t.raw_data()); }
+const float* cf32(const Tensor& t) { return static_cast<const float*>(t.raw_data()); }
+float* f32(const Tensor& t) { return static_cast<float*>(t.raw_data()); }
+
+}  // namespace
+
+void CudaBackend::index_select(const Tensor& x, int64_t dim, const Tensor& index,
+                               const Tensor& out) {
+  check_operands("index_select", x, index, out);
+  const Tensor xc = contiguous_on_device(x), ic = contiguous_on_device(index);
+  const Split sp = split_at(x.shape(), dim);
+  kernels::index_select(
+      {cf32(xc), indices(ic), f32(out), sp.outer, x.size(dim), ic.numel(), sp.inner, error_word()},
+      stream());
+}
+
+void CudaBackend::index_add(const Tensor& out, int64_t dim, const Tensor& index,
+                            const Tensor& src) {
+  check_operands("index_add", src, index, out);
+  const Tensor sc = contiguous_on_device(src), ic = contiguous_on_device(index);
+  const Split sp = split_at(out.shape(), dim);
+  kernels::index_add({f32(out), indices(ic), cf32(sc), sp.outer, out.size(dim), ic.numel(),
+                      sp.inner, error_word()},
+                     stream());
+}
+
+void CudaBackend::gather(const Tensor& x, int64_t dim, const Tensor& index, const Tensor& out) {
+  check_operands("gather", x, index, out);
+  const Tensor xc = contiguous_on_device(x), ic = contiguous_on_device(index);
+  const Split sp = split_at(index.shape(), dim);
+  kernels::gather({cf32(xc), indices(ic), f32(out), sp.outer, x.size(dim), index.size(dim),
+                   sp.inner, error_word()},
+                  stream());
+}
+
+void CudaBackend::scatter_add(const Tensor& out, int64_t dim, const Tensor& index,
+                              const Tensor& src) {
+  check_operands("scatter_add", src, index, out);
+  const Tensor sc = contiguous_on_device(src), ic = contiguous_on_device(index);
+  const Split sp = split_at(index.shape(), dim);
+  kernels::scatter_add({f32(out), indices(ic), cf32(sc), sp.outer, out.size(dim), index.size(dim),
+                        sp.inner, error_word()},
+                       stream());
+}
+
+}  // namespace melgrad::cuda

@@ -1,0 +1,244 @@
+// CudaBackend: unary and binary maps, where, reductions, argmax and the fused softmax.
+// Maps run on any strides (broadcast operands have stride 0); reductions and softmax bring
+// the reduced dims last and contiguous (one strided copy when they are not) and run the
+// row kernels of kernels/reduce.h and kernels/softmax.h.
+#include <stdexcept>
+
+#include "engine/cuda/cuda_backend.h"
+#include "engine/cuda/device_runtime.h"
+#include "engine/cuda/kernel_layout.h"
+#include "kernels/elementwise.h"
+#include "kernels/indexing.h"
+#include "kernels/reduce.h"
+#include "kernels/softmax.h"
+
+namespace melgrad::cuda {
+
+namespace {
+
+const float* cf32(const Tensor& t) { return static_cast<const float*>(t.raw_data()); }
+float* f32(const Tensor& t) { return static_cast<float*>(t.raw_data()); }
+
+kernels::UnaryOp kernel_unary(UnaryOp op) {
+  switch (op) {
+    case UnaryOp::neg:
+      return kernels::UnaryOp::neg;
+    case UnaryOp::exp:
+      return kernels::UnaryOp::exp;
+    case UnaryOp::log:
+      return kernels::UnaryOp::log;
+    case UnaryOp::sqrt:
+      return kernels::UnaryOp::sqrt;
+    case UnaryOp::abs:
+      return kernels::UnaryOp::abs;
+    case UnaryOp::relu:
+      return kernels::UnaryOp::relu;
+    case UnaryOp::sigmoid:
+      return kernels::UnaryOp::sigmoid;
+    case UnaryOp::tanh:
+      return kernels::UnaryOp::tanh;
+    case UnaryOp::affine:
+      return kernels::UnaryOp::identity;  // alpha * x + beta
+    default:
+      break;
+  }
+  throw std::logic_error("cuda backend: unary op has no elementwise kernel");
+}
+
+// Writes into `out` through a contiguous temporary when the kernel needs a contiguous output.
+template <class F>
+void with_contiguous_output(const Tensor& out, F&& kernel) {
+  if (out.is_contiguous()) {
+    kernel(out);
+    return;
+  }
+  Tensor tmp = Tensor::empty(out.shape(), out.dtype(), out.device());
+  kernel(tmp);
+  backend_for(out.device()).copy(tmp, out);
+}
+
+}  // namespace
+
+void CudaBackend::unary(UnaryOp op, const Tensor& x, const Tensor& out, double a, double b) {
+  require_f32("unary", {&x, &out});
+  const auto l = kernel_layout<2>("unary", out.shape(), {&x.strides(), &out.strides()});
+  if (op == UnaryOp::sign || op == UnaryOp::pow_scalar || op == UnaryOp::clamp ||
+      op == UnaryOp::step) {
+    kernels::ScalarOpParams p;
+    p.x = cf32(x);
+    p.y = f32(out);
+    p.shape = l.shape;
+    p.x_strides = l.strides[0];
+    p.y_strides = l.strides[1];
+    p.op = op == UnaryOp::sign         ? kernels::ScalarOp::sign
+           : op == UnaryOp::pow_scalar ? kernels::ScalarOp::pow
+           : op == UnaryOp::clamp      ? kernels::ScalarOp::clamp
+                                       : kernels::ScalarOp::step;
+    p.a = static_cast<float>(a);
+    p.b = static_cast<float>(b);
+    kernels::scalar_op(p, stream());
+    return;
+  }
+  kernels::UnaryParams p;
+  p.x = cf32(x);
+  p.y = f32(out);
+  p.shape = l.shape;
+  p.x_strides = l.strides[0];
+  p.y_strides = l.strides[1];
+  p.op = kernel_unary(op);
+  if (op == UnaryOp::affine) {
+    p.alpha = static_cast<float>(a);
+    p.beta = static_cast<float>(b);
+  }
+  kernels::elementwise_unary(p, stream());
+}
+
+void CudaBackend::binary(BinaryOp op, const Tensor& a, const Tensor& b, const Tensor& out) {
+  require_f32("binary", {&a, &b, &out});
+  const auto l =
+      kernel_layout<3>("binary", out.shape(), {&a.strides(), &b.strides(), &out.strides()});
+  switch (op) {
+    case BinaryOp::eq:
+    case BinaryOp::gt:
+    case BinaryOp::ge:
+    case BinaryOp::lt:
+    case BinaryOp::le: {
+      kernels::CompareParams p;
+      p.a = cf32(a);
+      p.b = cf32(b);
+      p.y = f32(out);
+      p.shape = l.shape;
+      p.a_strides = l.strides[0];
+      p.b_strides = l.strides[1];
+      p.y_strides = l.strides[2];
+      p.op = op == BinaryOp::eq   ? kernels::CompareOp::eq
+             : op == BinaryOp::gt ? kernels::CompareOp::gt
+             : op == BinaryOp::ge ? kernels::CompareOp::ge
+             : op == BinaryOp::lt ? kernels::CompareOp::lt
+                                  : kernels::CompareOp::le;
+      kernels::compare(p, stream());
+      return;
+    }
+    default:
+      break;
+  }
+  kernels::BinaryParams p;
+  p.a = cf32(a);
+  p.b = cf32(b);
+  p.y = f32(out);
+  p.shape = l.shape;
+  p.a_strides = l.strides[0];
+  p.b_strides = l.strides[1];
+  p.y_strides = l.strides[2];
+  switch (op) {
+    case BinaryOp::add:
+      p.op = kernels::BinaryOp::add;
+      break;
+    case BinaryOp::sub:
+      p.op = kernels::BinaryOp::sub;
+      break;
+    case BinaryOp::mul:
+      p.op = kernels::BinaryOp::mul;
+      break;
+    case BinaryOp::div:
+      p.op = kernels::BinaryOp::div;
+      break;
+    case BinaryOp::pow:
+      p.op = kernels::BinaryOp::pow;
+      break;
+    case BinaryOp::max:
+      p.op = kernels::BinaryOp::max;
+      break;
+    case BinaryOp::min:
+      p.op = kernels::BinaryOp::min;
+      break;
+    default:
+      throw std::logic_error("cuda backend: binary op without a kernel");
+  }
+  kernels::elementwise_binary(p, stream());
+}
+
+void CudaBackend::where(const Tensor& cond, const Tensor& a, const Tensor& b, const Tensor& out) {
+  require_f32("where", {&a, &b, &out});
+  const auto l = kernel_layout<4>("where", out.shape(),
+                                  {&cond.strides(), &a.strides(), &b.strides(), &out.strides()});
+  kernels::WhereParams p;
+  p.cond = cond.raw_data();
+  p.cond_type = elem_type(cond.dtype());
+  p.a = cf32(a);
+  p.b = cf32(b);
+  p.y = f32(out);
+  p.shape = l.shape;
+  p.cond_strides = l.strides[0];
+  p.a_strides = l.strides[1];
+  p.b_strides = l.strides[2];
+  p.y_strides = l.strides[3];
+  kernels::where_select(p, stream());
+}
+
+// x viewed as [kept dims..., reduced dims...] and packed into [rows, cols]; one row kernel.
+void CudaBackend::reduce(ReduceOp op, const Tensor& x, const Tensor& out) {
+  require_f32("reduce", {&x, &out});
+  Shape kept_shape, kept_strides, red_shape, red_strides;
+  int64_t rows = 1, cols = 1;
+  for (int64_t d = 0; d < x.dim(); ++d) {
+    const bool reduced = out.size(d) == 1 && x.size(d) != 1;
+    (reduced ? red_shape : kept_shape).push_back(x.size(d));
+    (reduced ? red_strides : kept_strides).push_back(x.strides()[d]);
+    (reduced ? cols : rows) *= x.size(d);
+  }
+  kept_shape.insert(kept_shape.end(), red_shape.begin(), red_shape.end());
+  kept_strides.insert(kept_strides.end(), red_strides.begin(), red_strides.end());
+  const Tensor packed = contiguous_on_device(x.as_strided(kept_shape, kept_strides, x.offset()));
+  with_contiguous_output(out, [&](const Tensor& y) {
+    kernels::ReduceParams p;
+    p.x = cf32(packed);
+    p.y = f32(y);
+    p.rows = rows;
+    p.cols = cols;
+    p.op = op == ReduceOp::sum   ? kernels::ReduceOp::sum
+           : op == ReduceOp::max ? kernels::ReduceOp::max
+                                 : kernels::ReduceOp::min;
+    kernels::reduce_last_dim(p, stream());
+  });
+}
+
+void CudaBackend::argmax(const Tensor& x, int64_t dim, const Tensor& out) {
+  require_f32("argmax", {&x});
+  const Tensor xc = contiguous_on_device(x);
+  int64_t outer = 1, inner = 1;
+  for (int64_t d = 0; d < dim; ++d) outer *= x.size(d);
+  for (int64_t d = dim + 1; d < x.dim(); ++d) inner *= x.size(d);
+  with_contiguous_output(out, [&](const Tensor& y) {
+    kernels::argmax({cf32(xc), static_cast<int64_t*>(y.raw_data()), outer, x.size(dim), inner},
+                    stream());
+  });
+}
+
+Tensor CudaBackend::fused_softmax(const Tensor& x, int64_t dim, bool log) {
+  require_f32(log ? "log_softmax" : "softmax", {&x});
+  const Tensor xl = contiguous_on_device(move_dim_last(x, dim));
+  Tensor yl = Tensor::empty(xl.shape(), x.dtype(), x.device());
+  const int64_t cols = x.size(dim), rows = cols ? x.numel() / cols : 0;
+  kernels::softmax_forward({cf32(xl), f32(yl), rows, cols, log}, stream());
+  if (dim == x.dim() - 1) return yl;
+  Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
+  copy(yl, move_dim_last(y, dim));
+  return y;
+}
+
+Tensor CudaBackend::fused_softmax_backward(const Tensor& y, const Tensor& dy, int64_t dim,
+                                           bool log) {
+  require_f32(log ? "log_softmax backward" : "softmax backward", {&y, &dy});
+  const Tensor yl = contiguous_on_device(move_dim_last(y, dim));
+  const Tensor dyl = contiguous_on_device(move_dim_last(dy, dim));
+  Tensor dxl = Tensor::empty(yl.shape(), y.dtype(), y.device());
+  const int64_t cols = y.size(dim), rows = cols ? y.numel() / cols : 0;
+  kernels::softmax_backward({cf32(yl), cf32(dyl), f32(dxl), rows, cols, log}, stream());
+  if (dim == y.dim() - 1) return dxl;
+  Tensor dx = Tensor::empty(y.shape(), y.dtype(), y.device());
+  copy(dxl, move_dim_last(dx, dim));
+  return dx;
+}
+
+}  // namespace melgrad::cuda

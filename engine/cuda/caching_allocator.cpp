@@ -1,0 +1,124 @@
+// The caching allocator (see caching_allocator.h).
+#include "engine/cuda/caching_allocator.h"
+
+#include <algorithm>
+#include <bit>
+#include <stdexcept>
+#include <string>
+
+namespace melgrad::cuda {
+
+namespace {
+
+constexpr std::size_t kSmallStep = 512;
+constexpr std::size_t kSmallLimit = std::size_t{1} << 20;
+
+std::string mib(std::size_t bytes) {
+  return std::to_string(static_cast<double>(bytes) / double(1 << 20)) + " MiB";
+}
+
+}  // namespace
+
+std::size_t CachingAllocator::bucket_size(std::size_t bytes) {
+  if (bytes <= kSmallLimit)
+    return bytes == 0 ? kSmallStep : (bytes + kSmallStep - 1) / kSmallStep * kSmallStep;
+  const std::size_t quarter = std::bit_floor(bytes) / 4;
+  return (bytes + quarter - 1) / quarter * quarter;
+}
+
+CachingAllocator::CachingAllocator(DeviceMemory device, bool caching)
+    : device_(std::move(device)), caching_(caching) {}
+
+CachingAllocator::~CachingAllocator() {
+  // Live blocks belong to tensors that outlive the allocator (only at exit); leave them.
+  std::lock_guard<std::mutex> lock(mutex_);
+  try {
+    release_cached_locked();
+  } catch (...) {  // a destructor must not throw (e.g. the device is gone at exit)
+  }
+}
+
+void* CachingAllocator::allocate(std::size_t bytes) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  const std::size_t bucket = caching_ ? bucket_size(bytes) : std::max<std::size_t>(bytes, 1);
+  ++stats_.allocations;
+  void* p = nullptr;
+  auto it = free_blocks_.find(bucket);
+  if (it != free_blocks_.end() && !it->second.empty()) {
+    p = it->second.back();
+    it->second.pop_back();
+    stats_.cached_bytes -= bucket;
+    ++stats_.cache_hits;
+  } else {
+    p = device_.malloc(bucket);
+    if (!p && stats_.cached_bytes > 0) {
+      release_cached_locked();
+      p = device_.malloc(bucket);
+    }
+    if (!p)
+      throw std::runtime_error("cuda:0 is out of memory: allocating " + mib(bytes) + " with " +
+                               mib(stats_.in_use_bytes) + " in use by tensors (peak " +
+                               mib(stats_.peak_in_use_bytes) + ")");
+    ++stats_.device_mallocs;
+  }
+  live_[p] = {bucket, bytes};
+  stats_.in_use_bytes += bucket;
+  stats_.requested_bytes += bytes;
+  if (stats_.in_use_bytes > stats_.peak_in_use_bytes)
+    stats_.peak_in_use_bytes = stats_.in_use_bytes;
+  return p;
+}
+
+void CachingAllocator::deallocate(void* p, std::size_t bytes) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto it = live_.find(p);
+  if (it == live_.end() || it->second.requested != bytes)
+    throw std::logic_error("CachingAllocator::deallocate: " + std::to_string(bytes) +
+                           " bytes at a pointer it did not hand out (or freed twice)");
+  const std::size_t bucket = it->second.bucket;
+  live_.erase(it);
+  stats_.in_use_bytes -= bucket;
+  stats_.requested_bytes -= bytes;
+  if (caching_) {
+    free_blocks_[bucket].push_back(p);
+    stats_.cached_bytes += bucket;
+  } else {
+    ++stats_.device_frees;
+    try {
+      device_.free(p);
+    } catch (...) {  // called from ~Storage: a failed free (a faulted device) is reported by
+    }                // the next synchronisation, not by terminating here
+  }
+}
+
+AllocatorStats CachingAllocator::stats() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return stats_;
+}
+
+void CachingAllocator::reset_peak() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  stats_.peak_in_use_bytes = stats_.in_use_bytes;
+}
+
+std::size_t CachingAllocator::empty_cache() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return release_cached_locked();
+}
+
+std::size_t CachingAllocator::release_cached_locked() {
+  std::size_t released = 0;
+  for (auto& [bucket, blocks] : free_blocks_) {
+    while (!blocks.empty()) {
+      device_.free(blocks.back());
+      blocks.pop_back();
+      released += bucket;
+      stats_.cached_bytes -= bucket;
+      ++stats_.device_frees;
+    }
+  }
+  free_blocks_.clear();
+  return released;
+}
+
+}  // namespace melgrad::cuda

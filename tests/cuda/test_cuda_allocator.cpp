@@ -1,0 +1,153 @@
+// The caching allocator (engine/cuda/caching_allocator.h): bucket sizes, reuse without a
+// device allocation, the statistics (in use, peak, cached, hits), emptying the cache, the
+// out-of-memory retry and the direct (non-caching) mode, first on a counting fake device,
+// then on cuda tensors: a training step in steady state allocates nothing from the device.
+#include <doctest/doctest.h>
+
+#include <cstdlib>
+#include <map>
+
+#include "engine/cuda/caching_allocator.h"
+#include "engine/cuda/cuda.h"
+#include "engine/ops/ops.h"
+
+using namespace melgrad;
+using cuda::CachingAllocator;
+
+namespace {
+
+// Host memory standing in for a device with `limit` bytes.
+struct FakeDevice {
+  std::size_t limit = 1 << 30, used = 0;
+  int mallocs = 0, frees = 0;
+  std::map<void*, std::size_t> live;
+
+  CachingAllocator::DeviceMemory memory() {
+    return {[this](std::size_t bytes) -> void* {
+              if (used + bytes > limit) return nullptr;
+              used += bytes;
+              ++mallocs;
+              void* p = std::malloc(bytes);
+              live[p] = bytes;
+              return p;
+            },
+            [this](void* p) {
+              REQUIRE(live.count(p) == 1);
+              used -= live[p];
+              live.erase(p);
+              ++frees;
+              std::free(p);
+            }};
+  }
+};
+
+constexpr std::size_t kMiB = 1 << 20;
+
+}  // namespace
+
+TEST_CASE("bucket sizes: 512-byte steps up to 1 MiB, quarter powers of two above") {
+  CHECK(CachingAllocator::bucket_size(0) == 512);
+  CHECK(CachingAllocator::bucket_size(1) == 512);
+  CHECK(CachingAllocator::bucket_size(512) == 512);
+  CHECK(CachingAllocator::bucket_size(513) == 1024);
+  CHECK(CachingAllocator::bucket_size(kMiB) == kMiB);
+  CHECK(CachingAllocator::bucket_size(kMiB + 1) == kMiB + kMiB / 4);
+  CHECK(CachingAllocator::bucket_size(3 * kMiB) == 3 * kMiB);
+  CHECK(CachingAllocator::bucket_size(7 * kMiB + 1) == 8 * kMiB);
+  for (std::size_t b : {std::size_t{700}, 5 * kMiB + 3, 100 * kMiB + 12345}) {
+    const std::size_t s = CachingAllocator::bucket_size(b);
+    CHECK(s >= b);
+    CHECK(double(s) <= 1.25 * double(b) + 512);  // slack at most 25% (or one small step)
+  }
+}
+
+TEST_CASE("a freed block is reused for its bucket without touching the device") {
+  FakeDevice dev;
+  {
+    CachingAllocator a(dev.memory());
+    void* p = a.allocate(1000);
+    auto s = a.stats();
+    CHECK(dev.mallocs == 1);
+    CHECK(s.in_use_bytes == 1024);
+    CHECK(s.requested_bytes == 1000);
+    a.deallocate(p, 1000);
+    s = a.stats();
+    CHECK(s.in_use_bytes == 0);
+    CHECK(s.cached_bytes == 1024);
+
+    void* q = a.allocate(900);  // same bucket: the same block, no device call
+    CHECK(q == p);
+    CHECK(dev.mallocs == 1);
+    void* r = a.allocate(2000);  // another bucket: a new block
+    CHECK(r != p);
+    CHECK(dev.mallocs == 2);
+    s = a.stats();
+    CHECK(s.cache_hits == 1);
+    CHECK(s.allocations == 3);
+    CHECK(s.device_mallocs == 2);
+    CHECK(s.in_use_bytes == 1024 + 2048);
+    CHECK(s.peak_in_use_bytes == 1024 + 2048);
+
+    a.deallocate(q, 900);
+    a.deallocate(r, 2000);
+    CHECK(a.stats().peak_in_use_bytes == 3072);
+    a.reset_peak();
+    CHECK(a.stats().peak_in_use_bytes == 0);
+    CHECK(a.empty_cache() == 3072);
+    CHECK(dev.frees == 2);
+    CHECK(a.stats().cached_bytes == 0);
+    CHECK_THROWS_AS(a.deallocate(q, 900), std::logic_error);  // freed twice
+  }
+  CHECK(dev.live.empty());
+}
+
+TEST_CASE("out of device memory: the cache is emptied and the request retried once") {
+  FakeDevice dev;
+  dev.limit = 4 * kMiB;
+  CachingAllocator a(dev.memory());
+  void* p = a.allocate(3 * kMiB);
+  a.deallocate(p, 3 * kMiB);       // cached, still counted by the device
+  void* q = a.allocate(2 * kMiB);  // does not fit next to the cached block
+  CHECK(q != nullptr);
+  CHECK(dev.frees == 1);
+  CHECK(a.stats().cached_bytes == 0);
+  CHECK_THROWS_WITH_AS(a.allocate(3 * kMiB), doctest::Contains("cuda:0 is out of memory"),
+                       std::runtime_error);
+  a.deallocate(q, 2 * kMiB);
+}
+
+TEST_CASE("direct mode: exact sizes, every free goes back to the device") {
+  FakeDevice dev;
+  CachingAllocator a(dev.memory(), /*caching=*/false);
+  void* p = a.allocate(1000);
+  CHECK(dev.used == 1000);
+  a.deallocate(p, 1000);
+  CHECK(dev.frees == 1);
+  CHECK(a.stats().cached_bytes == 0);
+}
+
+TEST_CASE("cuda tensors: a repeated training step allocates nothing new from the device") {
+  if (!cuda::caching_enabled()) return;  // MELGRAD_CUDA_ALLOCATOR=direct: nothing cached
+  const Device dev = Device::cuda(0);
+  Generator gen(3);
+  Tensor w = Tensor::normal({16, 8}, 0, 0.3, gen, DType::f32, dev).requires_grad_();
+  const Tensor x = Tensor::normal({32, 16}, 0, 1, gen, DType::f32, dev);
+  auto step = [&] {
+    Tensor loss = mean(pow(tanh(matmul(x, w)), 2.0));
+    loss.backward();
+    w.zero_grad();
+  };
+  step();
+  const auto warm = cuda::memory_stats();
+  for (int i = 0; i < 3; ++i) step();
+  const auto after = cuda::memory_stats();
+  CHECK(after.device_mallocs == warm.device_mallocs);
+  CHECK(after.cache_hits > warm.cache_hits);
+  CHECK(after.in_use_bytes == warm.in_use_bytes);  // nothing leaks between steps
+  CHECK(after.peak_in_use_bytes >= after.in_use_bytes);
+
+  const std::size_t cached = cuda::memory_stats().cached_bytes;
+  CHECK(cached > 0);
+  CHECK(cuda::empty_cache() == cached);
+  CHECK(cuda::memory_stats().cached_bytes == 0);
+}

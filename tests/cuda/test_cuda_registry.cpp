@@ -1,0 +1,102 @@
+// The cross-backend harness: walks the op registry and runs every gradient-check case of
+// every op whose OpInfo lists DeviceType::cuda on the CPU and on cuda (through the kernel
+// emulator in CI), in float32, from the same inputs; outputs and the gradients of
+// sum(f(x) * w) must agree.
+//
+// Tolerance: values are O(1) and float32's epsilon is 1.2e-7. The backends round the same
+// formulas differently (Eigen's vectorised exp/log/tanh vs CUDA's, fused multiply-adds) and
+// sum in different orders (sequential vs warp trees) over at most ~24 terms here, so results
+// differ by up to a few tens of ulp of the magnitudes involved, which after cancellation is
+// an absolute error: |cuda - cpu| <= 1e-5 + 1e-5 |cpu|.
+#include <doctest/doctest.h>
+
+#include <set>
+#include <sstream>
+#include <string>
+
+#include "engine/ops/ops.h"
+#include "engine/registry.h"
+
+using namespace melgrad;
+
+namespace {
+
+constexpr double kRtol = 1e-5, kAtol = 1e-5;
+
+// Cases that, by design, cannot run on cuda: they compute in float64 inside the case.
+bool computes_in_float64(const std::string& op, const std::string& label) {
+  return op == "to_dtype" && label == "f64 -> f32 -> f64";
+}
+
+// The case's inputs in float32 (indices stay int64), as leaves on `device`.
+TensorList inputs_on(const GradCheckCase& c, Device device) {
+  TensorList out;
+  for (const Tensor& t : c.inputs) {
+    Tensor x = t.detach();
+    if (is_floating(x.dtype())) x = x.to(DType::f32);
+    x = x.to(device).detach();
+    if (t.requires_grad()) x.requires_grad_();
+    out.push_back(x);
+  }
+  return out;
+}
+
+std::string describe(const Tensor& got, const Tensor& want) {
+  std::ostringstream s;
+  s << "max |cuda - cpu| = " << max_abs_diff(got, want) << " for " << want.str();
+  return s.str();
+}
+
+}  // namespace
+
+TEST_CASE("every op with CUDA kernels matches the CPU in float32, forward and backward") {
+  Generator gen(2024);
+  int cases_run = 0;
+  std::set<std::string> ops_run, cpu_only;
+  for (const OpInfo* op : all_ops()) {
+    if (!op->supports(DeviceType::cuda)) {
+      cpu_only.insert(op->name);
+      continue;
+    }
+    if (!op->gradcheck) continue;  // comparisons, argmax: tests/cuda/test_cuda_ops.cpp
+    for (const GradCheckCase& c : op->gradcheck(gen)) {
+      const std::string where = op->name + " / " + c.label;
+      CAPTURE(where);
+      TensorList on_cpu = inputs_on(c, Device::cpu()), on_cuda = inputs_on(c, Device::cuda());
+      if (computes_in_float64(op->name, c.label)) {
+        CHECK_THROWS_WITH(c.fn(on_cuda), doctest::Contains("float64 is not supported on cuda:0"));
+        continue;
+      }
+      const Tensor y_cpu = c.fn(on_cpu);
+      const Tensor y_cuda = c.fn(on_cuda);
+      if (op->name != "to_device") CHECK(y_cuda.device() == Device::cuda());
+      const Tensor y_back = y_cuda.to(Device::cpu());
+      CHECK_MESSAGE(allclose(y_back, y_cpu, kRtol, kAtol), "output: " << describe(y_back, y_cpu));
+
+      const Tensor w = Tensor::uniform(y_cpu.shape(), -1, 1, gen);
+      sum(y_cpu * w).backward();
+      sum(y_cuda * w.to(y_cuda.device())).backward();
+      for (std::size_t i = 0; i < on_cpu.size(); ++i) {
+        if (!on_cpu[i].requires_grad()) continue;
+        CAPTURE(i);
+        REQUIRE(on_cpu[i].grad().defined());
+        REQUIRE(on_cuda[i].grad().defined());
+        CHECK(on_cuda[i].grad().device() == Device::cuda());
+        const Tensor g = on_cuda[i].grad().to(Device::cpu());
+        CHECK_MESSAGE(allclose(g, on_cpu[i].grad(), kRtol, kAtol),
+                      "gradient: " << describe(g, on_cpu[i].grad()));
+      }
+      ++cases_run;
+      ops_run.insert(op->name);
+    }
+  }
+  std::string skipped;
+  for (const std::string& n : cpu_only) skipped += " " + n;
+  MESSAGE("ran " << cases_run << " cases of " << ops_run.size()
+                 << " ops on cuda; CPU-only ops:" << skipped);
+  // The elementwise, reduction, shape, indexing, softmax and matmul families: 35+ ops.
+  CHECK(ops_run.size() >= 35);
+  for (const char* must : {"add", "matmul", "softmax", "log_softmax", "sum", "max", "gather",
+                           "index_select", "where", "concat", "slice", "dropout", "cross_entropy"})
+    CHECK_MESSAGE(ops_run.count(must) == 1, must << " did not run on cuda");
+}
