@@ -154,7 +154,9 @@ class HeaderParser {
 };
 
 // Copies `count` little-endian elements starting at `src` into float32.
+// An empty array (a zero dimension) has no values and may come with null pointers.
 void convert_to_float(const uint8_t* src, NpyDtype dtype, size_t count, float* dst) {
+  if (count == 0) return;
   if (dtype == NpyDtype::f4) {
     std::memcpy(dst, src, count * 4);
     return;

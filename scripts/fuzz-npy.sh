@@ -31,7 +31,9 @@ echo "fuzz-npy: building with $CXX into $BUILD"
   -lz -o "$BUILD/fuzz_npy"
 
 # Seeds: the NumPy-written fixture files (versions 1.0/2.0/3.0, <f4/<f8, Fortran order, gzip).
+# Plus every input that once crashed the parser (datasets/fuzz/regressions/), re-run first.
 find "$ROOT/tests/data/fixtures/quirky" -name '*.npy*' -size -16k -exec cp {} "$BUILD/seeds/" \;
+cp "$ROOT"/datasets/fuzz/regressions/* "$BUILD/seeds/"
 
 cd "$BUILD"
 echo "fuzz-npy: running for ${SECONDS_TO_RUN}s"
