@@ -1,5 +1,5 @@
 // The cuDNN paths of the CNN layers (kernels/cudnn_layers.h). Emulator build (or no cuDNN):
-// every entry throws. nvcc build with MELGRAD_HAVE_CUDNN: the calls, each checked.
+// every entry throws. nvcc build with MELGRAD_HAVE_CUDNN: kernels/cudnn_layers_impl.cuh.
 #include "kernels/emu/cuda_compat.h"
 
 #include <stdexcept>

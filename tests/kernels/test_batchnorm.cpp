@@ -34,8 +34,9 @@ struct Results {
   std::vector<float> y, mean, invstd, rm, rv, dx, dw, db;
 };
 
-// Runs forward then backward, on the device (device = true) or through the references.
-Results run(const Sizes& z, const Mode& m, bool device, uint64_t seed) {
+// Runs forward then backward, on the device (device = true, with `impl`) or through the
+// references.
+Results run(const Sizes& z, const Mode& m, bool device, uint64_t seed, DnnImpl impl = DnnImpl::melgrad) {
   const std::size_t n = static_cast<std::size_t>(z.N * z.C * z.S), c = static_cast<std::size_t>(z.C);
   // An offset mean (3) checks the statistics' accuracy beyond a plain sum of squares.
   std::vector<float> x = random_floats(n, seed, 1.0f, 5.0f);
@@ -67,11 +68,11 @@ Results run(const Sizes& z, const Mode& m, bool device, uint64_t seed) {
   f.x = dxv.data(), f.y = y.data(), f.save_mean = mean.data(), f.save_invstd = invstd.data();
   if (m.affine) f.weight = dw.data(), f.bias = db.data();
   if (m.running) f.running_mean = rm.data(), f.running_var = rv.data();
-  f.impl = DnnImpl::melgrad;
+  f.impl = impl;
   batch_norm_forward(f);
   g.x = dxv.data(), g.dy = ddy.data(), g.save_mean = mean.data(), g.save_invstd = invstd.data();
   g.weight = f.weight, g.dx = dx.data(), g.dweight = ddw.data(), g.dbias = ddb.data();
-  g.impl = DnnImpl::melgrad;
+  g.impl = g.batch_stats ? impl : DnnImpl::melgrad;  // cuDNN has no running-stats backward
   DeviceBuffer<float> ws(batch_norm_backward_workspace_bytes(g) / sizeof(float));
   g.workspace = ws.data(), g.workspace_bytes = ws.size() * sizeof(float);
   batch_norm_backward(g);
@@ -164,5 +165,24 @@ TEST_CASE("batch_norm launchers validate their parameters") {
     f.weight = f.bias = a.data();
     f.impl = DnnImpl::cudnn;
     CHECK_THROWS_AS(batch_norm_forward(f), std::invalid_argument);
+  }
+}
+
+// GPU build with cuDNN only (skipped elsewhere): cuDNN's spatial batch norm against the
+// melgrad kernels in every affine mode, at a study-like shape.
+TEST_CASE("batch_norm melgrad kernels agree with cuDNN" * doctest::skip(!cudnn_built())) {
+  const Sizes z{8, 16, 64 * 20};
+  for (const Mode& m : kModes) {
+    if (!m.affine) continue;  // cuDNN needs weight and bias
+    CAPTURE(m.name);
+    const Results a = run(z, m, true, 3, DnnImpl::melgrad), b = run(z, m, true, 3, DnnImpl::cudnn);
+    check_close(b.y, a.y, 1e-4, 1e-4);
+    check_close(b.mean, a.mean, 1e-5, 1e-5);
+    check_close(b.invstd, a.invstd, 1e-5, 1e-4);
+    check_close(b.rm, a.rm, 1e-5, 1e-5);
+    check_close(b.rv, a.rv, 1e-5, 1e-4);
+    check_close(b.dx, a.dx, 1e-4, 1e-3);
+    check_close(b.dw, a.dw, 1e-3, 1e-3);
+    check_close(b.db, a.db, 1e-3, 1e-3);
   }
 }

@@ -319,3 +319,33 @@ TEST_CASE("conv implementation selection: melgrad everywhere, cudnn only where b
     CHECK(available_dnn_impls().size() == 1);
   }
 }
+
+// GPU build with cuDNN only (skipped elsewhere): the melgrad kernels against cuDNN, the
+// reference of the nvcc build, on the study's layer shapes at a small batch.
+TEST_CASE("conv melgrad kernels agree with cuDNN" * doctest::skip(!cudnn_built())) {
+  for (const Conv2dShape& s : {shape(4, 1, 128, 40, 16, 3, 3, 1, 1, 1, 1), shape(4, 16, 42, 43, 64, 3, 3, 1, 1, 1, 1),
+                               shape(4, 64, 16, 5, 256, 3, 3, 1, 1, 1, 1), shape(3, 5, 9, 11, 7, 3, 2, 2, 3, 1, 0)}) {
+    CAPTURE(s.C);
+    CAPTURE(s.O);
+    const Inputs in = make_inputs(s, 8);
+    std::vector<std::vector<float>> results[2];
+    for (DnnImpl impl : {DnnImpl::melgrad, DnnImpl::cudnn}) {
+      DeviceBuffer<float> x(in.x), w(in.w), b(in.b), dy(in.dy), y(y_size(s)), dx(x_size(s)), dw(w_size(s)),
+          db(static_cast<std::size_t>(s.O));
+      Conv2dForwardParams f;
+      f.x = x.data(), f.weight = w.data(), f.bias = b.data(), f.y = y.data(), f.shape = s, f.relu = true;
+      f.impl = impl;
+      conv2d_forward(f);
+      Conv2dBackwardDataParams d;
+      d.dy = dy.data(), d.weight = w.data(), d.relu_y = y.data(), d.dx = dx.data(), d.shape = s, d.impl = impl;
+      conv2d_backward_data(d);
+      Conv2dBackwardFilterParams g;
+      g.x = x.data(), g.dy = dy.data(), g.relu_y = y.data(), g.dweight = dw.data(), g.dbias = db.data();
+      g.shape = s, g.impl = impl;
+      conv2d_backward_filter(g);
+      results[impl == DnnImpl::cudnn] = {y.to_host(), dx.to_host(), dw.to_host(), db.to_host()};
+    }
+    // Sums of up to 4 * 128 * 40 products for dweight: 1e-3 relative.
+    for (std::size_t i = 0; i < 4; ++i) check_close(results[0][i], results[1][i], 1e-3, 1e-3);
+  }
+}

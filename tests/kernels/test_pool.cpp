@@ -158,3 +158,24 @@ TEST_CASE("max_pool2d launchers validate their parameters") {
     CHECK_THROWS_AS(max_pool2d_forward(f), std::invalid_argument);
   }
 }
+
+// GPU build with cuDNN only (skipped elsewhere): cuDNN's pooling (no indices; it recomputes
+// the maxima in the backward) against the melgrad kernels on tie-free random inputs.
+TEST_CASE("max_pool2d melgrad kernels agree with cuDNN" * doctest::skip(!cudnn_built())) {
+  for (const MaxPool2dShape& s : {pool_shape(4, 16, 128, 40, 2, 2, 2, 2), pool_shape(2, 16, 128, 129, 3, 3, 3, 3),
+                                  pool_shape(2, 3, 9, 8, 3, 3, 2, 2, 1, 1)}) {
+    const std::vector<float> x = random_floats(in_size(s), 4, -2.0f, 2.0f);
+    const std::vector<float> dy = random_floats(out_size(s), 5, -1.0f, 1.0f);
+    DeviceBuffer<float> dxin(x), ddy(dy), y0(out_size(s)), y1(out_size(s)), dx0(in_size(s)), dx1(in_size(s));
+    DeviceBuffer<int64_t> idx(out_size(s));
+    max_pool2d_forward({dxin.data(), y0.data(), idx.data(), s, DnnImpl::melgrad});
+    max_pool2d_forward({dxin.data(), y1.data(), nullptr, s, DnnImpl::cudnn});
+    CHECK(y0.to_host() == y1.to_host());
+    MaxPool2dBackwardParams b;
+    b.dy = ddy.data(), b.argmax = idx.data(), b.dx = dx0.data(), b.shape = s, b.impl = DnnImpl::melgrad;
+    max_pool2d_backward(b);
+    b.argmax = nullptr, b.x = dxin.data(), b.y = y1.data(), b.dx = dx1.data(), b.impl = DnnImpl::cudnn;
+    max_pool2d_backward(b);
+    melgrad::kernels::testing::check_close(dx1.to_host(), dx0.to_host(), 1e-6, 1e-6);
+  }
+}
