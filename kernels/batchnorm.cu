@@ -10,8 +10,6 @@
 //   forward (running statistics): running_to_saved, apply.
 //   backward: grad_partial (sum dy, sum dy (x - mean) per split), grad_finalize (dweight,
 //             dbias, and the three per-channel coefficients of dx), grad_input (dx).
-#include "kernels/emu/cuda_compat.h"
-
 #include <algorithm>
 #include <cmath>
 #include <string>
@@ -20,6 +18,7 @@
 #include "kernels/batchnorm.h"
 #include "kernels/block_reduce.cuh"
 #include "kernels/cudnn_layers.h"
+#include "kernels/emu/cuda_compat.h"
 #include "kernels/launch_checks.h"
 
 namespace melgrad::kernels {
@@ -41,7 +40,8 @@ __device__ inline int64_t channel_offset(int64_t e, int64_t c, int64_t C, int64_
 }
 
 // Chan et al.: merges (nb, mb, m2b) into (na, ma, m2a).
-__host__ __device__ inline void welford_merge(float& na, float& ma, float& m2a, float nb, float mb, float m2b) {
+__host__ __device__ inline void welford_merge(float& na, float& ma, float& m2a, float nb, float mb,
+                                              float m2b) {
   const float n = na + nb;
   if (nb == 0.0f) return;
   const float delta = mb - ma, f = nb / n;
@@ -51,10 +51,12 @@ __host__ __device__ inline void welford_merge(float& na, float& ma, float& m2a, 
 }
 
 // grid (splits, C): partial[(c * splits + z) * 2 + {0, 1}] = mean, M2 of split z.
-__global__ void __launch_bounds__(kThreads) stats_partial(const float* x, float* partial, Geometry g) {
+__global__ void __launch_bounds__(kThreads)
+    stats_partial(const float* x, float* partial, Geometry g) {
   MG_SHARED_2D(float, warp_stats, 3, kWarps);
   const int64_t c = blockIdx.y, z = blockIdx.x;
-  const int64_t begin = z * g.per_split, end = begin + g.per_split < g.M ? begin + g.per_split : g.M;
+  const int64_t begin = z * g.per_split,
+                end = begin + g.per_split < g.M ? begin + g.per_split : g.M;
   float n = 0.0f, mean = 0.0f, m2 = 0.0f;
   for (int64_t e = begin + threadIdx.x; e < end; e += blockDim.x) {
     const float v = x[channel_offset(e, c, g.C, g.S)];
@@ -85,7 +87,8 @@ __global__ void __launch_bounds__(kThreads) stats_partial(const float* x, float*
   __syncthreads();
   if (threadIdx.x != 0) return;
   float bn = warp_stats[0][0], bmean = warp_stats[1][0], bm2 = warp_stats[2][0];
-  for (int w = 1; w < kWarps; ++w) welford_merge(bn, bmean, bm2, warp_stats[0][w], warp_stats[1][w], warp_stats[2][w]);
+  for (int w = 1; w < kWarps; ++w)
+    welford_merge(bn, bmean, bm2, warp_stats[0][w], warp_stats[1][w], warp_stats[2][w]);
   partial[(c * g.splits + z) * 2] = bmean;
   partial[(c * g.splits + z) * 2 + 1] = bm2;
 }
@@ -112,8 +115,10 @@ __global__ void stats_finalize(const float* partial, Geometry g, double momentum
   save_invstd[c] = static_cast<float>(1.0 / sqrt(static_cast<double>(var) + eps));
   if (running_mean != nullptr) {
     const double unbias = n > 1.0 ? n / (n - 1.0) : 1.0;
-    running_mean[c] = static_cast<float>((1.0 - momentum) * running_mean[c] + momentum * static_cast<float>(mean));
-    running_var[c] = static_cast<float>((1.0 - momentum) * running_var[c] + momentum * var * unbias);
+    running_mean[c] = static_cast<float>((1.0 - momentum) * running_mean[c] +
+                                         momentum * static_cast<float>(mean));
+    running_var[c] =
+        static_cast<float>((1.0 - momentum) * running_var[c] + momentum * var * unbias);
   }
 }
 
@@ -129,7 +134,8 @@ __global__ void __launch_bounds__(kThreads)
     apply(const float* x, float* y, const float* weight, const float* bias, const float* mean,
           const float* invstd, int64_t total, int64_t C, int64_t S) {
   const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
-  for (int64_t e = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; e < total; e += stride) {
+  for (int64_t e = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; e < total;
+       e += stride) {
     const int64_t c = (e / S) % C;
     const float scale = (weight != nullptr ? weight[c] : 1.0f) * invstd[c];
     const float shift = (bias != nullptr ? bias[c] : 0.0f) - mean[c] * scale;
@@ -141,7 +147,8 @@ __global__ void __launch_bounds__(kThreads)
 __global__ void __launch_bounds__(kThreads)
     grad_partial(const float* x, const float* dy, const float* mean, float* partial, Geometry g) {
   const int64_t c = blockIdx.y, z = blockIdx.x;
-  const int64_t begin = z * g.per_split, end = begin + g.per_split < g.M ? begin + g.per_split : g.M;
+  const int64_t begin = z * g.per_split,
+                end = begin + g.per_split < g.M ? begin + g.per_split : g.M;
   const float m = mean[c];
   float s1 = 0.0f, s2 = 0.0f;
   for (int64_t e = begin + threadIdx.x; e < end; e += blockDim.x) {
@@ -158,8 +165,9 @@ __global__ void __launch_bounds__(kThreads)
 }
 
 // One thread per channel: dbias, dweight and coef[c] = {k, a, b} of dx = k (dy - a - (x - m) b).
-__global__ void grad_finalize(const float* partial, Geometry g, const float* weight, const float* invstd,
-                              bool batch_stats, float* dweight, float* dbias, float* coef) {
+__global__ void grad_finalize(const float* partial, Geometry g, const float* weight,
+                              const float* invstd, bool batch_stats, float* dweight, float* dbias,
+                              float* coef) {
   const int64_t c = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (c >= g.C) return;
   double sum_dy = 0.0, sum_dy_xmu = 0.0;
@@ -180,7 +188,8 @@ __global__ void __launch_bounds__(kThreads)
     grad_input(const float* x, const float* dy, const float* mean, const float* coef, float* dx,
                int64_t total, int64_t C, int64_t S) {
   const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
-  for (int64_t e = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; e < total; e += stride) {
+  for (int64_t e = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; e < total;
+       e += stride) {
     const int64_t c = (e / S) % C;
     dx[e] = coef[c * 3] * (dy[e] - coef[c * 3 + 1] - (x[e] - mean[c]) * coef[c * 3 + 2]);
   }
@@ -191,7 +200,8 @@ __global__ void __launch_bounds__(kThreads)
 Geometry geometry(int64_t N, int64_t C, int64_t S) {
   Geometry g{N, C, S, N * S, 1, N * S};
   const int64_t target_blocks = 8 * int64_t{device_sm_count()};
-  int64_t splits = std::min(ceil_div(target_blocks, std::max<int64_t>(C, 1)), ceil_div(g.M, 4 * kThreads));
+  int64_t splits =
+      std::min(ceil_div(target_blocks, std::max<int64_t>(C, 1)), ceil_div(g.M, 4 * kThreads));
   splits = std::max(splits, ceil_div(g.M, int64_t{1} << 22));  // float counts stay exact per split
   g.splits = static_cast<int>(std::clamp<int64_t>(splits, 1, 65535));
   g.per_split = std::max<int64_t>(ceil_div(g.M, g.splits), 1);
@@ -207,13 +217,17 @@ void validate_sizes(const char* fn, int64_t N, int64_t C, int64_t S) {
 }
 
 unsigned grid_for(int64_t total) {
-  return static_cast<unsigned>(std::clamp<int64_t>(ceil_div(total, kThreads), 1, int64_t{32} * device_sm_count()));
+  return static_cast<unsigned>(
+      std::clamp<int64_t>(ceil_div(total, kThreads), 1, int64_t{32} * device_sm_count()));
 }
 
-unsigned channel_blocks(int64_t C) { return static_cast<unsigned>(std::max<int64_t>(ceil_div(C, 128), 1)); }
+unsigned channel_blocks(int64_t C) {
+  return static_cast<unsigned>(std::max<int64_t>(ceil_div(C, 128), 1));
+}
 
 // The caller's workspace when big enough, else an owned one.
-float* scratch(const char* fn, float* given, std::size_t given_bytes, std::size_t need, DeviceBuffer<float>& owned) {
+float* scratch(const char* fn, float* given, std::size_t given_bytes, std::size_t need,
+               DeviceBuffer<float>& owned) {
   if (need == 0) return nullptr;
   if (given != nullptr) {
     if (given_bytes < need) {
@@ -226,7 +240,9 @@ float* scratch(const char* fn, float* given, std::size_t given_bytes, std::size_
   return owned.data();
 }
 
-bool forward_batch_stats(const BatchNormForwardParams& p) { return p.training || p.running_mean == nullptr; }
+bool forward_batch_stats(const BatchNormForwardParams& p) {
+  return p.training || p.running_mean == nullptr;
+}
 
 // CUDNN_BN_MIN_EPSILON.
 constexpr double kCudnnMinEps = 1e-5;
@@ -269,12 +285,13 @@ void batch_norm_forward(const BatchNormForwardParams& p, Stream stream) {
   require_pointer(fn, "x", p.x);
   require_pointer(fn, "y", p.y);
   const bool cudnn_ok = p.weight != nullptr && p.bias != nullptr && p.eps >= kCudnnMinEps;
-  const DnnImpl impl = detail::resolve_dnn_impl(fn, p.impl, default_batch_norm_impl(), cudnn_ok,
-                                                "it needs weight and bias (affine) and eps >= 1e-5");
+  const DnnImpl impl =
+      detail::resolve_dnn_impl(fn, p.impl, default_batch_norm_impl(), cudnn_ok,
+                               "it needs weight and bias (affine) and eps >= 1e-5");
   if (impl == DnnImpl::cudnn) {
     if (!batch_stats) {  // cuDNN's inference call does not report the statistics it used
-      MG_LAUNCH(running_to_saved, channel_blocks(p.C), 128, 0, stream)(p.running_mean, p.running_var, p.eps,
-                                                                      p.C, p.save_mean, p.save_invstd);
+      MG_LAUNCH(running_to_saved, channel_blocks(p.C), 128, 0, stream)
+      (p.running_mean, p.running_var, p.eps, p.C, p.save_mean, p.save_invstd);
       MG_CHECK_LAUNCH(fn);
     }
     detail::cudnn_batch_norm_forward(p, stream);
@@ -284,17 +301,19 @@ void batch_norm_forward(const BatchNormForwardParams& p, Stream stream) {
   DeviceBuffer<float> owned;
   if (batch_stats) {
     const Geometry g = geometry(p.N, p.C, p.S);
-    float* partial = scratch(fn, p.workspace, p.workspace_bytes, batch_norm_forward_workspace_bytes(p), owned);
-    MG_LAUNCH(stats_partial, dim3(static_cast<unsigned>(g.splits), static_cast<unsigned>(p.C)), kThreads, 0,
-              stream)(p.x, partial, g);
-    MG_LAUNCH(stats_finalize, channel_blocks(p.C), 128, 0, stream)(partial, g, p.momentum, p.eps, p.running_mean,
-                                                                   p.running_var, p.save_mean, p.save_invstd);
+    float* partial =
+        scratch(fn, p.workspace, p.workspace_bytes, batch_norm_forward_workspace_bytes(p), owned);
+    MG_LAUNCH(stats_partial, dim3(static_cast<unsigned>(g.splits), static_cast<unsigned>(p.C)),
+              kThreads, 0, stream)
+    (p.x, partial, g);
+    MG_LAUNCH(stats_finalize, channel_blocks(p.C), 128, 0, stream)
+    (partial, g, p.momentum, p.eps, p.running_mean, p.running_var, p.save_mean, p.save_invstd);
   } else {
-    MG_LAUNCH(running_to_saved, channel_blocks(p.C), 128, 0, stream)(p.running_mean, p.running_var, p.eps, p.C,
-                                                                    p.save_mean, p.save_invstd);
+    MG_LAUNCH(running_to_saved, channel_blocks(p.C), 128, 0, stream)
+    (p.running_mean, p.running_var, p.eps, p.C, p.save_mean, p.save_invstd);
   }
-  MG_LAUNCH(apply, grid_for(total), kThreads, 0, stream)(p.x, p.y, p.weight, p.bias, p.save_mean, p.save_invstd,
-                                                         total, p.C, p.S);
+  MG_LAUNCH(apply, grid_for(total), kThreads, 0, stream)
+  (p.x, p.y, p.weight, p.bias, p.save_mean, p.save_invstd, total, p.C, p.S);
   MG_CHECK_LAUNCH(fn);
 }
 
@@ -306,8 +325,8 @@ void batch_norm_backward(const BatchNormBackwardParams& p, Stream stream) {
   require_pointer(fn, "x", p.x);
   require_pointer(fn, "save_mean", p.save_mean);
   require_pointer(fn, "save_invstd", p.save_invstd);
-  const bool cudnn_ok = p.batch_stats && p.weight != nullptr && p.dx != nullptr && p.dweight != nullptr &&
-                        p.dbias != nullptr && p.eps >= kCudnnMinEps;
+  const bool cudnn_ok = p.batch_stats && p.weight != nullptr && p.dx != nullptr &&
+                        p.dweight != nullptr && p.dbias != nullptr && p.eps >= kCudnnMinEps;
   const DnnImpl impl = detail::resolve_dnn_impl(
       fn, p.impl, default_batch_norm_impl(), cudnn_ok,
       "it needs batch statistics, weight, all three gradients and eps >= 1e-5");
@@ -317,20 +336,22 @@ void batch_norm_backward(const BatchNormBackwardParams& p, Stream stream) {
   }
   const Geometry g = geometry(p.N, p.C, p.S);
   DeviceBuffer<float> owned;
-  float* partial = scratch(fn, p.workspace, p.workspace_bytes, batch_norm_backward_workspace_bytes(p), owned);
+  float* partial =
+      scratch(fn, p.workspace, p.workspace_bytes, batch_norm_backward_workspace_bytes(p), owned);
   float* coef = partial + 2 * p.C * g.splits;
   if (p.N * p.S > 0) {
-    MG_LAUNCH(grad_partial, dim3(static_cast<unsigned>(g.splits), static_cast<unsigned>(p.C)), kThreads, 0,
-              stream)(p.x, p.dy, p.save_mean, partial, g);
+    MG_LAUNCH(grad_partial, dim3(static_cast<unsigned>(g.splits), static_cast<unsigned>(p.C)),
+              kThreads, 0, stream)
+    (p.x, p.dy, p.save_mean, partial, g);
   }
   Geometry fg = g;
   if (p.N * p.S == 0) fg.splits = 0;  // empty batch: zero sums
-  MG_LAUNCH(grad_finalize, channel_blocks(p.C), 128, 0, stream)(partial, fg, p.weight, p.save_invstd,
-                                                                 p.batch_stats, p.dweight, p.dbias, coef);
+  MG_LAUNCH(grad_finalize, channel_blocks(p.C), 128, 0, stream)
+  (partial, fg, p.weight, p.save_invstd, p.batch_stats, p.dweight, p.dbias, coef);
   const int64_t total = p.N * p.C * p.S;
   if (p.dx != nullptr && total > 0) {
-    MG_LAUNCH(grad_input, grid_for(total), kThreads, 0, stream)(p.x, p.dy, p.save_mean, coef, p.dx, total,
-                                                                p.C, p.S);
+    MG_LAUNCH(grad_input, grid_for(total), kThreads, 0, stream)
+    (p.x, p.dy, p.save_mean, coef, p.dx, total, p.C, p.S);
   }
   MG_CHECK_LAUNCH(fn);
 }
@@ -355,8 +376,10 @@ void batch_norm_forward_reference(const BatchNormForwardParams& p) {
       var = static_cast<float>(s2 / count);
       if (p.running_mean != nullptr) {
         const double unbias = count > 1 ? count / (count - 1) : 1.0;
-        p.running_mean[c] = static_cast<float>((1 - p.momentum) * p.running_mean[c] + p.momentum * static_cast<float>(mean));
-        p.running_var[c] = static_cast<float>((1 - p.momentum) * p.running_var[c] + p.momentum * var * unbias);
+        p.running_mean[c] = static_cast<float>((1 - p.momentum) * p.running_mean[c] +
+                                               p.momentum * static_cast<float>(mean));
+        p.running_var[c] =
+            static_cast<float>((1 - p.momentum) * p.running_var[c] + p.momentum * var * unbias);
       }
     } else {
       mean = p.running_mean[c];

@@ -37,8 +37,8 @@ struct BatchNormForwardParams {
   const float* bias = nullptr;    // [C], optional
   float* running_mean = nullptr;  // [C]; both or neither (track_running_stats=False)
   float* running_var = nullptr;
-  float* save_mean = nullptr;     // [C], written: the statistics used
-  float* save_invstd = nullptr;   // [C], written
+  float* save_mean = nullptr;    // [C], written: the statistics used
+  float* save_invstd = nullptr;  // [C], written
   int64_t N = 0, C = 0, S = 1;
   bool training = true;
   double momentum = 0.1;

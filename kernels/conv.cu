@@ -6,14 +6,13 @@
 //                        Window3x3 or WindowRuntime geometry, TileSmall for O <= 16.
 //   first_layer_forward: C == 1: one thread per output pixel computes OG channels from
 //                        the kh kw input taps (weights in shared memory); grid.y covers O.
-#include "kernels/emu/cuda_compat.h"
-
 #include <vector>
 
 #include "kernels/conv.h"
 #include "kernels/conv_igemm.cuh"
 #include "kernels/conv_internal.h"
 #include "kernels/cudnn_layers.h"
+#include "kernels/emu/cuda_compat.h"
 #include "kernels/launch_checks.h"
 
 namespace melgrad::kernels {
@@ -33,6 +32,7 @@ struct ForwardProblem {
   int M, N, K;
   static constexpr bool kAKFastest = true;   // weight rows are contiguous in k
   static constexpr bool kBKFastest = false;  // image rows are contiguous in ow
+  static constexpr bool kSharedK = false;
 
   struct Row {
     const float* w;  // nullptr: invalid row
@@ -67,10 +67,21 @@ struct ForwardProblem {
 template <class Tl, class Win>
 void launch_forward(const Conv2dForwardParams& p, Win win, Stream stream) {
   const Conv2dShape& s = p.shape;
-  ForwardProblem<Win> pb{p.x, p.weight, p.bias, p.y,
-                         static_cast<int>(s.C), static_cast<int>(s.H), static_cast<int>(s.W),
-                         static_cast<int>(s.O), static_cast<int>(s.out_h()),
-                         static_cast<int>(s.out_w()), p.relu, win, 0, 0, 0};
+  ForwardProblem<Win> pb{p.x,
+                         p.weight,
+                         p.bias,
+                         p.y,
+                         static_cast<int>(s.C),
+                         static_cast<int>(s.H),
+                         static_cast<int>(s.W),
+                         static_cast<int>(s.O),
+                         static_cast<int>(s.out_h()),
+                         static_cast<int>(s.out_w()),
+                         p.relu,
+                         win,
+                         0,
+                         0,
+                         0};
   pb.M = pb.O;
   pb.N = static_cast<int>(s.N) * pb.Ho * pb.Wo;
   pb.K = pb.C * static_cast<int>(s.kh * s.kw);
@@ -112,11 +123,12 @@ __global__ void __launch_bounds__(kFirstLayerThreads)
   const int hw = a.Ho * a.Wo;
   const int64_t p = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (p >= static_cast<int64_t>(a.N) * hw) return;
-  const int img = static_cast<int>(p / hw), rem = static_cast<int>(p - static_cast<int64_t>(img) * hw);
+  const int img = static_cast<int>(p / hw),
+            rem = static_cast<int>(p - static_cast<int64_t>(img) * hw);
   const int oh = rem / a.Wo, ow = rem - oh * a.Wo;
   const float* xi = x + static_cast<int64_t>(img) * a.H * a.W;
   float acc[OG];
-MG_UNROLL
+  MG_UNROLL
   for (int o = 0; o < OG; ++o) acc[o] = 0.0f;
   for (int i = 0; i < a.kh; ++i) {
     const int ih = oh * a.sh - a.ph + i;
@@ -125,11 +137,11 @@ MG_UNROLL
       const int iw = ow * a.sw - a.pw + j;
       if (iw < 0 || iw >= a.W) continue;
       const float v = __ldg(xi + ih * a.W + iw);
-MG_UNROLL
+      MG_UNROLL
       for (int o = 0; o < OG; ++o) acc[o] = fmaf(ws[o * taps + i * a.kw + j], v, acc[o]);
     }
   }
-MG_UNROLL
+  MG_UNROLL
   for (int o = 0; o < OG; ++o) {
     if (o0 + o >= a.O) break;
     float v = acc[o] + (bias != nullptr ? bias[o0 + o] : 0.0f);
@@ -146,16 +158,24 @@ void launch_first_layer_forward(const Conv2dForwardParams& p, const FirstLayerAr
   const dim3 grid(static_cast<unsigned>(ceil_div(pixels, kFirstLayerThreads)),
                   static_cast<unsigned>(ceil_div(a.O, OG)), 1);
   const std::size_t smem = sizeof(float) * OG * a.kh * a.kw;
-  MG_LAUNCH(first_layer_forward<OG>, grid, kFirstLayerThreads, smem, stream)(p.x, p.weight,
-                                                                            p.bias, p.y, a);
+  MG_LAUNCH(first_layer_forward<OG>, grid, kFirstLayerThreads, smem, stream)
+  (p.x, p.weight, p.bias, p.y, a);
 }
 
 void first_layer(const Conv2dForwardParams& p, Stream stream) {
   const Conv2dShape& s = p.shape;
-  const FirstLayerArgs a{static_cast<int>(s.N),  static_cast<int>(s.H),        static_cast<int>(s.W),
-                         static_cast<int>(s.O),  static_cast<int>(s.out_h()),  static_cast<int>(s.out_w()),
-                         static_cast<int>(s.kh), static_cast<int>(s.kw),       static_cast<int>(s.stride_h),
-                         static_cast<int>(s.stride_w), static_cast<int>(s.pad_h), static_cast<int>(s.pad_w),
+  const FirstLayerArgs a{static_cast<int>(s.N),
+                         static_cast<int>(s.H),
+                         static_cast<int>(s.W),
+                         static_cast<int>(s.O),
+                         static_cast<int>(s.out_h()),
+                         static_cast<int>(s.out_w()),
+                         static_cast<int>(s.kh),
+                         static_cast<int>(s.kw),
+                         static_cast<int>(s.stride_h),
+                         static_cast<int>(s.stride_w),
+                         static_cast<int>(s.pad_h),
+                         static_cast<int>(s.pad_w),
                          p.relu};
   // One pass over the input for up to 16 channels; 32 in two passes (register pressure).
   if (s.O <= 4) {
@@ -188,8 +208,12 @@ void conv2d_forward(const Conv2dForwardParams& p, Stream stream) {
   }
   const Conv2dShape& s = p.shape;
   switch (choose_algo(fn, p.algo, s, true)) {
-    case ConvAlgo::first_layer: first_layer(p, stream); break;
-    case ConvAlgo::implicit_gemm_3x3: launch_forward_tiled(p, Window3x3{}, stream); break;
+    case ConvAlgo::first_layer:
+      first_layer(p, stream);
+      break;
+    case ConvAlgo::implicit_gemm_3x3:
+      launch_forward_tiled(p, Window3x3{}, stream);
+      break;
     default:
       launch_forward_tiled(p,
                            WindowRuntime{static_cast<int>(s.kh), static_cast<int>(s.kw),
@@ -214,7 +238,8 @@ void for_each_term(const Conv2dShape& s, F&& f) {
           for (int64_t c = 0; c < s.C; ++c)
             for (int64_t i = 0; i < s.kh; ++i)
               for (int64_t j = 0; j < s.kw; ++j) {
-                const int64_t ih = oh * s.stride_h - s.pad_h + i, iw = ow * s.stride_w - s.pad_w + j;
+                const int64_t ih = oh * s.stride_h - s.pad_h + i,
+                              iw = ow * s.stride_w - s.pad_w + j;
                 if (ih < 0 || ih >= s.H || iw < 0 || iw >= s.W) continue;
                 f(((n * s.C + c) * s.H + ih) * s.W + iw, ((o * s.C + c) * s.kh + i) * s.kw + j,
                   ((n * s.O + o) * Ho + oh) * Wo + ow);
@@ -269,7 +294,8 @@ void conv2d_backward_filter_reference(const Conv2dBackwardFilterParams& p) {
     dw[static_cast<std::size_t>(wi)] += g[static_cast<std::size_t>(yi)] * p.x[xi];
   });
   const int64_t hw = s.out_h() * s.out_w();
-  for (std::size_t i = 0; i < g.size(); ++i) db[static_cast<std::size_t>((static_cast<int64_t>(i) / hw) % s.O)] += g[i];
+  for (std::size_t i = 0; i < g.size(); ++i)
+    db[static_cast<std::size_t>((static_cast<int64_t>(i) / hw) % s.O)] += g[i];
   store(dw, p.dweight);
   store(db, p.dbias);
 }

@@ -48,8 +48,8 @@ struct Conv2dShape {
 };
 
 enum class ConvAlgo : int {
-  automatic,          // by shape: first_layer for C == 1 (O <= 32), 3x3 when it applies, else general
-  implicit_gemm,      // the general implicit-GEMM kernels (any kernel, stride, padding)
+  automatic,      // by shape: first_layer for C == 1 (O <= 32), 3x3 when it applies, else general
+  implicit_gemm,  // the general implicit-GEMM kernels (any kernel, stride, padding)
   implicit_gemm_3x3,  // compiled for 3x3 / stride 1 / padding 1 (other shapes: rejected)
   first_layer,        // C == 1, O <= kConvFirstLayerMaxO (forward and backward-filter only)
 };

@@ -11,8 +11,6 @@
 //                    channels over a slice of pixels in registers, reduces them over the
 //                    block, and writes one partial row per slice (then reduce_splits).
 // With relu_y set, dy is read as dy * (relu_y > 0) everywhere (the fused ReLU's backward).
-#include "kernels/emu/cuda_compat.h"
-
 #include <algorithm>
 
 #include "kernels/block_reduce.cuh"
@@ -20,6 +18,7 @@
 #include "kernels/conv_igemm.cuh"
 #include "kernels/conv_internal.h"
 #include "kernels/cudnn_layers.h"
+#include "kernels/emu/cuda_compat.h"
 #include "kernels/launch_checks.h"
 
 namespace melgrad::kernels {
@@ -42,6 +41,7 @@ struct BackwardDataProblem {
   int M, N, K;
   static constexpr bool kAKFastest = true;  // weight[o, c, i, j]: contiguous in (i, j)
   static constexpr bool kBKFastest = false;
+  static constexpr bool kSharedK = false;
 
   struct Row {
     int c;  // -1: invalid
@@ -94,15 +94,24 @@ struct BackwardFilterProblem {
   int M, N, K;
   static constexpr bool kAKFastest = true;  // both operands are contiguous along pixels
   static constexpr bool kBKFastest = true;
+  static constexpr bool kSharedK = true;  // pixel k = (img, oh, ow) decomposed once per tile
+
+  struct KCtx {
+    int img, rem, oh, ow;
+  };
+  __device__ KCtx kctx(int k) const {
+    const int hw = Ho * Wo, img = k / hw, rem = k - img * hw, oh = rem / Wo;
+    return {img, rem, oh, rem - oh * Wo};
+  }
 
   struct Row {
     int o;  // -1: invalid
   };
   __device__ Row row(int m) const { return {m < M ? m : -1}; }
-  __device__ float a(const Row& r, int k) const {
+  __device__ float a(const Row& r, const KCtx& k) const {
     if (r.o < 0) return 0.0f;
-    const int hw = Ho * Wo, img = k / hw;
-    return masked(dy, relu_y, (static_cast<int64_t>(img) * O + r.o) * hw + (k - img * hw));
+    const int hw = Ho * Wo;
+    return masked(dy, relu_y, (static_cast<int64_t>(k.img) * O + r.o) * hw + k.rem);
   }
 
   struct Col {
@@ -116,12 +125,11 @@ struct BackwardFilterProblem {
     const int taps = win.kh * win.kw, c = j / taps, r = j - c * taps, i = r / win.kw;
     return {0, c * H * W, i - win.ph, r - i * win.kw - win.pw};
   }
-  __device__ float b(int k, const Col& c) const {
+  __device__ float b(const KCtx& k, const Col& c) const {
     if (c.kind != 0) return c.kind == 1 ? 1.0f : 0.0f;
-    const int hw = Ho * Wo, img = k / hw, rem = k - img * hw, oh = rem / Wo, ow = rem - oh * Wo;
-    const int ih = oh * win.sh + c.di, iw = ow * win.sw + c.dj;
+    const int ih = k.oh * win.sh + c.di, iw = k.ow * win.sw + c.dj;
     if (ih < 0 || ih >= H || iw < 0 || iw >= W) return 0.0f;
-    return x[static_cast<int64_t>(img) * C * H * W + c.c_off + ih * W + iw];
+    return x[static_cast<int64_t>(k.img) * C * H * W + c.c_off + ih * W + iw];
   }
   __device__ void store(int m, int n, float v, int split) const {
     if (partial != nullptr) {
@@ -150,11 +158,12 @@ __global__ void reduce_splits(const float* partial, int splits, int O, int cols,
   }
 }
 
-void launch_reduce_splits(const float* partial, int splits, int O, int cols, int first_col,
-                          int kf, float* dweight, float* dbias, Stream stream) {
+void launch_reduce_splits(const float* partial, int splits, int O, int cols, int first_col, int kf,
+                          float* dweight, float* dbias, Stream stream) {
   const int threads = 256;
-  MG_LAUNCH(reduce_splits, static_cast<unsigned>(ceil_div(int64_t{O} * cols, threads)), threads,
-            0, stream)(partial, splits, O, cols, first_col, kf, dweight, dbias);
+  MG_LAUNCH(reduce_splits, static_cast<unsigned>(ceil_div(int64_t{O} * cols, threads)), threads, 0,
+            stream)
+  (partial, splits, O, cols, first_col, kf, dweight, dbias);
 }
 
 // ---- first layer (C == 1): direct backward-filter -------------------------------------
@@ -180,40 +189,44 @@ __global__ void __launch_bounds__(kFirstLayerThreads)
   const int64_t begin = static_cast<int64_t>(blockIdx.x) * a.pixels_per_split;
   const int64_t end = begin + a.pixels_per_split < total ? begin + a.pixels_per_split : total;
   float acc[kFirstLayerOG][kFirstLayerTaps + 1];
-MG_UNROLL
-  for (int o = 0; o < kFirstLayerOG; ++o)
-MG_UNROLL
+  MG_UNROLL
+  for (int o = 0; o < kFirstLayerOG; ++o) {
+    MG_UNROLL
     for (int t = 0; t <= kFirstLayerTaps; ++t) acc[o][t] = 0.0f;
+  }
 
   for (int64_t p = begin + threadIdx.x; p < end; p += blockDim.x) {
-    const int img = static_cast<int>(p / hw), rem = static_cast<int>(p - static_cast<int64_t>(img) * hw);
+    const int img = static_cast<int>(p / hw),
+              rem = static_cast<int>(p - static_cast<int64_t>(img) * hw);
     const int oh = rem / a.Wo, ow = rem - oh * a.Wo;
     const float* xi = x + static_cast<int64_t>(img) * a.H * a.W;
     float xv[kFirstLayerTaps];
-MG_UNROLL
+    MG_UNROLL
     for (int t = 0; t < kFirstLayerTaps; ++t) {
       const int i = t / a.kw, j = t - i * a.kw;
       const int ih = oh * a.sh - a.ph + i, iw = ow * a.sw - a.pw + j;
-      xv[t] = t < taps && ih >= 0 && ih < a.H && iw >= 0 && iw < a.W ? __ldg(xi + ih * a.W + iw) : 0.0f;
+      xv[t] =
+          t < taps && ih >= 0 && ih < a.H && iw >= 0 && iw < a.W ? __ldg(xi + ih * a.W + iw) : 0.0f;
     }
-MG_UNROLL
+    MG_UNROLL
     for (int o = 0; o < kFirstLayerOG; ++o) {
       if (o0 + o >= a.O) break;
       const float g = masked(dy, relu_y, (static_cast<int64_t>(img) * a.O + o0 + o) * hw + rem);
-MG_UNROLL
+      MG_UNROLL
       for (int t = 0; t < kFirstLayerTaps; ++t) acc[o][t] = fmaf(g, xv[t], acc[o][t]);
       acc[o][kFirstLayerTaps] += g;
     }
   }
 
   const int lane = static_cast<int>(threadIdx.x) % 32, warp = static_cast<int>(threadIdx.x) / 32;
-MG_UNROLL
-  for (int o = 0; o < kFirstLayerOG; ++o)
-MG_UNROLL
+  MG_UNROLL
+  for (int o = 0; o < kFirstLayerOG; ++o) {
+    MG_UNROLL
     for (int t = 0; t <= kFirstLayerTaps; ++t) {
       const float v = device::warp_reduce(acc[o][t], device::SumOp{});
       if (lane == 0) warp_sums[warp][o * (kFirstLayerTaps + 1) + t] = v;
     }
+  }
   __syncthreads();
   const int v = static_cast<int>(threadIdx.x);
   if (v >= kVals) return;
@@ -276,8 +289,10 @@ FilterPlan plan_filter(const Conv2dBackwardFilterParams& p) {
   const int bk = TileLarge::BK;
   const int64_t tiles = ceil_div(s.O, bm) * ceil_div(plan.cols, bn);
   const int64_t max_splits = std::max<int64_t>(1, ceil_div(plan.k, 16 * bk));  // >= 16 K tiles each
-  const int64_t splits = p.split_k > 0 ? p.split_k : std::min(ceil_div(target_blocks, tiles), max_splits);
-  plan.splits = static_cast<int>(std::clamp<int64_t>(splits, 1, std::min<int64_t>(65535, ceil_div(plan.k, bk))));
+  const int64_t splits =
+      p.split_k > 0 ? p.split_k : std::min(ceil_div(target_blocks, tiles), max_splits);
+  plan.splits = static_cast<int>(
+      std::clamp<int64_t>(splits, 1, std::min<int64_t>(65535, ceil_div(plan.k, bk))));
   return plan;
 }
 
@@ -290,20 +305,36 @@ template <class Tl, class Win>
 void launch_filter_gemm(const Conv2dBackwardFilterParams& p, const FilterPlan& plan, Win win,
                         float* partial, Stream stream) {
   const Conv2dShape& s = p.shape;
-  BackwardFilterProblem<Win> pb{p.x, p.dy, p.relu_y, p.dweight, p.dbias, partial,
-                                static_cast<int>(s.C), static_cast<int>(s.H), static_cast<int>(s.W),
-                                static_cast<int>(s.O), static_cast<int>(s.out_h()), static_cast<int>(s.out_w()),
-                                static_cast<int>(s.C * s.kh * s.kw), plan.first_col, win, 0, 0, 0};
+  BackwardFilterProblem<Win> pb{p.x,
+                                p.dy,
+                                p.relu_y,
+                                p.dweight,
+                                p.dbias,
+                                partial,
+                                static_cast<int>(s.C),
+                                static_cast<int>(s.H),
+                                static_cast<int>(s.W),
+                                static_cast<int>(s.O),
+                                static_cast<int>(s.out_h()),
+                                static_cast<int>(s.out_w()),
+                                static_cast<int>(s.C * s.kh * s.kw),
+                                plan.first_col,
+                                win,
+                                0,
+                                0,
+                                0};
   pb.M = pb.O;
   pb.N = plan.cols;
   pb.K = static_cast<int>(plan.k);
   const int chunk = static_cast<int>(ceil_div(ceil_div(plan.k, plan.splits), Tl::BK) * Tl::BK);
   const int splits = static_cast<int>(ceil_div(plan.k, chunk));  // rounding may leave fewer
-  const dim3 grid(static_cast<unsigned>(ceil_div(pb.N, Tl::BN)), static_cast<unsigned>(ceil_div(pb.M, Tl::BM)),
-                  static_cast<unsigned>(splits));
-  MG_LAUNCH((igemm_kernel<Tl, BackwardFilterProblem<Win>>), grid, Tl::kThreads, 0, stream)(pb, chunk);
+  const dim3 grid(static_cast<unsigned>(ceil_div(pb.N, Tl::BN)),
+                  static_cast<unsigned>(ceil_div(pb.M, Tl::BM)), static_cast<unsigned>(splits));
+  MG_LAUNCH((igemm_kernel<Tl, BackwardFilterProblem<Win>>), grid, Tl::kThreads, 0, stream)
+  (pb, chunk);
   if (partial != nullptr) {
-    launch_reduce_splits(partial, splits, pb.O, pb.N, pb.first_col, pb.kf, p.dweight, p.dbias, stream);
+    launch_reduce_splits(partial, splits, pb.O, pb.N, pb.first_col, pb.kf, p.dweight, p.dbias,
+                         stream);
   }
 }
 
@@ -322,14 +353,23 @@ void first_layer_filter(const Conv2dBackwardFilterParams& p, const FilterPlan& p
   const Conv2dShape& s = p.shape;
   const int per_split = static_cast<int>(ceil_div(plan.k, plan.splits));
   const int splits = static_cast<int>(ceil_div(plan.k, per_split));
-  const FirstLayerFilterArgs a{static_cast<int>(s.N), static_cast<int>(s.H), static_cast<int>(s.W),
-                               static_cast<int>(s.O), static_cast<int>(s.out_h()), static_cast<int>(s.out_w()),
-                               static_cast<int>(s.kh), static_cast<int>(s.kw), static_cast<int>(s.stride_h),
-                               static_cast<int>(s.stride_w), static_cast<int>(s.pad_h), static_cast<int>(s.pad_w),
+  const FirstLayerFilterArgs a{static_cast<int>(s.N),
+                               static_cast<int>(s.H),
+                               static_cast<int>(s.W),
+                               static_cast<int>(s.O),
+                               static_cast<int>(s.out_h()),
+                               static_cast<int>(s.out_w()),
+                               static_cast<int>(s.kh),
+                               static_cast<int>(s.kw),
+                               static_cast<int>(s.stride_h),
+                               static_cast<int>(s.stride_w),
+                               static_cast<int>(s.pad_h),
+                               static_cast<int>(s.pad_w),
                                per_split};
-  const dim3 grid(static_cast<unsigned>(splits), static_cast<unsigned>(ceil_div(s.O, kFirstLayerOG)), 1);
-  MG_LAUNCH(first_layer_backward_filter, grid, kFirstLayerThreads, 0, stream)(p.x, p.dy, p.relu_y,
-                                                                             partial, a);
+  const dim3 grid(static_cast<unsigned>(splits),
+                  static_cast<unsigned>(ceil_div(s.O, kFirstLayerOG)), 1);
+  MG_LAUNCH(first_layer_backward_filter, grid, kFirstLayerThreads, 0, stream)
+  (p.x, p.dy, p.relu_y, partial, a);
   launch_reduce_splits(partial, splits, a.O, plan.cols, 0, static_cast<int>(s.kh * s.kw), p.dweight,
                        p.dbias, stream);
 }
@@ -337,14 +377,25 @@ void first_layer_filter(const Conv2dBackwardFilterParams& p, const FilterPlan& p
 template <class Tl, class Win>
 void launch_data_gemm(const Conv2dBackwardDataParams& p, Win win, Stream stream) {
   const Conv2dShape& s = p.shape;
-  BackwardDataProblem<Win> pb{p.dy, p.relu_y, p.weight, p.dx,
-                              static_cast<int>(s.C), static_cast<int>(s.H), static_cast<int>(s.W),
-                              static_cast<int>(s.O), static_cast<int>(s.out_h()), static_cast<int>(s.out_w()),
-                              win, 0, 0, 0};
+  BackwardDataProblem<Win> pb{p.dy,
+                              p.relu_y,
+                              p.weight,
+                              p.dx,
+                              static_cast<int>(s.C),
+                              static_cast<int>(s.H),
+                              static_cast<int>(s.W),
+                              static_cast<int>(s.O),
+                              static_cast<int>(s.out_h()),
+                              static_cast<int>(s.out_w()),
+                              win,
+                              0,
+                              0,
+                              0};
   pb.M = pb.C;
   pb.N = static_cast<int>(s.N) * pb.H * pb.W;
   pb.K = pb.O * static_cast<int>(s.kh * s.kw);
-  const dim3 grid(static_cast<unsigned>(ceil_div(pb.N, Tl::BN)), static_cast<unsigned>(ceil_div(pb.M, Tl::BM)), 1);
+  const dim3 grid(static_cast<unsigned>(ceil_div(pb.N, Tl::BN)),
+                  static_cast<unsigned>(ceil_div(pb.M, Tl::BM)), 1);
   MG_LAUNCH((igemm_kernel<Tl, BackwardDataProblem<Win>>), grid, Tl::kThreads, 0, stream)(pb, pb.K);
 }
 
@@ -358,8 +409,8 @@ void data_gemm(const Conv2dBackwardDataParams& p, Win win, Stream stream) {
 }
 
 WindowRuntime runtime_window(const Conv2dShape& s) {
-  return {static_cast<int>(s.kh),       static_cast<int>(s.kw),       static_cast<int>(s.stride_h),
-          static_cast<int>(s.stride_w), static_cast<int>(s.pad_h),    static_cast<int>(s.pad_w)};
+  return {static_cast<int>(s.kh),       static_cast<int>(s.kw),    static_cast<int>(s.stride_h),
+          static_cast<int>(s.stride_w), static_cast<int>(s.pad_h), static_cast<int>(s.pad_w)};
 }
 
 }  // namespace
@@ -388,7 +439,8 @@ std::size_t conv2d_backward_filter_workspace_bytes(const Conv2dBackwardFilterPar
   using namespace conv_detail;
   if (!validate_shape("conv2d_backward_filter", p.shape)) return 0;
   if (p.dweight == nullptr && p.dbias == nullptr) return 0;
-  const DnnImpl impl = detail::resolve_dnn_impl("conv2d_backward_filter", p.impl, default_conv_impl(), true, "");
+  const DnnImpl impl =
+      detail::resolve_dnn_impl("conv2d_backward_filter", p.impl, default_conv_impl(), true, "");
   if (impl == DnnImpl::cudnn) return 0;  // the cuDNN path keeps its own workspace
   return plan_workspace_bytes(plan_filter(p), p.shape);
 }
@@ -401,7 +453,8 @@ void conv2d_backward_filter(const Conv2dBackwardFilterParams& p, Stream stream) 
   if (!nonempty) {  // an empty batch: zero gradients (reduce_splits over no splits)
     const Conv2dShape& s = p.shape;
     const int kf = static_cast<int>(s.C * s.kh * s.kw);
-    launch_reduce_splits(nullptr, 0, static_cast<int>(s.O), kf + 1, 0, kf, p.dweight, p.dbias, stream);
+    launch_reduce_splits(nullptr, 0, static_cast<int>(s.O), kf + 1, 0, kf, p.dweight, p.dbias,
+                         stream);
     MG_CHECK_LAUNCH(fn);
     return;
   }
@@ -418,8 +471,9 @@ void conv2d_backward_filter(const Conv2dBackwardFilterParams& p, Stream stream) 
   if (need > 0) {
     if (p.workspace != nullptr) {
       if (p.workspace_bytes < need) {
-        invalid_params(fn, "workspace_bytes = " + std::to_string(p.workspace_bytes) + " is less than the " +
-                               std::to_string(need) + " bytes needed (conv2d_backward_filter_workspace_bytes)");
+        invalid_params(fn, "workspace_bytes = " + std::to_string(p.workspace_bytes) +
+                               " is less than the " + std::to_string(need) +
+                               " bytes needed (conv2d_backward_filter_workspace_bytes)");
       }
       partial = p.workspace;
     } else {
@@ -428,9 +482,14 @@ void conv2d_backward_filter(const Conv2dBackwardFilterParams& p, Stream stream) 
     }
   }
   switch (plan.algo) {
-    case ConvAlgo::first_layer: first_layer_filter(p, plan, partial, stream); break;
-    case ConvAlgo::implicit_gemm_3x3: filter_gemm(p, plan, Window3x3{}, partial, stream); break;
-    default: filter_gemm(p, plan, runtime_window(p.shape), partial, stream);
+    case ConvAlgo::first_layer:
+      first_layer_filter(p, plan, partial, stream);
+      break;
+    case ConvAlgo::implicit_gemm_3x3:
+      filter_gemm(p, plan, Window3x3{}, partial, stream);
+      break;
+    default:
+      filter_gemm(p, plan, runtime_window(p.shape), partial, stream);
   }
   MG_CHECK_LAUNCH(fn);
 }

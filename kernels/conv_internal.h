@@ -12,17 +12,25 @@
 
 namespace melgrad::kernels::conv_detail {
 
-inline std::string dims(int64_t a, int64_t b) { return std::to_string(a) + "x" + std::to_string(b); }
+inline std::string dims(int64_t a, int64_t b) {
+  return std::to_string(a) + "x" + std::to_string(b);
+}
 
 // Throws std::invalid_argument unless s is a valid convolution whose tensors each hold
 // fewer than 2^31 elements (the kernels index with 32-bit integers). Returns false when
 // there is nothing to compute (N == 0).
 inline bool validate_shape(const char* fn, const Conv2dShape& s) {
   require_non_negative(fn, "shape.N", s.N);
-  for (auto [name, v] : {std::pair{"shape.C", s.C}, {"shape.H", s.H}, {"shape.W", s.W},
-                         {"shape.O", s.O}, {"shape.kh", s.kh}, {"shape.kw", s.kw},
-                         {"shape.stride_h", s.stride_h}, {"shape.stride_w", s.stride_w}}) {
-    if (v < 1) invalid_params(fn, std::string(name) + " must be >= 1 (got " + std::to_string(v) + ")");
+  for (auto [name, v] : {std::pair{"shape.C", s.C},
+                         {"shape.H", s.H},
+                         {"shape.W", s.W},
+                         {"shape.O", s.O},
+                         {"shape.kh", s.kh},
+                         {"shape.kw", s.kw},
+                         {"shape.stride_h", s.stride_h},
+                         {"shape.stride_w", s.stride_w}}) {
+    if (v < 1)
+      invalid_params(fn, std::string(name) + " must be >= 1 (got " + std::to_string(v) + ")");
   }
   require_non_negative(fn, "shape.pad_h", s.pad_h);
   require_non_negative(fn, "shape.pad_w", s.pad_w);
@@ -42,7 +50,9 @@ inline bool validate_shape(const char* fn, const Conv2dShape& s) {
   return s.N > 0;
 }
 
-inline bool first_layer_fits(const Conv2dShape& s) { return s.C == 1 && s.O <= kConvFirstLayerMaxO; }
+inline bool first_layer_fits(const Conv2dShape& s) {
+  return s.C == 1 && s.O <= kConvFirstLayerMaxO;
+}
 
 // The melgrad kernel for `requested`; throws when a forced kernel does not fit the shape.
 inline ConvAlgo choose_algo(const char* fn, ConvAlgo requested, const Conv2dShape& s,
@@ -51,7 +61,8 @@ inline ConvAlgo choose_algo(const char* fn, ConvAlgo requested, const Conv2dShap
     case ConvAlgo::automatic:
       if (has_first_layer_kernel && first_layer_fits(s)) return ConvAlgo::first_layer;
       return s.is_3x3_s1_p1() ? ConvAlgo::implicit_gemm_3x3 : ConvAlgo::implicit_gemm;
-    case ConvAlgo::implicit_gemm: return requested;
+    case ConvAlgo::implicit_gemm:
+      return requested;
     case ConvAlgo::implicit_gemm_3x3:
       if (!s.is_3x3_s1_p1()) {
         invalid_params(fn, "algo implicit_gemm_3x3 needs a 3x3 kernel, stride 1, padding 1 (got " +
@@ -62,9 +73,9 @@ inline ConvAlgo choose_algo(const char* fn, ConvAlgo requested, const Conv2dShap
     case ConvAlgo::first_layer:
       if (!has_first_layer_kernel) invalid_params(fn, "has no first_layer kernel");
       if (!first_layer_fits(s)) {
-        invalid_params(fn, "algo first_layer needs C == 1 and O <= " +
-                               std::to_string(kConvFirstLayerMaxO) + " (got C " +
-                               std::to_string(s.C) + ", O " + std::to_string(s.O) + ")");
+        invalid_params(
+            fn, "algo first_layer needs C == 1 and O <= " + std::to_string(kConvFirstLayerMaxO) +
+                    " (got C " + std::to_string(s.C) + ", O " + std::to_string(s.O) + ")");
       }
       return requested;
   }

@@ -1,13 +1,12 @@
 // Implementation selection for the CNN layers (kernels/cudnn.h): parsing the MELGRAD_CONV /
 // MELGRAD_POOL / MELGRAD_BATCHNORM variables and resolving `automatic`. Plain host code in
 // both builds; whether cuDNN is linked comes from MELGRAD_HAVE_CUDNN (nvcc build only).
-#include "kernels/emu/cuda_compat.h"
-
 #include <cstdlib>
 #include <stdexcept>
 #include <string>
 
 #include "kernels/cudnn.h"
+#include "kernels/emu/cuda_compat.h"
 #include "kernels/launch_checks.h"
 
 namespace melgrad::kernels {
@@ -22,9 +21,12 @@ DnnImpl parse_dnn_impl(std::string_view variable, std::string_view text) {
 
 const char* dnn_impl_name(DnnImpl impl) {
   switch (impl) {
-    case DnnImpl::melgrad: return "melgrad";
-    case DnnImpl::cudnn: return "cudnn";
-    default: return "auto";
+    case DnnImpl::melgrad:
+      return "melgrad";
+    case DnnImpl::cudnn:
+      return "cudnn";
+    default:
+      return "auto";
   }
 }
 

@@ -1,11 +1,10 @@
 // The cuDNN paths of the CNN layers (kernels/cudnn_layers.h). Emulator build (or no cuDNN):
 // every entry throws. nvcc build with MELGRAD_HAVE_CUDNN: kernels/cudnn_layers_impl.cuh.
-#include "kernels/emu/cuda_compat.h"
-
 #include <stdexcept>
 #include <string>
 
 #include "kernels/cudnn_layers.h"
+#include "kernels/emu/cuda_compat.h"
 
 #if !MG_EMULATED && defined(MELGRAD_HAVE_CUDNN)
 #include "kernels/cudnn_layers_impl.cuh"
@@ -21,12 +20,24 @@ namespace {
 }  // namespace
 
 void cudnn_conv2d_forward(const Conv2dForwardParams&, Stream) { no_cudnn("conv2d_forward"); }
-void cudnn_conv2d_backward_data(const Conv2dBackwardDataParams&, Stream) { no_cudnn("conv2d_backward_data"); }
-void cudnn_conv2d_backward_filter(const Conv2dBackwardFilterParams&, Stream) { no_cudnn("conv2d_backward_filter"); }
-void cudnn_max_pool2d_forward(const MaxPool2dForwardParams&, Stream) { no_cudnn("max_pool2d_forward"); }
-void cudnn_max_pool2d_backward(const MaxPool2dBackwardParams&, Stream) { no_cudnn("max_pool2d_backward"); }
-void cudnn_batch_norm_forward(const BatchNormForwardParams&, Stream) { no_cudnn("batch_norm_forward"); }
-void cudnn_batch_norm_backward(const BatchNormBackwardParams&, Stream) { no_cudnn("batch_norm_backward"); }
+void cudnn_conv2d_backward_data(const Conv2dBackwardDataParams&, Stream) {
+  no_cudnn("conv2d_backward_data");
+}
+void cudnn_conv2d_backward_filter(const Conv2dBackwardFilterParams&, Stream) {
+  no_cudnn("conv2d_backward_filter");
+}
+void cudnn_max_pool2d_forward(const MaxPool2dForwardParams&, Stream) {
+  no_cudnn("max_pool2d_forward");
+}
+void cudnn_max_pool2d_backward(const MaxPool2dBackwardParams&, Stream) {
+  no_cudnn("max_pool2d_backward");
+}
+void cudnn_batch_norm_forward(const BatchNormForwardParams&, Stream) {
+  no_cudnn("batch_norm_forward");
+}
+void cudnn_batch_norm_backward(const BatchNormBackwardParams&, Stream) {
+  no_cudnn("batch_norm_backward");
+}
 
 }  // namespace melgrad::kernels::detail
 #endif

@@ -24,8 +24,8 @@ namespace {
 
 void check_cudnn(cudnnStatus_t status, const char* call, const char* file, int line) {
   if (status != CUDNN_STATUS_SUCCESS) {
-    throw std::runtime_error(std::string(call) + " failed: " + cudnnGetErrorString(status) + " at " + file +
-                             ":" + std::to_string(line));
+    throw std::runtime_error(std::string(call) + " failed: " + cudnnGetErrorString(status) +
+                             " at " + file + ":" + std::to_string(line));
   }
 }
 #define MG_CUDNN_CHECK(call) check_cudnn((call), #call, __FILE__, __LINE__)
@@ -45,17 +45,20 @@ class Descriptor {
  private:
   T d_{};
 };
-using TensorDesc = Descriptor<cudnnTensorDescriptor_t, cudnnCreateTensorDescriptor, cudnnDestroyTensorDescriptor>;
-using FilterDesc = Descriptor<cudnnFilterDescriptor_t, cudnnCreateFilterDescriptor, cudnnDestroyFilterDescriptor>;
+using TensorDesc =
+    Descriptor<cudnnTensorDescriptor_t, cudnnCreateTensorDescriptor, cudnnDestroyTensorDescriptor>;
+using FilterDesc =
+    Descriptor<cudnnFilterDescriptor_t, cudnnCreateFilterDescriptor, cudnnDestroyFilterDescriptor>;
 using ConvDesc = Descriptor<cudnnConvolutionDescriptor_t, cudnnCreateConvolutionDescriptor,
                             cudnnDestroyConvolutionDescriptor>;
-using PoolDesc = Descriptor<cudnnPoolingDescriptor_t, cudnnCreatePoolingDescriptor, cudnnDestroyPoolingDescriptor>;
+using PoolDesc = Descriptor<cudnnPoolingDescriptor_t, cudnnCreatePoolingDescriptor,
+                            cudnnDestroyPoolingDescriptor>;
 using ActDesc = Descriptor<cudnnActivationDescriptor_t, cudnnCreateActivationDescriptor,
                            cudnnDestroyActivationDescriptor>;
 
 void set_nchw(cudnnTensorDescriptor_t d, int64_t n, int64_t c, int64_t h, int64_t w) {
-  MG_CUDNN_CHECK(cudnnSetTensor4dDescriptor(d, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, as_int(n), as_int(c),
-                                            as_int(h), as_int(w)));
+  MG_CUDNN_CHECK(cudnnSetTensor4dDescriptor(d, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, as_int(n),
+                                            as_int(c), as_int(h), as_int(w)));
 }
 
 // Per host thread: the handle, a grow-only workspace, scratch for masked dy, and the
@@ -74,10 +77,12 @@ class Context {
     return handle_;
   }
   void* workspace(std::size_t bytes) { return grow(workspace_, bytes); }
-  float* scratch(std::size_t floats) { return static_cast<float*>(grow(scratch_, floats * sizeof(float))); }
+  float* scratch(std::size_t floats) {
+    return static_cast<float*>(grow(scratch_, floats * sizeof(float)));
+  }
 
-  using Key = std::tuple<int, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t,
-                         int64_t, int64_t>;  // pass, N C H W O kh kw sh sw ph pw
+  using Key = std::tuple<int, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t,
+                         int64_t, int64_t, int64_t, int64_t>;  // pass, N C H W O kh kw sh sw ph pw
   std::map<Key, int> algos;
 
  private:
@@ -103,11 +108,11 @@ struct ConvDescs {
     set_nchw(x, s.N, s.C, s.H, s.W);
     set_nchw(y, s.N, s.O, s.out_h(), s.out_w());
     set_nchw(bias, 1, s.O, 1, 1);
-    MG_CUDNN_CHECK(cudnnSetFilter4dDescriptor(w, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW, as_int(s.O), as_int(s.C),
-                                              as_int(s.kh), as_int(s.kw)));
-    MG_CUDNN_CHECK(cudnnSetConvolution2dDescriptor(conv, as_int(s.pad_h), as_int(s.pad_w), as_int(s.stride_h),
-                                                   as_int(s.stride_w), 1, 1, CUDNN_CROSS_CORRELATION,
-                                                   CUDNN_DATA_FLOAT));
+    MG_CUDNN_CHECK(cudnnSetFilter4dDescriptor(w, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW, as_int(s.O),
+                                              as_int(s.C), as_int(s.kh), as_int(s.kw)));
+    MG_CUDNN_CHECK(cudnnSetConvolution2dDescriptor(conv, as_int(s.pad_h), as_int(s.pad_w),
+                                                   as_int(s.stride_h), as_int(s.stride_w), 1, 1,
+                                                   CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
     MG_CUDNN_CHECK(cudnnSetConvolutionMathType(conv, CUDNN_FMA_MATH));
   }
 };
@@ -126,14 +131,16 @@ int fastest(const Perf* perf, int count, const char* what) {
 }
 
 // dy, or dy * (relu_y > 0) in scratch when the forward fused a ReLU.
-const float* masked_dy(cudnnHandle_t h, const cudnnTensorDescriptor_t yd, const float* dy, const float* relu_y,
-                       const Conv2dShape& s) {
+const float* masked_dy(cudnnHandle_t h, const cudnnTensorDescriptor_t yd, const float* dy,
+                       const float* relu_y, const Conv2dShape& s) {
   if (relu_y == nullptr) return dy;
   float* out = context().scratch(static_cast<std::size_t>(s.N * s.O * s.out_h() * s.out_w()));
   ActDesc act;
-  MG_CUDNN_CHECK(cudnnSetActivationDescriptor(act, CUDNN_ACTIVATION_RELU, CUDNN_PROPAGATE_NAN, 0.0));
+  MG_CUDNN_CHECK(
+      cudnnSetActivationDescriptor(act, CUDNN_ACTIVATION_RELU, CUDNN_PROPAGATE_NAN, 0.0));
   const float one = 1.0f, zero = 0.0f;
-  MG_CUDNN_CHECK(cudnnActivationBackward(h, act, &one, yd, relu_y, yd, dy, yd, relu_y, &zero, yd, out));
+  MG_CUDNN_CHECK(
+      cudnnActivationBackward(h, act, &one, yd, relu_y, yd, dy, yd, relu_y, &zero, yd, out));
   return out;
 }
 
@@ -147,20 +154,21 @@ void cudnn_conv2d_forward(const Conv2dForwardParams& p, Stream stream) {
   if (fresh) {
     cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
     int count = 0;
-    MG_CUDNN_CHECK(cudnnFindConvolutionForwardAlgorithm(h, d.x, d.w, d.conv, d.y, CUDNN_CONVOLUTION_FWD_ALGO_COUNT,
-                                                        &count, perf));
+    MG_CUDNN_CHECK(cudnnFindConvolutionForwardAlgorithm(
+        h, d.x, d.w, d.conv, d.y, CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &count, perf));
     it->second = fastest(perf, count, "conv2d_forward");
   }
   const auto algo = static_cast<cudnnConvolutionFwdAlgo_t>(it->second);
   std::size_t bytes = 0;
   MG_CUDNN_CHECK(cudnnGetConvolutionForwardWorkspaceSize(h, d.x, d.w, d.conv, d.y, algo, &bytes));
   const float one = 1.0f, zero = 0.0f;
-  MG_CUDNN_CHECK(cudnnConvolutionForward(h, &one, d.x, p.x, d.w, p.weight, d.conv, algo, ctx.workspace(bytes),
-                                         bytes, &zero, d.y, p.y));
+  MG_CUDNN_CHECK(cudnnConvolutionForward(h, &one, d.x, p.x, d.w, p.weight, d.conv, algo,
+                                         ctx.workspace(bytes), bytes, &zero, d.y, p.y));
   if (p.bias != nullptr) MG_CUDNN_CHECK(cudnnAddTensor(h, &one, d.bias, p.bias, &one, d.y, p.y));
   if (p.relu) {
     ActDesc act;
-    MG_CUDNN_CHECK(cudnnSetActivationDescriptor(act, CUDNN_ACTIVATION_RELU, CUDNN_PROPAGATE_NAN, 0.0));
+    MG_CUDNN_CHECK(
+        cudnnSetActivationDescriptor(act, CUDNN_ACTIVATION_RELU, CUDNN_PROPAGATE_NAN, 0.0));
     MG_CUDNN_CHECK(cudnnActivationForward(h, act, &one, d.y, p.y, &zero, d.y, p.y));
   }
 }
@@ -174,16 +182,17 @@ void cudnn_conv2d_backward_data(const Conv2dBackwardDataParams& p, Stream stream
   if (fresh) {
     cudnnConvolutionBwdDataAlgoPerf_t perf[CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT];
     int count = 0;
-    MG_CUDNN_CHECK(cudnnFindConvolutionBackwardDataAlgorithm(h, d.w, d.y, d.conv, d.x,
-                                                             CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, &count, perf));
+    MG_CUDNN_CHECK(cudnnFindConvolutionBackwardDataAlgorithm(
+        h, d.w, d.y, d.conv, d.x, CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, &count, perf));
     it->second = fastest(perf, count, "conv2d_backward_data");
   }
   const auto algo = static_cast<cudnnConvolutionBwdDataAlgo_t>(it->second);
   std::size_t bytes = 0;
-  MG_CUDNN_CHECK(cudnnGetConvolutionBackwardDataWorkspaceSize(h, d.w, d.y, d.conv, d.x, algo, &bytes));
+  MG_CUDNN_CHECK(
+      cudnnGetConvolutionBackwardDataWorkspaceSize(h, d.w, d.y, d.conv, d.x, algo, &bytes));
   const float one = 1.0f, zero = 0.0f;
-  MG_CUDNN_CHECK(cudnnConvolutionBackwardData(h, &one, d.w, p.weight, d.y, dy, d.conv, algo, ctx.workspace(bytes),
-                                              bytes, &zero, d.x, p.dx));
+  MG_CUDNN_CHECK(cudnnConvolutionBackwardData(h, &one, d.w, p.weight, d.y, dy, d.conv, algo,
+                                              ctx.workspace(bytes), bytes, &zero, d.x, p.dx));
 }
 
 void cudnn_conv2d_backward_filter(const Conv2dBackwardFilterParams& p, Stream stream) {
@@ -203,11 +212,14 @@ void cudnn_conv2d_backward_filter(const Conv2dBackwardFilterParams& p, Stream st
     }
     const auto algo = static_cast<cudnnConvolutionBwdFilterAlgo_t>(it->second);
     std::size_t bytes = 0;
-    MG_CUDNN_CHECK(cudnnGetConvolutionBackwardFilterWorkspaceSize(h, d.x, d.y, d.conv, d.w, algo, &bytes));
-    MG_CUDNN_CHECK(cudnnConvolutionBackwardFilter(h, &one, d.x, p.x, d.y, dy, d.conv, algo, ctx.workspace(bytes),
-                                                  bytes, &zero, d.w, p.dweight));
+    MG_CUDNN_CHECK(
+        cudnnGetConvolutionBackwardFilterWorkspaceSize(h, d.x, d.y, d.conv, d.w, algo, &bytes));
+    MG_CUDNN_CHECK(cudnnConvolutionBackwardFilter(h, &one, d.x, p.x, d.y, dy, d.conv, algo,
+                                                  ctx.workspace(bytes), bytes, &zero, d.w,
+                                                  p.dweight));
   }
-  if (p.dbias != nullptr) MG_CUDNN_CHECK(cudnnConvolutionBackwardBias(h, &one, d.y, dy, &zero, d.bias, p.dbias));
+  if (p.dbias != nullptr)
+    MG_CUDNN_CHECK(cudnnConvolutionBackwardBias(h, &one, d.y, dy, &zero, d.bias, p.dbias));
 }
 
 namespace {
@@ -217,9 +229,9 @@ struct PoolDescs {
   explicit PoolDescs(const MaxPool2dShape& s) {
     set_nchw(x, s.N, s.C, s.H, s.W);
     set_nchw(y, s.N, s.C, s.out_h(), s.out_w());
-    MG_CUDNN_CHECK(cudnnSetPooling2dDescriptor(pool, CUDNN_POOLING_MAX_DETERMINISTIC, CUDNN_PROPAGATE_NAN,
-                                               as_int(s.kh), as_int(s.kw), as_int(s.pad_h), as_int(s.pad_w),
-                                               as_int(s.stride_h), as_int(s.stride_w)));
+    MG_CUDNN_CHECK(cudnnSetPooling2dDescriptor(
+        pool, CUDNN_POOLING_MAX_DETERMINISTIC, CUDNN_PROPAGATE_NAN, as_int(s.kh), as_int(s.kw),
+        as_int(s.pad_h), as_int(s.pad_w), as_int(s.stride_h), as_int(s.stride_w)));
   }
 };
 }  // namespace
@@ -235,7 +247,8 @@ void cudnn_max_pool2d_backward(const MaxPool2dBackwardParams& p, Stream stream) 
   cudnnHandle_t h = context().handle(stream);
   const PoolDescs d(p.shape);
   const float one = 1.0f, zero = 0.0f;
-  MG_CUDNN_CHECK(cudnnPoolingBackward(h, d.pool, &one, d.y, p.y, d.y, p.dy, d.x, p.x, &zero, d.x, p.dx));
+  MG_CUDNN_CHECK(
+      cudnnPoolingBackward(h, d.pool, &one, d.y, p.y, d.y, p.dy, d.x, p.x, &zero, d.x, p.dx));
 }
 
 namespace {
@@ -253,15 +266,14 @@ void cudnn_batch_norm_forward(const BatchNormForwardParams& p, Stream stream) {
   const NormDescs d(p.N, p.C, p.S);
   const float one = 1.0f, zero = 0.0f;
   if (p.training || p.running_mean == nullptr) {
-    MG_CUDNN_CHECK(cudnnBatchNormalizationForwardTraining(h, CUDNN_BATCHNORM_SPATIAL, &one, &zero, d.x, p.x, d.x,
-                                                          p.y, d.channel, p.weight, p.bias, p.momentum,
-                                                          p.training ? p.running_mean : nullptr,
-                                                          p.training ? p.running_var : nullptr, p.eps,
-                                                          p.save_mean, p.save_invstd));
+    MG_CUDNN_CHECK(cudnnBatchNormalizationForwardTraining(
+        h, CUDNN_BATCHNORM_SPATIAL, &one, &zero, d.x, p.x, d.x, p.y, d.channel, p.weight, p.bias,
+        p.momentum, p.training ? p.running_mean : nullptr, p.training ? p.running_var : nullptr,
+        p.eps, p.save_mean, p.save_invstd));
   } else {
-    MG_CUDNN_CHECK(cudnnBatchNormalizationForwardInference(h, CUDNN_BATCHNORM_SPATIAL, &one, &zero, d.x, p.x, d.x,
-                                                           p.y, d.channel, p.weight, p.bias, p.running_mean,
-                                                           p.running_var, p.eps));
+    MG_CUDNN_CHECK(cudnnBatchNormalizationForwardInference(
+        h, CUDNN_BATCHNORM_SPATIAL, &one, &zero, d.x, p.x, d.x, p.y, d.channel, p.weight, p.bias,
+        p.running_mean, p.running_var, p.eps));
   }
 }
 
@@ -269,9 +281,9 @@ void cudnn_batch_norm_backward(const BatchNormBackwardParams& p, Stream stream) 
   cudnnHandle_t h = context().handle(stream);
   const NormDescs d(p.N, p.C, p.S);
   const float one = 1.0f, zero = 0.0f;
-  MG_CUDNN_CHECK(cudnnBatchNormalizationBackward(h, CUDNN_BATCHNORM_SPATIAL, &one, &zero, &one, &zero, d.x, p.x,
-                                                 d.x, p.dy, d.x, p.dx, d.channel, p.weight, p.dweight, p.dbias,
-                                                 p.eps, p.save_mean, p.save_invstd));
+  MG_CUDNN_CHECK(cudnnBatchNormalizationBackward(
+      h, CUDNN_BATCHNORM_SPATIAL, &one, &zero, &one, &zero, d.x, p.x, d.x, p.dy, d.x, p.dx,
+      d.channel, p.weight, p.dweight, p.dbias, p.eps, p.save_mean, p.save_invstd));
 }
 
 }  // namespace melgrad::kernels::detail

@@ -7,13 +7,12 @@
 //                      contain it and chose it, in (oh, ow) order: the CPU scatter's order
 //                      of additions, so overlapping windows give the same sums, without
 //                      atomics.
-#include "kernels/emu/cuda_compat.h"
-
 #include <algorithm>
 #include <cmath>
 #include <string>
 
 #include "kernels/cudnn_layers.h"
+#include "kernels/emu/cuda_compat.h"
 #include "kernels/launch_checks.h"
 #include "kernels/pool.h"
 
@@ -36,7 +35,8 @@ PoolArgs pool_args(const MaxPool2dShape& s) {
 __global__ void __launch_bounds__(kThreads)
     max_pool_forward(const float* x, float* y, int64_t* argmax, int64_t total, PoolArgs a) {
   const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
-  for (int64_t e = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; e < total; e += stride) {
+  for (int64_t e = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; e < total;
+       e += stride) {
     const int hw = a.Ho * a.Wo;
     const int64_t plane = e / hw;
     const int rem = static_cast<int>(e - plane * hw), oh = rem / a.Wo, ow = rem - oh * a.Wo;
@@ -65,9 +65,11 @@ __global__ void __launch_bounds__(kThreads)
 }
 
 __global__ void __launch_bounds__(kThreads)
-    max_pool_backward(const float* dy, const int64_t* argmax, float* dx, int64_t total, PoolArgs a) {
+    max_pool_backward(const float* dy, const int64_t* argmax, float* dx, int64_t total,
+                      PoolArgs a) {
   const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
-  for (int64_t e = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; e < total; e += stride) {
+  for (int64_t e = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; e < total;
+       e += stride) {
     const int in_hw = a.H * a.W, out_hw = a.Ho * a.Wo;
     const int64_t plane = e / in_hw;
     const int idx = static_cast<int>(e - plane * in_hw), h = idx / a.W, w = idx - h * a.W;
@@ -95,9 +97,9 @@ bool validate(const char* fn, const MaxPool2dShape& s) {
                            std::to_string(s.W) + ")");
   }
   if (s.kh < 1 || s.kw < 1 || s.stride_h < 1 || s.stride_w < 1 || s.pad_h < 0 || s.pad_w < 0) {
-    invalid_params(fn, "kernel " + std::to_string(s.kh) + "x" + std::to_string(s.kw) + " and stride " +
-                           std::to_string(s.stride_h) + "x" + std::to_string(s.stride_w) +
-                           " must be >= 1, padding >= 0");
+    invalid_params(fn, "kernel " + std::to_string(s.kh) + "x" + std::to_string(s.kw) +
+                           " and stride " + std::to_string(s.stride_h) + "x" +
+                           std::to_string(s.stride_w) + " must be >= 1, padding >= 0");
   }
   if (2 * s.pad_h > s.kh || 2 * s.pad_w > s.kw) {
     invalid_params(fn, "padding " + std::to_string(s.pad_h) + "x" + std::to_string(s.pad_w) +
@@ -109,7 +111,8 @@ bool validate(const char* fn, const MaxPool2dShape& s) {
                            " is too small for the kernel (output " + std::to_string(s.out_h()) +
                            "x" + std::to_string(s.out_w()) + ")");
   }
-  if (s.H * s.W >= (int64_t{1} << 31)) invalid_params(fn, "planes of 2^31 elements or more are not supported");
+  if (s.H * s.W >= (int64_t{1} << 31))
+    invalid_params(fn, "planes of 2^31 elements or more are not supported");
   return s.N * s.C > 0;
 }
 
@@ -148,8 +151,8 @@ void max_pool2d_forward(const MaxPool2dForwardParams& p, Stream stream) {
   }
   require_pointer(fn, "argmax", p.argmax);
   const int64_t total = p.shape.N * p.shape.C * p.shape.out_h() * p.shape.out_w();
-  MG_LAUNCH(max_pool_forward, grid_for(total), kThreads, 0, stream)(p.x, p.y, p.argmax, total,
-                                                                    pool_args(p.shape));
+  MG_LAUNCH(max_pool_forward, grid_for(total), kThreads, 0, stream)
+  (p.x, p.y, p.argmax, total, pool_args(p.shape));
   MG_CHECK_LAUNCH(fn);
 }
 
@@ -168,8 +171,8 @@ void max_pool2d_backward(const MaxPool2dBackwardParams& p, Stream stream) {
   }
   require_pointer(fn, "argmax", p.argmax);
   const int64_t total = p.shape.N * p.shape.C * p.shape.H * p.shape.W;
-  MG_LAUNCH(max_pool_backward, grid_for(total), kThreads, 0, stream)(p.dy, p.argmax, p.dx, total,
-                                                                     pool_args(p.shape));
+  MG_LAUNCH(max_pool_backward, grid_for(total), kThreads, 0, stream)
+  (p.dy, p.argmax, p.dx, total, pool_args(p.shape));
   MG_CHECK_LAUNCH(fn);
 }
 
@@ -208,7 +211,8 @@ void max_pool2d_backward_reference(const MaxPool2dBackwardParams& p) {
   for (int64_t plane = 0; plane < s.N * s.C; ++plane) {
     float* dx = p.dx + plane * in_hw;
     std::fill(dx, dx + in_hw, 0.0f);
-    for (int64_t k = 0; k < out_hw; ++k) dx[p.argmax[plane * out_hw + k]] += p.dy[plane * out_hw + k];
+    for (int64_t k = 0; k < out_hw; ++k)
+      dx[p.argmax[plane * out_hw + k]] += p.dy[plane * out_hw + k];
   }
 }
 

@@ -49,11 +49,11 @@ struct MaxPool2dForwardParams {
 };
 
 struct MaxPool2dBackwardParams {
-  const float* dy = nullptr;      // [N, C, Ho, Wo]
+  const float* dy = nullptr;        // [N, C, Ho, Wo]
   const int64_t* argmax = nullptr;  // melgrad: the forward's indices
-  const float* x = nullptr;       // cudnn: the forward's input and output
+  const float* x = nullptr;         // cudnn: the forward's input and output
   const float* y = nullptr;
-  float* dx = nullptr;            // [N, C, H, W], overwritten
+  float* dx = nullptr;  // [N, C, H, W], overwritten
   MaxPool2dShape shape;
   DnnImpl impl = DnnImpl::automatic;
 };

@@ -21,11 +21,12 @@ void run_norm(benchmark::State& state, const StudyLayer& l, Pass pass, DnnImpl i
   if (!gpu_ready(state, impl)) return;
   const int64_t N = l.N, C = l.O, S = l.H * l.W;
   const std::size_t n = static_cast<std::size_t>(N * C * S), c = static_cast<std::size_t>(C);
-  DeviceBuffer<float> x(bench_inputs(n, 1)), y(n), dy(bench_inputs(n, 2)), dx(n), w(bench_inputs(c, 3, 0.5f, 1.5f)),
-      b(bench_inputs(c, 4)), rm(std::vector<float>(c, 0.0f)), rv(std::vector<float>(c, 1.0f)), mean(c), invstd(c),
-      dw(c), db(c);
+  DeviceBuffer<float> x(bench_inputs(n, 1)), y(n), dy(bench_inputs(n, 2)), dx(n),
+      w(bench_inputs(c, 3, 0.5f, 1.5f)), b(bench_inputs(c, 4)), rm(std::vector<float>(c, 0.0f)),
+      rv(std::vector<float>(c, 1.0f)), mean(c), invstd(c), dw(c), db(c);
   BatchNormForwardParams f;
-  f.x = x.data(), f.y = y.data(), f.weight = w.data(), f.bias = b.data(), f.running_mean = rm.data();
+  f.x = x.data(), f.y = y.data(), f.weight = w.data(), f.bias = b.data(),
+  f.running_mean = rm.data();
   f.running_var = rv.data(), f.save_mean = mean.data(), f.save_invstd = invstd.data();
   f.N = N, f.C = C, f.S = S, f.training = pass != Pass::eval_forward, f.impl = impl;
   DeviceBuffer<float> fws(batch_norm_forward_workspace_bytes(f) / sizeof(float) + 1);
@@ -38,22 +39,26 @@ void run_norm(benchmark::State& state, const StudyLayer& l, Pass pass, DnnImpl i
   }
   batch_norm_forward(f);
   BatchNormBackwardParams g;
-  g.x = x.data(), g.dy = dy.data(), g.weight = w.data(), g.save_mean = mean.data(), g.save_invstd = invstd.data();
-  g.dx = dx.data(), g.dweight = dw.data(), g.dbias = db.data(), g.N = N, g.C = C, g.S = S, g.impl = impl;
+  g.x = x.data(), g.dy = dy.data(), g.weight = w.data(), g.save_mean = mean.data(),
+  g.save_invstd = invstd.data();
+  g.dx = dx.data(), g.dweight = dw.data(), g.dbias = db.data(), g.N = N, g.C = C, g.S = S,
+  g.impl = impl;
   DeviceBuffer<float> gws(batch_norm_backward_workspace_bytes(g) / sizeof(float) + 1);
   g.workspace = gws.data(), g.workspace_bytes = gws.size() * sizeof(float);
   time_launches(state, impl, 0.0, 5 * bytes, [&] { batch_norm_backward(g); });
 }
 
 const bool registered = [] {
-  const std::pair<Pass, const char*> passes[] = {{Pass::train_forward, "batch_norm_train_forward"},
-                                                 {Pass::eval_forward, "batch_norm_eval_forward"},
-                                                 {Pass::train_backward, "batch_norm_train_backward"}};
+  const std::pair<Pass, const char*> passes[] = {
+      {Pass::train_forward, "batch_norm_train_forward"},
+      {Pass::eval_forward, "batch_norm_eval_forward"},
+      {Pass::train_backward, "batch_norm_train_backward"}};
   for (const auto& [pass, pass_name] : passes) {
     for (const StudyLayer& l : study_layers()) {
       for (DnnImpl impl : {DnnImpl::melgrad, DnnImpl::cudnn}) {
         const std::string name = std::string(pass_name) + "/" + l.name + "/" + dnn_impl_name(impl);
-        benchmark::RegisterBenchmark(name.c_str(), [l, pass, impl](benchmark::State& st) { run_norm(st, l, pass, impl); })
+        benchmark::RegisterBenchmark(
+            name.c_str(), [l, pass, impl](benchmark::State& st) { run_norm(st, l, pass, impl); })
             ->Unit(benchmark::kMicrosecond)
             ->UseRealTime();
       }

@@ -33,15 +33,17 @@ inline std::vector<StudyLayer> study_layers() {
     int64_t channels[5];
     int64_t pool;
   };
-  const Config configs[] = {{"c4-p2", {1, 4, 16, 64, 256}, 2}, {"c16-p3", {1, 16, 64, 256, 512}, 3}};
+  const Config configs[] = {{"c4-p2", {1, 4, 16, 64, 256}, 2},
+                            {"c16-p3", {1, 16, 64, 256, 512}, 3}};
   std::vector<StudyLayer> layers;
   for (const Config& c : configs) {
     for (int64_t T : {int64_t{40}, int64_t{1293}}) {
       int64_t H = 128, W = T;
       for (int i = 0; i < 4; ++i) {
-        const std::string name = std::string(c.name) + "/T" + std::to_string(T) + "/L" + std::to_string(i + 1) +
-                                 " " + std::to_string(c.channels[i]) + "->" + std::to_string(c.channels[i + 1]) +
-                                 " " + std::to_string(H) + "x" + std::to_string(W);
+        const std::string name = std::string(c.name) + "/T" + std::to_string(T) + "/L" +
+                                 std::to_string(i + 1) + " " + std::to_string(c.channels[i]) +
+                                 "->" + std::to_string(c.channels[i + 1]) + " " +
+                                 std::to_string(H) + "x" + std::to_string(W);
         layers.push_back({name, 32, c.channels[i], H, W, c.channels[i + 1], c.pool});
         H /= c.pool;
         W /= c.pool;
@@ -51,7 +53,8 @@ inline std::vector<StudyLayer> study_layers() {
   return layers;
 }
 
-inline std::vector<float> bench_inputs(std::size_t n, uint64_t seed, float lo = -1.0f, float hi = 1.0f) {
+inline std::vector<float> bench_inputs(std::size_t n, uint64_t seed, float lo = -1.0f,
+                                       float hi = 1.0f) {
   std::mt19937_64 rng(seed);
   std::uniform_real_distribution<float> dist(lo, hi);
   std::vector<float> v(n);
@@ -87,7 +90,8 @@ void time_launches(benchmark::State& state, DnnImpl impl, double flops, double b
     launch();
     device_synchronize();
   }
-  state.counters["FLOP/s"] = benchmark::Counter(flops, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["FLOP/s"] =
+      benchmark::Counter(flops, benchmark::Counter::kIsIterationInvariantRate);
   state.counters["B/s"] = benchmark::Counter(bytes, benchmark::Counter::kIsIterationInvariantRate);
   state.SetLabel(dnn_impl_name(impl));
 }

@@ -24,7 +24,8 @@ void run_pool(benchmark::State& state, const StudyLayer& l, bool backward, DnnIm
   const bool melgrad = impl == DnnImpl::melgrad;
   MaxPool2dForwardParams f{x.data(), y.data(), melgrad ? argmax.data() : nullptr, s, impl};
   if (!backward) {
-    time_launches(state, impl, 0.0, 4.0 * (nx + ny) + (melgrad ? 8.0 * ny : 0.0), [&] { max_pool2d_forward(f); });
+    time_launches(state, impl, 0.0, 4.0 * (nx + ny) + (melgrad ? 8.0 * ny : 0.0),
+                  [&] { max_pool2d_forward(f); });
     return;
   }
   max_pool2d_forward(f);
@@ -44,10 +45,12 @@ const bool registered = [] {
     for (const StudyLayer& l : study_layers()) {
       if (l.H < l.pool || l.W < l.pool) continue;  // the last c16-p3 layer at T = 40 is 4 x 1
       for (DnnImpl impl : {DnnImpl::melgrad, DnnImpl::cudnn}) {
-        const std::string name = std::string(backward ? "max_pool_backward/" : "max_pool_forward/") + l.name +
-                                 " pool " + std::to_string(l.pool) + "/" + dnn_impl_name(impl);
-        benchmark::RegisterBenchmark(name.c_str(),
-                                     [l, backward, impl](benchmark::State& st) { run_pool(st, l, backward, impl); })
+        const std::string name =
+            std::string(backward ? "max_pool_backward/" : "max_pool_forward/") + l.name + " pool " +
+            std::to_string(l.pool) + "/" + dnn_impl_name(impl);
+        benchmark::RegisterBenchmark(
+            name.c_str(),
+            [l, backward, impl](benchmark::State& st) { run_pool(st, l, backward, impl); })
             ->Unit(benchmark::kMicrosecond)
             ->UseRealTime();
       }

@@ -36,15 +36,23 @@ struct Results {
 
 // Runs forward then backward, on the device (device = true, with `impl`) or through the
 // references.
-Results run(const Sizes& z, const Mode& m, bool device, uint64_t seed, DnnImpl impl = DnnImpl::melgrad) {
-  const std::size_t n = static_cast<std::size_t>(z.N * z.C * z.S), c = static_cast<std::size_t>(z.C);
+Results run(const Sizes& z, const Mode& m, bool device, uint64_t seed,
+            DnnImpl impl = DnnImpl::melgrad) {
+  const std::size_t n = static_cast<std::size_t>(z.N * z.C * z.S),
+                    c = static_cast<std::size_t>(z.C);
   // An offset mean (3) checks the statistics' accuracy beyond a plain sum of squares.
   std::vector<float> x = random_floats(n, seed, 1.0f, 5.0f);
   const std::vector<float> dy = random_floats(n, seed + 1, -1.0f, 1.0f);
-  const std::vector<float> w = random_floats(c, seed + 2, 0.5f, 1.5f), b = random_floats(c, seed + 3, -0.5f, 0.5f);
-  Results r{std::vector<float>(n), std::vector<float>(c), std::vector<float>(c),
-            random_floats(c, seed + 4, -0.5f, 0.5f), random_floats(c, seed + 5, 0.5f, 2.0f),
-            std::vector<float>(n), std::vector<float>(c), std::vector<float>(c)};
+  const std::vector<float> w = random_floats(c, seed + 2, 0.5f, 1.5f),
+                           b = random_floats(c, seed + 3, -0.5f, 0.5f);
+  Results r{std::vector<float>(n),
+            std::vector<float>(c),
+            std::vector<float>(c),
+            random_floats(c, seed + 4, -0.5f, 0.5f),
+            random_floats(c, seed + 5, 0.5f, 2.0f),
+            std::vector<float>(n),
+            std::vector<float>(c),
+            std::vector<float>(c)};
   BatchNormForwardParams f;
   f.N = z.N, f.C = z.C, f.S = z.S;
   f.training = m.training;
@@ -63,8 +71,8 @@ Results run(const Sizes& z, const Mode& m, bool device, uint64_t seed, DnnImpl i
     batch_norm_backward_reference(g);
     return r;
   }
-  DeviceBuffer<float> dxv(x), ddy(dy), dw(w), db(b), y(n), mean(c), invstd(c), rm(r.rm), rv(r.rv), dx(n),
-      ddw(c), ddb(c);
+  DeviceBuffer<float> dxv(x), ddy(dy), dw(w), db(b), y(n), mean(c), invstd(c), rm(r.rm), rv(r.rv),
+      dx(n), ddw(c), ddb(c);
   f.x = dxv.data(), f.y = y.data(), f.save_mean = mean.data(), f.save_invstd = invstd.data();
   if (m.affine) f.weight = dw.data(), f.bias = db.data();
   if (m.running) f.running_mean = rm.data(), f.running_var = rv.data();
@@ -76,15 +84,16 @@ Results run(const Sizes& z, const Mode& m, bool device, uint64_t seed, DnnImpl i
   DeviceBuffer<float> ws(batch_norm_backward_workspace_bytes(g) / sizeof(float));
   g.workspace = ws.data(), g.workspace_bytes = ws.size() * sizeof(float);
   batch_norm_backward(g);
-  return {y.to_host(), mean.to_host(), invstd.to_host(), rm.to_host(), rv.to_host(), dx.to_host(),
-          ddw.to_host(), ddb.to_host()};
+  return {y.to_host(),  mean.to_host(), invstd.to_host(), rm.to_host(),
+          rv.to_host(), dx.to_host(),   ddw.to_host(),    ddb.to_host()};
 }
 
-const Mode kModes[] = {{"training, batch stats only (track_running_stats=False)", true, false, true},
-                       {"training, running stats updated", true, true, true},
-                       {"eval, running stats: fused scale/shift", false, true, true},
-                       {"eval without running stats: batch stats", false, false, true},
-                       {"training, no affine", true, true, false}};
+const Mode kModes[] = {
+    {"training, batch stats only (track_running_stats=False)", true, false, true},
+    {"training, running stats updated", true, true, true},
+    {"eval, running stats: fused scale/shift", false, true, true},
+    {"eval without running stats: batch stats", false, false, true},
+    {"training, no affine", true, true, false}};
 
 }  // namespace
 
@@ -145,21 +154,24 @@ TEST_CASE("batch_norm launchers validate their parameters") {
   f.x = a.data(), f.y = a.data(), f.save_mean = a.data(), f.save_invstd = a.data();
   f.N = 1, f.C = 2, f.S = 1;
   f.impl = DnnImpl::melgrad;
-  CHECK_THROWS_WITH_AS(batch_norm_forward(f),
-                       "batch_norm_forward: expected more than 1 value per channel when using batch "
-                       "statistics (N 1, S 1)",
-                       std::invalid_argument);
+  CHECK_THROWS_WITH_AS(
+      batch_norm_forward(f),
+      "batch_norm_forward: expected more than 1 value per channel when using batch "
+      "statistics (N 1, S 1)",
+      std::invalid_argument);
   f.N = 2;
   f.running_mean = a.data();
-  CHECK_THROWS_WITH_AS(batch_norm_forward(f),
-                       "batch_norm_forward: running_mean and running_var must be given together (or both null)",
-                       std::invalid_argument);
+  CHECK_THROWS_WITH_AS(
+      batch_norm_forward(f),
+      "batch_norm_forward: running_mean and running_var must be given together (or both null)",
+      std::invalid_argument);
   f.running_mean = nullptr;
   f.eps = 0;
   CHECK_THROWS_AS(batch_norm_forward(f), std::invalid_argument);
   f.eps = 1e-5;
   f.save_invstd = nullptr;
-  CHECK_THROWS_WITH_AS(batch_norm_forward(f), "batch_norm_forward: save_invstd is null", std::invalid_argument);
+  CHECK_THROWS_WITH_AS(batch_norm_forward(f), "batch_norm_forward: save_invstd is null",
+                       std::invalid_argument);
   if (!cudnn_built()) {
     f.save_invstd = a.data();
     f.weight = f.bias = a.data();

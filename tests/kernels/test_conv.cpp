@@ -26,7 +26,9 @@ namespace {
 constexpr double kAtol = 2e-5, kRtol = 1e-4;
 
 std::size_t x_size(const Conv2dShape& s) { return static_cast<std::size_t>(s.N * s.C * s.H * s.W); }
-std::size_t w_size(const Conv2dShape& s) { return static_cast<std::size_t>(s.O * s.C * s.kh * s.kw); }
+std::size_t w_size(const Conv2dShape& s) {
+  return static_cast<std::size_t>(s.O * s.C * s.kh * s.kw);
+}
 std::size_t y_size(const Conv2dShape& s) {
   return static_cast<std::size_t>(s.N * s.O * s.out_h() * s.out_w());
 }
@@ -35,7 +37,8 @@ struct Inputs {
   std::vector<float> x, w, b, dy;
 };
 Inputs make_inputs(const Conv2dShape& s, uint64_t seed) {
-  return {random_floats(x_size(s), seed, -1.0f, 1.0f), random_floats(w_size(s), seed + 1, -0.5f, 0.5f),
+  return {random_floats(x_size(s), seed, -1.0f, 1.0f),
+          random_floats(w_size(s), seed + 1, -0.5f, 0.5f),
           random_floats(static_cast<std::size_t>(s.O), seed + 2, -0.5f, 0.5f),
           random_floats(y_size(s), seed + 3, -1.0f, 1.0f)};
 }
@@ -44,8 +47,8 @@ struct Expected {
   std::vector<float> y, dx, dw, db;
 };
 Expected reference(const Conv2dShape& s, const Inputs& in, bool bias, bool relu) {
-  Expected e{std::vector<float>(y_size(s)), std::vector<float>(x_size(s)), std::vector<float>(w_size(s)),
-             std::vector<float>(static_cast<std::size_t>(s.O))};
+  Expected e{std::vector<float>(y_size(s)), std::vector<float>(x_size(s)),
+             std::vector<float>(w_size(s)), std::vector<float>(static_cast<std::size_t>(s.O))};
   Conv2dForwardParams f;
   f.x = in.x.data();
   f.weight = in.w.data();
@@ -148,14 +151,15 @@ Conv2dShape shape(int64_t N, int64_t C, int64_t H, int64_t W, int64_t O, int64_t
 }  // namespace
 
 TEST_CASE("conv 3x3 stride 1 padding 1: the specialised kernels, both tile sizes") {
-  for (const Conv2dShape& s : {shape(2, 3, 5, 7, 5, 3, 3, 1, 1, 1, 1),     // small tile
-                               shape(2, 20, 4, 6, 40, 3, 3, 1, 1, 1, 1),   // large tile, K tails
+  for (const Conv2dShape& s : {shape(2, 3, 5, 7, 5, 3, 3, 1, 1, 1, 1),       // small tile
+                               shape(2, 20, 4, 6, 40, 3, 3, 1, 1, 1, 1),     // large tile, K tails
                                shape(1, 17, 3, 3, 17, 3, 3, 1, 1, 1, 1)}) {  // C, O just over 16
     CAPTURE(s.C);
     CAPTURE(s.O);
     check_conv(s, {});
     // The general kernels must agree on the same shape.
-    check_conv(s, {.fwd_algo = ConvAlgo::implicit_gemm, .data_algo = ConvAlgo::implicit_gemm,
+    check_conv(s, {.fwd_algo = ConvAlgo::implicit_gemm,
+                   .data_algo = ConvAlgo::implicit_gemm,
                    .filter_algo = ConvAlgo::implicit_gemm});
   }
 }
@@ -166,12 +170,13 @@ TEST_CASE("conv general path: stride 2, odd kernels and padding, 1x1, 5x5, no bi
     Conv2dShape s;
     bool bias;
   };
-  for (const Case& c : {Case{"3x2 stride 2 pad (1, 0)", shape(2, 2, 7, 5, 3, 3, 2, 2, 2, 1, 0), false},
-                        Case{"stride (2, 3) pad 1", shape(1, 3, 9, 11, 4, 2, 3, 2, 3, 1, 1), true},
-                        Case{"1x1", shape(2, 5, 3, 4, 6, 1, 1), true},
-                        Case{"5x5 pad 2", shape(1, 2, 6, 5, 3, 5, 5, 1, 1, 2, 2), true},
-                        Case{"kernel = padded input", shape(2, 2, 3, 2, 2, 5, 4, 1, 1, 1, 1), true},
-                        Case{"large tile stride 2", shape(1, 9, 6, 7, 33, 3, 3, 2, 2, 1, 1), true}}) {
+  for (const Case& c :
+       {Case{"3x2 stride 2 pad (1, 0)", shape(2, 2, 7, 5, 3, 3, 2, 2, 2, 1, 0), false},
+        Case{"stride (2, 3) pad 1", shape(1, 3, 9, 11, 4, 2, 3, 2, 3, 1, 1), true},
+        Case{"1x1", shape(2, 5, 3, 4, 6, 1, 1), true},
+        Case{"5x5 pad 2", shape(1, 2, 6, 5, 3, 5, 5, 1, 1, 2, 2), true},
+        Case{"kernel = padded input", shape(2, 2, 3, 2, 2, 5, 4, 1, 1, 1, 1), true},
+        Case{"large tile stride 2", shape(1, 9, 6, 7, 33, 3, 3, 2, 2, 1, 1), true}}) {
     CAPTURE(c.name);
     check_conv(c.s, {.bias = c.bias});
   }
@@ -186,8 +191,10 @@ TEST_CASE("conv first-layer kernels (C == 1) against the reference and the GEMM 
     CAPTURE(s.O);
     CAPTURE(s.kh);
     check_conv(s, {.fwd_algo = ConvAlgo::first_layer, .filter_algo = ConvAlgo::first_layer});
-    check_conv(s, {.relu = true, .fwd_algo = ConvAlgo::first_layer,
-                   .filter_algo = ConvAlgo::first_layer, .split_k = 3});
+    check_conv(s, {.relu = true,
+                   .fwd_algo = ConvAlgo::first_layer,
+                   .filter_algo = ConvAlgo::first_layer,
+                   .split_k = 3});
   }
   // A 5x5 first layer has no backward-filter kernel of its own: automatic takes the GEMM.
   check_conv(shape(1, 1, 6, 6, 4, 5, 5, 1, 1, 2, 2), {});
@@ -220,7 +227,8 @@ TEST_CASE("conv backward-filter split-K: forced splits, own workspace, dbias or 
   for (int split : {1, 2, 5, 17}) {
     CAPTURE(split);
     check_conv(s, {.split_k = split});
-    check_conv(s, {.filter_algo = ConvAlgo::implicit_gemm, .split_k = split, .give_workspace = false});
+    check_conv(s,
+               {.filter_algo = ConvAlgo::implicit_gemm, .split_k = split, .give_workspace = false});
   }
   // Only one of the two gradients.
   const Inputs in = make_inputs(s, 3);
@@ -323,24 +331,28 @@ TEST_CASE("conv implementation selection: melgrad everywhere, cudnn only where b
 // GPU build with cuDNN only (skipped elsewhere): the melgrad kernels against cuDNN, the
 // reference of the nvcc build, on the study's layer shapes at a small batch.
 TEST_CASE("conv melgrad kernels agree with cuDNN" * doctest::skip(!cudnn_built())) {
-  for (const Conv2dShape& s : {shape(4, 1, 128, 40, 16, 3, 3, 1, 1, 1, 1), shape(4, 16, 42, 43, 64, 3, 3, 1, 1, 1, 1),
-                               shape(4, 64, 16, 5, 256, 3, 3, 1, 1, 1, 1), shape(3, 5, 9, 11, 7, 3, 2, 2, 3, 1, 0)}) {
+  for (const Conv2dShape& s :
+       {shape(4, 1, 128, 40, 16, 3, 3, 1, 1, 1, 1), shape(4, 16, 42, 43, 64, 3, 3, 1, 1, 1, 1),
+        shape(4, 64, 16, 5, 256, 3, 3, 1, 1, 1, 1), shape(3, 5, 9, 11, 7, 3, 2, 2, 3, 1, 0)}) {
     CAPTURE(s.C);
     CAPTURE(s.O);
     const Inputs in = make_inputs(s, 8);
     std::vector<std::vector<float>> results[2];
     for (DnnImpl impl : {DnnImpl::melgrad, DnnImpl::cudnn}) {
-      DeviceBuffer<float> x(in.x), w(in.w), b(in.b), dy(in.dy), y(y_size(s)), dx(x_size(s)), dw(w_size(s)),
-          db(static_cast<std::size_t>(s.O));
+      DeviceBuffer<float> x(in.x), w(in.w), b(in.b), dy(in.dy), y(y_size(s)), dx(x_size(s)),
+          dw(w_size(s)), db(static_cast<std::size_t>(s.O));
       Conv2dForwardParams f;
-      f.x = x.data(), f.weight = w.data(), f.bias = b.data(), f.y = y.data(), f.shape = s, f.relu = true;
+      f.x = x.data(), f.weight = w.data(), f.bias = b.data(), f.y = y.data(), f.shape = s,
+      f.relu = true;
       f.impl = impl;
       conv2d_forward(f);
       Conv2dBackwardDataParams d;
-      d.dy = dy.data(), d.weight = w.data(), d.relu_y = y.data(), d.dx = dx.data(), d.shape = s, d.impl = impl;
+      d.dy = dy.data(), d.weight = w.data(), d.relu_y = y.data(), d.dx = dx.data(), d.shape = s,
+      d.impl = impl;
       conv2d_backward_data(d);
       Conv2dBackwardFilterParams g;
-      g.x = x.data(), g.dy = dy.data(), g.relu_y = y.data(), g.dweight = dw.data(), g.dbias = db.data();
+      g.x = x.data(), g.dy = dy.data(), g.relu_y = y.data(), g.dweight = dw.data(),
+      g.dbias = db.data();
       g.shape = s, g.impl = impl;
       conv2d_backward_filter(g);
       results[impl == DnnImpl::cudnn] = {y.to_host(), dx.to_host(), dw.to_host(), db.to_host()};

@@ -45,7 +45,8 @@ void check_conv_layer(const Conv2dShape& s, bool relu) {
   const int64_t Ho = s.out_h(), Wo = s.out_w();
   const auto dyv = random_floats(static_cast<std::size_t>(s.N * s.O * Ho * Wo), 4, -1.0f, 1.0f);
 
-  Tensor x = leaf(xv, {s.N, s.C, s.H, s.W}), w = leaf(wv, {s.O, s.C, s.kh, s.kw}), b = leaf(bv, {s.O});
+  Tensor x = leaf(xv, {s.N, s.C, s.H, s.W}), w = leaf(wv, {s.O, s.C, s.kh, s.kw}),
+         b = leaf(bv, {s.O});
   Tensor y = melgrad::conv2d(x, w, b, {{s.stride_h, s.stride_w}, {s.pad_h, s.pad_w}});
   if (relu) y = melgrad::relu(y);
   y.backward(Tensor::from_vector(dyv, {s.N, s.O, Ho, Wo}));
@@ -60,12 +61,14 @@ void check_conv_layer(const Conv2dShape& s, bool relu) {
   // The mask comes from the engine's y, so both sides agree on which outputs are clamped.
   DeviceBuffer<float> engine_y(floats(y));
   Conv2dBackwardDataParams d;
-  d.dy = ddy.data(), d.weight = dw_in.data(), d.dx = ddx.data(), d.shape = s, d.impl = DnnImpl::melgrad;
+  d.dy = ddy.data(), d.weight = dw_in.data(), d.dx = ddx.data(), d.shape = s,
+  d.impl = DnnImpl::melgrad;
   d.relu_y = relu ? engine_y.data() : nullptr;
   conv2d_backward_data(d);
   check_close(ddx.to_host(), floats(x.grad()), 1e-4, 1e-4);
   Conv2dBackwardFilterParams g;
-  g.x = dx_in.data(), g.dy = ddy.data(), g.relu_y = d.relu_y, g.dweight = ddw.data(), g.dbias = ddb.data();
+  g.x = dx_in.data(), g.dy = ddy.data(), g.relu_y = d.relu_y, g.dweight = ddw.data(),
+  g.dbias = ddb.data();
   g.shape = s, g.impl = DnnImpl::melgrad;
   conv2d_backward_filter(g);
   check_close(ddw.to_host(), floats(w.grad()), 1e-4, 1e-4);
@@ -75,10 +78,10 @@ void check_conv_layer(const Conv2dShape& s, bool relu) {
 }  // namespace
 
 TEST_CASE("conv kernels equal the engine's conv2d (+ relu) in value and gradient") {
-  check_conv_layer({2, 1, 12, 9, 4, 3, 3, 1, 1, 1, 1}, true);     // first layer 1 -> 4
-  check_conv_layer({2, 4, 6, 5, 16, 3, 3, 1, 1, 1, 1}, true);     // 4 -> 16
-  check_conv_layer({1, 16, 4, 3, 33, 3, 3, 1, 1, 1, 1}, false);   // large tile
-  check_conv_layer({2, 3, 7, 8, 5, 3, 2, 2, 3, 1, 0}, false);     // general: strides, padding
+  check_conv_layer({2, 1, 12, 9, 4, 3, 3, 1, 1, 1, 1}, true);    // first layer 1 -> 4
+  check_conv_layer({2, 4, 6, 5, 16, 3, 3, 1, 1, 1, 1}, true);    // 4 -> 16
+  check_conv_layer({1, 16, 4, 3, 33, 3, 3, 1, 1, 1, 1}, false);  // large tile
+  check_conv_layer({2, 3, 7, 8, 5, 3, 2, 2, 3, 1, 0}, false);    // general: strides, padding
 }
 
 TEST_CASE("max-pool kernels equal the engine's max_pool2d exactly") {
@@ -89,10 +92,12 @@ TEST_CASE("max-pool kernels equal the engine's max_pool2d exactly") {
     CAPTURE(s.kh);
     CAPTURE(s.ceil_mode);
     const auto xv = random_floats(static_cast<std::size_t>(s.N * s.C * s.H * s.W), 5, -2.0f, 2.0f);
-    const auto dyv = random_floats(static_cast<std::size_t>(s.N * s.C * s.out_h() * s.out_w()), 6, -1.0f, 1.0f);
+    const auto dyv =
+        random_floats(static_cast<std::size_t>(s.N * s.C * s.out_h() * s.out_w()), 6, -1.0f, 1.0f);
     Tensor x = leaf(xv, {s.N, s.C, s.H, s.W});
     melgrad::Pool2dOptions opt;
-    opt.kernel = {s.kh, s.kw}, opt.stride = {s.stride_h, s.stride_w}, opt.padding = {s.pad_h, s.pad_w};
+    opt.kernel = {s.kh, s.kw}, opt.stride = {s.stride_h, s.stride_w},
+    opt.padding = {s.pad_h, s.pad_w};
     opt.ceil_mode = s.ceil_mode;
     Tensor y = melgrad::max_pool2d(x, opt);
     REQUIRE(y.size(2) == s.out_h());
@@ -104,7 +109,8 @@ TEST_CASE("max-pool kernels equal the engine's max_pool2d exactly") {
     max_pool2d_forward({dxv.data(), yv.data(), idx.data(), s, DnnImpl::melgrad});
     CHECK(yv.to_host() == floats(y));
     MaxPool2dBackwardParams b;
-    b.dy = ddy.data(), b.argmax = idx.data(), b.dx = ddx.data(), b.shape = s, b.impl = DnnImpl::melgrad;
+    b.dy = ddy.data(), b.argmax = idx.data(), b.dx = ddx.data(), b.shape = s,
+    b.impl = DnnImpl::melgrad;
     max_pool2d_backward(b);
     CHECK(ddx.to_host() == floats(x.grad()));
   }
@@ -122,11 +128,12 @@ TEST_CASE("batch-norm kernels equal the engine's batch_norm in every mode") {
       CAPTURE(running);
       Tensor x = leaf(xv, {N, C, H, W}), w = leaf(wv, {C}), b = leaf(bv, {C});
       Tensor rm = Tensor::from_vector(rmv, {C}), rv = Tensor::from_vector(rvv, {C});
-      Tensor y = melgrad::batch_norm(x, w, b, running ? &rm : nullptr, running ? &rv : nullptr, training);
+      Tensor y =
+          melgrad::batch_norm(x, w, b, running ? &rm : nullptr, running ? &rv : nullptr, training);
       y.backward(Tensor::from_vector(dyv, {N, C, H, W}));
 
-      DeviceBuffer<float> dx_in(xv), dw(wv), db(bv), drm(rmv), drv(rvv), dy_out(xv.size()), mean(C), invstd(C),
-          ddy(dyv), ddx(xv.size()), ddw(C), ddb(C);
+      DeviceBuffer<float> dx_in(xv), dw(wv), db(bv), drm(rmv), drv(rvv), dy_out(xv.size()), mean(C),
+          invstd(C), ddy(dyv), ddx(xv.size()), ddw(C), ddb(C);
       BatchNormForwardParams f;
       f.x = dx_in.data(), f.y = dy_out.data(), f.weight = dw.data(), f.bias = db.data();
       if (running) f.running_mean = drm.data(), f.running_var = drv.data();
@@ -140,8 +147,10 @@ TEST_CASE("batch-norm kernels equal the engine's batch_norm in every mode") {
       }
       BatchNormBackwardParams g;
       g.x = dx_in.data(), g.dy = ddy.data(), g.weight = dw.data(), g.save_mean = mean.data();
-      g.save_invstd = invstd.data(), g.dx = ddx.data(), g.dweight = ddw.data(), g.dbias = ddb.data();
-      g.N = N, g.C = C, g.S = H * W, g.batch_stats = training || !running, g.impl = DnnImpl::melgrad;
+      g.save_invstd = invstd.data(), g.dx = ddx.data(), g.dweight = ddw.data(),
+      g.dbias = ddb.data();
+      g.N = N, g.C = C, g.S = H * W, g.batch_stats = training || !running,
+      g.impl = DnnImpl::melgrad;
       batch_norm_backward(g);
       check_close(ddx.to_host(), floats(x.grad()), 1e-4, 1e-4);
       check_close(ddw.to_host(), floats(w.grad()), 1e-4, 1e-4);
