@@ -8,6 +8,7 @@
 #include <benchmark/benchmark.h>
 
 #include <string>
+#include <vector>
 
 #include "kernels/batchnorm.h"
 #include "kernels/bench/bench_conv_shapes.h"
@@ -18,7 +19,7 @@ namespace {
 enum class Pass { train_forward, eval_forward, train_backward };
 
 void run_norm(benchmark::State& state, const StudyLayer& l, Pass pass, DnnImpl impl) {
-  if (!gpu_ready(state, impl)) return;
+  if (!gpu_ready(state, impl, l)) return;
   const int64_t N = l.N, C = l.O, S = l.H * l.W;
   const std::size_t n = static_cast<std::size_t>(N * C * S), c = static_cast<std::size_t>(C);
   DeviceBuffer<float> x(bench_inputs(n, 1)), y(n), dy(bench_inputs(n, 2)), dx(n),
@@ -54,8 +55,11 @@ const bool registered = [] {
       {Pass::eval_forward, "batch_norm_eval_forward"},
       {Pass::train_backward, "batch_norm_train_backward"}};
   for (const auto& [pass, pass_name] : passes) {
-    for (const StudyLayer& l : study_layers()) {
+    std::vector<StudyLayer> layers = study_layers();
+    layers.push_back(emulator_layer());
+    for (const StudyLayer& l : layers) {
       for (DnnImpl impl : {DnnImpl::melgrad, DnnImpl::cudnn}) {
+        if (l.emulator_sized && impl == DnnImpl::cudnn) continue;
         const std::string name = std::string(pass_name) + "/" + l.name + "/" + dnn_impl_name(impl);
         benchmark::RegisterBenchmark(
             name.c_str(), [l, pass, impl](benchmark::State& st) { run_norm(st, l, pass, impl); })

@@ -6,6 +6,7 @@
 #include <benchmark/benchmark.h>
 
 #include <string>
+#include <vector>
 
 #include "kernels/bench/bench_conv_shapes.h"
 #include "kernels/conv.h"
@@ -16,7 +17,7 @@ namespace {
 enum class Pass { forward, backward_data, backward_filter };
 
 void run_conv(benchmark::State& state, const StudyLayer& l, Pass pass, DnnImpl impl) {
-  if (!gpu_ready(state, impl)) return;
+  if (!gpu_ready(state, impl, l)) return;
   Conv2dShape s{l.N, l.C, l.H, l.W, l.O, 3, 3, 1, 1, 1, 1};
   const std::size_t nx = static_cast<std::size_t>(s.N * s.C * s.H * s.W),
                     nw = static_cast<std::size_t>(s.O * s.C * 9),
@@ -57,8 +58,11 @@ const bool registered = [] {
                                                  {Pass::backward_data, "conv_backward_data"},
                                                  {Pass::backward_filter, "conv_backward_filter"}};
   for (const auto& [pass, pass_name] : passes) {
-    for (const StudyLayer& l : study_layers()) {
+    std::vector<StudyLayer> layers = study_layers();
+    layers.push_back(emulator_layer());
+    for (const StudyLayer& l : layers) {
       for (DnnImpl impl : {DnnImpl::melgrad, DnnImpl::cudnn}) {
+        if (l.emulator_sized && impl == DnnImpl::cudnn) continue;
         // The first layer's input needs no gradient in the study: no backward-data there.
         if (pass == Pass::backward_data && l.C == 1) continue;
         const std::string name = std::string(pass_name) + "/" + l.name + "/" + dnn_impl_name(impl);

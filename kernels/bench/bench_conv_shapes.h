@@ -6,7 +6,8 @@
 //   config "c16-p3": channels [1, 16, 64, 256, 512], pool 3
 // Layer i convolves C_i -> C_{i+1} channels at H_i x W_i; H_{i+1} = H_i / p (floor).
 // Also the skip rule every layer benchmark shares: they run only on a GPU (the emulator
-// would take hours at these sizes) and report an error otherwise.
+// would take hours at these sizes) and report an error otherwise; emulator_layer() is the
+// exception.
 #pragma once
 
 #include <benchmark/benchmark.h>
@@ -25,7 +26,12 @@ namespace melgrad::kernels::bench {
 struct StudyLayer {
   std::string name;  // e.g. "c4-p2/T1293/L2 4->16 64x646"
   int64_t N, C, H, W, O, pool;
+  bool emulator_sized = false;  // small enough for bench_kernels_emu
 };
+
+// One small layer that also runs in the emulator build: what a kernel test of this size
+// costs in CI (melgrad only).
+inline StudyLayer emulator_layer() { return {"small 2x8x12x20->16", 2, 8, 12, 20, 16, 2, true}; }
 
 inline std::vector<StudyLayer> study_layers() {
   struct Config {
@@ -62,10 +68,10 @@ inline std::vector<float> bench_inputs(std::size_t n, uint64_t seed, float lo = 
   return v;
 }
 
-// False (and the benchmark reports why) unless this is a GPU build with a device, and
-// cuDNN is built when `impl` asks for it.
-inline bool gpu_ready(benchmark::State& state, DnnImpl impl) {
-  if (std::strcmp(backend_name(), "emulator") == 0) {
+// False (and the benchmark reports why) unless this is a GPU build with a device (or the
+// layer is emulator-sized), and cuDNN is built when `impl` asks for it.
+inline bool gpu_ready(benchmark::State& state, DnnImpl impl, const StudyLayer& layer) {
+  if (std::strcmp(backend_name(), "emulator") == 0 && !layer.emulator_sized) {
     state.SkipWithError("study-sized layer benchmarks run only on a GPU (bench_kernels_cuda)");
     return false;
   }

@@ -6,6 +6,7 @@
 #include <benchmark/benchmark.h>
 
 #include <string>
+#include <vector>
 
 #include "kernels/bench/bench_conv_shapes.h"
 #include "kernels/pool.h"
@@ -14,7 +15,7 @@ namespace melgrad::kernels::bench {
 namespace {
 
 void run_pool(benchmark::State& state, const StudyLayer& l, bool backward, DnnImpl impl) {
-  if (!gpu_ready(state, impl)) return;
+  if (!gpu_ready(state, impl, l)) return;
   MaxPool2dShape s;
   s.N = l.N, s.C = l.O, s.H = l.H, s.W = l.W, s.kh = s.kw = s.stride_h = s.stride_w = l.pool;
   const std::size_t nx = static_cast<std::size_t>(s.N * s.C * s.H * s.W),
@@ -42,9 +43,12 @@ void run_pool(benchmark::State& state, const StudyLayer& l, bool backward, DnnIm
 
 const bool registered = [] {
   for (bool backward : {false, true}) {
-    for (const StudyLayer& l : study_layers()) {
+    std::vector<StudyLayer> layers = study_layers();
+    layers.push_back(emulator_layer());
+    for (const StudyLayer& l : layers) {
       if (l.H < l.pool || l.W < l.pool) continue;  // the last c16-p3 layer at T = 40 is 4 x 1
       for (DnnImpl impl : {DnnImpl::melgrad, DnnImpl::cudnn}) {
+        if (l.emulator_sized && impl == DnnImpl::cudnn) continue;
         const std::string name =
             std::string(backward ? "max_pool_backward/" : "max_pool_forward/") + l.name + " pool " +
             std::to_string(l.pool) + "/" + dnn_impl_name(impl);
