@@ -87,7 +87,7 @@ inline bool gpu_ready(benchmark::State& state, DnnImpl impl, const StudyLayer& l
 }
 
 // Times `launch` (one call per iteration, then a device synchronisation) and reports the
-// implementation, the FLOP rate and the bytes moved per iteration.
+// implementation, the FLOP rate (when flops > 0) and the bytes moved per iteration.
 template <class F>
 void time_launches(benchmark::State& state, DnnImpl impl, double flops, double bytes, F&& launch) {
   launch();  // warm-up: cuDNN's algorithm search, first-touch allocations
@@ -96,8 +96,10 @@ void time_launches(benchmark::State& state, DnnImpl impl, double flops, double b
     launch();
     device_synchronize();
   }
-  state.counters["FLOP/s"] =
-      benchmark::Counter(flops, benchmark::Counter::kIsIterationInvariantRate);
+  if (flops > 0) {
+    state.counters["FLOP/s"] =
+        benchmark::Counter(flops, benchmark::Counter::kIsIterationInvariantRate);
+  }
   state.counters["B/s"] = benchmark::Counter(bytes, benchmark::Counter::kIsIterationInvariantRate);
   state.SetLabel(dnn_impl_name(impl));
 }
