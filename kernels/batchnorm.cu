@@ -3,29 +3,29 @@
 // and finished by one thread per channel that merges the splits in order, so results do
 // not depend on the schedule.
 //   forward (batch statistics): stats_partial  per-thread Welford (count, mean, M2), merged
-//                                              by Chan's formula over the warp (shuffles),
-//                                              the block, then written per split;
+//                                              by Chan's formula over the block (a
+//                                              shared-memory tree), written per split;
 //                               stats_finalize mean, biased var, invstd, running-stat update;
 //                               apply          y = x * scale[c] + shift[c] (fused scale/shift);
 //   forward (running statistics): running_to_saved, apply.
 //   backward: grad_partial (sum dy, sum dy (x - mean) per split), grad_finalize (dweight,
 //             dbias, and the three per-channel coefficients of dx), grad_input (dx).
+// clang-format off: the CUDA / emulator shim comes first
+#include "kernels/emu/cuda_compat.h"
+// clang-format on
 #include <algorithm>
 #include <cmath>
 #include <string>
 #include <vector>
 
 #include "kernels/batchnorm.h"
-#include "kernels/block_reduce.cuh"
 #include "kernels/cudnn_layers.h"
-#include "kernels/emu/cuda_compat.h"
 #include "kernels/launch_checks.h"
 
 namespace melgrad::kernels {
 namespace {
 
 constexpr int kThreads = 256;
-constexpr int kWarps = kThreads / 32;
 
 struct Geometry {
   int64_t N, C, S, M;  // M = N * S values per channel
@@ -53,7 +53,7 @@ __host__ __device__ inline void welford_merge(float& na, float& ma, float& m2a, 
 // grid (splits, C): partial[(c * splits + z) * 2 + {0, 1}] = mean, M2 of split z.
 __global__ void __launch_bounds__(kThreads)
     stats_partial(const float* x, float* partial, Geometry g) {
-  MG_SHARED_2D(float, warp_stats, 3, kWarps);
+  MG_SHARED_2D(float, tree, 3, kThreads);  // n, mean, M2 of each thread
   const int64_t c = blockIdx.y, z = blockIdx.x;
   const int64_t begin = z * g.per_split,
                 end = begin + g.per_split < g.M ? begin + g.per_split : g.M;
@@ -65,30 +65,20 @@ __global__ void __launch_bounds__(kThreads)
     mean += d / n;
     m2 += d * (v - mean);
   }
-  for (int m = 16; m > 0; m /= 2) {
-    const float nb = __shfl_xor_sync(device::kFullMask, n, m);
-    const float mb = __shfl_xor_sync(device::kFullMask, mean, m);
-    const float m2b = __shfl_xor_sync(device::kFullMask, m2, m);
-    // Both lanes of a pair must compute the same merge: the lower lane absorbs the higher.
-    if ((threadIdx.x & m) == 0) {
-      welford_merge(n, mean, m2, nb, mb, m2b);
-    } else {
-      float n2 = nb, mean2 = mb, m22 = m2b;
-      welford_merge(n2, mean2, m22, n, mean, m2);
-      n = n2, mean = mean2, m2 = m22;
-    }
-  }
-  const int lane = static_cast<int>(threadIdx.x) % 32, warp = static_cast<int>(threadIdx.x) / 32;
-  if (lane == 0) {
-    warp_stats[0][warp] = n;
-    warp_stats[1][warp] = mean;
-    warp_stats[2][warp] = m2;
-  }
+  // Tree merge over the block in shared memory, in a fixed order (8 barriers).
+  const int tid = static_cast<int>(threadIdx.x);
+  tree[0][tid] = n, tree[1][tid] = mean, tree[2][tid] = m2;
   __syncthreads();
-  if (threadIdx.x != 0) return;
-  float bn = warp_stats[0][0], bmean = warp_stats[1][0], bm2 = warp_stats[2][0];
-  for (int w = 1; w < kWarps; ++w)
-    welford_merge(bn, bmean, bm2, warp_stats[0][w], warp_stats[1][w], warp_stats[2][w]);
+  for (int width = kThreads / 2; width > 0; width /= 2) {
+    if (tid < width) {
+      float na = tree[0][tid], ma = tree[1][tid], m2a = tree[2][tid];
+      welford_merge(na, ma, m2a, tree[0][tid + width], tree[1][tid + width], tree[2][tid + width]);
+      tree[0][tid] = na, tree[1][tid] = ma, tree[2][tid] = m2a;
+    }
+    __syncthreads();
+  }
+  if (tid != 0) return;
+  const float bmean = tree[1][0], bm2 = tree[2][0];
   partial[(c * g.splits + z) * 2] = bmean;
   partial[(c * g.splits + z) * 2 + 1] = bm2;
 }
@@ -146,6 +136,7 @@ __global__ void __launch_bounds__(kThreads)
 // grid (splits, C): partial[(c * splits + z) * 2 + {0, 1}] = sum dy, sum dy (x - mean).
 __global__ void __launch_bounds__(kThreads)
     grad_partial(const float* x, const float* dy, const float* mean, float* partial, Geometry g) {
+  MG_SHARED_2D(float, tree, 2, kThreads);
   const int64_t c = blockIdx.y, z = blockIdx.x;
   const int64_t begin = z * g.per_split,
                 end = begin + g.per_split < g.M ? begin + g.per_split : g.M;
@@ -156,11 +147,20 @@ __global__ void __launch_bounds__(kThreads)
     s1 += dy[o];
     s2 += dy[o] * (x[o] - m);
   }
-  s1 = device::block_reduce(s1, device::SumOp{}, 0.0f);
-  s2 = device::block_reduce(s2, device::SumOp{}, 0.0f);
-  if (threadIdx.x == 0) {
-    partial[(c * g.splits + z) * 2] = s1;
-    partial[(c * g.splits + z) * 2 + 1] = s2;
+  // Tree sum over the block in shared memory, in a fixed order (8 barriers).
+  const int tid = static_cast<int>(threadIdx.x);
+  tree[0][tid] = s1, tree[1][tid] = s2;
+  __syncthreads();
+  for (int width = kThreads / 2; width > 0; width /= 2) {
+    if (tid < width) {
+      tree[0][tid] += tree[0][tid + width];
+      tree[1][tid] += tree[1][tid + width];
+    }
+    __syncthreads();
+  }
+  if (tid == 0) {
+    partial[(c * g.splits + z) * 2] = tree[0][0];
+    partial[(c * g.splits + z) * 2 + 1] = tree[1][0];
   }
 }
 

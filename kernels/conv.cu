@@ -6,13 +6,15 @@
 //                        Window3x3 or WindowRuntime geometry, TileSmall for O <= 16.
 //   first_layer_forward: C == 1: one thread per output pixel computes OG channels from
 //                        the kh kw input taps (weights in shared memory); grid.y covers O.
+// clang-format off: the CUDA / emulator shim comes first
+#include "kernels/emu/cuda_compat.h"
+// clang-format on
 #include <vector>
 
 #include "kernels/conv.h"
 #include "kernels/conv_igemm.cuh"
 #include "kernels/conv_internal.h"
 #include "kernels/cudnn_layers.h"
-#include "kernels/emu/cuda_compat.h"
 #include "kernels/launch_checks.h"
 
 namespace melgrad::kernels {

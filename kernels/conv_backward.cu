@@ -9,8 +9,12 @@
 //                    result does not depend on the schedule).
 //   first_layer_backward_filter: C == 1, kh kw <= 9: each block sums dy x taps for OG
 //                    channels over a slice of pixels in registers, reduces them over the
-//                    block, and writes one partial row per slice (then reduce_splits).
+//                    block (a shared-memory tree), and writes one partial row per slice (then
+//                    reduce_splits).
 // With relu_y set, dy is read as dy * (relu_y > 0) everywhere (the fused ReLU's backward).
+// clang-format off: the CUDA / emulator shim comes first
+#include "kernels/emu/cuda_compat.h"
+// clang-format on
 #include <algorithm>
 
 #include "kernels/block_reduce.cuh"
@@ -18,7 +22,6 @@
 #include "kernels/conv_igemm.cuh"
 #include "kernels/conv_internal.h"
 #include "kernels/cudnn_layers.h"
-#include "kernels/emu/cuda_compat.h"
 #include "kernels/launch_checks.h"
 
 namespace melgrad::kernels {
@@ -182,7 +185,7 @@ __global__ void __launch_bounds__(kFirstLayerThreads)
     first_layer_backward_filter(const float* x, const float* dy, const float* relu_y,
                                 float* partial, FirstLayerFilterArgs a) {
   constexpr int kVals = kFirstLayerOG * (kFirstLayerTaps + 1);
-  MG_SHARED_2D(float, warp_sums, kFirstLayerThreads / 32, kVals);
+  MG_SHARED_2D(float, sums, kVals, kFirstLayerThreads);  // 40 KB
   const int taps = a.kh * a.kw, o0 = static_cast<int>(blockIdx.y) * kFirstLayerOG;
   const int hw = a.Ho * a.Wo;
   const int64_t total = static_cast<int64_t>(a.N) * hw;
@@ -218,24 +221,27 @@ __global__ void __launch_bounds__(kFirstLayerThreads)
     }
   }
 
-  const int lane = static_cast<int>(threadIdx.x) % 32, warp = static_cast<int>(threadIdx.x) / 32;
+  // Tree reduction of the 40 sums over the block in shared memory: 8 barriers for all of
+  // them (40 warp reductions would be 200 shuffles per thread).
+  const int tid = static_cast<int>(threadIdx.x);
   MG_UNROLL
   for (int o = 0; o < kFirstLayerOG; ++o) {
     MG_UNROLL
-    for (int t = 0; t <= kFirstLayerTaps; ++t) {
-      const float v = device::warp_reduce(acc[o][t], device::SumOp{});
-      if (lane == 0) warp_sums[warp][o * (kFirstLayerTaps + 1) + t] = v;
-    }
+    for (int t = 0; t <= kFirstLayerTaps; ++t) sums[o * (kFirstLayerTaps + 1) + t][tid] = acc[o][t];
   }
   __syncthreads();
-  const int v = static_cast<int>(threadIdx.x);
-  if (v >= kVals) return;
-  const int o = v / (kFirstLayerTaps + 1), t = v - o * (kFirstLayerTaps + 1);
+  for (int width = kFirstLayerThreads / 2; width > 0; width /= 2) {
+    for (int i = tid; i < kVals * width; i += kFirstLayerThreads) {
+      const int v = i / width, j = i - v * width;
+      sums[v][j] += sums[v][j + width];
+    }
+    __syncthreads();
+  }
+  if (tid >= kVals) return;
+  const int o = tid / (kFirstLayerTaps + 1), t = tid - o * (kFirstLayerTaps + 1);
   if (o0 + o >= a.O || (t >= taps && t < kFirstLayerTaps)) return;
-  float s = 0.0f;
-  for (int w = 0; w < kFirstLayerThreads / 32; ++w) s += warp_sums[w][v];
   const int col = t == kFirstLayerTaps ? taps : t;  // the bias column follows the taps
-  partial[(static_cast<int64_t>(blockIdx.x) * a.O + o0 + o) * (taps + 1) + col] = s;
+  partial[(static_cast<int64_t>(blockIdx.x) * a.O + o0 + o) * (taps + 1) + col] = sums[tid][0];
 }
 
 bool first_layer_filter_fits(const Conv2dShape& s) {

@@ -1,12 +1,14 @@
 // Implementation selection for the CNN layers (kernels/cudnn.h): parsing the MELGRAD_CONV /
 // MELGRAD_POOL / MELGRAD_BATCHNORM variables and resolving `automatic`. Plain host code in
 // both builds; whether cuDNN is linked comes from MELGRAD_HAVE_CUDNN (nvcc build only).
+// clang-format off: the CUDA / emulator shim comes first
+#include "kernels/emu/cuda_compat.h"
+// clang-format on
 #include <cstdlib>
 #include <stdexcept>
 #include <string>
 
 #include "kernels/cudnn.h"
-#include "kernels/emu/cuda_compat.h"
 #include "kernels/launch_checks.h"
 
 namespace melgrad::kernels {

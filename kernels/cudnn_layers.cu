@@ -1,10 +1,12 @@
 // The cuDNN paths of the CNN layers (kernels/cudnn_layers.h). Emulator build (or no cuDNN):
 // every entry throws. nvcc build with MELGRAD_HAVE_CUDNN: kernels/cudnn_layers_impl.cuh.
+// clang-format off: the CUDA / emulator shim comes first
+#include "kernels/emu/cuda_compat.h"
+// clang-format on
 #include <stdexcept>
 #include <string>
 
 #include "kernels/cudnn_layers.h"
-#include "kernels/emu/cuda_compat.h"
 
 #if !MG_EMULATED && defined(MELGRAD_HAVE_CUDNN)
 #include "kernels/cudnn_layers_impl.cuh"

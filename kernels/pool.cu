@@ -7,12 +7,14 @@
 //                      contain it and chose it, in (oh, ow) order: the CPU scatter's order
 //                      of additions, so overlapping windows give the same sums, without
 //                      atomics.
+// clang-format off: the CUDA / emulator shim comes first
+#include "kernels/emu/cuda_compat.h"
+// clang-format on
 #include <algorithm>
 #include <cmath>
 #include <string>
 
 #include "kernels/cudnn_layers.h"
-#include "kernels/emu/cuda_compat.h"
 #include "kernels/launch_checks.h"
 #include "kernels/pool.h"
 
