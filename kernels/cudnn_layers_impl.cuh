@@ -1,0 +1,289 @@
+// cuDNN calls of the CNN layers (kernels/cudnn_layers.h), nvcc build with cuDNN only
+// (included by kernels/cudnn_layers.cu). Legacy (v7-style) cuDNN API, present in cuDNN 9:
+//   conv forward:  cudnnConvolutionForward, then cudnnAddTensor (bias) and
+//                  cudnnActivationForward (ReLU) in place when asked;
+//   conv backward: cudnnActivationBackward masks dy when relu_y is set (into scratch), then
+//                  cudnnConvolutionBackwardData / BackwardFilter / BackwardBias;
+//   pooling:       CUDNN_POOLING_MAX_DETERMINISTIC with NaN propagation (no indices);
+//   batch norm:    CUDNN_BATCHNORM_SPATIAL training / inference / backward, x seen as
+//                  [N, C, S, 1].
+// Convolutions use FP32 FMA math (CUDNN_FMA_MATH: no TF32, what the melgrad kernels
+// compute) and the fastest algorithm cudnnFind* measured for the shape, cached per thread.
+// Tensors are NCHW, fully packed; sizes arrive validated (< 2^31 elements each).
+#pragma once
+
+#include <cudnn.h>
+
+#include <map>
+#include <stdexcept>
+#include <string>
+#include <tuple>
+
+namespace melgrad::kernels::detail {
+namespace {
+
+void check_cudnn(cudnnStatus_t status, const char* call, const char* file, int line) {
+  if (status != CUDNN_STATUS_SUCCESS) {
+    throw std::runtime_error(std::string(call) + " failed: " + cudnnGetErrorString(status) +
+                             " at " + file + ":" + std::to_string(line));
+  }
+}
+#define MG_CUDNN_CHECK(call) check_cudnn((call), #call, __FILE__, __LINE__)
+
+int as_int(int64_t v) { return static_cast<int>(v); }
+
+// RAII wrappers of the descriptors used here.
+template <class T, cudnnStatus_t (*Create)(T*), cudnnStatus_t (*Destroy)(T)>
+class Descriptor {
+ public:
+  Descriptor() { MG_CUDNN_CHECK(Create(&d_)); }
+  ~Descriptor() { Destroy(d_); }
+  Descriptor(const Descriptor&) = delete;
+  Descriptor& operator=(const Descriptor&) = delete;
+  operator T() const { return d_; }
+
+ private:
+  T d_{};
+};
+using TensorDesc =
+    Descriptor<cudnnTensorDescriptor_t, cudnnCreateTensorDescriptor, cudnnDestroyTensorDescriptor>;
+using FilterDesc =
+    Descriptor<cudnnFilterDescriptor_t, cudnnCreateFilterDescriptor, cudnnDestroyFilterDescriptor>;
+using ConvDesc = Descriptor<cudnnConvolutionDescriptor_t, cudnnCreateConvolutionDescriptor,
+                            cudnnDestroyConvolutionDescriptor>;
+using PoolDesc = Descriptor<cudnnPoolingDescriptor_t, cudnnCreatePoolingDescriptor,
+                            cudnnDestroyPoolingDescriptor>;
+using ActDesc = Descriptor<cudnnActivationDescriptor_t, cudnnCreateActivationDescriptor,
+                           cudnnDestroyActivationDescriptor>;
+
+void set_nchw(cudnnTensorDescriptor_t d, int64_t n, int64_t c, int64_t h, int64_t w) {
+  MG_CUDNN_CHECK(cudnnSetTensor4dDescriptor(d, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, as_int(n),
+                                            as_int(c), as_int(h), as_int(w)));
+}
+
+// Per host thread: the handle, a grow-only workspace, scratch for masked dy, and the
+// algorithms found per convolution shape.
+class Context {
+ public:
+  Context() { MG_CUDNN_CHECK(cudnnCreate(&handle_)); }
+  ~Context() {
+    if (handle_ != nullptr) cudnnDestroy(handle_);  // may run after the CUDA context is gone
+  }
+  Context(const Context&) = delete;
+  Context& operator=(const Context&) = delete;
+
+  cudnnHandle_t handle(Stream stream) {
+    MG_CUDNN_CHECK(cudnnSetStream(handle_, stream));
+    return handle_;
+  }
+  void* workspace(std::size_t bytes) { return grow(workspace_, bytes); }
+  float* scratch(std::size_t floats) {
+    return static_cast<float*>(grow(scratch_, floats * sizeof(float)));
+  }
+
+  using Key = std::tuple<int, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t,
+                         int64_t, int64_t, int64_t, int64_t>;  // pass, N C H W O kh kw sh sw ph pw
+  std::map<Key, int> algos;
+
+ private:
+  static void* grow(DeviceBuffer<float>& buf, std::size_t bytes) {
+    if (buf.size() * sizeof(float) < bytes) buf = DeviceBuffer<float>((bytes + 3) / 4);
+    return buf.data();
+  }
+  cudnnHandle_t handle_ = nullptr;
+  DeviceBuffer<float> workspace_, scratch_;
+};
+
+Context& context() {
+  thread_local Context ctx;
+  return ctx;
+}
+
+// The descriptors of one convolution.
+struct ConvDescs {
+  TensorDesc x, y, bias;
+  FilterDesc w;
+  ConvDesc conv;
+  explicit ConvDescs(const Conv2dShape& s) {
+    set_nchw(x, s.N, s.C, s.H, s.W);
+    set_nchw(y, s.N, s.O, s.out_h(), s.out_w());
+    set_nchw(bias, 1, s.O, 1, 1);
+    MG_CUDNN_CHECK(cudnnSetFilter4dDescriptor(w, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW, as_int(s.O),
+                                              as_int(s.C), as_int(s.kh), as_int(s.kw)));
+    MG_CUDNN_CHECK(cudnnSetConvolution2dDescriptor(conv, as_int(s.pad_h), as_int(s.pad_w),
+                                                   as_int(s.stride_h), as_int(s.stride_w), 1, 1,
+                                                   CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
+    MG_CUDNN_CHECK(cudnnSetConvolutionMathType(conv, CUDNN_FMA_MATH));
+  }
+};
+
+Context::Key conv_key(int pass, const Conv2dShape& s) {
+  return {pass, s.N, s.C, s.H, s.W, s.O, s.kh, s.kw, s.stride_h, s.stride_w, s.pad_h, s.pad_w};
+}
+
+// The first (fastest) successful algorithm of a cudnnFind* result list.
+template <class Perf>
+int fastest(const Perf* perf, int count, const char* what) {
+  for (int i = 0; i < count; ++i) {
+    if (perf[i].status == CUDNN_STATUS_SUCCESS) return static_cast<int>(perf[i].algo);
+  }
+  throw std::runtime_error(std::string(what) + ": cuDNN found no working algorithm");
+}
+
+// dy, or dy * (relu_y > 0) in scratch when the forward fused a ReLU.
+const float* masked_dy(cudnnHandle_t h, const cudnnTensorDescriptor_t yd, const float* dy,
+                       const float* relu_y, const Conv2dShape& s) {
+  if (relu_y == nullptr) return dy;
+  float* out = context().scratch(static_cast<std::size_t>(s.N * s.O * s.out_h() * s.out_w()));
+  ActDesc act;
+  MG_CUDNN_CHECK(
+      cudnnSetActivationDescriptor(act, CUDNN_ACTIVATION_RELU, CUDNN_PROPAGATE_NAN, 0.0));
+  const float one = 1.0f, zero = 0.0f;
+  MG_CUDNN_CHECK(
+      cudnnActivationBackward(h, act, &one, yd, relu_y, yd, dy, yd, relu_y, &zero, yd, out));
+  return out;
+}
+
+}  // namespace
+
+void cudnn_conv2d_forward(const Conv2dForwardParams& p, Stream stream) {
+  Context& ctx = context();
+  cudnnHandle_t h = ctx.handle(stream);
+  const ConvDescs d(p.shape);
+  auto [it, fresh] = ctx.algos.try_emplace(conv_key(0, p.shape), 0);
+  if (fresh) {
+    cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
+    int count = 0;
+    MG_CUDNN_CHECK(cudnnFindConvolutionForwardAlgorithm(
+        h, d.x, d.w, d.conv, d.y, CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &count, perf));
+    it->second = fastest(perf, count, "conv2d_forward");
+  }
+  const auto algo = static_cast<cudnnConvolutionFwdAlgo_t>(it->second);
+  std::size_t bytes = 0;
+  MG_CUDNN_CHECK(cudnnGetConvolutionForwardWorkspaceSize(h, d.x, d.w, d.conv, d.y, algo, &bytes));
+  const float one = 1.0f, zero = 0.0f;
+  MG_CUDNN_CHECK(cudnnConvolutionForward(h, &one, d.x, p.x, d.w, p.weight, d.conv, algo,
+                                         ctx.workspace(bytes), bytes, &zero, d.y, p.y));
+  if (p.bias != nullptr) MG_CUDNN_CHECK(cudnnAddTensor(h, &one, d.bias, p.bias, &one, d.y, p.y));
+  if (p.relu) {
+    ActDesc act;
+    MG_CUDNN_CHECK(
+        cudnnSetActivationDescriptor(act, CUDNN_ACTIVATION_RELU, CUDNN_PROPAGATE_NAN, 0.0));
+    MG_CUDNN_CHECK(cudnnActivationForward(h, act, &one, d.y, p.y, &zero, d.y, p.y));
+  }
+}
+
+void cudnn_conv2d_backward_data(const Conv2dBackwardDataParams& p, Stream stream) {
+  Context& ctx = context();
+  cudnnHandle_t h = ctx.handle(stream);
+  const ConvDescs d(p.shape);
+  const float* dy = masked_dy(h, d.y, p.dy, p.relu_y, p.shape);
+  auto [it, fresh] = ctx.algos.try_emplace(conv_key(1, p.shape), 0);
+  if (fresh) {
+    cudnnConvolutionBwdDataAlgoPerf_t perf[CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT];
+    int count = 0;
+    MG_CUDNN_CHECK(cudnnFindConvolutionBackwardDataAlgorithm(
+        h, d.w, d.y, d.conv, d.x, CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, &count, perf));
+    it->second = fastest(perf, count, "conv2d_backward_data");
+  }
+  const auto algo = static_cast<cudnnConvolutionBwdDataAlgo_t>(it->second);
+  std::size_t bytes = 0;
+  MG_CUDNN_CHECK(
+      cudnnGetConvolutionBackwardDataWorkspaceSize(h, d.w, d.y, d.conv, d.x, algo, &bytes));
+  const float one = 1.0f, zero = 0.0f;
+  MG_CUDNN_CHECK(cudnnConvolutionBackwardData(h, &one, d.w, p.weight, d.y, dy, d.conv, algo,
+                                              ctx.workspace(bytes), bytes, &zero, d.x, p.dx));
+}
+
+void cudnn_conv2d_backward_filter(const Conv2dBackwardFilterParams& p, Stream stream) {
+  Context& ctx = context();
+  cudnnHandle_t h = ctx.handle(stream);
+  const ConvDescs d(p.shape);
+  const float* dy = masked_dy(h, d.y, p.dy, p.relu_y, p.shape);
+  const float one = 1.0f, zero = 0.0f;
+  if (p.dweight != nullptr) {
+    auto [it, fresh] = ctx.algos.try_emplace(conv_key(2, p.shape), 0);
+    if (fresh) {
+      cudnnConvolutionBwdFilterAlgoPerf_t perf[CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT];
+      int count = 0;
+      MG_CUDNN_CHECK(cudnnFindConvolutionBackwardFilterAlgorithm(
+          h, d.x, d.y, d.conv, d.w, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT, &count, perf));
+      it->second = fastest(perf, count, "conv2d_backward_filter");
+    }
+    const auto algo = static_cast<cudnnConvolutionBwdFilterAlgo_t>(it->second);
+    std::size_t bytes = 0;
+    MG_CUDNN_CHECK(
+        cudnnGetConvolutionBackwardFilterWorkspaceSize(h, d.x, d.y, d.conv, d.w, algo, &bytes));
+    MG_CUDNN_CHECK(cudnnConvolutionBackwardFilter(h, &one, d.x, p.x, d.y, dy, d.conv, algo,
+                                                  ctx.workspace(bytes), bytes, &zero, d.w,
+                                                  p.dweight));
+  }
+  if (p.dbias != nullptr)
+    MG_CUDNN_CHECK(cudnnConvolutionBackwardBias(h, &one, d.y, dy, &zero, d.bias, p.dbias));
+}
+
+namespace {
+struct PoolDescs {
+  TensorDesc x, y;
+  PoolDesc pool;
+  explicit PoolDescs(const MaxPool2dShape& s) {
+    set_nchw(x, s.N, s.C, s.H, s.W);
+    set_nchw(y, s.N, s.C, s.out_h(), s.out_w());
+    MG_CUDNN_CHECK(cudnnSetPooling2dDescriptor(
+        pool, CUDNN_POOLING_MAX_DETERMINISTIC, CUDNN_PROPAGATE_NAN, as_int(s.kh), as_int(s.kw),
+        as_int(s.pad_h), as_int(s.pad_w), as_int(s.stride_h), as_int(s.stride_w)));
+  }
+};
+}  // namespace
+
+void cudnn_max_pool2d_forward(const MaxPool2dForwardParams& p, Stream stream) {
+  cudnnHandle_t h = context().handle(stream);
+  const PoolDescs d(p.shape);
+  const float one = 1.0f, zero = 0.0f;
+  MG_CUDNN_CHECK(cudnnPoolingForward(h, d.pool, &one, d.x, p.x, &zero, d.y, p.y));
+}
+
+void cudnn_max_pool2d_backward(const MaxPool2dBackwardParams& p, Stream stream) {
+  cudnnHandle_t h = context().handle(stream);
+  const PoolDescs d(p.shape);
+  const float one = 1.0f, zero = 0.0f;
+  MG_CUDNN_CHECK(
+      cudnnPoolingBackward(h, d.pool, &one, d.y, p.y, d.y, p.dy, d.x, p.x, &zero, d.x, p.dx));
+}
+
+namespace {
+struct NormDescs {
+  TensorDesc x, channel;
+  NormDescs(int64_t N, int64_t C, int64_t S) {
+    set_nchw(x, N, C, S, 1);
+    MG_CUDNN_CHECK(cudnnDeriveBNTensorDescriptor(channel, x, CUDNN_BATCHNORM_SPATIAL));
+  }
+};
+}  // namespace
+
+void cudnn_batch_norm_forward(const BatchNormForwardParams& p, Stream stream) {
+  cudnnHandle_t h = context().handle(stream);
+  const NormDescs d(p.N, p.C, p.S);
+  const float one = 1.0f, zero = 0.0f;
+  if (p.training || p.running_mean == nullptr) {
+    MG_CUDNN_CHECK(cudnnBatchNormalizationForwardTraining(
+        h, CUDNN_BATCHNORM_SPATIAL, &one, &zero, d.x, p.x, d.x, p.y, d.channel, p.weight, p.bias,
+        p.momentum, p.training ? p.running_mean : nullptr, p.training ? p.running_var : nullptr,
+        p.eps, p.save_mean, p.save_invstd));
+  } else {
+    MG_CUDNN_CHECK(cudnnBatchNormalizationForwardInference(
+        h, CUDNN_BATCHNORM_SPATIAL, &one, &zero, d.x, p.x, d.x, p.y, d.channel, p.weight, p.bias,
+        p.running_mean, p.running_var, p.eps));
+  }
+}
+
+void cudnn_batch_norm_backward(const BatchNormBackwardParams& p, Stream stream) {
+  cudnnHandle_t h = context().handle(stream);
+  const NormDescs d(p.N, p.C, p.S);
+  const float one = 1.0f, zero = 0.0f;
+  MG_CUDNN_CHECK(cudnnBatchNormalizationBackward(
+      h, CUDNN_BATCHNORM_SPATIAL, &one, &zero, &one, &zero, d.x, p.x, d.x, p.dy, d.x, p.dx,
+      d.channel, p.weight, p.dweight, p.dbias, p.eps, p.save_mean, p.save_invstd));
+}
+
+}  // namespace melgrad::kernels::detail

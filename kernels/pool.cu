@@ -1,0 +1,221 @@
+// Max pooling (kernels/pool.h): x [N, C, H, W] -> y, argmax [N, C, Ho, Wo], and the
+// backward dx [N, C, H, W] from dy and argmax, with their CPU references.
+//   max_pool_forward:  one thread per output element (grid-stride), the window clipped to
+//                      the input, scanned row-major with (v > m || isnan(v)) and stopped at
+//                      the first NaN: engine/cpu/pool.cpp's rule, bit for bit.
+//   max_pool_backward: one thread per input element gathers dy from the windows that
+//                      contain it and chose it, in (oh, ow) order: the CPU scatter's order
+//                      of additions, so overlapping windows give the same sums, without
+//                      atomics.
+// clang-format off: the CUDA / emulator shim comes first
+#include "kernels/emu/cuda_compat.h"
+// clang-format on
+#include <algorithm>
+#include <cmath>
+#include <string>
+
+#include "kernels/cudnn_layers.h"
+#include "kernels/launch_checks.h"
+#include "kernels/pool.h"
+
+namespace melgrad::kernels {
+namespace {
+
+constexpr int kThreads = 256;
+
+struct PoolArgs {
+  int H, W, Ho, Wo, kh, kw, sh, sw, ph, pw;
+};
+
+PoolArgs pool_args(const MaxPool2dShape& s) {
+  return {static_cast<int>(s.H),        static_cast<int>(s.W),        static_cast<int>(s.out_h()),
+          static_cast<int>(s.out_w()),  static_cast<int>(s.kh),       static_cast<int>(s.kw),
+          static_cast<int>(s.stride_h), static_cast<int>(s.stride_w), static_cast<int>(s.pad_h),
+          static_cast<int>(s.pad_w)};
+}
+
+__global__ void __launch_bounds__(kThreads)
+    max_pool_forward(const float* x, float* y, int64_t* argmax, int64_t total, PoolArgs a) {
+  const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
+  for (int64_t e = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; e < total;
+       e += stride) {
+    const int hw = a.Ho * a.Wo;
+    const int64_t plane = e / hw;
+    const int rem = static_cast<int>(e - plane * hw), oh = rem / a.Wo, ow = rem - oh * a.Wo;
+    const int h0 = max(oh * a.sh - a.ph, 0), h1 = min(oh * a.sh - a.ph + a.kh, a.H);
+    const int w0 = max(ow * a.sw - a.pw, 0), w1 = min(ow * a.sw - a.pw + a.kw, a.W);
+    const float* xp = x + plane * a.H * a.W;
+    float m = -INFINITY;
+    int best = h0 * a.W + w0;
+    bool nan = false;
+    for (int h = h0; h < h1 && !nan; ++h) {
+      for (int w = w0; w < w1; ++w) {
+        const float v = xp[h * a.W + w];
+        if (v > m || v != v) {
+          m = v;
+          best = h * a.W + w;
+          if (v != v) {
+            nan = true;
+            break;
+          }
+        }
+      }
+    }
+    y[e] = m;
+    argmax[e] = best;
+  }
+}
+
+__global__ void __launch_bounds__(kThreads)
+    max_pool_backward(const float* dy, const int64_t* argmax, float* dx, int64_t total,
+                      PoolArgs a) {
+  const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
+  for (int64_t e = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; e < total;
+       e += stride) {
+    const int in_hw = a.H * a.W, out_hw = a.Ho * a.Wo;
+    const int64_t plane = e / in_hw;
+    const int idx = static_cast<int>(e - plane * in_hw), h = idx / a.W, w = idx - h * a.W;
+    // Output rows whose window [oh sh - ph, oh sh - ph + kh) contains h; columns likewise.
+    const int oh0 = max(0, (h + a.ph - a.kh + a.sh) / a.sh), oh1 = min(a.Ho - 1, (h + a.ph) / a.sh);
+    const int ow0 = max(0, (w + a.pw - a.kw + a.sw) / a.sw), ow1 = min(a.Wo - 1, (w + a.pw) / a.sw);
+    const int64_t base = plane * out_hw;
+    float s = 0.0f;
+    for (int oh = oh0; oh <= oh1; ++oh) {
+      for (int ow = ow0; ow <= ow1; ++ow) {
+        const int64_t o = base + oh * a.Wo + ow;
+        if (argmax[o] == idx) s += dy[o];
+      }
+    }
+    dx[e] = s;
+  }
+}
+
+// Returns false when there is nothing to compute.
+bool validate(const char* fn, const MaxPool2dShape& s) {
+  require_non_negative(fn, "shape.N", s.N);
+  require_non_negative(fn, "shape.C", s.C);
+  if (s.H < 1 || s.W < 1) {
+    invalid_params(fn, "input planes must be at least 1x1 (got " + std::to_string(s.H) + "x" +
+                           std::to_string(s.W) + ")");
+  }
+  if (s.kh < 1 || s.kw < 1 || s.stride_h < 1 || s.stride_w < 1 || s.pad_h < 0 || s.pad_w < 0) {
+    invalid_params(fn, "kernel " + std::to_string(s.kh) + "x" + std::to_string(s.kw) +
+                           " and stride " + std::to_string(s.stride_h) + "x" +
+                           std::to_string(s.stride_w) + " must be >= 1, padding >= 0");
+  }
+  if (2 * s.pad_h > s.kh || 2 * s.pad_w > s.kw) {
+    invalid_params(fn, "padding " + std::to_string(s.pad_h) + "x" + std::to_string(s.pad_w) +
+                           " must be at most half of the kernel " + std::to_string(s.kh) + "x" +
+                           std::to_string(s.kw));
+  }
+  if (s.out_h() < 1 || s.out_w() < 1) {
+    invalid_params(fn, "input " + std::to_string(s.H) + "x" + std::to_string(s.W) +
+                           " is too small for the kernel (output " + std::to_string(s.out_h()) +
+                           "x" + std::to_string(s.out_w()) + ")");
+  }
+  if (s.H * s.W >= (int64_t{1} << 31))
+    invalid_params(fn, "planes of 2^31 elements or more are not supported");
+  return s.N * s.C > 0;
+}
+
+unsigned grid_for(int64_t total) {
+  const int64_t blocks = std::min(ceil_div(total, kThreads), int64_t{32} * device_sm_count());
+  return static_cast<unsigned>(std::max<int64_t>(blocks, 1));
+}
+
+// cuDNN pools with floor-mode output sizes: ceil mode is fine only when it changes nothing.
+bool cudnn_shape_ok(const MaxPool2dShape& s) {
+  if (!s.ceil_mode) return true;
+  MaxPool2dShape floor = s;
+  floor.ceil_mode = false;
+  return floor.out_h() == s.out_h() && floor.out_w() == s.out_w();
+}
+
+}  // namespace
+
+DnnImpl default_pool_impl() {
+  static const DnnImpl impl = detail::dnn_impl_from_env("MELGRAD_POOL");
+  return impl;
+}
+
+void max_pool2d_forward(const MaxPool2dForwardParams& p, Stream stream) {
+  const char* fn = "max_pool2d_forward";
+  if (!validate(fn, p.shape)) return;
+  require_pointer(fn, "x", p.x);
+  require_pointer(fn, "y", p.y);
+  const bool cudnn_ok = p.argmax == nullptr && cudnn_shape_ok(p.shape);
+  const DnnImpl impl = detail::resolve_dnn_impl(
+      fn, p.impl, default_pool_impl(), cudnn_ok,
+      p.argmax != nullptr ? "it gives no argmax indices (pass argmax = nullptr)" : "ceil mode");
+  if (impl == DnnImpl::cudnn) {
+    detail::cudnn_max_pool2d_forward(p, stream);
+    return;
+  }
+  require_pointer(fn, "argmax", p.argmax);
+  const int64_t total = p.shape.N * p.shape.C * p.shape.out_h() * p.shape.out_w();
+  MG_LAUNCH(max_pool_forward, grid_for(total), kThreads, 0, stream)
+  (p.x, p.y, p.argmax, total, pool_args(p.shape));
+  MG_CHECK_LAUNCH(fn);
+}
+
+void max_pool2d_backward(const MaxPool2dBackwardParams& p, Stream stream) {
+  const char* fn = "max_pool2d_backward";
+  if (!validate(fn, p.shape)) return;
+  require_pointer(fn, "dy", p.dy);
+  require_pointer(fn, "dx", p.dx);
+  const bool cudnn_ok = p.x != nullptr && p.y != nullptr && cudnn_shape_ok(p.shape);
+  const DnnImpl impl = detail::resolve_dnn_impl(
+      fn, p.impl, default_pool_impl(), cudnn_ok,
+      cudnn_shape_ok(p.shape) ? "it needs the forward's x and y" : "ceil mode");
+  if (impl == DnnImpl::cudnn) {
+    detail::cudnn_max_pool2d_backward(p, stream);
+    return;
+  }
+  require_pointer(fn, "argmax", p.argmax);
+  const int64_t total = p.shape.N * p.shape.C * p.shape.H * p.shape.W;
+  MG_LAUNCH(max_pool_backward, grid_for(total), kThreads, 0, stream)
+  (p.dy, p.argmax, p.dx, total, pool_args(p.shape));
+  MG_CHECK_LAUNCH(fn);
+}
+
+// ---- CPU references: engine/cpu/pool.cpp's generic loops ----
+
+void max_pool2d_forward_reference(const MaxPool2dForwardParams& p) {
+  const MaxPool2dShape& s = p.shape;
+  const int64_t Ho = s.out_h(), Wo = s.out_w();
+  for (int64_t plane = 0; plane < s.N * s.C; ++plane) {
+    const float* x = p.x + plane * s.H * s.W;
+    for (int64_t oh = 0; oh < Ho; ++oh) {
+      for (int64_t ow = 0; ow < Wo; ++ow) {
+        const int64_t h0 = std::max<int64_t>(oh * s.stride_h - s.pad_h, 0);
+        const int64_t h1 = std::min<int64_t>(oh * s.stride_h - s.pad_h + s.kh, s.H);
+        const int64_t w0 = std::max<int64_t>(ow * s.stride_w - s.pad_w, 0);
+        const int64_t w1 = std::min<int64_t>(ow * s.stride_w - s.pad_w + s.kw, s.W);
+        float m = -INFINITY;
+        int64_t best = h0 * s.W + w0;
+        for (int64_t h = h0; h < h1 && !std::isnan(m); ++h) {
+          for (int64_t w = w0; w < w1 && !std::isnan(m); ++w) {
+            const float v = x[h * s.W + w];
+            if (v > m || std::isnan(v)) m = v, best = h * s.W + w;
+          }
+        }
+        const int64_t o = (plane * Ho + oh) * Wo + ow;
+        p.y[o] = m;
+        if (p.argmax != nullptr) p.argmax[o] = best;
+      }
+    }
+  }
+}
+
+void max_pool2d_backward_reference(const MaxPool2dBackwardParams& p) {
+  const MaxPool2dShape& s = p.shape;
+  const int64_t in_hw = s.H * s.W, out_hw = s.out_h() * s.out_w();
+  for (int64_t plane = 0; plane < s.N * s.C; ++plane) {
+    float* dx = p.dx + plane * in_hw;
+    std::fill(dx, dx + in_hw, 0.0f);
+    for (int64_t k = 0; k < out_hw; ++k)
+      dx[p.argmax[plane * out_hw + k]] += p.dy[plane * out_hw + k];
+  }
+}
+
+}  // namespace melgrad::kernels
