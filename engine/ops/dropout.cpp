@@ -1,12 +1,13 @@
 // Dropout with a Philox4x32-10 counter-based mask (see dropout.h). Element i uses lane
-// (i mod 4) of the Philox block for counter i / 4 under the call's 64-bit seed, so any
-// backend that implements philox4x32_10 reproduces the mask bit for bit.
+// (i mod 4) of the Philox block for counter i / 4 under the call's 64-bit seed; the
+// generator is kernels/dropout_philox.h, shared with the CUDA kernel (kernels/dropout.cu),
+// so both backends draw the mask bit for bit alike.
 #include "engine/ops/dropout.h"
 
-#include <array>
 #include <stdexcept>
 
 #include "engine/ops/op_helpers.h"
+#include "kernels/dropout_philox.h"
 
 namespace melgrad {
 
@@ -14,24 +15,8 @@ using namespace detail;
 
 namespace {
 
-std::array<uint32_t, 4> philox4x32_10(uint64_t counter, uint64_t seed) {
-  uint32_t c0 = uint32_t(counter), c1 = uint32_t(counter >> 32), c2 = 0, c3 = 0;
-  uint32_t k0 = uint32_t(seed), k1 = uint32_t(seed >> 32);
-  for (int round = 0; round < 10; ++round) {
-    const uint64_t p0 = uint64_t(0xD2511F53u) * c0, p1 = uint64_t(0xCD9E8D57u) * c2;
-    const uint32_t hi0 = uint32_t(p0 >> 32), lo0 = uint32_t(p0);
-    const uint32_t hi1 = uint32_t(p1 >> 32), lo1 = uint32_t(p1);
-    c0 = hi1 ^ c1 ^ k0;
-    c1 = lo1;
-    c2 = hi0 ^ c3 ^ k1;
-    c3 = lo0;
-    k0 += 0x9E3779B9u;
-    k1 += 0xBB67AE85u;
-  }
-  return {c0, c1, c2, c3};
-}
-
-float to_unit(uint32_t r) { return float(r >> 8) * 0x1.0p-24f; }
+using kernels::philox4x32_10;
+float to_unit(uint32_t r) { return kernels::philox_to_unit(r); }
 
 // The mask in x's dtype: 0 for dropped elements, 1 / (1 - p) for kept ones.
 Tensor dropout_mask(const Tensor& x, double p, uint64_t seed) {
@@ -42,7 +27,7 @@ Tensor dropout_mask(const Tensor& x, double p, uint64_t seed) {
     const T keep = T(1.0 / (1.0 - p));
     const float pf = float(p);
     for (int64_t i = 0; i < n; i += 4) {
-      std::array<uint32_t, 4> r = philox4x32_10(uint64_t(i) / 4, seed);
+      const kernels::PhiloxBlock r = philox4x32_10(uint64_t(i) / 4, seed);
       for (int64_t j = 0; j < 4 && i + j < n; ++j) m[i + j] = to_unit(r[j]) >= pf ? keep : T(0);
     }
   });
