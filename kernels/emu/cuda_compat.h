@@ -12,6 +12,13 @@
 //   MG_SHARED_VAR(int, count);             // __shared__ int count;
 //   MG_SHARED_DYN(float, buf);             // extern __shared__ float buf[];  (launch's smem)
 //   MG_CHECK_LAUNCH("softmax_forward");    // after a launch: cudaGetLastError → exception
+// Grid-wide barriers need a cooperative launch (every block resident at once):
+//   MG_LAUNCH_COOPERATIVE(kernel, grid, block, smem, stream)(args...);  // throws if the
+//       device cannot launch cooperatively or the grid does not fit co-resident
+//   mg_grid_sync();                        // in the kernel: cg::this_grid().sync()
+//   MG_COOPERATIVE_MAX_BLOCKS(kernel, threads, smem)  // on the host: co-resident blocks
+// Global memory that other blocks write during the kernel is read with __ldcg (L2, not the
+// possibly stale L1); the emulator defines it as a plain load.
 // A raw `__shared__` declaration does not compile in the emulator build (the emulator could
 // not poison or bounds-check it); use the macros. `__constant__` memory is not emulated.
 #pragma once
@@ -24,7 +31,12 @@
 
 #ifdef __CUDACC__  // ------------------------------------------------------------- nvcc --
 
+#include <cooperative_groups.h>
 #include <cuda_runtime.h>
+
+#include <array>
+#include <tuple>
+#include <utility>
 
 #define MG_EMULATED 0
 #define MG_LAUNCH(kernel, grid, block, smem, stream) kernel<<<(grid), (block), (smem), (stream)>>>
@@ -41,6 +53,95 @@
       throw std::runtime_error(std::string(what) + ": kernel launch failed: " +     \
                                cudaGetErrorString(mg_err_));                        \
   } while (0)
+
+__device__ __forceinline__ void mg_grid_sync() { cooperative_groups::this_grid().sync(); }
+
+namespace melgrad::cuda_launch {
+
+inline void check(cudaError_t e, const char* call, const char* kernel) {
+  if (e != cudaSuccess) {
+    throw std::runtime_error(std::string(kernel) + ": " + call + " failed (" __FILE__
+                             "): " + cudaGetErrorString(e));
+  }
+}
+
+// How many blocks of `threads` threads and `smem` bytes of dynamic shared memory can be
+// resident at once (0 when the device cannot launch cooperatively). Raises the kernel's
+// dynamic shared memory limit first when smem needs more than the default 48 KiB.
+template <class... P>
+int cooperative_max_blocks(const char* name, void (*fn)(P...), int threads, std::size_t smem) {
+  int dev = 0, coop = 0, sms = 0, per_sm = 0;
+  check(cudaGetDevice(&dev), "cudaGetDevice", name);
+  check(cudaDeviceGetAttribute(&coop, cudaDevAttrCooperativeLaunch, dev),
+        "cudaDeviceGetAttribute(CooperativeLaunch)", name);
+  if (coop == 0) return 0;
+  check(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev),
+        "cudaDeviceGetAttribute(MultiProcessorCount)", name);
+  if (smem > 48 * 1024) {
+    check(cudaFuncSetAttribute(reinterpret_cast<const void*>(fn),
+                               cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem)),
+          "cudaFuncSetAttribute(MaxDynamicSharedMemorySize)", name);
+  }
+  check(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, fn, threads, smem),
+        "cudaOccupancyMaxActiveBlocksPerMultiprocessor", name);
+  return per_sm * sms;
+}
+
+// What MG_LAUNCH_COOPERATIVE(...)(args...) builds under nvcc: checks that the grid fits
+// co-resident (a clear error instead of cudaErrorCooperativeLaunchTooLarge), then
+// cudaLaunchCooperativeKernel with the arguments converted to the kernel's parameter types.
+template <class... P>
+class CooperativeLauncher {
+ public:
+  CooperativeLauncher(const char* name, void (*fn)(P...), dim3 grid, dim3 block,
+                      std::size_t smem, cudaStream_t stream)
+      : name_(name), fn_(fn), grid_(grid), block_(block), smem_(smem), stream_(stream) {}
+
+  template <class... A>
+  void operator()(A&&... args) const {
+    static_assert(sizeof...(A) == sizeof...(P), "kernel launched with the wrong argument count");
+    std::tuple<std::decay_t<P>...> params(std::forward<A>(args)...);
+    std::apply([this](auto&... p) { launch(std::array<void*, sizeof...(P)>{&p...}.data()); },
+               params);
+  }
+
+ private:
+  void launch(void** args) const {
+    const long long blocks = static_cast<long long>(grid_.x) * grid_.y * grid_.z;
+    const int threads = static_cast<int>(block_.x * block_.y * block_.z);
+    const int fit = cooperative_max_blocks(name_, fn_, threads, smem_);
+    if (blocks > fit) {
+      throw std::runtime_error(std::string(name_) + ": cooperative launch of " +
+                               std::to_string(blocks) + " blocks of " + std::to_string(threads) +
+                               " threads with " + std::to_string(smem_) +
+                               " bytes of dynamic shared memory: at most " +
+                               std::to_string(fit) + " fit co-resident on this device");
+    }
+    check(cudaLaunchCooperativeKernel(reinterpret_cast<const void*>(fn_), grid_, block_, args,
+                                      smem_, stream_),
+          "cudaLaunchCooperativeKernel", name_);
+  }
+
+  const char* name_;
+  void (*fn_)(P...);
+  dim3 grid_, block_;
+  std::size_t smem_;
+  cudaStream_t stream_;
+};
+
+template <class... P>
+CooperativeLauncher<P...> make_cooperative_launcher(const char* name, void (*fn)(P...),
+                                                    dim3 grid, dim3 block, std::size_t smem,
+                                                    cudaStream_t stream) {
+  return CooperativeLauncher<P...>(name, fn, grid, block, smem, stream);
+}
+
+}  // namespace melgrad::cuda_launch
+
+#define MG_LAUNCH_COOPERATIVE(kernel, grid, block, smem, stream) \
+  ::melgrad::cuda_launch::make_cooperative_launcher(#kernel, kernel, (grid), (block), (smem), (stream))
+#define MG_COOPERATIVE_MAX_BLOCKS(kernel, threads, smem) \
+  ::melgrad::cuda_launch::cooperative_max_blocks(#kernel, kernel, (threads), (smem))
 
 #else  // ---------------------------------------------------------------- emulator (g++) --
 
@@ -83,6 +184,14 @@ constexpr int warpSize = 32;
       ::melgrad::emu::detail::shared_static(MG_SHARED_SITE_, sizeof(T), alignof(T), #name))
 #define MG_SHARED_DYN(T, name) T* const name = static_cast<T*>(::melgrad::emu::detail::shared_dynamic())
 #define MG_CHECK_LAUNCH(what) ((void)(what))  // emulator launches throw KernelError themselves
+#define MG_LAUNCH_COOPERATIVE(kernel, grid, block, smem, stream)                                \
+  ::melgrad::emu::detail::make_cooperative_launcher(#kernel, kernel, (grid), (block), (smem),   \
+                                                    (stream))
+#define MG_COOPERATIVE_MAX_BLOCKS(kernel, threads, smem) \
+  ((void)(kernel), ::melgrad::emu::cooperative_max_blocks(static_cast<unsigned>(threads), (smem)))
+inline void mg_grid_sync(const std::source_location& w = std::source_location::current()) {
+  ::melgrad::emu::detail::grid_barrier(w);
+}
 
 // ---- barriers and warp collectives (each is a scheduling point) ----
 inline void __syncthreads(const std::source_location& w = std::source_location::current()) {
@@ -248,6 +357,14 @@ inline void __threadfence_block() { std::atomic_thread_fence(std::memory_order_s
 template <class T>
 T __ldg(const T* p) {
   return *p;
+}
+template <class T>
+T __ldcg(const T* p) {
+  return *p;
+}
+template <class T>
+void __stcg(T* p, T v) {
+  *p = v;
 }
 inline float __expf(float x) { return std::exp(x); }
 inline float __logf(float x) { return std::log(x); }

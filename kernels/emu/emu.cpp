@@ -1,13 +1,18 @@
 // The emulator's scheduler: runs a launch's blocks one after another on the calling thread,
-// each block's threads as fibers. A thread runs until it reaches a synchronisation point
-// (block barrier, warp collective) or returns. The Schedule picks which runnable thread
-// resumes next: in order = always the lowest-numbered one (so warp 0 races ahead of warp 1
-// up to the next block barrier), reversed = the highest, random = any, seeded. A warp
-// collective completes as soon as its last participant arrives; the block barrier is
-// released when nothing else can run and every live thread waits at it. Otherwise the block
-// is stuck, and the scheduler reports why (barrier divergence, exited threads, mismatched
-// warp collectives). Varying the order is what makes a missing __syncthreads change a
-// kernel's result in tests.
+// each block's threads as fibers; a cooperative launch (MG_LAUNCH_COOPERATIVE) instead makes
+// every block of the grid resident at once, all threads fibers of one scheduler, so that a
+// grid-wide barrier (mg_grid_sync) can be reached by all of them. A thread runs until it
+// reaches a synchronisation point (block barrier, grid barrier, warp collective) or returns.
+// The Schedule picks which runnable thread resumes next: in order = always the
+// lowest-numbered one (so warp 0 races ahead of warp 1 up to the next block barrier, and in
+// a cooperative grid block 0 races ahead of block 1 up to the next grid barrier), reversed =
+// the highest, random = any, seeded. A warp collective completes as soon as its last
+// participant arrives, a block barrier as soon as every thread of its block waits at it
+// (with exited threads: when nothing else can run, to report them), the grid barrier when
+// every thread of the grid waits at it. Otherwise the launch is stuck, and the scheduler
+// reports why (barrier divergence, exited threads, mismatched warp collectives). Varying
+// the order is what makes a missing __syncthreads or mg_grid_sync change a kernel's result
+// in tests.
 #include <boost/context/fiber.hpp>
 
 #include <algorithm>
@@ -83,11 +88,12 @@ constexpr std::size_t kStaticSmemLimit = 48 * 1024;   // CUDA's static __shared_
 constexpr std::size_t kTotalSmemLimit = 227 * 1024;   // sm_90 opt-in maximum per block
 constexpr std::size_t kSmemCanary = 16;               // poisoned bytes after each region
 
-enum class Status : uint8_t { runnable, barrier, warp, done };
+enum class Status : uint8_t { runnable, barrier, grid, warp, done };
 
 struct Thread {
   ThreadCtx ctx{};
-  unsigned linear = 0;
+  unsigned linear = 0;  // index within its block
+  unsigned block = 0;   // index into Runner::blocks_
   Status status = Status::runnable;
   bctx::fiber fiber;  // the thread, while suspended
   bctx::fiber sink;   // the scheduler, while the thread runs
@@ -109,6 +115,19 @@ struct SharedSlot {
   std::size_t offset;
   std::size_t bytes;
   const char* name;
+};
+
+// A resident block: its threads are Runner::threads_[first, first + threads per block), and
+// it owns its shared memory.
+struct Block {
+  uint3 idx{};
+  unsigned first = 0;
+  std::vector<unsigned char> static_smem =
+      std::vector<unsigned char>(kStaticSmemLimit + 64 * kSmemCanary, kPoison);
+  std::size_t static_used = 0;
+  std::vector<SharedSlot> slots;
+  std::vector<unsigned char> dynamic_smem;
+  unsigned at_barrier = 0;  // threads waiting at a __syncthreads
 };
 
 std::string basename_of(const char* path) {
@@ -147,26 +166,30 @@ class Runner {
  public:
   void launch(const LaunchConfig& cfg, void (*body)(void*), void* closure);
   int barrier(BarrierKind kind, int pred, const std::source_location& w);
+  void grid_barrier(const std::source_location& w);
   uint64_t warp_op(WarpOp op, unsigned mask, uint64_t value, int param, int width,
                    const std::source_location& w);
   unsigned active_mask() const;
   void* shared_static(const void* site, std::size_t bytes, std::size_t align, const char* name);
-  void* shared_dynamic() { return dynamic_smem_.data(); }
+  void* shared_dynamic() { return blocks_[running_->block].dynamic_smem.data(); }
   Stats stats;
 
  private:
-  void run_block(uint3 block);
+  void run_resident(unsigned nblocks);
   void resume(Thread& t);
   void suspend(Thread& t) { t.sink = std::move(t.sink).resume(); }
   void fail_thread(const Thread& t);
   void make_runnable(unsigned i);
   unsigned pick_runnable();
+  unsigned warp_end(unsigned base) const;  // one past the last thread of base's warp
   bool complete_warp(unsigned base);
-  bool complete_barrier();
+  bool complete_barrier(Block& b);
+  bool complete_grid_barrier();
   [[noreturn]] void report_stall();
-  void check_shared_canaries();
+  void check_shared_canaries(const Block& b);
   void abandon_fibers();
-  [[noreturn]] void fail(const std::string& what) const;
+  [[noreturn]] void fail(const Block& b, const std::string& what) const;
+  std::string who(const Thread& t) const;  // "thread (x,y,z)" or "block (..) thread (..)"
   Thread& running() { return *running_; }
 
   LaunchConfig cfg_{};
@@ -174,16 +197,12 @@ class Runner {
   void* closure_ = nullptr;
   Schedule sched_;
   std::mt19937_64 rng_;
-  uint3 block_{};
-  std::vector<Thread> threads_;
+  unsigned block_threads_ = 0;
+  std::vector<Block> blocks_;     // the resident blocks: one, or the whole cooperative grid
+  std::vector<Thread> threads_;   // their threads, block after block
   std::vector<uint64_t> runnable_;  // bit set over threads_
   unsigned runnable_count_ = 0;
   Thread* running_ = nullptr;
-  std::vector<unsigned char> static_smem_ =
-      std::vector<unsigned char>(kStaticSmemLimit + 64 * kSmemCanary, kPoison);
-  std::size_t static_used_ = 0;
-  std::vector<SharedSlot> slots_;
-  std::vector<unsigned char> dynamic_smem_;
   uint64_t launch_count_ = 0;
 };
 
@@ -192,9 +211,14 @@ Runner& runner() {
   return r;
 }
 
-void Runner::fail(const std::string& what) const {
-  throw KernelError("kernel '" + std::string(cfg_.kernel) + "' block " + dim_str(block_) + ": " +
+void Runner::fail(const Block& b, const std::string& what) const {
+  throw KernelError("kernel '" + std::string(cfg_.kernel) + "' block " + dim_str(b.idx) + ": " +
                     what);
+}
+
+std::string Runner::who(const Thread& t) const {
+  const std::string th = "thread " + dim_str(t.ctx.thread_idx);
+  return cfg_.cooperative ? "block " + dim_str(t.ctx.block_idx) + " " + th : th;
 }
 
 void Runner::launch(const LaunchConfig& cfg, void (*body)(void*), void* closure) {
@@ -214,6 +238,17 @@ void Runner::launch(const LaunchConfig& cfg, void (*body)(void*), void* closure)
                       " bytes of dynamic shared memory (at most " +
                       std::to_string(kTotalSmemLimit) + ")");
   }
+  const uint64_t nblocks = uint64_t{cfg.grid.x} * cfg.grid.y * cfg.grid.z;
+  if (cfg.cooperative) {
+    const int fit = cooperative_max_blocks(static_cast<unsigned>(nthreads), cfg.dynamic_smem);
+    if (nblocks > static_cast<uint64_t>(fit)) {
+      throw KernelError(k + "cooperative grid " + dim_str(cfg.grid) + " has " +
+                        std::to_string(nblocks) + " blocks but at most " + std::to_string(fit) +
+                        " of " + std::to_string(nthreads) + " threads and " +
+                        std::to_string(cfg.dynamic_smem) +
+                        " bytes of dynamic shared memory can be co-resident");
+    }
+  }
   if (running_ != nullptr) {
     throw KernelError(k + "launched from inside a running kernel (dynamic parallelism is not "
                           "emulated)");
@@ -223,22 +258,34 @@ void Runner::launch(const LaunchConfig& cfg, void (*body)(void*), void* closure)
   closure_ = closure;
   sched_ = schedule();
   rng_.seed(sched_.seed * 0x9E3779B97F4A7C15ull + launch_count_++);
-  dynamic_smem_.assign(cfg.dynamic_smem + kSmemCanary, kPoison);
-  threads_.clear();
-  threads_.resize(nthreads);
+  block_threads_ = static_cast<unsigned>(nthreads);
 
-  const uint64_t nblocks = uint64_t{cfg.grid.x} * cfg.grid.y * cfg.grid.z;
-  std::vector<uint64_t> blocks(nblocks);
-  for (uint64_t i = 0; i < nblocks; ++i) blocks[i] = i;
-  if (sched_.kind == ScheduleKind::reversed) std::reverse(blocks.begin(), blocks.end());
-  if (sched_.kind == ScheduleKind::random) std::shuffle(blocks.begin(), blocks.end(), rng_);
+  std::vector<uint64_t> order(nblocks);
+  for (uint64_t i = 0; i < nblocks; ++i) order[i] = i;
+  if (!cfg.cooperative && sched_.kind == ScheduleKind::reversed) {
+    std::reverse(order.begin(), order.end());
+  }
+  if (!cfg.cooperative && sched_.kind == ScheduleKind::random) {
+    std::shuffle(order.begin(), order.end(), rng_);
+  }
+  auto block_idx = [&cfg](uint64_t b) {
+    const unsigned gx = cfg.grid.x, gy = cfg.grid.y;
+    return uint3{static_cast<unsigned>(b % gx), static_cast<unsigned>(b / gx % gy),
+                 static_cast<unsigned>(b / (uint64_t{gx} * gy))};
+  };
 
   FaultHandlerScope fault_scope;
   try {
-    for (uint64_t b : blocks) {
-      const unsigned gx = cfg.grid.x, gy = cfg.grid.y;
-      run_block({static_cast<unsigned>(b % gx), static_cast<unsigned>(b / gx % gy),
-                 static_cast<unsigned>(b / (uint64_t{gx} * gy))});
+    if (cfg.cooperative) {  // the whole grid at once, in one scheduler
+      if (blocks_.size() < nblocks) blocks_.resize(nblocks);
+      for (uint64_t b = 0; b < nblocks; ++b) blocks_[b].idx = block_idx(b);
+      run_resident(static_cast<unsigned>(nblocks));
+    } else {  // one block after another, in the schedule's block order
+      if (blocks_.empty()) blocks_.resize(1);
+      for (uint64_t b : order) {
+        blocks_[0].idx = block_idx(b);
+        run_resident(1);
+      }
     }
   } catch (...) {
     abandon_fibers();
@@ -249,40 +296,57 @@ void Runner::launch(const LaunchConfig& cfg, void (*body)(void*), void* closure)
   check_guards(cfg.kernel);
 }
 
-void Runner::run_block(uint3 block) {
-  block_ = block;
-  std::memset(static_smem_.data(), kPoison, std::min(static_smem_.size(), static_used_ + 64));
-  static_used_ = 0;
-  slots_.clear();
-  std::fill(dynamic_smem_.begin(), dynamic_smem_.end(), kPoison);
-
+// Runs blocks_[0, nblocks) (their idx set by the caller) to completion, all at once.
+void Runner::run_resident(unsigned nblocks) {
   const dim3 bd = cfg_.block;
-  const unsigned n = static_cast<unsigned>(threads_.size());
-  for (unsigned i = 0; i < n; ++i) {
-    Thread& t = threads_[i];
-    t.ctx = ThreadCtx{{i % bd.x, i / bd.x % bd.y, i / (bd.x * bd.y)}, block, bd, cfg_.grid, i % 32};
-    t.linear = i;
-    t.status = Status::runnable;
-    t.error = nullptr;
+  const unsigned per = block_threads_;
+  threads_.clear();
+  threads_.resize(std::size_t{nblocks} * per);
+  for (unsigned b = 0; b < nblocks; ++b) {
+    Block& blk = blocks_[b];
+    blk.first = b * per;
+    std::memset(blk.static_smem.data(), kPoison,
+                std::min(blk.static_smem.size(), blk.static_used + 64));
+    blk.static_used = 0;
+    blk.slots.clear();
+    blk.dynamic_smem.assign(cfg_.dynamic_smem + kSmemCanary, kPoison);
+    blk.at_barrier = 0;
+    for (unsigned i = 0; i < per; ++i) {
+      Thread& t = threads_[blk.first + i];
+      t.ctx = ThreadCtx{{i % bd.x, i / bd.x % bd.y, i / (bd.x * bd.y)}, blk.idx, bd, cfg_.grid,
+                        i % 32};
+      t.linear = i;
+      t.block = b;
+    }
   }
+  const unsigned n = static_cast<unsigned>(threads_.size());
   runnable_.assign((n + 63) / 64, 0);
   runnable_count_ = 0;
   for (unsigned i = 0; i < n; ++i) make_runnable(i);
   unsigned done = 0;
   for (;;) {
     while (runnable_count_ > 0) {
-      Thread& t = threads_[pick_runnable()];
+      const unsigned i = pick_runnable();
+      Thread& t = threads_[i];
       resume(t);
       if (t.error) fail_thread(t);
       if (t.status == Status::done) ++done;
       // Arriving at a warp collective, or leaving the kernel, may complete one.
-      if (t.status == Status::warp || t.status == Status::done) complete_warp(t.linear / 32 * 32);
+      if (t.status == Status::warp || t.status == Status::done) {
+        complete_warp(blocks_[t.block].first + t.linear / 32 * 32);
+      }
+      // A block whose threads all wait at a barrier goes on at once, so that in a
+      // cooperative grid blocks run ahead of each other up to the next grid barrier.
+      Block& b = blocks_[t.block];
+      if (t.status == Status::barrier && ++b.at_barrier == block_threads_) complete_barrier(b);
     }
     if (done == n) break;
-    if (!complete_barrier()) report_stall();
+    bool progressed = false;
+    for (unsigned b = 0; b < nblocks; ++b) progressed |= complete_barrier(blocks_[b]);
+    if (!progressed && !complete_grid_barrier()) report_stall();
   }
-  check_shared_canaries();
-  ++stats.blocks;
+  for (unsigned b = 0; b < nblocks; ++b) check_shared_canaries(blocks_[b]);
+  stats.blocks += nblocks;
   stats.threads += n;
 }
 
@@ -352,18 +416,19 @@ void Runner::abandon_fibers() {
 }
 
 void Runner::fail_thread(const Thread& t) {
-  const std::string who = "thread " + dim_str(t.ctx.thread_idx) + ": ";
+  const Block& b = blocks_[t.block];
+  const std::string th = "thread " + dim_str(t.ctx.thread_idx) + ": ";
   try {
     std::rethrow_exception(t.error);
   } catch (const MemoryFault& f) {
     const char* kind = !f.known_write ? "invalid access" : f.write ? "invalid write" : "invalid read";
-    fail(who + kind + " at " + describe_address(f.addr));
+    fail(b, th + kind + " at " + describe_address(f.addr));
   } catch (const KernelError& e) {
-    fail(who + e.what());
+    fail(b, th + e.what());
   } catch (const std::exception& e) {
-    fail(who + "threw: " + e.what());
+    fail(b, th + "threw: " + e.what());
   } catch (...) {
-    fail(who + "threw an unknown exception");
+    fail(b, th + "threw an unknown exception");
   }
 }
 
@@ -375,6 +440,19 @@ int Runner::barrier(BarrierKind kind, int pred, const std::source_location& w) {
   t.where = w;
   suspend(t);
   return t.barrier_result;
+}
+
+void Runner::grid_barrier(const std::source_location& w) {
+  if (!cfg_.cooperative) {
+    // Thrown inside the kernel thread; fail_thread() adds kernel, block and thread.
+    throw KernelError("mg_grid_sync() at " + site_str(w) +
+                      " in a kernel not launched with MG_LAUNCH_COOPERATIVE (on a GPU it would "
+                      "hang or fail)");
+  }
+  Thread& t = running();
+  t.status = Status::grid;
+  t.where = w;
+  suspend(t);
 }
 
 uint64_t Runner::warp_op(WarpOp op, unsigned mask, uint64_t value, int param, int width,
@@ -401,10 +479,16 @@ uint64_t Runner::warp_op(WarpOp op, unsigned mask, uint64_t value, int param, in
   return t.result;
 }
 
+unsigned Runner::warp_end(unsigned base) const {
+  const Block& b = blocks_[threads_[base].block];
+  return std::min(base + 32u, b.first + block_threads_);
+}
+
 unsigned Runner::active_mask() const {
-  const unsigned base = running_->linear / 32 * 32;
+  const unsigned base = blocks_[running_->block].first + running_->linear / 32 * 32;
+  const unsigned end = warp_end(base);
   unsigned m = 0;
-  for (unsigned l = 0; l < 32 && base + l < threads_.size(); ++l) {
+  for (unsigned l = 0; base + l < end; ++l) {
     if (threads_[base + l].status != Status::done) m |= 1u << l;
   }
   return m;
@@ -414,9 +498,8 @@ unsigned Runner::active_mask() const {
 // lanes named in the mask) have all arrived with the same op and mask.
 bool Runner::complete_warp(unsigned base) {
   bool progressed = false;
-  const unsigned n = static_cast<unsigned>(threads_.size());
   {
-    const unsigned lanes = std::min(32u, n - base);
+    const unsigned lanes = warp_end(base) - base;
     Thread* w = &threads_[base];
     unsigned alive = 0, waiting = 0;
     for (unsigned l = 0; l < lanes; ++l) {
@@ -434,7 +517,7 @@ bool Runner::complete_warp(unsigned base) {
         if (w[p].status != Status::warp || w[p].mask != mask) {
           ready = false;
         } else if (w[p].op != w[l].op) {
-          fail("warp " + std::to_string(base / 32) + " diverges: lane " + std::to_string(l) +
+          fail(blocks_[w[l].block], "warp " + std::to_string(w[l].linear / 32) + " diverges: lane " + std::to_string(l) +
                " calls " + op_name(w[l].op) + " at " + site_str(w[l].where) + " but lane " +
                std::to_string(p) + " calls " + op_name(w[p].op) + " at " + site_str(w[p].where) +
                " (mask " + hex(mask) + ")");
@@ -503,39 +586,76 @@ bool Runner::complete_warp(unsigned base) {
   return progressed;
 }
 
-// Releases the block barrier when every live thread waits at the same __syncthreads.
-bool Runner::complete_barrier() {
+// Releases block b's barrier when every live thread of b waits at the same __syncthreads.
+bool Runner::complete_barrier(Block& b) {
   const Thread* first = nullptr;
   const Thread* exited = nullptr;
+  const Thread* at_grid = nullptr;
   bool at_warp = false;
   int count = 0;
-  for (const Thread& t : threads_) {
-    if (t.status == Status::warp) at_warp = true;
-    if (t.status == Status::done && exited == nullptr) exited = &t;
-    if (t.status != Status::barrier) continue;
-    if (first == nullptr) first = &t;
-    if (!same_site(t.where, first->where) || t.barrier_kind != first->barrier_kind) {
-      fail("barrier divergence: thread " + dim_str(first->ctx.thread_idx) +
-           " waits at __syncthreads at " + site_str(first->where) + " but thread " +
-           dim_str(t.ctx.thread_idx) + " waits at a different one at " + site_str(t.where));
+  const Thread* begin = threads_.data() + b.first;
+  for (const Thread* t = begin; t != begin + block_threads_; ++t) {
+    if (t->status == Status::warp) at_warp = true;
+    if (t->status == Status::grid && at_grid == nullptr) at_grid = t;
+    if (t->status == Status::done && exited == nullptr) exited = t;
+    if (t->status != Status::barrier) continue;
+    if (first == nullptr) first = t;
+    if (!same_site(t->where, first->where) || t->barrier_kind != first->barrier_kind) {
+      fail(b, "barrier divergence: thread " + dim_str(first->ctx.thread_idx) +
+                  " waits at __syncthreads at " + site_str(first->where) + " but thread " +
+                  dim_str(t->ctx.thread_idx) + " waits at a different one at " +
+                  site_str(t->where));
     }
-    count += t.pred != 0;
+    count += t->pred != 0;
   }
   if (first == nullptr || at_warp) return false;
-  if (exited != nullptr) {
-    fail("barrier divergence: thread " + dim_str(exited->ctx.thread_idx) +
-         " exited without reaching the __syncthreads at " + site_str(first->where) +
-         " where thread " + dim_str(first->ctx.thread_idx) + " waits");
+  if (at_grid != nullptr) {
+    fail(b, "barrier divergence: thread " + dim_str(first->ctx.thread_idx) +
+                " waits at __syncthreads at " + site_str(first->where) + " but thread " +
+                dim_str(at_grid->ctx.thread_idx) + " waits at mg_grid_sync at " +
+                site_str(at_grid->where));
   }
-  const int n = static_cast<int>(threads_.size());
+  if (exited != nullptr) {
+    fail(b, "barrier divergence: thread " + dim_str(exited->ctx.thread_idx) +
+                " exited without reaching the __syncthreads at " + site_str(first->where) +
+                " where thread " + dim_str(first->ctx.thread_idx) + " waits");
+  }
+  const int n = static_cast<int>(block_threads_);
   const int result = first->barrier_kind == BarrierKind::count ? count
                      : first->barrier_kind == BarrierKind::all ? (count == n)
                      : first->barrier_kind == BarrierKind::any ? (count > 0)
                                                                : 0;
-  for (unsigned i = 0; i < threads_.size(); ++i) {
+  for (unsigned i = b.first; i < b.first + block_threads_; ++i) {
     threads_[i].barrier_result = result;
     make_runnable(i);
   }
+  b.at_barrier = 0;
+  return true;
+}
+
+// Releases the grid barrier when every thread of the grid waits at the same mg_grid_sync.
+// Called when nothing can run and no block barrier can complete.
+bool Runner::complete_grid_barrier() {
+  const Thread* first = nullptr;
+  const Thread* exited = nullptr;
+  for (const Thread& t : threads_) {
+    if (t.status == Status::barrier || t.status == Status::warp) return false;
+    if (t.status == Status::done && exited == nullptr) exited = &t;
+    if (t.status != Status::grid) continue;
+    if (first == nullptr) first = &t;
+    if (!same_site(t.where, first->where)) {
+      fail(blocks_[t.block], "grid barrier divergence: " + who(*first) + " waits at mg_grid_sync at " +
+                                 site_str(first->where) + " but " + who(t) +
+                                 " waits at a different one at " + site_str(t.where));
+    }
+  }
+  if (first == nullptr) return false;
+  if (exited != nullptr) {
+    fail(blocks_[exited->block], "grid barrier divergence: " + who(*exited) +
+                                     " exited without reaching the mg_grid_sync at " +
+                                     site_str(first->where) + " where " + who(*first) + " waits");
+  }
+  for (unsigned i = 0; i < threads_.size(); ++i) make_runnable(i);
   return true;
 }
 
@@ -543,34 +663,38 @@ bool Runner::complete_barrier() {
 void Runner::report_stall() {
   for (const Thread& t : threads_) {
     if (t.status != Status::warp) continue;
-    const unsigned base = t.linear / 32 * 32;
-    for (unsigned p = 0; p < 32 && base + p < threads_.size(); ++p) {
+    const unsigned base = blocks_[t.block].first + t.linear / 32 * 32;
+    for (unsigned p = 0; base + p < warp_end(base); ++p) {
       const Thread& o = threads_[base + p];
       if (!(t.mask & (1u << p)) || o.status == Status::done) continue;
       std::string why;
       if (o.status == Status::barrier) {
         why = "waits at __syncthreads at " + site_str(o.where);
+      } else if (o.status == Status::grid) {
+        why = "waits at mg_grid_sync at " + site_str(o.where);
       } else if (o.status == Status::warp && o.mask != t.mask) {
         why = "waits at " + std::string(op_name(o.op)) + " at " + site_str(o.where) +
               " with mask " + hex(o.mask);
       } else {
         continue;
       }
-      fail("warp collective cannot complete: thread " + dim_str(t.ctx.thread_idx) + " waits at " +
-           op_name(t.op) + " at " + site_str(t.where) + " with mask " + hex(t.mask) +
-           ", which names lane " + std::to_string(p) + " (thread " + dim_str(o.ctx.thread_idx) +
-           ") that " + why);
+      fail(blocks_[t.block], "warp collective cannot complete: thread " +
+                                 dim_str(t.ctx.thread_idx) + " waits at " + op_name(t.op) +
+                                 " at " + site_str(t.where) + " with mask " + hex(t.mask) +
+                                 ", which names lane " + std::to_string(p) + " (thread " +
+                                 dim_str(o.ctx.thread_idx) + ") that " + why);
     }
   }
-  fail("deadlock: no thread can make progress");
+  fail(blocks_[0], "deadlock: no thread can make progress");
 }
 
 void* Runner::shared_static(const void* site, std::size_t bytes, std::size_t align,
                             const char* name) {
-  for (const SharedSlot& s : slots_) {
-    if (s.site == site) return static_smem_.data() + s.offset;
+  Block& b = blocks_[running_->block];
+  for (const SharedSlot& s : b.slots) {
+    if (s.site == site) return b.static_smem.data() + s.offset;
   }
-  const std::size_t offset = (static_used_ + std::max<std::size_t>(align, 16) - 1) /
+  const std::size_t offset = (b.static_used + std::max<std::size_t>(align, 16) - 1) /
                              std::max<std::size_t>(align, 16) * std::max<std::size_t>(align, 16);
   // Thrown inside the kernel thread; fail_thread() adds kernel, block and thread.
   if (offset + bytes > kStaticSmemLimit) {
@@ -582,24 +706,24 @@ void* Runner::shared_static(const void* site, std::size_t bytes, std::size_t ali
     throw KernelError("static + dynamic shared memory exceed " +
                       std::to_string(kTotalSmemLimit) + " bytes");
   }
-  slots_.push_back({site, offset, bytes, name});
-  static_used_ = offset + bytes + kSmemCanary;
-  return static_smem_.data() + offset;
+  b.slots.push_back({site, offset, bytes, name});
+  b.static_used = offset + bytes + kSmemCanary;
+  return b.static_smem.data() + offset;
 }
 
-void Runner::check_shared_canaries() {
+void Runner::check_shared_canaries(const Block& b) {
   auto poisoned = [](const unsigned char* p, std::size_t n) {
     return std::all_of(p, p + n, [](unsigned char c) { return c == kPoison; });
   };
-  for (const SharedSlot& s : slots_) {
-    if (!poisoned(static_smem_.data() + s.offset + s.bytes, kSmemCanary)) {
-      fail(std::string("wrote past the end of shared memory '") + s.name + "' (" +
-           std::to_string(s.bytes) + " bytes)");
+  for (const SharedSlot& s : b.slots) {
+    if (!poisoned(b.static_smem.data() + s.offset + s.bytes, kSmemCanary)) {
+      fail(b, std::string("wrote past the end of shared memory '") + s.name + "' (" +
+                  std::to_string(s.bytes) + " bytes)");
     }
   }
-  if (!poisoned(dynamic_smem_.data() + cfg_.dynamic_smem, kSmemCanary)) {
-    fail("wrote past the end of dynamic shared memory (" + std::to_string(cfg_.dynamic_smem) +
-         " bytes)");
+  if (!poisoned(b.dynamic_smem.data() + cfg_.dynamic_smem, kSmemCanary)) {
+    fail(b, "wrote past the end of dynamic shared memory (" + std::to_string(cfg_.dynamic_smem) +
+                " bytes)");
   }
 }
 
@@ -608,6 +732,7 @@ void Runner::check_shared_canaries() {
 int block_barrier(BarrierKind kind, int pred, const std::source_location& where) {
   return runner().barrier(kind, pred, where);
 }
+void grid_barrier(const std::source_location& where) { runner().grid_barrier(where); }
 uint64_t warp_collective(WarpOp op, unsigned int mask, uint64_t value, int param, int width,
                          const std::source_location& where) {
   return runner().warp_op(op, mask, value, param, width, where);
@@ -633,5 +758,18 @@ void check_pointer_argument(const char* kernel, int index, const void* p) {
 }  // namespace detail
 
 Stats stats() { return detail::runner().stats; }
+
+int cooperative_max_blocks(unsigned threads_per_block, std::size_t dynamic_smem) {
+  constexpr std::size_t kSmThreads = 2048, kSmBlocks = 32;
+  constexpr std::size_t kSmSmem = 228 * 1024, kBlockReserve = 1024;
+  if (threads_per_block == 0 || threads_per_block > 1024 ||
+      dynamic_smem > detail::kTotalSmemLimit) {
+    return 0;
+  }
+  const std::size_t warps = (threads_per_block + 31) / 32;
+  const std::size_t per_sm = std::min({kSmBlocks, kSmThreads / 32 / warps,
+                                       kSmSmem / (dynamic_smem + kBlockReserve)});
+  return kEmulatedSms * static_cast<int>(per_sm);
+}
 
 }  // namespace melgrad::emu

@@ -3,11 +3,13 @@
 // on the calling thread; the threads of a block are cooperative fibers (Boost.Context) that
 // switch only at synchronisation points (__syncthreads, warp shuffles/votes, __syncwarp), so
 // barriers, shared memory and warp collectives behave as on a GPU, and the order in which
-// threads resume is a policy (Schedule) that tests vary to expose missing barriers.
+// threads resume is a policy (Schedule) that tests vary to expose missing barriers. A
+// cooperative launch runs all blocks of the grid at once (their threads fibers of one
+// scheduler), so that the grid-wide barrier mg_grid_sync() works.
 //
 // Checks (each failure is a KernelError naming the kernel and the block, thrown from the
-// launch): a barrier not reached by every thread of a block, or reached at different
-// __syncthreads calls; warp collectives that cannot complete; accesses past the end of an
+// launch): a barrier not reached by every thread of a block (of the grid, for
+// mg_grid_sync), or reached at different __syncthreads (mg_grid_sync) calls; warp collectives that cannot complete; accesses past the end of an
 // emu::malloc allocation (guard page → trap) or writes into its slack (canaries checked
 // after each launch); shared-memory overruns (canaries checked after each block); host
 // pointers passed as kernel pointer arguments; invalid launch configurations. Shared memory
@@ -90,6 +92,14 @@ void free(void* p);                    // nullptr is fine; a pointer not from ma
 bool is_device_pointer(const void* p);  // inside (or one past the end of) a live allocation
 void check_guards(const char* kernel);  // throws KernelError naming `kernel` if one is hit
 
+// Cooperative launches (MG_LAUNCH_COOPERATIVE) need every block of the grid resident at
+// once. The emulator models a small device, kEmulatedSms streaming multiprocessors of sm_90
+// size (2048 threads, 32 blocks, 228 KiB of shared memory with 1 KiB reserved per block),
+// and refuses a cooperative grid larger than what fits, as cudaLaunchCooperativeKernel does.
+// Static shared memory is not known before a block runs, so only the dynamic part counts.
+constexpr int kEmulatedSms = 4;  // = kernels::device_sm_count() in emulator builds
+int cooperative_max_blocks(unsigned threads_per_block, std::size_t dynamic_smem);
+
 // Counters for benchmarks and tests (of the calling OS thread).
 struct Stats {
   uint64_t launches = 0;
@@ -129,6 +139,10 @@ uint64_t warp_collective(WarpOp op, unsigned int mask, uint64_t value, int param
                          const std::source_location& where);
 unsigned int active_mask();
 
+// Suspends the calling thread until every thread of the (cooperative) grid waits at the same
+// mg_grid_sync(); throws KernelError in a kernel not launched cooperatively.
+void grid_barrier(const std::source_location& where);
+
 // Shared memory of the running block: one region per declaration site (static) and the
 // launch's dynamic region. Both are poisoned with 0xFF bytes when a block starts.
 void* shared_static(const void* site, std::size_t bytes, std::size_t align, const char* name);
@@ -139,6 +153,7 @@ struct LaunchConfig {
   dim3 grid;
   dim3 block;
   std::size_t dynamic_smem;
+  bool cooperative = false;  // all blocks resident at once (grid barriers allowed)
 };
 // Runs every thread of every block; each thread calls body(closure).
 void run_launch(const LaunchConfig& cfg, void (*body)(void*), void* closure);
@@ -154,8 +169,9 @@ void check_argument(const char* kernel, int index, const T& arg) {
 template <class... P>
 class Launcher {
  public:
-  Launcher(const char* name, void (*fn)(P...), dim3 grid, dim3 block, std::size_t smem)
-      : fn_(fn), cfg_{name, grid, block, smem} {}
+  Launcher(const char* name, void (*fn)(P...), dim3 grid, dim3 block, std::size_t smem,
+           bool cooperative)
+      : fn_(fn), cfg_{name, grid, block, smem, cooperative} {}
 
   template <class... A>
   void operator()(A&&... args) const {
@@ -190,7 +206,14 @@ class Launcher {
 template <class... P>
 Launcher<P...> make_launcher(const char* name, void (*fn)(P...), dim3 grid, dim3 block,
                              std::size_t smem, cudaStream_t /*stream: launches are synchronous*/) {
-  return Launcher<P...>(name, fn, grid, block, smem);
+  return Launcher<P...>(name, fn, grid, block, smem, false);
+}
+
+// What MG_LAUNCH_COOPERATIVE(kernel, grid, block, smem, stream)(args...) builds.
+template <class... P>
+Launcher<P...> make_cooperative_launcher(const char* name, void (*fn)(P...), dim3 grid,
+                                         dim3 block, std::size_t smem, cudaStream_t /*stream*/) {
+  return Launcher<P...>(name, fn, grid, block, smem, true);
 }
 
 }  // namespace detail
