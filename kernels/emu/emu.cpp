@@ -12,7 +12,7 @@
 // every thread of the grid waits at it. Otherwise the launch is stuck, and the scheduler
 // reports why (barrier divergence, exited threads, mismatched warp collectives). Varying
 // the order is what makes a missing __syncthreads or mg_grid_sync change a kernel's result
-// in tests.
+// in tests. The Runner and its types are in emu_runner.h; warp collectives in emu_warp.cpp.
 #include <boost/context/fiber.hpp>
 
 #include <algorithm>
@@ -26,6 +26,7 @@
 
 #include "kernels/emu/emu.h"
 #include "kernels/emu/emu_internal.h"
+#include "kernels/emu/emu_runner.h"
 
 namespace melgrad::emu {
 
@@ -79,132 +80,6 @@ void set_schedule(const Schedule& s) {
 namespace detail {
 
 thread_local const ThreadCtx* t_ctx = nullptr;
-
-namespace {
-
-namespace bctx = boost::context;
-
-constexpr std::size_t kStaticSmemLimit = 48 * 1024;   // CUDA's static __shared__ limit
-constexpr std::size_t kTotalSmemLimit = 227 * 1024;   // sm_90 opt-in maximum per block
-constexpr std::size_t kSmemCanary = 16;               // poisoned bytes after each region
-
-enum class Status : uint8_t { runnable, barrier, grid, warp, done };
-
-struct Thread {
-  ThreadCtx ctx{};
-  unsigned linear = 0;  // index within its block
-  unsigned block = 0;   // index into Runner::blocks_
-  Status status = Status::runnable;
-  bctx::fiber fiber;  // the thread, while suspended
-  bctx::fiber sink;   // the scheduler, while the thread runs
-  std::source_location where;
-  BarrierKind barrier_kind = BarrierKind::sync;
-  int pred = 0;
-  int barrier_result = 0;
-  WarpOp op = WarpOp::sync;
-  unsigned mask = 0;
-  uint64_t value = 0;
-  int param = 0;
-  int width = 32;
-  uint64_t result = 0;
-  std::exception_ptr error;
-};
-
-struct SharedSlot {
-  const void* site;
-  std::size_t offset;
-  std::size_t bytes;
-  const char* name;
-};
-
-// A resident block: its threads are Runner::threads_[first, first + threads per block), and
-// it owns its shared memory.
-struct Block {
-  uint3 idx{};
-  unsigned first = 0;
-  std::vector<unsigned char> static_smem =
-      std::vector<unsigned char>(kStaticSmemLimit + 64 * kSmemCanary, kPoison);
-  std::size_t static_used = 0;
-  std::vector<SharedSlot> slots;
-  std::vector<unsigned char> dynamic_smem;
-  unsigned at_barrier = 0;  // threads waiting at a __syncthreads
-};
-
-std::string basename_of(const char* path) {
-  const char* slash = std::strrchr(path, '/');
-  return slash != nullptr ? slash + 1 : path;
-}
-std::string site_str(const std::source_location& w) {
-  return basename_of(w.file_name()) + ":" + std::to_string(w.line()) + ":" +
-         std::to_string(w.column());
-}
-bool same_site(const std::source_location& a, const std::source_location& b) {
-  return a.line() == b.line() && a.column() == b.column() &&
-         std::strcmp(a.file_name(), b.file_name()) == 0;
-}
-std::string dim_str(uint3 v) {
-  return "(" + std::to_string(v.x) + "," + std::to_string(v.y) + "," + std::to_string(v.z) + ")";
-}
-const char* op_name(WarpOp op) {
-  switch (op) {
-    case WarpOp::shfl_idx: return "__shfl_sync";
-    case WarpOp::shfl_up: return "__shfl_up_sync";
-    case WarpOp::shfl_down: return "__shfl_down_sync";
-    case WarpOp::shfl_xor: return "__shfl_xor_sync";
-    case WarpOp::ballot: return "__ballot_sync/__any_sync/__all_sync";
-    case WarpOp::sync: return "__syncwarp";
-    default: return "__reduce_*_sync";
-  }
-}
-std::string hex(unsigned v) {
-  std::ostringstream os;
-  os << "0x" << std::hex << v;
-  return os.str();
-}
-
-class Runner {
- public:
-  void launch(const LaunchConfig& cfg, void (*body)(void*), void* closure);
-  int barrier(BarrierKind kind, int pred, const std::source_location& w);
-  void grid_barrier(const std::source_location& w);
-  uint64_t warp_op(WarpOp op, unsigned mask, uint64_t value, int param, int width,
-                   const std::source_location& w);
-  unsigned active_mask() const;
-  void* shared_static(const void* site, std::size_t bytes, std::size_t align, const char* name);
-  void* shared_dynamic() { return blocks_[running_->block].dynamic_smem.data(); }
-  Stats stats;
-
- private:
-  void run_resident(unsigned nblocks);
-  void resume(Thread& t);
-  void suspend(Thread& t) { t.sink = std::move(t.sink).resume(); }
-  void fail_thread(const Thread& t);
-  void make_runnable(unsigned i);
-  unsigned pick_runnable();
-  unsigned warp_end(unsigned base) const;  // one past the last thread of base's warp
-  bool complete_warp(unsigned base);
-  bool complete_barrier(Block& b);
-  bool complete_grid_barrier();
-  [[noreturn]] void report_stall();
-  void check_shared_canaries(const Block& b);
-  void abandon_fibers();
-  [[noreturn]] void fail(const Block& b, const std::string& what) const;
-  std::string who(const Thread& t) const;  // "thread (x,y,z)" or "block (..) thread (..)"
-  Thread& running() { return *running_; }
-
-  LaunchConfig cfg_{};
-  void (*body_)(void*) = nullptr;
-  void* closure_ = nullptr;
-  Schedule sched_;
-  std::mt19937_64 rng_;
-  unsigned block_threads_ = 0;
-  std::vector<Block> blocks_;     // the resident blocks: one, or the whole cooperative grid
-  std::vector<Thread> threads_;   // their threads, block after block
-  std::vector<uint64_t> runnable_;  // bit set over threads_
-  unsigned runnable_count_ = 0;
-  Thread* running_ = nullptr;
-  uint64_t launch_count_ = 0;
-};
 
 Runner& runner() {
   thread_local Runner r;
@@ -455,137 +330,6 @@ void Runner::grid_barrier(const std::source_location& w) {
   suspend(t);
 }
 
-uint64_t Runner::warp_op(WarpOp op, unsigned mask, uint64_t value, int param, int width,
-                         const std::source_location& w) {
-  Thread& t = running();
-  if ((mask & (1u << t.ctx.lane)) == 0) {
-    // Thrown inside the kernel thread; fail_thread() adds kernel, block and thread.
-    throw KernelError(std::string("calls ") + op_name(op) + " at " + site_str(w) + " with mask " +
-                      hex(mask) + " that does not name its own lane " +
-                      std::to_string(t.ctx.lane));
-  }
-  if (width < 1 || width > 32 || (width & (width - 1)) != 0) {
-    throw KernelError(std::string(op_name(op)) + " at " + site_str(w) + ": width " +
-                      std::to_string(width) + " is not a power of two in 1..32");
-  }
-  t.status = Status::warp;
-  t.op = op;
-  t.mask = mask;
-  t.value = value;
-  t.param = param;
-  t.width = width;
-  t.where = w;
-  suspend(t);
-  return t.result;
-}
-
-unsigned Runner::warp_end(unsigned base) const {
-  const Block& b = blocks_[threads_[base].block];
-  return std::min(base + 32u, b.first + block_threads_);
-}
-
-unsigned Runner::active_mask() const {
-  const unsigned base = blocks_[running_->block].first + running_->linear / 32 * 32;
-  const unsigned end = warp_end(base);
-  unsigned m = 0;
-  for (unsigned l = 0; base + l < end; ++l) {
-    if (threads_[base + l].status != Status::done) m |= 1u << l;
-  }
-  return m;
-}
-
-// Completes the collectives of the warp starting at thread `base` whose participants (live
-// lanes named in the mask) have all arrived with the same op and mask.
-bool Runner::complete_warp(unsigned base) {
-  bool progressed = false;
-  {
-    const unsigned lanes = warp_end(base) - base;
-    Thread* w = &threads_[base];
-    unsigned alive = 0, waiting = 0;
-    for (unsigned l = 0; l < lanes; ++l) {
-      if (w[l].status != Status::done) alive |= 1u << l;
-      if (w[l].status == Status::warp) waiting |= 1u << l;
-    }
-    unsigned seen = 0;
-    for (unsigned l = 0; l < lanes; ++l) {
-      if (!(waiting & (1u << l)) || (seen & (1u << l))) continue;
-      const unsigned mask = w[l].mask;
-      const unsigned part = mask & alive;
-      bool ready = true;
-      for (unsigned p = 0; p < lanes; ++p) {
-        if (!(part & (1u << p))) continue;
-        if (w[p].status != Status::warp || w[p].mask != mask) {
-          ready = false;
-        } else if (w[p].op != w[l].op) {
-          fail(blocks_[w[l].block], "warp " + std::to_string(w[l].linear / 32) + " diverges: lane " + std::to_string(l) +
-               " calls " + op_name(w[l].op) + " at " + site_str(w[l].where) + " but lane " +
-               std::to_string(p) + " calls " + op_name(w[p].op) + " at " + site_str(w[p].where) +
-               " (mask " + hex(mask) + ")");
-        }
-      }
-      for (unsigned p = 0; p < lanes; ++p) {
-        if ((waiting & (1u << p)) && w[p].mask == mask) seen |= 1u << p;
-      }
-      if (!ready) continue;
-      // Compute each participant's result.
-      uint64_t votes = 0;
-      uint32_t sum = 0, mn_u = ~0u, mx_u = 0, band = ~0u, bor = 0, bxor = 0;
-      int32_t mn_s = INT32_MAX, mx_s = INT32_MIN;
-      for (unsigned p = 0; p < lanes; ++p) {
-        if (!(part & (1u << p))) continue;
-        const uint32_t v = static_cast<uint32_t>(w[p].value);
-        if (w[p].value != 0) votes |= 1u << p;
-        sum += v;
-        mn_u = std::min(mn_u, v);
-        mx_u = std::max(mx_u, v);
-        mn_s = std::min(mn_s, static_cast<int32_t>(v));
-        mx_s = std::max(mx_s, static_cast<int32_t>(v));
-        band &= v;
-        bor |= v;
-        bxor ^= v;
-      }
-      for (unsigned p = 0; p < lanes; ++p) {
-        if (!(part & (1u << p))) continue;
-        Thread& t = w[p];
-        const int width = t.width;
-        const int seg = static_cast<int>(p) & ~(width - 1);
-        int src = static_cast<int>(p);
-        switch (t.op) {
-          case WarpOp::shfl_idx: src = seg + (((t.param % width) + width) % width); break;
-          case WarpOp::shfl_up: src = static_cast<int>(p) - t.param; if (src < seg) src = static_cast<int>(p); break;
-          case WarpOp::shfl_down: src = static_cast<int>(p) + t.param; if (src >= seg + width) src = static_cast<int>(p); break;
-          case WarpOp::shfl_xor: src = static_cast<int>(p) ^ t.param; if (src >= seg + width) src = static_cast<int>(p); break;
-          default: break;
-        }
-        switch (t.op) {
-          case WarpOp::shfl_idx:
-          case WarpOp::shfl_up:
-          case WarpOp::shfl_down:
-          case WarpOp::shfl_xor:
-            // Reading a lane that does not take part is undefined in CUDA: give poison.
-            t.result = (src >= 0 && src < 32 && (part & (1u << src))) ? w[src].value : ~uint64_t{0};
-            break;
-          case WarpOp::ballot: t.result = (uint64_t{part} << 32) | votes; break;
-          case WarpOp::sync: t.result = 0; break;
-          case WarpOp::reduce_add: t.result = sum; break;
-          case WarpOp::reduce_min_u: t.result = mn_u; break;
-          case WarpOp::reduce_max_u: t.result = mx_u; break;
-          case WarpOp::reduce_min_s: t.result = static_cast<uint32_t>(mn_s); break;
-          case WarpOp::reduce_max_s: t.result = static_cast<uint32_t>(mx_s); break;
-          case WarpOp::reduce_and: t.result = band; break;
-          case WarpOp::reduce_or: t.result = bor; break;
-          case WarpOp::reduce_xor: t.result = bxor; break;
-        }
-      }
-      for (unsigned p = 0; p < lanes; ++p) {
-        if (part & (1u << p)) make_runnable(base + p);
-      }
-      progressed = true;
-    }
-  }
-  return progressed;
-}
-
 // Releases block b's barrier when every live thread of b waits at the same __syncthreads.
 bool Runner::complete_barrier(Block& b) {
   const Thread* first = nullptr;
@@ -659,35 +403,6 @@ bool Runner::complete_grid_barrier() {
   return true;
 }
 
-// Nothing can run and nothing can complete: say what each stuck warp collective waits for.
-void Runner::report_stall() {
-  for (const Thread& t : threads_) {
-    if (t.status != Status::warp) continue;
-    const unsigned base = blocks_[t.block].first + t.linear / 32 * 32;
-    for (unsigned p = 0; base + p < warp_end(base); ++p) {
-      const Thread& o = threads_[base + p];
-      if (!(t.mask & (1u << p)) || o.status == Status::done) continue;
-      std::string why;
-      if (o.status == Status::barrier) {
-        why = "waits at __syncthreads at " + site_str(o.where);
-      } else if (o.status == Status::grid) {
-        why = "waits at mg_grid_sync at " + site_str(o.where);
-      } else if (o.status == Status::warp && o.mask != t.mask) {
-        why = "waits at " + std::string(op_name(o.op)) + " at " + site_str(o.where) +
-              " with mask " + hex(o.mask);
-      } else {
-        continue;
-      }
-      fail(blocks_[t.block], "warp collective cannot complete: thread " +
-                                 dim_str(t.ctx.thread_idx) + " waits at " + op_name(t.op) +
-                                 " at " + site_str(t.where) + " with mask " + hex(t.mask) +
-                                 ", which names lane " + std::to_string(p) + " (thread " +
-                                 dim_str(o.ctx.thread_idx) + ") that " + why);
-    }
-  }
-  fail(blocks_[0], "deadlock: no thread can make progress");
-}
-
 void* Runner::shared_static(const void* site, std::size_t bytes, std::size_t align,
                             const char* name) {
   Block& b = blocks_[running_->block];
@@ -727,7 +442,6 @@ void Runner::check_shared_canaries(const Block& b) {
   }
 }
 
-}  // namespace
 
 int block_barrier(BarrierKind kind, int pred, const std::source_location& where) {
   return runner().barrier(kind, pred, where);
