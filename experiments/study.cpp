@@ -32,6 +32,7 @@ ExperimentSpec base_spec(const StudyOptions& o, const std::string& command, cons
   s.beat = beat;
   apply_recipe_defaults(s);
   s.seed = o.seed;
+  s.cnn.frames = o.cnn_frames;
   s.data_dir = o.data_dir;
   s.progress_bar = o.progress_bar;
   return s;

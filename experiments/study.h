@@ -32,6 +32,7 @@ struct StudyOptions {
   bool resume = false;
   uint64_t seed = 42;
   int64_t epochs = 0;    // > 0: every experiment runs at most this many epochs
+  int64_t cnn_frames = 0;  // > 0: CNN input frames (default: the longest clip of the sub-set)
   std::vector<std::string> only;  // run only these experiments (names); empty: all
   bool progress_bar = true;
 };

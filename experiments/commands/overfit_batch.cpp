@@ -1,6 +1,7 @@
 // `melgrad overfit-batch`: the study's sanity mode. Trains a fresh CNN or BiLSTM on one
 // batch of genre clips, over and over, until the loss falls below --target-loss (exit 0)
 // or --steps run out (exit 1). A network and loop that cannot memorise 32 clips have a bug.
+#include <algorithm>
 #include <cstdio>
 
 #include "datasets/batcher.h"
@@ -43,7 +44,11 @@ int run_overfit(const cli::Args& a) {
   std::unique_ptr<models::Network> net;
   if (model == "cnn") {
     models::CnnConfig c;  // the beat/regression CNN: 1-4-16-64-256, pool 2, BatchNorm
-    c.frames = batch.shape[1];
+    c.frames = std::max<int64_t>(batch.shape[1], a.integer("frames"));
+    if (c.frames > batch.shape[1]) {  // pad the batch to the requested frames
+      batch = data::make_batch(d, batch.indices, c.frames, c.frames);
+      t = batch_tensors(batch, task);
+    }
     c.bands = d.feature_dim;
     c.outputs = task.outputs();
     c.dropout = a.number("dropout");
@@ -92,6 +97,7 @@ const cli::CommandRegistrar reg({
                 {"steps", "maximum Adam steps", "300"},
                 {"lr", "Adam learning rate", "0.001"},
                 {"dropout", "dropout (0: memorising needs none)", "0"},
+                {"frames", "CNN: pad the batch to at least this many frames", "0"},
                 {"target-loss", "success threshold", "0.01"},
                 {"seed", "seed of the batch choice and initialisation", "42"},
                 {"device", "cpu | cuda", "cpu"},

@@ -22,6 +22,8 @@ int run_study_command(const cli::Args& a) {
   if (seed < 0 || epochs < 0) throw cli::UsageError("--seed and --epochs must be >= 0");
   o.seed = static_cast<uint64_t>(seed);
   o.epochs = epochs;
+  o.cnn_frames = a.integer("frames");
+  if (o.cnn_frames < 0) throw cli::UsageError("--frames must be >= 0");
   o.only = split_list(a.str("only"));
   o.progress_bar = !a.flag("no-progress");
   check_device(a.str("device"));
@@ -40,6 +42,7 @@ const cli::CommandRegistrar reg({
                 {"with-grid", "also run a narrowed LSTM regression grid on valence (slow)", "", true},
                 {"resume", "continue an interrupted study in --out", "", true},
                 {"epochs", "cap every experiment at this many epochs (0: the study's budget)", "0"},
+                {"frames", "CNN input frames: clips are padded/cropped to it (0: the longest clip)", "0"},
                 {"only", "comma-separated experiment names to run (default: all)", ""},
                 {"seed", "training seed of every experiment", "42"},
                 {"device", "cpu | cuda", "cpu"},
