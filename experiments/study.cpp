@@ -6,6 +6,8 @@
 #include <cstdio>
 #include <filesystem>
 
+#include <sys/resource.h>
+
 #include "experiments/grid.h"
 #include "experiments/interrupt.h"
 #if __has_include("experiments/report.h")
@@ -18,6 +20,13 @@ namespace fs = std::filesystem;
 namespace melgrad::experiments {
 
 namespace {
+
+// CPU seconds (user + system, all threads) this process has used so far.
+double cpu_seconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) + 1e-6 * double(u.ru_utime.tv_usec + u.ru_stime.tv_usec);
+}
 
 // Epochs per experiment for the default study (budget: README's main command, 15 minutes
 // on 2 cores including the build); early stopping may end a run sooner.
@@ -142,6 +151,8 @@ int run_study(const StudyOptions& o) {
       const fs::path run = dir / e.name;
       std::fprintf(stderr, "\n== study %zu/%zu: %s — %s\n", index, plan.size(), e.name.c_str(), e.title.c_str());
       nlohmann::json metrics;
+      const Clock::time_point run_start = Clock::now();
+      const double cpu_start = cpu_seconds();
       const bool finished = fs::exists(run / "metrics.json");
       if (o.resume && finished) {
         metrics = read_json_file((run / "metrics.json").string());
@@ -163,8 +174,11 @@ int run_study(const StudyOptions& o) {
         metrics = run_experiment(s);
       }
       all_metrics[e.name] = metrics;
+      // Wall and CPU seconds of this session (on a busy machine wall time says little).
       study["experiments"].push_back({{"name", e.name}, {"kind", e.kind}, {"title", e.title}, {"dir", e.name},
-                                      {"epochs", e.spec.epochs}});
+                                      {"max_epochs", e.spec.epochs},
+                                      {"seconds", std::chrono::duration<double>(Clock::now() - run_start).count()},
+                                      {"cpu_seconds", cpu_seconds() - cpu_start}});
       save();
       if (interrupt_requested()) throw Interrupted("study: interrupted after " + e.name);
     }
@@ -175,8 +189,8 @@ int run_study(const StudyOptions& o) {
     return 130;
   }
   save();
-  std::printf("\nstudy: %zu experiments in %.0f s (this session) on %s\n", plan.size(),
-              std::chrono::duration<double>(Clock::now() - start).count(),
+  std::printf("\nstudy: %zu experiments in %.0f s (this session; %.0f CPU seconds) on %s\n", plan.size(),
+              std::chrono::duration<double>(Clock::now() - start).count(), cpu_seconds(),
               study["dataset"]["name"].get<std::string>().c_str());
   for (const auto& [name, m] : all_metrics.items()) std::printf("  %-24s %s\n", name.c_str(), metrics_summary(m).c_str());
 #ifdef MELGRAD_HAVE_REPORT
