@@ -29,9 +29,11 @@ double cpu_seconds() {
 }
 
 // Epochs per experiment for the default study (budget: README's main command, 15 minutes
-// on 2 cores including the build); early stopping may end a run sooner.
+// on 2 cores including the build; docs/EXPERIMENTS.md has the measured times); early
+// stopping may end a run sooner. The full-clip runs cost 3-5x a beat-synchronised one.
 struct Budget {
-  int64_t genre_full_cnn = 10, genre_full_lstm = 8, genre_beat = 15, regress = 15, transfer = 15, multitask = 15;
+  int64_t genre_full_cnn = 10, genre_full_lstm = 8, genre_beat = 15, genre_beat_features = 12, regress = 12,
+          transfer = 15, multitask = 15;
 };
 
 ExperimentSpec base_spec(const StudyOptions& o, const std::string& command, const std::string& model, bool beat) {
@@ -72,7 +74,7 @@ std::vector<StudyExperiment> study_plan(const StudyOptions& o) {
         std::string("BiLSTM on beat-synchronised ") + (std::string(f) == "mel" ? "mel spectrograms"
                                                        : std::string(f) == "chroma" ? "chromagrams"
                                                                                     : "fused mel + chroma"),
-        s, b.genre_beat);
+        s, std::string(f) == "mel" ? b.genre_beat : b.genre_beat_features);
   }
   for (const char* model : {"cnn", "lstm"})
     for (const char* target : {"valence", "energy", "danceability"}) {
@@ -89,6 +91,9 @@ std::vector<StudyExperiment> study_plan(const StudyOptions& o) {
     s.transfer_from = (fs::path(o.out) / "genre-cnn-mel-beat").string();
     add("transfer-valence", "transfer", "CNN regression of valence starting from the beat genre CNN (transfer)", s,
         b.transfer);
+    s.freeze_trunk = true;
+    add("transfer-valence-frozen", "transfer",
+        "CNN regression of valence from the beat genre CNN, convolutional trunk frozen (transfer)", s, b.transfer);
   }
   {
     ExperimentSpec s = base_spec(o, "multitask", "cnn", true);
@@ -134,8 +139,25 @@ int run_study(const StudyOptions& o) {
     const nlohmann::json old = read_json_file((dir / "study.json").string());
     study["started"] = old.value("started", study["started"].get<std::string>());
     seconds_before = old.value("seconds", 0.0);
+    // Experiments of earlier sessions stay listed (also those outside this session's --only).
+    study["experiments"] = old.value("experiments", nlohmann::json::array());
   }
   nlohmann::json all_metrics = nlohmann::json::object();
+  if (o.resume && fs::exists(dir / "metrics.json")) all_metrics = read_json_file((dir / "metrics.json").string());
+  // Replaces the entry of the same name, or appends (run order).
+  auto record = [&](const nlohmann::json& entry) {
+    for (nlohmann::json& old : study["experiments"])
+      if (old.value("name", "") == entry["name"]) {
+        old = entry;
+        return;
+      }
+    study["experiments"].push_back(entry);
+  };
+  auto listed = [&](const std::string& name) {
+    for (const nlohmann::json& old : study["experiments"])
+      if (old.value("name", "") == name) return true;
+    return false;
+  };
   auto save = [&] {
     study["seconds"] = seconds_before + std::chrono::duration<double>(Clock::now() - start).count();
     write_json_file((dir / "study.json").string(), study);
@@ -174,11 +196,13 @@ int run_study(const StudyOptions& o) {
         metrics = run_experiment(s);
       }
       all_metrics[e.name] = metrics;
-      // Wall and CPU seconds of this session (on a busy machine wall time says little).
-      study["experiments"].push_back({{"name", e.name}, {"kind", e.kind}, {"title", e.title}, {"dir", e.name},
-                                      {"max_epochs", e.spec.epochs},
-                                      {"seconds", std::chrono::duration<double>(Clock::now() - run_start).count()},
-                                      {"cpu_seconds", cpu_seconds() - cpu_start}});
+      // Wall and CPU seconds (on a busy machine wall time says little); an experiment
+      // finished in an earlier session keeps its entry.
+      if (!(o.resume && finished && listed(e.name)))
+        record({{"name", e.name}, {"kind", e.kind}, {"title", e.title}, {"dir", e.name},
+                {"max_epochs", e.spec.epochs},
+                {"seconds", std::chrono::duration<double>(Clock::now() - run_start).count()},
+                {"cpu_seconds", cpu_seconds() - cpu_start}});
       save();
       if (interrupt_requested()) throw Interrupted("study: interrupted after " + e.name);
     }

@@ -3,7 +3,8 @@
 //   genre-cnn-mel, genre-lstm-mel            CNN vs BiLSTM on full clips
 //   genre-cnn-mel-beat, genre-lstm-{mel,chroma,fused}-beat   beat-synchronised inputs
 //   regress-{cnn,lstm}-{valence,energy,danceability}         one attribute per network
-//   transfer-valence                         the beat genre CNN fine-tuned on valence
+//   transfer-valence[-frozen]                the beat genre CNN fine-tuned on valence
+//                                            (whole network / FC layers only)
 //   multitask                                one trunk, three heads
 //   grid-valence (optional, --with-grid)     a narrowed LSTM regression grid
 // The epochs of each experiment are set so that the whole study fits the main command's
