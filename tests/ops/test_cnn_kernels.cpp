@@ -2,7 +2,7 @@
 // reference loops, on shapes that take every path: conv's direct one-channel path, row-block
 // panels, multi-image panels (few output pixels per image), 1x1 identity columns, strides
 // and padding, a batch smaller and larger than the thread count, 1 and 2 threads; max-pool's
-// 2x2 fast path and generic windows (ties, NaN); BatchNorm's statistics and backward.
+// 2x2 vector path and generic windows (ties, NaN); BatchNorm's statistics and backward.
 // x [N, C, H, W] throughout.
 #include <doctest/doctest.h>
 #include <omp.h>
@@ -134,20 +134,46 @@ TEST_CASE("conv2d gives the same float32 result with 1 and 2 threads") {
   CHECK(allclose(two[3], one[3], 1e-5, 1e-4));
 }
 
-TEST_CASE("max_pool2d kernels match the reference windows (pool 2 fast path and pool 3)") {
+// The documented window rule, written plainly: scan row-major, a value takes over when
+// v > max or v is NaN (the first of tied maxima stays, the last NaN wins, as PyTorch).
+void pool_oracle(const std::vector<float>& x, const cpu::Pool2dGeometry& g, std::vector<float>& y,
+                 std::vector<int64_t>& idx) {
+  y.assign(g.planes * g.Ho * g.Wo, 0);
+  idx.assign(y.size(), -1);
+  for (int64_t p = 0; p < g.planes; ++p)
+    for (int64_t oh = 0; oh < g.Ho; ++oh)
+      for (int64_t ow = 0; ow < g.Wo; ++ow) {
+        float m = -std::numeric_limits<float>::infinity();
+        int64_t best = oh * g.stride_h * g.W + ow * g.stride_w;
+        for (int64_t i = 0; i < g.kh; ++i)
+          for (int64_t j = 0; j < g.kw; ++j) {
+            const int64_t at = (oh * g.stride_h + i) * g.W + ow * g.stride_w + j;
+            const float v = x[p * g.H * g.W + at];
+            if (v > m || std::isnan(v)) m = v, best = at;
+          }
+        y[(p * g.Ho + oh) * g.Wo + ow] = m;
+        idx[(p * g.Ho + oh) * g.Wo + ow] = best;
+      }
+}
+
+TEST_CASE("max_pool2d kernels follow the window rule (pool 2 vector path and tail, pool 3)") {
+  // W = 37: pool 2 gives 18 output columns (two 8-wide vector blocks and a scalar tail),
+  // odd H and W leave a dropped row and column; ties and NaNs are sprinkled in.
   for (int64_t k : {2, 3})
     for (int threads : {1, 2}) {
       CAPTURE(k);
       CAPTURE(threads);
       Generator g(static_cast<uint64_t>(k));
       cpu::Pool2dGeometry geo;
-      geo.planes = 2 * 5, geo.H = 13, geo.W = 11, geo.kh = geo.kw = k, geo.stride_h = geo.stride_w = k;
+      geo.planes = 2 * 5, geo.H = 13, geo.W = 37, geo.kh = geo.kw = k, geo.stride_h = geo.stride_w = k;
       geo.Ho = geo.H / k, geo.Wo = geo.W / k;
       std::vector<float> x = random_values<float>(geo.planes * geo.H * geo.W, g);
       for (size_t i = 0; i < x.size(); i += 7) x[i] = 0.5f;  // ties: the first maximum wins
-      std::vector<float> y_ref(geo.planes * geo.Ho * geo.Wo);
-      std::vector<int64_t> idx_ref(y_ref.size());
-      cpu::max_pool2d_forward_reference(x.data(), y_ref.data(), idx_ref.data(), geo);
+      for (size_t i = 3; i < x.size(); i += 53) x[i] = std::numeric_limits<float>::quiet_NaN();
+      for (size_t i = 4; i < x.size(); i += 106) x[i] = std::numeric_limits<float>::quiet_NaN();
+      std::vector<float> y_ref;
+      std::vector<int64_t> idx_ref;
+      pool_oracle(x, geo, y_ref, idx_ref);
       const int saved = omp_get_max_threads();
       omp_set_num_threads(threads);
       Tensor xt = Tensor::from_vector(x, {2, 5, geo.H, geo.W}), y = Tensor::empty({2, 5, geo.Ho, geo.Wo}),
@@ -156,7 +182,13 @@ TEST_CASE("max_pool2d kernels match the reference windows (pool 2 fast path and 
       Tensor gy = Tensor::normal({2, 5, geo.Ho, geo.Wo}, 0, 1, g), gx = Tensor::empty(xt.shape());
       cpu::max_pool2d_backward(gy, idx, gx, geo);
       omp_set_num_threads(saved);
-      CHECK(values_of<float>(y) == y_ref);
+      const std::vector<float> yv = values_of<float>(y);
+      int nans = 0;
+      for (size_t i = 0; i < yv.size(); ++i) {
+        nans += std::isnan(y_ref[i]);
+        CHECK((yv[i] == y_ref[i] || (std::isnan(yv[i]) && std::isnan(y_ref[i]))));
+      }
+      CHECK(nans > 0);
       CHECK(values_of<int64_t>(idx) == idx_ref);
       // The backward routes each gradient to its window's argmax and zero elsewhere.
       std::vector<double> expect(x.size(), 0.0), gyv = gy.to_vector();
@@ -165,6 +197,21 @@ TEST_CASE("max_pool2d kernels match the reference windows (pool 2 fast path and 
           expect[p * geo.H * geo.W + idx_ref[p * geo.Ho * geo.Wo + o]] += gyv[p * geo.Ho * geo.Wo + o];
       CHECK(gx.to_vector() == expect);
     }
+}
+
+TEST_CASE("max_pool2d's fast paths agree with the reference loops on NaN-free data") {
+  Generator g(4);
+  cpu::Pool2dGeometry geo;
+  geo.planes = 3, geo.H = 9, geo.W = 41, geo.kh = geo.kw = 2, geo.stride_h = geo.stride_w = 2;
+  geo.Ho = 4, geo.Wo = 20;
+  std::vector<float> x = random_values<float>(geo.planes * geo.H * geo.W, g);
+  std::vector<float> y_ref(geo.planes * geo.Ho * geo.Wo);
+  std::vector<int64_t> idx_ref(y_ref.size());
+  cpu::max_pool2d_forward_reference(x.data(), y_ref.data(), idx_ref.data(), geo);
+  Tensor y = Tensor::empty({3, geo.Ho, geo.Wo}), idx = Tensor::empty({3, geo.Ho, geo.Wo}, DType::i64);
+  cpu::max_pool2d_forward(Tensor::from_vector(x, {3, geo.H, geo.W}), y, idx, geo);
+  CHECK(values_of<float>(y) == y_ref);
+  CHECK(values_of<int64_t>(idx) == idx_ref);
 }
 
 TEST_CASE("max_pool2d lets NaN win its window and keeps the first of tied maxima") {
