@@ -7,8 +7,8 @@
 // one image (sized so that the column buffer stays in L2 when K is small), or, when an
 // image has few output pixels (the deep layers), several whole images per GEMM, so that
 // every GEMM is at least ~1024 columns wide. The batch is split over the OpenMP threads in
-// contiguous shares (one parallel region per call, single-threaded GEMMs inside), or, when
-// the batch is smaller than the thread count, Eigen threads the GEMMs. A single-input-
+// contiguous shares (one parallel region per call, single-threaded GEMMs inside); a batch
+// smaller than the thread count runs on the calling thread. A single-input-
 // channel layer (C == 1, the first layer of the study's CNN) takes a direct path instead
 // (im2col would blow 1 channel up kh*kw times for a GEMM with K = 9).
 // All tensors given to these kernels are contiguous; outputs are allocated by the caller.

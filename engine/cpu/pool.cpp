@@ -16,6 +16,10 @@ namespace {
 
 using G = Pool2dGeometry;
 
+// Below ~1M input values (~0.1 ms) the kernels run on the calling thread: a fork/join would
+// cost more than it saves, a whole scheduler time slice when the cores are shared.
+constexpr int64_t kParallelValues = int64_t{1} << 20;
+
 // (v > m) || isnan(v): the rule every window applies to each value in row-major order, so
 // the first maximum wins ties and a NaN wins over numbers.
 template <class T>
@@ -148,7 +152,7 @@ void max_pool2d_forward(const Tensor& x, const Tensor& y, const Tensor& argmax, 
     T* py = y.data<T>();
     int64_t* pi = argmax.data<int64_t>();
     const int64_t in_plane = g.H * g.W, out_plane = g.Ho * g.Wo;
-#pragma omp parallel for schedule(static) if (g.planes * in_plane > 32768)
+#pragma omp parallel for schedule(static) if (g.planes * in_plane >= kParallelValues)
     for (int64_t p = 0; p < g.planes; ++p)
       pool_plane(px + p * in_plane, py + p * out_plane, pi + p * out_plane, g);
   });
@@ -166,7 +170,7 @@ void max_pool2d_backward(const Tensor& gy, const Tensor& argmax, const Tensor& g
     const int64_t* pi = argmax.data<int64_t>();
     T* px = gx.data<T>();
     const int64_t in_plane = g.H * g.W, out_plane = g.Ho * g.Wo;
-#pragma omp parallel for schedule(static) if (g.planes * in_plane > 32768)
+#pragma omp parallel for schedule(static) if (g.planes * in_plane >= kParallelValues)
     for (int64_t p = 0; p < g.planes; ++p) {
       T* dst = px + p * in_plane;
       const T* src = pg + p * out_plane;
