@@ -9,6 +9,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
-scripts/build.sh build
+# Only the program is built (the tests and benchmarks are the test command's business), and
+# the CUDA sources are compiled for the GPU only when one is present: nvcc takes minutes of
+# the 15-minute budget, and without a GPU `--device cuda` runs through the kernel emulator.
+if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then
+  export MELGRAD_CUDA=AUTO
+else
+  export MELGRAD_CUDA=OFF
+  echo "run-study: no NVIDIA GPU found; building the CPU program (the test command compiles the CUDA sources)"
+fi
+MELGRAD_TARGETS="melgrad" scripts/build.sh build
 study_dir=${STUDY_DIR:-runs/study-$(date -u +%Y%m%d-%H%M%S)}
 ./build/experiments/melgrad study --out "$study_dir" "$@"
