@@ -1,0 +1,56 @@
+// `melgrad study`: runs every experiment of the study in order into STUDY_DIR and writes
+// study.json, metrics.json and the report (experiments/study.h).
+#include "datasets/default_data.h"
+#include "experiments/cli.h"
+#include "experiments/experiment.h"
+#include "experiments/model_config.h"
+#include "experiments/study.h"
+
+namespace melgrad {
+namespace {
+
+using namespace experiments;
+
+int run_study_command(const cli::Args& a) {
+  StudyOptions o;
+  o.out = a.str("out").empty() ? default_run_dir("study") : a.str("out");
+  o.quick = a.flag("quick");
+  o.with_grid = a.flag("with-grid");
+  o.resume = a.flag("resume");
+  if (o.resume && a.str("out").empty()) throw cli::UsageError("--resume needs --out STUDY_DIR (the study to continue)");
+  const int64_t seed = a.integer("seed"), epochs = a.integer("epochs");
+  if (seed < 0 || epochs < 0) throw cli::UsageError("--seed and --epochs must be >= 0");
+  o.seed = static_cast<uint64_t>(seed);
+  o.epochs = epochs;
+  o.cnn_frames = a.integer("frames");
+  if (o.cnn_frames < 0) throw cli::UsageError("--frames must be >= 0");
+  o.only = split_list(a.str("only"));
+  o.progress_bar = !a.flag("no-progress");
+  check_device(a.str("device"));
+  apply_threads(a.integer("threads"));
+  o.data_dir = data::resolve_data_dir(a.str("data"));
+  study_plan(o);  // validates --only before anything runs
+  return run_study(o);
+}
+
+const cli::CommandRegistrar reg({
+    .name = "study",
+    .summary = "run every experiment of the study in order and write the report",
+    .options = {{"out", "STUDY_DIR (default: runs/study-<time>)", ""},
+                {"data", "DATA_DIR (default: the embedded synthetic data set, generated on first use)", ""},
+                {"quick", "two epochs per experiment (a smoke test of the whole pipeline)", "", true},
+                {"with-grid", "also run a narrowed LSTM regression grid on valence (slow)", "", true},
+                {"resume", "continue an interrupted study in --out", "", true},
+                {"epochs", "cap every experiment at this many epochs (0: the study's budget)", "0"},
+                {"frames", "CNN input frames: clips are padded/cropped to it (0: the longest clip)", "0"},
+                {"only", "comma-separated experiment names to run (default: all)", ""},
+                {"seed", "training seed of every experiment", "42"},
+                {"device", "cpu | cuda", "cpu"},
+                {"threads", "CPU threads (0: all cores)", "0"},
+                {"no-progress", "no in-place progress bars (one line per epoch only)", "", true}},
+    .positional_help = "",
+    .run = run_study_command,
+});
+
+}  // namespace
+}  // namespace melgrad

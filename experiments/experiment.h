@@ -1,0 +1,78 @@
+// One experiment of the study, end to end: the data sub-set and features, the splits and
+// per-band standardisation (train split only), the network, training (trainer.h), the test
+// metrics, and the run folder (run_folder.h, docs/EXPERIMENTS.md). A run is described by
+// its config.json, which is also what `--resume`, `evaluate` and `predict` rebuild from.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "datasets/splits.h"
+#include "experiments/evaluation.h"
+#include "experiments/run_folder.h"
+#include "models/cnn.h"
+#include "models/lstm.h"
+
+namespace melgrad::experiments {
+
+struct ExperimentSpec {
+  std::string command = "genre";  // genre | regress | transfer | multitask
+  std::string model = "cnn";      // cnn | lstm (transfer and multitask: cnn)
+  std::string features = "mel";   // mel | chroma | fused
+  bool beat = false;              // the beat-synchronised sub-set
+  std::vector<std::string> targets;       // regression kinds
+  std::vector<double> target_weights;     // multitask loss weights (empty: 1 each)
+  std::string loss = "mse";               // regression: mse | l1 | smooth_l1
+  int64_t epochs = 30;
+  bool epochs_given = false;  // with --resume: the new total number of epochs
+  int64_t batch_size = 32;
+  int64_t patience = 12;
+  double lr = 1e-4;
+  double weight_decay = 1e-5;
+  double clip_grad_norm = 0;
+  uint64_t seed = 42;
+  uint64_t split_seed = data::kDefaultSplitSeed;
+  std::string device = "cpu";
+  std::string data_dir;  // resolved DATA_DIR
+  std::string out;       // "" = runs/<command>-<time>
+  RunDirMode mode = RunDirMode::fresh;
+  models::CnnConfig cnn;   // cnn.frames 0: the longest clip of the sub-set
+  models::LstmConfig lstm;
+  int64_t max_frames = 0;  // LSTM: crop longer clips (0: never)
+  std::string transfer_from;  // transfer: the genre CNN run folder (its best.h5 and config.json)
+  bool freeze_trunk = false;
+  bool standardise = true;
+  std::string label;          // progress and summary lines ("" = the command)
+  bool progress_bar = true;
+};
+
+// The study's recipe (REFERENCE §2) as defaults for a command and model: channels and pool
+// (full-clip genre CNN 1-16-64-256-512 pool 3; beat/regression 1-4-16-64-256 pool 2),
+// learning rate, weight decay, patience. Sets spec.cnn / spec.lstm / lr / weight_decay /
+// patience; the caller then applies the user's options.
+void apply_recipe_defaults(ExperimentSpec& spec);
+
+// Runs (or resumes) the experiment; returns its metrics.json object. Throws Interrupted on
+// Ctrl-C (state saved).
+nlohmann::json run_experiment(ExperimentSpec spec);
+
+// Loads the data sub-set a config.json names, with its splits, standardised with the
+// config's stored statistics.
+struct RunData {
+  data::SubsetData data;
+  data::Splits splits;
+};
+RunData load_run_data(const nlohmann::json& config);
+Task task_for_config(const nlohmann::json& config);
+
+// --device: "cpu", or "cuda" when this build has a CUDA backend (a clear error otherwise).
+void check_device(const std::string& device);
+// --threads: OpenMP/Eigen threads (0 = leave the default: all cores).
+void apply_threads(int64_t threads);
+
+// One line of the test metrics: "test accuracy 0.431, macro F1 0.402 (72 clips)".
+std::string metrics_summary(const nlohmann::json& metrics);
+
+}  // namespace melgrad::experiments

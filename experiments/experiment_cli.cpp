@@ -1,0 +1,120 @@
+// Shared training options (see experiment_cli.h).
+#include "experiments/experiment_cli.h"
+
+#include <cstdio>
+
+#include "datasets/default_data.h"
+#include "experiments/interrupt.h"
+#include "experiments/model_config.h"
+
+namespace melgrad::experiments {
+
+std::vector<cli::Option> training_options() {
+  return {
+      {"data", "DATA_DIR (default: the embedded synthetic data set, generated on first use)", ""},
+      {"beat", "use the beat-synchronised sub-set", "", true},
+      {"features", "input rows: mel | chroma | fused", "mel"},
+      {"epochs", "maximum number of epochs (with --resume: the new total)", "30"},
+      {"batch-size", "clips per batch", "32"},
+      {"lr", "Adam learning rate (default: CNN 1e-4, multitask 5e-5, LSTM 1e-3)", ""},
+      {"weight-decay", "Adam L2 weight decay (default: CNN 1e-5, LSTM 1e-6)", ""},
+      {"patience", "early stopping: epochs without a better validation loss (0: never; default CNN 12, LSTM 15)", ""},
+      {"clip-grad", "clip the gradients' joint L2 norm to this (0: off)", "0"},
+      {"seed", "seed of initialisation, batch order and dropout", "42"},
+      {"split-seed", "seed of the train/validation/test split", "42"},
+      {"out", "RUN_DIR (default: runs/<command>-<time>)", ""},
+      {"resume", "continue the interrupted run in --out from its last.h5", "", true},
+      {"force", "overwrite the run files in a non-empty --out", "", true},
+      {"device", "cpu | cuda", "cpu"},
+      {"threads", "CPU threads (0: all cores)", "0"},
+      {"channels", "CNN conv channels, input first (default: full-clip genre 1,16,64,256,512; else 1,4,16,64,256)", ""},
+      {"pool", "CNN max-pool size after each conv (default: full-clip genre 3, else 2)", ""},
+      {"frames", "CNN input frames T: clips are padded/cropped to it (0: the longest clip)", "0"},
+      {"no-batch-norm", "CNN without BatchNorm2d", "", true},
+      {"running-stats", "BatchNorm2d tracks running statistics for eval (the study uses batch statistics)", "", true},
+      {"dropout", "dropout probability (CNN FC layers; LSTM between layers)", "0.2"},
+      {"hidden", "LSTM hidden size per direction", "100"},
+      {"layers", "LSTM layers", "2"},
+      {"max-frames", "LSTM: crop clips longer than this many frames (0: never)", "0"},
+      {"no-standardise", "do not standardise each band with the train split's mean and std", "", true},
+      {"no-progress", "no in-place progress bar (one line per epoch only)", "", true},
+  };
+}
+
+std::vector<cli::Option> training_options_with(std::vector<cli::Option> extra) {
+  std::vector<cli::Option> all = std::move(extra);
+  for (cli::Option& o : training_options()) all.push_back(std::move(o));
+  return all;
+}
+
+std::string model_option(const cli::Args& args) {
+  const std::string m = args.str("model");
+  if (m != "cnn" && m != "lstm") throw cli::UsageError("option --model expects cnn or lstm, got '" + m + "'");
+  return m;
+}
+
+static int64_t positive(const cli::Args& a, const std::string& name, int64_t min = 1) {
+  const int64_t v = a.integer(name);
+  if (v < min)
+    throw cli::UsageError("option --" + name + " must be >= " + std::to_string(min) + ", got " + std::to_string(v));
+  return v;
+}
+
+ExperimentSpec spec_from_args(const cli::Args& a, const std::string& command, const std::string& model) {
+  ExperimentSpec s;
+  s.command = command;
+  s.model = model;
+  s.beat = a.flag("beat");
+  apply_recipe_defaults(s);
+  s.features = a.str("features");
+  if (s.features != "mel" && s.features != "chroma" && s.features != "fused")
+    throw cli::UsageError("option --features expects mel, chroma or fused, got '" + s.features + "'");
+  s.epochs = positive(a, "epochs");
+  s.epochs_given = a.has("epochs");
+  s.batch_size = positive(a, "batch-size");
+  if (a.has("lr")) s.lr = a.number("lr");
+  if (a.has("weight-decay")) s.weight_decay = a.number("weight-decay");
+  if (a.has("patience")) s.patience = positive(a, "patience", 0);
+  if (!(s.lr > 0) || !(s.weight_decay >= 0))
+    throw cli::UsageError("--lr must be > 0 and --weight-decay >= 0");
+  s.clip_grad_norm = a.number("clip-grad");
+  if (!(s.clip_grad_norm >= 0)) throw cli::UsageError("--clip-grad must be >= 0");
+  s.seed = static_cast<uint64_t>(positive(a, "seed", 0));
+  s.split_seed = static_cast<uint64_t>(positive(a, "split-seed", 0));
+  s.device = a.str("device");
+  if (s.device != "cpu" && s.device.rfind("cuda", 0) != 0)
+    throw cli::UsageError("option --device expects cpu or cuda, got '" + s.device + "'");
+  s.out = a.str("out");
+  if (a.flag("resume") && a.flag("force")) throw cli::UsageError("--resume and --force exclude each other");
+  if (a.flag("resume") && s.out.empty()) throw cli::UsageError("--resume needs --out RUN_DIR (the run to continue)");
+  s.mode = a.flag("resume") ? RunDirMode::resume : a.flag("force") ? RunDirMode::force : RunDirMode::fresh;
+  if (a.has("channels")) s.cnn.channels = parse_int_list(a.str("channels"), "channels");
+  if (a.has("pool")) s.cnn.pool = positive(a, "pool");
+  s.cnn.frames = positive(a, "frames", 0);
+  s.cnn.batch_norm = !a.flag("no-batch-norm");
+  s.cnn.track_running_stats = a.flag("running-stats");
+  const double dropout = a.number("dropout");
+  if (!(dropout >= 0 && dropout < 1)) throw cli::UsageError("option --dropout must be in [0, 1)");
+  s.cnn.dropout = s.lstm.dropout = dropout;
+  s.lstm.hidden = positive(a, "hidden");
+  s.lstm.layers = positive(a, "layers");
+  s.max_frames = positive(a, "max-frames", 0);
+  s.standardise = !a.flag("no-standardise");
+  s.progress_bar = !a.flag("no-progress");
+  // Resolving the default data set may generate it (once), so it comes last.
+  if (s.mode != RunDirMode::resume) s.data_dir = data::resolve_data_dir(a.str("data"));
+  return s;
+}
+
+int run_training_command(const cli::Args& args, ExperimentSpec spec) {
+  apply_threads(args.integer("threads"));
+  try {
+    run_experiment(std::move(spec));
+    return 0;
+  } catch (const Interrupted& e) {
+    std::fprintf(stderr, "%s\n", e.what());
+    return 130;
+  }
+}
+
+}  // namespace melgrad::experiments

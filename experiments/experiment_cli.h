@@ -1,0 +1,29 @@
+// The command-line options shared by the training commands (genre, regress, transfer,
+// multitask, grid, study) and their translation into an ExperimentSpec.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "experiments/cli.h"
+#include "experiments/experiment.h"
+
+namespace melgrad::experiments {
+
+// Options every training command takes (data, beat, epochs, batch size, lr, seed, out,
+// resume/force, device, threads, and the network's shape).
+std::vector<cli::Option> training_options();
+// Appends `extra` (command-specific options) to training_options().
+std::vector<cli::Option> training_options_with(std::vector<cli::Option> extra);
+
+// The spec for `command` from the recipe defaults and the user's options. `model` is the
+// --model value for commands that take one (else "cnn").
+ExperimentSpec spec_from_args(const cli::Args& args, const std::string& command, const std::string& model);
+
+// Applies --threads, runs the experiment, and maps Ctrl-C to exit code 130.
+int run_training_command(const cli::Args& args, ExperimentSpec spec);
+
+// "cnn" | "lstm" from --model (a usage error otherwise).
+std::string model_option(const cli::Args& args);
+
+}  // namespace melgrad::experiments

@@ -1,0 +1,119 @@
+// Run-folder helpers (see run_folder.h).
+#include "experiments/run_folder.h"
+
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+#include "datasets/file_io.h"
+
+namespace fs = std::filesystem;
+
+namespace melgrad::experiments {
+
+static std::string format_utc(const char* format) {
+  std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  char buf[64];
+  std::strftime(buf, sizeof buf, format, &tm);
+  return buf;
+}
+
+std::string iso_time_now() { return format_utc("%Y-%m-%dT%H:%M:%SZ"); }
+
+std::string default_run_dir(const std::string& command) {
+  return "runs/" + command + "-" + format_utc("%Y%m%d-%H%M%S");
+}
+
+void prepare_run_dir(const std::string& dir, RunDirMode mode) {
+  std::error_code ec;
+  const bool exists = fs::exists(dir, ec);
+  if (exists && !fs::is_directory(dir, ec))
+    throw std::runtime_error("run folder '" + dir + "' exists and is not a folder");
+  if (mode == RunDirMode::resume) {
+    for (const char* f : {"config.json", "last.h5"})
+      if (!fs::exists(fs::path(dir) / f))
+        throw std::runtime_error("cannot resume: '" + (fs::path(dir) / f).string() +
+                                 "' is missing (was the run started with this --out?)");
+    return;
+  }
+  if (exists && mode == RunDirMode::force)
+    for (const char* f : kRunFiles) fs::remove(fs::path(dir) / f, ec);
+  if (exists && !fs::is_empty(dir, ec))
+    throw std::runtime_error("run folder '" + dir +
+                             "' is not empty; pass --resume to continue its run, --force to overwrite "
+                             "it, or choose another --out");
+  fs::create_directories(dir, ec);
+  if (ec) throw std::runtime_error("cannot create run folder '" + dir + "': " + ec.message());
+}
+
+void write_json_file(const std::string& path, const nlohmann::json& value) {
+  data::write_file_atomic(path, value.dump(2) + "\n");
+}
+
+nlohmann::json read_json_file(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw std::runtime_error("cannot open '" + path + "'");
+  try {
+    return nlohmann::json::parse(in);
+  } catch (const nlohmann::json::exception& e) {
+    throw std::runtime_error("'" + path + "' is not valid JSON: " + e.what());
+  }
+}
+
+void append_json_line(const std::string& path, const nlohmann::json& value) {
+  std::ofstream out(path, std::ios::app);
+  out << value.dump() << "\n";
+  out.flush();
+  if (!out) throw std::runtime_error("cannot append to '" + path + "'");
+}
+
+std::vector<nlohmann::json> read_json_lines(const std::string& path) {
+  std::vector<nlohmann::json> lines;
+  std::ifstream in(path);
+  std::string line;
+  int64_t number = 0;
+  while (std::getline(in, line)) {
+    ++number;
+    if (line.empty()) continue;
+    try {
+      lines.push_back(nlohmann::json::parse(line));
+    } catch (const nlohmann::json::exception& e) {
+      throw std::runtime_error("'" + path + "' line " + std::to_string(number) + " is not valid JSON: " + e.what());
+    }
+  }
+  return lines;
+}
+
+void truncate_log(const std::string& path, int64_t last_epoch) {
+  if (!fs::exists(path)) return;
+  std::string kept;
+  for (const nlohmann::json& line : read_json_lines(path))
+    if (line.value("epoch", int64_t(0)) <= last_epoch) kept += line.dump() + "\n";
+  data::write_file_atomic(path, kept);
+}
+
+DataInfo describe_data_dir(const std::string& dir) {
+  DataInfo info;
+  std::error_code ec;
+  info.path = fs::absolute(dir, ec).lexically_normal().string();
+  if (info.path.empty()) info.path = dir;
+  std::ifstream marker(fs::path(dir) / "melgrad-synthetic.txt");
+  if (!marker) {
+    info.name = "patreco3 at " + info.path;
+    return info;
+  }
+  info.synthetic = true;
+  std::string line, size = "?", seed = "?";
+  while (std::getline(marker, line)) {
+    if (line.rfind("size ", 0) == 0) size = line.substr(5);
+    if (line.rfind("seed ", 0) == 0) seed = line.substr(5);
+  }
+  info.name = "synthetic patreco3 (" + size + ", seed " + seed + ")";
+  return info;
+}
+
+}  // namespace melgrad::experiments

@@ -1,0 +1,46 @@
+// `melgrad study`: every experiment the study reports, in order, each an ordinary run
+// folder below STUDY_DIR, then study.json, metrics.json and the report (docs/EXPERIMENTS.md):
+//   genre-cnn-mel, genre-lstm-mel            CNN vs BiLSTM on full clips
+//   genre-cnn-mel-beat, genre-lstm-{mel,chroma,fused}-beat   beat-synchronised inputs
+//   regress-{cnn,lstm}-{valence,energy,danceability}         one attribute per network
+//   transfer-valence[-frozen]                the beat genre CNN fine-tuned on valence
+//                                            (whole network / FC layers only)
+//   multitask                                one trunk, three heads
+//   grid-valence (optional, --with-grid)     a narrowed LSTM regression grid
+// The epochs of each experiment are set so that the whole study fits the main command's
+// budget on 2 CPU cores (README); --quick runs two epochs each (a smoke test).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "experiments/experiment.h"
+
+namespace melgrad::experiments {
+
+struct StudyExperiment {
+  std::string name;   // also the run folder's name
+  std::string kind;   // genre | regress | transfer | multitask | grid
+  std::string title;
+  ExperimentSpec spec;
+};
+
+struct StudyOptions {
+  std::string out;
+  std::string data_dir;  // resolved
+  bool quick = false;
+  bool with_grid = false;
+  bool resume = false;
+  uint64_t seed = 42;
+  int64_t epochs = 0;    // > 0: every experiment runs at most this many epochs
+  int64_t cnn_frames = 0;  // > 0: CNN input frames (default: the longest clip of the sub-set)
+  std::vector<std::string> only;  // run only these experiments (names); empty: all
+  bool progress_bar = true;
+};
+
+std::vector<StudyExperiment> study_plan(const StudyOptions& options);
+
+// Runs the plan; returns 0, or 130 after Ctrl-C (state saved; --resume continues).
+int run_study(const StudyOptions& options);
+
+}  // namespace melgrad::experiments

@@ -1,0 +1,282 @@
+// The training loop (see trainer.h).
+#include "experiments/trainer.h"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <limits>
+#include <stdexcept>
+
+#include "engine/autograd.h"
+#include "engine/io/tensor_file.h"
+#include "engine/optim/optim.h"
+#include "experiments/interrupt.h"
+#include "experiments/run_folder.h"
+#include "models/transfer.h"
+
+namespace fs = std::filesystem;
+
+namespace melgrad::experiments {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+// Where the loop stands; saved in last.h5's attributes.
+struct LoopState {
+  int64_t epochs_done = 0;   // completed epochs
+  int64_t batches_done = 0;  // batches of epoch epochs_done + 1 already trained (mid-epoch save)
+  double best_val_loss = std::numeric_limits<double>::infinity();
+  int64_t best_epoch = 0;
+  int64_t bad_epochs = 0;           // epochs since the best one
+  double partial_loss_sum = 0;      // sum of batch loss * batch size in the epoch in progress
+  int64_t partial_clips = 0;
+  double partial_train_seconds = 0;
+  double train_seconds = 0;         // completed epochs, all sessions
+};
+
+std::string exact(double v) {
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%.17g", v);
+  return buf;
+}
+
+double attr_number(const std::map<std::string, std::string>& attrs, const std::string& key, const std::string& file) {
+  auto it = attrs.find(key);
+  if (it == attrs.end()) throw std::runtime_error("'" + file + "' has no attribute '" + key + "' (not a melgrad last.h5?)");
+  return std::stod(it->second);
+}
+
+void save_last(const std::string& path, const models::Network& net, optim::Adam& adam, const LoopState& s) {
+  nn::NamedTensors tensors;
+  for (const auto& [name, t] : net.state()) tensors.emplace_back("model." + name, t);
+  for (size_t i = 0; i < adam.params().size(); ++i) {
+    tensors.emplace_back("adam.exp_avg." + std::to_string(i), adam.exp_avg(i));
+    tensors.emplace_back("adam.exp_avg_sq." + std::to_string(i), adam.exp_avg_sq(i));
+  }
+  io::save_tensor_file(path, tensors,
+                       {{"format", "melgrad last.h5 v1"},
+                        {"epochs_done", std::to_string(s.epochs_done)},
+                        {"batches_done", std::to_string(s.batches_done)},
+                        {"adam_steps", std::to_string(adam.steps_taken())},
+                        {"best_val_loss", exact(s.best_val_loss)},
+                        {"best_epoch", std::to_string(s.best_epoch)},
+                        {"bad_epochs", std::to_string(s.bad_epochs)},
+                        {"partial_loss_sum", exact(s.partial_loss_sum)},
+                        {"partial_clips", std::to_string(s.partial_clips)},
+                        {"partial_train_seconds", exact(s.partial_train_seconds)},
+                        {"train_seconds", exact(s.train_seconds)}});
+}
+
+LoopState load_last(const std::string& path, models::Network& net, optim::Adam& adam) {
+  io::TensorFile file = io::load_tensor_file(path);
+  std::map<std::string, Tensor> model;
+  for (const auto& [name, t] : file.tensors)
+    if (name.rfind("model.", 0) == 0) model.emplace(name.substr(6), t);
+  net.load_state(model, /*strict=*/true);
+  NoGradGuard no_grad;
+  for (size_t i = 0; i < adam.params().size(); ++i)
+    for (auto [prefix, slot] : {std::pair{"adam.exp_avg.", &adam.exp_avg(i)}, {"adam.exp_avg_sq.", &adam.exp_avg_sq(i)}}) {
+      auto it = file.tensors.find(prefix + std::to_string(i));
+      if (it == file.tensors.end() || it->second.shape() != slot->shape())
+        throw std::runtime_error("'" + path + "' does not hold Adam state " + prefix + std::to_string(i) +
+                                 " for this network (was it written by another model?)");
+      slot->copy_(it->second);
+    }
+  const auto& a = file.attributes;
+  adam.set_steps_taken(static_cast<int64_t>(attr_number(a, "adam_steps", path)));
+  LoopState s;
+  s.epochs_done = static_cast<int64_t>(attr_number(a, "epochs_done", path));
+  s.batches_done = static_cast<int64_t>(attr_number(a, "batches_done", path));
+  s.best_val_loss = attr_number(a, "best_val_loss", path);
+  s.best_epoch = static_cast<int64_t>(attr_number(a, "best_epoch", path));
+  s.bad_epochs = static_cast<int64_t>(attr_number(a, "bad_epochs", path));
+  s.partial_loss_sum = attr_number(a, "partial_loss_sum", path);
+  s.partial_clips = static_cast<int64_t>(attr_number(a, "partial_clips", path));
+  s.partial_train_seconds = attr_number(a, "partial_train_seconds", path);
+  s.train_seconds = attr_number(a, "train_seconds", path);
+  return s;
+}
+
+std::string clock_text(double seconds) {
+  const int64_t s = static_cast<int64_t>(seconds + 0.5);
+  char buf[32];
+  if (s >= 3600) std::snprintf(buf, sizeof buf, "%lld:%02lld:%02lld", (long long)(s / 3600), (long long)(s / 60 % 60), (long long)(s % 60));
+  else std::snprintf(buf, sizeof buf, "%lld:%02lld", (long long)(s / 60), (long long)(s % 60));
+  return buf;
+}
+
+// The in-place progress line (terminals only) and the per-epoch lines (always).
+class ProgressLine {
+ public:
+  ProgressLine(std::string label, bool bar) : label_(std::move(label)), tty_(bar && isatty(STDERR_FILENO)) {}
+  void batch(int64_t epoch, int64_t epochs, int64_t b, int64_t batches, double loss, double clips_per_s, double eta) {
+    if (!tty_ || seconds_since(last_) < 0.2) return;
+    last_ = Clock::now();
+    const int width = 20;
+    const int filled = static_cast<int>(width * b / std::max<int64_t>(batches, 1));
+    std::fprintf(stderr, "\r\033[K%s epoch %lld/%lld [%s%s] %lld/%lld loss %.4f %.1f clips/s ETA %s", label_.c_str(),
+                 (long long)epoch, (long long)epochs, std::string(filled, '#').c_str(),
+                 std::string(width - filled, '.').c_str(), (long long)b, (long long)batches, loss, clips_per_s,
+                 clock_text(eta).c_str());
+    std::fflush(stderr);
+  }
+  void line(const std::string& text) {
+    std::fprintf(stderr, "%s%s\n", tty_ ? "\r\033[K" : "", text.c_str());
+    std::fflush(stderr);
+  }
+
+ private:
+  std::string label_;
+  bool tty_;
+  Clock::time_point last_ = Clock::now() - std::chrono::seconds(1);
+};
+
+std::string validation_text(const nlohmann::json& fields) {
+  char buf[64];
+  if (fields.contains("val_accuracy")) {
+    std::snprintf(buf, sizeof buf, "val acc %.3f", fields["val_accuracy"].get<double>());
+    return buf;
+  }
+  std::string s = "val rho";
+  for (const auto& [name, v] : fields["val_spearman"].items()) {
+    if (v.is_null()) s += " " + name.substr(0, 1) + " n/a";
+    else {
+      std::snprintf(buf, sizeof buf, " %s %.3f", name.substr(0, 1).c_str(), v.get<double>());
+      s += buf;
+    }
+  }
+  return s;
+}
+
+}  // namespace
+
+TrainResult train_network(models::Network& net, const data::SubsetData& data, const data::Splits& splits,
+                          const Task& task, const TrainOptions& o) {
+  if (o.epochs <= 0 || o.batch_size <= 0 || o.patience < 0)
+    throw std::invalid_argument("training: epochs and batch size must be positive and patience >= 0");
+  if (splits.train.empty() || splits.val.empty())
+    throw std::runtime_error("training: the train split has " + std::to_string(splits.train.size()) +
+                             " clips and the validation split " + std::to_string(splits.val.size()) +
+                             "; both need at least one");
+  const fs::path dir(o.run_dir);
+  const std::string log_path = (dir / "log.jsonl").string(), best_path = (dir / "best.h5").string(),
+                    last_path = (dir / "last.h5").string();
+
+  std::vector<Tensor> params = models::trainable_parameters(net);
+  optim::Adam adam(params, {.lr = o.lr, .weight_decay = o.weight_decay});
+  data::Batcher batcher(data, splits.train,
+                        {.batch_size = o.batch_size, .shuffle = true, .seed = o.seed, .pad_to = o.input.pad_to,
+                         .crop_to = o.input.crop_to});
+  const int64_t batches = batcher.batches_per_epoch();
+  ProgressLine progress(o.label, o.progress_bar);
+
+  LoopState s;
+  if (o.resume) {
+    s = load_last(last_path, net, adam);
+    truncate_log(log_path, s.epochs_done);
+    progress.line(o.label + ": resuming after epoch " + std::to_string(s.epochs_done) +
+                  (s.batches_done ? ", batch " + std::to_string(s.batches_done) : std::string()) + " from " + last_path);
+  }
+  InterruptGuard interrupt_guard;
+  auto stop_on_interrupt = [&](int64_t epoch, int64_t batch) {
+    save_last(last_path, net, adam, s);
+    throw Interrupted(o.label + ": interrupted at epoch " + std::to_string(epoch) + ", batch " + std::to_string(batch) +
+                      " of " + std::to_string(batches) + "; the run's state is saved in " + last_path +
+                      " (continue it with the same command and --resume)");
+  };
+
+  bool stopped_early = o.patience > 0 && s.bad_epochs >= o.patience;
+  double epoch_seconds_avg = 0;
+  int64_t epochs_timed = 0;
+  for (int64_t epoch = s.epochs_done + 1; epoch <= o.epochs && !stopped_early; ++epoch) {
+    const Clock::time_point epoch_start = Clock::now();
+    net.train();
+    batcher.start_epoch(epoch);
+    data::Batch batch;
+    for (int64_t b = 0; b < s.batches_done; ++b) batcher.next(batch);  // already trained before the interruption
+    const double resumed_train_seconds = s.partial_train_seconds;
+    for (int64_t b = s.batches_done + 1; batcher.next(batch); ++b) {
+      BatchTensors t = batch_tensors(batch, task);
+      net.reseed_dropout(models::derive_seed(models::derive_seed(o.seed, uint64_t(epoch)), uint64_t(b)));
+      Tensor loss = task_loss(net.forward(t.x, t.lengths), t, task);
+      const double value = loss.item();
+      if (!std::isfinite(value))
+        throw std::runtime_error(o.label + ": training stopped: the loss became " + std::to_string(value) +
+                                 " at epoch " + std::to_string(epoch) + ", batch " + std::to_string(b) + " of " +
+                                 std::to_string(batches) + " (learning rate " + exact(o.lr) +
+                                 "); lower --lr or check the input data");
+      adam.zero_grad();
+      loss.backward();
+      if (o.clip_grad_norm > 0) optim::clip_grad_norm(params, o.clip_grad_norm);
+      adam.step();
+      s.partial_loss_sum += value * double(t.size);
+      s.partial_clips += t.size;
+      s.batches_done = b;
+      s.partial_train_seconds = resumed_train_seconds + seconds_since(epoch_start);
+      const double clips_per_s = s.partial_clips / std::max(s.partial_train_seconds, 1e-9);
+      const double per_epoch = epochs_timed ? epoch_seconds_avg : s.partial_train_seconds / b * batches * 1.15;
+      const double eta = per_epoch * (o.epochs - epoch) + std::max(0.0, per_epoch - s.partial_train_seconds);
+      progress.batch(epoch, o.epochs, b, batches, s.partial_loss_sum / s.partial_clips, clips_per_s, eta);
+      if (interrupt_requested()) stop_on_interrupt(epoch, b);
+    }
+
+    Inference val = run_inference(net, data, splits.val, task, o.input, o.batch_size);
+    if (!std::isfinite(val.mean_loss))
+      throw std::runtime_error(o.label + ": training stopped: the validation loss became " +
+                               std::to_string(val.mean_loss) + " after epoch " + std::to_string(epoch) +
+                               "; lower --lr or check the input data");
+    const double train_loss = s.partial_loss_sum / std::max<int64_t>(s.partial_clips, 1);
+    const double clips_per_s = s.partial_clips / std::max(s.partial_train_seconds, 1e-9);
+    const double seconds = resumed_train_seconds + seconds_since(epoch_start);  // train + validation
+    const bool best = val.mean_loss < s.best_val_loss;
+    if (best) {
+      s.best_val_loss = val.mean_loss;
+      s.best_epoch = epoch;
+      s.bad_epochs = 0;
+      io::save_module(best_path, net, {{"epoch", std::to_string(epoch)}, {"val_loss", exact(val.mean_loss)}});
+    } else {
+      ++s.bad_epochs;
+    }
+    nlohmann::json fields = validation_fields(val, task);
+    nlohmann::json line = {{"epoch", epoch},     {"train_loss", train_loss}, {"val_loss", val.mean_loss},
+                           {"lr", adam.lr()},    {"seconds", seconds},       {"clips_per_s", clips_per_s},
+                           {"best", best}};
+    line.update(fields);
+    append_json_line(log_path, line);
+    s.epochs_done = epoch;
+    s.batches_done = 0;
+    s.partial_loss_sum = 0;
+    s.partial_clips = 0;
+    s.partial_train_seconds = 0;
+    s.train_seconds += seconds;
+    save_last(last_path, net, adam, s);
+    epoch_seconds_avg = (epoch_seconds_avg * epochs_timed + seconds) / (epochs_timed + 1);
+    ++epochs_timed;
+
+    char text[320];
+    std::snprintf(text, sizeof text, "%s epoch %lld/%lld train loss %.4f val loss %.4f %s %.1f clips/s %.1f s%s",
+                  o.label.c_str(), (long long)epoch, (long long)o.epochs, train_loss, val.mean_loss,
+                  validation_text(fields).c_str(), clips_per_s, seconds, best ? " *" : "");
+    progress.line(text);
+    stopped_early = o.patience > 0 && s.bad_epochs >= o.patience;
+    if (stopped_early)
+      progress.line(o.label + ": early stop, no better validation loss for " + std::to_string(o.patience) +
+                    " epochs; best epoch " + std::to_string(s.best_epoch));
+    if (interrupt_requested()) stop_on_interrupt(epoch, batches);
+  }
+  if (!fs::exists(best_path)) throw std::runtime_error("training: no checkpoint at " + best_path);
+  io::load_module(best_path, net, /*strict=*/true);
+  TrainResult r;
+  r.best_epoch = s.best_epoch;
+  r.epochs_run = s.epochs_done;
+  r.best_val_loss = s.best_val_loss;
+  r.train_seconds = s.train_seconds;
+  r.stopped_early = stopped_early;
+  return r;
+}
+
+}  // namespace melgrad::experiments

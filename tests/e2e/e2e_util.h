@@ -1,0 +1,124 @@
+// Helpers for end-to-end tests that run the `melgrad` program: where it is, a tiny generated
+// data set shared by the tests of one process, and running the program with its output
+// captured (optionally in the background, to send it signals).
+#pragma once
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <fcntl.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "datasets/synth_dataset.h"
+
+namespace e2e {
+
+namespace fs = std::filesystem;
+
+// The program is built next to the tests: build/tests/e2e/.. -> build/experiments/melgrad.
+inline fs::path melgrad_exe() {
+  return fs::read_symlink("/proc/self/exe").parent_path().parent_path().parent_path() / "experiments" / "melgrad";
+}
+
+inline std::string read_text(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+inline nlohmann::json read_json(const fs::path& p) { return nlohmann::json::parse(read_text(p)); }
+
+// A scratch folder for this test process (removed at exit), with MELGRAD_CACHE pointing
+// into it so the tests never touch the user's cache.
+inline const fs::path& scratch() {
+  static const fs::path dir = [] {
+    fs::path d = fs::temp_directory_path() / ("melgrad-e2e-" + std::to_string(::getpid()));
+    fs::remove_all(d);
+    fs::create_directories(d);
+    ::setenv("MELGRAD_CACHE", (d / "cache").c_str(), 1);
+    static struct Cleanup {
+      fs::path path;
+      ~Cleanup() {
+        std::error_code ec;
+        fs::remove_all(path, ec);
+      }
+    } cleanup{d};
+    return d;
+  }();
+  return dir;
+}
+
+// The small data set's counts with tiny arrays (full clips T 3-5, beat 1-3 frames): CNN
+// runs pad them to --frames 16, enough for two 2x2 max-pools.
+inline const std::string& tiny_data() {
+  static const std::string dir = [] {
+    fs::path d = scratch() / "tiny-data";
+    melgrad::data::SynthOptions o;
+    o.short_arrays = true;
+    o.seed = 7;
+    o.progress = melgrad::data::Progress::never;
+    melgrad::data::make_dataset(d.string(), o);
+    return d.string();
+  }();
+  return dir;
+}
+
+struct Result {
+  int code = -1;  // exit status, or 128 + signal
+  std::string out, err;
+};
+
+// Starts melgrad with `args`, stdout/stderr into files below scratch(); returns the pid.
+inline pid_t spawn(const std::vector<std::string>& args, const std::string& tag) {
+  const std::string exe = melgrad_exe().string();
+  const std::string out = (scratch() / (tag + ".out")).string(), err = (scratch() / (tag + ".err")).string();
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    int fo = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    int fe = ::open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ::dup2(fo, 1);
+    ::dup2(fe, 2);
+    std::vector<char*> argv;
+    argv.push_back(const_cast<char*>(exe.c_str()));
+    for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    ::execv(exe.c_str(), argv.data());
+    ::_exit(127);
+  }
+  return pid;
+}
+
+inline Result wait_for(pid_t pid, const std::string& tag) {
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  Result r;
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  r.out = read_text(scratch() / (tag + ".out"));
+  r.err = read_text(scratch() / (tag + ".err"));
+  return r;
+}
+
+inline Result run(const std::vector<std::string>& args) {
+  static int counter = 0;
+  const std::string tag = "run" + std::to_string(++counter);
+  return wait_for(spawn(args, tag), tag);
+}
+
+// metrics.json without the wall-clock field (the one value a seed cannot fix).
+inline nlohmann::json timeless(nlohmann::json metrics) {
+  metrics.erase("train_seconds");
+  return metrics;
+}
+
+}  // namespace e2e
