@@ -1,6 +1,8 @@
 // Storage and the per-device allocator table (see storage.h).
 #include "engine/storage.h"
 
+#include "engine/cpu/cpu_allocator.h"
+
 #include <cstdlib>
 #include <new>
 #include <stdexcept>
@@ -10,23 +12,12 @@ namespace melgrad {
 
 namespace {
 
-struct CpuAllocator final : Allocator {
-  void* allocate(size_t bytes) override {
-    size_t rounded = (bytes + 63) / 64 * 64;
-    void* p = std::aligned_alloc(64, rounded ? rounded : 64);
-    if (!p) throw std::bad_alloc();
-    return p;
-  }
-  void deallocate(void* p, size_t) override { std::free(p); }
-};
-
 Allocator* g_allocators[2] = {nullptr, nullptr};
 
 }  // namespace
 
 Allocator& allocator_for(Device device) {
-  static CpuAllocator cpu;
-  if (device.is_cpu()) return g_allocators[0] ? *g_allocators[0] : cpu;
+  if (device.is_cpu()) return g_allocators[0] ? *g_allocators[0] : cpu::default_cpu_allocator();
   if (!g_allocators[1])
     throw std::runtime_error("device " + device.str() +
                              " is not available: this build has no CUDA backend");

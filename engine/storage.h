@@ -1,5 +1,6 @@
 // Storage: one reference-counted buffer on one device, shared by all views of it.
-// Memory comes from the device's Allocator; the CPU one hands out 64-byte aligned blocks,
+// Memory comes from the device's Allocator; the CPU one hands out 64-byte aligned blocks
+// and caches freed large ones (engine/cpu/cpu_allocator.h),
 // the CUDA backend installs its caching allocator with set_allocator().
 #pragma once
 

@@ -1,7 +1,8 @@
-// CPU 2-D convolution kernels (see conv.h): im2col + Eigen GEMM in blocks of output rows,
-// a direct path for one input channel, and plain reference loops.
+// CPU 2-D convolution kernels (see conv.h): im2col + Eigen GEMM over panels of output
+// columns, a direct path for one input channel, and plain reference loops.
 //   x [N, C, H, W], weight [O, C, kh, kw] viewed as [O, K] (K = C kh kw), y [N, O, Ho, Wo];
-//   per image and block of output rows: col [K, rows * Wo], y_block [O, rows * Wo] = W col.
+//   per panel (a block of output rows of one image, or several whole images):
+//   col [K, columns], y_panel [O, columns] = W col.
 #include "engine/cpu/conv.h"
 
 #include <omp.h>
@@ -23,8 +24,14 @@ using Mat = Eigen::Map<RowMat<T>, 0, Eigen::OuterStride<>>;
 template <class T>
 using ConstMat = Eigen::Map<const RowMat<T>, 0, Eigen::OuterStride<>>;
 
-// Column blocks of about this many bytes stay in L2 between im2col and the GEMM.
+// Panels of output columns: at least kMinPanelColumns wide (so that packing the weight
+// matrix for a GEMM is amortised over many columns), and for small K wider, up to about
+// kColumnBlockBytes of column buffer (it then stays in L2 between im2col and the GEMM).
+// When one image has fewer output pixels than that, a panel spans several whole images,
+// up to kMaxPanelBytes of column buffer.
 constexpr int64_t kColumnBlockBytes = 512 * 1024;
+constexpr int64_t kMinPanelColumns = 1024;
+constexpr int64_t kMaxPanelBytes = 8 * 1024 * 1024;
 
 int64_t floor_div(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
 
@@ -46,11 +53,6 @@ T* thread_scratch(size_t n) {
   return buf.data();
 }
 
-int64_t block_rows(const G& g, size_t elem) {
-  const int64_t row_bytes = g.C * g.kh * g.kw * g.Wo * static_cast<int64_t>(elem);
-  return std::clamp<int64_t>(kColumnBlockBytes / std::max<int64_t>(row_bytes, 1), 1, g.Ho);
-}
-
 // 1x1 kernel, stride 1, no padding: the image itself is the column matrix.
 bool identity_columns(const G& g) {
   return g.kh == 1 && g.kw == 1 && g.stride_h == 1 && g.stride_w == 1 && g.pad_h == 0 &&
@@ -62,14 +64,56 @@ bool split_batch(const G& g) {
   return nt > 1 && g.N >= nt;
 }
 
-// col [K, (oh1 - oh0) * Wo] = patches of image x [C, H, W] for output rows [oh0, oh1).
+// One GEMM's worth of output columns: images [n0, n0 + images) and, when images == 1, the
+// output rows [oh0, oh1) of image n0 (several images are always whole). Column buffers hold
+// image j's pixels at columns [j * (oh1 - oh0) * Wo, ...), `columns` in all.
+struct Panel {
+  int64_t n0, images, oh0, oh1;
+  int64_t columns(const G& g) const { return images * (oh1 - oh0) * g.Wo; }
+};
+
+// The panels covering images [n_begin, n_end), in order.
+std::vector<Panel> plan_panels(const G& g, size_t elem, int64_t n_begin, int64_t n_end) {
+  std::vector<Panel> panels;
+  const int64_t K = g.C * g.kh * g.kw, P = g.Ho * g.Wo, E = static_cast<int64_t>(elem);
+  const int64_t want = std::max(kMinPanelColumns, kColumnBlockBytes / std::max<int64_t>(K * E, 1));
+  if (P >= want || identity_columns(g)) {  // blocks of rows inside each image
+    const int64_t rows = std::clamp<int64_t>((want + g.Wo - 1) / g.Wo, 1, g.Ho);
+    for (int64_t n = n_begin; n < n_end; ++n)
+      for (int64_t oh0 = 0; oh0 < g.Ho; oh0 += rows) panels.push_back({n, 1, oh0, std::min(g.Ho, oh0 + rows)});
+    return panels;
+  }
+  // Groups of whole images, balanced: ceil(count / per) groups of nearly equal size.
+  const int64_t by_columns = (want + P - 1) / P;
+  const int64_t by_bytes = std::max<int64_t>(1, kMaxPanelBytes / std::max<int64_t>(K * P * E, 1));
+  const int64_t per = std::min(by_columns, by_bytes), count = n_end - n_begin;
+  const int64_t groups = (count + per - 1) / std::max<int64_t>(per, 1);
+  for (int64_t k = 0, n = n_begin; k < groups; ++k) {
+    const int64_t size = count / groups + (k < count % groups ? 1 : 0);
+    panels.push_back({n, size, 0, g.Ho});
+    n += size;
+  }
+  return panels;
+}
+
+// Images [begin, end) of this thread's share when the batch is split over the threads
+// (static, contiguous, as `omp for schedule(static)`), or the whole batch.
+std::pair<int64_t, int64_t> thread_images(const G& g, bool split) {
+  if (!split) return {0, g.N};
+  const int64_t nt = omp_get_num_threads(), t = omp_get_thread_num();
+  const int64_t base = g.N / nt, extra = g.N % nt;
+  const int64_t begin = t * base + std::min<int64_t>(t, extra);
+  return {begin, begin + base + (t < extra ? 1 : 0)};
+}
+
+// col rows of leading dimension ld: col[(c kh + i) kw + j][0 : (oh1 - oh0) Wo] = the patches
+// of image x [C, H, W] for output rows [oh0, oh1).
 template <class T>
-void im2col(const T* x, T* col, const G& g, int64_t oh0, int64_t oh1) {
-  const int64_t pc = (oh1 - oh0) * g.Wo;
+void im2col(const T* x, T* col, int64_t ld, const G& g, int64_t oh0, int64_t oh1) {
   for (int64_t c = 0; c < g.C; ++c)
     for (int64_t i = 0; i < g.kh; ++i)
       for (int64_t j = 0; j < g.kw; ++j) {
-        T* dst = col + ((c * g.kh + i) * g.kw + j) * pc;
+        T* dst = col + ((c * g.kh + i) * g.kw + j) * ld;
         const Span s = valid_columns(g, j);
         for (int64_t oh = oh0; oh < oh1; ++oh, dst += g.Wo) {
           const int64_t ih = oh * g.stride_h - g.pad_h + i;
@@ -89,20 +133,20 @@ void im2col(const T* x, T* col, const G& g, int64_t oh0, int64_t oh1) {
       }
 }
 
-// Image gx [C, H, W] += the patches in col (inverse of im2col for rows [oh0, oh1)).
+// Image gx [C, H, W] += the patches in col (leading dimension ld; inverse of im2col).
 template <class T>
-void col2im_add(const T* col, T* gx, const G& g, int64_t oh0, int64_t oh1) {
-  const int64_t pc = (oh1 - oh0) * g.Wo;
+void col2im_add(const T* col, int64_t ld, T* gx, const G& g, int64_t oh0, int64_t oh1) {
   for (int64_t c = 0; c < g.C; ++c)
     for (int64_t i = 0; i < g.kh; ++i)
       for (int64_t j = 0; j < g.kw; ++j) {
-        const T* src = col + ((c * g.kh + i) * g.kw + j) * pc;
+        const T* src = col + ((c * g.kh + i) * g.kw + j) * ld;
         const Span s = valid_columns(g, j);
         for (int64_t oh = oh0; oh < oh1; ++oh, src += g.Wo) {
           const int64_t ih = oh * g.stride_h - g.pad_h + i;
           if (ih < 0 || ih >= g.H) continue;
           T* dst = gx + (c * g.H + ih) * g.W + (j - g.pad_w);
           if (g.stride_w == 1) {
+#pragma omp simd
             for (int64_t ow = s.lo; ow < s.hi; ++ow) dst[ow] += src[ow];
           } else {
             for (int64_t ow = s.lo; ow < s.hi; ++ow) dst[ow * g.stride_w] += src[ow];
@@ -111,55 +155,109 @@ void col2im_add(const T* col, T* gx, const G& g, int64_t oh0, int64_t oh1) {
       }
 }
 
+// The panel's columns of the whole batch's [N, C, H, W] input as a [K, columns] matrix:
+// the image itself (identity columns) or im2col into `col`.
+template <class T>
+ConstMat<T> panel_columns(const T* x, T* col, const Panel& p, const G& g) {
+  const int64_t K = g.C * g.kh * g.kw, P = g.Ho * g.Wo, cols = p.columns(g);
+  const int64_t plane = g.C * g.H * g.W;
+  if (identity_columns(g))
+    return ConstMat<T>(x + p.n0 * plane + p.oh0 * g.Wo, K, cols, Eigen::OuterStride<>(P));
+  const int64_t per_image = (p.oh1 - p.oh0) * g.Wo;
+  for (int64_t j = 0; j < p.images; ++j)
+    im2col(x + (p.n0 + j) * plane, col + j * per_image, cols, g, p.oh0, p.oh1);
+  return ConstMat<T>(col, K, cols, Eigen::OuterStride<>(cols));
+}
+
+// Image j of a multi-image panel inside a [O, columns] matrix, and the same image's [O, P]
+// slice of the batch's [N, O, P] tensor.
+template <class M>
+auto image_block(M& m, int64_t j, int64_t P) {
+  return m.middleCols(j * P, P);
+}
+
 // ---- im2col + GEMM ---------------------------------------------------------------------
 
 template <class T>
 void forward_gemm(const T* x, const T* w, const T* b, T* y, const G& g) {
-  const int64_t K = g.C * g.kh * g.kw, P = g.Ho * g.Wo, rows = block_rows(g, sizeof(T));
-  const bool identity = identity_columns(g);
+  const int64_t K = g.C * g.kh * g.kw, P = g.Ho * g.Wo;
   const ConstMat<T> wm(w, g.O, K, Eigen::OuterStride<>(K));
-#pragma omp parallel for schedule(static) if (split_batch(g))
-  for (int64_t n = 0; n < g.N; ++n) {
-    const T* xn = x + n * g.C * g.H * g.W;
-    T* yn = y + n * g.O * P;
-    T* col = identity ? nullptr : thread_scratch<T>(K * rows * g.Wo);
-    for (int64_t oh0 = 0; oh0 < g.Ho; oh0 += rows) {
-      const int64_t oh1 = std::min(g.Ho, oh0 + rows), pc = (oh1 - oh0) * g.Wo;
-      if (!identity) im2col(xn, col, g, oh0, oh1);
-      const ConstMat<T> cm(identity ? xn + oh0 * g.Wo : col, K, pc,
-                           Eigen::OuterStride<>(identity ? P : pc));
-      Mat<T> yb(yn + oh0 * g.Wo, g.O, pc, Eigen::OuterStride<>(P));
-      if (b) {
-        for (int64_t o = 0; o < g.O; ++o) yb.row(o).setConstant(b[o]);
-        yb.noalias() += wm * cm;
-      } else {
-        yb.noalias() = wm * cm;
+  const bool split = split_batch(g);
+#pragma omp parallel if (split)
+  {
+    const auto [nb, ne] = thread_images(g, split);
+    const std::vector<Panel> panels = plan_panels(g, sizeof(T), nb, ne);
+    int64_t most = 0;
+    for (const Panel& p : panels) most = std::max(most, p.columns(g));
+    const bool grouped = !panels.empty() && panels.front().images > 1;
+    T* col = thread_scratch<T>((identity_columns(g) ? 0 : K * most) + (grouped ? g.O * most : 0));
+    T* out = col + (identity_columns(g) ? 0 : K * most);  // [O, columns] of a grouped panel
+    for (const Panel& p : panels) {
+      const int64_t cols = p.columns(g);
+      const ConstMat<T> cm = panel_columns(x, col, p, g);
+      if (p.images == 1) {  // straight into y: rows [oh0, oh1) of image n0
+        Mat<T> yb(y + p.n0 * g.O * P + p.oh0 * g.Wo, g.O, cols, Eigen::OuterStride<>(P));
+        if (b) {
+          for (int64_t o = 0; o < g.O; ++o) yb.row(o).setConstant(b[o]);
+          yb.noalias() += wm * cm;
+        } else {
+          yb.noalias() = wm * cm;
+        }
+        continue;
+      }
+      Mat<T> om(out, g.O, cols, Eigen::OuterStride<>(cols));
+      om.noalias() = wm * cm;
+      for (int64_t j = 0; j < p.images; ++j) {
+        Mat<T> yn(y + (p.n0 + j) * g.O * P, g.O, P, Eigen::OuterStride<>(P));
+        if (b) {
+          for (int64_t o = 0; o < g.O; ++o) yn.row(o) = image_block(om, j, P).row(o).array() + b[o];
+        } else {
+          yn = image_block(om, j, P);
+        }
       }
     }
   }
 }
 
+// The panel's [O, columns] block of gy [N, O, P]: a view for one image, else gathered
+// into `buf`.
+template <class T>
+ConstMat<T> panel_grad(const T* gy, T* buf, const Panel& p, const G& g) {
+  const int64_t P = g.Ho * g.Wo, cols = p.columns(g);
+  if (p.images == 1) return ConstMat<T>(gy + p.n0 * g.O * P + p.oh0 * g.Wo, g.O, cols, Eigen::OuterStride<>(P));
+  Mat<T> m(buf, g.O, cols, Eigen::OuterStride<>(cols));
+  for (int64_t j = 0; j < p.images; ++j)
+    image_block(m, j, P) = ConstMat<T>(gy + (p.n0 + j) * g.O * P, g.O, P, Eigen::OuterStride<>(P));
+  return ConstMat<T>(buf, g.O, cols, Eigen::OuterStride<>(cols));
+}
+
 template <class T>
 void backward_input_gemm(const T* gy, const T* w, T* gx, const G& g) {
-  const int64_t K = g.C * g.kh * g.kw, P = g.Ho * g.Wo, rows = block_rows(g, sizeof(T));
-  const bool identity = identity_columns(g);
+  const int64_t K = g.C * g.kh * g.kw, P = g.Ho * g.Wo, plane = g.C * g.H * g.W;
   const ConstMat<T> wm(w, g.O, K, Eigen::OuterStride<>(K));
-#pragma omp parallel for schedule(static) if (split_batch(g))
-  for (int64_t n = 0; n < g.N; ++n) {
-    const T* gyn = gy + n * g.O * P;
-    T* gxn = gx + n * g.C * g.H * g.W;
-    if (identity) {  // gx_n [C, HW] = W^T gy_n
-      Mat<T> gxm(gxn, g.C, P, Eigen::OuterStride<>(P));
-      gxm.noalias() = wm.transpose() * ConstMat<T>(gyn, g.O, P, Eigen::OuterStride<>(P));
-      continue;
-    }
-    std::fill(gxn, gxn + g.C * g.H * g.W, T(0));
-    T* col = thread_scratch<T>(K * rows * g.Wo);
-    for (int64_t oh0 = 0; oh0 < g.Ho; oh0 += rows) {
-      const int64_t oh1 = std::min(g.Ho, oh0 + rows), pc = (oh1 - oh0) * g.Wo;
-      Mat<T> cm(col, K, pc, Eigen::OuterStride<>(pc));
-      cm.noalias() = wm.transpose() * ConstMat<T>(gyn + oh0 * g.Wo, g.O, pc, Eigen::OuterStride<>(P));
-      col2im_add(col, gxn, g, oh0, oh1);
+  const bool split = split_batch(g);
+#pragma omp parallel if (split)
+  {
+    const auto [nb, ne] = thread_images(g, split);
+    if (identity_columns(g)) {  // gx_n [C, HW] = W^T gy_n
+      for (int64_t n = nb; n < ne; ++n) {
+        Mat<T> gxm(gx + n * plane, g.C, P, Eigen::OuterStride<>(P));
+        gxm.noalias() = wm.transpose() * ConstMat<T>(gy + n * g.O * P, g.O, P, Eigen::OuterStride<>(P));
+      }
+    } else {
+      std::fill(gx + nb * plane, gx + ne * plane, T(0));
+      const std::vector<Panel> panels = plan_panels(g, sizeof(T), nb, ne);
+      int64_t most = 0;
+      for (const Panel& p : panels) most = std::max(most, p.columns(g));
+      T* col = thread_scratch<T>((K + g.O) * most);
+      T* gbuf = col + K * most;
+      for (const Panel& p : panels) {
+        const int64_t cols = p.columns(g), per_image = (p.oh1 - p.oh0) * g.Wo;
+        Mat<T> cm(col, K, cols, Eigen::OuterStride<>(cols));
+        cm.noalias() = wm.transpose() * panel_grad(gy, gbuf, p, g);
+        for (int64_t j = 0; j < p.images; ++j)
+          col2im_add(col + j * per_image, cols, gx + (p.n0 + j) * plane, g, p.oh0, p.oh1);
+      }
     }
   }
 }
@@ -178,35 +276,28 @@ void reduce_partials(const std::vector<const A*>& parts, int64_t count, T* out) 
 
 template <class T>
 void backward_weight_gemm(const T* gy, const T* x, T* gw, T* gb, const G& g) {
-  const int64_t K = g.C * g.kh * g.kw, P = g.Ho * g.Wo, rows = block_rows(g, sizeof(T));
-  const bool identity = identity_columns(g);
-  const int64_t col_size = identity ? 0 : K * rows * g.Wo;
+  const int64_t K = g.C * g.kh * g.kw;
+  const bool split = split_batch(g);
   std::vector<const T*> gw_parts(omp_get_max_threads(), nullptr), gb_parts = gw_parts;
-#pragma omp parallel if (split_batch(g))
+#pragma omp parallel if (split)
   {
     const int tid = omp_get_thread_num();
-    T* buf = thread_scratch<T>(col_size + g.O * K + g.O);
-    T *col = buf, *pgw = buf + col_size, *pgb = pgw + g.O * K;
+    const auto [nb, ne] = thread_images(g, split);
+    const std::vector<Panel> panels = plan_panels(g, sizeof(T), nb, ne);
+    int64_t most = 0;
+    for (const Panel& p : panels) most = std::max(most, p.columns(g));
+    const int64_t col_size = identity_columns(g) ? 0 : K * most;
+    T* buf = thread_scratch<T>(col_size + g.O * most + g.O * K + g.O);
+    T *col = buf, *gbuf = col + col_size, *pgw = gbuf + g.O * most, *pgb = pgw + g.O * K;
     std::fill(pgw, pgw + g.O * K + g.O, T(0));
     gw_parts[tid] = pgw;
     gb_parts[tid] = pgb;
     Mat<T> pgwm(pgw, g.O, K, Eigen::OuterStride<>(K));
-#pragma omp for schedule(static)
-    for (int64_t n = 0; n < g.N; ++n) {
-      const T* xn = gw ? x + n * g.C * g.H * g.W : nullptr;
-      const T* gyn = gy + n * g.O * P;
-      for (int64_t oh0 = 0; oh0 < g.Ho; oh0 += rows) {
-        const int64_t oh1 = std::min(g.Ho, oh0 + rows), pc = (oh1 - oh0) * g.Wo;
-        const ConstMat<T> gyb(gyn + oh0 * g.Wo, g.O, pc, Eigen::OuterStride<>(P));
-        if (gw) {
-          if (!identity) im2col(xn, col, g, oh0, oh1);
-          const ConstMat<T> cm(identity ? xn + oh0 * g.Wo : col, K, pc,
-                               Eigen::OuterStride<>(identity ? P : pc));
-          pgwm.noalias() += gyb * cm.transpose();
-        }
-        if (gb)
-          for (int64_t o = 0; o < g.O; ++o) pgb[o] += gyb.row(o).sum();
-      }
+    for (const Panel& p : panels) {
+      const ConstMat<T> gyb = panel_grad(gy, gbuf, p, g);
+      if (gw) pgwm.noalias() += gyb * panel_columns(x, col, p, g).transpose();
+      if (gb)
+        for (int64_t o = 0; o < g.O; ++o) pgb[o] += gyb.row(o).sum();
     }
   }
   reduce_partials<T, T>(gw_parts, g.O * K, gw);

@@ -3,11 +3,14 @@
 //   x  [N, C, H, W]      weight [O, C, kh, kw]      bias [O] (optional)
 //   y  [N, O, Ho, Wo]    Ho = (H + 2 ph - kh) / sh + 1,  Wo = (W + 2 pw - kw) / sw + 1
 //
-// Fast path: im2col + GEMM (Eigen) per image, in blocks of output rows so that the column
-// buffer stays in cache; the batch is split over the OpenMP threads (one single-threaded
-// GEMM per thread), or, when the batch is smaller than the thread count, Eigen threads the
-// GEMMs. A single-input-channel layer (C == 1, the first layer of the study's CNN) takes a
-// direct path instead (im2col would blow 1 channel up kh*kw times for a GEMM with K = 9).
+// Fast path: im2col + GEMM (Eigen) over panels of output columns: blocks of output rows of
+// one image (sized so that the column buffer stays in L2 when K is small), or, when an
+// image has few output pixels (the deep layers), several whole images per GEMM, so that
+// every GEMM is at least ~1024 columns wide. The batch is split over the OpenMP threads in
+// contiguous shares (one parallel region per call, single-threaded GEMMs inside); a batch
+// smaller than the thread count runs on the calling thread. A single-input-
+// channel layer (C == 1, the first layer of the study's CNN) takes a direct path instead
+// (im2col would blow 1 channel up kh*kw times for a GEMM with K = 9).
 // All tensors given to these kernels are contiguous; outputs are allocated by the caller.
 // The *_reference functions are plain loops, kept for the tests.
 #pragma once

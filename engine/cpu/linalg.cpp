@@ -1,7 +1,13 @@
 // CPU matrix multiply on Eigen's GEMM. Row-major and column-major (transposed) views map
 // directly with their leading dimension, so a.transpose(0, 1) @ b costs no copy; other
-// layouts are copied once. Eigen threads large products with OpenMP.
+// layouts are copied once. Products of at least kParallelWork multiply-adds are split
+// over the OpenMP threads (by batch, else by the longer of the output's rows and
+// columns), each part a single-threaded Eigen GEMM; smaller ones run on the calling
+// thread, where a fork/join would cost more than it saves when the cores are shared.
+#include <omp.h>
+
 #include <Eigen/Core>
+#include <algorithm>
 #include <stdexcept>
 
 #include "engine/cpu/cpu_backend.h"
@@ -39,6 +45,9 @@ static Tensor mappable(const Tensor& x) {
   return row_major(r, c, rs, cs) || col_major(r, c, rs, cs) ? x : contiguous_copy(x);
 }
 
+// ~0.7 ms of single-threaded GEMM.
+constexpr double kParallelWork = 32e6;
+
 void CpuBackend::matmul(const Tensor& a, const Tensor& b, const Tensor& out) {
   if (a.dim() != 3 || b.dim() != 3 || out.dim() != 3 || !out.is_contiguous())
     throw std::logic_error("matmul kernel: expects [B,M,K] @ [B,K,N] -> contiguous [B,M,N]");
@@ -48,13 +57,37 @@ void CpuBackend::matmul(const Tensor& a, const Tensor& b, const Tensor& out) {
     const T* pa = am.data<T>();
     const T* pb = bm.data<T>();
     T* po = out.data<T>();
-    for (int64_t i = 0; i < B; ++i) {
-      Eigen::Map<RowMat<T>> o(po + i * M * N, M, N);
-      with_matrix(pa + i * am.strides()[0], M, K, am.strides()[1], am.strides()[2],
-                  [&](const auto& ma) {
-                    with_matrix(pb + i * bm.strides()[0], K, N, bm.strides()[1],
-                                bm.strides()[2], [&](const auto& mb) { o.noalias() = ma * mb; });
-                  });
+    const int nt = omp_get_max_threads();
+    const bool parallel = nt > 1 && double(B) * M * N * K >= kParallelWork && !omp_in_parallel();
+    // Part p of nt: batches when there are several, else a slice of rows or columns.
+    const bool by_batch = B >= nt, by_rows = M >= N;
+    auto part = [&](int p, int parts) {
+      const int64_t extent = by_batch ? B : by_rows ? M : N;
+      const int64_t begin = extent * p / parts, end = extent * (p + 1) / parts;
+      const int64_t b0 = by_batch ? begin : 0, b1 = by_batch ? end : B;
+      for (int64_t i = b0; i < b1; ++i) {
+        Eigen::Map<RowMat<T>> o(po + i * M * N, M, N);
+        with_matrix(pa + i * am.strides()[0], M, K, am.strides()[1], am.strides()[2],
+                    [&](const auto& ma) {
+                      with_matrix(pb + i * bm.strides()[0], K, N, bm.strides()[1],
+                                  bm.strides()[2], [&](const auto& mb) {
+                                    if (by_batch || parts == 1)
+                                      o.noalias() = ma * mb;
+                                    else if (by_rows)
+                                      o.middleRows(begin, end - begin).noalias() =
+                                          ma.middleRows(begin, end - begin) * mb;
+                                    else
+                                      o.middleCols(begin, end - begin).noalias() =
+                                          ma * mb.middleCols(begin, end - begin);
+                                  });
+                    });
+      }
+    };
+    if (parallel) {
+#pragma omp parallel num_threads(nt)
+      part(omp_get_thread_num(), omp_get_num_threads());
+    } else {
+      part(0, 1);
     }
   });
 }

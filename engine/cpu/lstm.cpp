@@ -5,6 +5,8 @@
 // [N, T, D*H], h_n/c_n [D, N, H].
 #include "engine/cpu/lstm.h"
 
+#include <omp.h>
+
 #include <Eigen/Core>
 #include <algorithm>
 #include <cstring>
@@ -54,15 +56,16 @@ struct Schedule {
   int64_t time(int64_t r, int64_t s, bool reverse) const { return reverse ? len[r] - 1 - s : s; }
 };
 
-// Runs fn(d) for d in [0, D): on two threads when D == 2 (Eigen's products inside a
-// parallel region run single-threaded), inline otherwise.
+// Runs fn(d) for d in [0, D): on two threads when D == 2 and OpenMP may use two (Eigen's
+// products inside a parallel region run single-threaded, so each direction's GEMMs stay on
+// its own core), inline otherwise.
 template <class F>
 void for_each_direction(int64_t D, F&& fn) {
-  if (D == 2) {
+  if (D == 2 && omp_get_max_threads() >= 2) {
 #pragma omp parallel for num_threads(2) schedule(static, 1)
     for (int d = 0; d < 2; ++d) fn(d);
   } else {
-    fn(0);
+    for (int d = 0; d < D; ++d) fn(d);
   }
 }
 
@@ -168,18 +171,18 @@ void lstm_forward(const LstmForwardParams<T>& p) {
   const int64_t N = p.dims.batch, Tn = p.dims.steps, I = p.dims.input, H = p.dims.hidden;
   const int64_t D = p.dims.directions, G = 4 * H, NT = N * Tn;
   const Schedule sch(p.lengths, N);
-  // Input projection of every step: gates[:, :, d] = x W_ih^T + (b_ih + b_hh).
   const ConstRowMap<T> X(p.x, NT, I, Stride(I));
-  for (int64_t d = 0; d < D; ++d) {
+  std::vector<std::vector<T>> ws(D, std::vector<T>(6 * N * H));
+  for_each_direction(D, [&](int d) {
+    // Input projection of every step: gates[:, :, d] = x W_ih^T + (b_ih + b_hh).
     const LstmDirectionParams<T>& w = p.dir[d];
     RowMap<T> Gd(p.gates + d * G, NT, G, Stride(D * G));
     Gd.noalias() = X * ConstColMap<T>(w.w_ih, I, G, Stride(I));
     const Eigen::Matrix<T, 1, Eigen::Dynamic> bias =
         ConstVec<T>(w.b_ih, G).matrix().transpose() + ConstVec<T>(w.b_hh, G).matrix().transpose();
     Gd.rowwise() += bias;
-  }
-  std::vector<std::vector<T>> ws(D, std::vector<T>(6 * N * H));
-  for_each_direction(D, [&](int d) { forward_direction(p, d, sch, ws[d].data()); });
+    forward_direction(p, d, sch, ws[d].data());
+  });
 }
 
 template <class T>
@@ -190,14 +193,11 @@ void lstm_backward(const LstmBackwardParams<T>& p) {
   std::vector<T> dG_all(NT * D * G, T(0));  // zero at padded steps: they add nothing below
   std::vector<std::vector<T>> hprev(D, std::vector<T>(NT * H, T(0)));
   std::vector<std::vector<T>> ws(D, std::vector<T>((7 * H + 3) * N));
+  const ConstRowMap<T> X(p.x, NT, I, Stride(I));
   for_each_direction(D, [&](int d) {
     backward_direction(p, d, sch, ws[d].data(), dG_all.data(), hprev[d].data());
-  });
-
-  // Gradients over all steps at once: dW_ih = dG^T x, dW_hh = dG^T h_prev, db = sum dG,
-  // dx = sum_d dG_d W_ih[d].
-  const ConstRowMap<T> X(p.x, NT, I, Stride(I));
-  for (int64_t d = 0; d < D; ++d) {
+    // This direction's gradients over all steps at once: dW_ih = dG^T x, dW_hh = dG^T
+    // h_prev, db = sum dG (on this direction's thread).
     const ConstRowMap<T> dG(dG_all.data() + d * G, NT, G, Stride(D * G));
     if (p.grad_b_ih[d] || p.grad_b_hh[d]) {
       const Eigen::Matrix<T, 1, Eigen::Dynamic> db = dG.colwise().sum();
@@ -208,12 +208,23 @@ void lstm_backward(const LstmBackwardParams<T>& p) {
     if (p.grad_w_hh[d])
       RowMap<T>(p.grad_w_hh[d], G, H, Stride(H)).noalias() =
           dG.transpose() * ConstRowMap<T>(hprev[d].data(), NT, H, Stride(H));
-    if (p.grad_x) {
-      RowMap<T> dX(p.grad_x, NT, I, Stride(I));
+  });
+  if (!p.grad_x) return;
+  // dx = sum_d dG_d W_ih[d]; with two directions the rows are split over two threads.
+  auto input_grad = [&](int64_t r0, int64_t r1) {
+    RowMap<T> dX(p.grad_x + r0 * I, r1 - r0, I, Stride(I));
+    for (int64_t d = 0; d < D; ++d) {
+      const ConstRowMap<T> dG(dG_all.data() + r0 * D * G + d * G, r1 - r0, G, Stride(D * G));
       const ConstRowMap<T> W(p.dir[d].w_ih, G, I, Stride(I));
       if (d == 0) dX.noalias() = dG * W;
       else dX.noalias() += dG * W;
     }
+  };
+  if (D == 2 && omp_get_max_threads() >= 2) {
+#pragma omp parallel for num_threads(2) schedule(static, 1)
+    for (int half = 0; half < 2; ++half) input_grad(half * NT / 2, (half + 1) * NT / 2);
+  } else {
+    input_grad(0, NT);
   }
 }
 

@@ -12,11 +12,14 @@
 // folded in); only the recurrent product h_{t-1} W_hh^T runs step by step, followed by a
 // fused gate + cell update. Sequences are processed longest first, so the ones still
 // running at step s are a prefix of the batch and each step is one small GEMM over them.
-// With D = 2 the two directions' step loops run on two threads (OpenMP), each with its
-// own preallocated workspace: the step loops allocate nothing.
+// With D = 2 each direction runs on its own thread (OpenMP, when two are allowed): its
+// projection GEMM and step loop, with its own preallocated workspace (the step loops
+// allocate nothing), and single-threaded GEMMs, so no thread ever waits inside a GEMM
+// for the other (Eigen's own threading spins, which costs most when the cores are shared).
 // Backward (BPTT): the same step loop in reverse yields the pre-activation gradients dG
-// [N, T, D*4H] (zero at padded steps); the weight, bias and input gradients are then GEMMs
-// over all steps at once.
+// [N, T, D*4H] (zero at padded steps); each direction's thread then computes its weight
+// and bias gradients as GEMMs over all steps at once, and the input gradient is split by
+// rows over the two threads.
 #pragma once
 
 #include <cstdint>

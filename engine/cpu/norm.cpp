@@ -31,7 +31,11 @@ void for_channel_blocks(const G& g, int64_t c, F&& f) {
   }
 }
 
-bool split_channels(const G& g) { return g.C > 1 && g.N * g.C * g.S > 4096; }
+// Below ~1M values (a few 0.1 ms) a kernel runs on the calling thread: a fork/join would
+// cost more than it saves, a whole scheduler time slice when the cores are shared.
+constexpr int64_t kParallelValues = int64_t{1} << 20;
+
+bool split_channels(const G& g) { return g.C > 1 && g.N * g.C * g.S >= kParallelValues; }
 
 }  // namespace
 
@@ -70,7 +74,7 @@ void batch_norm_apply(const Tensor& x, const Tensor& mean, const Tensor& invstd,
     const T *px = x.data<T>(), *pm = mean.data<T>(), *pi = invstd.data<T>();
     const T *pw = ptr_or_null<T>(weight), *pb = ptr_or_null<T>(bias);
     T* py = y.data<T>();
-#pragma omp parallel for collapse(2) schedule(static) if (g.N * g.C * g.S > 4096)
+#pragma omp parallel for collapse(2) schedule(static) if (g.N * g.C * g.S >= kParallelValues)
     for (int64_t n = 0; n < g.N; ++n)
       for (int64_t c = 0; c < g.C; ++c) {
         const T scale = (pw ? pw[c] : T(1)) * pi[c];

@@ -4,6 +4,11 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <type_traits>
+
+#if defined(__AVX2__)
+#include <immintrin.h>
+#endif
 
 namespace melgrad::cpu {
 
@@ -11,8 +16,60 @@ namespace {
 
 using G = Pool2dGeometry;
 
+// Below ~1M input values (~0.1 ms) the kernels run on the calling thread: a fork/join would
+// cost more than it saves, a whole scheduler time slice when the cores are shared.
+constexpr int64_t kParallelValues = int64_t{1} << 20;
+
+// (v > m) || isnan(v): the rule every window applies to each value in row-major order, so
+// the first maximum wins ties and a NaN wins over numbers.
+template <class T>
+inline bool takes_over(T v, T m) {
+  return v > m || std::isnan(v);
+}
+
+#if defined(__AVX2__)
+// Eight 2x2 windows at once (float): output columns [ow, ow + 8) of output row oh, whose
+// top input row is r0 and bottom r1. Same rule as takes_over, as vector selects.
+inline void pool2x2_avx2(const float* r0, const float* r1, int64_t ow, int64_t top, int64_t W,
+                         float* y, int64_t* idx) {
+  auto split = [](const float* r, __m256& even, __m256& odd) {
+    const __m256 lo = _mm256_loadu_ps(r), hi = _mm256_loadu_ps(r + 8);
+    // shuffle_ps works per 128-bit lane: fix the order of the 64-bit pairs afterwards.
+    even = _mm256_castpd_ps(_mm256_permute4x64_pd(
+        _mm256_castps_pd(_mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(2, 0, 2, 0))), _MM_SHUFFLE(3, 1, 2, 0)));
+    odd = _mm256_castpd_ps(_mm256_permute4x64_pd(
+        _mm256_castps_pd(_mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(3, 1, 3, 1))), _MM_SHUFFLE(3, 1, 2, 0)));
+  };
+  __m256 a, b, d, e;
+  split(r0 + 2 * ow, a, b);
+  split(r1 + 2 * ow, d, e);
+  __m256 m = a;
+  __m256i k = _mm256_setzero_si256();  // offset of the winner inside the window
+  auto take = [&](__m256 v, int64_t offset) {
+    const __m256 t = _mm256_or_ps(_mm256_cmp_ps(v, m, _CMP_GT_OQ), _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
+    m = _mm256_blendv_ps(m, v, t);
+    k = _mm256_castps_si256(_mm256_blendv_ps(
+        _mm256_castsi256_ps(k), _mm256_castsi256_ps(_mm256_set1_epi32(static_cast<int>(offset))), t));
+  };
+  take(b, 1);
+  take(d, W);
+  take(e, W + 1);
+  _mm256_storeu_ps(y + ow, m);
+  // index = top + 2 (ow + lane) + offset, widened to int64
+  const __m256i col = _mm256_add_epi32(_mm256_set1_epi32(static_cast<int>(2 * ow)),
+                                       _mm256_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14));
+  const __m256i rel = _mm256_add_epi32(col, k);
+  const __m256i base = _mm256_set1_epi64x(top);
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(idx + ow),
+                      _mm256_add_epi64(base, _mm256_cvtepi32_epi64(_mm256_castsi256_si128(rel))));
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(idx + ow + 4),
+                      _mm256_add_epi64(base, _mm256_cvtepi32_epi64(_mm256_extracti128_si256(rel, 1))));
+}
+#endif
+
 // Max of one plane. Generic windows; the 2x2 / stride 2 / no-padding case (the study's
-// pool 2) is unrolled.
+// pool 2) is unrolled and branch-free (selects instead of jumps: random data would
+// mispredict every other comparison).
 template <class T>
 void pool_plane(const T* x, T* y, int64_t* idx, const G& g) {
   if (g.kh == 2 && g.kw == 2 && g.stride_h == 2 && g.stride_w == 2 && g.pad_h == 0 &&
@@ -20,16 +77,28 @@ void pool_plane(const T* x, T* y, int64_t* idx, const G& g) {
     for (int64_t oh = 0; oh < g.Ho; ++oh) {
       const T* r0 = x + 2 * oh * g.W;
       const T* r1 = r0 + g.W;
-      for (int64_t ow = 0; ow < g.Wo; ++ow) {
+      T* yr = y + oh * g.Wo;
+      int64_t* ir = idx + oh * g.Wo;
+      const int64_t top = 2 * oh * g.W;
+      int64_t ow = 0;
+#if defined(__AVX2__)
+      if constexpr (std::is_same_v<T, float>)  // in-plane offsets fit int32 (checked below)
+        if (g.H * g.W < (int64_t{1} << 31))
+          for (; ow + 8 <= g.Wo; ow += 8) pool2x2_avx2(r0, r1, ow, top, g.W, yr, ir);
+#endif
+      for (; ow < g.Wo; ++ow) {
         const int64_t c = 2 * ow;
-        int64_t best = 2 * oh * g.W + c;
-        T m = r0[c];
-        // (v > m) || isnan(v) keeps the first maximum and lets NaN win.
-        if (r0[c + 1] > m || std::isnan(r0[c + 1])) m = r0[c + 1], best = 2 * oh * g.W + c + 1;
-        if (r1[c] > m || std::isnan(r1[c])) m = r1[c], best = (2 * oh + 1) * g.W + c;
-        if (r1[c + 1] > m || std::isnan(r1[c + 1])) m = r1[c + 1], best = (2 * oh + 1) * g.W + c + 1;
-        y[oh * g.Wo + ow] = m;
-        idx[oh * g.Wo + ow] = best;
+        const T a = r0[c], b = r0[c + 1], d = r1[c], e = r1[c + 1];
+        T m = a;
+        int64_t k = 0;  // 0, 1: top row; 2, 3: bottom row
+        bool t = takes_over(b, m);
+        m = t ? b : m, k = t ? 1 : k;
+        t = takes_over(d, m);
+        m = t ? d : m, k = t ? 2 : k;
+        t = takes_over(e, m);
+        m = t ? e : m, k = t ? 3 : k;
+        yr[ow] = m;
+        ir[ow] = top + c + (k & 1) + (k >> 1) * g.W;
       }
     }
     return;
@@ -42,16 +111,37 @@ void pool_plane(const T* x, T* y, int64_t* idx, const G& g) {
       const int64_t w1 = std::min<int64_t>(ow * g.stride_w - g.pad_w + g.kw, g.W);
       T m = -std::numeric_limits<T>::infinity();
       int64_t best = h0 * g.W + w0;
-      // (v > m) || isnan(v): the first maximum wins, and the first NaN ends the scan.
-      for (int64_t h = h0; h < h1 && !std::isnan(m); ++h)
-        for (int64_t w = w0; w < w1 && !std::isnan(m); ++w) {
+      for (int64_t h = h0; h < h1; ++h)
+        for (int64_t w = w0; w < w1; ++w) {
           const T v = x[h * g.W + w];
-          if (v > m || std::isnan(v)) m = v, best = h * g.W + w;
+          const bool t = takes_over(v, m);
+          m = t ? v : m, best = t ? h * g.W + w : best;
         }
       y[oh * g.Wo + ow] = m;
       idx[oh * g.Wo + ow] = best;
     }
   }
+}
+
+// Backward of K x K windows with stride K and no padding on one plane: every element of
+// dst [H, W] is written once, gy at the window's argmax and zero elsewhere (selects, no
+// branches).
+template <int K, class T>
+void scatter_tiles(const T* src, const int64_t* idx, T* dst, const G& g) {
+  for (int64_t oh = 0; oh < g.Ho; ++oh) {
+    const int64_t* io = idx + oh * g.Wo;
+    const T* so = src + oh * g.Wo;
+    T* rows = dst + K * oh * g.W;
+    const int64_t top = K * oh * g.W;
+    for (int64_t ow = 0; ow < g.Wo; ++ow) {
+      const int64_t r = io[ow] - top - K * ow;  // i W + j for the winner at (i, j)
+      const T v = so[ow];
+      for (int i = 0; i < K; ++i)
+        for (int j = 0; j < K; ++j) rows[i * g.W + K * ow + j] = r == i * g.W + j ? v : T(0);
+    }
+    for (int i = 0; i < K; ++i) std::fill(rows + i * g.W + K * g.Wo, rows + (i + 1) * g.W, T(0));
+  }
+  std::fill(dst + K * g.Ho * g.W, dst + g.H * g.W, T(0));
 }
 
 }  // namespace
@@ -62,25 +152,58 @@ void max_pool2d_forward(const Tensor& x, const Tensor& y, const Tensor& argmax, 
     T* py = y.data<T>();
     int64_t* pi = argmax.data<int64_t>();
     const int64_t in_plane = g.H * g.W, out_plane = g.Ho * g.Wo;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (g.planes * in_plane >= kParallelValues)
     for (int64_t p = 0; p < g.planes; ++p)
       pool_plane(px + p * in_plane, py + p * out_plane, pi + p * out_plane, g);
   });
 }
 
 void max_pool2d_backward(const Tensor& gy, const Tensor& argmax, const Tensor& gx, const G& g) {
+  // Windows that neither overlap nor leave gaps between them (stride = kernel, no padding):
+  // each input element lies in at most one window, so one pass writes every element of
+  // gx once (the gradient at the argmax, zero elsewhere, zero for rows and columns that
+  // floor mode dropped). Otherwise gx is zero-filled and the gradients are added.
+  const bool tiles = g.stride_h == g.kh && g.stride_w == g.kw && g.pad_h == 0 && g.pad_w == 0 &&
+                     g.Ho * g.kh <= g.H && g.Wo * g.kw <= g.W;
   dispatch_floating(gy.dtype(), "max_pool2d_backward", [&]<class T>() {
     const T* pg = gy.data<T>();
     const int64_t* pi = argmax.data<int64_t>();
     T* px = gx.data<T>();
     const int64_t in_plane = g.H * g.W, out_plane = g.Ho * g.Wo;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (g.planes * in_plane >= kParallelValues)
     for (int64_t p = 0; p < g.planes; ++p) {
       T* dst = px + p * in_plane;
-      std::fill(dst, dst + in_plane, T(0));
       const T* src = pg + p * out_plane;
       const int64_t* idx = pi + p * out_plane;
-      for (int64_t k = 0; k < out_plane; ++k) dst[idx[k]] += src[k];
+      if (!tiles) {
+        std::fill(dst, dst + in_plane, T(0));
+        for (int64_t k = 0; k < out_plane; ++k) dst[idx[k]] += src[k];
+        continue;
+      }
+      if (g.kh == 2 && g.kw == 2) {  // the study's pools, branch-free
+        scatter_tiles<2>(src, idx, dst, g);
+        continue;
+      }
+      if (g.kh == 3 && g.kw == 3) {
+        scatter_tiles<3>(src, idx, dst, g);
+        continue;
+      }
+      for (int64_t oh = 0; oh < g.Ho; ++oh) {
+        for (int64_t i = 0; i < g.kh; ++i) {
+          const int64_t h = oh * g.kh + i;
+          T* row = dst + h * g.W;
+          for (int64_t ow = 0; ow < g.Wo; ++ow) {
+            const int64_t at = idx[oh * g.Wo + ow] - h * g.W;  // column if in this row
+            const T v = src[oh * g.Wo + ow];
+            for (int64_t j = 0; j < g.kw; ++j) {
+              const int64_t w = ow * g.kw + j;
+              row[w] = w == at ? v : T(0);
+            }
+          }
+          std::fill(row + g.Wo * g.kw, row + g.W, T(0));
+        }
+      }
+      std::fill(dst + g.Ho * g.kh * g.W, dst + in_plane, T(0));
     }
   });
 }

@@ -5,8 +5,8 @@
 //
 // Windows start at oh * sh - ph and are clipped to the input (padding never wins). Ties go
 // to the first maximum in row-major window order; NaN counts as the maximum (as PyTorch).
-// The planes (n, c) are split over the OpenMP threads. Tensors are contiguous; outputs are
-// allocated by the caller.
+// The planes (n, c) are split over the OpenMP threads (inputs of >= 1M values). Tensors are
+// contiguous; outputs are allocated by the caller.
 #pragma once
 
 #include <cstdint>
