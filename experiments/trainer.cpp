@@ -166,6 +166,7 @@ TrainResult train_network(models::Network& net, const data::SubsetData& data, co
   const std::string log_path = (dir / "log.jsonl").string(), best_path = (dir / "best.h5").string(),
                     last_path = (dir / "last.h5").string();
 
+  const Device device = network_device(net);  // batches go where the network is
   std::vector<Tensor> params = models::trainable_parameters(net);
   optim::Adam adam(params, {.lr = o.lr, .weight_decay = o.weight_decay});
   data::Batcher batcher(data, splits.train,
@@ -200,10 +201,10 @@ TrainResult train_network(models::Network& net, const data::SubsetData& data, co
     for (int64_t b = 0; b < s.batches_done; ++b) batcher.next(batch);  // already trained before the interruption
     const double resumed_train_seconds = s.partial_train_seconds;
     for (int64_t b = s.batches_done + 1; batcher.next(batch); ++b) {
-      BatchTensors t = batch_tensors(batch, task);
+      BatchTensors t = to_device(batch_tensors(batch, task), device);
       net.reseed_dropout(models::derive_seed(models::derive_seed(o.seed, uint64_t(epoch)), uint64_t(b)));
       Tensor loss = task_loss(net.forward(t.x, t.lengths), t, task);
-      const double value = loss.item();
+      const double value = loss.item();  // the step's one read-back (logging, NaN stop)
       if (!std::isfinite(value))
         throw std::runtime_error(o.label + ": training stopped: the loss became " + std::to_string(value) +
                                  " at epoch " + std::to_string(epoch) + ", batch " + std::to_string(b) + " of " +
@@ -211,7 +212,7 @@ TrainResult train_network(models::Network& net, const data::SubsetData& data, co
                                  "); lower --lr or check the input data");
       adam.zero_grad();
       loss.backward();
-      if (o.clip_grad_norm > 0) optim::clip_grad_norm(params, o.clip_grad_norm);
+      if (o.clip_grad_norm > 0) optim::clip_grad_norm_on_device(params, o.clip_grad_norm);
       adam.step();
       s.partial_loss_sum += value * double(t.size);
       s.partial_clips += t.size;

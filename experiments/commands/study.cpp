@@ -26,7 +26,8 @@ int run_study_command(const cli::Args& a) {
   if (o.cnn_frames < 0) throw cli::UsageError("--frames must be >= 0");
   o.only = split_list(a.str("only"));
   o.progress_bar = !a.flag("no-progress");
-  check_device(a.str("device"));
+  o.device = a.str("device");
+  check_device(o.device);
   apply_threads(a.integer("threads"));
   o.data_dir = data::resolve_data_dir(a.str("data"));
   study_plan(o);  // validates --only before anything runs
