@@ -7,8 +7,12 @@
 // on the CPU and, on other devices, the optional layer hooks at the end of this interface.
 #pragma once
 
+#include <functional>
+#include <memory>
+#include <string>
 #include <vector>
 
+#include "engine/generator.h"
 #include "engine/ops/cnn.h"
 #include "engine/tensor.h"
 
@@ -66,6 +70,14 @@ struct BatchNormTensors {
   Tensor save_mean, save_invstd;  // [C]: the statistics the forward used (batch or running)
 };
 
+// A recorded training step (a CUDA graph, Backend::capture_step): replay() reruns its device
+// work on the same memory, with fresh dropout seeds. Destroying it frees what it reserved.
+class StepGraph {
+ public:
+  virtual ~StepGraph() = default;
+  virtual void replay() = 0;
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -116,9 +128,15 @@ class Backend {
   }
   // Inverted dropout y = x * mask with ops/dropout.cpp's Philox mask for `seed` (element i
   // of x in row-major order kept iff philox_uniform(seed, i) >= p, scaled by 1 / (1 - p));
-  // y contiguous. The backward regenerates the mask: dx = dy * mask.
-  virtual Tensor fused_dropout(const Tensor& /*x*/, double /*p*/, uint64_t /*seed*/) { return {}; }
-  virtual Tensor fused_dropout_backward(const Tensor& /*dy*/, double /*p*/, uint64_t /*seed*/) {
+  // y contiguous. The backward regenerates the mask: dx = dy * mask. `seed_on_device`
+  // (from recording_dropout_seed, while a step graph is recorded): the kernels read the
+  // seed from there when they run.
+  virtual Tensor fused_dropout(const Tensor& /*x*/, double /*p*/, uint64_t /*seed*/,
+                               const uint64_t* /*seed_on_device*/) {
+    return {};
+  }
+  virtual Tensor fused_dropout_backward(const Tensor& /*dy*/, double /*p*/, uint64_t /*seed*/,
+                                        const uint64_t* /*seed_on_device*/) {
     return {};
   }
   // Mean cross-entropy of logits [N, C] against int64 targets [N] in [0, C), with optional
@@ -151,6 +169,25 @@ class Backend {
   virtual bool check_range(const Tensor& /*values*/, int64_t /*lo*/, int64_t /*hi*/,
                            RangeCheck /*kind*/) {
     return false;
+  }
+
+  // ---- step graphs (optional) -------------------------------------------------------
+  // Records the device work that `step` queues (it must not read device memory back) into
+  // a graph, runs it once, and returns it: replay() repeats that work on the same tensors.
+  // Memory allocated while recording stays reserved for the graph. Dropout calls recorded
+  // in it read their seeds from device memory (recording_dropout_seed) that each replay
+  // refills, drawing from the same generators in the same order as an eager step would.
+  // Null, with `why_not` set, where the device cannot (the emulator) or recording failed
+  // (then nothing of `step` ran on the device: run it again eagerly).
+  virtual std::unique_ptr<StepGraph> capture_step(const std::function<void()>& /*step*/,
+                                                  std::string& why_not) {
+    why_not = std::string("the ") + name() + " backend has no step graphs";
+    return nullptr;
+  }
+  // While capture_step records: the device word a dropout call reads its seed from (holding
+  // `seed` for the first run, refilled from `gen` by each replay); otherwise null.
+  virtual const uint64_t* recording_dropout_seed(Generator& /*gen*/, uint64_t /*seed*/) {
+    return nullptr;
   }
 
   // ---- layer kernels (optional) ----------------------------------------------------

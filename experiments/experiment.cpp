@@ -228,6 +228,7 @@ nlohmann::json run_experiment(ExperimentSpec s) {
   to.resume = resume;
   to.label = label;
   to.progress_bar = s.progress_bar;
+  to.cuda_graphs = s.cuda_graphs;
   if (!resume)
     std::fprintf(stderr, "%s: %s; %zu train / %zu val / %zu test clips; %lld parameters; run folder %s\n", label.c_str(),
                  mc.at("summary").get<std::string>().c_str(), run.splits.train.size(), run.splits.val.size(),

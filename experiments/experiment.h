@@ -35,6 +35,7 @@ struct ExperimentSpec {
   uint64_t seed = 42;
   uint64_t split_seed = data::kDefaultSplitSeed;
   std::string device = "cpu";
+  bool cuda_graphs = true;  // --cuda-graphs on|off (GPU build; experiments/graph_step.h)
   std::string data_dir;  // resolved DATA_DIR
   std::string out;       // "" = runs/<command>-<time>
   RunDirMode mode = RunDirMode::fresh;

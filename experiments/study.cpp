@@ -47,6 +47,7 @@ ExperimentSpec base_spec(const StudyOptions& o, const std::string& command, cons
   s.data_dir = o.data_dir;
   s.progress_bar = o.progress_bar;
   s.device = o.device;
+  s.cuda_graphs = o.cuda_graphs;
   return s;
 }
 

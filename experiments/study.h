@@ -37,6 +37,7 @@ struct StudyOptions {
   std::vector<std::string> only;  // run only these experiments (names); empty: all
   bool progress_bar = true;
   std::string device = "cpu";  // every experiment's --device
+  bool cuda_graphs = true;      // and --cuda-graphs
 };
 
 std::vector<StudyExperiment> study_plan(const StudyOptions& options);

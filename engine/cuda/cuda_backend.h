@@ -30,8 +30,13 @@ class CudaBackend final : public Backend {
 
   Tensor fused_softmax(const Tensor& x, int64_t dim, bool log) override;
   Tensor fused_softmax_backward(const Tensor& y, const Tensor& dy, int64_t dim, bool log) override;
-  Tensor fused_dropout(const Tensor& x, double p, uint64_t seed) override;
-  Tensor fused_dropout_backward(const Tensor& dy, double p, uint64_t seed) override;
+  Tensor fused_dropout(const Tensor& x, double p, uint64_t seed,
+                       const uint64_t* seed_on_device) override;
+  Tensor fused_dropout_backward(const Tensor& dy, double p, uint64_t seed,
+                                const uint64_t* seed_on_device) override;
+  std::unique_ptr<StepGraph> capture_step(const std::function<void()>& step,
+                                          std::string& why_not) override;
+  const uint64_t* recording_dropout_seed(Generator& gen, uint64_t seed) override;
   std::vector<Tensor> fused_cross_entropy(const Tensor& logits, const Tensor& targets,
                                           const Tensor& weights) override;
   Tensor fused_cross_entropy_backward(const Tensor& logits, const Tensor& targets,
@@ -58,7 +63,16 @@ class CudaBackend final : public Backend {
                            const Tensor& gx, const Tensor& gw, const Tensor& gb) override;
   bool lstm_forward(const LstmLayerTensors& layer) override;
   bool lstm_backward(const LstmLayerTensors& layer, const LstmLayerGradients& grads) override;
+
+  struct StepRecording;  // step_graph.cpp
+
+ private:
+  StepRecording* recording_ = nullptr;  // while capture_step records
 };
+
+class CachingAllocator;
+// The caching allocator of cuda:0 (init.cpp), for the step graphs' private pools.
+CachingAllocator& device_allocator();
 
 // Raw pointers of a device tensor for a kernel's params (nullptr for an undefined tensor).
 inline float* f32_ptr(const Tensor& t) {

@@ -12,9 +12,11 @@
 //
 // Every model in train() mode (dropout active), Adam lr 1e-4, weight decay 1e-5, targets
 // random in 0..9. Prints ms per step (the mean over the timed steps, with min and median);
-// --json prints exactly one line {"model": NAME, "ms_per_step": X, ...}. On cuda the
-// weights and the batch live on the device (uploaded once), and each timed step ends with a
-// synchronisation, so it measures the work the step queued; the same weights as on the CPU.
+// --json prints exactly one line {"model": NAME, "ms_per_step": X, ...}. On cuda a step is
+// the trainer's (experiments/graph_step.h): the batch uploaded from host memory, forward +
+// loss + backward (from the second step on, with --cuda-graphs on, a replayed CUDA graph),
+// Adam, and a synchronisation, so it measures all the work the step queued; the same
+// initial weights as on the CPU.
 #include <omp.h>
 
 #include <algorithm>
@@ -30,6 +32,8 @@
 #include "engine/optim/optim.h"
 #include "experiments/cli.h"
 #include "experiments/experiment.h"
+#include "experiments/experiment_cli.h"
+#include "experiments/graph_step.h"
 #include "models/cnn.h"
 #include "models/lstm.h"
 
@@ -44,23 +48,31 @@ const char* const kModels[] = {"cnn-beat", "cnn-full", "cnn-full-wide", "lstm-be
 // A model with its fixed batch: step() runs one training step.
 struct Bench {
   std::shared_ptr<models::Network> net;
-  Tensor x, lengths, targets;
+  Tensor x, lengths, targets;  // host tensors
   std::unique_ptr<optim::Adam> adam;
   std::string description;
-  Device device = Device::cpu();
+  // On a device: the trainer's step (experiments/graph_step.h): the batch uploaded, then
+  // forward + loss + backward eagerly or as a replayed CUDA graph; Adam after it.
+  std::unique_ptr<experiments::GraphedStep> graphed;
+  uint64_t steps_run = 0;
 
   double step() {
     const auto t0 = std::chrono::steady_clock::now();
-    adam->zero_grad();
-    Tensor loss = cross_entropy(net->forward(x, lengths), targets);
-    loss.backward();
-    adam->step();
-    if (device.is_cuda()) cuda::synchronize();  // the queued work is part of the step
+    if (graphed) {
+      graphed->run({x, lengths, targets, Tensor(), kBatch}, ++steps_run);
+      adam->step();
+      cuda::synchronize();  // the queued work is part of the step
+    } else {
+      adam->zero_grad();
+      Tensor loss = cross_entropy(net->forward(x, lengths), targets);
+      loss.backward();
+      adam->step();
+    }
     return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   }
 };
 
-Bench make_bench(const std::string& name, uint64_t seed, Device device) {
+Bench make_bench(const std::string& name, uint64_t seed, Device device, bool cuda_graphs) {
   Generator gen(seed);
   Bench b;
   const bool beat = name == "cnn-beat" || name == "lstm-beat";
@@ -95,13 +107,15 @@ Bench make_bench(const std::string& name, uint64_t seed, Device device) {
   for (int64_t& t : targets) t = static_cast<int64_t>(gen.below(kClasses));
   b.targets = Tensor::from_vector(targets, {kBatch});
   b.net->train();
-  b.device = device;
   b.net->to(device);  // the CPU's initial weights, moved
-  b.x = b.x.to(device);
-  b.lengths = b.lengths.to(device);
-  b.targets = b.targets.to(device);
   b.adam = std::make_unique<optim::Adam>(b.net->parameters(),
                                          optim::AdamOptions{.lr = kLr, .weight_decay = kWeightDecay});
+  if (!device.is_cpu()) {
+    std::vector<std::string> classes;
+    for (int64_t c = 0; c < kClasses; ++c) classes.push_back("class" + std::to_string(c));
+    b.graphed = std::make_unique<experiments::GraphedStep>(
+        *b.net, experiments::classification_task(classes), b.net->parameters(), cuda_graphs);
+  }
   b.description = b.net->describe();
   return b;
 }
@@ -128,7 +142,8 @@ int run_bench_step(const cli::Args& args) {
   // Where the step runs, for the output: "CPU" or the GPU's name ("kernel emulator").
   const std::string where = device.is_cpu() ? std::string("CPU") : cuda::device_name();
 
-  Bench b = make_bench(name, static_cast<uint64_t>(args.integer("seed")), device);
+  const bool cuda_graphs = experiments::on_off(args, "cuda-graphs");
+  Bench b = make_bench(name, static_cast<uint64_t>(args.integer("seed")), device, cuda_graphs);
   auto progress = [&](const char* fmt, auto... v) {
     if (!json) std::printf(fmt, v...), std::fflush(stdout);
   };
@@ -148,6 +163,9 @@ int run_bench_step(const cli::Args& args) {
   }
   std::vector<double> ms;
   for (int64_t i = 0; i < steps; ++i) ms.push_back(b.step());
+  const bool replayed = b.graphed && b.graphed->replaying();
+  if (b.graphed && !b.graphed->note().empty())
+    progress("[%s] %s\n", name.c_str(), b.graphed->note().c_str());
   double mean = 0;
   for (double v : ms) mean += v;
   mean /= static_cast<double>(ms.size());
@@ -157,13 +175,15 @@ int run_bench_step(const cli::Args& args) {
   const double median = n % 2 ? sorted[n / 2] : 0.5 * (sorted[n / 2 - 1] + sorted[n / 2]);
   if (json) {
     std::printf("{\"model\": \"%s\", \"ms_per_step\": %.3f, \"min_ms\": %.3f, \"median_ms\": %.3f, "
-                "\"steps\": %lld, \"threads\": %lld, \"device\": \"%s\", \"device_name\": \"%s\"}\n",
+                "\"steps\": %lld, \"threads\": %lld, \"device\": \"%s\", \"device_name\": \"%s\", "
+                "\"cuda_graphs\": %s}\n",
                 name.c_str(), mean, sorted.front(), median, static_cast<long long>(n),
-                static_cast<long long>(threads), device.is_cpu() ? "cpu" : "cuda", where.c_str());
+                static_cast<long long>(threads), device.is_cpu() ? "cpu" : "cuda", where.c_str(),
+                replayed ? "true" : "false");
   } else {
-    std::printf("%-14s %12.1f ms/step  (mean of %lld steps; min %.1f, median %.1f; %lld threads, %s)\n",
+    std::printf("%-14s %12.1f ms/step  (mean of %lld steps; min %.1f, median %.1f; %lld threads, %s%s)\n",
                 name.c_str(), mean, static_cast<long long>(n), sorted.front(), median,
-                static_cast<long long>(threads), where.c_str());
+                static_cast<long long>(threads), where.c_str(), replayed ? ", CUDA graph" : "");
   }
   return 0;
 }
@@ -180,6 +200,7 @@ const cli::CommandRegistrar reg({
         {"min-seconds", "adaptive mode: at least this much timed work", "3", false, false},
         {"seed", "seed of the weights, inputs, targets and lengths", "0", false, false},
         {"device", "cpu | cuda (melgrad-emu: the kernel emulator, for checking, not timing)", "cpu", false, false},
+        {"cuda-graphs", "on | off: on cuda, replay the step as a CUDA graph after 2 eager steps", "on", false, false},
         {"json", "print one JSON line {\"model\": NAME, \"ms_per_step\": X, ...} and nothing else", "", true, false},
     },
     .positional_help = "",
