@@ -2,7 +2,7 @@
 // small set's counts with 1-5 frame arrays, padded to 16 frames for the CNN): the sanity
 // mode, every file of the run-folder contract, seeded determinism, exact resume (also
 // after Ctrl-C in the middle of an epoch), the NaN stop, usage errors, evaluate/predict,
-// and a quick study.
+// a quick study and a small grid.
 #include <doctest/doctest.h>
 
 #include <set>
@@ -306,4 +306,26 @@ TEST_CASE("study --quick runs experiments in order and writes study.json and met
             "genre-cnn-mel-beat") != std::string::npos);
   CHECK(metrics["multitask"]["spearman"].size() == 3);
   CHECK(r.out.find("report") != std::string::npos);
+}
+
+TEST_CASE("grid runs one regression run per cell and writes grid.json and metrics.json") {
+  const fs::path grid = scratch() / "grid";
+  Result r = run({"grid", "--data", tiny_data(), "--beat", "--hidden-sizes", "8", "--layer-counts", "1,2", "--lrs",
+                  "0.001", "--losses", "mse,l1", "--epochs", "1", "--threads", "2", "--no-progress", "--out",
+                  grid.string()});
+  INFO(r.out << r.err);
+  REQUIRE(r.code == 0);
+  const json g = read_json(grid / "grid.json");
+  REQUIRE(g["rows"].size() == 4);
+  for (const json& row : g["rows"]) {
+    for (const char* k : {"hidden", "layers", "lr", "loss", "target", "best_val_loss", "spearman", "dir"})
+      CHECK_MESSAGE(row.contains(k), k);
+    CHECK(fs::exists(grid / row["dir"].get<std::string>() / "metrics.json"));
+    CHECK(read_json(grid / row["dir"].get<std::string>() / "config.json")["model_config"]["hidden"] == 8);
+  }
+  CHECK(g["rows"][3]["layers"] == 2);
+  CHECK(g["rows"][3]["loss"] == "l1");
+  const json m = read_json(grid / "metrics.json");
+  CHECK(m["best"] == g["best"]);
+  CHECK(m["spearman"]["valence"] == g["best"]["spearman"]);
 }
