@@ -5,7 +5,10 @@ namespace melgrad::experiments {
 
 GraphedStep::GraphedStep(models::Network& net, const Task& task, std::vector<Tensor> params,
                          bool graphs)
-    : net_(net), task_(task), params_(std::move(params)), device_(network_device(net)),
+    : net_(net),
+      task_(task),
+      params_(std::move(params)),
+      device_(network_device(net)),
       graphs_(graphs && !device_.is_cpu()) {}
 
 Tensor GraphedStep::eager(const BatchTensors& b, uint64_t dropout_seed) {
@@ -17,9 +20,9 @@ Tensor GraphedStep::eager(const BatchTensors& b, uint64_t dropout_seed) {
 }
 
 void GraphedStep::copy_into_inputs(const BatchTensors& host) {
-  for (auto [dst, src] : {std::pair{&inputs_.x, &host.x}, std::pair{&inputs_.lengths, &host.lengths},
-                          std::pair{&inputs_.labels, &host.labels},
-                          std::pair{&inputs_.targets, &host.targets}})
+  for (auto [dst, src] :
+       {std::pair{&inputs_.x, &host.x}, std::pair{&inputs_.lengths, &host.lengths},
+        std::pair{&inputs_.labels, &host.labels}, std::pair{&inputs_.targets, &host.targets}})
     if (dst->defined()) dst->copy_(*src);  // an upload into the buffer the graph reads
 }
 
@@ -38,7 +41,7 @@ Tensor GraphedStep::run(const BatchTensors& host, uint64_t dropout_seed) {
   shape_ = shape;
   if (same_shape_ < 2) return eager(to_device(host, device_), dropout_seed);  // warm-up
 
-  inputs_ = to_device(host, device_);  // allocated before recording: the graph's inputs
+  inputs_ = to_device(host, device_);       // allocated before recording: the graph's inputs
   for (Tensor& p : params_) p.zero_grad();  // the recorded backward writes fresh gradients
   net_.reseed_dropout(dropout_seed);
   Tensor loss;

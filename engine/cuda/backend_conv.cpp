@@ -71,8 +71,8 @@ bool CudaBackend::conv2d_backward_weight(const Tensor& gy, const Tensor& x,
   p.shape = conv_shape(x.shape(), weight_shape, opt);
   const Tensor scratch = workspace(kernels::conv2d_backward_filter_workspace_bytes(p));
   p.workspace = f32_ptr(scratch);
-  p.workspace_bytes = scratch.defined() ? static_cast<std::size_t>(scratch.numel()) * sizeof(float)
-                                        : 0;
+  p.workspace_bytes =
+      scratch.defined() ? static_cast<std::size_t>(scratch.numel()) * sizeof(float) : 0;
   kernels::conv2d_backward_filter(p, stream());
   return true;
 }

@@ -33,9 +33,9 @@ struct LayerShape {
 LayerShape layer_shape(const LstmLayerTensors& layer) {
   const int64_t D = static_cast<int64_t>(layer.reverse.size());
   if (D < 1 || D > 2 || static_cast<int64_t>(layer.weights.size()) != 4 * D)
-    throw std::logic_error("cuda backend: lstm: expected 1 or 2 directions with 4 weights each, got " +
-                           std::to_string(layer.weights.size()) + " weights for " +
-                           std::to_string(D) + " directions");
+    throw std::logic_error(
+        "cuda backend: lstm: expected 1 or 2 directions with 4 weights each, got " +
+        std::to_string(layer.weights.size()) + " weights for " + std::to_string(D) + " directions");
   return {layer.x.size(0), layer.x.size(1), layer.x.size(2), layer.weights[1].size(1), D};
 }
 
@@ -45,8 +45,8 @@ const Tensor& b_ih(const LstmLayerTensors& l, int64_t d) { return l.weights[4 * 
 const Tensor& b_hh(const LstmLayerTensors& l, int64_t d) { return l.weights[4 * d + 3]; }
 
 // C [m, n] (row stride ldc) = alpha op(A) op(B) + beta C, one matrix.
-void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const float* a,
-          int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
+void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const float* a, int64_t lda,
+          const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
   kernels::GemmParams p;
   p.trans_a = trans_a;
   p.trans_b = trans_b;
@@ -107,8 +107,8 @@ bool CudaBackend::lstm_forward(const LstmLayerTensors& layer) {
 
 bool CudaBackend::lstm_backward(const LstmLayerTensors& layer, const LstmLayerGradients& grads) {
   require_layer_f32(layer);
-  require_f32("lstm backward", {&layer.cells, &grads.grad_output, &grads.grad_h_n,
-                                &grads.grad_c_n});
+  require_f32("lstm backward",
+              {&layer.cells, &grads.grad_output, &grads.grad_h_n, &grads.grad_c_n});
   const LayerShape s = layer_shape(layer);
   const int64_t G = 4 * s.H, rows = s.N * s.T;
   const Device dev = layer.x.device();
@@ -142,7 +142,7 @@ bool CudaBackend::lstm_backward(const LstmLayerTensors& layer, const LstmLayerGr
     if (grads.grad_b_ih[d].defined() && grads.grad_b_hh[d].defined())
       copy(grads.grad_b_ih[d], grads.grad_b_hh[d]);
     const float* gd = f32_ptr(grad_gates) + d * G;  // [rows, G] with row stride D*G
-    if (grads.grad_x.defined())  // dx (+)= grad_gates(d) · W_ih(d)
+    if (grads.grad_x.defined())                     // dx (+)= grad_gates(d) · W_ih(d)
       gemm(false, false, rows, s.I, G, gd, s.D * G, f32_ptr(w_ih(layer, d)), s.I,
            d == 0 ? 0.0f : 1.0f, f32_ptr(grads.grad_x), s.I);
     if (grads.grad_w_ih[d].defined())  // dW_ih(d) = grad_gates(d)^T · x

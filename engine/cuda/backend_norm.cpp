@@ -32,8 +32,7 @@ std::size_t bytes_of(const Tensor& scratch) {
 
 bool CudaBackend::batch_norm_forward(const BatchNormTensors& bn) {
   require_f32("batch_norm", {&bn.x, &bn.y, &bn.save_mean, &bn.save_invstd});
-  require_f32_if_defined("batch_norm",
-                         {&bn.weight, &bn.bias, &bn.running_mean, &bn.running_var});
+  require_f32_if_defined("batch_norm", {&bn.weight, &bn.bias, &bn.running_mean, &bn.running_var});
   kernels::BatchNormForwardParams p;
   p.x = f32_ptr(bn.x);
   p.y = f32_ptr(bn.y);

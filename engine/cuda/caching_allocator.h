@@ -44,7 +44,7 @@ struct AllocatorStats {
   uint64_t cache_hits = 0;            // served from the free lists
   uint64_t device_mallocs = 0;        // calls into the device (misses)
   uint64_t device_frees = 0;
-  std::size_t pool_free_bytes = 0;    // free blocks reserved by private pools (not cached_bytes)
+  std::size_t pool_free_bytes = 0;  // free blocks reserved by private pools (not cached_bytes)
 };
 
 class CachingAllocator final : public Allocator {

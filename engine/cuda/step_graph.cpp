@@ -58,7 +58,9 @@ class Recorder {
     if (exec_) cudaGraphExecDestroy(exec_);
     if (graph_) cudaGraphDestroy(graph_);
   }
-  void begin() { MELGRAD_CUDA_CHECK(cudaStreamBeginCapture(stream(), cudaStreamCaptureModeRelaxed)); }
+  void begin() {
+    MELGRAD_CUDA_CHECK(cudaStreamBeginCapture(stream(), cudaStreamCaptureModeRelaxed));
+  }
   void abort() {
     cudaGraph_t graph = nullptr;
     cudaStreamEndCapture(stream(), &graph);  // ends the (possibly invalidated) capture

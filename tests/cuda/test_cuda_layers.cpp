@@ -42,7 +42,7 @@ std::string gap(const Tensor& cuda, const Tensor& cpu) {
   return s.str();
 }
 
-#define CHECK_CLOSE(cuda_tensor, cpu_tensor)                                                 \
+#define CHECK_CLOSE(cuda_tensor, cpu_tensor)                                           \
   CHECK_MESSAGE(allclose((cuda_tensor).to(Device::cpu()), (cpu_tensor), kRtol, kAtol), \
                 gap((cuda_tensor), (cpu_tensor)))
 
@@ -51,14 +51,14 @@ struct BnRun {
 };
 
 // batch_norm on `device` from the same inputs; sum(y * w_out) is differentiated.
-BnRun run_batch_norm(Device device, bool training, bool running, const Tensor& x0,
-                     const Tensor& w0, const Tensor& b0, const Tensor& w_out) {
+BnRun run_batch_norm(Device device, bool training, bool running, const Tensor& x0, const Tensor& w0,
+                     const Tensor& b0, const Tensor& w_out) {
   Tensor x = leaf(x0, device), w = leaf(w0, device), b = leaf(b0, device);
   const int64_t C = x0.size(1);
   Tensor rm = Tensor::from_vector(std::vector<float>{0.1f, -0.2f, 0.3f}, {C}).to(device);
   Tensor rv = Tensor::from_vector(std::vector<float>{0.9f, 1.4f, 0.6f}, {C}).to(device);
-  Tensor y = batch_norm(x, w, b, running ? &rm : nullptr, running ? &rv : nullptr, training,
-                        0.1, 1e-5);
+  Tensor y =
+      batch_norm(x, w, b, running ? &rm : nullptr, running ? &rv : nullptr, training, 0.1, 1e-5);
   sum(y * w_out.to(device)).backward();
   return {y, x.grad(), w.grad(), b.grad(), rm, rv};
 }
@@ -89,8 +89,8 @@ TEST_CASE("batch_norm on cuda matches the CPU in training and eval, gradients in
     CHECK_CLOSE(cuda.running_mean, cpu.running_mean);
     CHECK_CLOSE(cuda.running_var, cpu.running_var);
     if (m.training && m.running)  // the update happened (momentum 0.1 towards the batch)
-      CHECK(max_abs_diff(cpu.running_mean, Tensor::from_vector(std::vector<float>{0.1f, -0.2f, 0.3f},
-                                                               {3})) > 1e-3);
+      CHECK(max_abs_diff(cpu.running_mean,
+                         Tensor::from_vector(std::vector<float>{0.1f, -0.2f, 0.3f}, {3})) > 1e-3);
   }
 }
 
@@ -122,14 +122,16 @@ struct LstmRun {
 };
 
 // One bidirectional layer (weights 0..7) and the 2-layer stack + readout, on `device`.
-LstmRun run_lstm(Device device, const LstmInputs& in, const Tensor& w_layer, const Tensor& w_readout) {
+LstmRun run_lstm(Device device, const LstmInputs& in, const Tensor& w_layer,
+                 const Tensor& w_readout) {
   Tensor x = leaf(in.x, device);
   const Tensor lengths =
       Tensor::from_vector(in.lengths, {static_cast<int64_t>(in.lengths.size())}).to(device);
   std::vector<Tensor> w;
   for (const Tensor& t : in.weights) w.push_back(leaf(t, device));
   std::vector<LstmWeights> layers;
-  for (size_t k = 0; k < 4; ++k) layers.push_back({w[4 * k], w[4 * k + 1], w[4 * k + 2], w[4 * k + 3]});
+  for (size_t k = 0; k < 4; ++k)
+    layers.push_back({w[4 * k], w[4 * k + 1], w[4 * k + 2], w[4 * k + 3]});
 
   auto one = lstm_bidirectional_layer(x, lengths, layers[0], layers[1]);
   Generator dropout_gen(5);
@@ -199,7 +201,8 @@ TEST_CASE("max_pool2d on cuda routes the gradient to the first NaN, like the CPU
 TEST_CASE("bad targets and lengths on cuda are reported at the next synchronisation") {
   Generator gen(34);
   const Tensor logits = Tensor::uniform({3, 4}, -1, 1, gen).to(Device::cuda());
-  const Tensor bad_targets = Tensor::from_vector(std::vector<int64_t>{0, 4, 1}, {3}).to(Device::cuda());
+  const Tensor bad_targets =
+      Tensor::from_vector(std::vector<int64_t>{0, 4, 1}, {3}).to(Device::cuda());
   Tensor loss = cross_entropy(logits, bad_targets);  // no read-back here: no throw yet
   CHECK_THROWS_WITH(loss.item(), doctest::Contains("cross_entropy: a target class outside [0, C)"));
   // The error word was reset: a good call afterwards works.
@@ -214,14 +217,16 @@ TEST_CASE("bad targets and lengths on cuda are reported at the next synchronisat
   const Tensor x = Tensor::uniform({N, T, I}, -1, 1, gen).to(Device::cuda());
   for (int64_t bad : {0, 4}) {
     CAPTURE(bad);
-    const Tensor lengths = Tensor::from_vector(std::vector<int64_t>{2, bad}, {N}).to(Device::cuda());
+    const Tensor lengths =
+        Tensor::from_vector(std::vector<int64_t>{2, bad}, {N}).to(Device::cuda());
     auto r = lstm_layer(x, lengths, w.w_ih, w.w_hh, w.b_ih, w.b_hh, false);
     CHECK_THROWS_WITH(r[0].to(Device::cpu()),
                       doctest::Contains("lstm: a sequence length outside [1, T]"));
   }
   // On the CPU the same lengths are rejected at once, naming the length.
-  CHECK_THROWS_WITH(lstm_layer(x.to(Device::cpu()), Tensor::from_vector(std::vector<int64_t>{2, 0}, {N}),
-                               w.w_ih.to(Device::cpu()), w.w_hh.to(Device::cpu()),
-                               w.b_ih.to(Device::cpu()), w.b_hh.to(Device::cpu()), false),
-                    doctest::Contains("length 0 is outside [1, T = 3]"));
+  CHECK_THROWS_WITH(
+      lstm_layer(x.to(Device::cpu()), Tensor::from_vector(std::vector<int64_t>{2, 0}, {N}),
+                 w.w_ih.to(Device::cpu()), w.w_hh.to(Device::cpu()), w.b_ih.to(Device::cpu()),
+                 w.b_hh.to(Device::cpu()), false),
+      doctest::Contains("length 0 is outside [1, T = 3]"));
 }

@@ -87,7 +87,8 @@ TEST_CASE("a recorded CNN step replays the eager step bit for bit, odd-shaped ba
   const Run graphed = train(net_graph, batches, task, true);
   const Run eager = train(net_eager, batches, task, false);
   CHECK(graphed.replaying);
-  CHECK(graphed.note == "CUDA graphs: on, the step is recorded for batches [6, 16, 12] (other shapes run eagerly)");
+  CHECK(graphed.note ==
+        "CUDA graphs: on, the step is recorded for batches [6, 16, 12] (other shapes run eagerly)");
   CHECK_FALSE(eager.replaying);
   CHECK(eager.note.empty());
   check_identical(graphed, eager);
@@ -104,8 +105,9 @@ TEST_CASE("a recorded BiLSTM step (variable lengths, dropout between layers) rep
   std::vector<BatchTensors> batches;
   const std::vector<std::vector<int64_t>> lens = {{6, 2, 5}, {3, 6, 1}, {6, 6, 4}, {2, 5, 6}};
   for (const auto& len : lens)  // the same T = 6 each time: one recorded shape
-    batches.push_back({Tensor::normal({3, 6, c.input_size}, 0, 1, gen), Tensor::from_vector(len, {3}),
-                       Tensor(), Tensor::uniform({3, 1}, -1, 1, gen), 3});
+    batches.push_back({Tensor::normal({3, 6, c.input_size}, 0, 1, gen),
+                       Tensor::from_vector(len, {3}), Tensor(), Tensor::uniform({3, 1}, -1, 1, gen),
+                       3});
   const experiments::Task task = experiments::regression_task({"valence"});
   models::LstmNet net_graph(c, 3), net_eager(c, 3);
   const Run graphed = train(net_graph, batches, task, true);

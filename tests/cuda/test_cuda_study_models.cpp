@@ -111,8 +111,9 @@ TEST_CASE("the study's CNN with BatchNorm trains alike on cuda and on the CPU") 
   const Run cuda = train(on_cuda, Device::cuda(), xs, lengths, ys, ce, 0);
   CHECK(cpu.losses.back() < cpu.losses.front());  // it learns
   // features.0 and features.4 are the convs, each followed by BatchNorm.
-  compare(cpu, cuda, {"features.0.bias", "features.4.bias", "features.1.running_mean",
-                      "features.5.running_mean"});
+  compare(
+      cpu, cuda,
+      {"features.0.bias", "features.4.bias", "features.1.running_mean", "features.5.running_mean"});
 }
 
 TEST_CASE("the study's BiLSTM trains alike on cuda and on the CPU (variable lengths)") {
@@ -130,7 +131,8 @@ TEST_CASE("the study's BiLSTM trains alike on cuda and on the CPU (variable leng
     const std::vector<double> values = Tensor::normal({4, T, c.input_size}, 0, 1, gen).to_vector();
     std::vector<float> x(values.begin(), values.end());
     for (int64_t n = 0; n < 4; ++n)  // zero padding, as the batcher writes it
-      for (int64_t i = len[n] * c.input_size; i < T * c.input_size; ++i) x[n * T * c.input_size + i] = 0;
+      for (int64_t i = len[n] * c.input_size; i < T * c.input_size; ++i)
+        x[n * T * c.input_size + i] = 0;
     xs.push_back(Tensor::from_vector(x, {4, T, c.input_size}));
     lengths.push_back(Tensor::from_vector(len, {4}));
     ys.push_back(Tensor::uniform({4, 2}, -1, 1, gen));

@@ -42,8 +42,10 @@ void check_same_training(const std::string& name) {
   REQUIRE(!a.empty());
   for (size_t e = 0; e < a.size(); ++e) {
     CAPTURE(e);
-    CHECK(b[e]["train_loss"].get<double>() == doctest::Approx(a[e]["train_loss"].get<double>()).epsilon(1e-4));
-    CHECK(b[e]["val_loss"].get<double>() == doctest::Approx(a[e]["val_loss"].get<double>()).epsilon(1e-4));
+    CHECK(b[e]["train_loss"].get<double>() ==
+          doctest::Approx(a[e]["train_loss"].get<double>()).epsilon(1e-4));
+    CHECK(b[e]["val_loss"].get<double>() ==
+          doctest::Approx(a[e]["val_loss"].get<double>()).epsilon(1e-4));
     CHECK(b[e]["val_accuracy"] == a[e]["val_accuracy"]);
   }
   CHECK(read_json(cuda / "config.json")["device"] == "cuda");
@@ -55,39 +57,44 @@ void check_same_training(const std::string& name) {
 }  // namespace
 
 TEST_CASE("melgrad-emu genre --device cuda trains a CNN with BatchNorm to the CPU's numbers") {
-  run_on_both({"genre", "--data", tiny_data(), "--beat", "--frames", "16", "--channels", "1,4,8", "--epochs", "2",
-               "--threads", "2", "--no-progress"},
+  run_on_both({"genre", "--data", tiny_data(), "--beat", "--frames", "16", "--channels", "1,4,8",
+               "--epochs", "2", "--threads", "2", "--no-progress"},
               "cuda-cnn");
   check_same_training("cuda-cnn");
 
   // evaluate and predict on the device give the CPU's answers for the same checkpoint.
   const fs::path run_dir = scratch() / "cuda-cnn-cuda";
-  Result on_cpu = run({"evaluate", "--run", run_dir.string(), "--json", "--threads", "2"}, melgrad_emu_exe());
-  Result on_cuda = run({"evaluate", "--run", run_dir.string(), "--json", "--device", "cuda"}, melgrad_emu_exe());
+  Result on_cpu =
+      run({"evaluate", "--run", run_dir.string(), "--json", "--threads", "2"}, melgrad_emu_exe());
+  Result on_cuda =
+      run({"evaluate", "--run", run_dir.string(), "--json", "--device", "cuda"}, melgrad_emu_exe());
   INFO(on_cpu.err << on_cuda.err);
   REQUIRE(on_cpu.code == 0);
   REQUIRE(on_cuda.code == 0);
   CHECK(json::parse(on_cuda.out)["confusion"] == json::parse(on_cpu.out)["confusion"]);
 }
 
-TEST_CASE("melgrad-emu genre --device cuda trains the BiLSTM on variable lengths to the CPU's numbers") {
-  run_on_both({"genre", "--model", "lstm", "--data", tiny_data(), "--beat", "--hidden", "16", "--epochs", "2",
-               "--clip-grad", "1", "--threads", "2", "--no-progress"},
+TEST_CASE(
+    "melgrad-emu genre --device cuda trains the BiLSTM on variable lengths to the CPU's numbers") {
+  run_on_both({"genre", "--model", "lstm", "--data", tiny_data(), "--beat", "--hidden", "16",
+               "--epochs", "2", "--clip-grad", "1", "--threads", "2", "--no-progress"},
               "cuda-lstm");
   check_same_training("cuda-lstm");
 }
 
-TEST_CASE("overfit-batch --device cuda learns one batch; a device that is not there says what to do") {
-  Result r = run({"overfit-batch", "--model", "cnn", "--data", tiny_data(), "--beat", "--frames", "16",
-                  "--batch-size", "8", "--steps", "200", "--lr", "0.003", "--device", "cuda"},
+TEST_CASE(
+    "overfit-batch --device cuda learns one batch; a device that is not there says what to do") {
+  Result r = run({"overfit-batch", "--model", "cnn", "--data", tiny_data(), "--beat", "--frames",
+                  "16", "--batch-size", "8", "--steps", "200", "--lr", "0.003", "--device", "cuda"},
                  melgrad_emu_exe());
   INFO(r.out << r.err);
   CHECK(r.code == 0);
   CHECK(r.out.find("< 0.01 after") != std::string::npos);
 
-  Result bad = run({"genre", "--data", tiny_data(), "--beat", "--frames", "16", "--epochs", "1", "--device", "cuda:1",
-                    "--out", (scratch() / "cuda-bad").string()},
+  Result bad = run({"genre", "--data", tiny_data(), "--beat", "--frames", "16", "--epochs", "1",
+                    "--device", "cuda:1", "--out", (scratch() / "cuda-bad").string()},
                    melgrad_emu_exe());
   CHECK(bad.code == 1);
-  CHECK(bad.err.find("cuda:1 is not supported: melgrad runs on one GPU, cuda:0") != std::string::npos);
+  CHECK(bad.err.find("cuda:1 is not supported: melgrad runs on one GPU, cuda:0") !=
+        std::string::npos);
 }

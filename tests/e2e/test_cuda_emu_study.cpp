@@ -13,15 +13,17 @@ using nlohmann::json;
 
 TEST_CASE("melgrad-emu study --quick --device cuda runs experiments end to end") {
   const fs::path study = scratch() / "cuda-study";
-  Result r = run({"study", "--quick", "--data", tiny_data(), "--frames", "16", "--threads", "2", "--no-progress",
-                  "--device", "cuda", "--only", "genre-cnn-mel-beat,genre-lstm-chroma-beat,transfer-valence",
-                  "--out", study.string()},
-                 melgrad_emu_exe());
+  Result r =
+      run({"study", "--quick", "--data", tiny_data(), "--frames", "16", "--threads", "2",
+           "--no-progress", "--device", "cuda", "--only",
+           "genre-cnn-mel-beat,genre-lstm-chroma-beat,transfer-valence", "--out", study.string()},
+          melgrad_emu_exe());
   INFO(r.out << r.err);
   REQUIRE(r.code == 0);
   const json s = read_json(study / "study.json");
   CHECK(s["device"] == "cuda");
-  const std::vector<std::string> expected = {"genre-cnn-mel-beat", "genre-lstm-chroma-beat", "transfer-valence"};
+  const std::vector<std::string> expected = {"genre-cnn-mel-beat", "genre-lstm-chroma-beat",
+                                             "transfer-valence"};
   REQUIRE(s["experiments"].size() == expected.size());
   const json metrics = read_json(study / "metrics.json");
   for (const std::string& name : expected) {

@@ -41,8 +41,8 @@ TEST_CASE("recorded launches run only on replay, in order, with the arguments of
   CHECK(r.launches() == 2);
   CHECK(y.to_host() == std::vector<float>(40, 1.0f));  // nothing ran yet
   r.replay();
-  CHECK(y.to_host() == std::vector<float>(40, 8.0f));  // (1 + 3) * 2
-  r.replay();                                          // on the current contents
+  CHECK(y.to_host() == std::vector<float>(40, 8.0f));   // (1 + 3) * 2
+  r.replay();                                           // on the current contents
   CHECK(y.to_host() == std::vector<float>(40, 22.0f));  // (8 + 3) * 2
 }
 
