@@ -3,13 +3,17 @@
 // views unless a method says "contiguous". A backend that lacks a kernel throws an error
 // naming the kernel and the device.
 //
-// Big layers (conv, pooling, BatchNorm, LSTM) add their own fused kernels beside these in
-// their op families; this interface holds what every elementwise/reduction/linear-algebra
-// op is built from.
+// The big layers (conv, pooling, BatchNorm, LSTM) run the CPU's own kernels (engine/cpu)
+// on the CPU and, on other devices, the optional layer hooks at the end of this interface.
 #pragma once
 
+#include <functional>
+#include <memory>
+#include <string>
 #include <vector>
 
+#include "engine/generator.h"
+#include "engine/ops/cnn.h"
 #include "engine/tensor.h"
 
 namespace melgrad {
@@ -32,6 +36,46 @@ struct AdamStepArgs {
   double lr, beta1, beta2, eps, weight_decay;
   bool decoupled_weight_decay;
   int64_t step;
+};
+
+// What a deferred range check guards (Backend::check_range), for its error message.
+enum class RangeCheck { class_target, sequence_length };
+
+// One LSTM layer of D = reverse.size() directions (engine/ops/lstm.h), for the layer hooks.
+// All tensors contiguous, on the backend's device, allocated by the op.
+struct LstmLayerTensors {
+  Tensor x;        // [N, T, I]
+  Tensor lengths;  // int64 [N]: the backend checks 1 <= len <= T on the device
+  std::vector<Tensor> weights;  // w_ih [4H, I], w_hh [4H, H], b_ih [4H], b_hh [4H] per direction
+  std::vector<bool> reverse;    // per direction
+  Tensor output;                // [N, T, D*H], zero at t >= len (written by the forward)
+  Tensor h_n, c_n;              // [D, N, H] ([N, H] when D = 1)
+  Tensor gates;                 // [N, T, D*4H]: the activated gates the backward reads
+  Tensor cells;                 // [N, T, D*H]: the cell states, or undefined (no backward)
+};
+struct LstmLayerGradients {
+  Tensor grad_output, grad_h_n, grad_c_n;  // the outputs' gradients (output's, h_n's shapes)
+  // Written (not accumulated); an undefined tensor is skipped. Per direction for weights.
+  Tensor grad_x;
+  std::vector<Tensor> grad_w_ih, grad_w_hh, grad_b_ih, grad_b_hh;
+};
+
+// The layer hooks' BatchNorm arguments (engine/ops/cnn.h's batch_norm), x [N, C, ...].
+struct BatchNormTensors {
+  Tensor x, weight, bias;           // weight, bias [C] or undefined (1, 0)
+  Tensor running_mean, running_var;  // [C] or undefined; updated in place in training
+  bool training = true;
+  double momentum = 0.1, eps = 1e-5;
+  Tensor y;                     // x's shape
+  Tensor save_mean, save_invstd;  // [C]: the statistics the forward used (batch or running)
+};
+
+// A recorded training step (a CUDA graph, Backend::capture_step): replay() reruns its device
+// work on the same memory, with fresh dropout seeds. Destroying it frees what it reserved.
+class StepGraph {
+ public:
+  virtual ~StepGraph() = default;
+  virtual void replay() = 0;
 };
 
 class Backend {
@@ -84,9 +128,15 @@ class Backend {
   }
   // Inverted dropout y = x * mask with ops/dropout.cpp's Philox mask for `seed` (element i
   // of x in row-major order kept iff philox_uniform(seed, i) >= p, scaled by 1 / (1 - p));
-  // y contiguous. The backward regenerates the mask: dx = dy * mask.
-  virtual Tensor fused_dropout(const Tensor& /*x*/, double /*p*/, uint64_t /*seed*/) { return {}; }
-  virtual Tensor fused_dropout_backward(const Tensor& /*dy*/, double /*p*/, uint64_t /*seed*/) {
+  // y contiguous. The backward regenerates the mask: dx = dy * mask. `seed_on_device`
+  // (from recording_dropout_seed, while a step graph is recorded): the kernels read the
+  // seed from there when they run.
+  virtual Tensor fused_dropout(const Tensor& /*x*/, double /*p*/, uint64_t /*seed*/,
+                               const uint64_t* /*seed_on_device*/) {
+    return {};
+  }
+  virtual Tensor fused_dropout_backward(const Tensor& /*dy*/, double /*p*/, uint64_t /*seed*/,
+                                        const uint64_t* /*seed_on_device*/) {
     return {};
   }
   // Mean cross-entropy of logits [N, C] against int64 targets [N] in [0, C), with optional
@@ -110,6 +160,83 @@ class Backend {
                                const std::vector<Tensor>& /*exp_avg*/,
                                const std::vector<Tensor>& /*exp_avg_sq*/,
                                const AdamStepArgs& /*args*/) {
+    return false;
+  }
+
+  // Checks lo <= v <= hi for every value of an int64 tensor without waiting for the device:
+  // a violation is reported by the next synchronisation (a copy to the host), naming
+  // `kind`. False: not provided (the caller then reads the values back and checks them).
+  virtual bool check_range(const Tensor& /*values*/, int64_t /*lo*/, int64_t /*hi*/,
+                           RangeCheck /*kind*/) {
+    return false;
+  }
+
+  // ---- step graphs (optional) -------------------------------------------------------
+  // Records the device work that `step` queues (it must not read device memory back) into
+  // a graph, runs it once, and returns it: replay() repeats that work on the same tensors.
+  // Memory allocated while recording stays reserved for the graph. Dropout calls recorded
+  // in it read their seeds from device memory (recording_dropout_seed) that each replay
+  // refills, drawing from the same generators in the same order as an eager step would.
+  // Null, with `why_not` set, where the device cannot (the emulator) or recording failed
+  // (then nothing of `step` ran on the device: run it again eagerly).
+  virtual std::unique_ptr<StepGraph> capture_step(const std::function<void()>& /*step*/,
+                                                  std::string& why_not) {
+    why_not = std::string("the ") + name() + " backend has no step graphs";
+    return nullptr;
+  }
+  // While capture_step records: the device word a dropout call reads its seed from (holding
+  // `seed` for the first run, refilled from `gen` by each replay); otherwise null.
+  virtual const uint64_t* recording_dropout_seed(Generator& /*gen*/, uint64_t /*seed*/) {
+    return nullptr;
+  }
+
+  // ---- layer kernels (optional) ----------------------------------------------------
+  // The fused kernels of the CNN and LSTM layer ops (engine/ops/{conv,pool,norm,lstm}.cpp)
+  // on devices other than the CPU; false: not provided (the op then throws, naming the
+  // device). Tensors are contiguous and allocated by the op; outputs are overwritten.
+  //
+  // conv2d: x [N, C, H, W], weight [O, C, kh, kw], bias [O] or undefined, y [N, O, Ho, Wo].
+  virtual bool conv2d_forward(const Tensor& /*x*/, const Tensor& /*weight*/, const Tensor& /*bias*/,
+                              const Tensor& /*y*/, const Conv2dOptions& /*opt*/) {
+    return false;
+  }
+  // gx [N, C, H, W] = d(sum(y * gy)) / dx.
+  virtual bool conv2d_backward_input(const Tensor& /*gy*/, const Tensor& /*weight*/,
+                                     const Tensor& /*gx*/, const Conv2dOptions& /*opt*/) {
+    return false;
+  }
+  // gw [O, C, kh, kw] and gb [O] (either undefined: skipped); x is the forward's input,
+  // weight_shape the weight's [O, C, kh, kw].
+  virtual bool conv2d_backward_weight(const Tensor& /*gy*/, const Tensor& /*x*/,
+                                      const Shape& /*weight_shape*/, const Tensor& /*gw*/,
+                                      const Tensor& /*gb*/, const Conv2dOptions& /*opt*/) {
+    return false;
+  }
+  // max_pool2d: x [N, C, H, W] or [C, H, W] -> y and argmax (int64 h * W + w in the plane),
+  // y's shape; opt has its stride resolved (> 0).
+  virtual bool max_pool2d_forward(const Tensor& /*x*/, const Tensor& /*y*/,
+                                  const Tensor& /*argmax*/, const Pool2dOptions& /*opt*/) {
+    return false;
+  }
+  // gx (x's shape) = gy routed to the argmax positions, summed where windows overlap.
+  virtual bool max_pool2d_backward(const Tensor& /*gy*/, const Tensor& /*argmax*/,
+                                   const Tensor& /*gx*/, const Pool2dOptions& /*opt*/) {
+    return false;
+  }
+  // batch_norm: y, the statistics used, and (training with running stats) the running update.
+  virtual bool batch_norm_forward(const BatchNormTensors& /*bn*/) { return false; }
+  // gx, gw, gb (each undefined: skipped) from gy and the forward's x, weight and statistics;
+  // batch_stats: the forward used batch statistics (gx then carries their terms).
+  virtual bool batch_norm_backward(const Tensor& /*gy*/, const BatchNormTensors& /*forward*/,
+                                   bool /*batch_stats*/, const Tensor& /*gx*/,
+                                   const Tensor& /*gw*/, const Tensor& /*gb*/) {
+    return false;
+  }
+  // One LSTM layer: output, h_n, c_n, gates (and cells when defined) from x and the weights.
+  virtual bool lstm_forward(const LstmLayerTensors& /*layer*/) { return false; }
+  // BPTT through the layer the forward computed.
+  virtual bool lstm_backward(const LstmLayerTensors& /*layer*/,
+                             const LstmLayerGradients& /*grads*/) {
     return false;
   }
 };

@@ -74,6 +74,19 @@ BatchTensors batch_tensors(const data::Batch& b, const Task& task) {
   return t;
 }
 
+BatchTensors to_device(const BatchTensors& host, Device device) {
+  if (device.is_cpu()) return host;
+  BatchTensors d = host;
+  for (Tensor* t : {&d.x, &d.lengths, &d.labels, &d.targets})
+    if (t->defined()) *t = t->to(device);
+  return d;
+}
+
+Device network_device(const models::Network& net) {
+  const std::vector<Tensor> params = net.parameters();
+  return params.empty() ? Device::cpu() : params[0].device();
+}
+
 static Tensor regression_loss(const Tensor& pred, const Tensor& target, const std::string& loss) {
   if (loss == "l1") return l1_loss(pred, target);
   if (loss == "smooth_l1") return smooth_l1_loss(pred, target);
@@ -112,14 +125,23 @@ Inference run_inference(models::Network& net, const data::SubsetData& data, cons
   NoGradGuard no_grad;
   Inference inf;
   inf.truth.assign(task.kind == TaskKind::regression ? task.target_columns.size() : 0, {});
+  const Device device = network_device(net);
   double loss_sum = 0;
+  Tensor device_loss_sum;  // off the CPU the losses are summed there and read once
   for (size_t start = 0; start < clips.size(); start += batch_size) {
     std::vector<int64_t> chunk(clips.begin() + start,
                                clips.begin() + std::min(clips.size(), start + size_t(batch_size)));
     data::Batch b = data::make_batch(data, chunk, shape.pad_to, shape.crop_to);
-    BatchTensors t = batch_tensors(b, task);
+    const BatchTensors host = batch_tensors(b, task);
+    const BatchTensors t = to_device(host, device);
     Tensor out = net.forward(t.x, t.lengths);
-    loss_sum += task_loss(out, t, task).item() * double(t.size);
+    const Tensor loss = task_loss(out, t, task);
+    if (device.is_cpu()) {
+      loss_sum += loss.item() * double(t.size);
+    } else {
+      const Tensor weighted = loss * double(t.size);
+      device_loss_sum = device_loss_sum.defined() ? device_loss_sum + weighted : weighted;
+    }
     const std::vector<double> values = out.to_vector();
     const int64_t cols = out.size(1);
     for (int64_t i = 0; i < t.size; ++i) {
@@ -128,12 +150,13 @@ Inference run_inference(models::Network& net, const data::SubsetData& data, cons
       if (task.kind == TaskKind::classification) inf.labels.push_back(b.labels[i]);
     }
     if (task.kind == TaskKind::regression) {
-      const std::vector<double> y = t.targets.to_vector();
+      const std::vector<double> y = host.targets.to_vector();
       const size_t k = task.target_columns.size();
       for (int64_t i = 0; i < t.size; ++i)
         for (size_t c = 0; c < k; ++c) inf.truth[c].push_back(y[i * k + c]);
     }
   }
+  if (device_loss_sum.defined()) loss_sum = device_loss_sum.item();
   inf.mean_loss = loss_sum / double(clips.size());
   net.train(was_training);
   return inf;

@@ -46,6 +46,11 @@ struct BatchTensors {
   int64_t size = 0;
 };
 BatchTensors batch_tensors(const data::Batch& batch, const Task& task);
+// The same tensors on `device`: one upload each (x, lengths, labels or targets); a CPU
+// device returns `host` itself.
+BatchTensors to_device(const BatchTensors& host, Device device);
+// Where the network's parameters live (cpu for a network without parameters).
+Device network_device(const models::Network& net);
 
 // Mean loss of the batch: cross-entropy (classification) or the weighted sum of one loss
 // per target column (regression).
@@ -62,7 +67,9 @@ struct Inference {
   std::vector<double> column(size_t c) const;      // outputs[:, c]
 };
 
-// Eval mode, no gradients, the clips in the given order, in batches of `batch_size`.
+// Eval mode, no gradients, the clips in the given order, in batches of `batch_size`, on the
+// network's device: each batch is uploaded once and its outputs copied back once; the loss
+// is summed on the device and read once at the end.
 Inference run_inference(models::Network& net, const data::SubsetData& data, const std::vector<int64_t>& clips,
                         const Task& task, const InputShape& shape, int64_t batch_size);
 

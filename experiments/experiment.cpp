@@ -40,22 +40,28 @@ void apply_recipe_defaults(ExperimentSpec& s) {
   s.cnn.frames = 0;
 }
 
-void check_device(const std::string& device) {
+Device check_device(const std::string& device) {
   Device d;
   try {
     d = Device::parse(device);
   } catch (const std::invalid_argument& e) {
     throw std::invalid_argument(std::string("--device: ") + e.what());
   }
-  if (d.is_cpu()) return;
+  if (d.is_cpu()) return d;
   try {
     backend_for(d);
   } catch (const std::exception&) {
     throw std::runtime_error("--device " + device +
-                             ": the CUDA backend is not built into this program yet; run with --device cpu");
+                             ": this program was built without the CUDA backend; run with --device cpu");
   }
-  throw std::runtime_error("--device " + device +
-                           ": training on the GPU is not wired into the experiment drivers yet; run with --device cpu");
+  // The first device tensor initialises the device: no GPU (in the GPU build) fails here,
+  // with a message that points to melgrad-emu.
+  try {
+    Tensor::zeros({1}, DType::f32, d);
+  } catch (const std::exception& e) {
+    throw std::runtime_error("--device " + device + ": " + e.what());
+  }
+  return d;
 }
 
 void apply_threads(int64_t threads) {
@@ -165,7 +171,7 @@ static void adopt_transfer_source(ExperimentSpec& s) {
 }
 
 nlohmann::json run_experiment(ExperimentSpec s) {
-  check_device(s.device);
+  const Device device = check_device(s.device);
   if (s.label.empty()) s.label = s.command;
   if (s.out.empty()) s.out = default_run_dir(s.command);
   prepare_run_dir(s.out, s.mode);
@@ -208,6 +214,7 @@ nlohmann::json run_experiment(ExperimentSpec s) {
                    rep.loaded.size(), source.c_str(), rep.reinitialised.size(), rep.frozen.size());
   }
 
+  net->to(device);  // after the transfer's weights are in; the trainer follows the network
   TrainOptions to;
   to.epochs = config.at("epochs").get<int64_t>();
   to.batch_size = config.at("batch_size").get<int64_t>();
@@ -221,6 +228,7 @@ nlohmann::json run_experiment(ExperimentSpec s) {
   to.resume = resume;
   to.label = label;
   to.progress_bar = s.progress_bar;
+  to.cuda_graphs = s.cuda_graphs;
   if (!resume)
     std::fprintf(stderr, "%s: %s; %zu train / %zu val / %zu test clips; %lld parameters; run folder %s\n", label.c_str(),
                  mc.at("summary").get<std::string>().c_str(), run.splits.train.size(), run.splits.val.size(),

@@ -35,6 +35,7 @@ struct ExperimentSpec {
   uint64_t seed = 42;
   uint64_t split_seed = data::kDefaultSplitSeed;
   std::string device = "cpu";
+  bool cuda_graphs = true;  // --cuda-graphs on|off (GPU build; experiments/graph_step.h)
   std::string data_dir;  // resolved DATA_DIR
   std::string out;       // "" = runs/<command>-<time>
   RunDirMode mode = RunDirMode::fresh;
@@ -67,8 +68,9 @@ struct RunData {
 RunData load_run_data(const nlohmann::json& config);
 Task task_for_config(const nlohmann::json& config);
 
-// --device: "cpu", or "cuda" when this build has a CUDA backend (a clear error otherwise).
-void check_device(const std::string& device);
+// --device: "cpu", or "cuda" when this build has a CUDA backend and (GPU build) a GPU; a
+// clear error otherwise. Initialises the device.
+Device check_device(const std::string& device);
 // --threads: OpenMP/Eigen threads (0 = leave the default: all cores).
 void apply_threads(int64_t threads);
 

@@ -26,6 +26,7 @@ std::vector<cli::Option> training_options() {
       {"resume", "continue the interrupted run in --out from its last.h5", "", true},
       {"force", "overwrite the run files in a non-empty --out", "", true},
       {"device", "cpu | cuda", "cpu"},
+      {"cuda-graphs", "on | off: replay the training step as a CUDA graph where the batch shape repeats (GPU build; the emulator cannot)", "on"},
       {"threads", "CPU threads (0: all cores)", "0"},
       {"channels", "CNN conv channels, input first (default: full-clip genre 1,16,64,256,512; else 1,4,16,64,256)", ""},
       {"pool", "CNN max-pool size after each conv (default: full-clip genre 3, else 2)", ""},
@@ -60,6 +61,12 @@ static int64_t positive(const cli::Args& a, const std::string& name, int64_t min
   return v;
 }
 
+bool on_off(const cli::Args& a, const std::string& name) {
+  const std::string v = a.str(name);
+  if (v != "on" && v != "off") throw cli::UsageError("option --" + name + " expects on or off, got '" + v + "'");
+  return v == "on";
+}
+
 ExperimentSpec spec_from_args(const cli::Args& a, const std::string& command, const std::string& model) {
   ExperimentSpec s;
   s.command = command;
@@ -84,6 +91,7 @@ ExperimentSpec spec_from_args(const cli::Args& a, const std::string& command, co
   s.device = a.str("device");
   if (s.device != "cpu" && s.device.rfind("cuda", 0) != 0)
     throw cli::UsageError("option --device expects cpu or cuda, got '" + s.device + "'");
+  s.cuda_graphs = on_off(a, "cuda-graphs");
   s.out = a.str("out");
   if (a.flag("resume") && a.flag("force")) throw cli::UsageError("--resume and --force exclude each other");
   if (a.flag("resume") && s.out.empty()) throw cli::UsageError("--resume needs --out RUN_DIR (the run to continue)");

@@ -23,6 +23,9 @@ ExperimentSpec spec_from_args(const cli::Args& args, const std::string& command,
 // Applies --threads, runs the experiment, and maps Ctrl-C to exit code 130.
 int run_training_command(const cli::Args& args, ExperimentSpec spec);
 
+// true for "on", false for "off" (a usage error otherwise), from option --name.
+bool on_off(const cli::Args& args, const std::string& name);
+
 // "cnn" | "lstm" from --model (a usage error otherwise).
 std::string model_option(const cli::Args& args);
 

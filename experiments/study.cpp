@@ -46,6 +46,8 @@ ExperimentSpec base_spec(const StudyOptions& o, const std::string& command, cons
   s.cnn.frames = o.cnn_frames;
   s.data_dir = o.data_dir;
   s.progress_bar = o.progress_bar;
+  s.device = o.device;
+  s.cuda_graphs = o.cuda_graphs;
   return s;
 }
 
@@ -129,7 +131,7 @@ int run_study(const StudyOptions& o) {
   const std::vector<StudyExperiment> plan = study_plan(o);
 
   nlohmann::json study = {{"dataset", describe_data_dir(o.data_dir).to_json()},
-                          {"device", "cpu"},
+                          {"device", o.device},
                           {"started", iso_time_now()},
                           {"seconds", 0.0},
                           {"quick", o.quick},

@@ -36,6 +36,8 @@ struct StudyOptions {
   int64_t cnn_frames = 0;  // > 0: CNN input frames (default: the longest clip of the sub-set)
   std::vector<std::string> only;  // run only these experiments (names); empty: all
   bool progress_bar = true;
+  std::string device = "cpu";  // every experiment's --device
+  bool cuda_graphs = true;      // and --cuda-graphs
 };
 
 std::vector<StudyExperiment> study_plan(const StudyOptions& options);

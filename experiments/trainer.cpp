@@ -13,6 +13,7 @@
 #include "engine/autograd.h"
 #include "engine/io/tensor_file.h"
 #include "engine/optim/optim.h"
+#include "experiments/graph_step.h"
 #include "experiments/interrupt.h"
 #include "experiments/run_folder.h"
 #include "models/transfer.h"
@@ -167,6 +168,10 @@ TrainResult train_network(models::Network& net, const data::SubsetData& data, co
                     last_path = (dir / "last.h5").string();
 
   std::vector<Tensor> params = models::trainable_parameters(net);
+  // Forward, loss and backward on the network's device, as a replayed CUDA graph where it
+  // can be (graph_step.h); batches are uploaded once per step.
+  GraphedStep graphed_step(net, task, params, o.cuda_graphs);
+  std::string graph_note;
   optim::Adam adam(params, {.lr = o.lr, .weight_decay = o.weight_decay});
   data::Batcher batcher(data, splits.train,
                         {.batch_size = o.batch_size, .shuffle = true, .seed = o.seed, .pad_to = o.input.pad_to,
@@ -200,19 +205,18 @@ TrainResult train_network(models::Network& net, const data::SubsetData& data, co
     for (int64_t b = 0; b < s.batches_done; ++b) batcher.next(batch);  // already trained before the interruption
     const double resumed_train_seconds = s.partial_train_seconds;
     for (int64_t b = s.batches_done + 1; batcher.next(batch); ++b) {
-      BatchTensors t = batch_tensors(batch, task);
-      net.reseed_dropout(models::derive_seed(models::derive_seed(o.seed, uint64_t(epoch)), uint64_t(b)));
-      Tensor loss = task_loss(net.forward(t.x, t.lengths), t, task);
-      const double value = loss.item();
+      const BatchTensors t = batch_tensors(batch, task);
+      const Tensor loss = graphed_step.run(
+          t, models::derive_seed(models::derive_seed(o.seed, uint64_t(epoch)), uint64_t(b)));
+      const double value = loss.item();  // the step's one read-back (logging, NaN stop)
       if (!std::isfinite(value))
         throw std::runtime_error(o.label + ": training stopped: the loss became " + std::to_string(value) +
                                  " at epoch " + std::to_string(epoch) + ", batch " + std::to_string(b) + " of " +
                                  std::to_string(batches) + " (learning rate " + exact(o.lr) +
                                  "); lower --lr or check the input data");
-      adam.zero_grad();
-      loss.backward();
-      if (o.clip_grad_norm > 0) optim::clip_grad_norm(params, o.clip_grad_norm);
+      if (o.clip_grad_norm > 0) optim::clip_grad_norm_on_device(params, o.clip_grad_norm);
       adam.step();
+      if (graphed_step.note() != graph_note) progress.line(o.label + ": " + (graph_note = graphed_step.note()));
       s.partial_loss_sum += value * double(t.size);
       s.partial_clips += t.size;
       s.batches_done = b;

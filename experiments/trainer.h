@@ -32,6 +32,7 @@ struct TrainOptions {
   bool resume = false;  // continue from run_dir/last.h5
   std::string label;    // names the run in progress lines
   bool progress_bar = true;  // draw in place when stderr is a terminal (epoch lines always)
+  bool cuda_graphs = true;   // off a CPU: replay the step as a CUDA graph (graph_step.h)
 };
 
 struct TrainResult {

@@ -21,6 +21,7 @@ constexpr int kBlocksPerSm = 8;
 // The counters of the call, and the mask's two values.
 struct DropoutStream {
   uint64_t seed;
+  const uint64_t* seed_on_device;  // when set, the seed is read from here
   uint64_t offset;      // global index of element 0
   uint64_t first;       // first counter: offset / 4
   int64_t counters;     // counters touched by [offset, offset + n)
@@ -32,7 +33,7 @@ struct DropoutStream {
 // Calls f(i, m) for the elements i of counter `c` inside the call, m their mask value.
 template <class F>
 __device__ void for_each_masked(const DropoutStream& s, uint64_t c, F f) {
-  const PhiloxBlock r = philox4x32_10(c, s.seed);
+  const PhiloxBlock r = philox4x32_10(c, s.seed_on_device != nullptr ? *s.seed_on_device : s.seed);
   for (int lane = 0; lane < 4; ++lane) {
     const uint64_t global = 4 * c + static_cast<uint64_t>(lane);
     if (global < s.offset) continue;
@@ -64,7 +65,8 @@ __global__ void __launch_bounds__(kThreads)
   }
 }
 
-DropoutStream make_stream(const char* fn, int64_t n, double p, uint64_t seed, uint64_t offset) {
+DropoutStream make_stream(const char* fn, int64_t n, double p, uint64_t seed, uint64_t offset,
+                          const uint64_t* seed_on_device) {
   require_non_negative(fn, "n", n);
   if (!(p >= 0.0 && p < 1.0)) {
     invalid_params(fn, "p must be in [0, 1) (got " + std::to_string(p) + ")");
@@ -74,6 +76,7 @@ DropoutStream make_stream(const char* fn, int64_t n, double p, uint64_t seed, ui
   }
   DropoutStream s{};
   s.seed = seed;
+  s.seed_on_device = seed_on_device;
   s.offset = offset;
   s.first = offset / 4;
   s.n = n;
@@ -93,7 +96,7 @@ dim3 grid_for(int64_t counters) {
 
 void dropout_forward(const DropoutParams& p, Stream stream) {
   const char* fn = "dropout_forward";
-  const DropoutStream s = make_stream(fn, p.n, p.p, p.seed, p.offset);
+  const DropoutStream s = make_stream(fn, p.n, p.p, p.seed, p.offset, p.seed_on_device);
   if (p.x == nullptr && p.mask == nullptr) invalid_params(fn, "neither x nor mask is given");
   if (p.n == 0) return;
   if (p.x != nullptr) require_pointer(fn, "y (required with x)", p.y);
@@ -103,7 +106,7 @@ void dropout_forward(const DropoutParams& p, Stream stream) {
 
 void dropout_backward(const DropoutBackwardParams& p, Stream stream) {
   const char* fn = "dropout_backward";
-  const DropoutStream s = make_stream(fn, p.n, p.p, p.seed, p.offset);
+  const DropoutStream s = make_stream(fn, p.n, p.p, p.seed, p.offset, p.seed_on_device);
   if (p.n == 0) return;
   require_pointer(fn, "dy", p.dy);
   require_pointer(fn, "dx", p.dx);

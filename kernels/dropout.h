@@ -5,6 +5,9 @@
 // `offset` lets a caller draw a sub-range of one stream (the engine's calls use 0).
 // The backward regenerates the mask from (seed, offset) instead of storing it:
 //   dx[i] = dy[i] * mask[i]
+// With `seed_on_device` set, the kernel reads the seed from that device word when it runs
+// (`seed` is ignored): a CUDA graph then replays the same launch with a new seed. The
+// references always use `seed`.
 // Launchers validate (std::invalid_argument) and launch on `stream`; the references are
 // plain C++ loops on host memory.
 #pragma once
@@ -23,6 +26,7 @@ struct DropoutParams {
   double p = 0.0;  // drop probability, in [0, 1)
   uint64_t seed = 0;
   uint64_t offset = 0;
+  const uint64_t* seed_on_device = nullptr;  // optional: read at run time instead of seed
 };
 
 struct DropoutBackwardParams {
@@ -32,6 +36,7 @@ struct DropoutBackwardParams {
   double p = 0.0;
   uint64_t seed = 0;
   uint64_t offset = 0;
+  const uint64_t* seed_on_device = nullptr;
 };
 
 void dropout_forward(const DropoutParams& p, Stream stream = nullptr);

@@ -24,6 +24,10 @@ const char* index_error_name(int code) {
       return "gather";
     case IndexError::scatter_add:
       return "scatter_add";
+    case IndexError::cross_entropy_target:
+      return "cross_entropy: a target class outside [0, C)";
+    case IndexError::lstm_length:
+      return "lstm: a sequence length outside [1, T]";
     default:
       return "none";
   }
@@ -114,6 +118,13 @@ __global__ void __launch_bounds__(kThreads) scatter_add_kernel(ScatterAddParams 
   }
 }
 
+__global__ void __launch_bounds__(kThreads) check_range_kernel(CheckRangeParams p) {
+  MG_GRID_STRIDE_LOOP(t, p.n) {
+    const int64_t v = p.values[t];
+    if (v < p.lo || v > p.hi) report(p.error, p.code);
+  }
+}
+
 #undef MG_GRID_STRIDE_LOOP
 
 dim3 grid_for(int64_t n) {
@@ -146,6 +157,16 @@ void argmax(const ArgmaxParams& p, Stream stream) {
   require_pointer(fn, "x", p.x);
   require_pointer(fn, "y", p.y);
   MG_LAUNCH(argmax_kernel, grid_for(p.outer * p.inner), kThreads, 0, stream)(p);
+  MG_CHECK_LAUNCH(fn);
+}
+
+void check_range(const CheckRangeParams& p, Stream stream) {
+  const char* fn = "check_range";
+  if (!validate(fn, {{"n", p.n}})) return;
+  require_pointer(fn, "values", p.values);
+  require_pointer(fn, "error", p.error);
+  if (p.code == IndexError::none) invalid_params(fn, "code must name the check (got none)");
+  MG_LAUNCH(check_range_kernel, grid_for(p.n), kThreads, 0, stream)(p);
   MG_CHECK_LAUNCH(fn);
 }
 

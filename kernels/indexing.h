@@ -7,6 +7,8 @@
 //   gather        x [outer, x_size, inner], index [outer, L, inner] -> y [outer, L, inner]
 //                 y[o, l, i] = x[o, index[o, l, i], i]
 //   scatter_add   y [outer, y_size, inner] += src [outer, L, inner] at index[o, l, i]
+//   check_range   values int64 [n]: reports `code` when some value lies outside [lo, hi]
+//                 (the engine's check of targets and sequence lengths without a read-back)
 // The adds are deterministic (no float atomics): one thread owns each output element and
 // sums its sources in index order, which matches the CPU's sequential loop bit for bit.
 // It costs O(outputs x L) index reads, fine for the engine's uses (the class dimension of a
@@ -27,9 +29,12 @@ enum class IndexError : int {
   index_select = 1,
   index_add = 2,
   gather = 3,
-  scatter_add = 4
+  scatter_add = 4,
+  cross_entropy_target = 5,  // check_range: a class target outside [0, C)
+  lstm_length = 6,           // check_range: a sequence length outside [1, T]
 };
-const char* index_error_name(int code);  // "index_select", ..., "none"
+// "index_select", ..., "cross_entropy: a target class outside [0, C)", ..., "none"
+const char* index_error_name(int code);
 
 struct ArgmaxParams {
   const float* x = nullptr;
@@ -69,7 +74,16 @@ struct ScatterAddParams {
   int* error = nullptr;
 };
 
+struct CheckRangeParams {
+  const int64_t* values = nullptr;  // [n]
+  int64_t n = 0;
+  int64_t lo = 0, hi = 0;  // the allowed range, inclusive
+  int* error = nullptr;    // required: where the code is stored (the first error wins)
+  IndexError code = IndexError::none;
+};
+
 void argmax(const ArgmaxParams& p, Stream stream = nullptr);
+void check_range(const CheckRangeParams& p, Stream stream = nullptr);
 void index_select(const IndexSelectParams& p, Stream stream = nullptr);
 void index_add(const IndexAddParams& p, Stream stream = nullptr);
 void gather(const GatherParams& p, Stream stream = nullptr);

@@ -15,12 +15,14 @@ int device_sm_count() { return 4; }  // few blocks per grid-stride launch: fewer
 void* device_malloc(std::size_t bytes) { return emu::malloc(bytes); }
 void device_free(void* p) { emu::free(p); }
 void copy_to_device(void* dst, const void* src, std::size_t bytes) {
+  emu::detail::note_unrecordable("a copy from host to device memory");
   if (bytes > 0 && !emu::is_device_pointer(dst)) {
     throw std::invalid_argument("copy_to_device: destination is not device memory");
   }
   std::memcpy(dst, src, bytes);
 }
 void copy_to_host(void* dst, const void* src, std::size_t bytes) {
+  emu::detail::note_unrecordable("a copy from device to host memory (a read-back)");
   if (bytes > 0 && !emu::is_device_pointer(src)) {
     throw std::invalid_argument("copy_to_host: source is not device memory");
   }

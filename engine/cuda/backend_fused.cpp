@@ -26,7 +26,8 @@ Tensor contiguous_or_undefined(const Tensor& t) {
 
 }  // namespace
 
-Tensor CudaBackend::fused_dropout(const Tensor& x, double p, uint64_t seed) {
+Tensor CudaBackend::fused_dropout(const Tensor& x, double p, uint64_t seed,
+                                  const uint64_t* seed_on_device) {
   require_f32("dropout", {&x});
   const Tensor xc = contiguous_on_device(x);
   Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
@@ -36,11 +37,13 @@ Tensor CudaBackend::fused_dropout(const Tensor& x, double p, uint64_t seed) {
   k.n = x.numel();
   k.p = p;
   k.seed = seed;
+  k.seed_on_device = seed_on_device;
   kernels::dropout_forward(k, stream());
   return y;
 }
 
-Tensor CudaBackend::fused_dropout_backward(const Tensor& dy, double p, uint64_t seed) {
+Tensor CudaBackend::fused_dropout_backward(const Tensor& dy, double p, uint64_t seed,
+                                           const uint64_t* seed_on_device) {
   require_f32("dropout backward", {&dy});
   const Tensor dyc = contiguous_on_device(dy);
   Tensor dx = Tensor::empty(dy.shape(), dy.dtype(), dy.device());
@@ -50,6 +53,7 @@ Tensor CudaBackend::fused_dropout_backward(const Tensor& dy, double p, uint64_t 
   k.n = dy.numel();
   k.p = p;
   k.seed = seed;
+  k.seed_on_device = seed_on_device;
   kernels::dropout_backward(k, stream());
   return dx;
 }

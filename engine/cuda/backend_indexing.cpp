@@ -1,7 +1,8 @@
 // CudaBackend: index_select / index_add and gather / scatter_add on the kernels of
-// kernels/indexing.h. Operands are packed contiguous ([outer, size(dim), inner]); outputs
-// must be contiguous, as on the CPU. A bad index cannot throw from the kernel: it sets the
-// device's error word, and the next synchronisation (any copy to the host) throws.
+// kernels/indexing.h, and check_range (class targets, sequence lengths). Operands are
+// packed contiguous ([outer, size(dim), inner]); outputs must be contiguous, as on the CPU.
+// A bad index cannot throw from the kernel: it sets the device's error word, and the next
+// synchronisation (any copy to the host) throws.
 #include <stdexcept>
 #include <string>
 
@@ -78,6 +79,23 @@ void CudaBackend::scatter_add(const Tensor& out, int64_t dim, const Tensor& inde
   kernels::scatter_add({f32(out), indices(ic), cf32(sc), sp.outer, out.size(dim), index.size(dim),
                         sp.inner, error_word()},
                        stream());
+}
+
+bool CudaBackend::check_range(const Tensor& values, int64_t lo, int64_t hi, RangeCheck kind) {
+  if (values.dtype() != DType::i64)
+    throw std::invalid_argument("cuda backend: check_range: expected int64 values, got " +
+                                values.str());
+  const Tensor v = contiguous_on_device(values);
+  kernels::CheckRangeParams p;
+  p.values = indices(v);
+  p.n = v.numel();
+  p.lo = lo;
+  p.hi = hi;
+  p.error = error_word();
+  p.code = kind == RangeCheck::class_target ? kernels::IndexError::cross_entropy_target
+                                            : kernels::IndexError::lstm_length;
+  kernels::check_range(p, stream());
+  return true;
 }
 
 }  // namespace melgrad::cuda

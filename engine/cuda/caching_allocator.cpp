@@ -38,30 +38,39 @@ CachingAllocator::~CachingAllocator() {
   }
 }
 
+void* CachingAllocator::device_malloc_locked(std::size_t bucket, std::size_t bytes,
+                                             bool may_release) {
+  void* p = device_.malloc(bucket);
+  if (!p && may_release && stats_.cached_bytes > 0) {
+    release_cached_locked();
+    p = device_.malloc(bucket);
+  }
+  if (!p)
+    throw std::runtime_error("cuda:0 is out of memory: allocating " + mib(bytes) + " with " +
+                             mib(stats_.in_use_bytes) + " in use by tensors (peak " +
+                             mib(stats_.peak_in_use_bytes) + ")" +
+                             (may_release ? "" : " while recording a CUDA graph"));
+  ++stats_.device_mallocs;
+  return p;
+}
+
 void* CachingAllocator::allocate(std::size_t bytes) {
   std::lock_guard<std::mutex> lock(mutex_);
   const std::size_t bucket = caching_ ? bucket_size(bytes) : std::max<std::size_t>(bytes, 1);
   ++stats_.allocations;
   void* p = nullptr;
-  auto it = free_blocks_.find(bucket);
-  if (it != free_blocks_.end() && !it->second.empty()) {
+  auto& free_lists = open_pool_ ? pools_.at(open_pool_).free_blocks : free_blocks_;
+  auto it = free_lists.find(bucket);
+  if (it != free_lists.end() && !it->second.empty()) {
     p = it->second.back();
     it->second.pop_back();
-    stats_.cached_bytes -= bucket;
+    (open_pool_ ? stats_.pool_free_bytes : stats_.cached_bytes) -= bucket;
     ++stats_.cache_hits;
   } else {
-    p = device_.malloc(bucket);
-    if (!p && stats_.cached_bytes > 0) {
-      release_cached_locked();
-      p = device_.malloc(bucket);
-    }
-    if (!p)
-      throw std::runtime_error("cuda:0 is out of memory: allocating " + mib(bytes) + " with " +
-                               mib(stats_.in_use_bytes) + " in use by tensors (peak " +
-                               mib(stats_.peak_in_use_bytes) + ")");
-    ++stats_.device_mallocs;
+    p = device_malloc_locked(bucket, bytes, /*may_release=*/open_pool_ == 0);
   }
-  live_[p] = {bucket, bytes};
+  live_[p] = {bucket, bytes, open_pool_};
+  if (open_pool_) ++pools_.at(open_pool_).live_blocks;
   stats_.in_use_bytes += bucket;
   stats_.requested_bytes += bytes;
   if (stats_.in_use_bytes > stats_.peak_in_use_bytes)
@@ -76,9 +85,20 @@ void CachingAllocator::deallocate(void* p, std::size_t bytes) {
     throw std::logic_error("CachingAllocator::deallocate: " + std::to_string(bytes) +
                            " bytes at a pointer it did not hand out (or freed twice)");
   const std::size_t bucket = it->second.bucket;
+  const uint64_t pool_id = it->second.pool;
   live_.erase(it);
   stats_.in_use_bytes -= bucket;
   stats_.requested_bytes -= bytes;
+  if (pool_id != 0) {
+    Pool& pool = pools_.at(pool_id);
+    --pool.live_blocks;
+    if (!pool.released) {  // reserved: a graph may still write to it
+      pool.free_blocks[bucket].push_back(p);
+      stats_.pool_free_bytes += bucket;
+      return;
+    }
+    if (pool.live_blocks == 0) pools_.erase(pool_id);
+  }
   if (caching_) {
     free_blocks_[bucket].push_back(p);
     stats_.cached_bytes += bucket;
@@ -89,6 +109,42 @@ void CachingAllocator::deallocate(void* p, std::size_t bytes) {
     } catch (...) {  // called from ~Storage: a failed free (a faulted device) is reported by
     }                // the next synchronisation, not by terminating here
   }
+}
+
+uint64_t CachingAllocator::open_pool() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (open_pool_ != 0)
+    throw std::logic_error("CachingAllocator::open_pool: pool " + std::to_string(open_pool_) +
+                           " is still open (one graph is recorded at a time)");
+  if (!caching_)
+    throw std::invalid_argument(
+        "CUDA graphs need the caching allocator (MELGRAD_CUDA_ALLOCATOR=direct is set)");
+  open_pool_ = next_pool_++;
+  pools_[open_pool_];
+  return open_pool_;
+}
+
+void CachingAllocator::close_pool(uint64_t pool) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (open_pool_ == pool) open_pool_ = 0;
+}
+
+void CachingAllocator::release_pool(uint64_t pool_id) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (open_pool_ == pool_id) open_pool_ = 0;
+  auto it = pools_.find(pool_id);
+  if (it == pools_.end()) return;
+  Pool& pool = it->second;
+  for (auto& [bucket, blocks] : pool.free_blocks) {
+    for (void* p : blocks) {
+      free_blocks_[bucket].push_back(p);
+      stats_.pool_free_bytes -= bucket;
+      stats_.cached_bytes += bucket;
+    }
+  }
+  pool.free_blocks.clear();
+  pool.released = true;
+  if (pool.live_blocks == 0) pools_.erase(it);
 }
 
 AllocatorStats CachingAllocator::stats() const {

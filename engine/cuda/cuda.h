@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstddef>
+#include <string>
 
 #include "engine/cuda/caching_allocator.h"
 
@@ -16,6 +17,7 @@ namespace melgrad::cuda {
 void init();
 
 const char* variant();    // "cuda" or "emulator"
+std::string device_name();  // e.g. "NVIDIA H100 80GB HBM3", or "kernel emulator"
 bool device_available();  // a usable device (the emulator: always)
 
 AllocatorStats memory_stats();

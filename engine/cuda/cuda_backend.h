@@ -3,7 +3,8 @@
 // int64 for indices and argmax; copies and fills take every dtype. Split by kind over
 // backend_copy.cpp (fill, copies within and across devices, random), backend_math.cpp
 // (unary, binary, where, reductions, argmax, fused softmax), backend_indexing.cpp,
-// backend_linalg.cpp (matmul) and backend_fused.cpp (dropout, cross-entropy, Adam).
+// backend_linalg.cpp (matmul), backend_fused.cpp (dropout, cross-entropy, Adam), and the
+// layer hooks: backend_conv.cpp, backend_pool.cpp, backend_norm.cpp, backend_lstm.cpp.
 #pragma once
 
 #include "engine/backend.h"
@@ -29,8 +30,13 @@ class CudaBackend final : public Backend {
 
   Tensor fused_softmax(const Tensor& x, int64_t dim, bool log) override;
   Tensor fused_softmax_backward(const Tensor& y, const Tensor& dy, int64_t dim, bool log) override;
-  Tensor fused_dropout(const Tensor& x, double p, uint64_t seed) override;
-  Tensor fused_dropout_backward(const Tensor& dy, double p, uint64_t seed) override;
+  Tensor fused_dropout(const Tensor& x, double p, uint64_t seed,
+                       const uint64_t* seed_on_device) override;
+  Tensor fused_dropout_backward(const Tensor& dy, double p, uint64_t seed,
+                                const uint64_t* seed_on_device) override;
+  std::unique_ptr<StepGraph> capture_step(const std::function<void()>& step,
+                                          std::string& why_not) override;
+  const uint64_t* recording_dropout_seed(Generator& gen, uint64_t seed) override;
   std::vector<Tensor> fused_cross_entropy(const Tensor& logits, const Tensor& targets,
                                           const Tensor& weights) override;
   Tensor fused_cross_entropy_backward(const Tensor& logits, const Tensor& targets,
@@ -39,7 +45,45 @@ class CudaBackend final : public Backend {
   bool fused_adam_step(const std::vector<Tensor>& params, const std::vector<Tensor>& grads,
                        const std::vector<Tensor>& exp_avg, const std::vector<Tensor>& exp_avg_sq,
                        const AdamStepArgs& args) override;
+  bool check_range(const Tensor& values, int64_t lo, int64_t hi, RangeCheck kind) override;
+
+  bool conv2d_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& y,
+                      const Conv2dOptions& opt) override;
+  bool conv2d_backward_input(const Tensor& gy, const Tensor& weight, const Tensor& gx,
+                             const Conv2dOptions& opt) override;
+  bool conv2d_backward_weight(const Tensor& gy, const Tensor& x, const Shape& weight_shape,
+                              const Tensor& gw, const Tensor& gb,
+                              const Conv2dOptions& opt) override;
+  bool max_pool2d_forward(const Tensor& x, const Tensor& y, const Tensor& argmax,
+                          const Pool2dOptions& opt) override;
+  bool max_pool2d_backward(const Tensor& gy, const Tensor& argmax, const Tensor& gx,
+                           const Pool2dOptions& opt) override;
+  bool batch_norm_forward(const BatchNormTensors& bn) override;
+  bool batch_norm_backward(const Tensor& gy, const BatchNormTensors& forward, bool batch_stats,
+                           const Tensor& gx, const Tensor& gw, const Tensor& gb) override;
+  bool lstm_forward(const LstmLayerTensors& layer) override;
+  bool lstm_backward(const LstmLayerTensors& layer, const LstmLayerGradients& grads) override;
+
+  struct StepRecording;  // step_graph.cpp
+
+ private:
+  StepRecording* recording_ = nullptr;  // while capture_step records
 };
+
+class CachingAllocator;
+// The caching allocator of cuda:0 (init.cpp), for the step graphs' private pools.
+CachingAllocator& device_allocator();
+
+// Raw pointers of a device tensor for a kernel's params (nullptr for an undefined tensor).
+inline float* f32_ptr(const Tensor& t) {
+  return t.defined() ? static_cast<float*>(t.raw_data()) : nullptr;
+}
+inline int64_t* i64_ptr(const Tensor& t) {
+  return t.defined() ? static_cast<int64_t*>(t.raw_data()) : nullptr;
+}
+// At least `bytes` of scratch on cuda:0 from the caching allocator, as a float32 tensor
+// (undefined for 0 bytes); the kernels that use it run before it is released.
+Tensor workspace(std::size_t bytes);
 
 // x itself when contiguous, else a contiguous copy on x's device (no autograd).
 Tensor contiguous_on_device(const Tensor& x);

@@ -80,6 +80,13 @@ int* error_word() { return state().error_word; }
 
 const char* variant() { return "cuda"; }
 
+std::string device_name() {
+  require_device(Device::cuda(0));
+  cudaDeviceProp prop{};
+  MELGRAD_CUDA_CHECK(cudaGetDeviceProperties(&prop, 0));
+  return prop.name;
+}
+
 bool device_available() {
   int count = 0;
   const bool ok = cudaGetDeviceCount(&count) == cudaSuccess && count > 0;
@@ -129,6 +136,7 @@ static int read_and_reset_error_word() {
 #else
 
 const char* variant() { return "emulator"; }
+std::string device_name() { return "kernel emulator"; }
 bool device_available() { return true; }
 
 void* raw_malloc(std::size_t bytes) {

@@ -18,6 +18,8 @@
 namespace melgrad::cuda {
 
 const char* variant();  // "cuda" (GPU build) or "emulator"
+// The device's name ("NVIDIA H100 80GB HBM3"; the emulator: "kernel emulator"); initialises it.
+std::string device_name();
 
 // Throws when `device` cannot be used: an index other than 0, or (GPU variant) no usable GPU,
 // with a hint to run melgrad-emu. The first successful call initialises the device.

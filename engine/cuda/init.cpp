@@ -43,6 +43,8 @@ CudaBackend& backend() {
 
 }  // namespace
 
+CachingAllocator& device_allocator() { return allocator(); }
+
 void init() {
   set_allocator(DeviceType::cuda, &allocator());
   set_backend(DeviceType::cuda, &backend());

@@ -5,7 +5,9 @@
 #include <stdexcept>
 #include <string>
 
+#include "engine/autograd.h"
 #include "engine/nn/layers.h"
+#include "engine/ops/ops.h"
 
 namespace melgrad::nn {
 
@@ -58,7 +60,15 @@ Tensor BatchNorm2d::forward(const Tensor& x) {
   if (x.dim() != 4)
     throw std::invalid_argument("BatchNorm2d: expected input [N, C, H, W], got " + x.str());
   const bool tracking = running_mean.defined();
-  if (tracking && is_training()) num_batches_tracked.fill_(num_batches_tracked.item() + 1);
+  if (tracking && is_training()) {
+    if (num_batches_tracked.device().is_cpu()) {
+      num_batches_tracked.fill_(num_batches_tracked.item() + 1);
+    } else {  // counted on the device, not read back (exact below 2^24 batches)
+      NoGradGuard no_grad;
+      num_batches_tracked.copy_(
+          to_dtype(to_dtype(num_batches_tracked, DType::f32) + 1.0, DType::i64));
+    }
+  }
   return batch_norm(x, weight, bias, tracking ? &running_mean : nullptr,
                     tracking ? &running_var : nullptr, is_training(), momentum, eps);
 }

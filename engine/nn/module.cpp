@@ -108,8 +108,9 @@ static void convert_all(const std::vector<std::pair<std::string, Tensor*>>& para
                         Convert convert) {
   NoGradGuard no_grad;
   for (auto& [n, t] : params) {
+    const bool trainable = t->requires_grad();  // a frozen parameter stays frozen
     *t = convert(*t).detach();
-    t->requires_grad_();
+    t->requires_grad_(trainable);
   }
   for (auto& [n, t] : buffers)
     if (t->defined()) *t = convert(*t).detach();

@@ -44,7 +44,7 @@ class Module {
   void eval() { train(false); }
   bool is_training() const { return training_; }
   void zero_grad();
-  // Moves every parameter and buffer (parameters stay leaves that require grad).
+  // Moves every parameter and buffer (parameters stay leaves; a frozen one stays frozen).
   void to(Device device);
   void to(DType dtype);
 

@@ -1,7 +1,8 @@
 // conv2d: x [N, C, H, W], weight [O, C, kh, kw], bias [O] (optional) -> y [N, O, Ho, Wo],
 // Ho = (H + 2 ph - kh) / sh + 1, Wo = (W + 2 pw - kw) / sw + 1 (PyTorch's Conv2d, no
 // dilation or groups). Forward and backward call the fused kernels of the tensors' device
-// (CPU: engine/cpu/conv.cpp); the backward computes only the gradients that are needed.
+// (CPU: engine/cpu/conv.cpp; others: Backend::conv2d_*); the backward computes only the
+// gradients that are needed.
 #include <stdexcept>
 #include <string>
 
@@ -69,22 +70,27 @@ cpu::Conv2dGeometry conv_geometry(const OpInfo& op, const Tensor& x, const Tenso
   return g;
 }
 
+// The device's kernel: the CPU's own (engine/cpu/conv.cpp) or the backend's layer hook.
 void conv_forward_kernel(const Tensor& x, const Tensor& w, const Tensor& b, const Tensor& y,
-                         const cpu::Conv2dGeometry& g) {
-  if (!x.device().is_cpu()) no_kernel("forward", x);
-  cpu::conv2d_forward(x, w, b, y, g);
+                         const cpu::Conv2dGeometry& g, const Conv2dOptions& opt) {
+  if (x.device().is_cpu()) return cpu::conv2d_forward(x, w, b, y, g);
+  if (!backend_for(x.device()).conv2d_forward(x, w, b, y, opt)) no_kernel("forward", x);
 }
 
 void conv_backward_input_kernel(const Tensor& gy, const Tensor& w, const Tensor& gx,
-                                const cpu::Conv2dGeometry& g) {
-  if (!gy.device().is_cpu()) no_kernel("backward-input", gy);
-  cpu::conv2d_backward_input(gy, w, gx, g);
+                                const cpu::Conv2dGeometry& g, const Conv2dOptions& opt) {
+  if (gy.device().is_cpu()) return cpu::conv2d_backward_input(gy, w, gx, g);
+  if (!backend_for(gy.device()).conv2d_backward_input(gy, w, gx, opt))
+    no_kernel("backward-input", gy);
 }
 
 void conv_backward_weight_kernel(const Tensor& gy, const Tensor& x, const Tensor& gw,
-                                 const Tensor& gb, const cpu::Conv2dGeometry& g) {
-  if (!gy.device().is_cpu()) no_kernel("backward-weight", gy);
-  cpu::conv2d_backward_weight(gy, x, gw, gb, g);
+                                 const Tensor& gb, const cpu::Conv2dGeometry& g,
+                                 const Conv2dOptions& opt) {
+  if (gy.device().is_cpu()) return cpu::conv2d_backward_weight(gy, x, gw, gb, g);
+  if (!backend_for(gy.device())
+           .conv2d_backward_weight(gy, x, {g.O, g.C, g.kh, g.kw}, gw, gb, opt))
+    no_kernel("backward-weight", gy);
 }
 
 GradCheckCase conv_case(std::string label, Generator& g, const Shape& xs, const Shape& ws,
@@ -100,7 +106,7 @@ GradCheckCase conv_case(std::string label, Generator& g, const Shape& xs, const 
 }  // namespace
 
 static const OpInfo& kConv2d = register_op(
-    {.name = "conv2d", .family = "cnn", .devices = {DeviceType::cpu},
+    {.name = "conv2d", .family = "cnn", .devices = {DeviceType::cpu, DeviceType::cuda},
      .gradcheck = [](Generator& g) {
        return GradCases{
            conv_case("3x3 pad 1 bias", g, {2, 3, 5, 6}, {4, 3, 3, 3}, true, {{1, 1}, {1, 1}}),
@@ -120,22 +126,22 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, Conv2dO
   const cpu::Conv2dGeometry g = conv_geometry(kConv2d, x, weight, bias, opt);
   const Tensor xc = dense(x), wc = dense(weight), bc = dense(bias);
   Tensor y = Tensor::empty({g.N, g.O, g.Ho, g.Wo}, x.dtype(), x.device());
-  conv_forward_kernel(xc, wc, bc, y, g);
+  conv_forward_kernel(xc, wc, bc, y, g, opt);
 
   const bool need_x = x.requires_grad(), need_w = weight.requires_grad(),
              need_b = bias.defined() && bias.requires_grad();
   return record(kConv2d, {x, weight, bias}, y,
-                [g, need_x, need_w, need_b, x_saved = need_w ? xc.detach() : Tensor(),
+                [g, opt, need_x, need_w, need_b, x_saved = need_w ? xc.detach() : Tensor(),
                  w_saved = need_x ? wc.detach() : Tensor()](const TensorList& grads) {
                   const Tensor gy = dense(grads[0]);
                   Tensor gx, gw, gb;
                   if (need_x) {
                     gx = Tensor::empty({g.N, g.C, g.H, g.W}, gy.dtype(), gy.device());
-                    conv_backward_input_kernel(gy, w_saved, gx, g);
+                    conv_backward_input_kernel(gy, w_saved, gx, g, opt);
                   }
                   if (need_w) gw = Tensor::empty({g.O, g.C, g.kh, g.kw}, gy.dtype(), gy.device());
                   if (need_b) gb = Tensor::empty({g.O}, gy.dtype(), gy.device());
-                  if (need_w || need_b) conv_backward_weight_kernel(gy, x_saved, gw, gb, g);
+                  if (need_w || need_b) conv_backward_weight_kernel(gy, x_saved, gw, gb, g, opt);
                   return TensorList{gx, gw, gb};
                 });
 }

@@ -47,16 +47,18 @@ static const OpInfo& kDropout = register_op(
                          [](const TensorList& in) { return dropout_with_seed(in[0], 0.3, 99); }}};
      }});
 
-Tensor dropout_with_seed(const Tensor& x, double p, uint64_t seed) {
+// The op; `seed_on_device` is where a recorded step graph keeps this call's seed (or null).
+static Tensor dropout_op(const Tensor& x, double p, uint64_t seed, const uint64_t* seed_on_device) {
   if (!(p >= 0 && p < 1))
     throw std::invalid_argument("dropout: probability must be in [0, 1), got " + std::to_string(p));
   check_device(kDropout, {x});
   check_floating(kDropout, x);
   if (p == 0) return x;
-  Tensor fused = backend_for(x.device()).fused_dropout(x, p, seed);
+  Tensor fused = backend_for(x.device()).fused_dropout(x, p, seed, seed_on_device);
   if (fused.defined())
-    return record(kDropout, {x}, fused, [p, seed](const TensorList& g) {
-      return TensorList{backend_for(g[0].device()).fused_dropout_backward(g[0], p, seed)};
+    return record(kDropout, {x}, fused, [p, seed, seed_on_device](const TensorList& g) {
+      return TensorList{
+          backend_for(g[0].device()).fused_dropout_backward(g[0], p, seed, seed_on_device)};
     });
   Tensor mask = dropout_mask(x, p, seed);
   Tensor out;
@@ -68,9 +70,18 @@ Tensor dropout_with_seed(const Tensor& x, double p, uint64_t seed) {
                 [mask](const TensorList& g) { return TensorList{g[0] * mask}; });
 }
 
+Tensor dropout_with_seed(const Tensor& x, double p, uint64_t seed) {
+  return dropout_op(x, p, seed, nullptr);
+}
+
 Tensor dropout(const Tensor& x, double p, bool training, Generator& gen) {
   if (!training || p == 0) return x;
-  return dropout_with_seed(x, p, gen.next_u64());
+  const uint64_t seed = gen.next_u64();
+  // While a step graph is recorded the seed lives on the device, refilled from `gen` on
+  // every replay (engine/backend.h, capture_step).
+  const uint64_t* on_device =
+      x.device().is_cpu() ? nullptr : backend_for(x.device()).recording_dropout_seed(gen, seed);
+  return dropout_op(x, p, seed, on_device);
 }
 
 }  // namespace melgrad

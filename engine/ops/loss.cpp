@@ -46,10 +46,14 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& targets, const Tensor& 
   if (targets.dtype() != DType::i64 || targets.shape() != Shape{N})
     throw std::invalid_argument("cross_entropy: targets must be int64 [" + std::to_string(N) +
                                 "], got " + targets.str());
-  for (double t : targets.to_vector())
-    if (t < 0 || t >= C)
-      throw std::invalid_argument("cross_entropy: target class " + std::to_string(int64_t(t)) +
-                                  " out of range for " + std::to_string(C) + " classes");
+  // A device checks the targets itself and reports a bad one at its next synchronisation
+  // (reading them back here would stall it every step).
+  if (targets.device().is_cpu() ||
+      !backend_for(targets.device()).check_range(targets, 0, C - 1, RangeCheck::class_target))
+    for (double t : targets.to_vector())
+      if (t < 0 || t >= C)
+        throw std::invalid_argument("cross_entropy: target class " + std::to_string(int64_t(t)) +
+                                    " out of range for " + std::to_string(C) + " classes");
   if (class_weights.defined() && class_weights.shape() != Shape{C})
     throw std::invalid_argument("cross_entropy: class weights must be [" + std::to_string(C) +
                                 "], got " + shape_str(class_weights.shape()));

@@ -45,13 +45,16 @@ LayerDims check_layer_args(const OpInfo& op, const std::string& name, const Tens
   if (lengths.dtype() != DType::i64 || lengths.shape() != Shape{d.N})
     throw std::invalid_argument(name + ": lengths must be int64 " + shape_of({d.N}) +
                                 " to match x " + shape_str(x.shape()) + ", got " + lengths.str());
-  for (double v : lengths.to_vector()) {
-    if (v < 1 || v > d.T)
-      throw std::invalid_argument(name + ": length " + std::to_string(static_cast<int64_t>(v)) +
-                                  " is outside [1, T = " + std::to_string(d.T) + "] for x " +
-                                  shape_str(x.shape()));
-    d.lengths.push_back(static_cast<int64_t>(v));
-  }
+  // On the CPU the lengths are checked here; on a device by the backend's kernel (reading
+  // them back would stall the device every step).
+  if (lengths.device().is_cpu())
+    for (double v : lengths.to_vector()) {
+      if (v < 1 || v > d.T)
+        throw std::invalid_argument(name + ": length " + std::to_string(static_cast<int64_t>(v)) +
+                                    " is outside [1, T = " + std::to_string(d.T) + "] for x " +
+                                    shape_str(x.shape()));
+      d.lengths.push_back(static_cast<int64_t>(v));
+    }
   const Tensor& w_hh0 = dirs[0]->w_hh;
   if (w_hh0.dim() != 2 || w_hh0.size(1) == 0 || w_hh0.size(0) != 4 * w_hh0.size(1))
     throw std::invalid_argument(name + ": w_hh must be [4H, H], got " + w_hh0.str());
@@ -89,6 +92,37 @@ void set_directions(P& p, const std::vector<Tensor>& w, const std::vector<bool>&
   throw std::runtime_error(op.name + ": no kernel for device " + x.device().str());
 }
 
+// Off the CPU: the graph node whose backward is the backend's BPTT hook. Inputs are
+// {x, lengths, w_ih, w_hh, b_ih, b_hh per direction}; outputs {output, h_n, c_n}.
+void record_device_backward(const OpInfo& op, const TensorList& inputs, TensorList& outs,
+                            LstmLayerTensors layer) {
+  std::vector<bool> need;
+  for (const Tensor& t : inputs) need.push_back(t.requires_grad());
+  record(op, inputs, outs, [&op, layer, need](const TensorList& g) {
+    const size_t D = layer.reverse.size();
+    LstmLayerGradients grads;
+    grads.grad_output = contiguous_detached(g[0]);
+    grads.grad_h_n = contiguous_detached(g[1]);
+    grads.grad_c_n = contiguous_detached(g[2]);
+    auto grad_for = [&](size_t input, const Tensor& like) {
+      return need[input] ? Tensor::empty(like.shape(), like.dtype(), like.device()) : Tensor();
+    };
+    grads.grad_x = grad_for(0, layer.x);
+    for (size_t d = 0; d < D; ++d) {
+      grads.grad_w_ih.push_back(grad_for(2 + 4 * d, layer.weights[4 * d]));
+      grads.grad_w_hh.push_back(grad_for(3 + 4 * d, layer.weights[4 * d + 1]));
+      grads.grad_b_ih.push_back(grad_for(4 + 4 * d, layer.weights[4 * d + 2]));
+      grads.grad_b_hh.push_back(grad_for(5 + 4 * d, layer.weights[4 * d + 3]));
+    }
+    if (!backend_for(layer.x.device()).lstm_backward(layer, grads)) no_kernel(op, layer.x);
+    TensorList result{grads.grad_x, Tensor()};
+    for (size_t d = 0; d < D; ++d)
+      result.insert(result.end(), {grads.grad_w_ih[d], grads.grad_w_hh[d], grads.grad_b_ih[d],
+                                   grads.grad_b_hh[d]});
+    return result;
+  });
+}
+
 // The fused forward and backward of D = dirs.size() directions of one layer. Outputs
 // output [N, T, D*H], h_n/c_n [D, N, H] (single: [N, H]); the graph node's inputs are
 // {x, lengths, w_ih, w_hh, b_ih, b_hh} per direction.
@@ -108,7 +142,9 @@ std::array<Tensor, 3> fused_layer(const OpInfo& op, const Tensor& x, const Tenso
   const Tensor xc = contiguous_detached(x);
   const Device dev = x.device();
   const Shape state = D == 1 ? Shape{N, H} : Shape{D, N, H};
-  Tensor out = Tensor::zeros({N, T, D * H}, x.dtype(), dev);
+  // The CPU kernel expects a zero-filled output; device kernels write every element.
+  Tensor out = dev.is_cpu() ? Tensor::zeros({N, T, D * H}, x.dtype(), dev)
+                            : Tensor::empty({N, T, D * H}, x.dtype(), dev);
   Tensor h_n = Tensor::empty(state, x.dtype(), dev), c_n = Tensor::empty(state, x.dtype(), dev);
   Tensor gates = Tensor::empty({N, T, D * 4 * H}, x.dtype(), dev);
   Tensor cells = grad ? Tensor::empty({N, T, D * H}, x.dtype(), dev) : Tensor();
@@ -130,13 +166,23 @@ std::array<Tensor, 3> fused_layer(const OpInfo& op, const Tensor& x, const Tenso
         cpu::lstm_forward(p);
       });
       break;
-    default:
-      no_kernel(op, x);
+    default: {
+      LstmLayerTensors layer{xc, contiguous_detached(lengths), weights, reverse, out, h_n, c_n,
+                             gates, cells};
+      if (!backend_for(dev).lstm_forward(layer)) no_kernel(op, x);
+    }
   }
 
   std::vector<bool> need;  // which inputs want a gradient
   for (const Tensor& t : inputs) need.push_back(t.requires_grad());
   TensorList outs{out, h_n, c_n};
+  if (!dev.is_cpu()) {
+    if (!grad) return {outs[0], outs[1], outs[2]};
+    record_device_backward(op, inputs, outs,
+                           {xc, contiguous_detached(lengths), weights, reverse, out.detach(),
+                            h_n.detach(), c_n.detach(), gates, cells});
+    return {outs[0], outs[1], outs[2]};
+  }
   record(op, inputs, outs,
          [&op, kd, lengths = dims.lengths, xc, weights, reverse, need,
           out = out.detach(), gates, cells](const TensorList& g) mutable {
@@ -194,7 +240,7 @@ Tensor all_outputs(const std::array<Tensor, 3>& r) {
 // ---- one direction ---------------------------------------------------------------------
 
 static const OpInfo& kLstmLayer = register_op(
-    {.name = "lstm_layer", .family = "recurrent", .devices = {DeviceType::cpu},
+    {.name = "lstm_layer", .family = "recurrent", .devices = {DeviceType::cpu, DeviceType::cuda},
      .gradcheck = [](Generator& g) {
        GradCases cases;
        for (bool reverse : {false, true})
@@ -220,7 +266,8 @@ std::array<Tensor, 3> lstm_layer(const Tensor& x, const Tensor& lengths, const T
 // ---- both directions -------------------------------------------------------------------
 
 static const OpInfo& kLstmBidirectional = register_op(
-    {.name = "lstm_bidirectional_layer", .family = "recurrent", .devices = {DeviceType::cpu},
+    {.name = "lstm_bidirectional_layer", .family = "recurrent",
+     .devices = {DeviceType::cpu, DeviceType::cuda},
      .gradcheck = [](Generator& g) {
        return GradCases{{"output + h_n + c_n, lengths {3,5,1}", gc_layer_inputs(g, {3, 5, 1}, 2),
                          [](const TensorList& in) {
@@ -309,15 +356,24 @@ Tensor lstm_readout(const Tensor& output, const Tensor& lengths, bool bidirectio
     throw std::invalid_argument("lstm_readout: lengths must be int64 " + shape_of({N}) +
                                 " to match output " + shape_str(output.shape()) + ", got " +
                                 lengths.str());
-  std::vector<int64_t> last;  // index [N, 1, H] of t = len - 1
-  for (double v : lengths.to_vector()) {
-    if (v < 1 || v > T)
-      throw std::invalid_argument("lstm_readout: length " +
-                                  std::to_string(static_cast<int64_t>(v)) + " is outside [1, T = " +
-                                  std::to_string(T) + "]");
-    last.insert(last.end(), H, static_cast<int64_t>(v) - 1);
+  Tensor index;  // [N, 1, H]: t = len - 1
+  if (lengths.device().is_cpu()) {
+    std::vector<int64_t> last;
+    for (double v : lengths.to_vector()) {
+      if (v < 1 || v > T)
+        throw std::invalid_argument("lstm_readout: length " +
+                                    std::to_string(static_cast<int64_t>(v)) +
+                                    " is outside [1, T = " + std::to_string(T) + "]");
+      last.insert(last.end(), H, static_cast<int64_t>(v) - 1);
+    }
+    index = to_device(Tensor::from_vector(last, {N, 1, H}), output.device());
+  } else {
+    // Built on the device (no read-back): lengths are exact in float32 up to 2^24, and
+    // gather reports an index outside [0, T) at the next synchronisation.
+    NoGradGuard no_grad;
+    const Tensor last = reshape(to_dtype(lengths, DType::f32) - 1.0, {N, 1, 1});
+    index = to_dtype(contiguous(expand(last, {N, 1, H})), DType::i64);
   }
-  Tensor index = to_device(Tensor::from_vector(last, {N, 1, H}), output.device());
   Tensor fwd = squeeze(gather(slice(output, 2, 0, H), 1, index), 1);  // [N, H]
   if (!bidirectional) return fwd;
   Tensor bwd = squeeze(slice(slice(output, 2, H, 2 * H), 1, 0, 1), 1);  // [N, H] at t = 0

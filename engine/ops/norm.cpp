@@ -7,7 +7,10 @@
 //   - eval with running stats normalises with them.
 // Forward: one statistics pass and one fused scale/shift pass (engine/cpu/norm.cpp);
 // backward: one kernel for all three gradients.
+#include <array>
+#include <map>
 #include <memory>
+#include <utility>
 #include <stdexcept>
 #include <string>
 
@@ -38,15 +41,24 @@ void check_channel_tensor(const char* what, const Tensor& t, const Tensor& x) {
                                 " has a different dtype than input " + x.str());
 }
 
-void require_cpu(const Tensor& x, const char* kernel) {
-  if (!x.device().is_cpu())
-    throw std::runtime_error(std::string("batch_norm: no ") + kernel + " kernel for device " +
-                             x.device().str());
+[[noreturn]] void no_kernel(const Tensor& x, const char* kernel) {
+  throw std::runtime_error(std::string("batch_norm: no ") + kernel + " kernel for device " +
+                           x.device().str());
 }
 
-// Case helper: running statistics live in shared buffers so the case can be re-run.
+// Case helper: running statistics live in shared buffers so the case can be re-run; one
+// copy per device and dtype of the input (the cross-backend tests run it on both devices).
 struct Running {
   Tensor mean, var;
+  std::map<std::string, std::pair<Tensor, Tensor>> copies;
+  std::pair<Tensor, Tensor>& like(const Tensor& x) {
+    const std::string key = x.device().str() + " " + dtype_name(x.dtype());
+    auto it = copies.find(key);
+    if (it == copies.end())
+      it = copies.emplace(key, std::pair{mean.to(x.dtype()).to(x.device()),
+                                         var.to(x.dtype()).to(x.device())}).first;
+    return it->second;
+  }
 };
 
 GradCheckCase bn_case(std::string label, Generator& g, const Shape& xs, bool affine,
@@ -63,8 +75,9 @@ GradCheckCase bn_case(std::string label, Generator& g, const Shape& xs, bool aff
     rs->var = Tensor::uniform({C}, 0.5, 2.0, g, DType::f64);
   }
   return {std::move(label), in, [affine, training, running, rs](const TensorList& t) {
+            auto* stats = running ? &rs->like(t[0]) : nullptr;
             return batch_norm(t[0], affine ? t[1] : Tensor(), affine ? t[2] : Tensor(),
-                              running ? &rs->mean : nullptr, running ? &rs->var : nullptr,
+                              stats ? &stats->first : nullptr, stats ? &stats->second : nullptr,
                               training);
           }};
 }
@@ -72,7 +85,7 @@ GradCheckCase bn_case(std::string label, Generator& g, const Shape& xs, bool aff
 }  // namespace
 
 static const OpInfo& kBatchNorm = register_op(
-    {.name = "batch_norm", .family = "cnn", .devices = {DeviceType::cpu},
+    {.name = "batch_norm", .family = "cnn", .devices = {DeviceType::cpu, DeviceType::cuda},
      .gradcheck = [](Generator& g) {
        return GradCases{
            bn_case("training, batch stats, affine", g, {3, 2, 3, 4}, true, true, false),
@@ -83,6 +96,34 @@ static const OpInfo& kBatchNorm = register_op(
            bn_case("eval without running stats: batch stats", g, {3, 2, 2, 3}, true, false,
                    false)};
      }});
+
+// Off the CPU: the backend's fused forward (statistics, running update and scale/shift in
+// one hook) and backward. Operands are contiguous and detached; `inputs` are the graph's.
+static Tensor device_batch_norm(const Tensor& xc, const Tensor& wc, const Tensor& bc,
+                                const Tensor& rm, const Tensor& rv, bool training,
+                                double momentum, double eps, bool batch_stats,
+                                std::array<bool, 3> need, const TensorList& inputs) {
+  BatchNormTensors bn;
+  bn.x = xc, bn.weight = wc, bn.bias = bc, bn.running_mean = rm, bn.running_var = rv;
+  bn.training = training, bn.momentum = momentum, bn.eps = eps;
+  bn.y = Tensor::empty(xc.shape(), xc.dtype(), xc.device());
+  bn.save_mean = Tensor::empty({xc.size(1)}, xc.dtype(), xc.device());
+  bn.save_invstd = Tensor::empty({xc.size(1)}, xc.dtype(), xc.device());
+  if (!backend_for(xc.device()).batch_norm_forward(bn)) no_kernel(xc, "forward");
+  const Tensor y = bn.y;
+  bn.y = Tensor();  // the backward does not need it
+  bn.bias = bn.running_mean = bn.running_var = Tensor();
+  return record(kBatchNorm, inputs, y, [bn, batch_stats, need](const TensorList& grads) {
+    const Tensor gy = dense(grads[0]);
+    Tensor gx, gw, gb;
+    if (need[0]) gx = Tensor::empty(bn.x.shape(), gy.dtype(), gy.device());
+    if (need[1]) gw = Tensor::empty({bn.x.size(1)}, gy.dtype(), gy.device());
+    if (need[2]) gb = Tensor::empty({bn.x.size(1)}, gy.dtype(), gy.device());
+    if (!backend_for(gy.device()).batch_norm_backward(gy, bn, batch_stats, gx, gw, gb))
+      no_kernel(gy, "backward");
+    return TensorList{gx, gw, gb};
+  });
+}
 
 Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias,
                   Tensor* running_mean, Tensor* running_var, bool training, double momentum,
@@ -114,10 +155,14 @@ Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias,
   if (batch_stats && g.N * g.S <= 1)
     throw std::invalid_argument("batch_norm: expected more than 1 value per channel when using "
                                 "batch statistics, got input " + x.str());
-  require_cpu(x, "forward");
+  const Tensor xc = dense(x), wc = dense(weight), bc = dense(bias);
+  const bool need_x = x.requires_grad(), need_w = weight.defined() && weight.requires_grad(),
+             need_b = bias.defined() && bias.requires_grad();
+  if (!x.device().is_cpu()) return device_batch_norm(xc, wc, bc, rm, rv, training, momentum, eps,
+                                                     batch_stats, {need_x, need_w, need_b},
+                                                     {x, weight, bias});
 
   // Detached contiguous operands (the backward captures xc and wc).
-  const Tensor xc = dense(x), wc = dense(weight), bc = dense(bias);
   Tensor mean, invstd;
   {
     NoGradGuard no_grad;
@@ -136,13 +181,11 @@ Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias,
   Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
   cpu::batch_norm_apply(xc, mean, invstd, wc, bc, y, g);
 
-  const bool need_x = x.requires_grad(), need_w = weight.defined() && weight.requires_grad(),
-             need_b = bias.defined() && bias.requires_grad();
   return record(kBatchNorm, {x, weight, bias}, y,
                 [g, batch_stats, need_x, need_w, need_b, x_saved = xc, w_saved = wc, mean,
                  invstd](const TensorList& grads) {
                   const Tensor gy = dense(grads[0]);
-                  require_cpu(gy, "backward");
+                  if (!gy.device().is_cpu()) no_kernel(gy, "backward");
                   Tensor gx, gw, gb;
                   if (need_x) gx = Tensor::empty(x_saved.shape(), gy.dtype(), gy.device());
                   if (need_w) gw = Tensor::empty({g.C}, gy.dtype(), gy.device());

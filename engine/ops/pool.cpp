@@ -69,7 +69,7 @@ GradCheckCase pool_case(std::string label, Generator& g, const Shape& xs, Pool2d
 }  // namespace
 
 static const OpInfo& kMaxPool2d = register_op(
-    {.name = "max_pool2d", .family = "cnn", .devices = {DeviceType::cpu},
+    {.name = "max_pool2d", .family = "cnn", .devices = {DeviceType::cpu, DeviceType::cuda},
      .gradcheck = [](Generator& g) {
        return GradCases{
            pool_case("pool 2, odd width dropped", g, {2, 3, 6, 7}, {.kernel = {2, 2}}),
@@ -94,19 +94,21 @@ Tensor max_pool2d(const Tensor& x, Pool2dOptions opt) {
   out_shape[out_shape.size() - 1] = g.Wo;
   Tensor y = Tensor::empty(out_shape, x.dtype(), x.device());
   Tensor argmax = Tensor::empty(out_shape, DType::i64, x.device());
-  if (!x.device().is_cpu())
+  if (x.device().is_cpu())
+    cpu::max_pool2d_forward(xc, y, argmax, g);
+  else if (!backend_for(x.device()).max_pool2d_forward(xc, y, argmax, opt))
     throw std::runtime_error("max_pool2d: no forward kernel for device " + x.device().str());
-  cpu::max_pool2d_forward(xc, y, argmax, g);
 
   return record(kMaxPool2d, {x}, y,
-                [g, argmax, in_shape = x.shape()](const TensorList& grads) {
+                [g, opt, argmax, in_shape = x.shape()](const TensorList& grads) {
                   Tensor gy = grads[0];
                   if (!gy.is_contiguous()) gy = contiguous(gy);
                   Tensor gx = Tensor::empty(in_shape, gy.dtype(), gy.device());
-                  if (!gy.device().is_cpu())
+                  if (gy.device().is_cpu())
+                    cpu::max_pool2d_backward(gy, argmax, gx, g);
+                  else if (!backend_for(gy.device()).max_pool2d_backward(gy, argmax, gx, opt))
                     throw std::runtime_error("max_pool2d: no backward kernel for device " +
                                              gy.device().str());
-                  cpu::max_pool2d_backward(gy, argmax, gx, g);
                   return TensorList{gx};
                 });
 }

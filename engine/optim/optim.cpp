@@ -1,6 +1,7 @@
 // Optimisers, clipping and schedules (see optim.h). The CPU updates are single fused loops
 // per parameter. On other devices Adam is one fused multi-tensor kernel of the device's
-// backend (Backend::fused_adam_step), and SGD and clipping use its elementwise kernels.
+// backend (Backend::fused_adam_step), and SGD and clipping use its elementwise kernels;
+// nothing here reads device memory back except clip_grad_norm's returned norm.
 #include "engine/optim/optim.h"
 
 #include <cmath>
@@ -130,7 +131,33 @@ void SGD::step() {
   }
 }
 
+Tensor clip_grad_norm_on_device(const std::vector<Tensor>& params, double max_norm) {
+  std::vector<Tensor> grads;
+  for (const Tensor& p : params)
+    if (p.grad().defined()) grads.push_back(p.grad());
+  if (grads.empty() || grads[0].device().is_cpu())
+    return Tensor::scalar(clip_grad_norm(params, max_norm), DType::f64);
+  NoGradGuard no_grad;
+  Tensor total;
+  for (const Tensor& g : grads) {
+    const Tensor s = sum(g * g);
+    total = total.defined() ? total + s : s;
+  }
+  const Tensor norm = sqrt(total);
+  const Tensor coef = clamp(max_norm / (norm + 1e-6), 0.0, 1.0);  // NaN stays NaN
+  for (const Tensor& g : grads)
+    backend_for(g.device()).binary(BinaryOp::mul, g, expand(coef, g.shape()), g);
+  return norm;
+}
+
 double clip_grad_norm(const std::vector<Tensor>& params, double max_norm) {
+  for (const Tensor& p : params)
+    if (p.grad().defined() && !p.grad().device().is_cpu()) {
+      const double norm = clip_grad_norm_on_device(params, max_norm).item();
+      if (!std::isfinite(norm))
+        throw std::runtime_error("clip_grad_norm: the gradient norm is " + std::to_string(norm));
+      return norm;
+    }
   double total = 0;
   for (const Tensor& p : params)
     if (p.grad().defined())
@@ -144,10 +171,6 @@ double clip_grad_norm(const std::vector<Tensor>& params, double max_norm) {
     for (const Tensor& p : params)
       if (p.grad().defined()) {
         Tensor g = p.grad();
-        if (!g.device().is_cpu()) {  // in place on the device
-          backend_for(g.device()).unary(UnaryOp::affine, g, g, coef, 0.0);
-          continue;
-        }
         dispatch_floating(g.dtype(), "clip_grad_norm", [&]<class T>() {
           Tensor c = g.contiguous();  // leaf gradients are contiguous; copy back otherwise
           T* d = c.data<T>();

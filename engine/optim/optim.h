@@ -77,7 +77,13 @@ class SGD : public Optimizer {
 
 // Scales all gradients so that their joint L2 norm is at most max_norm; returns the norm
 // before clipping (as torch.nn.utils.clip_grad_norm_). Throws if the norm is NaN/Inf.
+// Off the CPU this reads the norm back (a synchronisation); see clip_grad_norm_on_device.
 double clip_grad_norm(const std::vector<Tensor>& params, double max_norm);
+// The same for parameters on a device, without waiting for it: the norm (float32, a 0-d
+// tensor on the device) and the factor min(1, max_norm / (norm + 1e-6)) stay there. A
+// non-finite norm is not reported: it makes the gradients, and so the next loss, NaN.
+// On the CPU: clip_grad_norm's result as a 0-d float64 tensor.
+Tensor clip_grad_norm_on_device(const std::vector<Tensor>& params, double max_norm);
 
 // Learning-rate schedules, stepped once per epoch.
 class LrSchedule {

@@ -1,6 +1,7 @@
 // `melgrad bench-step`: times one full training step — zero_grad, forward, cross-entropy,
-// backward, Adam step — at batch 32 in float32 on the CPU, for the models that
-// bench/peers/torch_step.py times in PyTorch (same shapes, same optimiser settings):
+// backward, Adam step — at batch 32 in float32 on the CPU or (--device cuda) the GPU, for
+// the models that bench/peers/torch_step.py (CPU) and torch_step_cuda.py (GPU) time in
+// PyTorch (same shapes, same optimiser settings):
 //
 //   cnn-beat       CnnNet 1-4-16-64-256, pool 2, x [32, 1, 40, 128]   -> FC 4096-128-64-10
 //   cnn-full       CnnNet 1-4-16-64-256, pool 2, x [32, 1, 1293, 128] -> FC 163840-128-64-10
@@ -11,7 +12,11 @@
 //
 // Every model in train() mode (dropout active), Adam lr 1e-4, weight decay 1e-5, targets
 // random in 0..9. Prints ms per step (the mean over the timed steps, with min and median);
-// --json prints exactly one line {"model": NAME, "ms_per_step": X, ...}.
+// --json prints exactly one line {"model": NAME, "ms_per_step": X, ...}. On cuda a step is
+// the trainer's (experiments/graph_step.h): the batch uploaded from host memory, forward +
+// loss + backward (from the second step on, with --cuda-graphs on, a replayed CUDA graph),
+// Adam, and a synchronisation, so it measures all the work the step queued; the same
+// initial weights as on the CPU.
 #include <omp.h>
 
 #include <algorithm>
@@ -22,9 +27,13 @@
 #include <string>
 #include <vector>
 
+#include "engine/cuda/cuda.h"
 #include "engine/ops/loss.h"
 #include "engine/optim/optim.h"
 #include "experiments/cli.h"
+#include "experiments/experiment.h"
+#include "experiments/experiment_cli.h"
+#include "experiments/graph_step.h"
 #include "models/cnn.h"
 #include "models/lstm.h"
 
@@ -39,21 +48,31 @@ const char* const kModels[] = {"cnn-beat", "cnn-full", "cnn-full-wide", "lstm-be
 // A model with its fixed batch: step() runs one training step.
 struct Bench {
   std::shared_ptr<models::Network> net;
-  Tensor x, lengths, targets;
+  Tensor x, lengths, targets;  // host tensors
   std::unique_ptr<optim::Adam> adam;
   std::string description;
+  // On a device: the trainer's step (experiments/graph_step.h): the batch uploaded, then
+  // forward + loss + backward eagerly or as a replayed CUDA graph; Adam after it.
+  std::unique_ptr<experiments::GraphedStep> graphed;
+  uint64_t steps_run = 0;
 
   double step() {
     const auto t0 = std::chrono::steady_clock::now();
-    adam->zero_grad();
-    Tensor loss = cross_entropy(net->forward(x, lengths), targets);
-    loss.backward();
-    adam->step();
+    if (graphed) {
+      graphed->run({x, lengths, targets, Tensor(), kBatch}, ++steps_run);
+      adam->step();
+      cuda::synchronize();  // the queued work is part of the step
+    } else {
+      adam->zero_grad();
+      Tensor loss = cross_entropy(net->forward(x, lengths), targets);
+      loss.backward();
+      adam->step();
+    }
     return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   }
 };
 
-Bench make_bench(const std::string& name, uint64_t seed) {
+Bench make_bench(const std::string& name, uint64_t seed, Device device, bool cuda_graphs) {
   Generator gen(seed);
   Bench b;
   const bool beat = name == "cnn-beat" || name == "lstm-beat";
@@ -88,8 +107,15 @@ Bench make_bench(const std::string& name, uint64_t seed) {
   for (int64_t& t : targets) t = static_cast<int64_t>(gen.below(kClasses));
   b.targets = Tensor::from_vector(targets, {kBatch});
   b.net->train();
+  b.net->to(device);  // the CPU's initial weights, moved
   b.adam = std::make_unique<optim::Adam>(b.net->parameters(),
                                          optim::AdamOptions{.lr = kLr, .weight_decay = kWeightDecay});
+  if (!device.is_cpu()) {
+    std::vector<std::string> classes;
+    for (int64_t c = 0; c < kClasses; ++c) classes.push_back("class" + std::to_string(c));
+    b.graphed = std::make_unique<experiments::GraphedStep>(
+        *b.net, experiments::classification_task(classes), b.net->parameters(), cuda_graphs);
+  }
   b.description = b.net->describe();
   return b;
 }
@@ -101,7 +127,7 @@ int run_bench_step(const cli::Args& args) {
                           "' (expected cnn-beat, cnn-full, cnn-full-wide, lstm-beat or lstm-full)");
   const int64_t threads = args.integer("threads");
   if (threads < 1) throw cli::UsageError("option --threads expects >= 1, got " + args.str("threads"));
-  const bool slow = name == "lstm-full";
+  const bool slow = name == "lstm-full" && args.str("device") == "cpu";  // minutes per step
   const int64_t warmup = args.has("warmup") ? args.integer("warmup") : (slow ? 1 : 2);
   const int64_t fixed_steps = args.has("steps") ? args.integer("steps") : 0;
   const double min_seconds = args.number("min-seconds");
@@ -109,14 +135,21 @@ int run_bench_step(const cli::Args& args) {
     throw cli::UsageError("--steps must be >= 1 and --warmup >= 0");
   const bool json = args.flag("json");
   omp_set_num_threads(static_cast<int>(threads));
+  const std::string device_arg = args.str("device");
+  if (device_arg != "cpu" && device_arg.rfind("cuda", 0) != 0)
+    throw cli::UsageError("option --device expects cpu or cuda, got '" + device_arg + "'");
+  const Device device = experiments::check_device(device_arg);
+  // Where the step runs, for the output: "CPU" or the GPU's name ("kernel emulator").
+  const std::string where = device.is_cpu() ? std::string("CPU") : cuda::device_name();
 
-  Bench b = make_bench(name, static_cast<uint64_t>(args.integer("seed")));
+  const bool cuda_graphs = experiments::on_off(args, "cuda-graphs");
+  Bench b = make_bench(name, static_cast<uint64_t>(args.integer("seed")), device, cuda_graphs);
   auto progress = [&](const char* fmt, auto... v) {
     if (!json) std::printf(fmt, v...), std::fflush(stdout);
   };
-  progress("[%s] %s; %lld parameters, batch %lld, %lld threads\n", name.c_str(), b.description.c_str(),
-           static_cast<long long>(b.net->parameter_count()), static_cast<long long>(kBatch),
-           static_cast<long long>(threads));
+  progress("[%s] %s; %lld parameters, batch %lld, %lld threads, on %s\n", name.c_str(),
+           b.description.c_str(), static_cast<long long>(b.net->parameter_count()),
+           static_cast<long long>(kBatch), static_cast<long long>(threads), where.c_str());
   double last = 0;
   for (int64_t i = 0; i < warmup; ++i) {
     last = b.step();
@@ -130,6 +163,9 @@ int run_bench_step(const cli::Args& args) {
   }
   std::vector<double> ms;
   for (int64_t i = 0; i < steps; ++i) ms.push_back(b.step());
+  const bool replayed = b.graphed && b.graphed->replaying();
+  if (b.graphed && !b.graphed->note().empty())
+    progress("[%s] %s\n", name.c_str(), b.graphed->note().c_str());
   double mean = 0;
   for (double v : ms) mean += v;
   mean /= static_cast<double>(ms.size());
@@ -139,13 +175,15 @@ int run_bench_step(const cli::Args& args) {
   const double median = n % 2 ? sorted[n / 2] : 0.5 * (sorted[n / 2 - 1] + sorted[n / 2]);
   if (json) {
     std::printf("{\"model\": \"%s\", \"ms_per_step\": %.3f, \"min_ms\": %.3f, \"median_ms\": %.3f, "
-                "\"steps\": %lld, \"threads\": %lld}\n",
+                "\"steps\": %lld, \"threads\": %lld, \"device\": \"%s\", \"device_name\": \"%s\", "
+                "\"cuda_graphs\": %s}\n",
                 name.c_str(), mean, sorted.front(), median, static_cast<long long>(n),
-                static_cast<long long>(threads));
+                static_cast<long long>(threads), device.is_cpu() ? "cpu" : "cuda", where.c_str(),
+                replayed ? "true" : "false");
   } else {
-    std::printf("%-14s %12.1f ms/step  (mean of %lld steps; min %.1f, median %.1f; %lld threads, CPU)\n",
+    std::printf("%-14s %12.1f ms/step  (mean of %lld steps; min %.1f, median %.1f; %lld threads, %s%s)\n",
                 name.c_str(), mean, static_cast<long long>(n), sorted.front(), median,
-                static_cast<long long>(threads));
+                static_cast<long long>(threads), where.c_str(), replayed ? ", CUDA graph" : "");
   }
   return 0;
 }
@@ -161,6 +199,8 @@ const cli::CommandRegistrar reg({
         {"warmup", "untimed steps first (default 2; lstm-full: 1)", "", false, false},
         {"min-seconds", "adaptive mode: at least this much timed work", "3", false, false},
         {"seed", "seed of the weights, inputs, targets and lengths", "0", false, false},
+        {"device", "cpu | cuda (melgrad-emu: the kernel emulator, for checking, not timing)", "cpu", false, false},
+        {"cuda-graphs", "on | off: on cuda, replay the step as a CUDA graph after 2 eager steps", "on", false, false},
         {"json", "print one JSON line {\"model\": NAME, \"ms_per_step\": X, ...} and nothing else", "", true, false},
     },
     .positional_help = "",

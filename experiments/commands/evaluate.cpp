@@ -19,6 +19,7 @@ namespace fs = std::filesystem;
 
 int run_evaluate(const cli::Args& a) {
   apply_threads(a.integer("threads"));
+  const Device device = check_device(a.str("device"));
   const fs::path run = a.str("run");
   const std::string split = a.str("split");
   if (split != "test" && split != "val" && split != "train")
@@ -29,6 +30,7 @@ int run_evaluate(const cli::Args& a) {
   const Task task = task_for_config(config);
   std::unique_ptr<models::Network> net = build_network(config.at("model_config"), config.at("seed").get<uint64_t>());
   io::load_module((run / "best.h5").string(), *net, /*strict=*/true);
+  net->to(device);
   const std::vector<int64_t>& clips = split == "test" ? rd.splits.test : split == "val" ? rd.splits.val : rd.splits.train;
   Inference inf = run_inference(*net, rd.data, clips, task, input_shape_for(config.at("model_config")),
                                 config.at("batch_size").get<int64_t>());
@@ -70,6 +72,7 @@ const cli::CommandRegistrar reg({
                 {"data", "DATA_DIR if the data moved (default: the path in config.json)", ""},
                 {"json", "print the metrics as JSON", "", true},
                 {"write", "rewrite RUN/metrics.json and predictions.json from this evaluation", "", true},
+                {"device", "cpu | cuda", "cpu"},
                 {"threads", "CPU threads (0: all cores)", "0"}},
     .positional_help = "",
     .run = run_evaluate,

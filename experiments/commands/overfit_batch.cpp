@@ -21,7 +21,7 @@ using namespace experiments;
 int run_overfit(const cli::Args& a) {
   const std::string model = model_option(a);
   apply_threads(a.integer("threads"));
-  check_device(a.str("device"));
+  const Device device = check_device(a.str("device"));
   const int64_t steps = a.integer("steps"), batch_size = a.integer("batch-size");
   const double lr = a.number("lr"), target = a.number("target-loss");
   if (steps <= 0 || batch_size <= 0 || !(lr > 0) || !(target > 0))
@@ -62,6 +62,8 @@ int run_overfit(const cli::Args& a) {
   }
   std::printf("overfit-batch: %s on one batch of %lld clips (T %lld), Adam lr %g, until loss < %g\n",
               net->describe().c_str(), (long long)t.size, (long long)batch.shape[1], lr, target);
+  net->to(device);
+  t = to_device(t, device);
   optim::Adam adam(net->parameters(), {.lr = lr});
   net->train();
   for (int64_t step = 1; step <= steps; ++step) {

@@ -24,12 +24,14 @@ namespace fs = std::filesystem;
 int run_predict(const cli::Args& a) {
   apply_threads(a.integer("threads"));
   if (a.positionals().empty()) throw cli::UsageError("give one or more clip files (FILE.npy ...)");
+  const Device device = check_device(a.str("device"));
   const fs::path run = a.str("run");
   const nlohmann::json config = read_json_file((run / "config.json").string());
   const nlohmann::json& mc = config.at("model_config");
   const Task task = task_for_config(config);
   std::unique_ptr<models::Network> net = build_network(mc, config.at("seed").get<uint64_t>());
   io::load_module((run / "best.h5").string(), *net, /*strict=*/true);
+  net->to(device);
 
   data::SubsetData files;
   files.features = data::parse_features(config.at("features").get<std::string>());
@@ -54,8 +56,8 @@ int run_predict(const cli::Args& a) {
     std::vector<int64_t> chunk;
     for (size_t i = start; i < std::min(files.clips.size(), start + size_t(batch_size)); ++i) chunk.push_back(int64_t(i));
     data::Batch b = data::make_batch(files, chunk, shape.pad_to, shape.crop_to);
-    Tensor x = Tensor::from_vector(b.x, {b.shape[0], b.shape[1], b.shape[2]});
-    Tensor y = net->forward(x, Tensor::from_vector(b.lengths, {b.size()}));
+    Tensor x = Tensor::from_vector(b.x, {b.shape[0], b.shape[1], b.shape[2]}).to(device);
+    Tensor y = net->forward(x, Tensor::from_vector(b.lengths, {b.size()}).to(device));
     if (task.kind == TaskKind::classification) y = softmax(y, 1);
     const std::vector<double> v = y.to_vector();
     const int64_t cols = y.size(1);
@@ -91,6 +93,7 @@ const cli::CommandRegistrar reg({
     .summary = "predict genre or valence/energy/danceability for clip files with a finished run",
     .options = {{"run", "RUN_DIR of a finished run", "", false, true},
                 {"json", "print a JSON array, one object per file", "", true},
+                {"device", "cpu | cuda", "cpu"},
                 {"threads", "CPU threads (0: all cores)", "0"}},
     .positional_help = "FILE.npy...",
     .run = run_predict,

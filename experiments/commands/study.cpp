@@ -3,6 +3,7 @@
 #include "datasets/default_data.h"
 #include "experiments/cli.h"
 #include "experiments/experiment.h"
+#include "experiments/experiment_cli.h"
 #include "experiments/model_config.h"
 #include "experiments/study.h"
 
@@ -26,7 +27,9 @@ int run_study_command(const cli::Args& a) {
   if (o.cnn_frames < 0) throw cli::UsageError("--frames must be >= 0");
   o.only = split_list(a.str("only"));
   o.progress_bar = !a.flag("no-progress");
-  check_device(a.str("device"));
+  o.device = a.str("device");
+  o.cuda_graphs = on_off(a, "cuda-graphs");
+  check_device(o.device);
   apply_threads(a.integer("threads"));
   o.data_dir = data::resolve_data_dir(a.str("data"));
   study_plan(o);  // validates --only before anything runs
@@ -46,6 +49,7 @@ const cli::CommandRegistrar reg({
                 {"only", "comma-separated experiment names to run (default: all)", ""},
                 {"seed", "training seed of every experiment", "42"},
                 {"device", "cpu | cuda", "cpu"},
+                {"cuda-graphs", "on | off: replay training steps as CUDA graphs (GPU build)", "on"},
                 {"threads", "CPU threads (0: all cores)", "0"},
                 {"no-progress", "no in-place progress bars (one line per epoch only)", "", true}},
     .positional_help = "",

@@ -19,6 +19,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <source_location>
 #include <stdexcept>
 #include <string>
@@ -26,6 +27,7 @@
 #include <tuple>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 // CUDA's vector types and stream handle, in the global namespace as in CUDA.
 struct uint3 {
@@ -92,6 +94,26 @@ void free(void* p);                    // nullptr is fine; a pointer not from ma
 bool is_device_pointer(const void* p);  // inside (or one past the end of) a live allocation
 void check_guards(const char* kernel);  // throws KernelError naming `kernel` if one is hit
 
+// Recording: the emulator's stand-in for CUDA stream capture (engine/cuda/step_graph.cpp).
+// Between begin_recording() and end_recording(), launches on the calling thread are stored
+// (kernel, configuration and arguments, by value) instead of run; Recording::replay() runs
+// them again, in order, on whatever the memory then holds. What a CUDA graph could not
+// hold invalidates the recording: a copy between host and device memory (a read-back, an
+// upload from pageable memory) or freeing device memory (the recorded launches may use
+// it); end_recording() then throws KernelError naming the first such call.
+class Recording {
+ public:
+  void replay() const;
+  std::size_t launches() const { return launches_.size(); }
+
+ private:
+  friend Recording end_recording();
+  std::vector<std::function<void()>> launches_;
+};
+void begin_recording();  // throws if this thread is already recording
+Recording end_recording();
+bool is_recording();  // on this thread
+
 // Cooperative launches (MG_LAUNCH_COOPERATIVE) need every block of the grid resident at
 // once. The emulator models a small device, kEmulatedSms streaming multiprocessors of sm_90
 // size (2048 threads, 32 blocks, 228 KiB of shared memory with 1 KiB reserved per block),
@@ -157,6 +179,10 @@ struct LaunchConfig {
 };
 // Runs every thread of every block; each thread calls body(closure).
 void run_launch(const LaunchConfig& cfg, void (*body)(void*), void* closure);
+// While recording: stores a launch instead of running it (see Recording).
+void record_launch(std::function<void()> launch);
+// While recording: `what` (a copy, a free) cannot be recorded; the recording is invalid.
+void note_unrecordable(const char* what);
 // Throws KernelError if a pointer argument is neither nullptr nor emulator device memory.
 void check_pointer_argument(const char* kernel, int index, const void* p);
 
@@ -184,13 +210,15 @@ class Launcher {
     // then gets its own copy of the parameters.
     Closure closure{fn_, std::tuple<std::decay_t<P>...>(std::forward<A>(args)...)};
     check_arguments(closure.params, std::index_sequence_for<P...>{});
-    run_launch(
-        cfg_,
-        [](void* c) {
-          auto* cl = static_cast<Closure*>(c);
-          std::apply(cl->fn, cl->params);
-        },
-        &closure);
+    auto body = [](void* c) {
+      auto* cl = static_cast<Closure*>(c);
+      std::apply(cl->fn, cl->params);
+    };
+    if (is_recording()) {  // kept by value, run by Recording::replay()
+      record_launch([cfg = cfg_, closure, body]() mutable { run_launch(cfg, body, &closure); });
+      return;
+    }
+    run_launch(cfg_, body, &closure);
   }
 
  private:

@@ -107,6 +107,7 @@ void* malloc(std::size_t bytes) {
 
 void free(void* p) {
   if (p == nullptr) return;
+  detail::note_unrecordable("freeing device memory");
   Allocation a;
   {
     std::lock_guard lock(heap().mutex);

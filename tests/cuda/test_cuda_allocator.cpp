@@ -151,3 +151,59 @@ TEST_CASE("cuda tensors: a repeated training step allocates nothing new from the
   CHECK(cuda::empty_cache() == cached);
   CHECK(cuda::memory_stats().cached_bytes == 0);
 }
+
+TEST_CASE("a private pool keeps its blocks from the shared cache until it is released") {
+  FakeDevice dev;
+  CachingAllocator a(dev.memory());
+  void* shared = a.allocate(1000);
+  a.deallocate(shared, 1000);  // a free shared block of the 1024 bucket
+
+  const uint64_t pool = a.open_pool();
+  CHECK_THROWS_WITH(a.open_pool(), doctest::Contains("is still open"));
+  void* p1 = a.allocate(1000);  // not the shared block: the pool allocates its own
+  CHECK(p1 != shared);
+  CHECK(dev.mallocs == 2);
+  a.deallocate(p1, 1000);       // back to the pool, reused inside it
+  void* p2 = a.allocate(900);
+  CHECK(p2 == p1);
+  void* kept = a.allocate(5000);  // live after the recording (a graph's output)
+  a.deallocate(p2, 900);
+  a.close_pool(pool);
+  CHECK(a.stats().pool_free_bytes == 1024);
+  CHECK(a.stats().cached_bytes == 1024);
+
+  // Outside the pool the shared block is served, never the pool's free one.
+  void* outside = a.allocate(1000);
+  CHECK(outside == shared);
+  void* fresh = a.allocate(1000);
+  CHECK(fresh != p1);
+  // A pool block freed after the recording still returns to the pool.
+  a.deallocate(kept, 5000);
+  CHECK(a.stats().pool_free_bytes == 1024 + 5120);
+
+  a.release_pool(pool);  // the graph is gone: its blocks serve everyone
+  CHECK(a.stats().pool_free_bytes == 0);
+  CHECK(a.allocate(5000) == kept);
+  CHECK(a.allocate(1000) == p1);
+  a.deallocate(outside, 1000);
+  a.deallocate(fresh, 1000);
+}
+
+TEST_CASE("a pool's live blocks go to the shared cache when freed after its release") {
+  FakeDevice dev;
+  dev.limit = 4096;
+  CachingAllocator a(dev.memory());
+  void* cached = a.allocate(2048);
+  a.deallocate(cached, 2048);
+  const uint64_t pool = a.open_pool();
+  void* live = a.allocate(1024);
+  // While recording, out of memory throws instead of emptying the cache (no cudaFree then).
+  CHECK_THROWS_WITH(a.allocate(2000), doctest::Contains("while recording a CUDA graph"));
+  a.release_pool(pool);  // also closes it
+  a.deallocate(live, 1024);
+  CHECK(a.stats().pool_free_bytes == 0);
+  CHECK(a.stats().cached_bytes == 2048 + 1024);
+  CHECK(a.allocate(1024) == live);
+  CHECK_THROWS_WITH(CachingAllocator(dev.memory(), /*caching=*/false).open_pool(),
+                    doctest::Contains("CUDA graphs need the caching allocator"));
+}

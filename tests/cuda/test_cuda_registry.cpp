@@ -94,9 +94,12 @@ TEST_CASE("every op with CUDA kernels matches the CPU in float32, forward and ba
   for (const std::string& n : cpu_only) skipped += " " + n;
   MESSAGE("ran " << cases_run << " cases of " << ops_run.size()
                  << " ops on cuda; CPU-only ops:" << skipped);
-  // The elementwise, reduction, shape, indexing, softmax and matmul families: 35+ ops.
-  CHECK(ops_run.size() >= 35);
+  // Every family, the CNN and LSTM layers included: no op is CPU-only.
+  CHECK(ops_run.size() >= 41);
+  CHECK_MESSAGE(cpu_only.empty(), "CPU-only ops:" << skipped);
   for (const char* must : {"add", "matmul", "softmax", "log_softmax", "sum", "max", "gather",
-                           "index_select", "where", "concat", "slice", "dropout", "cross_entropy"})
+                           "index_select", "where", "concat", "slice", "dropout", "cross_entropy",
+                           "conv2d", "max_pool2d", "batch_norm", "lstm_layer",
+                           "lstm_bidirectional_layer"})
     CHECK_MESSAGE(ops_run.count(must) == 1, must << " did not run on cuda");
 }

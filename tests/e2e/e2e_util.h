@@ -30,6 +30,9 @@ inline fs::path melgrad_exe() {
   return fs::read_symlink("/proc/self/exe").parent_path().parent_path().parent_path() / "experiments" / "melgrad";
 }
 
+// The same program with the kernel emulator as its CUDA device (runs --device cuda anywhere).
+inline fs::path melgrad_emu_exe() { return melgrad_exe().parent_path() / "melgrad-emu"; }
+
 inline std::string read_text(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);
   std::stringstream s;
@@ -80,8 +83,9 @@ struct Result {
 };
 
 // Starts melgrad with `args`, stdout/stderr into files below scratch(); returns the pid.
-inline pid_t spawn(const std::vector<std::string>& args, const std::string& tag) {
-  const std::string exe = melgrad_exe().string();
+inline pid_t spawn(const std::vector<std::string>& args, const std::string& tag,
+                   const fs::path& program = melgrad_exe()) {
+  const std::string exe = program.string();
   const std::string out = (scratch() / (tag + ".out")).string(), err = (scratch() / (tag + ".err")).string();
   pid_t pid = ::fork();
   if (pid == 0) {
@@ -109,10 +113,10 @@ inline Result wait_for(pid_t pid, const std::string& tag) {
   return r;
 }
 
-inline Result run(const std::vector<std::string>& args) {
+inline Result run(const std::vector<std::string>& args, const fs::path& program = melgrad_exe()) {
   static int counter = 0;
   const std::string tag = "run" + std::to_string(++counter);
-  return wait_for(spawn(args, tag), tag);
+  return wait_for(spawn(args, tag, program), tag);
 }
 
 // metrics.json without the wall-clock field (the one value a seed cannot fix).

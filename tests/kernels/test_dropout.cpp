@@ -134,3 +134,29 @@ TEST_CASE("dropout launchers validate their parameters") {
   CHECK_THROWS_WITH_AS(dropout_backward({a.data(), a.data(), 8, 0.5, 1, ~uint64_t{0}}),
                        "dropout_backward: offset + n overflows 64 bits", std::invalid_argument);
 }
+
+TEST_CASE("dropout with the seed in device memory: the seed read at run time, not the value") {
+  const int64_t n = 1001;
+  const auto x = random_floats(static_cast<std::size_t>(n), 12, -2, 2);
+  std::vector<float> y_ref(x.size()), dx_ref(x.size());
+  dropout_forward_reference({x.data(), y_ref.data(), nullptr, n, 0.3, 777, 5});
+  dropout_backward_reference({x.data(), dx_ref.data(), n, 0.3, 777, 5});
+  for_each_schedule([&] {
+    DeviceBuffer<float> dx(x), dy(x.size()), dgrad(x.size());
+    DeviceBuffer<uint64_t> seed(std::vector<uint64_t>{777});
+    // The value 1 is ignored: the kernel reads 777 from the device word.
+    DropoutParams fwd{dx.data(), dy.data(), nullptr, n, 0.3, 1, 5};
+    fwd.seed_on_device = seed.data();
+    dropout_forward(fwd);
+    CHECK(dy.to_host() == y_ref);
+    DropoutBackwardParams bwd{dx.data(), dgrad.data(), n, 0.3, 1, 5};
+    bwd.seed_on_device = seed.data();
+    dropout_backward(bwd);
+    CHECK(dgrad.to_host() == dx_ref);
+    // A new word value gives another mask (what a graph replay relies on).
+    DeviceBuffer<uint64_t> other(std::vector<uint64_t>{778});
+    fwd.seed_on_device = other.data();
+    dropout_forward(fwd);
+    CHECK(dy.to_host() != y_ref);
+  });
+}

@@ -124,3 +124,24 @@ TEST_CASE("an out-of-range index sets the error word and writes nothing out of b
   CHECK_THROWS_AS(index_select_reference({x.data(), index.data(), ref.data(), 1, 4, 3, 3}),
                   std::out_of_range);
 }
+
+TEST_CASE("check_range reports values outside [lo, hi] with its code, and only those") {
+  DeviceBuffer<int64_t> good(std::vector<int64_t>{1, 5, 3, 1, 5});
+  DeviceBuffer<int64_t> low(std::vector<int64_t>{1, 5, 0, 2}), high(std::vector<int64_t>{6, 1});
+  DeviceBuffer<int> err(std::vector<int>{0});
+  check_range({good.data(), 5, 1, 5, err.data(), IndexError::lstm_length});
+  CHECK(err.to_host()[0] == 0);  // the bounds themselves are allowed
+  check_range({low.data(), 4, 1, 5, err.data(), IndexError::lstm_length});
+  CHECK(err.to_host()[0] == static_cast<int>(IndexError::lstm_length));
+  DeviceBuffer<int> err2(std::vector<int>{0});
+  check_range({high.data(), 2, 0, 5, err2.data(), IndexError::cross_entropy_target});
+  CHECK(std::string(index_error_name(err2.to_host()[0])) ==
+        "cross_entropy: a target class outside [0, C)");
+  // The first error wins: a later check with another code leaves it.
+  check_range({low.data(), 4, 1, 5, err2.data(), IndexError::lstm_length});
+  CHECK(err2.to_host()[0] == static_cast<int>(IndexError::cross_entropy_target));
+  CHECK_THROWS_WITH(check_range({good.data(), 5, 1, 5, nullptr, IndexError::lstm_length}),
+                    "check_range: error is null");
+  CHECK_THROWS_WITH(check_range({good.data(), 5, 1, 5, err.data(), IndexError::none}),
+                    "check_range: code must name the check (got none)");
+}

@@ -1,0 +1,80 @@
+// CudaBackend: the conv2d layer hooks on kernels/conv.h (implicit-GEMM kernels, the direct
+// first-layer kernels, or cuDNN where MELGRAD_CONV / the build choose it):
+//   x [N, C, H, W], weight [O, C, kh, kw], bias [O] (optional) -> y [N, O, Ho, Wo]
+// All operands arrive contiguous float32 from engine/ops/conv.cpp. The backward-filter
+// pass's split-K partial sums go to a workspace from the caching allocator.
+#include "engine/cuda/cuda_backend.h"
+#include "engine/cuda/device_runtime.h"
+#include "engine/cuda/kernel_layout.h"
+#include "kernels/conv.h"
+
+namespace melgrad::cuda {
+
+Tensor workspace(std::size_t bytes) {
+  if (bytes == 0) return Tensor();
+  const int64_t floats = static_cast<int64_t>((bytes + sizeof(float) - 1) / sizeof(float));
+  return Tensor::empty({floats}, DType::f32, Device::cuda());
+}
+
+namespace {
+
+// x_shape: the input's [N, C, H, W]; w_shape: the weight's [O, C, kh, kw].
+kernels::Conv2dShape conv_shape(const Shape& x_shape, const Shape& w_shape,
+                                const Conv2dOptions& opt) {
+  kernels::Conv2dShape s;
+  s.N = x_shape[0], s.C = x_shape[1], s.H = x_shape[2], s.W = x_shape[3];
+  s.O = w_shape[0], s.kh = w_shape[2], s.kw = w_shape[3];
+  s.stride_h = opt.stride[0], s.stride_w = opt.stride[1];
+  s.pad_h = opt.padding[0], s.pad_w = opt.padding[1];
+  return s;
+}
+
+}  // namespace
+
+bool CudaBackend::conv2d_forward(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                                 const Tensor& y, const Conv2dOptions& opt) {
+  require_f32("conv2d", {&x, &weight, &y});
+  if (bias.defined()) require_f32("conv2d", {&bias});
+  kernels::Conv2dForwardParams p;
+  p.x = f32_ptr(x);
+  p.weight = f32_ptr(weight);
+  p.bias = f32_ptr(bias);
+  p.y = f32_ptr(y);
+  p.shape = conv_shape(x.shape(), weight.shape(), opt);
+  kernels::conv2d_forward(p, stream());
+  return true;
+}
+
+bool CudaBackend::conv2d_backward_input(const Tensor& gy, const Tensor& weight, const Tensor& gx,
+                                        const Conv2dOptions& opt) {
+  require_f32("conv2d backward", {&gy, &weight, &gx});
+  kernels::Conv2dBackwardDataParams p;
+  p.dy = f32_ptr(gy);
+  p.weight = f32_ptr(weight);
+  p.dx = f32_ptr(gx);
+  p.shape = conv_shape(gx.shape(), weight.shape(), opt);
+  kernels::conv2d_backward_data(p, stream());
+  return true;
+}
+
+bool CudaBackend::conv2d_backward_weight(const Tensor& gy, const Tensor& x,
+                                         const Shape& weight_shape, const Tensor& gw,
+                                         const Tensor& gb, const Conv2dOptions& opt) {
+  require_f32("conv2d backward", {&gy, &x});
+  if (gw.defined()) require_f32("conv2d backward", {&gw});
+  if (gb.defined()) require_f32("conv2d backward", {&gb});
+  kernels::Conv2dBackwardFilterParams p;
+  p.x = f32_ptr(x);
+  p.dy = f32_ptr(gy);
+  p.dweight = f32_ptr(gw);
+  p.dbias = f32_ptr(gb);
+  p.shape = conv_shape(x.shape(), weight_shape, opt);
+  const Tensor scratch = workspace(kernels::conv2d_backward_filter_workspace_bytes(p));
+  p.workspace = f32_ptr(scratch);
+  p.workspace_bytes =
+      scratch.defined() ? static_cast<std::size_t>(scratch.numel()) * sizeof(float) : 0;
+  kernels::conv2d_backward_filter(p, stream());
+  return true;
+}
+
+}  // namespace melgrad::cuda
