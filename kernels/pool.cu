@@ -1,8 +1,8 @@
 // Max pooling (kernels/pool.h): x [N, C, H, W] -> y, argmax [N, C, Ho, Wo], and the
 // backward dx [N, C, H, W] from dy and argmax, with their CPU references.
 //   max_pool_forward:  one thread per output element (grid-stride), the window clipped to
-//                      the input, scanned row-major with (v > m || isnan(v)) and stopped at
-//                      the first NaN: engine/cpu/pool.cpp's rule, bit for bit.
+//                      the input, scanned row-major with (v > m || isnan(v)), PyTorch's
+//                      rule (the last NaN wins): engine/cpu/pool.cpp's, bit for bit.
 //   max_pool_backward: one thread per input element gathers dy from the windows that
 //                      contain it and chose it, in (oh, ow) order: the CPU scatter's order
 //                      of additions, so overlapping windows give the same sums, without
@@ -47,17 +47,12 @@ __global__ void __launch_bounds__(kThreads)
     const float* xp = x + plane * a.H * a.W;
     float m = -INFINITY;
     int best = h0 * a.W + w0;
-    bool nan = false;
-    for (int h = h0; h < h1 && !nan; ++h) {
+    for (int h = h0; h < h1; ++h) {
       for (int w = w0; w < w1; ++w) {
         const float v = xp[h * a.W + w];
-        if (v > m || v != v) {
+        if (v > m || v != v) {  // PyTorch's rule: a later NaN replaces an earlier one
           m = v;
           best = h * a.W + w;
-          if (v != v) {
-            nan = true;
-            break;
-          }
         }
       }
     }
@@ -193,8 +188,8 @@ void max_pool2d_forward_reference(const MaxPool2dForwardParams& p) {
         const int64_t w1 = std::min<int64_t>(ow * s.stride_w - s.pad_w + s.kw, s.W);
         float m = -INFINITY;
         int64_t best = h0 * s.W + w0;
-        for (int64_t h = h0; h < h1 && !std::isnan(m); ++h) {
-          for (int64_t w = w0; w < w1 && !std::isnan(m); ++w) {
+        for (int64_t h = h0; h < h1; ++h) {
+          for (int64_t w = w0; w < w1; ++w) {
             const float v = x[h * s.W + w];
             if (v > m || std::isnan(v)) m = v, best = h * s.W + w;
           }

@@ -5,8 +5,8 @@
 //   Ho = ceil((H + 2 pad_h - kh) / stride_h) + 1, minus one if that last window would start
 //        at or beyond H + pad_h                                         ceil mode
 // Windows are clipped to the input (padding never wins; padding <= kernel / 2). Ties go to
-// the first maximum in row-major window order; a NaN is the maximum and the first NaN of
-// the window gives the index (engine/cpu/pool.cpp's generic path; see docs/KERNELS.md).
+// the first maximum in row-major window order; a NaN is the maximum and the last NaN of
+// the window gives the index (PyTorch's `(val > maxval) || isnan(val)`, as engine/cpu/pool.cpp).
 // Backward: dx[plane, idx] = sum of dy over the windows whose argmax is idx, gathered per
 // input element in (oh, ow) order: deterministic, no atomics.
 //

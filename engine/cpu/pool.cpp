@@ -20,11 +20,12 @@ using G = Pool2dGeometry;
 // cost more than it saves, a whole scheduler time slice when the cores are shared.
 constexpr int64_t kParallelValues = int64_t{1} << 20;
 
-// The rule every window applies to each value in row-major order: the first maximum wins
-// ties, a NaN wins over numbers, and the first NaN stays (as the CUDA kernel and PyTorch).
+// The rule every window applies to each value in row-major order, PyTorch's
+// `(val > maxval) || isnan(val)`: the first maximum wins ties, a NaN wins over numbers, and
+// a later NaN over an earlier one (so the last NaN of a window gives the index).
 template <class T>
 inline bool takes_over(T v, T m) {
-  return v > m || (std::isnan(v) && !std::isnan(m));
+  return v > m || std::isnan(v);
 }
 
 #if defined(__AVX2__)
@@ -46,9 +47,7 @@ inline void pool2x2_avx2(const float* r0, const float* r1, int64_t ow, int64_t t
   __m256 m = a;
   __m256i k = _mm256_setzero_si256();  // offset of the winner inside the window
   auto take = [&](__m256 v, int64_t offset) {
-    const __m256 nan_over_number =
-        _mm256_andnot_ps(_mm256_cmp_ps(m, m, _CMP_UNORD_Q), _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
-    const __m256 t = _mm256_or_ps(_mm256_cmp_ps(v, m, _CMP_GT_OQ), nan_over_number);
+    const __m256 t = _mm256_or_ps(_mm256_cmp_ps(v, m, _CMP_GT_OQ), _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
     m = _mm256_blendv_ps(m, v, t);
     k = _mm256_castps_si256(_mm256_blendv_ps(
         _mm256_castsi256_ps(k), _mm256_castsi256_ps(_mm256_set1_epi32(static_cast<int>(offset))), t));

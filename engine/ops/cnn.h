@@ -30,7 +30,8 @@ struct Pool2dOptions {
   bool ceil_mode = false;
 };
 // Max over each window; padding counts as -inf (at most half the kernel, as PyTorch).
-// Ties go to the first maximum in row-major window order and NaN wins (as PyTorch); the
+// Ties go to the first maximum in row-major window order and NaN wins, the last NaN of a
+// window giving the index (PyTorch's `(val > maxval) || isnan(val)`); the
 // backward routes each gradient to the argmax index kept from the forward.
 Tensor max_pool2d(const Tensor& x, Pool2dOptions opt);
 

@@ -174,7 +174,7 @@ TEST_CASE("variable-length BiLSTM on cuda matches the CPU: one layer, the stack 
   }
 }
 
-TEST_CASE("max_pool2d on cuda routes the gradient to the first NaN, like the CPU") {
+TEST_CASE("max_pool2d on cuda routes the gradient to the last NaN, like the CPU") {
   const float nan = std::numeric_limits<float>::quiet_NaN();
   // [1, 2, 4, 6] planes with two NaNs in several 2x2 windows and a 3x3 generic case.
   Generator gen(33);

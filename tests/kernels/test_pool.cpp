@@ -113,7 +113,7 @@ TEST_CASE("max_pool2d ties go to the first maximum; NaN wins; -inf windows") {
         std::vector<int64_t>{0, 3, 8, 10});  // first of the tie, the NaN, first -inf, first 3
   CHECK(std::isnan(y[1]));
   CHECK(y[2] == -inf);
-  // Overlapping windows, two NaNs in one window: the first NaN is the argmax.
+  // Overlapping windows, two NaNs in one window: the last NaN is the argmax (PyTorch's rule).
   std::vector<float> x2 = random_floats(25, 1, -1.0f, 1.0f);
   x2[7] = nan;
   x2[8] = nan;
@@ -122,7 +122,7 @@ TEST_CASE("max_pool2d ties go to the first maximum; NaN wins; -inf windows") {
   std::vector<float> y2(25);
   std::vector<int64_t> idx2(25);
   max_pool2d_forward_reference({x2.data(), y2.data(), idx2.data(), s2});
-  CHECK(idx2[8] == 7);  // output (1, 3): window rows 0-2, cols 2-4 hold both NaNs
+  CHECK(idx2[8] == 8);  // output (1, 3): window rows 0-2, cols 2-4 hold both NaNs
 }
 
 TEST_CASE("max_pool2d backward sums gradients routed to one input") {

@@ -135,8 +135,8 @@ TEST_CASE("conv2d gives the same float32 result with 1 and 2 threads") {
 }
 
 // The documented window rule, written plainly: scan row-major, a value takes over when
-// v > max or v is the window's first NaN (the first of tied maxima stays, the first NaN
-// wins, as the CUDA kernel).
+// v > max or v is NaN (the first of tied maxima stays, the last NaN wins: PyTorch's rule,
+// as the CUDA kernel).
 void pool_oracle(const std::vector<float>& x, const cpu::Pool2dGeometry& g, std::vector<float>& y,
                  std::vector<int64_t>& idx) {
   y.assign(g.planes * g.Ho * g.Wo, 0);
@@ -150,7 +150,7 @@ void pool_oracle(const std::vector<float>& x, const cpu::Pool2dGeometry& g, std:
           for (int64_t j = 0; j < g.kw; ++j) {
             const int64_t at = (oh * g.stride_h + i) * g.W + ow * g.stride_w + j;
             const float v = x[p * g.H * g.W + at];
-            if (v > m || (std::isnan(v) && !std::isnan(m))) m = v, best = at;
+            if (v > m || std::isnan(v)) m = v, best = at;
           }
         y[(p * g.Ho + oh) * g.Wo + ow] = m;
         idx[(p * g.Ho + oh) * g.Wo + ow] = best;
