@@ -32,8 +32,8 @@ double cpu_seconds() {
 // on 2 cores including the build; docs/EXPERIMENTS.md has the measured times); early
 // stopping may end a run sooner. The full-clip runs cost 3-5x a beat-synchronised one.
 struct Budget {
-  int64_t genre_full_cnn = 10, genre_full_lstm = 8, genre_beat = 15, genre_beat_features = 12, regress = 12,
-          transfer = 15, multitask = 15;
+  int64_t genre_full_cnn = 20, genre_full_lstm = 16, genre_beat = 30, genre_beat_features = 24, regress = 24,
+          transfer = 30, multitask = 30;
 };
 
 ExperimentSpec base_spec(const StudyOptions& o, const std::string& command, const std::string& model, bool beat) {
