@@ -9,7 +9,10 @@
 # Per model and round: `melgrad bench-step --json`, then bench/peers/torch_step.py --json,
 # one right after the other, so both see the same machine load. With R > 1 rounds the
 # reported ms is the mean of the rounds' means, and "min" the fastest single step seen.
-# PyTorch needs `pip install -r bench/peers/requirements.txt` (CPU use only); lstm-full
+# The peer is the newest PyTorch a user can install here: the PyPI wheel
+# (`pip install -r bench/peers/requirements.txt`) when `python3` imports torch, otherwise
+# Debian's python3-torch (OpenBLAS) through /usr/bin/python3; PEER_PYTHON=... picks one
+# interpreter explicitly. The table names the version that ran. lstm-full
 # takes minutes per step in PyTorch: both tools time it with 1 warm-up and 1 timed step.
 # --out also writes the table as Markdown.
 set -euo pipefail
@@ -22,7 +25,7 @@ while [ $# -gt 0 ]; do
     --threads) threads=$2; shift 2 ;;
     --rounds) rounds=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
-    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
     -*) echo "bench-step.sh: unknown option $1" >&2; exit 2 ;;
     *) models+=("$1"); shift ;;
   esac
@@ -30,8 +33,18 @@ done
 [ ${#models[@]} -eq 0 ] && models=(cnn-beat cnn-full cnn-full-wide lstm-beat lstm-full)
 melgrad="$build/experiments/melgrad"
 [ -x "$melgrad" ] || { echo "bench-step.sh: $melgrad not found: build first (scripts/build.sh $build)" >&2; exit 1; }
-python3 -c "import torch" 2>/dev/null || {
-  echo "bench-step.sh: PyTorch is not installed: pip install -r bench/peers/requirements.txt" >&2; exit 1; }
+peer_python=${PEER_PYTHON:-}
+if [ -z "$peer_python" ]; then
+  for candidate in python3 /usr/bin/python3; do
+    if "$candidate" -c "import torch" 2>/dev/null; then peer_python=$candidate; break; fi
+  done
+fi
+[ -n "$peer_python" ] && "$peer_python" -c "import torch" 2>/dev/null || {
+  echo "bench-step.sh: no PyTorch found (${PEER_PYTHON:-python3, /usr/bin/python3}): pip install -r" \
+    "bench/peers/requirements.txt, or as a fallback apt-get install python3-torch" >&2
+  exit 1
+}
+echo "bench-step.sh: peer: $("$peer_python" -c 'import torch; print("PyTorch", torch.__version__, "from", torch.__file__)')" >&2
 
 results=$(mktemp)
 trap 'rm -f "$results"' EXIT
@@ -41,7 +54,7 @@ for model in "${models[@]}"; do
     "$melgrad" bench-step --model "$model" --threads "$threads" --json |
       python3 -c 'import json,sys; d=json.loads(sys.stdin.read()); d["tool"]="melgrad"; print(json.dumps(d))' >>"$results"
     echo "[$model] round $r/$rounds: PyTorch ..." >&2
-    python3 bench/peers/torch_step.py --model "$model" --threads "$threads" --json 2>/dev/null |
+    "$peer_python" bench/peers/torch_step.py --model "$model" --threads "$threads" --json 2>/dev/null |
       python3 -c 'import json,sys; d=json.loads(sys.stdin.read()); d["tool"]="torch"; print(json.dumps(d))' >>"$results"
   done
 done
