@@ -1,5 +1,5 @@
 // Named tensors in HDF5 files: checkpoints, module states and weights exported from
-// PyTorch (tools/export_torch_state.py writes a state_dict in this layout). One dataset
+// PyTorch (scripts/export_torch_state.py writes a state_dict in this layout). One dataset
 // per tensor at the file's root, named by its PyTorch-style key ("features.0.weight"),
 // float32/float64/int64; string attributes on the root carry metadata.
 //

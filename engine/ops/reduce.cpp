@@ -76,8 +76,17 @@ Tensor sum(const Tensor& x, std::vector<int64_t> dims, bool keepdim) {
   });
 }
 
+// mean is sum * (1 / count), so it has no registry entry of its own (the registry's
+// gradient checks of sum cover it); this OpInfo only names it in its argument errors.
+static const OpInfo kMeanArgs{.name = "mean",
+                              .family = "reduce",
+                              .devices = {DeviceType::cpu, DeviceType::cuda},
+                              .gradcheck = {}};
 Tensor mean(const Tensor& x, std::vector<int64_t> dims, bool keepdim) {
-  dims = normalize_dims(kSum, x, std::move(dims));
+  dims = normalize_dims(kMeanArgs, x, std::move(dims));
+  check_device(kMeanArgs, {x});
+  check_floating(kMeanArgs, x);
+  if (x.numel() == 0) throw std::invalid_argument("mean: empty tensor " + x.str());
   int64_t count = 1;
   for (int64_t d : dims) count *= x.size(d);
   return sum(x, dims, keepdim) * (1.0 / static_cast<double>(count));

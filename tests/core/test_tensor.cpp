@@ -128,6 +128,15 @@ TEST_CASE("errors name the op and both shapes") {
                        doctest::Contains("mul: dtype mismatch"), std::invalid_argument);
   CHECK_THROWS_WITH_AS(sum(a, {2}), doctest::Contains("dim 2 out of range"),
                        std::invalid_argument);
+  // mean is built on sum, but its errors name mean.
+  CHECK_THROWS_WITH_AS(mean(a, {5}), doctest::Contains("mean: dim 5 out of range"),
+                       std::invalid_argument);
+  CHECK_THROWS_WITH_AS(mean(a, {1, -1}), "mean: a dim appears twice", std::invalid_argument);
+  CHECK_THROWS_WITH_AS(mean(Tensor::zeros({0, 3}), {1}), doctest::Contains("mean: empty tensor"),
+                       std::invalid_argument);
+  CHECK_THROWS_WITH_AS(mean(Tensor::from_vector(std::vector<int64_t>{1, 2}, {2})),
+                       doctest::Contains("mean: expected a floating-point tensor"),
+                       std::invalid_argument);
   CHECK_THROWS_WITH_AS(Tensor::zeros({2}, DType::f32, Device::cuda()),
                        doctest::Contains("cuda:0 is not available"), std::runtime_error);
 }

@@ -1,7 +1,9 @@
 // LSTM tests: the fused ops (lstm_layer, lstm_bidirectional_layer) against the primitive-op
 // reference in float64 and float32, packed-sequence semantics (padded steps, padding
 // length, h_n), argument errors, the layer stack with dropout, the readout, nn::LSTM's
-// PyTorch names, and the PyTorch golden fixtures bilstm_packed / bilstm_regression_l1.
+// PyTorch names, a float64 gradient check of the 2-layer stack + readout, and the PyTorch
+// golden fixtures bilstm_packed / bilstm_regression_l1 (forward, gradients, 3 Adam steps,
+// the regression losses).
 // Shapes: x [N, T, I], lengths [N], output [N, T, D*H], h_n/c_n [L*D, N, H].
 #include <doctest/doctest.h>
 
@@ -17,6 +19,7 @@
 #include "engine/ops/loss.h"
 #include "engine/ops/lstm.h"
 #include "engine/ops/ops.h"
+#include "engine/optim/optim.h"
 #include "engine/registry.h"
 #include "tests/ops/npy_fixture.h"
 
@@ -315,6 +318,27 @@ TEST_CASE("lstm_readout picks forward at len-1 and backward at 0, and routes gra
   CHECK(uni.to_vector()[6 * 1 + 5] == o[(1 * 4 + 3) * 6 + 5]);
 }
 
+TEST_CASE("float64 gradient check: 2-layer bidirectional nn::LSTM + readout, variable lengths") {
+  // The whole study path (layer 0 -> layer 1 -> readout) against central differences, with
+  // respect to x and all 16 parameters. Lengths {5, 2, 4}: padded x must get zero gradient
+  // (the numeric one is exactly 0 there), and the readout picks different steps per sample.
+  Generator g(91);
+  nn::LSTM net(3, 3, 2, true, 0.0, g);
+  net.to(DType::f64);
+  Tensor len = Tensor::from_vector(std::vector<int64_t>{5, 2, 4}, {3});
+  GradCheckCase gc{"nn::LSTM(3, 3, 2 layers, bidirectional) + lstm_readout", {}, nullptr};
+  gc.inputs.push_back(Tensor::normal({3, 5, 3}, 0, 1, g, DType::f64).requires_grad_());
+  for (const Tensor& p : net.parameters()) gc.inputs.push_back(p);  // perturbed in place
+  REQUIRE(gc.inputs.size() == 17);
+  gc.fn = [&](const TensorList& in) {
+    LstmResult r = net.forward(in[0], len);
+    return concat({flatten(lstm_readout(r.output, len, true)), flatten(r.c_n)}, 0);
+  };
+  GradCheckResult res = gradcheck(gc);
+  CHECK_MESSAGE(res.ok, res.message);
+  CHECK(res.max_error < 1e-7);
+}
+
 // ---- nn::LSTM and the PyTorch fixtures ---------------------------------------------------
 
 TEST_CASE("nn::LSTM has PyTorch's parameter names, order, shapes and init range") {
@@ -339,9 +363,13 @@ TEST_CASE("nn::LSTM has PyTorch's parameter names, order, shapes and init range"
 namespace {
 
 // Loads the fixture's initial parameters into nn::LSTM + Linear, runs readout -> fc -> loss
-// and checks every forward value and parameter gradient against PyTorch.
+// and checks every forward value and parameter gradient against PyTorch, then repeats the
+// fixture script's 3 Adam steps (torch.optim.Adam(lr 1e-2, betas (0.9, 0.999), eps 1e-8,
+// weight_decay 1e-4), dropout 0; each step: zero_grad, forward, loss, backward, step) and
+// checks each step's loss and every parameter after each update.
 void check_fixture(const std::string& dir, int64_t I, int64_t H, int64_t L, int64_t classes,
-                   bool cross_entropy_loss, DType dt, double rtol, double atol) {
+                   bool cross_entropy_loss, DType dt, double rtol, double atol, double step_rtol,
+                   double step_atol) {
   using test::fixture;
   Generator g(0);
   nn::LSTM net(I, H, L, true, 0.0, g);
@@ -364,30 +392,86 @@ void check_fixture(const std::string& dir, int64_t I, int64_t H, int64_t L, int6
   Tensor logits = fc.forward(readout);
   check_close(logits, fixture(dir, "logits"), rtol, atol, "logits");
   Tensor targets = fixture(dir, "targets");
-  Tensor loss = cross_entropy_loss ? cross_entropy(logits, targets)
-                                   : smooth_l1_loss(logits, targets.to(dt));
+  if (!cross_entropy_loss) targets = targets.to(dt);
+  auto loss_of = [&](const Tensor& out) {
+    return cross_entropy_loss ? cross_entropy(out, targets) : smooth_l1_loss(out, targets);
+  };
+  Tensor loss = loss_of(logits);
   check_close(loss, fixture(dir, "loss"), rtol, atol, "loss");
   loss.backward();
   for (auto& [name, t] : net.named_parameters())
     check_close(t.grad(), fixture(dir, "grads/lstm." + name), rtol, atol, "grad " + name);
   for (auto& [name, t] : fc.named_parameters())
     check_close(t.grad(), fixture(dir, "grads/fc." + name), rtol, atol, "grad fc." + name);
+
+  // ---- 3 Adam steps, from params0 again (the forward above changed nothing) ----
+  std::vector<Tensor> params = net.parameters();
+  for (const Tensor& t : fc.parameters()) params.push_back(t);
+  optim::Adam adam(params,
+                   {.lr = 1e-2, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8, .weight_decay = 1e-4});
+  for (int step = 1; step <= 3; ++step) {
+    CAPTURE(step);
+    const std::string sd = "steps/" + std::to_string(step) + "/";
+    adam.zero_grad();
+    Tensor step_loss = loss_of(fc.forward(lstm_readout(net.forward(x, len).output, len, true)));
+    check_close(step_loss, fixture(dir, sd + "loss"), step_rtol, step_atol, "step loss");
+    step_loss.backward();
+    adam.step();
+    for (auto& [name, t] : net.named_parameters())
+      check_close(t, fixture(dir, sd + "lstm." + name), step_rtol, step_atol,
+                  "parameter lstm." + name);
+    for (auto& [name, t] : fc.named_parameters())
+      check_close(t, fixture(dir, sd + "fc." + name), step_rtol, step_atol, "parameter fc." + name);
+  }
 }
 
 }  // namespace
 
+// Forward and gradients: PyTorch's own float32 error is <= 1.1e-7 (manifest float64_check,
+// groups forward/grads); ours is of the same order, so rtol 1e-5 / atol 1e-6 leaves a 10x
+// margin. Adam steps: PyTorch's error grows to 5.6e-7 (steps/2 of bilstm_packed) and ours
+// measures 6.0e-7 (the step losses): rtol 1e-5 / atol 5e-6 is ~10x that, while a wrong
+// update shows: beta2 0.99 instead of 0.999 is off by 1.8e-5 after three steps, a missing
+// bias correction or a missed step by ~1e-2 (each step moves a parameter by about lr).
+// float64 must land as close.
+constexpr double kRtol = 1e-5, kAtol = 1e-6, kStepRtol = 1e-5, kStepAtol = 5e-6;
+
 TEST_CASE("PyTorch fixture bilstm_packed: 2-layer BiLSTM, lengths [7, 5, 3], cross-entropy") {
-  // PyTorch's own float32 error is <= 1.1e-7 (manifest f64_max_abs_diff); ours is of the same
-  // order, so rtol 1e-5 / atol 1e-6 leaves a 10x margin; float64 must land as close.
   for (DType dt : {DType::f32, DType::f64}) {
     CAPTURE(dtype_name(dt));
-    check_fixture("bilstm_packed", 12, 8, 2, 4, true, dt, 1e-5, 1e-6);
+    check_fixture("bilstm_packed", 12, 8, 2, 4, true, dt, kRtol, kAtol, kStepRtol, kStepAtol);
   }
 }
 
 TEST_CASE("PyTorch fixture bilstm_regression_l1: 1-layer BiLSTM, unsorted lengths, SmoothL1") {
   for (DType dt : {DType::f32, DType::f64}) {
     CAPTURE(dtype_name(dt));
-    check_fixture("bilstm_regression_l1", 12, 6, 1, 1, false, dt, 1e-5, 1e-6);
+    check_fixture("bilstm_regression_l1", 12, 6, 1, 1, false, dt, kRtol, kAtol, kStepRtol,
+                  kStepAtol);
   }
+}
+
+TEST_CASE("PyTorch fixture bilstm_regression_l1: MSE, L1, SmoothL1 and their gradients") {
+  // The fixture's step-0 prediction against targets = prediction + [0.5, -1.75], so SmoothL1
+  // takes its quadratic branch for sample 0 and its linear branch for sample 1. Values are
+  // O(1) and exact to float32 rounding: rtol 1e-6 / atol 1e-7.
+  using test::fixture;
+  const std::string dir = "bilstm_regression_l1";
+  using LossFn = Tensor (*)(const Tensor&, const Tensor&);
+  const std::pair<const char*, LossFn> losses[] = {
+      {"mse", [](const Tensor& p, const Tensor& t) { return mse_loss(p, t); }},
+      {"l1", [](const Tensor& p, const Tensor& t) { return l1_loss(p, t); }},
+      {"smoothl1", [](const Tensor& p, const Tensor& t) { return smooth_l1_loss(p, t); }}};
+  for (DType dt : {DType::f32, DType::f64})
+    for (const auto& [name, loss_fn] : losses) {
+      CAPTURE(dtype_name(dt));
+      CAPTURE(name);
+      Tensor pred = fixture(dir, "logits").to(dt).requires_grad_();
+      Tensor loss = loss_fn(pred, fixture(dir, "targets").to(dt));
+      check_close(loss, fixture(dir, std::string("loss_") + name), 1e-6, 1e-7, "loss");
+      loss.backward();
+      check_close(pred.grad(), fixture(dir, std::string("dpred_") + name), 1e-6, 1e-7, "dpred");
+    }
+  check_close(fixture(dir, "loss"), fixture(dir, "loss_smoothl1"), 0, 0,
+              "trained loss is SmoothL1");
 }
