@@ -16,10 +16,14 @@
 # (issue goal: >= 2x over PyTorch eager for the whole step).
 # --kernels also runs the per-layer benchmarks (build/kernels/bench_kernels_cuda: every conv
 # layer, pooling, batch norm, the BiLSTM and SGEMM, melgrad next to cuDNN/cuBLAS) into
-# DIR/bench-kernels-gpu.json; --sanitize runs the GPU test programs under compute-sanitizer
-# (memcheck, racecheck) first. Needs: an NVIDIA GPU, melgrad built by nvcc
-# (scripts/build.sh), and PyTorch with CUDA (pip install -r bench/peers/requirements.txt).
-# Without a GPU it says so and exits 77. A few minutes on an H100 (lstm-full dominates).
+# DIR/bench-kernels-gpu.json and their PyTorch twin (bench/peers/torch_layers_cuda.py, cuDNN
+# on: the packed BiLSTM on cuDNN) into DIR/bench-layers-torch-gpu.json; --sanitize runs the
+# GPU test programs under compute-sanitizer (memcheck, racecheck) first. At the end
+# bench/peers/gpu_report.py turns the JSON into the tables of docs/PERFORMANCE.md (% of
+# cuDNN / cuBLAS, BiLSTM and step speed-ups, % of the device's peak): DIR/gpu-report.md.
+# Needs: an NVIDIA GPU, melgrad built by nvcc (scripts/build.sh), and PyTorch with CUDA
+# (pip install -r bench/peers/requirements.txt). Without a GPU it says so and exits 77.
+# A few minutes on an H100 (lstm-full dominates).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -32,7 +36,7 @@ while [ $# -gt 0 ]; do
     --rounds) rounds=$2; shift 2 ;;
     --kernels) kernels=1; shift ;;
     --sanitize) sanitize=1; shift ;;
-    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
     -*) echo "bench-step-gpu.sh: unknown option $1" >&2; exit 2 ;;
     *) models+=("$1"); shift ;;
   esac
@@ -81,6 +85,8 @@ if [ "$kernels" = 1 ]; then
   echo "== per-layer kernels, melgrad vs cuDNN/cuBLAS: $build/bench-kernels-gpu.json" >&2
   "$bench" --benchmark_format=console --benchmark_out="$build/bench-kernels-gpu.json" \
     --benchmark_out_format=json >&2
+  echo "== per-layer kernels, PyTorch (cuDNN): $build/bench-layers-torch-gpu.json" >&2
+  python3 bench/peers/torch_layers_cuda.py --backend cudnn --json >"$build/bench-layers-torch-gpu.json"
 fi
 
 python3 - "$results" "$out" "$md" <<'EOF'
@@ -118,3 +124,10 @@ if md:
     with open(md, "w") as f:
         f.write(text + "\n")
 EOF
+
+# The report: this run's JSON only (without --kernels, no per-layer tables).
+layer_json=("$build/bench-kernels-gpu.json" "$build/bench-layers-torch-gpu.json")
+[ "$kernels" = 1 ] || layer_json=("" "")
+python3 bench/peers/gpu_report.py --step "$out" --kernels "${layer_json[0]}" \
+  --torch-layers "${layer_json[1]}" --out "$build/gpu-report.md" >/dev/null
+echo "Report (Markdown tables for docs/PERFORMANCE.md): $build/gpu-report.md" >&2

@@ -1,6 +1,7 @@
-// Google Benchmark for kernels/: every kernel and its CPU reference, on the same sizes.
-// Built twice: bench_kernels_emu (melgrad_kernels_emu: measures the emulator, i.e. what a
-// kernel test costs in CI) and bench_kernels_cuda (melgrad_kernels_cuda: the GPU; every
+// Google Benchmark for kernels/: every kernel and its CPU reference, on the same sizes, one
+// file per kernel family (this one: elementwise). Built twice: bench_kernels_emu
+// (melgrad_kernels_emu: measures the emulator, i.e. what a kernel test costs in CI; CTest
+// runs it once as a smoke test) and bench_kernels_cuda (melgrad_kernels_cuda: the GPU; every
 // kernel benchmark reports an error when no device is present). Each timed iteration is
 // one launch followed by a device synchronisation.
 #include <benchmark/benchmark.h>
@@ -9,9 +10,7 @@
 #include <vector>
 
 #include "kernels/elementwise.h"
-#include "kernels/reduce.h"
 #include "kernels/runtime.h"
-#include "kernels/softmax.h"
 
 using namespace melgrad::kernels;
 
@@ -34,52 +33,6 @@ bool have_device(benchmark::State& state) {
 void finish(benchmark::State& state, int64_t bytes_per_iteration) {
   state.SetBytesProcessed(state.iterations() * bytes_per_iteration);
   state.SetLabel(backend_name());
-}
-
-void BM_softmax_forward(benchmark::State& state) {
-  if (!have_device(state)) return;
-  const int64_t rows = state.range(0), cols = state.range(1);
-  const auto x = inputs(static_cast<std::size_t>(rows * cols), 1);
-  DeviceBuffer<float> dx(x), dy(x.size());
-  for (auto _ : state) {
-    softmax_forward({dx.data(), dy.data(), rows, cols, false});
-    device_synchronize();
-  }
-  finish(state, 2 * rows * cols * 4);
-}
-
-void BM_softmax_forward_reference(benchmark::State& state) {
-  const int64_t rows = state.range(0), cols = state.range(1);
-  const auto x = inputs(static_cast<std::size_t>(rows * cols), 1);
-  std::vector<float> y(x.size());
-  for (auto _ : state) {
-    softmax_forward_reference({x.data(), y.data(), rows, cols, false});
-    benchmark::DoNotOptimize(y.data());
-  }
-  finish(state, 2 * rows * cols * 4);
-}
-
-void BM_reduce_sum(benchmark::State& state) {
-  if (!have_device(state)) return;
-  const int64_t rows = state.range(0), cols = state.range(1);
-  const auto x = inputs(static_cast<std::size_t>(rows * cols), 2);
-  DeviceBuffer<float> dx(x), dy(static_cast<std::size_t>(rows));
-  for (auto _ : state) {
-    reduce_last_dim({dx.data(), dy.data(), rows, cols, ReduceOp::sum});
-    device_synchronize();
-  }
-  finish(state, rows * cols * 4);
-}
-
-void BM_reduce_sum_reference(benchmark::State& state) {
-  const int64_t rows = state.range(0), cols = state.range(1);
-  const auto x = inputs(static_cast<std::size_t>(rows * cols), 2);
-  std::vector<float> y(static_cast<std::size_t>(rows));
-  for (auto _ : state) {
-    reduce_last_dim_reference({x.data(), y.data(), rows, cols, ReduceOp::sum});
-    benchmark::DoNotOptimize(y.data());
-  }
-  finish(state, rows * cols * 4);
 }
 
 // y = relu(a + bias): a [rows, cols] + bias [cols] broadcast, the Linear layer's epilogue.
@@ -111,7 +64,8 @@ void BM_bias_add_relu(benchmark::State& state) {
 
 void BM_bias_add_relu_reference(benchmark::State& state) {
   const int64_t rows = state.range(0), cols = state.range(1);
-  const auto a = inputs(static_cast<std::size_t>(rows * cols), 3), b = inputs(static_cast<std::size_t>(cols), 4);
+  const auto a = inputs(static_cast<std::size_t>(rows * cols), 3),
+             b = inputs(static_cast<std::size_t>(cols), 4);
   std::vector<float> y(a.size());
   BinaryParams p = bias_relu_layout(rows, cols);
   p.a = a.data();
@@ -121,7 +75,7 @@ void BM_bias_add_relu_reference(benchmark::State& state) {
     elementwise_binary_reference(p);
     benchmark::DoNotOptimize(y.data());
   }
-  finish(state, 2 * rows * cols * 4);
+  state.SetBytesProcessed(state.iterations() * (2 * rows * cols * 4));
 }
 
 void BM_gelu(benchmark::State& state) {
@@ -143,11 +97,9 @@ void BM_gelu(benchmark::State& state) {
 
 }  // namespace
 
-BENCHMARK(BM_softmax_forward)->Args({64, 1000})->Args({256, 4096})->Unit(benchmark::kMicrosecond);
-BENCHMARK(BM_softmax_forward_reference)->Args({64, 1000})->Args({256, 4096})->Unit(benchmark::kMicrosecond);
-BENCHMARK(BM_reduce_sum)->Args({64, 1000})->Args({256, 4096})->Unit(benchmark::kMicrosecond);
-BENCHMARK(BM_reduce_sum_reference)->Args({64, 1000})->Args({256, 4096})->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_bias_add_relu)->Args({64, 1000})->Args({256, 4096})->Unit(benchmark::kMicrosecond);
-BENCHMARK(BM_bias_add_relu_reference)->Args({64, 1000})->Args({256, 4096})->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_bias_add_relu_reference)
+    ->Args({64, 1000})
+    ->Args({256, 4096})
+    ->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_gelu)->Arg(1 << 16)->Arg(1 << 20)->Unit(benchmark::kMicrosecond);
-

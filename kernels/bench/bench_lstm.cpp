@@ -11,9 +11,12 @@
 // Arguments: T, algorithm (0 persistent, 1 stepwise, 2 cudnn), backward (0 forward only,
 // 1 forward + backward). GPU only: the study's shapes would take minutes per iteration in
 // the emulator, so bench_kernels_emu skips them with a message, as does a machine without
-// a GPU. Each iteration ends with a device synchronisation.
+// a GPU. BM_bilstm_small (arguments: algorithm 0 | 1, backward) runs the same stack at
+// batch 4, 8 steps, input 16, hidden 16 in both builds: what the stack costs emulated.
+// Each iteration ends with a device synchronisation.
 #include <benchmark/benchmark.h>
 
+#include <cmath>
 #include <memory>
 #include <random>
 #include <string>
@@ -28,8 +31,17 @@ using namespace melgrad::kernels;
 
 namespace {
 
-constexpr int64_t kBatch = 32, kInput = 128, kHidden = 100, kLayers = 2, kDirs = 2;
-constexpr int64_t kGates = 4 * kHidden;
+constexpr int64_t kLayers = 2, kDirs = 2;
+
+// The stack's sizes: batch, padded steps, first layer's input width, hidden units.
+struct StackShape {
+  int64_t batch, T, input, hidden;
+  int64_t gates() const { return 4 * hidden; }
+  LstmDims dims() const { return {batch, T, hidden, static_cast<int>(kDirs)}; }
+};
+
+StackShape study_shape(int64_t T) { return {32, T, 128, 100}; }
+StackShape small_shape() { return {4, 8, 16, 16}; }
 
 std::vector<float> uniform(int64_t n, uint64_t seed, float bound) {
   std::mt19937_64 rng(seed);
@@ -39,9 +51,11 @@ std::vector<float> uniform(int64_t n, uint64_t seed, float bound) {
   return v;
 }
 
-std::vector<int64_t> study_lengths(int64_t T) {
+// Lengths in [T - T/10, T] (bench/peers/study_shapes.py draws the same ones).
+std::vector<int64_t> study_lengths(const StackShape& s) {
+  const int64_t T = s.T;
   std::mt19937_64 rng(7);
-  std::vector<int64_t> len(kBatch);
+  std::vector<int64_t> len(static_cast<std::size_t>(s.batch));
   for (int64_t& l : len) l = T - static_cast<int64_t>(rng() % static_cast<uint64_t>(T / 10 + 1));
   len[0] = T;  // the batch is padded to its longest sequence
   return len;
@@ -51,58 +65,64 @@ std::size_t sz(int64_t n) { return static_cast<std::size_t>(n); }
 
 // Weights, activations and gradients of one layer (both directions).
 struct Layer {
-  int64_t in;  // input width: 128, then 2H
+  int64_t in;                                           // input width: 128, then 2H
   DeviceBuffer<float> w_ih, b_ih, b_hh, bias, w_hh[2];  // w_ih: [D*4H, in], both directions stacked
   DeviceBuffer<float> gates, output, cells, h_n, c_n;
   DeviceBuffer<float> grad_w_ih, grad_w_hh[2], grad_bias[2], grad_input;
 
-  Layer(int64_t input, int64_t T, uint64_t seed) : in(input) {
-    const int64_t NT = kBatch * T;
-    const float bound = 1.0f / 10.0f;  // PyTorch's 1/sqrt(H)
-    w_ih = DeviceBuffer<float>(uniform(kDirs * kGates * in, seed, bound));
-    b_ih = DeviceBuffer<float>(uniform(kDirs * kGates, seed + 1, bound));
-    b_hh = DeviceBuffer<float>(uniform(kDirs * kGates, seed + 2, bound));
-    std::vector<float> b = uniform(kDirs * kGates, seed + 1, bound), b2 = uniform(kDirs * kGates, seed + 2, bound);
+  Layer(const StackShape& s, int64_t input, uint64_t seed) : in(input) {
+    const int64_t NT = s.batch * s.T, G = s.gates(), H = s.hidden, N = s.batch;
+    const float bound = 1.0f / std::sqrt(static_cast<float>(s.hidden));  // PyTorch's 1/sqrt(H)
+    w_ih = DeviceBuffer<float>(uniform(kDirs * G * in, seed, bound));
+    b_ih = DeviceBuffer<float>(uniform(kDirs * G, seed + 1, bound));
+    b_hh = DeviceBuffer<float>(uniform(kDirs * G, seed + 2, bound));
+    std::vector<float> b = uniform(kDirs * G, seed + 1, bound),
+                       b2 = uniform(kDirs * G, seed + 2, bound);
     for (std::size_t i = 0; i < b.size(); ++i) b[i] += b2[i];
     bias = DeviceBuffer<float>(b);
     for (int d = 0; d < 2; ++d) {
-      w_hh[d] = DeviceBuffer<float>(uniform(kGates * kHidden, seed + 3 + d, bound));
-      grad_w_hh[d] = DeviceBuffer<float>(sz(kGates * kHidden));
-      grad_bias[d] = DeviceBuffer<float>(sz(kGates));
+      w_hh[d] = DeviceBuffer<float>(uniform(G * H, seed + 3 + d, bound));
+      grad_w_hh[d] = DeviceBuffer<float>(sz(G * H));
+      grad_bias[d] = DeviceBuffer<float>(sz(G));
     }
-    gates = DeviceBuffer<float>(sz(NT * kDirs * kGates));
-    output = DeviceBuffer<float>(sz(NT * kDirs * kHidden));
-    cells = DeviceBuffer<float>(sz(NT * kDirs * kHidden));
-    h_n = DeviceBuffer<float>(sz(kDirs * kBatch * kHidden));
-    c_n = DeviceBuffer<float>(sz(kDirs * kBatch * kHidden));
-    grad_w_ih = DeviceBuffer<float>(sz(kDirs * kGates * in));
+    gates = DeviceBuffer<float>(sz(NT * kDirs * G));
+    output = DeviceBuffer<float>(sz(NT * kDirs * H));
+    cells = DeviceBuffer<float>(sz(NT * kDirs * H));
+    h_n = DeviceBuffer<float>(sz(kDirs * N * H));
+    c_n = DeviceBuffer<float>(sz(kDirs * N * H));
+    grad_w_ih = DeviceBuffer<float>(sz(kDirs * G * in));
     grad_input = DeviceBuffer<float>(sz(NT * in));
   }
 };
 
 // The 2-layer stack through the melgrad kernels.
 struct MelgradStack {
-  int64_t T;
+  StackShape s;
   LstmAlgo algo;
   DeviceBuffer<int64_t> lengths;
   DeviceBuffer<float> x, ones, grad_output, workspace;
   std::vector<std::unique_ptr<Layer>> layers;
 
-  MelgradStack(int64_t steps, LstmAlgo a)
-      : T(steps), algo(a), lengths(study_lengths(steps)),
-        x(uniform(kBatch * steps * kInput, 1, 1.0f)),
-        ones(std::vector<float>(sz(kBatch * steps), 1.0f)),
-        grad_output(uniform(kBatch * steps * kDirs * kHidden, 2, 1.0f)),
-        workspace(lstm_backward_workspace_bytes({kBatch, steps, kHidden, kDirs}) / sizeof(float)) {
+  MelgradStack(const StackShape& shape, LstmAlgo a)
+      : s(shape),
+        algo(a),
+        lengths(study_lengths(shape)),
+        x(uniform(s.batch * s.T * s.input, 1, 1.0f)),
+        ones(std::vector<float>(sz(s.batch * s.T), 1.0f)),
+        grad_output(uniform(s.batch * s.T * kDirs * s.hidden, 2, 1.0f)),
+        workspace(lstm_backward_workspace_bytes(s.dims()) / sizeof(float)) {
     for (int64_t l = 0; l < kLayers; ++l) {
-      layers.push_back(std::make_unique<Layer>(l == 0 ? kInput : kDirs * kHidden, T, 10 * (l + 1)));
+      layers.push_back(
+          std::make_unique<Layer>(s, l == 0 ? s.input : kDirs * s.hidden, 10 * (l + 1)));
     }
   }
 
-  const float* input_of(int64_t l) const { return l == 0 ? x.data() : layers[sz(l - 1)]->output.data(); }
+  const float* input_of(int64_t l) const {
+    return l == 0 ? x.data() : layers[sz(l - 1)]->output.data();
+  }
 
   void forward() {
-    const int64_t NT = kBatch * T, W = kDirs * kGates;
+    const int64_t NT = s.batch * s.T, W = kDirs * s.gates();
     for (int64_t l = 0; l < kLayers; ++l) {
       Layer& L = *layers[sz(l)];
       GemmParams bias;  // gates = ones [NT, 1] . bias [1, W]
@@ -117,7 +137,7 @@ struct MelgradStack {
       proj.c = L.gates.data(), proj.ldc = W;
       gemm(proj);
       LstmForwardParams p;
-      p.dims = {kBatch, T, kHidden, static_cast<int>(kDirs)};
+      p.dims = s.dims();
       p.lengths = lengths.data();
       p.gates_x = p.gates = L.gates.data();
       p.w_hh[0] = L.w_hh[0].data();
@@ -132,11 +152,11 @@ struct MelgradStack {
   }
 
   void backward() {
-    const int64_t NT = kBatch * T, W = kDirs * kGates;
+    const int64_t NT = s.batch * s.T, W = kDirs * s.gates();
     for (int64_t l = kLayers - 1; l >= 0; --l) {
       Layer& L = *layers[sz(l)];
       LstmBackwardParams p;
-      p.dims = {kBatch, T, kHidden, static_cast<int>(kDirs)};
+      p.dims = s.dims();
       p.lengths = lengths.data();
       p.w_hh[0] = L.w_hh[0].data();
       p.w_hh[1] = L.w_hh[1].data();
@@ -168,25 +188,28 @@ struct MelgradStack {
 
 // The same stack through cuDNN.
 struct CudnnStack {
-  int64_t T;
+  StackShape s;
   std::vector<int64_t> lengths;
   DeviceBuffer<float> x, grad_output, grad_x;
   std::vector<std::unique_ptr<Layer>> layers;
   std::vector<std::unique_ptr<CudnnLstmLayer>> rnn;
 
-  explicit CudnnStack(int64_t steps)
-      : T(steps), lengths(study_lengths(steps)), x(uniform(kBatch * steps * kInput, 1, 1.0f)),
-        grad_output(uniform(kBatch * steps * kDirs * kHidden, 2, 1.0f)),
-        grad_x(sz(kBatch * steps * kInput)) {
+  explicit CudnnStack(const StackShape& shape)
+      : s(shape),
+        lengths(study_lengths(shape)),
+        x(uniform(s.batch * s.T * s.input, 1, 1.0f)),
+        grad_output(uniform(s.batch * s.T * kDirs * s.hidden, 2, 1.0f)),
+        grad_x(sz(s.batch * s.T * s.input)) {
     for (int64_t l = 0; l < kLayers; ++l) {
-      const int64_t in = l == 0 ? kInput : kDirs * kHidden;
-      layers.push_back(std::make_unique<Layer>(in, T, 10 * (l + 1)));
-      rnn.push_back(std::make_unique<CudnnLstmLayer>(CudnnLstmDims{kBatch, T, in, kHidden, 2, false}));
+      const int64_t in = l == 0 ? s.input : kDirs * s.hidden;
+      layers.push_back(std::make_unique<Layer>(s, in, 10 * (l + 1)));
+      rnn.push_back(
+          std::make_unique<CudnnLstmLayer>(CudnnLstmDims{s.batch, s.T, in, s.hidden, 2, false}));
       const Layer& L = *layers.back();
-      const float* w_ih[2] = {L.w_ih.data(), L.w_ih.data() + kGates * in};
+      const float* w_ih[2] = {L.w_ih.data(), L.w_ih.data() + s.gates() * in};
       const float* w_hh[2] = {L.w_hh[0].data(), L.w_hh[1].data()};
-      const float* b_ih[2] = {L.b_ih.data(), L.b_ih.data() + kGates};
-      const float* b_hh[2] = {L.b_hh.data(), L.b_hh.data() + kGates};
+      const float* b_ih[2] = {L.b_ih.data(), L.b_ih.data() + s.gates()};
+      const float* b_hh[2] = {L.b_hh.data(), L.b_hh.data() + s.gates()};
       rnn.back()->set_weights(w_ih, w_hh, b_ih, b_hh);
     }
   }
@@ -212,14 +235,8 @@ struct CudnnStack {
   }
 };
 
-void BM_bilstm_study(benchmark::State& state) {
-  const int64_t T = state.range(0);
-  const int algo = static_cast<int>(state.range(1));
-  const bool with_backward = state.range(2) != 0;
-  if (std::string(backend_name()) == "emulator") {
-    state.SkipWithError("GPU only: the study's BiLSTM shapes take minutes in the emulator");
-    return;
-  }
+// Times the stack of `shape` with algorithm 0 (persistent), 1 (stepwise) or 2 (cuDNN).
+void run_stack(benchmark::State& state, const StackShape& shape, int algo, bool with_backward) {
   if (!device_available()) {
     state.SkipWithError("no CUDA device");
     return;
@@ -231,7 +248,7 @@ void BM_bilstm_study(benchmark::State& state) {
       state.SkipWithError("cuDNN is not in this build");
       return;
     }
-    CudnnStack stack(T);
+    CudnnStack stack(shape);
     stack.forward();  // warm-up: workspace allocation, kernel loading
     if (with_backward) stack.backward();
     device_synchronize();
@@ -242,20 +259,20 @@ void BM_bilstm_study(benchmark::State& state) {
     }
   } else {
     const LstmAlgo a = algo == 0 ? LstmAlgo::persistent : LstmAlgo::stepwise;
-    const LstmDims dims{kBatch, T, kHidden, static_cast<int>(kDirs)};
     if (a == LstmAlgo::persistent) {
       for (bool bwd : {false, true}) {
         if (bwd && !with_backward) continue;
-        const LstmPersistentPlan plan = lstm_persistent_plan(dims, bwd);
+        const LstmPersistentPlan plan = lstm_persistent_plan(shape.dims(), bwd);
         if (!plan.fits) {
           state.SkipWithError(("persistent kernel does not fit: " + plan.why_not).c_str());
           return;
         }
-        label += std::string(bwd ? ", bwd: " : ", fwd: ") + std::to_string(plan.blocks) + " blocks x " +
-                 std::to_string(plan.threads) + " threads, U=" + std::to_string(plan.units_per_block);
+        label += std::string(bwd ? ", bwd: " : ", fwd: ") + std::to_string(plan.blocks) +
+                 " blocks x " + std::to_string(plan.threads) +
+                 " threads, U=" + std::to_string(plan.units_per_block);
       }
     }
-    MelgradStack stack(T, a);
+    MelgradStack stack(shape, a);
     stack.forward();
     if (with_backward) stack.backward();
     device_synchronize();
@@ -266,9 +283,22 @@ void BM_bilstm_study(benchmark::State& state) {
     }
     label += std::string(" gemm=") + gemm_impl_name(default_gemm_impl());
   }
-  state.counters["sequences/s"] =
-      benchmark::Counter(static_cast<double>(state.iterations() * kBatch), benchmark::Counter::kIsRate);
+  state.counters["sequences/s"] = benchmark::Counter(
+      static_cast<double>(state.iterations() * shape.batch), benchmark::Counter::kIsRate);
   state.SetLabel(label);
+}
+
+void BM_bilstm_study(benchmark::State& state) {
+  if (std::string(backend_name()) == "emulator") {
+    state.SkipWithError("GPU only: the study's BiLSTM shapes take minutes in the emulator");
+    return;
+  }
+  run_stack(state, study_shape(state.range(0)), static_cast<int>(state.range(1)),
+            state.range(2) != 0);
+}
+
+void BM_bilstm_small(benchmark::State& state) {
+  run_stack(state, small_shape(), static_cast<int>(state.range(0)), state.range(1) != 0);
 }
 
 void study_shapes(benchmark::internal::Benchmark* b) {
@@ -278,6 +308,13 @@ void study_shapes(benchmark::internal::Benchmark* b) {
   b->ArgNames({"T", "algo", "bwd"})->Unit(benchmark::kMillisecond)->UseRealTime();
 }
 
+void small_shapes(benchmark::internal::Benchmark* b) {
+  for (int64_t bwd : {0, 1})
+    for (int64_t algo : {0, 1}) b->Args({algo, bwd});
+  b->ArgNames({"algo", "bwd"})->Unit(benchmark::kMillisecond)->UseRealTime();
+}
+
 }  // namespace
 
 BENCHMARK(BM_bilstm_study)->Apply(study_shapes);
+BENCHMARK(BM_bilstm_small)->Apply(small_shapes);
