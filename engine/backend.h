@@ -195,21 +195,26 @@ class Backend {
   // on devices other than the CPU; false: not provided (the op then throws, naming the
   // device). Tensors are contiguous and allocated by the op; outputs are overwritten.
   //
-  // conv2d: x [N, C, H, W], weight [O, C, kh, kw], bias [O] or undefined, y [N, O, Ho, Wo].
+  // conv2d: x [N, C, H, W], weight [O, C, kh, kw], bias [O] or undefined, y [N, O, Ho, Wo];
+  // relu: y = max(conv + bias, 0), the fused epilogue of conv2d_relu.
   virtual bool conv2d_forward(const Tensor& /*x*/, const Tensor& /*weight*/, const Tensor& /*bias*/,
-                              const Tensor& /*y*/, const Conv2dOptions& /*opt*/) {
+                              const Tensor& /*y*/, const Conv2dOptions& /*opt*/, bool /*relu*/) {
     return false;
   }
+  // The backward passes take relu_y, conv2d_relu's output, or undefined (plain conv2d): when
+  // defined, gy is the gradient of that output and is read as gy * (relu_y > 0).
   // gx [N, C, H, W] = d(sum(y * gy)) / dx.
-  virtual bool conv2d_backward_input(const Tensor& /*gy*/, const Tensor& /*weight*/,
-                                     const Tensor& /*gx*/, const Conv2dOptions& /*opt*/) {
+  virtual bool conv2d_backward_input(const Tensor& /*gy*/, const Tensor& /*relu_y*/,
+                                     const Tensor& /*weight*/, const Tensor& /*gx*/,
+                                     const Conv2dOptions& /*opt*/) {
     return false;
   }
   // gw [O, C, kh, kw] and gb [O] (either undefined: skipped); x is the forward's input,
   // weight_shape the weight's [O, C, kh, kw].
-  virtual bool conv2d_backward_weight(const Tensor& /*gy*/, const Tensor& /*x*/,
-                                      const Shape& /*weight_shape*/, const Tensor& /*gw*/,
-                                      const Tensor& /*gb*/, const Conv2dOptions& /*opt*/) {
+  virtual bool conv2d_backward_weight(const Tensor& /*gy*/, const Tensor& /*relu_y*/,
+                                      const Tensor& /*x*/, const Shape& /*weight_shape*/,
+                                      const Tensor& /*gw*/, const Tensor& /*gb*/,
+                                      const Conv2dOptions& /*opt*/) {
     return false;
   }
   // max_pool2d: x [N, C, H, W] or [C, H, W] -> y and argmax (int64 h * W + w in the plane),

@@ -2,7 +2,9 @@
 //
 //   input x [N, T, F] (a batch, time-major) viewed as an image [N, 1, T, F]
 //   features    per conv block i: Conv2d(c_i -> c_{i+1}, k 3, pad 1) [, BatchNorm2d], ReLU,
-//               MaxPool2d(pool)      -> [N, c_last, T', F'] (T' = T halved/thirded per block)
+//               MaxPool2d(pool)      -> [N, c_last, T', F'] (T' = T halved/thirded per block);
+//               without BatchNorm, each Conv2d and its ReLU run as one conv2d_relu (the
+//               Sequential fuses them; names and values are those of the separate layers)
 //   classifier  Flatten, Linear(c_last T' F' -> 128), ReLU, Dropout, Linear(128 -> 64), ReLU,
 //               Dropout, Linear(64 -> outputs)     -> [N, outputs]
 // Names: features.0.weight (conv), features.1.weight (BatchNorm), ..., classifier.0.weight,

@@ -176,10 +176,19 @@ auto image_block(M& m, int64_t j, int64_t P) {
   return m.middleCols(j * P, P);
 }
 
+// The fused ReLU epilogue on n contiguous outputs, while they are still in cache. Eigen's
+// max, as the relu op's CPU kernel (cpu/elementwise.cpp), so conv2d_relu's output equals
+// relu(conv2d) bit for bit.
+template <class T>
+void relu_in_place(T* y, int64_t n) {
+  Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>> a(y, n);
+  a = a.max(T(0));
+}
+
 // ---- im2col + GEMM ---------------------------------------------------------------------
 
 template <class T>
-void forward_gemm(const T* x, const T* w, const T* b, T* y, const G& g) {
+void forward_gemm(const T* x, const T* w, const T* b, T* y, const G& g, bool relu) {
   const int64_t K = g.C * g.kh * g.kw, P = g.Ho * g.Wo;
   const ConstMat<T> wm(w, g.O, K, Eigen::OuterStride<>(K));
   const bool split = split_batch(g);
@@ -203,6 +212,8 @@ void forward_gemm(const T* x, const T* w, const T* b, T* y, const G& g) {
         } else {
           yb.noalias() = wm * cm;
         }
+        if (relu)
+          for (int64_t o = 0; o < g.O; ++o) relu_in_place(yb.row(o).data(), cols);
         continue;
       }
       Mat<T> om(out, g.O, cols, Eigen::OuterStride<>(cols));
@@ -214,6 +225,7 @@ void forward_gemm(const T* x, const T* w, const T* b, T* y, const G& g) {
         } else {
           yn = image_block(om, j, P);
         }
+        if (relu) relu_in_place(yn.data(), g.O * P);
       }
     }
   }
@@ -307,7 +319,7 @@ void backward_weight_gemm(const T* gy, const T* x, T* gw, T* gb, const G& g) {
 // ---- one input channel: direct loops ---------------------------------------------------
 
 template <class T>
-void forward_direct_c1(const T* x, const T* w, const T* b, T* y, const G& g) {
+void forward_direct_c1(const T* x, const T* w, const T* b, T* y, const G& g, bool relu) {
   std::vector<Span> spans(g.kw);
   for (int64_t j = 0; j < g.kw; ++j) spans[j] = valid_columns(g, j);
 #pragma omp parallel for collapse(2) schedule(static)
@@ -333,6 +345,7 @@ void forward_direct_c1(const T* x, const T* w, const T* b, T* y, const G& g) {
             }
           }
         }
+        if (relu) relu_in_place(yr, g.Wo);
       }
     }
 }
@@ -404,12 +417,12 @@ T* mut_ptr_or_null(const Tensor& t) {
 // ---- public kernels ----------------------------------------------------------------------
 
 void conv2d_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& y,
-                    const Conv2dGeometry& g) {
+                    const Conv2dGeometry& g, bool relu) {
   dispatch_floating(x.dtype(), "conv2d_forward", [&]<class T>() {
     if (g.C == 1)
-      forward_direct_c1(x.data<T>(), weight.data<T>(), ptr_or_null<T>(bias), y.data<T>(), g);
+      forward_direct_c1(x.data<T>(), weight.data<T>(), ptr_or_null<T>(bias), y.data<T>(), g, relu);
     else
-      forward_gemm(x.data<T>(), weight.data<T>(), ptr_or_null<T>(bias), y.data<T>(), g);
+      forward_gemm(x.data<T>(), weight.data<T>(), ptr_or_null<T>(bias), y.data<T>(), g, relu);
   });
 }
 

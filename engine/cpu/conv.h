@@ -28,9 +28,10 @@ struct Conv2dGeometry {
   int64_t Ho = 0, Wo = 0;              // output
 };
 
-// y = conv(x, weight) + bias; bias may be undefined.
+// y = conv(x, weight) + bias; bias may be undefined. relu: y = max(y, 0), applied to each
+// panel of outputs as it is written (conv2d_relu's fused epilogue).
 void conv2d_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& y,
-                    const Conv2dGeometry& g);
+                    const Conv2dGeometry& g, bool relu = false);
 // gx = d(sum(y * gy)) / dx (overwritten).
 void conv2d_backward_input(const Tensor& gy, const Tensor& weight, const Tensor& gx,
                            const Conv2dGeometry& g);

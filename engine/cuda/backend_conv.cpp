@@ -1,8 +1,11 @@
 // CudaBackend: the conv2d layer hooks on kernels/conv.h (implicit-GEMM kernels, the direct
 // first-layer kernels, or cuDNN where MELGRAD_CONV / the build choose it):
 //   x [N, C, H, W], weight [O, C, kh, kw], bias [O] (optional) -> y [N, O, Ho, Wo]
-// All operands arrive contiguous float32 from engine/ops/conv.cpp. The backward-filter
-// pass's split-K partial sums go to a workspace from the caching allocator.
+// All operands arrive contiguous float32 from engine/ops/conv.cpp. conv2d_relu turns the
+// kernels' fused ReLU epilogue on (relu), and its backward passes hand the kernels the
+// forward's output (relu_y), which masks dy as they read it: no separate ReLU pass either
+// way. The backward-filter pass's split-K partial sums go to a workspace from the caching
+// allocator.
 #include "engine/cuda/cuda_backend.h"
 #include "engine/cuda/device_runtime.h"
 #include "engine/cuda/kernel_layout.h"
@@ -32,7 +35,7 @@ kernels::Conv2dShape conv_shape(const Shape& x_shape, const Shape& w_shape,
 }  // namespace
 
 bool CudaBackend::conv2d_forward(const Tensor& x, const Tensor& weight, const Tensor& bias,
-                                 const Tensor& y, const Conv2dOptions& opt) {
+                                 const Tensor& y, const Conv2dOptions& opt, bool relu) {
   require_f32("conv2d", {&x, &weight, &y});
   if (bias.defined()) require_f32("conv2d", {&bias});
   kernels::Conv2dForwardParams p;
@@ -41,15 +44,19 @@ bool CudaBackend::conv2d_forward(const Tensor& x, const Tensor& weight, const Te
   p.bias = f32_ptr(bias);
   p.y = f32_ptr(y);
   p.shape = conv_shape(x.shape(), weight.shape(), opt);
+  p.relu = relu;
   kernels::conv2d_forward(p, stream());
   return true;
 }
 
-bool CudaBackend::conv2d_backward_input(const Tensor& gy, const Tensor& weight, const Tensor& gx,
+bool CudaBackend::conv2d_backward_input(const Tensor& gy, const Tensor& relu_y,
+                                        const Tensor& weight, const Tensor& gx,
                                         const Conv2dOptions& opt) {
   require_f32("conv2d backward", {&gy, &weight, &gx});
+  if (relu_y.defined()) require_f32("conv2d backward", {&relu_y});
   kernels::Conv2dBackwardDataParams p;
   p.dy = f32_ptr(gy);
+  p.relu_y = f32_ptr(relu_y);
   p.weight = f32_ptr(weight);
   p.dx = f32_ptr(gx);
   p.shape = conv_shape(gx.shape(), weight.shape(), opt);
@@ -57,15 +64,17 @@ bool CudaBackend::conv2d_backward_input(const Tensor& gy, const Tensor& weight, 
   return true;
 }
 
-bool CudaBackend::conv2d_backward_weight(const Tensor& gy, const Tensor& x,
+bool CudaBackend::conv2d_backward_weight(const Tensor& gy, const Tensor& relu_y, const Tensor& x,
                                          const Shape& weight_shape, const Tensor& gw,
                                          const Tensor& gb, const Conv2dOptions& opt) {
   require_f32("conv2d backward", {&gy, &x});
+  if (relu_y.defined()) require_f32("conv2d backward", {&relu_y});
   if (gw.defined()) require_f32("conv2d backward", {&gw});
   if (gb.defined()) require_f32("conv2d backward", {&gb});
   kernels::Conv2dBackwardFilterParams p;
   p.x = f32_ptr(x);
   p.dy = f32_ptr(gy);
+  p.relu_y = f32_ptr(relu_y);
   p.dweight = f32_ptr(gw);
   p.dbias = f32_ptr(gb);
   p.shape = conv_shape(x.shape(), weight_shape, opt);

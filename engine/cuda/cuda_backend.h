@@ -48,11 +48,11 @@ class CudaBackend final : public Backend {
   bool check_range(const Tensor& values, int64_t lo, int64_t hi, RangeCheck kind) override;
 
   bool conv2d_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& y,
-                      const Conv2dOptions& opt) override;
-  bool conv2d_backward_input(const Tensor& gy, const Tensor& weight, const Tensor& gx,
-                             const Conv2dOptions& opt) override;
-  bool conv2d_backward_weight(const Tensor& gy, const Tensor& x, const Shape& weight_shape,
-                              const Tensor& gw, const Tensor& gb,
+                      const Conv2dOptions& opt, bool relu) override;
+  bool conv2d_backward_input(const Tensor& gy, const Tensor& relu_y, const Tensor& weight,
+                             const Tensor& gx, const Conv2dOptions& opt) override;
+  bool conv2d_backward_weight(const Tensor& gy, const Tensor& relu_y, const Tensor& x,
+                              const Shape& weight_shape, const Tensor& gw, const Tensor& gb,
                               const Conv2dOptions& opt) override;
   bool max_pool2d_forward(const Tensor& x, const Tensor& y, const Tensor& argmax,
                           const Pool2dOptions& opt) override;

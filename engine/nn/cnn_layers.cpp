@@ -32,6 +32,7 @@ Conv2d::Conv2d(int64_t in_channels, int64_t out_channels, int64_t kernel_size, G
   }
 }
 
+Tensor Conv2d::forward_relu(const Tensor& x) { return conv2d_relu(x, weight, bias, options); }
 Tensor Conv2d::forward(const Tensor& x) { return conv2d(x, weight, bias, options); }
 
 BatchNorm2d::BatchNorm2d(int64_t num_features, double eps_, double momentum_, bool affine,

@@ -1,6 +1,7 @@
 // The CNN layers as modules, named and initialised as PyTorch's:
 //   Conv2d       x [N, C_in, H, W] -> [N, C_out, Ho, Wo]; params "weight" [C_out, C_in, k, k],
-//                "bias" [C_out]; kaiming_uniform_(a = sqrt(5)), bias uniform(+-1/sqrt(fan_in))
+//                "bias" [C_out]; kaiming_uniform_(a = sqrt(5)), bias uniform(+-1/sqrt(fan_in));
+//                followed by ReLU in a Sequential, both run as one conv2d_relu
 //   BatchNorm2d  x [N, C, H, W] -> same; params "weight" (ones), "bias" (zeros) when affine;
 //                buffers "running_mean" (zeros), "running_var" (ones), "num_batches_tracked"
 //                (int64 scalar, +1 per training forward) when track_running_stats
@@ -17,6 +18,7 @@ class Conv2d : public Layer {
   Conv2d(int64_t in_channels, int64_t out_channels, int64_t kernel_size, Generator& gen,
          int64_t stride = 1, int64_t padding = 0, bool bias = true);
   Tensor forward(const Tensor& x) override;
+  Tensor forward_relu(const Tensor& x) override;  // conv2d_relu
   Tensor weight, bias;
   Conv2dOptions options;
 };

@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "engine/autograd.h"
+#include "engine/nn/layers.h"
 
 namespace melgrad::nn {
 
@@ -140,7 +141,18 @@ void Sequential::push_back(std::shared_ptr<Layer> layer) {
 
 Tensor Sequential::forward(const Tensor& x) {
   Tensor h = x;
-  for (auto& l : layers_) h = l->forward(h);
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    const bool relu_next =
+        i + 1 < layers_.size() && dynamic_cast<const ReLU*>(layers_[i + 1].get()) != nullptr;
+    if (relu_next) {
+      if (Tensor fused = layers_[i]->forward_relu(h); fused.defined()) {
+        h = fused;
+        ++i;  // the ReLU ran in layer i's op
+        continue;
+      }
+    }
+    h = layers_[i]->forward(h);
+  }
   return h;
 }
 

@@ -76,9 +76,14 @@ class Layer : public Module {
  public:
   virtual Tensor forward(const Tensor& x) = 0;
   Tensor operator()(const Tensor& x) { return forward(x); }
+  // relu(forward(x)) as one fused op, or an undefined Tensor (nothing computed) when the
+  // layer has none. Conv2d has one (conv2d_relu); Sequential asks for it.
+  virtual Tensor forward_relu(const Tensor& /*x*/) { return {}; }
 };
 
-// Children named "0", "1", ... applied in order.
+// Children named "0", "1", ... applied in order. A child followed by a ReLU runs both as
+// its forward_relu when it has one (Conv2d, ReLU -> conv2d_relu): the same values, one op
+// and one pass over the activations fewer; the ReLU keeps its index, so names do not move.
 class Sequential : public Layer {
  public:
   Sequential() = default;

@@ -1,6 +1,7 @@
 // The CNN layers' fused ops, with PyTorch's semantics and output sizes:
 //   ops/conv.cpp  conv2d       x [N, C, H, W], weight [O, C, kh, kw], bias [O] -> [N, O, Ho, Wo]
 //                              Ho = (H + 2 ph - kh) / sh + 1 (floor), Wo likewise
+//                 conv2d_relu  the same, then ReLU, fused
 //   ops/pool.cpp  max_pool2d   x [N, C, H, W] (or [C, H, W]) -> [N, C, Ho, Wo]
 //                              Ho = floor_or_ceil((H + 2 ph - kh) / sh) + 1; in ceil mode the
 //                              last window must start inside the input or the left padding
@@ -22,6 +23,10 @@ struct Conv2dOptions {
 };
 // x [N, C, H, W], weight [O, C, kh, kw], bias [O] or undefined -> [N, O, Ho, Wo].
 Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, Conv2dOptions opt = {});
+// relu(conv2d(x, weight, bias, opt)) as one op: the ReLU runs in the conv kernel's epilogue
+// and its mask in the backward kernels (nn::Sequential uses it for Conv2d then ReLU).
+Tensor conv2d_relu(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                   Conv2dOptions opt = {});
 
 struct Pool2dOptions {
   std::array<int64_t, 2> kernel{1, 1};

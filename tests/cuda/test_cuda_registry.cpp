@@ -97,9 +97,9 @@ TEST_CASE("every op with CUDA kernels matches the CPU in float32, forward and ba
   // Every family, the CNN and LSTM layers included: no op is CPU-only.
   CHECK(ops_run.size() >= 41);
   CHECK_MESSAGE(cpu_only.empty(), "CPU-only ops:" << skipped);
-  for (const char* must : {"add", "matmul", "softmax", "log_softmax", "sum", "max", "gather",
-                           "index_select", "where", "concat", "slice", "dropout", "cross_entropy",
-                           "conv2d", "max_pool2d", "batch_norm", "lstm_layer",
-                           "lstm_bidirectional_layer"})
+  for (const char* must :
+       {"add", "matmul", "softmax", "log_softmax", "sum", "max", "gather", "index_select", "where",
+        "concat", "slice", "dropout", "cross_entropy", "conv2d", "conv2d_relu", "max_pool2d",
+        "batch_norm", "lstm_layer", "lstm_bidirectional_layer"})
     CHECK_MESSAGE(ops_run.count(must) == 1, must << " did not run on cuda");
 }

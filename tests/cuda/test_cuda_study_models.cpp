@@ -1,6 +1,7 @@
 // The study's networks trained on cuda (the kernel emulator in CI) and on the CPU from the
 // same seed, weights, batches and dropout masks, as the trainer runs them (models/): a CNN
-// with BatchNorm (conv, BatchNorm, ReLU, max-pool, FC with dropout, cross-entropy, Adam) and
+// with BatchNorm (conv, BatchNorm, ReLU, max-pool, FC with dropout, cross-entropy, Adam), the
+// same CNN without BatchNorm (each conv and its ReLU one fused conv2d_relu), and
 // a 2-layer BiLSTM on variable-length clips (packed semantics, dropout between layers,
 // readout at each clip's last step, MSE regression, Adam with gradient clipping on the
 // device). Losses are compared at every step, parameters and BatchNorm buffers at the end.
@@ -114,6 +115,31 @@ TEST_CASE("the study's CNN with BatchNorm trains alike on cuda and on the CPU") 
   compare(
       cpu, cuda,
       {"features.0.bias", "features.4.bias", "features.1.running_mean", "features.5.running_mean"});
+}
+
+TEST_CASE("the study's CNN without BatchNorm (fused conv2d_relu) trains alike on cuda and CPU") {
+  models::CnnConfig c;
+  c.channels = {1, 4, 8};
+  c.batch_norm = false;  // conv, ReLU, max-pool: each conv and its ReLU run as conv2d_relu
+  c.frames = 16;
+  c.bands = 12;
+  c.hidden = {16, 8};
+  c.outputs = 3;
+  Generator gen(43);
+  std::vector<Tensor> xs, lengths, ys;
+  for (int b = 0; b < 3; ++b) {
+    xs.push_back(Tensor::normal({6, c.frames, c.bands}, 0, 1, gen));
+    lengths.push_back(Tensor::from_vector(std::vector<int64_t>(6, c.frames), {6}));
+    std::vector<int64_t> y(6);
+    for (int64_t& v : y) v = static_cast<int64_t>(gen.below(3));
+    ys.push_back(Tensor::from_vector(y, {6}));
+  }
+  auto ce = [](const Tensor& out, const Tensor& y) { return cross_entropy(out, y); };
+  models::CnnNet on_cpu(c, 6), on_cuda(c, 6);
+  const Run cpu = train(on_cpu, Device::cpu(), xs, lengths, ys, ce, 0);
+  const Run cuda = train(on_cuda, Device::cuda(), xs, lengths, ys, ce, 0);
+  CHECK(cpu.losses.back() < cpu.losses.front());
+  compare(cpu, cuda, {});  // no BatchNorm: every conv bias has a real gradient
 }
 
 TEST_CASE("the study's BiLSTM trains alike on cuda and on the CPU (variable lengths)") {

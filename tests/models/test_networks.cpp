@@ -1,5 +1,6 @@
 // The study's networks: output shapes, PyTorch-style parameter names and counts (computed
-// from the layer formulas), the trunk size arithmetic, seeded determinism, the LSTM's
+// from the layer formulas), the trunk size arithmetic, conv + ReLU fused without BatchNorm
+// (equal to the separate ops), seeded determinism, the LSTM's
 // packed semantics at the network level, and the transfer helper (loading, re-initialised
 // layers, freezing).
 #include <doctest/doctest.h>
@@ -15,6 +16,7 @@
 #include "engine/ops/loss.h"
 #include "engine/ops/ops.h"
 #include "engine/optim/optim.h"
+#include "engine/registry.h"
 #include "models/cnn.h"
 #include "models/lstm.h"
 #include "models/transfer.h"
@@ -44,6 +46,21 @@ Tensor random_batch(int64_t n, int64_t t, int64_t f, uint64_t seed) {
   Generator gen(seed);
   return Tensor::normal({n, t, f}, 0, 1, gen);
 }
+// The layers of `seq` one at a time, each its own op: Sequential without its fusions.
+Tensor forward_layer_by_layer(const nn::Sequential& seq, const Tensor& x) {
+  Tensor h = x;
+  for (size_t i = 0; i < seq.size(); ++i) h = seq[i]->forward(h);
+  return h;
+}
+
+// The op that produced the input of the op that produced `t` (t = pool(conv...) -> "conv...").
+std::string op_below(const Tensor& t) {
+  REQUIRE(t.grad_fn() != nullptr);
+  const auto& below = t.grad_fn()->inputs.at(0).node;
+  REQUIRE(below != nullptr);
+  return below->op->name;
+}
+
 
 }  // namespace
 
@@ -101,6 +118,41 @@ TEST_CASE("CNN: names as PyTorch's Sequential, parameter count, output shape") {
   CHECK(y.shape() == Shape{4, 3});
   CHECK_THROWS_WITH_AS(CnnNet(small_cnn(3), 7).forward(random_batch(4, 13, 8, 3), Tensor()),
                        doctest::Contains("[N, 12, 8]"), std::invalid_argument);
+}
+
+TEST_CASE("CNN without BatchNorm: conv and ReLU run as one conv2d_relu, same values exactly") {
+  CnnConfig c = small_cnn(3);
+  c.batch_norm = false;
+  CnnNet fused(c, 21), separate(c, 21);
+  fused.reseed_dropout(5);
+  separate.reseed_dropout(5);
+  const Tensor image = random_batch(5, c.frames, c.bands, 8).unsqueeze(1);
+
+  const Tensor trunk_fused = fused.features->forward(image);
+  const Tensor trunk_separate = forward_layer_by_layer(*separate.features, image);
+  CHECK(op_below(trunk_fused) == "conv2d_relu");  // features.3 conv + features.4 ReLU
+  CHECK(op_below(trunk_separate) == "relu");
+  CHECK(max_abs_diff(trunk_fused, trunk_separate) == 0);
+
+  const Tensor out_fused = fused.classifier->forward(trunk_fused.flatten(1));
+  const Tensor out_separate = separate.classifier->forward(trunk_separate.flatten(1));
+  CHECK(max_abs_diff(out_fused, out_separate) == 0);
+  // Both nets' conv outputs have negative values, so the ReLU masks some gradient.
+  cross_entropy(out_fused, Tensor::from_vector(std::vector<int64_t>{0, 1, 2, 1, 0}, {5}))
+      .backward();
+  cross_entropy(out_separate, Tensor::from_vector(std::vector<int64_t>{0, 1, 2, 1, 0}, {5}))
+      .backward();
+  const auto pf = fused.named_parameters(), ps = separate.named_parameters();
+  REQUIRE(pf.size() == ps.size());
+  for (size_t i = 0; i < pf.size(); ++i) {
+    CAPTURE(pf[i].first);
+    REQUIRE(pf[i].second.grad().defined());
+    CHECK(max_abs_diff(pf[i].second.grad(), ps[i].second.grad()) == 0);
+  }
+
+  // With BatchNorm between them, conv and ReLU stay separate ops.
+  CnnNet with_bn(small_cnn(3), 21);
+  CHECK(op_below(with_bn.features->forward(image)) == "relu");
 }
 
 TEST_CASE("CNN: same seed gives the same weights; dropout masks follow reseed_dropout") {

@@ -2,11 +2,13 @@
 // reference loops, on shapes that take every path: conv's direct one-channel path, row-block
 // panels, multi-image panels (few output pixels per image), 1x1 identity columns, strides
 // and padding, a batch smaller and larger than the thread count, 1 and 2 threads; max-pool's
-// 2x2 vector path and generic windows (ties, NaN); BatchNorm's statistics and backward.
+// 2x2 vector path and generic windows (ties, NaN); BatchNorm's statistics and backward;
+// the fused ReLU epilogue of conv2d_relu on each conv path.
 // x [N, C, H, W] throughout.
 #include <doctest/doctest.h>
 #include <omp.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <string>
@@ -80,10 +82,21 @@ void check_conv(const ConvShape& s, int threads, double tol) {
   const Tensor xt = to_tensor(x, xs), wt = to_tensor(w, ws), bt = to_tensor(b, {s.O}),
                gyt = to_tensor(gy, ys);
   cpu::conv2d_forward(xt, wt, bt, y, g);
+  Tensor y_relu = Tensor::empty(ys, dtype_of<T>());
+  cpu::conv2d_forward(xt, wt, bt, y_relu, g, /*relu=*/true);
   cpu::conv2d_backward_input(gyt, wt, gx, g);
   cpu::conv2d_backward_weight(gyt, xt, gw, gb, g);
   omp_set_num_threads(saved);
   CHECK(max_rel_diff(values_of<T>(y), y_ref) < tol);
+  // The fused ReLU epilogue: max(y, 0) of the same sums, bit for bit, on every path.
+  const std::vector<T> plain = values_of<T>(y), fused = values_of<T>(y_relu);
+  int64_t mismatches = 0, zeroed = 0;
+  for (size_t i = 0; i < plain.size(); ++i) {
+    mismatches += fused[i] != std::max(plain[i], T(0));
+    zeroed += plain[i] < 0;
+  }
+  CHECK(mismatches == 0);
+  CHECK(zeroed > 0);  // the epilogue had something to do
   CHECK(max_rel_diff(values_of<T>(gx), gx_ref) < tol);
   CHECK(max_rel_diff(values_of<T>(gw), gw_ref) < tol * 10);  // sums over N * P terms
   CHECK(max_rel_diff(values_of<T>(gb), gb_ref) < tol * 10);
