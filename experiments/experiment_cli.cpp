@@ -26,7 +26,7 @@ std::vector<cli::Option> training_options() {
       {"resume", "continue the interrupted run in --out from its last.h5", "", true},
       {"force", "overwrite the run files in a non-empty --out", "", true},
       {"device", "cpu | cuda", "cpu"},
-      {"cuda-graphs", "on | off: replay the training step as a CUDA graph where the batch shape repeats (GPU build; the emulator cannot)", "on"},
+      {"cuda-graphs", "on | off: replay the training step as a CUDA graph where the batch shape repeats (CUDA graphs on a GPU, the emulator's recordings in melgrad-emu)", "on"},
       {"threads", "CPU threads (0: all cores)", "0"},
       {"channels", "CNN conv channels, input first (default: full-clip genre 1,16,64,256,512; else 1,4,16,64,256)", ""},
       {"pool", "CNN max-pool size after each conv (default: full-clip genre 3, else 2)", ""},

@@ -12,8 +12,10 @@
 // gradient tensors. A batch of another shape (an epoch's last, smaller batch; a BiLSTM
 // batch of another length) runs eagerly. Dropout masks, BatchNorm statistics and results
 // are those of the eager step: the graph reads fresh dropout seeds drawn from the same
-// generators. On the CPU, with graphs off, or where recording is impossible (the
-// emulator; a recording that failed, whose reason note() gives), every step is eager.
+// generators. The emulator build records too (its recordings stand in for stream capture,
+// kernels/emu/emu.h), so CI runs the same path. On the CPU, with graphs off, under
+// MELGRAD_CUDA_ALLOCATOR=direct (graphs need the caching allocator), or where a recording
+// failed (note() gives the reason), every step is eager.
 #pragma once
 
 #include <memory>

@@ -97,7 +97,7 @@ AdamScalars make_scalars(const AdamParams& p) {
 void validate_tensors(const AdamParams& p) {
   const char* fn = "adam_step";
   require_non_negative(fn, "count", p.count);
-  if (p.count > 0) require_pointer(fn, "tensors", p.tensors);
+  if (p.count > 0) require_host_pointer(fn, "tensors", p.tensors);
   for (int64_t i = 0; i < p.count; ++i) {
     const AdamTensor& t = p.tensors[i];
     const std::string at = "tensors[" + std::to_string(i) + "].";

@@ -204,6 +204,7 @@ void conv2d_forward(const Conv2dForwardParams& p, Stream stream) {
   require_pointer(fn, "x", p.x);
   require_pointer(fn, "weight", p.weight);
   require_pointer(fn, "y", p.y);
+  require_optional_pointer(fn, "bias", p.bias);
   if (detail::resolve_dnn_impl(fn, p.impl, default_conv_impl(), true, "") == DnnImpl::cudnn) {
     detail::cudnn_conv2d_forward(p, stream);
     return;

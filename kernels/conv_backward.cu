@@ -429,6 +429,7 @@ void conv2d_backward_data(const Conv2dBackwardDataParams& p, Stream stream) {
   require_pointer(fn, "dy", p.dy);
   require_pointer(fn, "weight", p.weight);
   require_pointer(fn, "dx", p.dx);
+  require_optional_pointer(fn, "relu_y", p.relu_y);
   if (detail::resolve_dnn_impl(fn, p.impl, default_conv_impl(), true, "") == DnnImpl::cudnn) {
     detail::cudnn_conv2d_backward_data(p, stream);
     return;
@@ -466,6 +467,10 @@ void conv2d_backward_filter(const Conv2dBackwardFilterParams& p, Stream stream) 
   }
   require_pointer(fn, "dy", p.dy);
   if (p.dweight != nullptr) require_pointer(fn, "x", p.x);
+  require_optional_pointer(fn, "relu_y", p.relu_y);
+  require_optional_pointer(fn, "dweight", p.dweight);
+  require_optional_pointer(fn, "dbias", p.dbias);
+  require_optional_pointer(fn, "workspace", p.workspace);
   if (detail::resolve_dnn_impl(fn, p.impl, default_conv_impl(), true, "") == DnnImpl::cudnn) {
     detail::cudnn_conv2d_backward_filter(p, stream);
     return;

@@ -74,6 +74,7 @@ DropoutStream make_stream(const char* fn, int64_t n, double p, uint64_t seed, ui
   if (offset > UINT64_MAX - static_cast<uint64_t>(n)) {
     invalid_params(fn, "offset + n overflows 64 bits");
   }
+  require_optional_pointer(fn, "seed_on_device", seed_on_device);  // kernel argument struct
   DropoutStream s{};
   s.seed = seed;
   s.seed_on_device = seed_on_device;

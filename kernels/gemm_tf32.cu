@@ -163,11 +163,8 @@ __global__ void __launch_bounds__(kThreads)
 int compute_capability_major() {
   static const int major = [] {
     int dev = 0, value = 0;
-    if (cudaGetDevice(&dev) != cudaSuccess ||
-        cudaDeviceGetAttribute(&value, cudaDevAttrComputeCapabilityMajor, dev) != cudaSuccess) {
-      cudaGetLastError();
-      return 0;
-    }
+    MG_CUDA_CHECK(cudaGetDevice(&dev));
+    MG_CUDA_CHECK(cudaDeviceGetAttribute(&value, cudaDevAttrComputeCapabilityMajor, dev));
     return value;
   }();
   return major;

@@ -177,6 +177,7 @@ void index_select(const IndexSelectParams& p, Stream stream) {
   require_pointer(fn, "index", p.index);
   require_pointer(fn, "y", p.y);
   if (p.x_size > 0) require_pointer(fn, "x", p.x);
+  require_optional_pointer(fn, "error", p.error);
   MG_LAUNCH(index_select_kernel, grid_for(p.outer * p.index_len * p.inner), kThreads, 0, stream)(p);
   MG_CHECK_LAUNCH(fn);
 }
@@ -190,6 +191,7 @@ void index_add(const IndexAddParams& p, Stream stream) {
     require_pointer(fn, "index", p.index);
     require_pointer(fn, "src", p.src);
   }
+  require_optional_pointer(fn, "error", p.error);
   MG_LAUNCH(index_add_kernel, grid_for(p.outer * p.y_size * p.inner), kThreads, 0, stream)(p);
   MG_CHECK_LAUNCH(fn);
 }
@@ -201,6 +203,7 @@ void gather(const GatherParams& p, Stream stream) {
   require_pointer(fn, "index", p.index);
   require_pointer(fn, "y", p.y);
   if (p.x_size > 0) require_pointer(fn, "x", p.x);
+  require_optional_pointer(fn, "error", p.error);
   MG_LAUNCH(gather_kernel, grid_for(p.outer * p.index_size * p.inner), kThreads, 0, stream)(p);
   MG_CHECK_LAUNCH(fn);
 }
@@ -214,6 +217,7 @@ void scatter_add(const ScatterAddParams& p, Stream stream) {
     require_pointer(fn, "index", p.index);
     require_pointer(fn, "src", p.src);
   }
+  require_optional_pointer(fn, "error", p.error);
   MG_LAUNCH(scatter_add_kernel, grid_for(p.outer * p.y_size * p.inner), kThreads, 0, stream)(p);
   MG_CHECK_LAUNCH(fn);
 }

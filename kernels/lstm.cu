@@ -200,6 +200,7 @@ void lstm_forward(const LstmForwardParams& p, Stream stream) {
   require_pointer(fn, "h_n", p.h_n);
   require_pointer(fn, "c_n", p.c_n);
   require_pointer(fn, "cells", p.cells);
+  require_optional_pointer(fn, "gates", p.gates);
   LstmPersistentPlan plan;
   const LstmAlgo algo = resolve(fn, p.algo, p.dims, false, p.units_per_block, plan);
   zero_padded(p.output, p.dims.directions * p.dims.hidden, p.lengths, p.dims, p.h_n, p.c_n, stream);
@@ -221,6 +222,10 @@ void lstm_backward(const LstmBackwardParams& p, Stream stream) {
   require_pointer(fn, "cells", p.cells);
   require_pointer(fn, "grad_output", p.grad_output);
   require_pointer(fn, "grad_gates", p.grad_gates);
+  require_optional_pointer(fn, "grad_h_n", p.grad_h_n);
+  require_optional_pointer(fn, "grad_c_n", p.grad_c_n);
+  require_optional_pointer(fn, "grad_h0", p.grad_h0);
+  require_optional_pointer(fn, "grad_c0", p.grad_c0);
   LstmPersistentPlan plan;
   const LstmAlgo algo = resolve(fn, p.algo, p.dims, true, p.units_per_block, plan);
   if (algo == LstmAlgo::stepwise) require_pointer(fn, "workspace", p.workspace);

@@ -175,13 +175,11 @@ std::size_t backward_smem(int N, int H, int U) {
 
 std::size_t max_dynamic_smem_per_block() {
 #if MG_EMULATED
-  return 227 * 1024;
+  return emu::kOptinSmemLimit;
 #else
   int dev = 0, bytes = 0;
-  if (cudaGetDevice(&dev) != cudaSuccess ||
-      cudaDeviceGetAttribute(&bytes, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev) != cudaSuccess) {
-    throw std::runtime_error("lstm_persistent_plan: cudaDeviceGetAttribute(MaxSharedMemoryPerBlockOptin) failed");
-  }
+  MG_CUDA_CHECK(cudaGetDevice(&dev));
+  MG_CUDA_CHECK(cudaDeviceGetAttribute(&bytes, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev));
   return static_cast<std::size_t>(bytes);
 #endif
 }

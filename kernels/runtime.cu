@@ -32,12 +32,6 @@ void device_synchronize() {}
 
 #else
 
-namespace {
-void check(cudaError_t e, const char* what) {
-  if (e != cudaSuccess) throw std::runtime_error(std::string(what) + ": " + cudaGetErrorString(e));
-}
-}  // namespace
-
 const char* backend_name() { return "cuda"; }
 bool device_available() {
   int n = 0;
@@ -48,26 +42,25 @@ bool device_available() {
 int device_sm_count() {
   static const int count = [] {
     int dev = 0, sms = 0;
-    check(cudaGetDevice(&dev), "cudaGetDevice");
-    check(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev),
-          "cudaDeviceGetAttribute(MultiProcessorCount)");
+    MG_CUDA_CHECK(cudaGetDevice(&dev));
+    MG_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev));
     return sms;
   }();
   return count;
 }
 void* device_malloc(std::size_t bytes) {
   void* p = nullptr;
-  check(cudaMalloc(&p, bytes), "cudaMalloc");
+  MG_CUDA_CHECK(cudaMalloc(&p, bytes));
   return p;
 }
-void device_free(void* p) { check(cudaFree(p), "cudaFree"); }
+void device_free(void* p) { MG_CUDA_CHECK(cudaFree(p)); }
 void copy_to_device(void* dst, const void* src, std::size_t bytes) {
-  check(cudaMemcpy(dst, src, bytes, cudaMemcpyHostToDevice), "cudaMemcpy (host to device)");
+  MG_CUDA_CHECK(cudaMemcpy(dst, src, bytes, cudaMemcpyHostToDevice));
 }
 void copy_to_host(void* dst, const void* src, std::size_t bytes) {
-  check(cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToHost), "cudaMemcpy (device to host)");
+  MG_CUDA_CHECK(cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToHost));
 }
-void device_synchronize() { check(cudaDeviceSynchronize(), "cudaDeviceSynchronize"); }
+void device_synchronize() { MG_CUDA_CHECK(cudaDeviceSynchronize()); }
 
 #endif
 

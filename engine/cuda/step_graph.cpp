@@ -68,16 +68,8 @@ class Recorder {
     cudaGetLastError();  // clears the capture's status
   }
   void end() {
-    const cudaError_t e = cudaStreamEndCapture(stream(), &graph_);
-    if (e != cudaSuccess) {
-      cudaGetLastError();
-      throw std::runtime_error(std::string("cudaStreamEndCapture: ") + cudaGetErrorString(e));
-    }
-    const cudaError_t i = cudaGraphInstantiateWithFlags(&exec_, graph_, 0);
-    if (i != cudaSuccess) {
-      cudaGetLastError();
-      throw std::runtime_error(std::string("cudaGraphInstantiate: ") + cudaGetErrorString(i));
-    }
+    MELGRAD_CUDA_CHECK(cudaStreamEndCapture(stream(), &graph_));
+    MELGRAD_CUDA_CHECK(cudaGraphInstantiateWithFlags(&exec_, graph_, 0));
   }
   void run() { MELGRAD_CUDA_CHECK(cudaGraphLaunch(exec_, stream())); }
 

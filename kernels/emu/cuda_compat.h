@@ -12,11 +12,18 @@
 //   MG_SHARED_VAR(int, count);             // __shared__ int count;
 //   MG_SHARED_DYN(float, buf);             // extern __shared__ float buf[];  (launch's smem)
 //   MG_CHECK_LAUNCH("softmax_forward");    // after a launch: cudaGetLastError → exception
+//   MG_SET_MAX_DYNAMIC_SMEM(kernel, bytes) // opt in to > 48 KiB of dynamic shared memory
+//                                          // (cudaFuncSetAttribute; the emulator enforces it)
+// Host code of kernels/ checks CUDA runtime calls (nvcc build only) with
+//   MG_CUDA_CHECK(cudaGetDevice(&dev));    // throws "cudaGetDevice(&dev) failed at FILE:LINE:
+//                                          //   cudaErrorNoDevice (no CUDA-capable device ...)"
+// (engine/cuda/cuda_check.h's MELGRAD_CUDA_CHECK, which kernels/ cannot include).
 // Grid-wide barriers need a cooperative launch (every block resident at once):
 //   MG_LAUNCH_COOPERATIVE(kernel, grid, block, smem, stream)(args...);  // throws if the
 //       device cannot launch cooperatively or the grid does not fit co-resident
 //   mg_grid_sync();                        // in the kernel: cg::this_grid().sync()
 //   MG_COOPERATIVE_MAX_BLOCKS(kernel, threads, smem)  // on the host: co-resident blocks
+// Both raise the kernel's dynamic shared memory limit when smem needs more than 48 KiB.
 // Global memory that other blocks write during the kernel is read with __ldcg (L2, not the
 // possibly stale L1); the emulator defines it as a plain load.
 // A raw `__shared__` declaration does not compile in the emulator build (the emulator could
@@ -46,44 +53,59 @@
 #define MG_SHARED_DYN(T, name)                                  \
   extern __shared__ __align__(16) unsigned char mg_dynamic_smem[]; \
   T* const name = reinterpret_cast<T*>(mg_dynamic_smem)
-#define MG_CHECK_LAUNCH(what)                                                       \
-  do {                                                                              \
-    const cudaError_t mg_err_ = cudaGetLastError();                                 \
-    if (mg_err_ != cudaSuccess)                                                     \
-      throw std::runtime_error(std::string(what) + ": kernel launch failed: " +     \
-                               cudaGetErrorString(mg_err_));                        \
-  } while (0)
+#define MG_CHECK_LAUNCH(what)                                                                   \
+  ::melgrad::cuda_launch::check_status(cudaGetLastError(), "kernel launch", __FILE__, __LINE__, \
+                                       (what))
+#define MG_CUDA_CHECK(call) ::melgrad::cuda_launch::check_status((call), #call, __FILE__, __LINE__)
 
 __device__ __forceinline__ void mg_grid_sync() { cooperative_groups::this_grid().sync(); }
 
 namespace melgrad::cuda_launch {
 
-inline void check(cudaError_t e, const char* call, const char* kernel) {
-  if (e != cudaSuccess) {
-    throw std::runtime_error(std::string(kernel) + ": " + call + " failed (" __FILE__
-                             "): " + cudaGetErrorString(e));
-  }
+// Where a launcher called a CUDA runtime function (the .cu file and line).
+struct CallSite {
+  const char* file;
+  int line;
+};
+
+// Throws "[what: ]call failed at file:line: cudaErrorName (text)" unless e is cudaSuccess,
+// and clears a non-sticky error so that later calls start clean.
+inline void check_status(cudaError_t e, const char* call, const char* file, int line,
+                         const char* what = nullptr) {
+  if (e == cudaSuccess) return;
+  cudaGetLastError();
+  throw std::runtime_error((what != nullptr ? std::string(what) + ": " : std::string()) + call +
+                           " failed at " + file + ":" + std::to_string(line) + ": " +
+                           cudaGetErrorName(e) + " (" + cudaGetErrorString(e) + ")");
+}
+inline void check(cudaError_t e, const char* call, const char* kernel, CallSite at) {
+  check_status(e, call, at.file, at.line, kernel);
+}
+
+// cudaFuncSetAttribute(fn, MaxDynamicSharedMemorySize, bytes): what MG_SET_MAX_DYNAMIC_SMEM does.
+template <class... P>
+void set_max_dynamic_smem(const char* name, void (*fn)(P...), std::size_t smem, CallSite at) {
+  check(cudaFuncSetAttribute(reinterpret_cast<const void*>(fn),
+                             cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem)),
+        "cudaFuncSetAttribute(MaxDynamicSharedMemorySize)", name, at);
 }
 
 // How many blocks of `threads` threads and `smem` bytes of dynamic shared memory can be
 // resident at once (0 when the device cannot launch cooperatively). Raises the kernel's
 // dynamic shared memory limit first when smem needs more than the default 48 KiB.
 template <class... P>
-int cooperative_max_blocks(const char* name, void (*fn)(P...), int threads, std::size_t smem) {
+int cooperative_max_blocks(const char* name, void (*fn)(P...), int threads, std::size_t smem,
+                           CallSite at) {
   int dev = 0, coop = 0, sms = 0, per_sm = 0;
-  check(cudaGetDevice(&dev), "cudaGetDevice", name);
+  check(cudaGetDevice(&dev), "cudaGetDevice", name, at);
   check(cudaDeviceGetAttribute(&coop, cudaDevAttrCooperativeLaunch, dev),
-        "cudaDeviceGetAttribute(CooperativeLaunch)", name);
+        "cudaDeviceGetAttribute(CooperativeLaunch)", name, at);
   if (coop == 0) return 0;
   check(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev),
-        "cudaDeviceGetAttribute(MultiProcessorCount)", name);
-  if (smem > 48 * 1024) {
-    check(cudaFuncSetAttribute(reinterpret_cast<const void*>(fn),
-                               cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem)),
-          "cudaFuncSetAttribute(MaxDynamicSharedMemorySize)", name);
-  }
+        "cudaDeviceGetAttribute(MultiProcessorCount)", name, at);
+  if (smem > 48 * 1024) set_max_dynamic_smem(name, fn, smem, at);
   check(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, fn, threads, smem),
-        "cudaOccupancyMaxActiveBlocksPerMultiprocessor", name);
+        "cudaOccupancyMaxActiveBlocksPerMultiprocessor", name, at);
   return per_sm * sms;
 }
 
@@ -93,9 +115,9 @@ int cooperative_max_blocks(const char* name, void (*fn)(P...), int threads, std:
 template <class... P>
 class CooperativeLauncher {
  public:
-  CooperativeLauncher(const char* name, void (*fn)(P...), dim3 grid, dim3 block,
-                      std::size_t smem, cudaStream_t stream)
-      : name_(name), fn_(fn), grid_(grid), block_(block), smem_(smem), stream_(stream) {}
+  CooperativeLauncher(const char* name, void (*fn)(P...), dim3 grid, dim3 block, std::size_t smem,
+                      cudaStream_t stream, CallSite at)
+      : name_(name), fn_(fn), grid_(grid), block_(block), smem_(smem), stream_(stream), at_(at) {}
 
   template <class... A>
   void operator()(A&&... args) const {
@@ -109,17 +131,17 @@ class CooperativeLauncher {
   void launch(void** args) const {
     const long long blocks = static_cast<long long>(grid_.x) * grid_.y * grid_.z;
     const int threads = static_cast<int>(block_.x * block_.y * block_.z);
-    const int fit = cooperative_max_blocks(name_, fn_, threads, smem_);
+    const int fit = cooperative_max_blocks(name_, fn_, threads, smem_, at_);
     if (blocks > fit) {
-      throw std::runtime_error(std::string(name_) + ": cooperative launch of " +
-                               std::to_string(blocks) + " blocks of " + std::to_string(threads) +
-                               " threads with " + std::to_string(smem_) +
-                               " bytes of dynamic shared memory: at most " +
-                               std::to_string(fit) + " fit co-resident on this device");
+      throw std::runtime_error(
+          std::string(name_) + ": cooperative launch of " + std::to_string(blocks) + " blocks of " +
+          std::to_string(threads) + " threads with " + std::to_string(smem_) +
+          " bytes of dynamic shared memory: at most " + std::to_string(fit) +
+          " fit co-resident on this device (" + at_.file + ":" + std::to_string(at_.line) + ")");
     }
     check(cudaLaunchCooperativeKernel(reinterpret_cast<const void*>(fn_), grid_, block_, args,
                                       smem_, stream_),
-          "cudaLaunchCooperativeKernel", name_);
+          "cudaLaunchCooperativeKernel", name_, at_);
   }
 
   const char* name_;
@@ -127,21 +149,26 @@ class CooperativeLauncher {
   dim3 grid_, block_;
   std::size_t smem_;
   cudaStream_t stream_;
+  CallSite at_;
 };
 
 template <class... P>
-CooperativeLauncher<P...> make_cooperative_launcher(const char* name, void (*fn)(P...),
-                                                    dim3 grid, dim3 block, std::size_t smem,
-                                                    cudaStream_t stream) {
-  return CooperativeLauncher<P...>(name, fn, grid, block, smem, stream);
+CooperativeLauncher<P...> make_cooperative_launcher(const char* name, void (*fn)(P...), dim3 grid,
+                                                    dim3 block, std::size_t smem,
+                                                    cudaStream_t stream, CallSite at) {
+  return CooperativeLauncher<P...>(name, fn, grid, block, smem, stream, at);
 }
 
 }  // namespace melgrad::cuda_launch
 
-#define MG_LAUNCH_COOPERATIVE(kernel, grid, block, smem, stream) \
-  ::melgrad::cuda_launch::make_cooperative_launcher(#kernel, kernel, (grid), (block), (smem), (stream))
-#define MG_COOPERATIVE_MAX_BLOCKS(kernel, threads, smem) \
-  ::melgrad::cuda_launch::cooperative_max_blocks(#kernel, kernel, (threads), (smem))
+#define MG_LAUNCH_COOPERATIVE(kernel, grid, block, smem, stream)                              \
+  ::melgrad::cuda_launch::make_cooperative_launcher(#kernel, kernel, (grid), (block), (smem), \
+                                                    (stream), {__FILE__, __LINE__})
+#define MG_COOPERATIVE_MAX_BLOCKS(kernel, threads, smem)                             \
+  ::melgrad::cuda_launch::cooperative_max_blocks(#kernel, kernel, (threads), (smem), \
+                                                 {__FILE__, __LINE__})
+#define MG_SET_MAX_DYNAMIC_SMEM(kernel, bytes) \
+  ::melgrad::cuda_launch::set_max_dynamic_smem(#kernel, kernel, (bytes), {__FILE__, __LINE__})
 
 #else  // ---------------------------------------------------------------- emulator (g++) --
 
@@ -187,8 +214,11 @@ constexpr int warpSize = 32;
 #define MG_LAUNCH_COOPERATIVE(kernel, grid, block, smem, stream)                                \
   ::melgrad::emu::detail::make_cooperative_launcher(#kernel, kernel, (grid), (block), (smem),   \
                                                     (stream))
-#define MG_COOPERATIVE_MAX_BLOCKS(kernel, threads, smem) \
-  ((void)(kernel), ::melgrad::emu::cooperative_max_blocks(static_cast<unsigned>(threads), (smem)))
+#define MG_COOPERATIVE_MAX_BLOCKS(kernel, threads, smem)             \
+  ::melgrad::emu::detail::cooperative_max_blocks_of(#kernel, kernel, \
+                                                    static_cast<unsigned>(threads), (smem))
+#define MG_SET_MAX_DYNAMIC_SMEM(kernel, bytes) \
+  ::melgrad::emu::detail::set_max_dynamic_smem_of(#kernel, kernel, (bytes))
 inline void mg_grid_sync(const std::source_location& w = std::source_location::current()) {
   ::melgrad::emu::detail::grid_barrier(w);
 }

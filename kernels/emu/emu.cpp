@@ -19,6 +19,7 @@
 #include <bit>
 #include <cstdlib>
 #include <cstring>
+#include <map>
 #include <mutex>
 #include <random>
 #include <sstream>
@@ -108,10 +109,15 @@ void Runner::launch(const LaunchConfig& cfg, void (*body)(void*), void* closure)
     throw KernelError(k + "grid " + dim_str(cfg.grid) +
                       " (x in 1..2^31-1, y and z in 1..65535 allowed)");
   }
-  if (cfg.dynamic_smem > kTotalSmemLimit) {
+  const std::size_t smem_limit = max_dynamic_smem(cfg.fn);
+  if (cfg.dynamic_smem > smem_limit) {
+    const bool optin = cfg.dynamic_smem <= kOptinSmemLimit && smem_limit == kDefaultSmemLimit;
     throw KernelError(k + std::to_string(cfg.dynamic_smem) +
-                      " bytes of dynamic shared memory (at most " +
-                      std::to_string(kTotalSmemLimit) + ")");
+                      " bytes of dynamic shared memory (at most " + std::to_string(smem_limit) +
+                      (optin ? " without an opt-in: a GPU launch above 48 KiB needs "
+                               "MG_SET_MAX_DYNAMIC_SMEM, i.e. cudaFuncSetAttribute("
+                               "MaxDynamicSharedMemorySize), first)"
+                             : ")"));
   }
   const uint64_t nblocks = uint64_t{cfg.grid.x} * cfg.grid.y * cfg.grid.z;
   if (cfg.cooperative) {
@@ -134,6 +140,7 @@ void Runner::launch(const LaunchConfig& cfg, void (*body)(void*), void* closure)
   sched_ = schedule();
   rng_.seed(sched_.seed * 0x9E3779B97F4A7C15ull + launch_count_++);
   block_threads_ = static_cast<unsigned>(nthreads);
+  smem_limit_ = smem_limit > kDefaultSmemLimit ? kOptinSmemLimit : kDefaultSmemLimit;
 
   std::vector<uint64_t> order(nblocks);
   for (uint64_t i = 0; i < nblocks; ++i) order[i] = i;
@@ -417,9 +424,11 @@ void* Runner::shared_static(const void* site, std::size_t bytes, std::size_t ali
                       std::to_string(offset + bytes) + " bytes in all, the limit is " +
                       std::to_string(kStaticSmemLimit));
   }
-  if (offset + bytes + cfg_.dynamic_smem > kTotalSmemLimit) {
-    throw KernelError("static + dynamic shared memory exceed " +
-                      std::to_string(kTotalSmemLimit) + " bytes");
+  if (offset + bytes + cfg_.dynamic_smem > smem_limit_) {
+    throw KernelError(
+        "static + dynamic shared memory exceed " + std::to_string(smem_limit_) + " bytes" +
+        (smem_limit_ < kOptinSmemLimit ? " (the limit without MG_SET_MAX_DYNAMIC_SMEM, as on a GPU)"
+                                       : ""));
   }
   b.slots.push_back({site, offset, bytes, name});
   b.static_used = offset + bytes + kSmemCanary;
@@ -460,6 +469,14 @@ void run_launch(const LaunchConfig& cfg, void (*body)(void*), void* closure) {
   runner().launch(cfg, body, closure);
 }
 
+namespace {
+std::mutex g_smem_optin_mutex;
+std::map<const void*, std::size_t>& smem_optins() {  // kernel function -> its limit
+  static std::map<const void*, std::size_t> m;
+  return m;
+}
+}  // namespace
+
 void check_pointer_argument(const char* kernel, int index, const void* p) {
   if (p != nullptr && !is_device_pointer(p)) {
     std::ostringstream os;
@@ -473,11 +490,26 @@ void check_pointer_argument(const char* kernel, int index, const void* p) {
 
 Stats stats() { return detail::runner().stats; }
 
+void set_max_dynamic_smem(const char* kernel, const void* fn, std::size_t bytes) {
+  if (bytes > kOptinSmemLimit) {
+    throw KernelError("kernel '" + std::string(kernel) + "': cannot raise its dynamic shared " +
+                      "memory limit to " + std::to_string(bytes) + " bytes (at most " +
+                      std::to_string(kOptinSmemLimit) + ")");
+  }
+  std::lock_guard lock(detail::g_smem_optin_mutex);
+  detail::smem_optins()[fn] = bytes;
+}
+
+std::size_t max_dynamic_smem(const void* fn) {
+  std::lock_guard lock(detail::g_smem_optin_mutex);
+  const auto it = detail::smem_optins().find(fn);
+  return it != detail::smem_optins().end() ? it->second : kDefaultSmemLimit;
+}
+
 int cooperative_max_blocks(unsigned threads_per_block, std::size_t dynamic_smem) {
   constexpr std::size_t kSmThreads = 2048, kSmBlocks = 32;
   constexpr std::size_t kSmSmem = 228 * 1024, kBlockReserve = 1024;
-  if (threads_per_block == 0 || threads_per_block > 1024 ||
-      dynamic_smem > detail::kTotalSmemLimit) {
+  if (threads_per_block == 0 || threads_per_block > 1024 || dynamic_smem > kOptinSmemLimit) {
     return 0;
   }
   const std::size_t warps = (threads_per_block + 31) / 32;

@@ -9,12 +9,14 @@
 //
 // Checks (each failure is a KernelError naming the kernel and the block, thrown from the
 // launch): a barrier not reached by every thread of a block (of the grid, for
-// mg_grid_sync), or reached at different __syncthreads (mg_grid_sync) calls; warp collectives that cannot complete; accesses past the end of an
-// emu::malloc allocation (guard page → trap) or writes into its slack (canaries checked
-// after each launch); shared-memory overruns (canaries checked after each block); host
-// pointers passed as kernel pointer arguments; invalid launch configurations. Shared memory
-// is filled with 0xFF bytes (a NaN for float, -1 for int) before every block.
-// See docs/KERNELS.md for the guarantees and the limits.
+// mg_grid_sync), or reached at different __syncthreads (mg_grid_sync) calls; warp collectives that
+// cannot complete; accesses past the end of an emu::malloc allocation (guard page → trap) or writes
+// into its slack (canaries checked after each launch); shared-memory overruns (canaries checked
+// after each block); host pointers passed as kernel pointer arguments; invalid launch
+// configurations, including more than 48 KiB of shared memory for a kernel that did not opt in
+// (MG_SET_MAX_DYNAMIC_SMEM, CUDA's cudaFuncSetAttribute(MaxDynamicSharedMemorySize)). Shared memory
+// is filled with 0xFF bytes (a NaN for float, -1 for int) before every block. See docs/KERNELS.md
+// for the guarantees and the limits.
 #pragma once
 
 #include <cstddef>
@@ -122,6 +124,19 @@ bool is_recording();  // on this thread
 constexpr int kEmulatedSms = 4;  // = kernels::device_sm_count() in emulator builds
 int cooperative_max_blocks(unsigned threads_per_block, std::size_t dynamic_smem);
 
+// Shared memory per block, as on a GPU: a kernel gets at most kDefaultSmemLimit (static +
+// dynamic) unless it opted in to more with set_max_dynamic_smem (what
+// cudaFuncSetAttribute(fn, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes) does; the
+// MG_SET_MAX_DYNAMIC_SMEM macro in both builds), up to kOptinSmemLimit (sm_90). A launch
+// above the kernel's limit is an invalid launch configuration. Like the CUDA attribute, the
+// opt-in is per kernel function, process-wide, and the last value set wins.
+constexpr std::size_t kDefaultSmemLimit = 48 * 1024;
+constexpr std::size_t kOptinSmemLimit = 227 * 1024;
+// Throws KernelError (naming `kernel`) for bytes > kOptinSmemLimit, as CUDA refuses them.
+void set_max_dynamic_smem(const char* kernel, const void* fn, std::size_t bytes);
+// The kernel's dynamic shared memory limit: kDefaultSmemLimit unless it opted in.
+std::size_t max_dynamic_smem(const void* fn);
+
 // Counters for benchmarks and tests (of the calling OS thread).
 struct Stats {
   uint64_t launches = 0;
@@ -172,6 +187,7 @@ void* shared_dynamic();
 
 struct LaunchConfig {
   const char* kernel;
+  const void* fn;  // the kernel function: its shared memory opt-in (set_max_dynamic_smem)
   dim3 grid;
   dim3 block;
   std::size_t dynamic_smem;
@@ -197,7 +213,7 @@ class Launcher {
  public:
   Launcher(const char* name, void (*fn)(P...), dim3 grid, dim3 block, std::size_t smem,
            bool cooperative)
-      : fn_(fn), cfg_{name, grid, block, smem, cooperative} {}
+      : fn_(fn), cfg_{name, reinterpret_cast<const void*>(fn), grid, block, smem, cooperative} {}
 
   template <class... A>
   void operator()(A&&... args) const {
@@ -237,10 +253,27 @@ Launcher<P...> make_launcher(const char* name, void (*fn)(P...), dim3 grid, dim3
   return Launcher<P...>(name, fn, grid, block, smem, false);
 }
 
-// What MG_LAUNCH_COOPERATIVE(kernel, grid, block, smem, stream)(args...) builds.
+// What MG_SET_MAX_DYNAMIC_SMEM(kernel, bytes) builds.
+template <class... P>
+void set_max_dynamic_smem_of(const char* name, void (*fn)(P...), std::size_t bytes) {
+  set_max_dynamic_smem(name, reinterpret_cast<const void*>(fn), bytes);
+}
+
+// What MG_COOPERATIVE_MAX_BLOCKS(kernel, threads, smem) builds. As under nvcc, it first
+// raises the kernel's dynamic shared memory limit when smem needs more than the default.
+template <class... P>
+int cooperative_max_blocks_of(const char* name, void (*fn)(P...), unsigned threads,
+                              std::size_t smem) {
+  if (smem > kDefaultSmemLimit) set_max_dynamic_smem(name, reinterpret_cast<const void*>(fn), smem);
+  return cooperative_max_blocks(threads, smem);
+}
+
+// What MG_LAUNCH_COOPERATIVE(kernel, grid, block, smem, stream)(args...) builds; like the
+// nvcc launcher, it raises the kernel's shared memory limit when needed.
 template <class... P>
 Launcher<P...> make_cooperative_launcher(const char* name, void (*fn)(P...), dim3 grid,
                                          dim3 block, std::size_t smem, cudaStream_t /*stream*/) {
+  if (smem > kDefaultSmemLimit) set_max_dynamic_smem(name, reinterpret_cast<const void*>(fn), smem);
   return Launcher<P...>(name, fn, grid, block, smem, true);
 }
 

@@ -22,7 +22,6 @@ namespace melgrad::emu::detail {
 namespace bctx = boost::context;
 
 constexpr std::size_t kStaticSmemLimit = 48 * 1024;   // CUDA's static __shared__ limit
-constexpr std::size_t kTotalSmemLimit = 227 * 1024;   // sm_90 opt-in maximum per block
 constexpr std::size_t kSmemCanary = 16;               // poisoned bytes after each region
 
 enum class Status : uint8_t { runnable, barrier, grid, warp, done };
@@ -135,6 +134,7 @@ class Runner {
   Schedule sched_;
   std::mt19937_64 rng_;
   unsigned block_threads_ = 0;
+  std::size_t smem_limit_ = 0;    // static + dynamic, per block: the kernel's opt-in or 48 KiB
   std::vector<Block> blocks_;     // the resident blocks: one, or the whole cooperative grid
   std::vector<Thread> threads_;   // their threads, block after block
   std::vector<uint64_t> runnable_;  // bit set over threads_

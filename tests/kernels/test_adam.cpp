@@ -142,3 +142,23 @@ TEST_CASE("adam_step validates its parameters") {
   opt.count = 0;
   adam_step(opt);  // nothing to update, no launch
 }
+
+#if MELGRAD_KERNELS_EMU
+// The tensors' pointers travel to the kernel inside the AdamTable struct, where the
+// emulator's launch check does not look; on a GPU a host pointer there faults.
+TEST_CASE("adam_step refuses a host pointer that would travel in its AdamTable") {
+  DeviceBuffer<float> b(4);
+  std::vector<float> host(4, 0.0f);
+  AdamTensor ts[2] = {{b.data(), b.data(), b.data(), b.data(), 4},
+                      {b.data(), b.data(), host.data(), b.data(), 4}};
+  AdamParams opt;
+  opt.tensors = ts;  // the list itself is host memory, as documented
+  opt.count = 2;
+  CHECK_THROWS_WITH_AS(adam_step(opt), doctest::Contains("adam_step: tensors[1].exp_avg (0x"),
+                       std::invalid_argument);
+  CHECK_THROWS_WITH_AS(adam_step(opt), doctest::Contains(") is not device memory"),
+                       std::invalid_argument);
+  ts[1].exp_avg = b.data();
+  adam_step(opt);
+}
+#endif

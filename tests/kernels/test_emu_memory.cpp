@@ -1,7 +1,8 @@
 // The emulator's own tests, part 3: memory. Shared memory is poisoned (0xFF bytes: NaN for
 // float, -1 for int) before every block, so reading it before writing shows; overruns of
 // shared arrays, out-of-bounds global reads and writes, null and host pointers are reported
-// as KernelError naming the kernel, block and thread.
+// as KernelError naming the kernel, block and thread. Shared memory above 48 KiB per block
+// needs the kernel's opt-in (MG_SET_MAX_DYNAMIC_SMEM), as on a GPU.
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -54,6 +55,22 @@ __global__ void write_at(float* y, int offset) {
   y[static_cast<int>(threadIdx.x) + offset] = 1.0f;
 }
 
+// Writes the last float of `floats` floats of dynamic shared memory and copies it out.
+__global__ void touch_dynamic_end(float* y, int floats) {
+  MG_SHARED_DYN(float, dyn);
+  if (threadIdx.x == 0) dyn[floats - 1] = 3.0f;
+  __syncthreads();
+  if (threadIdx.x == 0) y[0] = dyn[floats - 1];
+}
+// The same kernel, a separate function: an opt-in is per kernel function.
+__global__ void touch_dynamic_end_no_optin(float* y, int floats) {
+  MG_SHARED(float, stat, 256);  // 1 KiB of static shared memory
+  MG_SHARED_DYN(float, dyn);
+  if (threadIdx.x == 0) dyn[floats - 1] = stat[0] = 4.0f;
+  __syncthreads();
+  if (threadIdx.x == 0) y[0] = dyn[floats - 1] + stat[0];
+}
+
 template <class F>
 std::string error_of(F&& f) {
   try {
@@ -100,6 +117,37 @@ TEST_CASE("emu: writing past the end of a shared array is reported with its name
   const std::string e = error_of([&] { MG_LAUNCH(shared_overrun, 1, 32, 0, nullptr)(y.data()); });
   CHECK(has(e, "kernel 'shared_overrun' block (0,0,0)"));
   CHECK(has(e, "past the end of shared memory 'window'"));
+}
+
+TEST_CASE("emu: more than 48 KiB of shared memory needs the kernel's opt-in, as on a GPU") {
+  DeviceBuffer<float> y(1);
+  constexpr int k48 = 48 * 1024, k64 = 64 * 1024;
+  // Without an opt-in: 48 KiB of static + dynamic shared memory at most.
+  std::string e = error_of([&] {
+    MG_LAUNCH(touch_dynamic_end_no_optin, 1, 32, k64, nullptr)(y.data(), k64 / 4);
+  });
+  CHECK(has(e, "kernel 'touch_dynamic_end_no_optin': invalid launch configuration: 65536 bytes"));
+  CHECK(has(e, "at most 49152 without an opt-in"));
+  CHECK(has(e, "MG_SET_MAX_DYNAMIC_SMEM"));
+  e = error_of([&] {  // 1 KiB static + 48 KiB dynamic: over, found when the static array is made
+    MG_LAUNCH(touch_dynamic_end_no_optin, 1, 32, k48, nullptr)(y.data(), k48 / 4);
+  });
+  CHECK(has(e, "static + dynamic shared memory exceed 49152 bytes"));
+  MG_LAUNCH(touch_dynamic_end_no_optin, 1, 32, k48 - 1024, nullptr)(y.data(), (k48 - 1024) / 4);
+  CHECK(y.to_host()[0] == 8.0f);
+
+  // With one: up to the value set (the last value set wins), at most 227 KiB.
+  MG_SET_MAX_DYNAMIC_SMEM(touch_dynamic_end, k64);
+  MG_LAUNCH(touch_dynamic_end, 1, 32, k64, nullptr)(y.data(), k64 / 4);
+  CHECK(y.to_host()[0] == 3.0f);
+  e = error_of([&] { MG_LAUNCH(touch_dynamic_end, 1, 32, k64 + 4, nullptr)(y.data(), k64 / 4); });
+  CHECK(has(e, "65540 bytes of dynamic shared memory (at most 65536)"));
+  e = error_of([&] { MG_SET_MAX_DYNAMIC_SMEM(touch_dynamic_end, 228 * 1024); });
+  CHECK(has(e, "kernel 'touch_dynamic_end': cannot raise its dynamic shared memory limit"));
+  // A cooperative launch raises the limit itself, as MG_LAUNCH_COOPERATIVE does under nvcc.
+  MG_LAUNCH_COOPERATIVE(touch_dynamic_end, 1, 32, 100 * 1024, nullptr)(y.data(), 100 * 256);
+  CHECK(y.to_host()[0] == 3.0f);
+  MG_SET_MAX_DYNAMIC_SMEM(touch_dynamic_end, k48);  // back to the default, for other tests
 }
 
 TEST_CASE("emu: out-of-bounds global reads and writes are reported") {

@@ -306,3 +306,41 @@ TEST_CASE("lstm launchers validate their parameters") {
   p.output = nullptr;
   lstm_forward(p);
 }
+
+#if MELGRAD_KERNELS_EMU
+// The launchers pack their pointers into ForwardArgs / BackwardArgs (kernel argument
+// structs), where the emulator's launch check does not look; on a GPU a host pointer
+// there faults. Every field, optional ones included, is checked by name.
+TEST_CASE("lstm launchers refuse host pointers bound for their argument structs") {
+  DeviceBuffer<float> buf(256);
+  DeviceBuffer<int64_t> lengths(std::vector<int64_t>{2, 1});
+  std::vector<float> host(256);
+  std::vector<int64_t> host_lengths{2, 1};
+  LstmForwardParams p;
+  p.dims = {2, 2, 2, 1};
+  p.lengths = lengths.data();
+  p.gates_x = p.w_hh[0] = buf.data();
+  p.output = p.h_n = p.c_n = p.cells = buf.data();
+  p.gates = host.data();  // optional, but a host pointer
+  CHECK_THROWS_WITH_AS(lstm_forward(p), doctest::Contains("lstm_forward: gates (0x"),
+                       std::invalid_argument);
+  p.gates = buf.data();
+  p.lengths = host_lengths.data();
+  CHECK_THROWS_WITH_AS(lstm_forward(p), doctest::Contains("lstm_forward: lengths (0x"),
+                       std::invalid_argument);
+  p.lengths = lengths.data();
+  lstm_forward(p);  // all device memory: runs
+
+  LstmBackwardParams b;
+  b.dims = p.dims;
+  b.lengths = lengths.data();
+  b.w_hh[0] = b.output = b.gates = b.cells = b.grad_output = buf.data();
+  b.grad_gates = buf.data();
+  b.workspace = buf.data();
+  b.grad_c_n = host.data();
+  CHECK_THROWS_WITH_AS(lstm_backward(b), doctest::Contains("lstm_backward: grad_c_n (0x"),
+                       std::invalid_argument);
+  CHECK_THROWS_WITH_AS(lstm_backward(b), doctest::Contains("is not device memory"),
+                       std::invalid_argument);
+}
+#endif
