@@ -81,6 +81,13 @@ bool is_gzip(const uint8_t* data, size_t size) {
   return size >= 2 && data[0] == 0x1f && data[1] == 0x8b;
 }
 
+bool file_is_gzip(const std::string& path) {
+  FilePtr f = open_for_reading(path);
+  uint8_t magic[2] = {0, 0};
+  const size_t n = std::fread(magic, 1, sizeof magic, f.get());
+  return is_gzip(magic, n);
+}
+
 std::vector<uint8_t> gunzip(const uint8_t* data, size_t size, const std::string& name,
                             size_t max_bytes) {
   Inflater inf(name);

@@ -19,6 +19,8 @@ struct DataError : std::runtime_error {
 
 // True when the bytes start with the gzip magic 1f 8b.
 bool is_gzip(const uint8_t* data, size_t size);
+// True when the file's first bytes (as stored) are the gzip magic, whatever its name says.
+bool file_is_gzip(const std::string& path);
 
 // Whole file as bytes; gzip content (detected by its magic, whatever the name says) is
 // inflated. `max_bytes` bounds the (inflated) size: larger files are rejected as corrupt.

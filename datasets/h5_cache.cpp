@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cstdio>
 #include <filesystem>
 #include <sstream>
@@ -97,6 +98,13 @@ std::vector<std::string> split_fields(const std::string& line) {
   std::string x;
   while (std::getline(ss, x, '\t')) f.push_back(x);
   return f;
+}
+
+// A label-file line number written by write_h5_cache: digits only, in range, >= 1.
+bool parse_line_number(const std::string& text, int64_t& out) {
+  const char* end = text.data() + text.size();
+  const auto [ptr, ec] = std::from_chars(text.data(), end, out);
+  return ec == std::errc() && ptr == end && out >= 1;
 }
 
 }  // namespace
@@ -262,8 +270,10 @@ bool read_h5_cache(const std::string& file, const std::string& fingerprint, Feat
   std::string line;
   while (std::getline(ss, line)) {
     const auto fields = split_fields(line);
-    if (fields.size() != 4) return false;
-    d.skipped.push_back({fields[0], std::stoll(fields[1]), fields[2], fields[3]});
+    int64_t row_line = 0;
+    if (fields.size() != 4 || !parse_line_number(fields[1], row_line))
+      return false;  // stale: rebuild
+    d.skipped.push_back({fields[0], row_line, fields[2], fields[3]});
   }
   out = std::move(d);
   return true;

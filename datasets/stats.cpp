@@ -84,7 +84,7 @@ DataStats compute_data_stats(const std::string& data_dir, uint64_t seed, bool st
       if (h.shape.size() != 2 || h.shape[0] != kFileRows || h.shape[1] < 1)
         throw DataError(e.path + ": expected a clip of shape (140, T) with T >= 1, found " + npy_shape_string(h.shape));
       frames[static_cast<size_t>(i)] = h.shape[1];
-      gz[static_cast<size_t>(i)] = e.path.size() > 3 && e.path.compare(e.path.size() - 3, 3, ".gz") == 0;
+      gz[static_cast<size_t>(i)] = file_is_gzip(e.path);  // by its magic, as the reader decides
     });
     std::vector<int64_t> pool, given;
     for (size_t i = 0; i < index.clips.size(); ++i)

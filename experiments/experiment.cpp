@@ -82,16 +82,39 @@ Task task_for_config(const nlohmann::json& config) {
                          config.value("target_weights", std::vector<double>{}), config.value("loss", std::string("mse")));
 }
 
-static data::SubsetData load_data(const std::string& dir, data::Subset subset, const std::string& features) {
+static data::SubsetData load_data(const std::string& dir, data::Subset subset,
+                                  const std::string& features, bool strict) {
   data::LoadOptions lo;
   lo.features = data::parse_features(features);
+  lo.strict = strict;
   return data::load_subset(dir, subset, lo);
 }
 
-RunData load_run_data(const nlohmann::json& config) {
+void print_load_report(const std::string& label, const data::SubsetData& d) {
+  if (!d.skipped.empty()) {
+    const data::SkippedRow& first = d.skipped.front();
+    std::fprintf(stderr,
+                 "%s: skipped %zu label row(s) of %s whose clip file is missing (first: %s line "
+                 "%lld, id %s); "
+                 "--strict makes this an error\n",
+                 label.c_str(), d.skipped.size(), data::subset_folder(d.subset).c_str(),
+                 first.label_file.c_str(), (long long)first.line, first.id.c_str());
+  }
+  const data::LoadReport& r = d.report;
+  const double mb_per_s = r.seconds > 0 ? double(r.source_bytes) / 1e6 / r.seconds : 0;
+  const std::string how = r.from_cache ? "read from the HDF5 cache " + r.cache_file
+                          : r.cache_file.empty()
+                              ? std::string("read from the clip files; no HDF5 cache")
+                              : "read from the clip files; HDF5 cache written to " + r.cache_file;
+  std::fprintf(stderr, "%s: loaded %s: %lld clips in %.2f s, %.1f MB/s (%s)\n", label.c_str(),
+               data::subset_folder(d.subset).c_str(), (long long)r.clips, r.seconds, mb_per_s,
+               how.c_str());
+}
+
+RunData load_run_data(const nlohmann::json& config, bool strict) {
   RunData r;
   r.data = load_data(config.at("data").at("path").get<std::string>(), subset_of(config),
-                     config.at("features").get<std::string>());
+                     config.at("features").get<std::string>(), strict);
   r.splits = data::make_splits(r.data, config.value("split_seed", data::kDefaultSplitSeed));
   if (config.contains("standardisation")) {
     data::BandStats st;
@@ -186,17 +209,18 @@ nlohmann::json run_experiment(ExperimentSpec s) {
       config["epochs"] = s.epochs;
       write_json_file((dir / "config.json").string(), config);
     }
-    run = load_run_data(config);
+    run = load_run_data(config, s.strict);
   } else {
     if (s.command == "transfer") adopt_transfer_source(s);
     data::Subset subset = s.command == "genre" ? (s.beat ? data::Subset::genre_beat : data::Subset::genre)
                                                : (s.beat ? data::Subset::multitask_beat : data::Subset::multitask);
-    run.data = load_data(s.data_dir, subset, s.features);
+    run.data = load_data(s.data_dir, subset, s.features, s.strict);
     run.splits = data::make_splits(run.data, s.split_seed);
     config = fresh_config(s, run.data, run.splits);
     write_json_file((dir / "config.json").string(), config);
   }
   const std::string label = config.value("label", config.at("command").get<std::string>());
+  print_load_report(label, run.data);
   const Task task = task_for_config(config);
   const nlohmann::json& mc = config.at("model_config");
   std::unique_ptr<models::Network> net = build_network(mc, config.at("seed").get<uint64_t>());

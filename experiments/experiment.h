@@ -45,6 +45,7 @@ struct ExperimentSpec {
   std::string transfer_from;  // transfer: the genre CNN run folder (its best.h5 and config.json)
   bool freeze_trunk = false;
   bool standardise = true;
+  bool strict = false;        // --strict: a label row whose clip file is missing is an error
   std::string label;          // progress and summary lines ("" = the command)
   bool progress_bar = true;
 };
@@ -60,12 +61,18 @@ void apply_recipe_defaults(ExperimentSpec& spec);
 nlohmann::json run_experiment(ExperimentSpec spec);
 
 // Loads the data sub-set a config.json names, with its splits, standardised with the
-// config's stored statistics.
+// config's stored statistics. `strict`: a label row whose clip file is missing is a
+// DataError naming the label file, line and id; otherwise such rows are skipped and
+// print_load_report says so.
 struct RunData {
   data::SubsetData data;
   data::Splits splits;
 };
-RunData load_run_data(const nlohmann::json& config);
+RunData load_run_data(const nlohmann::json& config, bool strict = false);
+
+// On stderr, prefixed by `label`: how many label rows were skipped and why (when any), and
+// one line of clips, seconds, MB/s and whether the HDF5 cache was read or written.
+void print_load_report(const std::string& label, const data::SubsetData& data);
 Task task_for_config(const nlohmann::json& config);
 
 // --device: "cpu", or "cuda" when this build has a CUDA backend and (GPU build) a GPU; a

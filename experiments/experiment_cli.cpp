@@ -38,6 +38,7 @@ std::vector<cli::Option> training_options() {
       {"layers", "LSTM layers", "2"},
       {"max-frames", "LSTM: crop clips longer than this many frames (0: never)", "0"},
       {"no-standardise", "do not standardise each band with the train split's mean and std", "", true},
+      {"strict", "a label row whose clip file is missing is an error (default: skip it, say so)", "", true},
       {"no-progress", "no in-place progress bar (one line per epoch only)", "", true},
   };
 }
@@ -108,6 +109,7 @@ ExperimentSpec spec_from_args(const cli::Args& a, const std::string& command, co
   s.lstm.layers = positive(a, "layers");
   s.max_frames = positive(a, "max-frames", 0);
   s.standardise = !a.flag("no-standardise");
+  s.strict = a.flag("strict");
   s.progress_bar = !a.flag("no-progress");
   // Resolving the default data set may generate it (once), so it comes last.
   if (s.mode != RunDirMode::resume) s.data_dir = data::resolve_data_dir(a.str("data"));

@@ -11,7 +11,7 @@
 namespace melgrad::experiments {
 
 // Options every training command takes (data, beat, epochs, batch size, lr, seed, out,
-// resume/force, device, threads, and the network's shape).
+// resume/force, device, threads, strict, and the network's shape).
 std::vector<cli::Option> training_options();
 // Appends `extra` (command-specific options) to training_options().
 std::vector<cli::Option> training_options_with(std::vector<cli::Option> extra);

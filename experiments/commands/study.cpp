@@ -29,6 +29,7 @@ int run_study_command(const cli::Args& a) {
   o.progress_bar = !a.flag("no-progress");
   o.device = a.str("device");
   o.cuda_graphs = on_off(a, "cuda-graphs");
+  o.strict = a.flag("strict");
   check_device(o.device);
   apply_threads(a.integer("threads"));
   o.data_dir = data::resolve_data_dir(a.str("data"));
@@ -51,6 +52,7 @@ const cli::CommandRegistrar reg({
                 {"device", "cpu | cuda", "cpu"},
                 {"cuda-graphs", "on | off: replay training steps as CUDA graphs (GPU build)", "on"},
                 {"threads", "CPU threads (0: all cores)", "0"},
+                {"strict", "a label row whose clip file is missing is an error (default: skip it)", "", true},
                 {"no-progress", "no in-place progress bars (one line per epoch only)", "", true}},
     .positional_help = "",
     .run = run_study_command,

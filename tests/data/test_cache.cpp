@@ -1,5 +1,7 @@
 // The HDF5 cache: same data as a direct load, feature selection from the fused cache,
 // invalidation when source files change, atomic writes, recovery from a broken cache.
+#include <hdf5.h>
+
 #include <chrono>
 #include <thread>
 
@@ -39,6 +41,21 @@ void check_same(const SubsetData& a, const SubsetData& b) {
       CHECK((a.clips[i].targets[k] == b.clips[i].targets[k] ||
              (std::isnan(a.clips[i].targets[k]) && std::isnan(b.clips[i].targets[k]))));
   }
+}
+
+// Replaces the uint8 text dataset `name` of a cache file (layout in h5_cache.h).
+void rewrite_cache_text(const std::string& file, const char* name, const std::string& text) {
+  const hid_t f = H5Fopen(file.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+  REQUIRE(f >= 0);
+  REQUIRE(H5Ldelete(f, name, H5P_DEFAULT) >= 0);
+  const hsize_t n = text.size();
+  const hid_t space = H5Screate_simple(1, &n, nullptr);
+  const hid_t ds = H5Dcreate2(f, name, H5T_STD_U8LE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  REQUIRE(ds >= 0);
+  CHECK(H5Dwrite(ds, H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, text.data()) >= 0);
+  H5Dclose(ds);
+  H5Sclose(space);
+  H5Fclose(f);
 }
 
 size_t files_in(const std::string& dir) {
@@ -132,4 +149,23 @@ TEST_CASE("cache: a broken cache file is rebuilt, not an error") {
   fs::copy(data, other, fs::copy_options::recursive);
   CHECK(cache_file_for(cache, other + "/multitask_dataset", Subset::multitask) != first.report.cache_file);
   CHECK(!load_subset(other, Subset::multitask, cached(cache)).report.from_cache);
+}
+
+TEST_CASE("cache: a corrupt skipped-rows table makes the cache stale, not an error") {
+  TempDir dir;
+  const std::string data = copy_fixture(dir), cache = dir / "cache";
+  const SubsetData first = load_subset(data, Subset::genre, cached(cache));
+  REQUIRE(first.skipped.size() == 1);
+  // Rows of file TAB line TAB id TAB reason whose line is not a line number.
+  for (const char* line : {"not-a-number", "99999999999999999999999", "-3", "5x", ""}) {
+    CAPTURE(line);
+    rewrite_cache_text(first.report.cache_file, "skipped",
+                       "labels.txt\t" + std::string(line) + "\t104\tno file for id 104\n");
+    const SubsetData again = load_subset(data, Subset::genre, cached(cache));
+    CHECK(!again.report.from_cache);
+    check_same(first, again);
+    REQUIRE(again.skipped.size() == 1);
+    CHECK(again.skipped.front().line == first.skipped.front().line);
+    CHECK(load_subset(data, Subset::genre, cached(cache)).report.from_cache);  // rebuilt
+  }
 }

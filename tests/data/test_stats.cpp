@@ -63,6 +63,22 @@ TEST_CASE("data-stats names a corrupt header and a truncated file") {
   CHECK(contains(data_error_of([&] { compute_data_stats(data); }), f + ":"));
 }
 
+TEST_CASE("data-stats counts gzip files by their magic, not by their name") {
+  TempDir dir;
+  const std::string data = copy_fixture(dir);
+  const std::string train = data + "/fma_genre_spectrograms/train";
+  CHECK(of(compute_data_stats(data, 42), Subset::genre).gzip_files == 1);  // 102.fused.full.npy.gz
+  // gzip content under a plain .npy name counts ...
+  const std::string plain = read_text(train + "/101.fused.full.npy");
+  const std::vector<uint8_t> packed =
+      gzip(reinterpret_cast<const uint8_t*>(plain.data()), plain.size());
+  write_text(train + "/101.fused.full.npy", std::string(packed.begin(), packed.end()));
+  CHECK(of(compute_data_stats(data, 42), Subset::genre).gzip_files == 2);
+  // ... and a plain file named .gz does not.
+  fs::rename(train + "/103.fused.full.npy", train + "/103.fused.full.npy.gz");
+  CHECK(of(compute_data_stats(data, 42), Subset::genre).gzip_files == 2);
+}
+
 TEST_CASE("data-stats on a full-size generated set reproduces the real counts") {
   TempDir dir;
   SynthOptions o;

@@ -8,6 +8,10 @@
 #include <set>
 
 #include "e2e_util.h"
+#include "engine/io/tensor_file.h"
+#if MELGRAD_PROGRAM_GPU_BACKEND
+#include "kernels/runtime.h"
+#endif
 
 using namespace e2e;
 using nlohmann::json;
@@ -201,38 +205,99 @@ TEST_CASE("--resume continues exactly: 1 + 2 epochs equal 3 epochs") {
   CHECK(run({"genre", "--resume", "--out", (scratch() / "nothing-here").string()}).code == 1);
 }
 
+TEST_CASE(
+    "early stopping ends the run `patience` epochs after the best one and restores its "
+    "checkpoint") {
+  // At 100x the default learning rate the validation loss stops improving after a few
+  // epochs (seed 42: best epoch 7, stop after 9), long before the 40 epochs allowed.
+  const int epochs = 40, patience = 2;
+  const fs::path run_dir = scratch() / "early-stop";
+  std::vector<std::string> a = cnn_genre_args(run_dir, epochs);
+  a.insert(a.end(), {"--patience", std::to_string(patience), "--lr", "1e-2"});
+  Result r = run(a);
+  INFO(r.out << r.err);
+  REQUIRE(r.code == 0);
+  CHECK(r.err.find("early stop") != std::string::npos);
+
+  const json m = read_json(run_dir / "metrics.json");
+  const std::vector<json> lines = log_lines(run_dir);
+  const int epochs_run = m["epochs_run"].get<int>(), best_epoch = m["best_epoch"].get<int>();
+  CHECK(epochs_run < epochs);
+  REQUIRE(lines.size() == size_t(epochs_run));
+  // The best epoch is the first one with the lowest validation loss, and the only lines
+  // after it are the `patience` epochs without improvement.
+  size_t lowest = 0;
+  for (size_t i = 0; i < lines.size(); ++i)
+    if (lines[i]["val_loss"].get<double>() < lines[lowest]["val_loss"].get<double>()) lowest = i;
+  CHECK(best_epoch == int(lowest) + 1);
+  CHECK(epochs_run == best_epoch + patience);
+  CHECK(lines[size_t(best_epoch - 1)]["best"] == true);
+  for (size_t i = size_t(best_epoch); i < lines.size(); ++i) CHECK(lines[i]["best"] == false);
+
+  // best.h5 holds that epoch's weights: it says so, it scores the logged validation accuracy
+  // of that epoch, and the test metrics (computed after restoring it) are evaluate's.
+  CHECK(melgrad::io::load_tensor_file((run_dir / "best.h5").string()).attributes.at("epoch") ==
+        std::to_string(best_epoch));
+  Result val =
+      run({"evaluate", "--run", run_dir.string(), "--split", "val", "--json", "--threads", "2"});
+  INFO(val.err);
+  REQUIRE(val.code == 0);
+  CHECK(
+      json::parse(val.out)["accuracy"].get<double>() ==
+      doctest::Approx(lines[size_t(best_epoch - 1)]["val_accuracy"].get<double>()).epsilon(1e-12));
+  Result test = run({"evaluate", "--run", run_dir.string(), "--json", "--threads", "2"});
+  INFO(test.err);
+  REQUIRE(test.code == 0);
+  json restored = timeless(m);
+  restored.erase("best_epoch");
+  restored.erase("epochs_run");
+  CHECK(json::parse(test.out) == restored);
+}
+
 TEST_CASE("Ctrl-C saves last.h5 and exits 130; --resume then ends where an uninterrupted run ends") {
-  // Batches of 4 clips: ~48 per epoch, so the signal lands in the middle of an epoch.
-  auto args = [&](const fs::path& out) {
-    std::vector<std::string> a = cnn_genre_args(out, 3);
-    a.insert(a.end(), {"--batch-size", "4", "--channels", "1,8,16"});
+  // Batches of 4 clips: 48 per epoch. The interrupted run may take 50 epochs (no early
+  // stop), so it cannot finish before the signal, which is sent once the first epoch's
+  // last.h5 exists: the handler is installed by then, and the next check of the flag is
+  // after the first batch of epoch 2, so the signal lands inside an epoch. Where it landed
+  // decides the length of the reference run and of the resume.
+  auto args = [&](const fs::path& out, int epochs) {
+    std::vector<std::string> a = cnn_genre_args(out, epochs);
+    a.insert(a.end(), {"--batch-size", "4", "--channels", "1,8,16", "--patience", "0"});
     return a;
   };
   const fs::path reference = scratch() / "sigint-reference", interrupted = scratch() / "sigint";
-  REQUIRE(run(args(reference)).code == 0);
-
-  pid_t pid = spawn(args(interrupted), "sigint");
-  // Wait for the first epoch's checkpoint (the handler is installed by then).
+  pid_t pid = spawn(args(interrupted, 50), "sigint");
   for (int i = 0; i < 6000 && !fs::exists(interrupted / "last.h5"); ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  std::this_thread::sleep_for(std::chrono::milliseconds(150));
   ::kill(pid, SIGINT);
   Result r = wait_for(pid, "sigint");
   INFO(r.err);
-  if (r.code == 0) {
-    MESSAGE("the run finished before the signal arrived; nothing to resume");
-  } else {
-    CHECK(r.code == 130);
-    CHECK(r.err.find("interrupted at epoch") != std::string::npos);
-    CHECK(r.err.find("--resume") != std::string::npos);
-    CHECK(fs::exists(interrupted / "last.h5"));
-    CHECK_FALSE(fs::exists(interrupted / "metrics.json"));
-    std::vector<std::string> resume = args(interrupted);
-    resume.push_back("--resume");
-    Result rr = run(resume);
-    INFO(rr.err);
-    REQUIRE(rr.code == 0);
-  }
+  REQUIRE(r.code == 130);
+  int epoch = 0, batch = 0, batches = 0;
+  const size_t at = r.err.find("interrupted at epoch");
+  REQUIRE(at != std::string::npos);
+  REQUIRE(std::sscanf(r.err.c_str() + at, "interrupted at epoch %d, batch %d of %d", &epoch, &batch,
+                      &batches) == 3);
+  REQUIRE(epoch >= 1);
+  // At the end of an epoch (rare: the check right after last.h5 is written) the epoch is
+  // complete.
+  const int done = batch == batches ? epoch : epoch - 1;
+  if (batch == batches)
+    MESSAGE("the signal landed at the end of epoch " << epoch << ", not inside it");
+  CHECK(r.err.find("--resume") != std::string::npos);
+  CHECK(fs::exists(interrupted / "last.h5"));
+  CHECK_FALSE(fs::exists(interrupted / "metrics.json"));
+  CHECK(log_lines(interrupted).size() == size_t(done));
+
+  const int epochs = epoch + 1;  // the interrupted epoch's rest, then a whole one
+  REQUIRE(run(args(reference, epochs)).code == 0);
+  std::vector<std::string> resume = args(interrupted, epochs);
+  resume.push_back("--resume");
+  Result rr = run(resume);
+  INFO(rr.err);
+  REQUIRE(rr.code == 0);
+  CHECK(rr.err.find("resuming after epoch " + std::to_string(done)) != std::string::npos);
+  CHECK(log_numbers(interrupted).size() == size_t(epochs));
   CHECK(log_numbers(interrupted) == log_numbers(reference));
   CHECK(timeless(read_json(interrupted / "metrics.json")) == timeless(read_json(reference / "metrics.json")));
 }
@@ -271,12 +336,41 @@ TEST_CASE("bad command lines exit with 2 and name the option") {
     CHECK(r.code == 2);
     CHECK(r.err.find(c.says) != std::string::npos);
   }
-  Result cuda = run({"genre", "--device", "cuda", "--data", tiny_data(), "--out", (scratch() / "cuda").string()});
-  CHECK(cuda.code == 1);
-  CHECK(cuda.err.find("--device cuda") != std::string::npos);
   Result help = run({"genre", "--help"});
   CHECK(help.code == 0);
   CHECK(help.out.find("--beat") != std::string::npos);
+}
+
+// `melgrad` links the GPU backend in an nvcc build and the emulator backend otherwise
+// (experiments/CMakeLists.txt; MELGRAD_PROGRAM_GPU_BACKEND from tests/e2e/CMakeLists.txt).
+TEST_CASE(
+    "genre --device cuda: the GPU build without a GPU points to melgrad-emu; the emulator build "
+    "trains") {
+  const fs::path run_dir = scratch() / "device-cuda";
+  std::vector<std::string> a = cnn_genre_args(run_dir, 1);
+  a.insert(a.end(), {"--device", "cuda"});
+#if MELGRAD_PROGRAM_GPU_BACKEND
+  // The program's own test (kernels/runtime.cu): cudaGetDeviceCount finds a usable GPU.
+  if (melgrad::kernels::device_available()) {
+    MESSAGE(
+        "skipped: this machine has a GPU, so melgrad (GPU build) would train on it; the "
+        "no-GPU message cannot be checked here (test_cuda_native covers training on the GPU)");
+    return;
+  }
+  Result r = run(a);
+  INFO(r.out << r.err);
+  CHECK(r.code == 1);
+  CHECK(r.err.find("--device cuda") != std::string::npos);
+  CHECK(r.err.find("melgrad-emu") != std::string::npos);
+  CHECK_FALSE(fs::exists(run_dir / "log.jsonl"));
+#else
+  Result r = run(a);
+  INFO(r.out << r.err);
+  REQUIRE(r.code == 0);
+  CHECK(read_json(run_dir / "config.json")["device"] == "cuda");
+  CHECK(log_lines(run_dir).size() == 1);
+  CHECK(read_json(run_dir / "metrics.json")["test_clips"] == 72);
+#endif
 }
 
 TEST_CASE("study --quick runs experiments in order and writes study.json and metrics.json") {
@@ -306,6 +400,30 @@ TEST_CASE("study --quick runs experiments in order and writes study.json and met
             "genre-cnn-mel-beat") != std::string::npos);
   CHECK(metrics["multitask"]["spearman"].size() == 3);
   CHECK(r.out.find("report") != std::string::npos);
+
+  // The report, in HTML (self-contained, SVG plots) and Markdown, with the sections of
+  // experiments/report_sections.cpp and report_summary.cpp and one part per experiment.
+  REQUIRE(fs::is_regular_file(study / "report.html"));
+  REQUIRE(fs::is_regular_file(study / "report.md"));
+  const std::string html = read_text(study / "report.html"), md = read_text(study / "report.md");
+  CHECK(html.find("<h1>melgrad study report</h1>") != std::string::npos);
+  CHECK(md.rfind("# melgrad study report\n", 0) == 0);
+  for (const std::string* text : {&html, &md})
+    CHECK(text->find("SYNTHETIC DATA") != std::string::npos);
+  for (const std::string title :
+       {"Summary: our results beside the published ones", "Genre classification: LSTM vs CNN",
+        "Regression per attribute: CNN vs LSTM",
+        "Transfer learning vs training from scratch (valence)", "Multitask: one CNN, three heads",
+        "Every experiment and its files"}) {
+    CHECK_MESSAGE(html.find("<h2>" + title + "</h2>") != std::string::npos, title);
+    CHECK_MESSAGE(md.find("\n## " + title + "\n") != std::string::npos, title);
+  }
+  for (const std::string& name : expected) {
+    CHECK_MESSAGE(html.find("<h3>" + name + " — ") != std::string::npos, name);
+    CHECK_MESSAGE(md.find("\n### " + name + " — ") != std::string::npos, name);
+  }
+  CHECK(html.find("<svg") != std::string::npos);
+  CHECK(html.find("<script") == std::string::npos);
 }
 
 TEST_CASE("grid runs one regression run per cell and writes grid.json and metrics.json") {
