@@ -11,10 +11,12 @@
 #include <random>
 #include <vector>
 
+#include "kernels/bench/bench_util.h"
 #include "kernels/gemm.h"
 #include "kernels/runtime.h"
 
 using namespace melgrad::kernels;
+using namespace melgrad::kernels::bench;
 
 namespace {
 
@@ -76,12 +78,6 @@ void BM_gemm_cublas(benchmark::State& state) {
   }
   run_device(state, GemmImpl::cublas);
 }
-
-#if MELGRAD_KERNELS_CUDA
-constexpr bool kGpuBuild = true;
-#else
-constexpr bool kGpuBuild = false;
-#endif
 
 // TF32 tensor cores (sm_80+): compare with cuBLAS's FP32 path above, or run
 // NVIDIA_TF32_OVERRIDE=1 to let cuBLAS use TF32 too.

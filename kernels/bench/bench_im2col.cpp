@@ -5,10 +5,12 @@
 
 #include <vector>
 
+#include "kernels/bench/bench_util.h"
 #include "kernels/im2col.h"
 #include "kernels/runtime.h"
 
 using namespace melgrad::kernels;
+using namespace melgrad::kernels::bench;
 
 namespace {
 
@@ -67,12 +69,6 @@ void BM_im2col_reference(benchmark::State& state) {
   }
   state.SetBytesProcessed(state.iterations() * static_cast<int64_t>(x.size() + col.size()) * 4);
 }
-
-#if MELGRAD_KERNELS_CUDA
-constexpr bool kGpuBuild = true;
-#else
-constexpr bool kGpuBuild = false;
-#endif
 
 void shapes(benchmark::internal::Benchmark* b) {
   b->Args({2, 16, 32, 64});

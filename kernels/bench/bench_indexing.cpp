@@ -10,20 +10,14 @@
 #include <random>
 #include <vector>
 
+#include "kernels/bench/bench_util.h"
 #include "kernels/indexing.h"
 #include "kernels/runtime.h"
 
 using namespace melgrad::kernels;
+using namespace melgrad::kernels::bench;
 
 namespace {
-
-std::vector<float> values(std::size_t n, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::uniform_real_distribution<float> dist(-3.0f, 3.0f);
-  std::vector<float> v(n);
-  for (float& x : v) x = dist(rng);
-  return v;
-}
 
 std::vector<int64_t> classes(std::size_t n, int64_t count, uint64_t seed) {
   std::mt19937_64 rng(seed);
@@ -32,23 +26,12 @@ std::vector<int64_t> classes(std::size_t n, int64_t count, uint64_t seed) {
   return v;
 }
 
-bool have_device(benchmark::State& state) {
-  if (device_available()) return true;
-  state.SkipWithError("no CUDA device");
-  return false;
-}
-
-#if MELGRAD_KERNELS_CUDA
-constexpr bool kGpuBuild = true;
-#else
-constexpr bool kGpuBuild = false;
-#endif
-
 // Cross-entropy's forward pick: gather of [N, 1] from the log-probabilities [N, C].
 void BM_gather_classes(benchmark::State& state) {
   if (!have_device(state)) return;
   const int64_t n = state.range(0), c = state.range(1);
-  DeviceBuffer<float> x(values(static_cast<std::size_t>(n * c), 1)), y(static_cast<std::size_t>(n));
+  DeviceBuffer<float> x(random_values(static_cast<std::size_t>(n * c), 1)),
+      y(static_cast<std::size_t>(n));
   DeviceBuffer<int64_t> index(classes(static_cast<std::size_t>(n), c, 4));
   for (auto _ : state) {
     gather({x.data(), index.data(), y.data(), n, c, 1, 1});
@@ -60,7 +43,7 @@ void BM_gather_classes(benchmark::State& state) {
 
 void BM_gather_classes_reference(benchmark::State& state) {
   const int64_t n = state.range(0), c = state.range(1);
-  const auto x = values(static_cast<std::size_t>(n * c), 1);
+  const auto x = random_values(static_cast<std::size_t>(n * c), 1);
   const auto index = classes(static_cast<std::size_t>(n), c, 4);
   std::vector<float> y(static_cast<std::size_t>(n));
   for (auto _ : state) {
@@ -74,7 +57,7 @@ void BM_gather_classes_reference(benchmark::State& state) {
 void BM_index_select_rows(benchmark::State& state) {
   if (!have_device(state)) return;
   const int64_t r = state.range(0), l = state.range(1), d = state.range(2);
-  DeviceBuffer<float> x(values(static_cast<std::size_t>(r * d), 1)),
+  DeviceBuffer<float> x(random_values(static_cast<std::size_t>(r * d), 1)),
       y(static_cast<std::size_t>(l * d));
   DeviceBuffer<int64_t> index(classes(static_cast<std::size_t>(l), r, 4));
   for (auto _ : state) {
@@ -87,7 +70,7 @@ void BM_index_select_rows(benchmark::State& state) {
 
 void BM_index_select_rows_reference(benchmark::State& state) {
   const int64_t r = state.range(0), l = state.range(1), d = state.range(2);
-  const auto x = values(static_cast<std::size_t>(r * d), 1);
+  const auto x = random_values(static_cast<std::size_t>(r * d), 1);
   const auto index = classes(static_cast<std::size_t>(l), r, 4);
   std::vector<float> y(static_cast<std::size_t>(l * d));
   for (auto _ : state) {
@@ -103,7 +86,7 @@ void BM_index_add_rows(benchmark::State& state) {
   if (!have_device(state)) return;
   const int64_t r = state.range(0), l = state.range(1), d = state.range(2);
   DeviceBuffer<float> y(static_cast<std::size_t>(r * d)),
-      src(values(static_cast<std::size_t>(l * d), 3));
+      src(random_values(static_cast<std::size_t>(l * d), 3));
   DeviceBuffer<int64_t> index(classes(static_cast<std::size_t>(l), r, 4));
   for (auto _ : state) {
     index_add({y.data(), index.data(), src.data(), 1, r, l, d});
@@ -116,7 +99,7 @@ void BM_index_add_rows(benchmark::State& state) {
 void BM_index_add_rows_reference(benchmark::State& state) {
   const int64_t r = state.range(0), l = state.range(1), d = state.range(2);
   std::vector<float> y(static_cast<std::size_t>(r * d));
-  const auto src = values(static_cast<std::size_t>(l * d), 3);
+  const auto src = random_values(static_cast<std::size_t>(l * d), 3);
   const auto index = classes(static_cast<std::size_t>(l), r, 4);
   for (auto _ : state) {
     index_add_reference({y.data(), index.data(), src.data(), 1, r, l, d});
@@ -146,7 +129,7 @@ void BM_scatter_add_classes(benchmark::State& state) {
   if (!have_device(state)) return;
   const int64_t n = state.range(0), c = state.range(1);
   DeviceBuffer<float> y(static_cast<std::size_t>(n * c)),
-      src(values(static_cast<std::size_t>(n), 3));
+      src(random_values(static_cast<std::size_t>(n), 3));
   DeviceBuffer<int64_t> index(classes(static_cast<std::size_t>(n), c, 4));
   for (auto _ : state) {
     scatter_add({y.data(), index.data(), src.data(), n, c, 1, 1});
@@ -159,7 +142,7 @@ void BM_scatter_add_classes(benchmark::State& state) {
 void BM_scatter_add_classes_reference(benchmark::State& state) {
   const int64_t n = state.range(0), c = state.range(1);
   std::vector<float> y(static_cast<std::size_t>(n * c)),
-      src = values(static_cast<std::size_t>(n), 3);
+      src = random_values(static_cast<std::size_t>(n), 3);
   const auto index = classes(static_cast<std::size_t>(n), c, 4);
   for (auto _ : state) {
     scatter_add_reference({y.data(), index.data(), src.data(), n, c, 1, 1});
@@ -171,7 +154,7 @@ void BM_scatter_add_classes_reference(benchmark::State& state) {
 void BM_argmax_classes(benchmark::State& state) {
   if (!have_device(state)) return;
   const int64_t n = state.range(0), c = state.range(1);
-  DeviceBuffer<float> x(values(static_cast<std::size_t>(n * c), 5));
+  DeviceBuffer<float> x(random_values(static_cast<std::size_t>(n * c), 5));
   DeviceBuffer<int64_t> y(static_cast<std::size_t>(n));
   for (auto _ : state) {
     argmax({x.data(), y.data(), n, c, 1});
@@ -183,7 +166,7 @@ void BM_argmax_classes(benchmark::State& state) {
 
 void BM_argmax_classes_reference(benchmark::State& state) {
   const int64_t n = state.range(0), c = state.range(1);
-  const auto x = values(static_cast<std::size_t>(n * c), 5);
+  const auto x = random_values(static_cast<std::size_t>(n * c), 5);
   std::vector<int64_t> y(static_cast<std::size_t>(n));
   for (auto _ : state) {
     argmax_reference({x.data(), y.data(), n, c, 1});

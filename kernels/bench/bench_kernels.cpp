@@ -9,31 +9,14 @@
 #include <random>
 #include <vector>
 
+#include "kernels/bench/bench_util.h"
 #include "kernels/elementwise.h"
 #include "kernels/runtime.h"
 
 using namespace melgrad::kernels;
+using namespace melgrad::kernels::bench;
 
 namespace {
-
-std::vector<float> inputs(std::size_t n, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::uniform_real_distribution<float> dist(-3.0f, 3.0f);
-  std::vector<float> v(n);
-  for (float& x : v) x = dist(rng);
-  return v;
-}
-
-bool have_device(benchmark::State& state) {
-  if (device_available()) return true;
-  state.SkipWithError("no CUDA device");
-  return false;
-}
-
-void finish(benchmark::State& state, int64_t bytes_per_iteration) {
-  state.SetBytesProcessed(state.iterations() * bytes_per_iteration);
-  state.SetLabel(backend_name());
-}
 
 // y = relu(a + bias): a [rows, cols] + bias [cols] broadcast, the Linear layer's epilogue.
 BinaryParams bias_relu_layout(int64_t rows, int64_t cols) {
@@ -49,8 +32,8 @@ BinaryParams bias_relu_layout(int64_t rows, int64_t cols) {
 void BM_bias_add_relu(benchmark::State& state) {
   if (!have_device(state)) return;
   const int64_t rows = state.range(0), cols = state.range(1);
-  DeviceBuffer<float> a(inputs(static_cast<std::size_t>(rows * cols), 3)),
-      b(inputs(static_cast<std::size_t>(cols), 4)), y(static_cast<std::size_t>(rows * cols));
+  DeviceBuffer<float> a(random_values(static_cast<std::size_t>(rows * cols), 3)),
+      b(random_values(static_cast<std::size_t>(cols), 4)), y(static_cast<std::size_t>(rows * cols));
   BinaryParams p = bias_relu_layout(rows, cols);
   p.a = a.data();
   p.b = b.data();
@@ -64,8 +47,8 @@ void BM_bias_add_relu(benchmark::State& state) {
 
 void BM_bias_add_relu_reference(benchmark::State& state) {
   const int64_t rows = state.range(0), cols = state.range(1);
-  const auto a = inputs(static_cast<std::size_t>(rows * cols), 3),
-             b = inputs(static_cast<std::size_t>(cols), 4);
+  const auto a = random_values(static_cast<std::size_t>(rows * cols), 3),
+             b = random_values(static_cast<std::size_t>(cols), 4);
   std::vector<float> y(a.size());
   BinaryParams p = bias_relu_layout(rows, cols);
   p.a = a.data();
@@ -81,7 +64,8 @@ void BM_bias_add_relu_reference(benchmark::State& state) {
 void BM_gelu(benchmark::State& state) {
   if (!have_device(state)) return;
   const int64_t n = state.range(0);
-  DeviceBuffer<float> x(inputs(static_cast<std::size_t>(n), 5)), y(static_cast<std::size_t>(n));
+  DeviceBuffer<float> x(random_values(static_cast<std::size_t>(n), 5)),
+      y(static_cast<std::size_t>(n));
   UnaryParams p;
   p.x = x.data();
   p.y = y.data();

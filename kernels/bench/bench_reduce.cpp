@@ -8,26 +8,14 @@
 #include <random>
 #include <vector>
 
+#include "kernels/bench/bench_util.h"
 #include "kernels/reduce.h"
 #include "kernels/runtime.h"
 
 using namespace melgrad::kernels;
+using namespace melgrad::kernels::bench;
 
 namespace {
-
-#if MELGRAD_KERNELS_CUDA
-constexpr bool kGpuBuild = true;
-#else
-constexpr bool kGpuBuild = false;
-#endif
-
-std::vector<float> inputs(std::size_t n, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::uniform_real_distribution<float> dist(-3.0f, 3.0f);
-  std::vector<float> v(n);
-  for (float& x : v) x = dist(rng);
-  return v;
-}
 
 void run_reduce(benchmark::State& state, ReduceOp op) {
   if (!device_available()) {
@@ -35,7 +23,7 @@ void run_reduce(benchmark::State& state, ReduceOp op) {
     return;
   }
   const int64_t rows = state.range(0), cols = state.range(1);
-  DeviceBuffer<float> dx(inputs(static_cast<std::size_t>(rows * cols), 2)),
+  DeviceBuffer<float> dx(random_values(static_cast<std::size_t>(rows * cols), 2)),
       dy(static_cast<std::size_t>(rows));
   for (auto _ : state) {
     reduce_last_dim({dx.data(), dy.data(), rows, cols, op});
@@ -47,7 +35,7 @@ void run_reduce(benchmark::State& state, ReduceOp op) {
 
 void run_reduce_reference(benchmark::State& state, ReduceOp op) {
   const int64_t rows = state.range(0), cols = state.range(1);
-  const auto x = inputs(static_cast<std::size_t>(rows * cols), 2);
+  const auto x = random_values(static_cast<std::size_t>(rows * cols), 2);
   std::vector<float> y(static_cast<std::size_t>(rows));
   for (auto _ : state) {
     reduce_last_dim_reference({x.data(), y.data(), rows, cols, op});

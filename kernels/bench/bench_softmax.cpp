@@ -12,41 +12,18 @@
 #include <random>
 #include <vector>
 
+#include "kernels/bench/bench_util.h"
 #include "kernels/runtime.h"
 #include "kernels/softmax.h"
 
 using namespace melgrad::kernels;
+using namespace melgrad::kernels::bench;
 
 namespace {
 
-#if MELGRAD_KERNELS_CUDA
-constexpr bool kGpuBuild = true;
-#else
-constexpr bool kGpuBuild = false;
-#endif
-
-std::vector<float> inputs(std::size_t n, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::uniform_real_distribution<float> dist(-3.0f, 3.0f);
-  std::vector<float> v(n);
-  for (float& x : v) x = dist(rng);
-  return v;
-}
-
-bool have_device(benchmark::State& state) {
-  if (device_available()) return true;
-  state.SkipWithError("no CUDA device");
-  return false;
-}
-
-void finish(benchmark::State& state, int64_t bytes_per_iteration) {
-  state.SetBytesProcessed(state.iterations() * bytes_per_iteration);
-  state.SetLabel(backend_name());
-}
-
-// The forward's output for x = inputs(n, 1): what a backward pass gets as y.
+// The forward's output for x = random_values(n, 1): what a backward pass gets as y.
 std::vector<float> forward_output(int64_t rows, int64_t cols, bool log) {
-  const auto x = inputs(static_cast<std::size_t>(rows * cols), 1);
+  const auto x = random_values(static_cast<std::size_t>(rows * cols), 1);
   std::vector<float> y(x.size());
   softmax_forward_reference({x.data(), y.data(), rows, cols, log});
   return y;
@@ -55,7 +32,7 @@ std::vector<float> forward_output(int64_t rows, int64_t cols, bool log) {
 void run_forward(benchmark::State& state, bool log) {
   if (!have_device(state)) return;
   const int64_t rows = state.range(0), cols = state.range(1);
-  const auto x = inputs(static_cast<std::size_t>(rows * cols), 1);
+  const auto x = random_values(static_cast<std::size_t>(rows * cols), 1);
   DeviceBuffer<float> dx(x), dy(x.size());
   for (auto _ : state) {
     softmax_forward({dx.data(), dy.data(), rows, cols, log});
@@ -66,7 +43,7 @@ void run_forward(benchmark::State& state, bool log) {
 
 void run_forward_reference(benchmark::State& state, bool log) {
   const int64_t rows = state.range(0), cols = state.range(1);
-  const auto x = inputs(static_cast<std::size_t>(rows * cols), 1);
+  const auto x = random_values(static_cast<std::size_t>(rows * cols), 1);
   std::vector<float> y(x.size());
   for (auto _ : state) {
     softmax_forward_reference({x.data(), y.data(), rows, cols, log});
@@ -79,7 +56,7 @@ void run_backward(benchmark::State& state, bool log) {
   if (!have_device(state)) return;
   const int64_t rows = state.range(0), cols = state.range(1);
   DeviceBuffer<float> y(forward_output(rows, cols, log)),
-      dy(inputs(static_cast<std::size_t>(rows * cols), 2)),
+      dy(random_values(static_cast<std::size_t>(rows * cols), 2)),
       dx(static_cast<std::size_t>(rows * cols));
   for (auto _ : state) {
     softmax_backward({y.data(), dy.data(), dx.data(), rows, cols, log});
@@ -91,7 +68,7 @@ void run_backward(benchmark::State& state, bool log) {
 void run_backward_reference(benchmark::State& state, bool log) {
   const int64_t rows = state.range(0), cols = state.range(1);
   const auto y = forward_output(rows, cols, log),
-             dy = inputs(static_cast<std::size_t>(rows * cols), 2);
+             dy = random_values(static_cast<std::size_t>(rows * cols), 2);
   std::vector<float> dx(y.size());
   for (auto _ : state) {
     softmax_backward_reference({y.data(), dy.data(), dx.data(), rows, cols, log});

@@ -7,26 +7,14 @@
 #include <random>
 #include <vector>
 
+#include "kernels/bench/bench_util.h"
 #include "kernels/runtime.h"
 #include "kernels/tensor_ops.h"
 
 using namespace melgrad::kernels;
+using namespace melgrad::kernels::bench;
 
 namespace {
-
-std::vector<float> values(std::size_t n, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::uniform_real_distribution<float> dist(-3.0f, 3.0f);
-  std::vector<float> v(n);
-  for (float& x : v) x = dist(rng);
-  return v;
-}
-
-bool have_device(benchmark::State& state) {
-  if (device_available()) return true;
-  state.SkipWithError("no CUDA device");
-  return false;
-}
 
 // y [r, c] float32 = x^T where x is [c, r] float64: a strided read with conversion.
 CopyParams transpose_copy(int64_t r, int64_t c) {
@@ -82,7 +70,8 @@ void BM_where(benchmark::State& state) {
   if (!have_device(state)) return;
   const int64_t r = state.range(0), c = state.range(1);
   const std::size_t n = static_cast<std::size_t>(r * c);
-  DeviceBuffer<float> cond(values(n, 1)), a(values(n, 2)), b(std::vector<float>{0.0f}), y(n);
+  DeviceBuffer<float> cond(random_values(n, 1)), a(random_values(n, 2)),
+      b(std::vector<float>{0.0f}), y(n);
   WhereParams p = where_layout(r, c);
   p.cond = cond.data();
   p.a = a.data();
@@ -99,7 +88,7 @@ void BM_where(benchmark::State& state) {
 void BM_where_reference(benchmark::State& state) {
   const int64_t r = state.range(0), c = state.range(1);
   const std::size_t n = static_cast<std::size_t>(r * c);
-  const auto cond = values(n, 1), a = values(n, 2);
+  const auto cond = random_values(n, 1), a = random_values(n, 2);
   const std::vector<float> b{0.0f};
   std::vector<float> y(n);
   WhereParams p = where_layout(r, c);

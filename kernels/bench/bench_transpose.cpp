@@ -5,18 +5,14 @@
 
 #include <vector>
 
+#include "kernels/bench/bench_util.h"
 #include "kernels/runtime.h"
 #include "kernels/transpose.h"
 
 using namespace melgrad::kernels;
+using namespace melgrad::kernels::bench;
 
 namespace {
-
-bool have_device(benchmark::State& state) {
-  if (device_available()) return true;
-  state.SkipWithError("no CUDA device");
-  return false;
-}
 
 void BM_transpose(benchmark::State& state) {
   if (!have_device(state)) return;
