@@ -15,27 +15,13 @@
 #include "models/cnn.h"
 #include "models/lstm.h"
 #include "tests/ops/npy_fixture.h"
+#include "tests/ops/tensor_checks.h"
 
 using namespace melgrad;
+using test::check_close;
 using test::fixture;
 
 namespace {
-
-// Elementwise |a - b| <= atol + rtol |b|; reports the worst element.
-void check_close(const Tensor& a, const Tensor& b, double rtol, double atol,
-                 const std::string& what) {
-  REQUIRE_MESSAGE(a.shape() == b.shape(), what, ": shape ", shape_str(a.shape()), " vs ",
-                  shape_str(b.shape()));
-  std::vector<double> va = a.to_vector(), vb = b.to_vector();
-  double worst = 0;
-  bool ok = true;
-  for (size_t i = 0; i < va.size(); ++i) {
-    const double d = std::abs(va[i] - vb[i]);
-    if (!(d <= atol + rtol * std::abs(vb[i]))) ok = false;
-    worst = std::max(worst, d);
-  }
-  CHECK_MESSAGE(ok, what, ": max |a - b| = ", worst, ", rtol ", rtol, ", atol ", atol);
-}
 
 // Every tensor of the module's state equals the fixture's .npy bit for bit, dtype included.
 void check_state_equals(const nn::Module& net, const std::string& case_dir,

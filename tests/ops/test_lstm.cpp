@@ -22,28 +22,12 @@
 #include "engine/optim/optim.h"
 #include "engine/registry.h"
 #include "tests/ops/npy_fixture.h"
+#include "tests/ops/tensor_checks.h"
 
 using namespace melgrad;
+using test::check_close;
 
 namespace {
-
-// Elementwise |a - b| <= atol + rtol |b|; reports the worst element.
-void check_close(const Tensor& a, const Tensor& b, double rtol, double atol,
-                 const std::string& what) {
-  REQUIRE_MESSAGE(a.shape() == b.shape(), what, ": shape ", shape_str(a.shape()), " vs ",
-                  shape_str(b.shape()));
-  std::vector<double> va = a.to_vector(), vb = b.to_vector();
-  bool ok = true;
-  double worst = 0;
-  size_t at = 0;
-  for (size_t i = 0; i < va.size(); ++i) {
-    const double d = std::abs(va[i] - vb[i]);
-    if (!(d <= atol + rtol * std::abs(vb[i]))) ok = false;
-    if (!(d <= worst)) worst = d, at = i;
-  }
-  CHECK_MESSAGE(ok, what, ": max |a - b| = ", worst, " at element ", at, " (", va[at], " vs ",
-                vb[at], "), rtol ", rtol, ", atol ", atol);
-}
 
 std::string error_of(const std::function<void()>& f) {
   try {
