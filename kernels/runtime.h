@@ -2,6 +2,9 @@
 // in melgrad_kernels_cuda it is the CUDA runtime (cudaMalloc, cudaMemcpy, ...); in
 // melgrad_kernels_emu "device" memory is host memory from emu::malloc (guard pages,
 // poisoned slack) and launches run synchronously on the calling thread.
+// Streams and events (below) are CUDA's; in the emulator, where every launch and copy has
+// finished when its call returns, they are small host objects with the same answers: an
+// event is complete as soon as it is recorded, and its time is the host's steady clock.
 // Plain C++ (no CUDA headers): host code includes it in both builds.
 #pragma once
 
@@ -11,11 +14,15 @@
 #include <vector>
 
 struct CUstream_st;
+struct CUevent_st;
 
 namespace melgrad::kernels {
 
-// cudaStream_t under nvcc; nullptr is the default stream. The emulator ignores it.
+// cudaStream_t under nvcc; nullptr is the default stream. The emulator runs every launch at
+// once, whatever its stream.
 using Stream = CUstream_st*;
+// cudaEvent_t under nvcc; a host timestamp in the emulator.
+using Event = CUevent_st*;
 
 const char* backend_name();  // "cuda" or "emulator"
 bool device_available();     // the emulator: always; CUDA: at least one usable GPU
@@ -25,6 +32,22 @@ void device_free(void* p);
 void copy_to_device(void* dst, const void* src, std::size_t bytes);
 void copy_to_host(void* dst, const void* src, std::size_t bytes);
 void device_synchronize();
+
+// Streams: a created stream does not wait for the legacy default stream (non-blocking).
+// stream_destroy(nullptr) does nothing; a destroyed stream's queued work still runs.
+Stream stream_create();
+void stream_destroy(Stream s);
+void stream_synchronize(Stream s);          // waits until the stream's queued work has run
+void stream_wait_event(Stream s, Event e);  // work queued on s later waits for e
+
+// Events: markers in a stream's work, timed. An event never recorded counts as complete.
+Event event_create();
+void event_destroy(Event e);           // nullptr: nothing
+void event_record(Event e, Stream s);  // completes when the work queued on s so far has run
+bool event_query(Event e);             // complete?
+void event_synchronize(Event e);       // waits until it is complete
+// Milliseconds from `start` to `end`, both recorded and complete (throws otherwise).
+float event_elapsed_ms(Event start, Event end);
 
 // A typed device allocation owned by the caller (tests, benchmarks, the CUDA backend).
 template <class T>

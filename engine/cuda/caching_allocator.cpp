@@ -41,8 +41,8 @@ CachingAllocator::~CachingAllocator() {
 void* CachingAllocator::device_malloc_locked(std::size_t bucket, std::size_t bytes,
                                              bool may_release) {
   void* p = device_.malloc(bucket);
-  if (!p && may_release && stats_.cached_bytes > 0) {
-    release_cached_locked();
+  if (!p && may_release && (stats_.cached_bytes > 0 || !pending_.empty())) {
+    release_all_locked();
     p = device_.malloc(bucket);
   }
   if (!p)
@@ -54,12 +54,18 @@ void* CachingAllocator::device_malloc_locked(std::size_t bucket, std::size_t byt
   return p;
 }
 
+kernels::Stream CachingAllocator::current_stream() const {
+  return device_.current_stream ? device_.current_stream() : nullptr;
+}
+
 void* CachingAllocator::allocate(std::size_t bytes) {
   std::lock_guard<std::mutex> lock(mutex_);
+  process_pending_locked();
   const std::size_t bucket = caching_ ? bucket_size(bytes) : std::max<std::size_t>(bytes, 1);
+  const kernels::Stream stream = current_stream();
   ++stats_.allocations;
   void* p = nullptr;
-  auto& free_lists = open_pool_ ? pools_.at(open_pool_).free_blocks : free_blocks_;
+  auto& free_lists = (open_pool_ ? pools_.at(open_pool_).free_blocks : free_blocks_)[stream];
   auto it = free_lists.find(bucket);
   if (it != free_lists.end() && !it->second.empty()) {
     p = it->second.back();
@@ -69,7 +75,7 @@ void* CachingAllocator::allocate(std::size_t bytes) {
   } else {
     p = device_malloc_locked(bucket, bytes, /*may_release=*/open_pool_ == 0);
   }
-  live_[p] = {bucket, bytes, open_pool_};
+  live_[p] = {bucket, bytes, open_pool_, stream, {}};
   if (open_pool_) ++pools_.at(open_pool_).live_blocks;
   stats_.in_use_bytes += bucket;
   stats_.requested_bytes += bytes;
@@ -78,29 +84,62 @@ void* CachingAllocator::allocate(std::size_t bytes) {
   return p;
 }
 
+void CachingAllocator::record_stream(void* p, kernels::Stream stream) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto it = live_.find(p);
+  if (it == live_.end())
+    throw std::logic_error("CachingAllocator::record_stream: not a live block of this allocator");
+  if (!device_.record_event)
+    throw std::logic_error("CachingAllocator::record_stream: this device has no events");
+  Live& block = it->second;
+  if (stream == block.stream ||
+      std::find(block.used_on.begin(), block.used_on.end(), stream) != block.used_on.end())
+    return;
+  block.used_on.push_back(stream);
+}
+
 void CachingAllocator::deallocate(void* p, std::size_t bytes) {
   std::lock_guard<std::mutex> lock(mutex_);
   auto it = live_.find(p);
   if (it == live_.end() || it->second.requested != bytes)
     throw std::logic_error("CachingAllocator::deallocate: " + std::to_string(bytes) +
                            " bytes at a pointer it did not hand out (or freed twice)");
-  const std::size_t bucket = it->second.bucket;
-  const uint64_t pool_id = it->second.pool;
+  const Live block = std::move(it->second);
   live_.erase(it);
-  stats_.in_use_bytes -= bucket;
+  stats_.in_use_bytes -= block.bucket;
   stats_.requested_bytes -= bytes;
-  if (pool_id != 0) {
-    Pool& pool = pools_.at(pool_id);
+  if (block.pool != 0) {
+    Pool& pool = pools_.at(block.pool);
     --pool.live_blocks;
-    if (!pool.released) {  // reserved: a graph may still write to it
-      pool.free_blocks[bucket].push_back(p);
+    if (pool.released && pool.live_blocks == 0) pools_.erase(block.pool);
+  }
+  if (block.used_on.empty()) {
+    return_block_locked(p, block.bucket, block.stream, block.pool);
+    return;
+  }
+  // Used on other streams: reusable once the work queued there so far has run.
+  PendingFree pending{p, block.bucket, block.stream, block.pool, {}};
+  try {
+    for (kernels::Stream s : block.used_on) pending.events.push_back(device_.record_event(s));
+  } catch (...) {  // called from ~Storage; a faulted device: the block is never reused, and
+    return;        // the next synchronisation reports the error
+  }
+  stats_.pending_free_bytes += block.bucket;
+  pending_.push_back(std::move(pending));
+}
+
+void CachingAllocator::return_block_locked(void* p, std::size_t bucket, kernels::Stream stream,
+                                           uint64_t pool_id) {
+  if (pool_id != 0) {
+    auto pool = pools_.find(pool_id);
+    if (pool != pools_.end() && !pool->second.released) {  // reserved: a graph may use it
+      pool->second.free_blocks[stream][bucket].push_back(p);
       stats_.pool_free_bytes += bucket;
       return;
     }
-    if (pool.live_blocks == 0) pools_.erase(pool_id);
   }
   if (caching_) {
-    free_blocks_[bucket].push_back(p);
+    free_blocks_[stream][bucket].push_back(p);
     stats_.cached_bytes += bucket;
   } else {
     ++stats_.device_frees;
@@ -108,6 +147,21 @@ void CachingAllocator::deallocate(void* p, std::size_t bytes) {
       device_.free(p);
     } catch (...) {  // called from ~Storage: a failed free (a faulted device) is reported by
     }                // the next synchronisation, not by terminating here
+  }
+}
+
+void CachingAllocator::process_pending_locked() {
+  if (open_pool_ != 0) return;  // no event queries while a graph is being captured
+  auto done = [this](kernels::Event e) { return device_.event_done(e); };
+  for (auto it = pending_.begin(); it != pending_.end();) {
+    if (!std::all_of(it->events.begin(), it->events.end(), done)) {
+      ++it;
+      continue;
+    }
+    for (kernels::Event e : it->events) device_.destroy_event(e);
+    stats_.pending_free_bytes -= it->bucket;
+    return_block_locked(it->p, it->bucket, it->stream, it->pool);
+    it = pending_.erase(it);
   }
 }
 
@@ -135,11 +189,13 @@ void CachingAllocator::release_pool(uint64_t pool_id) {
   auto it = pools_.find(pool_id);
   if (it == pools_.end()) return;
   Pool& pool = it->second;
-  for (auto& [bucket, blocks] : pool.free_blocks) {
-    for (void* p : blocks) {
-      free_blocks_[bucket].push_back(p);
-      stats_.pool_free_bytes -= bucket;
-      stats_.cached_bytes += bucket;
+  for (auto& [stream, lists] : pool.free_blocks) {
+    for (auto& [bucket, blocks] : lists) {
+      for (void* p : blocks) {
+        free_blocks_[stream][bucket].push_back(p);
+        stats_.pool_free_bytes -= bucket;
+        stats_.cached_bytes += bucket;
+      }
     }
   }
   pool.free_blocks.clear();
@@ -159,18 +215,28 @@ void CachingAllocator::reset_peak() {
 
 std::size_t CachingAllocator::empty_cache() {
   std::lock_guard<std::mutex> lock(mutex_);
+  return release_all_locked();
+}
+
+std::size_t CachingAllocator::release_all_locked() {
+  if (open_pool_ == 0)  // (a capture may not wait for events)
+    for (const PendingFree& pending : pending_)
+      for (kernels::Event e : pending.events) device_.wait_event(e);
+  process_pending_locked();
   return release_cached_locked();
 }
 
 std::size_t CachingAllocator::release_cached_locked() {
   std::size_t released = 0;
-  for (auto& [bucket, blocks] : free_blocks_) {
-    while (!blocks.empty()) {
-      device_.free(blocks.back());
-      blocks.pop_back();
-      released += bucket;
-      stats_.cached_bytes -= bucket;
-      ++stats_.device_frees;
+  for (auto& [stream, lists] : free_blocks_) {
+    for (auto& [bucket, blocks] : lists) {
+      while (!blocks.empty()) {
+        device_.free(blocks.back());
+        blocks.pop_back();
+        released += bucket;
+        stats_.cached_bytes -= bucket;
+        ++stats_.device_frees;
+      }
     }
   }
   free_blocks_.clear();

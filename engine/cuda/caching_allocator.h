@@ -6,9 +6,16 @@
 // Buckets: a request is rounded up to a multiple of 512 bytes up to 1 MiB, and above that to
 // a quarter of its power of two (1, 1.25, 1.5, 1.75 x 2^k: at most 25% slack); a free block
 // serves only requests of its own bucket. When the device is out of memory the cache is
-// emptied and the request retried once. All work runs on the device's one stream, in order,
-// so a block freed by the host may be reused at once: the kernels that used it run before
-// any kernel of its next owner.
+// emptied and the request retried once.
+//
+// Streams (as PyTorch's allocator): a block belongs to the stream that was current when it
+// was allocated, and once freed it serves only allocations on that stream (free lists per
+// stream and bucket). Work on one stream runs in order, so a block freed by the host may be
+// reused at once on its stream: the kernels that used it run before any kernel of its next
+// owner. A tensor also used on another stream must say so, record_stream(p, other): when
+// its block is freed, an event is recorded on each such stream, and the block waits in a
+// pending list until all of them have completed (queried at the next allocations;
+// empty_cache() and the out-of-memory retry wait for them).
 //
 // Private pools (CUDA graph capture, engine/cuda/step_graph.cpp): between open_pool() and
 // close_pool() every allocation is served from that pool (its own free lists, else the
@@ -32,6 +39,7 @@
 #include <vector>
 
 #include "engine/storage.h"
+#include "kernels/runtime.h"
 
 namespace melgrad::cuda {
 
@@ -44,7 +52,8 @@ struct AllocatorStats {
   uint64_t cache_hits = 0;            // served from the free lists
   uint64_t device_mallocs = 0;        // calls into the device (misses)
   uint64_t device_frees = 0;
-  std::size_t pool_free_bytes = 0;  // free blocks reserved by private pools (not cached_bytes)
+  std::size_t pool_free_bytes = 0;     // free blocks reserved by private pools (not cached_bytes)
+  std::size_t pending_free_bytes = 0;  // freed blocks waiting for other streams' events
 };
 
 class CachingAllocator final : public Allocator {
@@ -52,6 +61,13 @@ class CachingAllocator final : public Allocator {
   struct DeviceMemory {
     std::function<void*(std::size_t)> malloc;  // nullptr when out of memory
     std::function<void(void*)> free;
+    // Streams, optional: without current_stream every block belongs to stream nullptr, and
+    // without the event functions record_stream() throws.
+    std::function<kernels::Stream()> current_stream = {};  // the stream an allocation is for
+    std::function<kernels::Event(kernels::Stream)> record_event = {};  // a new event, recorded
+    std::function<bool(kernels::Event)> event_done = {};               // complete?
+    std::function<void(kernels::Event)> wait_event = {};               // until complete
+    std::function<void(kernels::Event)> destroy_event = {};
   };
 
   explicit CachingAllocator(DeviceMemory device, bool caching = true);
@@ -62,9 +78,14 @@ class CachingAllocator final : public Allocator {
   void* allocate(std::size_t bytes) override;
   void deallocate(void* p, std::size_t bytes) override;
 
+  // The live block at p is also used by work queued on `stream` (see above); its own
+  // stream is implied.
+  void record_stream(void* p, kernels::Stream stream);
+
   AllocatorStats stats() const;
   void reset_peak();
-  // Returns every cached block to the device; returns the bytes released.
+  // Waits for the pending blocks' events, then returns every cached block to the device;
+  // returns the bytes released.
   std::size_t empty_cache();
   bool caching() const { return caching_; }
 
@@ -76,11 +97,19 @@ class CachingAllocator final : public Allocator {
   void release_pool(uint64_t pool);
 
  private:
+  // Free blocks by stream, then bucket size.
+  using FreeLists = std::map<kernels::Stream, std::map<std::size_t, std::vector<void*>>>;
+
   std::size_t release_cached_locked();
+  std::size_t release_all_locked();  // waits for pending blocks, then release_cached_locked
   void* device_malloc_locked(std::size_t bucket, std::size_t bytes, bool may_release);
+  kernels::Stream current_stream() const;
+  // A freed block (no events to wait for) back to its pool, the cache or the device.
+  void return_block_locked(void* p, std::size_t bucket, kernels::Stream stream, uint64_t pool);
+  void process_pending_locked();  // returns the pending blocks whose events have completed
 
   struct Pool {
-    std::map<std::size_t, std::vector<void*>> free_blocks;
+    FreeLists free_blocks;
     std::size_t live_blocks = 0;
     bool released = false;
   };
@@ -91,12 +120,22 @@ class CachingAllocator final : public Allocator {
   DeviceMemory device_;
   bool caching_;
   mutable std::mutex mutex_;
-  std::map<std::size_t, std::vector<void*>> free_blocks_;  // bucket size -> free blocks
+  FreeLists free_blocks_;
   struct Live {
     std::size_t bucket, requested;
-    uint64_t pool = 0;  // the private pool it belongs to, or 0
+    uint64_t pool = 0;                     // the private pool it belongs to, or 0
+    kernels::Stream stream = nullptr;      // allocated on
+    std::vector<kernels::Stream> used_on;  // record_stream's other streams
   };
   std::unordered_map<void*, Live> live_;
+  struct PendingFree {
+    void* p;
+    std::size_t bucket;
+    kernels::Stream stream;
+    uint64_t pool;
+    std::vector<kernels::Event> events;  // one per stream of used_on
+  };
+  std::vector<PendingFree> pending_;
   AllocatorStats stats_;
 };
 

@@ -73,7 +73,7 @@ void require_device(Device device) {
   state();
 }
 
-kernels::Stream stream() { return state().stream; }
+kernels::Stream default_stream() { return state().stream; }
 int* error_word() { return state().error_word; }
 
 #if MELGRAD_KERNELS_CUDA
@@ -116,11 +116,13 @@ void copy_device_to_host(void* dst, const void* src, std::size_t bytes) {
   if (bytes > 0) {
     MELGRAD_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, stream()));
   }
-  synchronize();
+  MELGRAD_CUDA_CHECK(cudaStreamSynchronize(stream()));
+  check_deferred_errors();
 }
 
 void synchronize() {
-  MELGRAD_CUDA_CHECK(cudaStreamSynchronize(stream()));
+  require_device(Device::cuda(0));
+  MELGRAD_CUDA_CHECK(cudaDeviceSynchronize());
   check_deferred_errors();
 }
 
@@ -155,7 +157,7 @@ void copy_host_to_device(void* dst, const void* src, std::size_t bytes) {
 
 void copy_device_to_host(void* dst, const void* src, std::size_t bytes) {
   kernels::copy_to_host(dst, src, bytes);
-  synchronize();
+  check_deferred_errors();
 }
 
 void synchronize() { check_deferred_errors(); }

@@ -13,14 +13,30 @@ namespace melgrad::cuda {
 
 namespace {
 
-// Device memory for the allocator: the device is initialised by the first allocation, so
-// a program that never makes a cuda tensor never touches the GPU.
+// Device memory and streams for the allocator: the device is initialised by the first
+// allocation, so a program that never makes a cuda tensor never touches the GPU.
 CachingAllocator::DeviceMemory device_memory() {
-  return {[](std::size_t bytes) {
-            require_device(Device::cuda(0));
-            return raw_malloc(bytes);
-          },
-          [](void* p) { raw_free(p); }};
+  CachingAllocator::DeviceMemory m;
+  m.malloc = [](std::size_t bytes) {
+    require_device(Device::cuda(0));
+    return raw_malloc(bytes);
+  };
+  m.free = [](void* p) { raw_free(p); };
+  m.current_stream = [] { return stream(); };
+  m.record_event = [](kernels::Stream s) {
+    kernels::Event e = kernels::event_create();
+    try {
+      kernels::event_record(e, s);
+    } catch (...) {
+      kernels::event_destroy(e);
+      throw;
+    }
+    return e;
+  };
+  m.event_done = [](kernels::Event e) { return kernels::event_query(e); };
+  m.wait_event = [](kernels::Event e) { kernels::event_synchronize(e); };
+  m.destroy_event = [](kernels::Event e) { kernels::event_destroy(e); };
+  return m;
 }
 
 bool caching_from_environment() {

@@ -1,5 +1,5 @@
-// CudaBackend: step graphs (Backend::capture_step). The step's launches on the device's
-// stream are recorded once and replayed:
+// CudaBackend: step graphs (Backend::capture_step). The step's launches on the current
+// stream (device_runtime.h) are recorded once and replayed, on the stream current then:
 //   GPU variant       CUDA stream capture (relaxed mode) into a CUDA graph, instantiated
 //                     once, launched with cudaGraphLaunch;
 //   emulator variant  the emulator's recording (kernels/emu/emu.h): the launches are stored
@@ -35,7 +35,7 @@ namespace {
 constexpr int64_t kMaxSeeds = 256;  // dropout calls one recorded step may make
 }  // namespace
 
-// The recording in progress (one at a time, on the device's one stream).
+// The recording in progress (one at a time, on the stream current when it began).
 struct CudaBackend::StepRecording {
   Tensor slots;  // int64 [kMaxSeeds] on the device
   std::vector<Generator*> sources;
@@ -59,21 +59,23 @@ class Recorder {
     if (graph_) cudaGraphDestroy(graph_);
   }
   void begin() {
-    MELGRAD_CUDA_CHECK(cudaStreamBeginCapture(stream(), cudaStreamCaptureModeRelaxed));
+    capturing_ = stream();
+    MELGRAD_CUDA_CHECK(cudaStreamBeginCapture(capturing_, cudaStreamCaptureModeRelaxed));
   }
   void abort() {
     cudaGraph_t graph = nullptr;
-    cudaStreamEndCapture(stream(), &graph);  // ends the (possibly invalidated) capture
+    cudaStreamEndCapture(capturing_, &graph);  // ends the (possibly invalidated) capture
     if (graph) cudaGraphDestroy(graph);
     cudaGetLastError();  // clears the capture's status
   }
   void end() {
-    MELGRAD_CUDA_CHECK(cudaStreamEndCapture(stream(), &graph_));
+    MELGRAD_CUDA_CHECK(cudaStreamEndCapture(capturing_, &graph_));
     MELGRAD_CUDA_CHECK(cudaGraphInstantiateWithFlags(&exec_, graph_, 0));
   }
   void run() { MELGRAD_CUDA_CHECK(cudaGraphLaunch(exec_, stream())); }
 
  private:
+  kernels::Stream capturing_ = nullptr;  // the stream captured (a guard may change stream())
   cudaGraph_t graph_ = nullptr;
   cudaGraphExec_t exec_ = nullptr;
 };

@@ -175,6 +175,7 @@ void Runner::launch(const LaunchConfig& cfg, void (*body)(void*), void* closure)
     throw;
   }
   ++stats.launches;
+  stats.last_stream = cfg.stream;
   check_guards(cfg.kernel);
 }
 

@@ -143,6 +143,7 @@ struct Stats {
   uint64_t blocks = 0;
   uint64_t threads = 0;
   uint64_t resumes = 0;  // fiber switches into kernel threads
+  cudaStream_t last_stream = nullptr;  // the stream the last launch named (it ran at once)
 };
 Stats stats();
 
@@ -192,6 +193,7 @@ struct LaunchConfig {
   dim3 block;
   std::size_t dynamic_smem;
   bool cooperative = false;  // all blocks resident at once (grid barriers allowed)
+  cudaStream_t stream = nullptr;  // only reported (Stats::last_stream): launches are synchronous
 };
 // Runs every thread of every block; each thread calls body(closure).
 void run_launch(const LaunchConfig& cfg, void (*body)(void*), void* closure);
@@ -212,8 +214,9 @@ template <class... P>
 class Launcher {
  public:
   Launcher(const char* name, void (*fn)(P...), dim3 grid, dim3 block, std::size_t smem,
-           bool cooperative)
-      : fn_(fn), cfg_{name, reinterpret_cast<const void*>(fn), grid, block, smem, cooperative} {}
+           bool cooperative, cudaStream_t stream)
+      : fn_(fn),
+        cfg_{name, reinterpret_cast<const void*>(fn), grid, block, smem, cooperative, stream} {}
 
   template <class... A>
   void operator()(A&&... args) const {
@@ -249,8 +252,8 @@ class Launcher {
 
 template <class... P>
 Launcher<P...> make_launcher(const char* name, void (*fn)(P...), dim3 grid, dim3 block,
-                             std::size_t smem, cudaStream_t /*stream: launches are synchronous*/) {
-  return Launcher<P...>(name, fn, grid, block, smem, false);
+                             std::size_t smem, cudaStream_t stream) {
+  return Launcher<P...>(name, fn, grid, block, smem, false, stream);
 }
 
 // What MG_SET_MAX_DYNAMIC_SMEM(kernel, bytes) builds.
@@ -272,9 +275,9 @@ int cooperative_max_blocks_of(const char* name, void (*fn)(P...), unsigned threa
 // nvcc launcher, it raises the kernel's shared memory limit when needed.
 template <class... P>
 Launcher<P...> make_cooperative_launcher(const char* name, void (*fn)(P...), dim3 grid,
-                                         dim3 block, std::size_t smem, cudaStream_t /*stream*/) {
+                                         dim3 block, std::size_t smem, cudaStream_t stream) {
   if (smem > kDefaultSmemLimit) set_max_dynamic_smem(name, reinterpret_cast<const void*>(fn), smem);
-  return Launcher<P...>(name, fn, grid, block, smem, true);
+  return Launcher<P...>(name, fn, grid, block, smem, true, stream);
 }
 
 }  // namespace detail

@@ -2,10 +2,15 @@
 // device allocation, the statistics (in use, peak, cached, hits), emptying the cache, the
 // out-of-memory retry and the direct (non-caching) mode, first on a counting fake device,
 // then on cuda tensors: a training step in steady state allocates nothing from the device.
+// Streams on a fake device whose events the test completes: per-stream free lists, and
+// record_stream's deferred reuse (pending blocks, empty_cache, out of memory, pools).
 #include <doctest/doctest.h>
 
+#include <cstdint>
 #include <cstdlib>
 #include <map>
+#include <utility>
+#include <vector>
 
 #include "engine/cuda/caching_allocator.h"
 #include "engine/cuda/cuda.h"
@@ -163,7 +168,7 @@ TEST_CASE("a private pool keeps its blocks from the shared cache until it is rel
   void* p1 = a.allocate(1000);  // not the shared block: the pool allocates its own
   CHECK(p1 != shared);
   CHECK(dev.mallocs == 2);
-  a.deallocate(p1, 1000);       // back to the pool, reused inside it
+  a.deallocate(p1, 1000);  // back to the pool, reused inside it
   void* p2 = a.allocate(900);
   CHECK(p2 == p1);
   void* kept = a.allocate(5000);  // live after the recording (a graph's output)
@@ -206,4 +211,147 @@ TEST_CASE("a pool's live blocks go to the shared cache when freed after its rele
   CHECK(a.allocate(1024) == live);
   CHECK_THROWS_WITH(CachingAllocator(dev.memory(), /*caching=*/false).open_pool(),
                     doctest::Contains("CUDA graphs need the caching allocator"));
+}
+
+namespace {
+
+// FakeDevice with streams and events that the test completes by hand: stream i is the
+// address 0x1000 * i, and an event is complete once `complete` says so.
+struct StreamFakeDevice : FakeDevice {
+  kernels::Stream current = nullptr;
+  std::map<kernels::Event, bool> complete;                           // live events
+  std::vector<std::pair<kernels::Event, kernels::Stream>> recorded;  // in order
+  int waits = 0;
+
+  CachingAllocator::DeviceMemory memory() {
+    CachingAllocator::DeviceMemory m = FakeDevice::memory();
+    m.current_stream = [this] { return current; };
+    m.record_event = [this](kernels::Stream s) {
+      auto e = reinterpret_cast<kernels::Event>(std::uintptr_t(recorded.size() + 1));
+      complete[e] = false;
+      recorded.push_back({e, s});
+      return e;
+    };
+    m.event_done = [this](kernels::Event e) { return complete.at(e); };
+    m.wait_event = [this](kernels::Event e) {
+      complete.at(e) = true;
+      ++waits;
+    };
+    m.destroy_event = [this](kernels::Event e) { REQUIRE(complete.erase(e) == 1); };
+    return m;
+  }
+};
+
+kernels::Stream fake_stream(int i) {
+  return reinterpret_cast<kernels::Stream>(std::uintptr_t(0x1000) * std::uintptr_t(i));
+}
+
+}  // namespace
+
+TEST_CASE("streams: a freed block serves allocations on its own stream only") {
+  StreamFakeDevice dev;
+  CachingAllocator a(dev.memory());
+  dev.current = fake_stream(1);
+  void* p = a.allocate(1000);
+  a.deallocate(p, 1000);
+
+  dev.current = fake_stream(2);  // another stream: p's kernels may not have run yet
+  void* q = a.allocate(1000);
+  CHECK(q != p);
+  CHECK(dev.mallocs == 2);
+  CHECK(a.stats().cache_hits == 0);
+
+  dev.current = fake_stream(1);  // its own stream: reused at once
+  void* r = a.allocate(900);
+  CHECK(r == p);
+  CHECK(dev.mallocs == 2);
+  CHECK(a.stats().cache_hits == 1);
+
+  a.deallocate(q, 1000);
+  a.deallocate(r, 900);
+  CHECK(a.stats().cached_bytes == 2048);
+  CHECK(a.empty_cache() == 2048);  // every stream's free lists
+  CHECK(dev.frees == 2);
+  CHECK(dev.recorded.empty());  // no record_stream: no events
+}
+
+TEST_CASE("streams: record_stream defers a block's reuse until the other stream's event") {
+  StreamFakeDevice dev;
+  CachingAllocator a(dev.memory());
+  const kernels::Stream s1 = fake_stream(1), s2 = fake_stream(2);
+  dev.current = s1;
+  void* p = a.allocate(4096);
+  a.record_stream(p, s2);
+  a.record_stream(p, s2);  // once per stream
+  a.record_stream(p, s1);  // its own stream: nothing to wait for
+  a.deallocate(p, 4096);
+  REQUIRE(dev.recorded.size() == 1);
+  CHECK(dev.recorded[0].second == s2);
+  auto s = a.stats();
+  CHECK(s.pending_free_bytes == 4096);
+  CHECK(s.cached_bytes == 0);
+  CHECK(s.in_use_bytes == 0);
+
+  void* q = a.allocate(4096);  // s2's event is pending: p is not handed out
+  CHECK(q != p);
+  CHECK(dev.mallocs == 2);
+  a.deallocate(q, 4096);  // q had no other stream: cached at once
+
+  dev.complete.begin()->second = true;  // s2's work up to the free has run
+  void* r1 = a.allocate(4096);          // the pending block is returned first
+  void* r2 = a.allocate(4096);
+  CHECK(((r1 == p && r2 == q) || (r1 == q && r2 == p)));
+  CHECK(dev.mallocs == 2);
+  CHECK(dev.complete.empty());  // the event was destroyed
+  CHECK(a.stats().pending_free_bytes == 0);
+  a.deallocate(r1, 4096);
+  a.deallocate(r2, 4096);
+
+  CHECK_THROWS_AS(a.record_stream(r1, s2), std::logic_error);  // not live
+  FakeDevice plain;
+  CachingAllocator no_events(plain.memory());
+  void* t = no_events.allocate(10);
+  CHECK_THROWS_WITH(no_events.record_stream(t, s2), doctest::Contains("no events"));
+  no_events.deallocate(t, 10);
+}
+
+TEST_CASE("streams: empty_cache and the out-of-memory retry wait for pending blocks") {
+  StreamFakeDevice dev;
+  dev.limit = 8192;
+  CachingAllocator a(dev.memory());
+  dev.current = fake_stream(1);
+  void* p = a.allocate(4096);
+  a.record_stream(p, fake_stream(2));
+  a.deallocate(p, 4096);
+  CHECK(a.empty_cache() == 4096);  // waited for the event, then released the block
+  CHECK(dev.waits == 1);
+  CHECK(dev.frees == 1);
+  CHECK(a.stats().pending_free_bytes == 0);
+
+  void* big = a.allocate(6000);
+  a.record_stream(big, fake_stream(3));
+  a.deallocate(big, 6000);     // pending, still held on the device
+  void* q = a.allocate(7000);  // does not fit next to it: wait, release, retry
+  CHECK(dev.waits == 2);
+  CHECK(dev.frees == 2);
+  a.deallocate(q, 7000);
+}
+
+TEST_CASE("streams: a pending pool block returns to its pool") {
+  StreamFakeDevice dev;
+  CachingAllocator a(dev.memory());
+  const uint64_t pool = a.open_pool();
+  void* p = a.allocate(1000);
+  a.close_pool(pool);
+  a.record_stream(p, fake_stream(2));
+  a.deallocate(p, 1000);
+  CHECK(a.stats().pending_free_bytes == 1024);
+  REQUIRE(dev.complete.size() == 1);
+  dev.complete.begin()->second = true;
+  void* q = a.allocate(1000);  // processes the pending block: into the pool, not the cache
+  CHECK(q != p);
+  CHECK(a.stats().pool_free_bytes == 1024);
+  a.deallocate(q, 1000);
+  a.release_pool(pool);
+  CHECK(a.stats().cached_bytes == 2048);
 }
