@@ -114,7 +114,8 @@ TEST_CASE("without --strict a run says how many rows it skipped and reports the 
 }
 
 TEST_CASE(
-    "transfer refuses --features, --beat and CNN shape options that disagree with the genre run") {
+    "transfer refuses --features, --beat and CNN options (shape, dropout, BatchNorm) that "
+    "disagree with the genre run") {
   const fs::path genre = scratch() / "transfer-source";
   REQUIRE(run(small_genre_args(tiny_data(), genre, 1)).code == 0);
   // A genre run on full clips (only its config.json is read before the refusal).
@@ -135,6 +136,15 @@ TEST_CASE(
       {genre, {"--frames", "32"}, "--frames 32", "which used --frames 16"},
       {genre, {"--channels", "1,4,16"}, "--channels 1,4,16", "which used --channels 1,4,8"},
       {genre, {"--pool", "3"}, "--pool 3", "which used --pool 2"},
+      {genre, {"--dropout", "0.5"}, "--dropout 0.5", "which used --dropout 0.2"},
+      {genre,
+       {"--no-batch-norm"},
+       "--no-batch-norm",
+       "which used BatchNorm2d (no --no-batch-norm)"},
+      {genre,
+       {"--running-stats"},
+       "--running-stats",
+       "which used batch statistics (no --running-stats)"},
   };
   for (const Case& c : cases) {
     std::vector<std::string> a = {
@@ -151,10 +161,10 @@ TEST_CASE(
   }
   // The genre run's own values are accepted.
   const fs::path out = scratch() / "transfer-agreeing";
-  Result ok = run({"transfer",      "--from", genre.string(), "--data", tiny_data(),  "--features",
-                   "mel",           "--beat", "--frames",     "16",     "--channels", "1,4,8",
-                   "--pool",        "2",      "--epochs",     "1",      "--threads",  "2",
-                   "--no-progress", "--out",  out.string()});
+  Result ok = run({"transfer",  "--from", genre.string(),  "--data", tiny_data(),  "--features",
+                   "mel",       "--beat", "--frames",      "16",     "--channels", "1,4,8",
+                   "--pool",    "2",      "--dropout",     "0.2",    "--epochs",   "1",
+                   "--threads", "2",      "--no-progress", "--out",  out.string()});
   INFO(ok.err);
   CHECK(ok.code == 0);
   CHECK(read_json(out / "config.json")["features"] == "mel");
