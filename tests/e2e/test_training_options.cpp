@@ -1,6 +1,7 @@
 // End-to-end checks of training options on the tiny generated data set: --strict and the
 // load report (a copy of the data set with one clip file removed), transfer refusing
-// options that disagree with its genre run, and `bench-step --json`.
+// options that disagree with its genre run, evaluate and overfit-batch on a data set with
+// a missing clip, and `bench-step --json`.
 #include <doctest/doctest.h>
 
 #include "e2e_util.h"
@@ -111,6 +112,55 @@ TEST_CASE("without --strict a run says how many rows it skipped and reports the 
   REQUIRE(complete.code == 0);
   CHECK_FALSE(has(complete.err, "skipped"));
   CHECK(has(complete.err, "genre: loaded fma_genre_spectrograms_beat: 360 clips in "));
+}
+
+TEST_CASE(
+    "evaluate and overfit-batch skip a label row without its clip file; --strict refuses it") {
+  const fs::path genre = scratch() / "evaluate-source";
+  REQUIRE(run(small_genre_args(tiny_data(), genre, 1)).code == 0);
+  const MissingClip m = missing_clip_data("missing-clip-evaluate");
+  const std::string skipped =
+      "skipped 1 label row(s) of fma_genre_spectrograms_beat whose clip file is missing (first: ";
+  const std::string where = "train_labels.txt line " + std::to_string(m.line) + ", id " + m.id;
+  const std::vector<std::string> evaluate = {"evaluate",  "--run", genre.string(), "--data", m.data,
+                                             "--threads", "2",     "--json"};
+  Result ev = run(evaluate);
+  INFO(ev.err);
+  REQUIRE(ev.code == 0);
+  CHECK(has(ev.err, "evaluate: " + skipped));
+  CHECK(has(ev.err, where));
+  CHECK(json::parse(ev.out)["test_clips"] == 72);
+  std::vector<std::string> strict = evaluate;
+  strict.push_back("--strict");
+  Result refused = run(strict);
+  INFO(refused.err);
+  CHECK(refused.code == 1);
+  CHECK(has(refused.err, "(--strict)"));
+  CHECK(has(refused.err, "train_labels.txt line " + std::to_string(m.line) + " (id " + m.id + ")"));
+  // The run's own, complete data set: nothing skipped, nothing said.
+  Result complete = run({"evaluate", "--run", genre.string(), "--threads", "2", "--json"});
+  REQUIRE(complete.code == 0);
+  CHECK_FALSE(has(complete.err, "skipped"));
+  // predict reads the files it is given, no label rows: a missing one is an error naming it.
+  const std::string absent = (scratch() / "absent.npy").string();
+  Result pr = run({"predict", "--run", genre.string(), absent});
+  CHECK(pr.code == 1);
+  CHECK(has(pr.err, absent));
+
+  const std::vector<std::string> overfit = {
+      "overfit-batch", "--data", m.data,      "--beat", "--frames",      "16",  "--batch-size", "8",
+      "--steps",       "1",      "--threads", "2",      "--target-loss", "1000"};
+  Result of = run(overfit);
+  INFO(of.err);
+  CHECK(of.code == 0);
+  CHECK(has(of.err, "overfit-batch: " + skipped));
+  CHECK(has(of.err, where));
+  std::vector<std::string> of_strict = overfit;
+  of_strict.push_back("--strict");
+  Result of_refused = run(of_strict);
+  INFO(of_refused.err);
+  CHECK(of_refused.code == 1);
+  CHECK(has(of_refused.err, "(id " + m.id + ")"));
 }
 
 TEST_CASE(
