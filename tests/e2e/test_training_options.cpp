@@ -1,10 +1,11 @@
 // End-to-end checks of training options on the tiny generated data set: --strict and the
 // load report (a copy of the data set with one clip file removed), transfer refusing
 // options that disagree with its genre run, evaluate and overfit-batch on a data set with
-// a missing clip, and `bench-step --json`.
+// a missing clip, transfer --freeze-trunk end to end, and `bench-step --json`.
 #include <doctest/doctest.h>
 
 #include "e2e_util.h"
+#include "engine/io/tensor_file.h"
 
 using namespace e2e;
 using nlohmann::json;
@@ -218,6 +219,66 @@ TEST_CASE(
   INFO(ok.err);
   CHECK(ok.code == 0);
   CHECK(read_json(out / "config.json")["features"] == "mel");
+}
+
+TEST_CASE("transfer --freeze-trunk trains the FC layers only: best.h5 keeps the genre trunk") {
+  const fs::path genre = scratch() / "freeze-source";
+  REQUIRE(run(small_genre_args(tiny_data(), genre, 1)).code == 0);
+  auto transfer = [&](const std::string& out, bool freeze) {
+    std::vector<std::string> a = {"transfer",
+                                  "--from",
+                                  genre.string(),
+                                  "--data",
+                                  tiny_data(),
+                                  "--epochs",
+                                  "2",
+                                  "--threads",
+                                  "2",
+                                  "--clip-grad",
+                                  "1",
+                                  "--out",
+                                  (scratch() / out).string(),
+                                  "--no-progress"};
+    if (freeze) a.push_back("--freeze-trunk");
+    Result r = run(a);
+    INFO(r.err);
+    REQUIRE(r.code == 0);
+    return r;
+  };
+  const Result frozen = transfer("frozen", true);
+  CHECK(has(frozen.err, "transfer: loaded 10 tensors from " + (genre / "best.h5").string() +
+                            ", re-initialised 4, froze 8"));
+  transfer("unfrozen", false);
+  const auto source = melgrad::io::load_tensor_file((genre / "best.h5").string()).tensors;
+  auto same_as_genre = [&](const std::map<std::string, melgrad::Tensor>& state,
+                           const std::string& name) {
+    return state.at(name).to_vector() == source.at(name).to_vector();
+  };
+  const auto f = melgrad::io::load_tensor_file((scratch() / "frozen" / "best.h5").string()).tensors;
+  const auto u =
+      melgrad::io::load_tensor_file((scratch() / "unfrozen" / "best.h5").string()).tensors;
+  int trunk = 0;
+  for (const auto& [name, t] : f) {
+    if (name.rfind("features.", 0) != 0) continue;
+    ++trunk;
+    INFO(name);
+    CHECK(same_as_genre(f, name));  // frozen: the genre run's bits
+    if (name.find("weight") != std::string::npos) CHECK_FALSE(same_as_genre(u, name));
+  }
+  CHECK(trunk == 8);  // conv weight and bias, BatchNorm weight and bias, for 2 blocks
+  // The loaded first FC layer is trained in both.
+  CHECK_FALSE(same_as_genre(f, "classifier.0.weight"));
+  CHECK_FALSE(same_as_genre(u, "classifier.0.weight"));
+  // Adam keeps moments of the 6 FC tensors only when frozen, of all 14 otherwise.
+  auto adam_moments = [&](const std::string& out) {
+    int n = 0;
+    for (const auto& [name, t] :
+         melgrad::io::load_tensor_file((scratch() / out / "last.h5").string()).tensors)
+      n += name.rfind("adam.exp_avg.", 0) == 0;
+    return n;
+  };
+  CHECK(adam_moments("frozen") == 6);
+  CHECK(adam_moments("unfrozen") == 14);
 }
 
 TEST_CASE("bench-step --json prints one line with the model and a positive time per step") {
