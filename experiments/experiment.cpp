@@ -90,16 +90,19 @@ static data::SubsetData load_data(const std::string& dir, data::Subset subset,
   return data::load_subset(dir, subset, lo);
 }
 
+void print_skipped_rows(const std::string& label, const data::SubsetData& d) {
+  if (d.skipped.empty()) return;
+  const data::SkippedRow& first = d.skipped.front();
+  std::fprintf(stderr,
+               "%s: skipped %zu label row(s) of %s whose clip file is missing (first: %s line "
+               "%lld, id %s); "
+               "--strict makes this an error\n",
+               label.c_str(), d.skipped.size(), data::subset_folder(d.subset).c_str(),
+               first.label_file.c_str(), (long long)first.line, first.id.c_str());
+}
+
 void print_load_report(const std::string& label, const data::SubsetData& d) {
-  if (!d.skipped.empty()) {
-    const data::SkippedRow& first = d.skipped.front();
-    std::fprintf(stderr,
-                 "%s: skipped %zu label row(s) of %s whose clip file is missing (first: %s line "
-                 "%lld, id %s); "
-                 "--strict makes this an error\n",
-                 label.c_str(), d.skipped.size(), data::subset_folder(d.subset).c_str(),
-                 first.label_file.c_str(), (long long)first.line, first.id.c_str());
-  }
+  print_skipped_rows(label, d);
   const data::LoadReport& r = d.report;
   const double mb_per_s = r.seconds > 0 ? double(r.source_bytes) / 1e6 / r.seconds : 0;
   const std::string how = r.from_cache ? "read from the HDF5 cache " + r.cache_file

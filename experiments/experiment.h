@@ -73,6 +73,9 @@ RunData load_run_data(const nlohmann::json& config, bool strict = false);
 // On stderr, prefixed by `label`: how many label rows were skipped and why (when any), and
 // one line of clips, seconds, MB/s and whether the HDF5 cache was read or written.
 void print_load_report(const std::string& label, const data::SubsetData& data);
+// Only the first of those lines (nothing when no row was skipped): for the commands that
+// read a data set without training on it (evaluate, overfit-batch).
+void print_skipped_rows(const std::string& label, const data::SubsetData& data);
 Task task_for_config(const nlohmann::json& config);
 
 // --device: "cpu", or "cuda" when this build has a CUDA backend and (GPU build) a GPU; a

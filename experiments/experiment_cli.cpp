@@ -9,6 +9,11 @@
 
 namespace melgrad::experiments {
 
+cli::Option strict_option() {
+  return {"strict", "a label row whose clip file is missing is an error (default: skip it, say so)",
+          "", true};
+}
+
 std::vector<cli::Option> training_options() {
   return {
       {"data", "DATA_DIR (default: the embedded synthetic data set, generated on first use)", ""},
@@ -38,7 +43,7 @@ std::vector<cli::Option> training_options() {
       {"layers", "LSTM layers", "2"},
       {"max-frames", "LSTM: crop clips longer than this many frames (0: never)", "0"},
       {"no-standardise", "do not standardise each band with the train split's mean and std", "", true},
-      {"strict", "a label row whose clip file is missing is an error (default: skip it, say so)", "", true},
+      strict_option(),
       {"no-progress", "no in-place progress bar (one line per epoch only)", "", true},
   };
 }

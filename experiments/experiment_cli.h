@@ -13,6 +13,10 @@ namespace melgrad::experiments {
 // Options every training command takes (data, beat, epochs, batch size, lr, seed, out,
 // resume/force, device, threads, strict, and the network's shape).
 std::vector<cli::Option> training_options();
+// --strict (a label row whose clip file is missing is an error), taken by the training
+// commands and by the others that read a data set (evaluate, overfit-batch).
+cli::Option strict_option();
+
 // Appends `extra` (command-specific options) to training_options().
 std::vector<cli::Option> training_options_with(std::vector<cli::Option> extra);
 

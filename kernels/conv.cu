@@ -6,6 +6,8 @@
 //                        Window3x3 or WindowRuntime geometry, TileSmall for O <= 16.
 //   first_layer_forward: C == 1: one thread per output pixel computes OG channels from
 //                        the kh kw input taps (weights in shared memory); grid.y covers O.
+//                        Automatic takes it while its OG kh kw weights fit CUDA's default
+//                        48 KiB (up to ~27x27 for O > 8); forced, it opts in to more.
 // clang-format off: the CUDA / emulator shim comes first
 #include "kernels/emu/cuda_compat.h"
 // clang-format on
@@ -152,6 +154,15 @@ __global__ void __launch_bounds__(kFirstLayerThreads)
   }
 }
 
+// Output channels per block: one pass over the input for up to 16 channels; 32 in two
+// passes (register pressure).
+int first_layer_group(int64_t O) { return O <= 4 ? 4 : O <= 8 ? 8 : 16; }
+
+// The kernel's dynamic shared memory: the OG kh kw weights of one block.
+std::size_t first_layer_smem(const Conv2dShape& s) {
+  return sizeof(float) * static_cast<std::size_t>(first_layer_group(s.O) * s.kh * s.kw);
+}
+
 template <int OG>
 void launch_first_layer_forward(const Conv2dForwardParams& p, const FirstLayerArgs& a,
                                 Stream stream) {
@@ -159,7 +170,8 @@ void launch_first_layer_forward(const Conv2dForwardParams& p, const FirstLayerAr
   require_grid_x("conv2d_forward", ceil_div(pixels, kFirstLayerThreads));
   const dim3 grid(static_cast<unsigned>(ceil_div(pixels, kFirstLayerThreads)),
                   static_cast<unsigned>(ceil_div(a.O, OG)), 1);
-  const std::size_t smem = sizeof(float) * OG * a.kh * a.kw;
+  const std::size_t smem = first_layer_smem(p.shape);
+  if (smem > kDefaultDynamicSmem) MG_SET_MAX_DYNAMIC_SMEM(first_layer_forward<OG>, smem);
   MG_LAUNCH(first_layer_forward<OG>, grid, kFirstLayerThreads, smem, stream)
   (p.x, p.weight, p.bias, p.y, a);
 }
@@ -179,14 +191,34 @@ void first_layer(const Conv2dForwardParams& p, Stream stream) {
                          static_cast<int>(s.pad_h),
                          static_cast<int>(s.pad_w),
                          p.relu};
-  // One pass over the input for up to 16 channels; 32 in two passes (register pressure).
-  if (s.O <= 4) {
-    launch_first_layer_forward<4>(p, a, stream);
-  } else if (s.O <= 8) {
-    launch_first_layer_forward<8>(p, a, stream);
-  } else {
-    launch_first_layer_forward<16>(p, a, stream);
+  switch (first_layer_group(s.O)) {
+    case 4:
+      launch_first_layer_forward<4>(p, a, stream);
+      break;
+    case 8:
+      launch_first_layer_forward<8>(p, a, stream);
+      break;
+    default:
+      launch_first_layer_forward<16>(p, a, stream);
   }
+}
+
+// choose_algo, and for the first-layer kernel its shared memory: automatic takes the general
+// implicit GEMM (fixed-size tiles) where the weights need more than the default 48 KiB, a
+// forced first_layer opts in up to the device's limit.
+ConvAlgo forward_algo(const char* fn, const Conv2dForwardParams& p) {
+  const ConvAlgo algo = choose_algo(fn, p.algo, p.shape, true);
+  if (algo != ConvAlgo::first_layer) return algo;
+  const std::size_t smem = first_layer_smem(p.shape);
+  if (p.algo == ConvAlgo::automatic && smem > kDefaultDynamicSmem) return ConvAlgo::implicit_gemm;
+  if (smem > device_max_dynamic_smem()) {
+    invalid_params(fn, "algo first_layer needs " + std::to_string(smem) +
+                           " bytes of shared memory for " +
+                           std::to_string(first_layer_group(p.shape.O)) + " channels of a " +
+                           dims(p.shape.kh, p.shape.kw) + " filter; the device allows " +
+                           std::to_string(device_max_dynamic_smem()));
+  }
+  return algo;
 }
 
 }  // namespace
@@ -210,7 +242,7 @@ void conv2d_forward(const Conv2dForwardParams& p, Stream stream) {
     return;
   }
   const Conv2dShape& s = p.shape;
-  switch (choose_algo(fn, p.algo, s, true)) {
+  switch (forward_algo(fn, p)) {
     case ConvAlgo::first_layer:
       first_layer(p, stream);
       break;

@@ -173,17 +173,6 @@ std::size_t backward_smem(int N, int H, int U) {
          sizeof(int) * N;
 }
 
-std::size_t max_dynamic_smem_per_block() {
-#if MG_EMULATED
-  return emu::kOptinSmemLimit;
-#else
-  int dev = 0, bytes = 0;
-  MG_CUDA_CHECK(cudaGetDevice(&dev));
-  MG_CUDA_CHECK(cudaDeviceGetAttribute(&bytes, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev));
-  return static_cast<std::size_t>(bytes);
-#endif
-}
-
 }  // namespace
 
 void persistent_forward(const LstmForwardParams& p, const LstmPersistentPlan& plan, Stream s) {
@@ -210,7 +199,7 @@ LstmPersistentPlan lstm_persistent_plan(const LstmDims& dims, bool backward, int
     plan.why_not = "needs N, H in 1..65536 and D in {1, 2}";
     return plan;
   }
-  const std::size_t smem_limit = max_dynamic_smem_per_block();
+  const std::size_t smem_limit = device_max_dynamic_smem();
   const int sms = device_sm_count();
   const int first = units_per_block > 0 ? static_cast<int>(std::min<int64_t>(units_per_block, H))
                                         : static_cast<int>(std::max<int64_t>(1, ceil_div(D * H, sms)));

@@ -23,6 +23,7 @@ namespace melgrad::kernels {
 const char* backend_name() { return "emulator"; }
 bool device_available() { return true; }
 int device_sm_count() { return 4; }  // few blocks per grid-stride launch: fewer fibers
+std::size_t device_max_dynamic_smem() { return emu::kOptinSmemLimit; }
 void* device_malloc(std::size_t bytes) { return emu::malloc(bytes); }
 void device_free(void* p) { emu::free(p); }
 void copy_to_device(void* dst, const void* src, std::size_t bytes) {
@@ -83,6 +84,15 @@ int device_sm_count() {
     return sms;
   }();
   return count;
+}
+std::size_t device_max_dynamic_smem() {
+  static const std::size_t bytes = [] {
+    int dev = 0, optin = 0;
+    MG_CUDA_CHECK(cudaGetDevice(&dev));
+    MG_CUDA_CHECK(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev));
+    return static_cast<std::size_t>(optin);
+  }();
+  return bytes;
 }
 void* device_malloc(std::size_t bytes) {
   void* p = nullptr;

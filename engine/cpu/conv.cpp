@@ -45,10 +45,14 @@ Span valid_columns(const G& g, int64_t j) {
   return {lo, std::max(lo, hi)};
 }
 
-// A per-thread buffer that grows to the largest request and is then reused.
+// A per-thread buffer that grows to the largest request and is then reused. Aligned to
+// Eigen's largest packet: its vectorised sums over rows of this buffer (the bias gradient)
+// start their packets where the address allows, so a malloc address that depends on the
+// heap's history would change the summation order, and the bits, between two runs of the
+// same computation (a resumed run against a straight one).
 template <class T>
 T* thread_scratch(size_t n) {
-  thread_local std::vector<T> buf;
+  thread_local std::vector<T, Eigen::aligned_allocator<T>> buf;
   if (buf.size() < n) buf.resize(n);
   return buf.data();
 }

@@ -1,6 +1,7 @@
 // `melgrad evaluate --run RUN`: rebuilds a run's network from its config.json, loads its
 // best.h5, and scores it on a split of the run's data (the test split by default):
-// classification report and confusion matrix, or Spearman per attribute.
+// classification report and confusion matrix, or Spearman per attribute. Label rows whose
+// clip file is missing are skipped with a line on stderr, or an error with --strict.
 #include <cstdio>
 #include <filesystem>
 
@@ -8,6 +9,7 @@
 #include "experiments/cli.h"
 #include "experiments/evaluation.h"
 #include "experiments/experiment.h"
+#include "experiments/experiment_cli.h"
 #include "experiments/metrics.h"
 #include "experiments/model_config.h"
 
@@ -26,7 +28,8 @@ int run_evaluate(const cli::Args& a) {
     throw cli::UsageError("option --split expects test, val or train, got '" + split + "'");
   nlohmann::json config = read_json_file((run / "config.json").string());
   if (a.has("data")) config["data"]["path"] = a.str("data");
-  RunData rd = load_run_data(config);
+  RunData rd = load_run_data(config, a.flag("strict"));
+  print_skipped_rows("evaluate", rd.data);
   const Task task = task_for_config(config);
   std::unique_ptr<models::Network> net = build_network(config.at("model_config"), config.at("seed").get<uint64_t>());
   io::load_module((run / "best.h5").string(), *net, /*strict=*/true);
@@ -70,6 +73,7 @@ const cli::CommandRegistrar reg({
     .options = {{"run", "RUN_DIR of a finished run", "", false, true},
                 {"split", "test | val | train", "test"},
                 {"data", "DATA_DIR if the data moved (default: the path in config.json)", ""},
+                strict_option(),
                 {"json", "print the metrics as JSON", "", true},
                 {"write", "rewrite RUN/metrics.json and predictions.json from this evaluation", "", true},
                 {"device", "cpu | cuda", "cpu"},

@@ -1,6 +1,7 @@
 // `melgrad overfit-batch`: the study's sanity mode. Trains a fresh CNN or BiLSTM on one
 // batch of genre clips, over and over, until the loss falls below --target-loss (exit 0)
 // or --steps run out (exit 1). A network and loop that cannot memorise 32 clips have a bug.
+// Label rows whose clip file is missing are skipped with a line on stderr (--strict: an error).
 #include <algorithm>
 #include <cstdio>
 
@@ -30,8 +31,10 @@ int run_overfit(const cli::Args& a) {
 
   data::LoadOptions lo;
   lo.features = data::parse_features(a.str("features"));
+  lo.strict = a.flag("strict");
   data::SubsetData d = data::load_subset(data::resolve_data_dir(a.str("data")),
                                          a.flag("beat") ? data::Subset::genre_beat : data::Subset::genre, lo);
+  print_skipped_rows("overfit-batch", d);
   data::Splits splits = data::make_splits(d);
   data::standardise_on_train(d, splits);
   data::Batcher batcher(d, splits.train, {.batch_size = batch_size, .shuffle = true, .seed = seed});
@@ -95,6 +98,7 @@ const cli::CommandRegistrar reg({
                 {"data", "DATA_DIR (default: the embedded synthetic data set)", ""},
                 {"beat", "use the beat-synchronised sub-set", "", true},
                 {"features", "mel | chroma | fused", "mel"},
+                strict_option(),
                 {"batch-size", "clips in the batch", "32"},
                 {"steps", "maximum Adam steps", "300"},
                 {"lr", "Adam learning rate", "0.001"},

@@ -1,8 +1,10 @@
 // `melgrad transfer`: a regression CNN that starts from a trained genre CNN (its conv trunk
 // and first FC layer; the last two FC layers 128 -> 64 -> 1 are fresh), fine-tuned on one
-// attribute, optionally with the trunk frozen. The genre run decides the trunk, the
-// features, the sub-set (full or beat) and the input frames; an option the user gave that
-// disagrees with the genre run is a usage error (exit 2), not silently overridden.
+// attribute, optionally with the trunk frozen. The genre run decides the trunk (with its
+// BatchNorm and dropout), the features, the sub-set (full or beat) and the input frames; an option
+// the user gave that disagrees with the genre run is a usage error (exit 2), not silently
+// overridden.
+#include <cstdio>
 #include <filesystem>
 
 #include "experiments/experiment_cli.h"
@@ -13,8 +15,9 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// Compares --features, --beat, --frames, --channels and --pool, where given, with the genre
-// run's config.json (a missing config.json is reported later, by the run itself).
+// Compares --features, --beat, --frames, --channels, --pool, --dropout, --no-batch-norm and
+// --running-stats, where given, with the genre run's config.json (a missing config.json is
+// reported later, by the run itself).
 void check_options_match_genre_run(const cli::Args& args, const std::string& from) {
   const fs::path config_path = fs::path(from) / "config.json";
   if (!fs::is_regular_file(config_path)) return;
@@ -46,6 +49,17 @@ void check_options_match_genre_run(const cli::Args& args, const std::string& fro
       theirs += (theirs.empty() ? "" : ",") + std::to_string(c.get<int64_t>());
     conflict("channels", " " + args.str("channels"), "--channels " + theirs);
   }
+  if (args.has("dropout") && mc.contains("dropout") &&
+      args.number("dropout") != mc["dropout"].get<double>()) {
+    char theirs[32];
+    std::snprintf(theirs, sizeof theirs, "%g", mc["dropout"].get<double>());
+    conflict("dropout", " " + args.str("dropout"), std::string("--dropout ") + theirs);
+  }
+  if (args.flag("no-batch-norm") && mc.value("batch_norm", false))
+    conflict("no-batch-norm", "", "BatchNorm2d (no --no-batch-norm)");
+  if (args.flag("running-stats") && mc.contains("track_running_stats") &&
+      !mc["track_running_stats"].get<bool>())
+    conflict("running-stats", "", "batch statistics (no --running-stats)");
 }
 
 int run_transfer(const cli::Args& args) {
@@ -72,7 +86,8 @@ const cli::CommandRegistrar reg({
     .options = experiments::training_options_with(
         {{"from",
           "GENRE_RUN: run folder of a genre CNN (its best.h5 and config.json); it decides "
-          "--features, --beat, --frames, --channels and --pool",
+          "--features, --beat, --frames, --channels, --pool, --dropout, --no-batch-norm and "
+          "--running-stats",
           ""},
          {"target", "valence | energy | danceability", "valence"},
          {"freeze-trunk", "keep the convolutional trunk fixed (train the FC layers only)", "",

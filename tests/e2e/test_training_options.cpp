@@ -1,9 +1,11 @@
 // End-to-end checks of training options on the tiny generated data set: --strict and the
 // load report (a copy of the data set with one clip file removed), transfer refusing
-// options that disagree with its genre run, and `bench-step --json`.
+// options that disagree with its genre run, evaluate and overfit-batch on a data set with
+// a missing clip, transfer --freeze-trunk end to end, and `bench-step --json`.
 #include <doctest/doctest.h>
 
 #include "e2e_util.h"
+#include "engine/io/tensor_file.h"
 
 using namespace e2e;
 using nlohmann::json;
@@ -114,7 +116,57 @@ TEST_CASE("without --strict a run says how many rows it skipped and reports the 
 }
 
 TEST_CASE(
-    "transfer refuses --features, --beat and CNN shape options that disagree with the genre run") {
+    "evaluate and overfit-batch skip a label row without its clip file; --strict refuses it") {
+  const fs::path genre = scratch() / "evaluate-source";
+  REQUIRE(run(small_genre_args(tiny_data(), genre, 1)).code == 0);
+  const MissingClip m = missing_clip_data("missing-clip-evaluate");
+  const std::string skipped =
+      "skipped 1 label row(s) of fma_genre_spectrograms_beat whose clip file is missing (first: ";
+  const std::string where = "train_labels.txt line " + std::to_string(m.line) + ", id " + m.id;
+  const std::vector<std::string> evaluate = {"evaluate",  "--run", genre.string(), "--data", m.data,
+                                             "--threads", "2",     "--json"};
+  Result ev = run(evaluate);
+  INFO(ev.err);
+  REQUIRE(ev.code == 0);
+  CHECK(has(ev.err, "evaluate: " + skipped));
+  CHECK(has(ev.err, where));
+  CHECK(json::parse(ev.out)["test_clips"] == 72);
+  std::vector<std::string> strict = evaluate;
+  strict.push_back("--strict");
+  Result refused = run(strict);
+  INFO(refused.err);
+  CHECK(refused.code == 1);
+  CHECK(has(refused.err, "(--strict)"));
+  CHECK(has(refused.err, "train_labels.txt line " + std::to_string(m.line) + " (id " + m.id + ")"));
+  // The run's own, complete data set: nothing skipped, nothing said.
+  Result complete = run({"evaluate", "--run", genre.string(), "--threads", "2", "--json"});
+  REQUIRE(complete.code == 0);
+  CHECK_FALSE(has(complete.err, "skipped"));
+  // predict reads the files it is given, no label rows: a missing one is an error naming it.
+  const std::string absent = (scratch() / "absent.npy").string();
+  Result pr = run({"predict", "--run", genre.string(), absent});
+  CHECK(pr.code == 1);
+  CHECK(has(pr.err, absent));
+
+  const std::vector<std::string> overfit = {
+      "overfit-batch", "--data", m.data,      "--beat", "--frames",      "16",  "--batch-size", "8",
+      "--steps",       "1",      "--threads", "2",      "--target-loss", "1000"};
+  Result of = run(overfit);
+  INFO(of.err);
+  CHECK(of.code == 0);
+  CHECK(has(of.err, "overfit-batch: " + skipped));
+  CHECK(has(of.err, where));
+  std::vector<std::string> of_strict = overfit;
+  of_strict.push_back("--strict");
+  Result of_refused = run(of_strict);
+  INFO(of_refused.err);
+  CHECK(of_refused.code == 1);
+  CHECK(has(of_refused.err, "(id " + m.id + ")"));
+}
+
+TEST_CASE(
+    "transfer refuses --features, --beat and CNN options (shape, dropout, BatchNorm) that "
+    "disagree with the genre run") {
   const fs::path genre = scratch() / "transfer-source";
   REQUIRE(run(small_genre_args(tiny_data(), genre, 1)).code == 0);
   // A genre run on full clips (only its config.json is read before the refusal).
@@ -135,6 +187,15 @@ TEST_CASE(
       {genre, {"--frames", "32"}, "--frames 32", "which used --frames 16"},
       {genre, {"--channels", "1,4,16"}, "--channels 1,4,16", "which used --channels 1,4,8"},
       {genre, {"--pool", "3"}, "--pool 3", "which used --pool 2"},
+      {genre, {"--dropout", "0.5"}, "--dropout 0.5", "which used --dropout 0.2"},
+      {genre,
+       {"--no-batch-norm"},
+       "--no-batch-norm",
+       "which used BatchNorm2d (no --no-batch-norm)"},
+      {genre,
+       {"--running-stats"},
+       "--running-stats",
+       "which used batch statistics (no --running-stats)"},
   };
   for (const Case& c : cases) {
     std::vector<std::string> a = {
@@ -151,13 +212,73 @@ TEST_CASE(
   }
   // The genre run's own values are accepted.
   const fs::path out = scratch() / "transfer-agreeing";
-  Result ok = run({"transfer",      "--from", genre.string(), "--data", tiny_data(),  "--features",
-                   "mel",           "--beat", "--frames",     "16",     "--channels", "1,4,8",
-                   "--pool",        "2",      "--epochs",     "1",      "--threads",  "2",
-                   "--no-progress", "--out",  out.string()});
+  Result ok = run({"transfer",  "--from", genre.string(),  "--data", tiny_data(),  "--features",
+                   "mel",       "--beat", "--frames",      "16",     "--channels", "1,4,8",
+                   "--pool",    "2",      "--dropout",     "0.2",    "--epochs",   "1",
+                   "--threads", "2",      "--no-progress", "--out",  out.string()});
   INFO(ok.err);
   CHECK(ok.code == 0);
   CHECK(read_json(out / "config.json")["features"] == "mel");
+}
+
+TEST_CASE("transfer --freeze-trunk trains the FC layers only: best.h5 keeps the genre trunk") {
+  const fs::path genre = scratch() / "freeze-source";
+  REQUIRE(run(small_genre_args(tiny_data(), genre, 1)).code == 0);
+  auto transfer = [&](const std::string& out, bool freeze) {
+    std::vector<std::string> a = {"transfer",
+                                  "--from",
+                                  genre.string(),
+                                  "--data",
+                                  tiny_data(),
+                                  "--epochs",
+                                  "2",
+                                  "--threads",
+                                  "2",
+                                  "--clip-grad",
+                                  "1",
+                                  "--out",
+                                  (scratch() / out).string(),
+                                  "--no-progress"};
+    if (freeze) a.push_back("--freeze-trunk");
+    Result r = run(a);
+    INFO(r.err);
+    REQUIRE(r.code == 0);
+    return r;
+  };
+  const Result frozen = transfer("frozen", true);
+  CHECK(has(frozen.err, "transfer: loaded 10 tensors from " + (genre / "best.h5").string() +
+                            ", re-initialised 4, froze 8"));
+  transfer("unfrozen", false);
+  const auto source = melgrad::io::load_tensor_file((genre / "best.h5").string()).tensors;
+  auto same_as_genre = [&](const std::map<std::string, melgrad::Tensor>& state,
+                           const std::string& name) {
+    return state.at(name).to_vector() == source.at(name).to_vector();
+  };
+  const auto f = melgrad::io::load_tensor_file((scratch() / "frozen" / "best.h5").string()).tensors;
+  const auto u =
+      melgrad::io::load_tensor_file((scratch() / "unfrozen" / "best.h5").string()).tensors;
+  int trunk = 0;
+  for (const auto& [name, t] : f) {
+    if (name.rfind("features.", 0) != 0) continue;
+    ++trunk;
+    INFO(name);
+    CHECK(same_as_genre(f, name));  // frozen: the genre run's bits
+    if (name.find("weight") != std::string::npos) CHECK_FALSE(same_as_genre(u, name));
+  }
+  CHECK(trunk == 8);  // conv weight and bias, BatchNorm weight and bias, for 2 blocks
+  // The loaded first FC layer is trained in both.
+  CHECK_FALSE(same_as_genre(f, "classifier.0.weight"));
+  CHECK_FALSE(same_as_genre(u, "classifier.0.weight"));
+  // Adam keeps moments of the 6 FC tensors only when frozen, of all 14 otherwise.
+  auto adam_moments = [&](const std::string& out) {
+    int n = 0;
+    for (const auto& [name, t] :
+         melgrad::io::load_tensor_file((scratch() / out / "last.h5").string()).tensors)
+      n += name.rfind("adam.exp_avg.", 0) == 0;
+    return n;
+  };
+  CHECK(adam_moments("frozen") == 6);
+  CHECK(adam_moments("unfrozen") == 14);
 }
 
 TEST_CASE("bench-step --json prints one line with the model and a positive time per step") {

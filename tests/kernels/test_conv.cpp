@@ -2,7 +2,8 @@
 // against the engine's CPU conv2d op (the semantics the CUDA backend must reproduce), on
 // small odd shapes that reach every kernel: the 3x3 / stride 1 / padding 1 implicit GEMM,
 // the general one (stride 2, asymmetric kernels and padding, 1x1, 5x5), both tile sizes
-// (O or C <= 16 and > 16), the first-layer kernels (C == 1), the fused bias + ReLU
+// (O or C <= 16 and > 16), the first-layer kernels (C == 1, also with a 31x31 filter whose
+// weights exceed the default 48 KiB of shared memory), the fused bias + ReLU
 // epilogue and its backward mask, and split-K backward-filter with and without a workspace.
 // Tolerances: float32 kernels vs a float64 reference; every output is a sum of at most a
 // few hundred O(1) products, so float32 rounding stays below 1e-5 * sqrt(terms); 2e-5
@@ -11,6 +12,7 @@
 #include <doctest/doctest.h>
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "kernels/conv.h"
@@ -206,6 +208,49 @@ TEST_CASE("conv first-layer kernels (C == 1) against the reference and the GEMM 
   }
   // A 5x5 first layer has no backward-filter kernel of its own: automatic takes the GEMM.
   check_conv(shape(1, 1, 6, 6, 4, 5, 5, 1, 1, 2, 2), {});
+}
+
+TEST_CASE("conv first layer with a 31x31 filter: more weights than the default 48 KiB") {
+  // 16 channels x 961 taps x 4 bytes = 61 504 bytes of shared memory for the first-layer
+  // kernel: automatic takes the implicit GEMM, a forced first_layer opts in (the emulator,
+  // like a GPU, refuses a launch above 48 KiB without it).
+  const Conv2dShape s = shape(1, 1, 32, 33, 16, 31, 31);
+  check_conv(s, {});
+  check_conv(s, {.fwd_algo = ConvAlgo::first_layer});
+#if MELGRAD_KERNELS_EMU
+  // Which kernel automatic launched, told by its grid: the same blocks and threads as the
+  // implicit GEMM, not those of the first-layer kernel.
+  const Inputs in = make_inputs(s, 4);
+  DeviceBuffer<float> x(in.x), w(in.w), y(y_size(s));
+  auto forward_grid = [&](ConvAlgo algo) {
+    Conv2dForwardParams f;
+    f.x = x.data();
+    f.weight = w.data();
+    f.y = y.data();
+    f.shape = s;
+    f.impl = DnnImpl::melgrad;
+    f.algo = algo;
+    const melgrad::emu::Stats before = melgrad::emu::stats();
+    conv2d_forward(f);
+    const melgrad::emu::Stats after = melgrad::emu::stats();
+    return std::pair{after.blocks - before.blocks, after.threads - before.threads};
+  };
+  CHECK(forward_grid(ConvAlgo::automatic) == forward_grid(ConvAlgo::implicit_gemm));
+  CHECK(forward_grid(ConvAlgo::automatic) != forward_grid(ConvAlgo::first_layer));
+#endif
+  // Beyond the opt-in limit (227 KiB on sm_90 and in the emulator) a forced first_layer is
+  // refused before the launch: 16 x 61 x 61 x 4 = 238 144 bytes.
+  DeviceBuffer<float> a(16 * 61 * 61);
+  Conv2dForwardParams f;
+  f.x = f.weight = a.data();
+  f.y = a.data();
+  f.shape = shape(1, 1, 1, 1, 16, 61, 61, 1, 1, 30, 30);
+  f.impl = DnnImpl::melgrad;
+  f.algo = ConvAlgo::first_layer;
+  CHECK_THROWS_WITH_AS(conv2d_forward(f),
+                       doctest::Contains("algo first_layer needs 238144 bytes of shared memory "
+                                         "for 16 channels of a 61x61 filter; the device allows"),
+                       std::invalid_argument);
 }
 
 TEST_CASE("conv fused bias + ReLU epilogue and the masked backward") {
