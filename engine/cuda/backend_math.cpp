@@ -1,7 +1,9 @@
 // CudaBackend: unary and binary maps, where, reductions, argmax and the fused softmax.
-// Maps run on any strides (broadcast operands have stride 0); reductions and softmax bring
-// the reduced dims last and contiguous (one strided copy when they are not) and run the
-// row kernels of kernels/reduce.h and kernels/softmax.h.
+// Maps run on any strides (broadcast operands have stride 0). A reduction of a contiguous
+// input over one run of neighbouring dims runs on it in place as [outer, r, inner]
+// (reduce_middle_dim); other reductions, and softmax, bring the reduced dims last and
+// contiguous (one strided copy when they are not) and run the row kernels of
+// kernels/reduce.h and kernels/softmax.h.
 #include <stdexcept>
 
 #include "engine/cuda/cuda_backend.h"
@@ -176,9 +178,52 @@ void CudaBackend::where(const Tensor& cond, const Tensor& a, const Tensor& b, co
   kernels::where_select(p, stream());
 }
 
-// x viewed as [kept dims..., reduced dims...] and packed into [rows, cols]; one row kernel.
+namespace {
+
+kernels::ReduceOp kernel_reduce_op(ReduceOp op) {
+  return op == ReduceOp::sum   ? kernels::ReduceOp::sum
+         : op == ReduceOp::max ? kernels::ReduceOp::max
+                               : kernels::ReduceOp::min;
+}
+
+// x as [outer, r, inner] when it is contiguous and its reduced dims (those of size > 1 that
+// `out` has as 1) are neighbours, with kept dims after them (inner > 1; inner == 1 is the
+// row kernel's case). Size-1 dims are skipped: they sit anywhere without moving a byte.
+struct MiddleView {
+  bool ok = false;
+  int64_t outer = 1, r = 1, inner = 1;
+};
+
+MiddleView middle_view(const Tensor& x, const Tensor& out) {
+  MiddleView v;
+  if (!x.is_contiguous()) return v;
+  int phase = 0;  // 0: kept dims before the run, 1: in the run, 2: kept dims after it
+  for (int64_t d = 0; d < x.dim(); ++d) {
+    if (x.size(d) == 1) continue;
+    const bool reduced = out.size(d) == 1;
+    if (reduced && phase == 2) return v;  // a second run
+    if (reduced) phase = 1;
+    if (!reduced && phase == 1) phase = 2;
+    (phase == 0 ? v.outer : phase == 1 ? v.r : v.inner) *= x.size(d);
+  }
+  v.ok = phase == 2;
+  return v;
+}
+
+}  // namespace
+
+// Contiguous x with one run of reduced dims followed by kept ones: reduce_middle_dim on x
+// itself. Otherwise x viewed as [kept dims..., reduced dims...] and packed into
+// [rows, cols]; one row kernel.
 void CudaBackend::reduce(ReduceOp op, const Tensor& x, const Tensor& out) {
   require_f32("reduce", {&x, &out});
+  if (const MiddleView v = middle_view(x, out); v.ok) {
+    with_contiguous_output(out, [&](const Tensor& y) {
+      kernels::reduce_middle_dim({cf32(x), f32(y), v.outer, v.r, v.inner, kernel_reduce_op(op)},
+                                 stream());
+    });
+    return;
+  }
   Shape kept_shape, kept_strides, red_shape, red_strides;
   int64_t rows = 1, cols = 1;
   for (int64_t d = 0; d < x.dim(); ++d) {
@@ -196,9 +241,7 @@ void CudaBackend::reduce(ReduceOp op, const Tensor& x, const Tensor& out) {
     p.y = f32(y);
     p.rows = rows;
     p.cols = cols;
-    p.op = op == ReduceOp::sum   ? kernels::ReduceOp::sum
-           : op == ReduceOp::max ? kernels::ReduceOp::max
-                                 : kernels::ReduceOp::min;
+    p.op = kernel_reduce_op(op);
     kernels::reduce_last_dim(p, stream());
   });
 }

@@ -1,11 +1,11 @@
 // Ops on cuda against the CPU beyond the registry's small gradient-check cases: the ops
 // without gradients (comparisons, argmax), and the kernels' other paths at larger shapes:
 // softmax rows longer than a warp's limit (block-per-row kernels) and along a middle dim,
-// reductions over leading and mixed dims, GEMM across several tiles with transposed and
-// broadcast operands, where with an int64 condition, indexing along a middle dim, and
-// concat of strided views. Same tolerance as the registry harness (1e-5 relative and
-// absolute; float32 results summed in different orders), except comparisons, argmax and
-// copies, which must match exactly.
+// reductions over leading and mixed dims (in place over a middle dim or through a copy),
+// GEMM across several tiles with transposed and broadcast operands, where with an int64
+// condition, indexing along a middle dim, and concat of strided views. Same tolerance as
+// the registry harness (1e-5 relative and absolute; float32 results summed in different
+// orders), except comparisons, argmax and copies, which must match exactly.
 #include <doctest/doctest.h>
 
 #include <vector>
@@ -80,6 +80,30 @@ TEST_CASE("reductions over leading, trailing and mixed dims of a large tensor") 
     check_close(mean(xg, dims), mean(x, dims));
     check_close(max(xg, dims), max(x, dims), 0);
     check_close(min(xg.transpose(0, 2), dims, true), min(x.transpose(0, 2), dims, true), 0);
+  }
+}
+
+TEST_CASE("reductions over dim 0 and a middle dim of contiguous inputs (no transpose copy)") {
+  // Contiguous inputs reduced over one run of dims run reduce_middle_dim in place: dim 0 of
+  // a bias gradient's [32, 300], dim 1 of [4, 37, 45] (partial 32-column tiles), dims
+  // {0, 2} of [5, 1, 33, 7] (the size-1 dim between them keeps them one run) and dims
+  // {1, 2} of [3, 40, 2, 9]. argmax over the same dims checks the indices' layout.
+  Generator gen(34);
+  for (auto shape_dims : {std::pair<Shape, std::vector<int64_t>>{{32, 300}, {0}},
+                          {{4, 37, 45}, {1}},
+                          {{5, 1, 33, 7}, {0, 2}},
+                          {{3, 40, 2, 9}, {1, 2}}}) {
+    const auto& [shape, dims] = shape_dims;
+    CAPTURE(shape_str(shape));
+    const Tensor x = Tensor::uniform(shape, -2, 2, gen), xg = x.to(kCuda);
+    for (bool keepdim : {false, true}) {
+      CAPTURE(keepdim);
+      check_close(sum(xg, dims, keepdim), sum(x, dims, keepdim));
+      check_close(mean(xg, dims, keepdim), mean(x, dims, keepdim));
+      check_close(max(xg, dims, keepdim), max(x, dims, keepdim), 0);
+      check_close(min(xg, dims, keepdim), min(x, dims, keepdim), 0);
+      check_exact(argmax(xg, dims[0], keepdim), argmax(x, dims[0], keepdim));
+    }
   }
 }
 
