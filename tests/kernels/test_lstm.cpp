@@ -3,7 +3,8 @@
 // (once on a GPU): small shapes (N = 3, T = 5..7, H = 8..24), unsorted lengths including 1
 // and T, one or both directions, hidden units per block that do not divide H. Padded steps
 // must be exactly zero in output and grad_gates; gates and cells are compared at real steps
-// (the only ones the kernels define).
+// (the only ones the kernels define). The plan's choice at the study's batch 32 (hidden 100,
+// 200, 600), and the step-wise kernels at hidden 600 with T = 2.
 // Tolerances: float32 kernels against a float64 reference on O(1) values. The forward sums
 // H <= 24 products per gate and compounds over <= 7 steps through contracting sigmoid/tanh
 // (float rounding ~1e-7 per op): 2e-6 absolute + 1e-5 relative bounds it with room. The
@@ -38,9 +39,9 @@ struct Case {
 
 std::string describe(const Case& c) {
   std::string s = "N " + std::to_string(c.dims.batch) + " T " + std::to_string(c.dims.steps) +
-                  " H " + std::to_string(c.dims.hidden) + " D " + std::to_string(c.dims.directions) +
-                  " reverse " + std::to_string(c.reverse[0]) + std::to_string(c.reverse[1]) +
-                  " units " + std::to_string(c.units) + " lengths";
+                  " H " + std::to_string(c.dims.hidden) + " D " +
+                  std::to_string(c.dims.directions) + " reverse " + std::to_string(c.reverse[0]) +
+                  std::to_string(c.reverse[1]) + " units " + std::to_string(c.units) + " lengths";
   for (int64_t l : c.lengths) s += " " + std::to_string(l);
   return s;
 }
@@ -125,7 +126,8 @@ void check_forward(const Case& c, LstmAlgo algo, bool in_place) {
     check_close(output.to_host(), ref.output, kForwardAtol, kForwardRtol);  // padded: 0 == 0
     check_close(h_n.to_host(), ref.h_n, kForwardAtol, kForwardRtol);
     check_close(c_n.to_host(), ref.c_n, kForwardAtol, kForwardRtol);
-    check_close(real_steps(cells.to_host(), c), real_steps(ref.cells, c), kForwardAtol, kForwardRtol);
+    check_close(real_steps(cells.to_host(), c), real_steps(ref.cells, c), kForwardAtol,
+                kForwardRtol);
     check_close(real_steps((in_place ? gates_x : gates).to_host(), c), real_steps(ref.gates, c),
                 kForwardAtol, kForwardRtol);
   });
@@ -171,9 +173,9 @@ void check_backward(const Case& c, LstmAlgo algo, bool in_place) {
   ForwardResult fwd = forward_reference(c, in);
   BackwardResult ref = make_backward_result(c);
   {
-    LstmBackwardParams p = backward_params(c, c.lengths.data(), in.w_hh[0], in.w_hh[1], fwd.output,
-                                           fwd.gates, fwd.cells, in.grad_output, in.grad_h_n,
-                                           in.grad_c_n);
+    LstmBackwardParams p =
+        backward_params(c, c.lengths.data(), in.w_hh[0], in.w_hh[1], fwd.output, fwd.gates,
+                        fwd.cells, in.grad_output, in.grad_h_n, in.grad_c_n);
     p.grad_gates = ref.grad_gates.data();
     p.grad_h0 = ref.grad_h0.data();
     p.grad_c0 = ref.grad_c0.data();
@@ -187,8 +189,7 @@ void check_backward(const Case& c, LstmAlgo algo, bool in_place) {
   for_each_schedule([&] {
     DeviceBuffer<int64_t> lengths(c.lengths);
     DeviceBuffer<float> w0(in.w_hh[0]), w1(in.w_hh[1]), output(fwd.output), gates(fwd.gates),
-        cells(fwd.cells), grad_output(in.grad_output), grad_h_n(in.grad_h_n),
-        grad_c_n(in.grad_c_n);
+        cells(fwd.cells), grad_output(in.grad_output), grad_h_n(in.grad_h_n), grad_c_n(in.grad_c_n);
     BackwardResult init = make_backward_result(c);
     DeviceBuffer<float> grad_gates(random_floats(init.grad_gates.size(), 98, -9.0f, 9.0f));
     DeviceBuffer<float> gw0(init.grad_w_hh[0]), gw1(init.grad_w_hh[1]), gb0(init.grad_bias[0]),
@@ -282,6 +283,42 @@ TEST_CASE("lstm persistent plan: the study's sizes fit, oversized ones fall back
   CHECK(lstm_choose_algo(huge, false) == LstmAlgo::stepwise);
 }
 
+TEST_CASE("lstm plan at the study's batch 32: hidden 100 and 200 persistent, 600 step-wise") {
+  // Hidden 600: one step's state of 32 sequences (32 x 4H floats) alone is ~300 KB, beyond
+  // any device's shared memory, so the study's largest grid point runs the step-wise kernels.
+  for (bool backward : {false, true}) {
+    CAPTURE(backward);
+    for (int64_t hidden : {100, 200}) {
+      CAPTURE(hidden);
+      const LstmDims dims{32, 40, hidden, 2};
+      const LstmPersistentPlan plan = lstm_persistent_plan(dims, backward);
+      CAPTURE(plan.why_not);
+      if (hidden == 200 && device_sm_count() < 100) {
+        // The emulator's 4 SMs leave 100 units per block at hidden 200: their W_hh slice does
+        // not fit. A data-centre GPU (H100: 132 SMs) spreads them over enough blocks.
+        CHECK_FALSE(plan.fits);
+        CHECK(lstm_choose_algo(dims, backward) == LstmAlgo::stepwise);
+        continue;
+      }
+      CHECK(plan.fits);
+      CHECK(lstm_choose_algo(dims, backward) == LstmAlgo::persistent);
+    }
+    const LstmDims large{32, 40, 600, 2};
+    const LstmPersistentPlan plan = lstm_persistent_plan(large, backward);
+    CHECK_FALSE(plan.fits);
+    CHECK(plan.why_not.find("bytes of shared memory") != std::string::npos);
+    CHECK(lstm_choose_algo(large, backward) == LstmAlgo::stepwise);
+  }
+}
+
+TEST_CASE("lstm step-wise fallback at the study's hidden 600 matches the reference (T = 2)") {
+  // Two sequences (lengths 2 and 1), one direction (both take ~11 s in the emulator): the
+  // step-wise product's tiles cover the whole 2400 x 600 W_hh.
+  const Case c{{2, 2, 600, 1}, {2, 1}, {false, true}, 0};
+  check_forward(c, LstmAlgo::stepwise, false);
+  check_backward(c, LstmAlgo::stepwise, false);
+}
+
 TEST_CASE("lstm launchers validate their parameters") {
   DeviceBuffer<float> buf(64);
   DeviceBuffer<int64_t> lengths(std::vector<int64_t>{1});
@@ -296,7 +333,8 @@ TEST_CASE("lstm launchers validate their parameters") {
   CHECK_THROWS_WITH_AS(lstm_forward(p), "lstm_forward: w_hh[1] is null", std::invalid_argument);
   p.dims = {256, 1, 1024, 1};
   p.algo = LstmAlgo::persistent;
-  CHECK_THROWS_WITH_AS(lstm_forward(p), doctest::Contains("the persistent kernel cannot run N = 256, H = 1024"),
+  CHECK_THROWS_WITH_AS(lstm_forward(p),
+                       doctest::Contains("the persistent kernel cannot run N = 256, H = 1024"),
                        std::invalid_argument);
   LstmBackwardParams b;
   b.dims = {1, 1, 0, 1};
