@@ -2,10 +2,12 @@
 // where, and random fills. Contiguous operands go through Eigen arrays (vectorised
 // exp/log/tanh); strided or broadcast ones through for_each_run.
 #include <Eigen/Core>
+#include <algorithm>
 #include <cmath>
 #include <stdexcept>
 
 #include "engine/cpu/cpu_backend.h"
+#include "engine/cpu/parallel.h"
 #include "engine/cpu/strided.h"
 
 namespace melgrad::cpu {
@@ -77,7 +79,11 @@ void CpuBackend::unary(UnaryOp op, const Tensor& x, const Tensor& out, double a,
   dispatch_floating(x.dtype(), "unary", [&]<class T>() {
     Tensor xc = contiguous_copy(x);
     if (out.is_contiguous()) {
-      unary_contiguous<T>(op, xc.data<T>(), out.data<T>(), out.numel(), a, b);
+      const T* px = xc.data<T>();
+      T* po = out.data<T>();
+      parallel_range(out.numel(), [&](int64_t lo, int64_t hi) {
+        unary_contiguous<T>(op, px + lo, po + lo, hi - lo, a, b);
+      });
     } else {
       Tensor tmp = Tensor::empty(out.shape(), out.dtype());
       unary_contiguous<T>(op, xc.data<T>(), tmp.data<T>(), out.numel(), a, b);
@@ -129,14 +135,33 @@ static void binary_loop(const T* a, const T* b, T* o, const Shape& shape,
 
 void CpuBackend::binary(BinaryOp op, const Tensor& a, const Tensor& b, const Tensor& out) {
   dispatch_floating(out.dtype(), "binary", [&]<class T>() {
-    const std::array<Shape, 3> strides = {out.strides(), a.strides(), b.strides()};
+    std::array<Shape, 3> strides = {out.strides(), a.strides(), b.strides()};
     const T* pa = a.data<T>();
     const T* pb = b.data<T>();
     T* po = out.data<T>();
+    Shape shape = out.shape();
+    // Contiguous operands (b also as one broadcast scalar) are one flat run, split over the
+    // threads; any other layout walks its runs on the calling thread.
+    const bool flat =
+        out.is_contiguous() && a.is_contiguous() &&
+        (b.is_contiguous() || b.numel() == 1 ||
+         std::all_of(b.strides().begin(), b.strides().end(), [](int64_t s) { return s == 0; }));
+    if (flat) {
+      shape = {out.numel()};
+      strides = {Shape{1}, Shape{1}, Shape{b.is_contiguous() && b.numel() == out.numel() ? 1 : 0}};
+    }
     // One instantiation per op keeps the inner loops branch-free and vectorisable.
+    auto run = [&]<BinaryOp OP>() {
+      if (!flat) return binary_loop<T, OP>(pa, pb, po, shape, strides);
+      parallel_range(out.numel(), [&](int64_t lo, int64_t hi) {
+        binary_loop<T, OP>(pa + lo, strides[2][0] ? pb + lo : pb, po + lo, Shape{hi - lo}, strides);
+      });
+    };
     switch (op) {
-#define MELGRAD_BINARY_CASE(name) \
-  case BinaryOp::name: binary_loop<T, BinaryOp::name>(pa, pb, po, out.shape(), strides); break;
+#define MELGRAD_BINARY_CASE(name)              \
+  case BinaryOp::name:                         \
+    run.template operator()<BinaryOp::name>(); \
+    break;
       MELGRAD_BINARY_CASE(add)
       MELGRAD_BINARY_CASE(sub)
       MELGRAD_BINARY_CASE(mul)

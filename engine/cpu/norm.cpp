@@ -31,9 +31,11 @@ void for_channel_blocks(const G& g, int64_t c, F&& f) {
   }
 }
 
-// Below ~1M values (a few 0.1 ms) a kernel runs on the calling thread: a fork/join would
-// cost more than it saves, a whole scheduler time slice when the cores are shared.
-constexpr int64_t kParallelValues = int64_t{1} << 20;
+// Below 64K values the kernel runs on the calling thread: a fork/join (a few µs on idle
+// cores) would cost more than it saves. 1M before 2026-12-06, tuned on shared cores where a
+// join could cost a scheduler time slice; on a quiet machine it left cnn-beat's second
+// thread idle (docs/PERFORMANCE.md).
+constexpr int64_t kParallelValues = int64_t{1} << 16;
 
 bool split_channels(const G& g) { return g.C > 1 && g.N * g.C * g.S >= kParallelValues; }
 

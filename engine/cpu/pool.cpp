@@ -16,9 +16,11 @@ namespace {
 
 using G = Pool2dGeometry;
 
-// Below ~1M input values (~0.1 ms) the kernels run on the calling thread: a fork/join would
-// cost more than it saves, a whole scheduler time slice when the cores are shared.
-constexpr int64_t kParallelValues = int64_t{1} << 20;
+// Below 64K values the kernel runs on the calling thread: a fork/join (a few µs on idle
+// cores) would cost more than it saves. 1M before 2026-12-06, tuned on shared cores where a
+// join could cost a scheduler time slice; on a quiet machine it left cnn-beat's second
+// thread idle (docs/PERFORMANCE.md).
+constexpr int64_t kParallelValues = int64_t{1} << 16;
 
 // The rule every window applies to each value in row-major order, PyTorch's
 // `(val > maxval) || isnan(val)`: the first maximum wins ties, a NaN wins over numbers, and

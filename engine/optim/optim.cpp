@@ -1,7 +1,8 @@
 // Optimisers, clipping and schedules (see optim.h). The CPU updates are single fused loops
-// per parameter. On other devices Adam is one fused multi-tensor kernel of the device's
-// backend (Backend::fused_adam_step), and SGD and clipping use its elementwise kernels;
-// nothing here reads device memory back except clip_grad_norm's returned norm.
+// per parameter (split over the threads for large ones). On other devices Adam is one fused
+// multi-tensor kernel of the device's backend (Backend::fused_adam_step), and SGD and clipping use
+// its elementwise kernels; nothing here reads device memory back except clip_grad_norm's returned
+// norm.
 #include "engine/optim/optim.h"
 
 #include <cmath>
@@ -10,6 +11,7 @@
 
 #include "engine/autograd.h"
 #include "engine/backend.h"
+#include "engine/cpu/parallel.h"
 #include "engine/ops/ops.h"
 
 namespace melgrad::optim {
@@ -74,8 +76,11 @@ void Adam::step() {
       continue;
     }
     dispatch_floating(p.dtype(), "Adam", [&]<class T>() {
-      adam_update<T>(p.data<T>(), g.data<T>(), m_[i].data<T>(), v_[i].data<T>(), p.numel(),
-                     options_, lr_, steps_);
+      T *pp = p.data<T>(), *pm = m_[i].data<T>(), *pv = v_[i].data<T>();
+      const T* pg = g.data<T>();
+      cpu::parallel_range(p.numel(), [&](int64_t lo, int64_t hi) {
+        adam_update<T>(pp + lo, pg + lo, pm + lo, pv + lo, hi - lo, options_, lr_, steps_);
+      });
     });
   }
   if (dev_p.empty()) return;
