@@ -171,7 +171,7 @@ void launch_first_layer_forward(const Conv2dForwardParams& p, const FirstLayerAr
   const dim3 grid(static_cast<unsigned>(ceil_div(pixels, kFirstLayerThreads)),
                   static_cast<unsigned>(ceil_div(a.O, OG)), 1);
   const std::size_t smem = first_layer_smem(p.shape);
-  if (smem > kDefaultDynamicSmem) MG_SET_MAX_DYNAMIC_SMEM(first_layer_forward<OG>, smem);
+  if (smem > kDefaultDynamicSmem) MG_RAISE_MAX_DYNAMIC_SMEM(first_layer_forward<OG>, smem);
   MG_LAUNCH(first_layer_forward<OG>, grid, kFirstLayerThreads, smem, stream)
   (p.x, p.weight, p.bias, p.y, a);
 }

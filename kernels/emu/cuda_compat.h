@@ -14,6 +14,8 @@
 //   MG_CHECK_LAUNCH("softmax_forward");    // after a launch: cudaGetLastError → exception
 //   MG_SET_MAX_DYNAMIC_SMEM(kernel, bytes) // opt in to > 48 KiB of dynamic shared memory
 //                                          // (cudaFuncSetAttribute; the emulator enforces it)
+//   MG_RAISE_MAX_DYNAMIC_SMEM(kernel, bytes)  // the same, but never lowers the limit (what
+//                                          // launchers use: a recorded graph keeps its launches)
 // Host code of kernels/ checks CUDA runtime calls (nvcc build only) with
 //   MG_CUDA_CHECK(cudaGetDevice(&dev));    // throws "cudaGetDevice(&dev) failed at FILE:LINE:
 //                                          //   cudaErrorNoDevice (no CUDA-capable device ...)"
@@ -23,7 +25,8 @@
 //       device cannot launch cooperatively or the grid does not fit co-resident
 //   mg_grid_sync();                        // in the kernel: cg::this_grid().sync()
 //   MG_COOPERATIVE_MAX_BLOCKS(kernel, threads, smem)  // on the host: co-resident blocks
-// Both raise the kernel's dynamic shared memory limit when smem needs more than 48 KiB.
+// Both raise the kernel's dynamic shared memory limit when smem needs more than it allows
+// (never lowering it).
 // Global memory that other blocks write during the kernel is read with __ldcg (L2, not the
 // possibly stale L1); the emulator defines it as a plain load.
 // A raw `__shared__` declaration does not compile in the emulator build (the emulator could
@@ -90,9 +93,21 @@ void set_max_dynamic_smem(const char* name, void (*fn)(P...), std::size_t smem, 
         "cudaFuncSetAttribute(MaxDynamicSharedMemorySize)", name, at);
 }
 
+// Raises the kernel's limit to smem when it allows less (it starts at 48 KiB); never lowers
+// it, so launches recorded earlier in a graph with more shared memory stay valid.
+template <class... P>
+void raise_max_dynamic_smem(const char* name, void (*fn)(P...), std::size_t smem, CallSite at) {
+  if (smem <= 48 * 1024) return;
+  cudaFuncAttributes attributes{};
+  check(cudaFuncGetAttributes(&attributes, reinterpret_cast<const void*>(fn)),
+        "cudaFuncGetAttributes", name, at);
+  if (smem > static_cast<std::size_t>(attributes.maxDynamicSharedSizeBytes))
+    set_max_dynamic_smem(name, fn, smem, at);
+}
+
 // How many blocks of `threads` threads and `smem` bytes of dynamic shared memory can be
 // resident at once (0 when the device cannot launch cooperatively). Raises the kernel's
-// dynamic shared memory limit first when smem needs more than the default 48 KiB.
+// dynamic shared memory limit first when smem needs more than it allows.
 template <class... P>
 int cooperative_max_blocks(const char* name, void (*fn)(P...), int threads, std::size_t smem,
                            CallSite at) {
@@ -103,7 +118,7 @@ int cooperative_max_blocks(const char* name, void (*fn)(P...), int threads, std:
   if (coop == 0) return 0;
   check(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev),
         "cudaDeviceGetAttribute(MultiProcessorCount)", name, at);
-  if (smem > 48 * 1024) set_max_dynamic_smem(name, fn, smem, at);
+  raise_max_dynamic_smem(name, fn, smem, at);
   check(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, fn, threads, smem),
         "cudaOccupancyMaxActiveBlocksPerMultiprocessor", name, at);
   return per_sm * sms;
@@ -169,6 +184,8 @@ CooperativeLauncher<P...> make_cooperative_launcher(const char* name, void (*fn)
                                                  {__FILE__, __LINE__})
 #define MG_SET_MAX_DYNAMIC_SMEM(kernel, bytes) \
   ::melgrad::cuda_launch::set_max_dynamic_smem(#kernel, kernel, (bytes), {__FILE__, __LINE__})
+#define MG_RAISE_MAX_DYNAMIC_SMEM(kernel, bytes) \
+  ::melgrad::cuda_launch::raise_max_dynamic_smem(#kernel, kernel, (bytes), {__FILE__, __LINE__})
 
 #else  // ---------------------------------------------------------------- emulator (g++) --
 
@@ -219,6 +236,8 @@ constexpr int warpSize = 32;
                                                     static_cast<unsigned>(threads), (smem))
 #define MG_SET_MAX_DYNAMIC_SMEM(kernel, bytes) \
   ::melgrad::emu::detail::set_max_dynamic_smem_of(#kernel, kernel, (bytes))
+#define MG_RAISE_MAX_DYNAMIC_SMEM(kernel, bytes) \
+  ::melgrad::emu::detail::raise_max_dynamic_smem_of(#kernel, kernel, (bytes))
 inline void mg_grid_sync(const std::source_location& w = std::source_location::current()) {
   ::melgrad::emu::detail::grid_barrier(w);
 }

@@ -256,6 +256,17 @@ Launcher<P...> make_launcher(const char* name, void (*fn)(P...), dim3 grid, dim3
   return Launcher<P...>(name, fn, grid, block, smem, false, stream);
 }
 
+// Raises the kernel's limit to `bytes` when it is lower; never lowers it, so a launch
+// recorded earlier with more shared memory (a step graph) stays valid. What the cooperative
+// launch and occupancy helpers and MG_RAISE_MAX_DYNAMIC_SMEM use, in both builds.
+inline void raise_max_dynamic_smem(const char* name, const void* fn, std::size_t bytes) {
+  if (bytes > max_dynamic_smem(fn)) set_max_dynamic_smem(name, fn, bytes);
+}
+template <class... P>
+void raise_max_dynamic_smem_of(const char* name, void (*fn)(P...), std::size_t bytes) {
+  raise_max_dynamic_smem(name, reinterpret_cast<const void*>(fn), bytes);
+}
+
 // What MG_SET_MAX_DYNAMIC_SMEM(kernel, bytes) builds.
 template <class... P>
 void set_max_dynamic_smem_of(const char* name, void (*fn)(P...), std::size_t bytes) {
@@ -263,11 +274,11 @@ void set_max_dynamic_smem_of(const char* name, void (*fn)(P...), std::size_t byt
 }
 
 // What MG_COOPERATIVE_MAX_BLOCKS(kernel, threads, smem) builds. As under nvcc, it first
-// raises the kernel's dynamic shared memory limit when smem needs more than the default.
+// raises the kernel's dynamic shared memory limit when smem needs more than it allows.
 template <class... P>
 int cooperative_max_blocks_of(const char* name, void (*fn)(P...), unsigned threads,
                               std::size_t smem) {
-  if (smem > kDefaultSmemLimit) set_max_dynamic_smem(name, reinterpret_cast<const void*>(fn), smem);
+  raise_max_dynamic_smem(name, reinterpret_cast<const void*>(fn), smem);
   return cooperative_max_blocks(threads, smem);
 }
 
@@ -276,7 +287,7 @@ int cooperative_max_blocks_of(const char* name, void (*fn)(P...), unsigned threa
 template <class... P>
 Launcher<P...> make_cooperative_launcher(const char* name, void (*fn)(P...), dim3 grid,
                                          dim3 block, std::size_t smem, cudaStream_t stream) {
-  if (smem > kDefaultSmemLimit) set_max_dynamic_smem(name, reinterpret_cast<const void*>(fn), smem);
+  raise_max_dynamic_smem(name, reinterpret_cast<const void*>(fn), smem);
   return Launcher<P...>(name, fn, grid, block, smem, true, stream);
 }
 

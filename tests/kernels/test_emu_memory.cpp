@@ -147,6 +147,13 @@ TEST_CASE("emu: more than 48 KiB of shared memory needs the kernel's opt-in, as 
   // A cooperative launch raises the limit itself, as MG_LAUNCH_COOPERATIVE does under nvcc.
   MG_LAUNCH_COOPERATIVE(touch_dynamic_end, 1, 32, 100 * 1024, nullptr)(y.data(), 100 * 256);
   CHECK(y.to_host()[0] == 3.0f);
+  // Asking for less never lowers the limit: a launch recorded before with more shared memory
+  // (a step graph replayed after a smaller batch's plan) stays valid.
+  // The limit is 100 KiB here, from the cooperative launch above.
+  CHECK(MG_COOPERATIVE_MAX_BLOCKS(touch_dynamic_end, 32, 80 * 1024) > 0);
+  MG_RAISE_MAX_DYNAMIC_SMEM(touch_dynamic_end, 60 * 1024);
+  MG_LAUNCH(touch_dynamic_end, 1, 32, 100 * 1024, nullptr)(y.data(), 100 * 256);
+  CHECK(y.to_host()[0] == 3.0f);
   MG_SET_MAX_DYNAMIC_SMEM(touch_dynamic_end, k48);  // back to the default, for other tests
 }
 
