@@ -90,22 +90,29 @@ void reduce_last_dim(const ReduceParams& p, Stream stream) {
   MG_CHECK_LAUNCH(fn);
 }
 
-void reduce_last_dim_reference(const ReduceParams& p) {
-  for (int64_t r = 0; r < p.rows; ++r) {
-    const float* x = p.x + r * p.cols;
-    double acc = p.op == ReduceOp::max ? -INFINITY : p.op == ReduceOp::min ? INFINITY : 0.0;
-    for (int64_t c = 0; c < p.cols; ++c) {
-      const double v = x[c];
-      switch (p.op) {
-        case ReduceOp::max: acc = (v > acc || std::isnan(v)) ? v : acc; break;
-        case ReduceOp::min: acc = (v < acc || std::isnan(v)) ? v : acc; break;
-        default: acc += v; break;
-      }
-      if (std::isnan(acc)) break;
+float reduce_reference(const float* x, int64_t n, int64_t stride, ReduceOp op) {
+  double acc = op == ReduceOp::max ? -INFINITY : op == ReduceOp::min ? INFINITY : 0.0;
+  for (int64_t i = 0; i < n; ++i) {
+    const double v = x[i * stride];
+    switch (op) {
+      case ReduceOp::max:
+        acc = (v > acc || std::isnan(v)) ? v : acc;
+        break;
+      case ReduceOp::min:
+        acc = (v < acc || std::isnan(v)) ? v : acc;
+        break;
+      default:
+        acc += v;
+        break;
     }
-    if (p.op == ReduceOp::mean) acc /= static_cast<double>(p.cols);
-    p.y[r] = static_cast<float>(acc);
+    if (std::isnan(acc)) break;
   }
+  if (op == ReduceOp::mean) acc /= static_cast<double>(n);
+  return static_cast<float>(acc);
+}
+
+void reduce_last_dim_reference(const ReduceParams& p) {
+  for (int64_t r = 0; r < p.rows; ++r) p.y[r] = reduce_reference(p.x + r * p.cols, p.cols, 1, p.op);
 }
 
 }  // namespace melgrad::kernels

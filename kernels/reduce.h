@@ -37,6 +37,9 @@ struct ReduceMiddleParams {
 
 void reduce_middle_dim(const ReduceMiddleParams& p, Stream stream = nullptr);
 void reduce_middle_dim_reference(const ReduceMiddleParams& p);
+// What both references compute for one output: op over n values x[0], x[stride], ...,
+// accumulated in double (NaN propagates; mean of none is NaN).
+float reduce_reference(const float* x, int64_t n, int64_t stride, ReduceOp op);
 
 // Rows up to this many columns go one warp per row; longer rows one block per row.
 constexpr int64_t kReduceWarpRowMaxCols = 1024;

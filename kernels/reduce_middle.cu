@@ -103,24 +103,8 @@ void reduce_middle_dim(const ReduceMiddleParams& p, Stream stream) {
 void reduce_middle_dim_reference(const ReduceMiddleParams& p) {
   for (int64_t o = 0; o < p.outer; ++o) {
     for (int64_t c = 0; c < p.inner; ++c) {
-      double acc = p.op == ReduceOp::max ? -INFINITY : p.op == ReduceOp::min ? INFINITY : 0.0;
-      for (int64_t i = 0; i < p.r; ++i) {
-        const double v = p.x[(o * p.r + i) * p.inner + c];
-        switch (p.op) {
-          case ReduceOp::max:
-            acc = (v > acc || std::isnan(v)) ? v : acc;
-            break;
-          case ReduceOp::min:
-            acc = (v < acc || std::isnan(v)) ? v : acc;
-            break;
-          default:
-            acc += v;
-            break;
-        }
-        if (std::isnan(acc)) break;
-      }
-      if (p.op == ReduceOp::mean) acc /= static_cast<double>(p.r);
-      p.y[o * p.inner + c] = static_cast<float>(acc);
+      const float* column = p.r > 0 ? p.x + o * p.r * p.inner + c : p.x;  // x may be null if r = 0
+      p.y[o * p.inner + c] = reduce_reference(column, p.r, p.inner, p.op);
     }
   }
 }
