@@ -12,6 +12,8 @@ packages=(
   ccache                               # cheap rebuilds
   nlohmann-json3-dev                   # run configs, logs and metrics as JSON
   clang libclang-rt-14-dev             # libFuzzer target for the .npy parser
+  libsndfile1-dev libsoxr-dev libfftw3-dev  # audio front end: decode, resample, FFT
+  openmpi-bin libopenmpi-dev           # data-parallel training over MPI
 )
 
 missing=()
