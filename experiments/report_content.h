@@ -54,6 +54,8 @@ struct ReportContent {
   std::string dataset_label{};  // one line saying which data set, e.g. "SYNTHETIC ..."
   std::vector<std::pair<std::string, std::string>> facts{};  // label, value (header table)
   std::vector<Section> sections{};
+  std::string html_name = "report.html";  // the HTML twin the Markdown points to for plots
+  std::string remake = "melgrad report --run STUDY_DIR";  // the command that re-renders it
 };
 
 ReportContent build_report_content(const StudyData& study);

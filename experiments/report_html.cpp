@@ -137,7 +137,7 @@ std::string render_html(const ReportContent& c) {
     out += "</section>\n";
   }
   out +=
-      "</main>\n<footer>Written by melgrad (melgrad report --run STUDY_DIR re-renders it). "
+      "</main>\n<footer>Written by melgrad (" + escape_xml(c.remake) + " re-renders it). "
       "Self-contained: no scripts, no external files.</footer>\n</div>\n</body>\n</html>\n";
   return out;
 }

@@ -479,6 +479,22 @@ const std::vector<std::string>& standard_experiment_names() {
   return kNames;
 }
 
+ExperimentRun load_run(const std::string& run_dir) {
+  const fs::path dir = fs::absolute(run_dir).lexically_normal();
+  const fs::path config = dir / "config.json";
+  if (!fs::exists(config))
+    throw ReportError(config.string() + ": not found (is this a run folder written by melgrad?)");
+  const json c = read_json_file(config);
+  require_object(c, config.string(), "(top level)");
+  std::string kind = opt_string(c, "command", config.string());
+  if (fs::exists(dir / "grid.json")) kind = "grid";
+  std::string name = dir.filename().string();
+  if (name.empty()) name = dir.parent_path().filename().string();
+  const json entry = {{"name", name}, {"kind", kind}, {"dir", dir.filename().string()}};
+  return read_experiment(entry, 0, dir.parent_path().string(), json::object(), config.string(),
+                         (dir / "metrics.json").string());
+}
+
 StudyData load_study(const std::string& study_dir) {
   StudyData study;
   study.dir = study_dir;

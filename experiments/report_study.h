@@ -127,6 +127,10 @@ struct StudyData {
 // JSON file is malformed.
 StudyData load_study(const std::string& study_dir);
 
+// One run folder on its own (config.json's "command" gives its kind; a folder with
+// grid.json is a grid). Throws ReportError when config.json is missing or malformed.
+ExperimentRun load_run(const std::string& run_dir);
+
 // The experiments `melgrad study` runs, in its order (a report row per missing one).
 const std::vector<std::string>& standard_experiment_names();
 

@@ -177,6 +177,13 @@ void Canvas::text(double x, double y, std::string_view content, const TextStyle&
   body_ += el + ">" + escape_xml(content) + "</text>\n";
 }
 
+void Canvas::image(double x, double y, double w, double h, std::string_view href) {
+  body_ += "<image x=\"" + num(x) + "\" y=\"" + num(y) + "\" width=\"" + num(std::max(w, 0.0)) +
+           "\" height=\"" + num(std::max(h, 0.0)) +
+           "\" preserveAspectRatio=\"none\" style=\"image-rendering:pixelated\" href=\"" +
+           escape_xml(href) + "\"/>\n";
+}
+
 std::string Canvas::str() const {
   return "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 " + num(width_) + " " +
          num(height_) + "\" width=\"" + num(width_) + "\" height=\"" + num(height_) +

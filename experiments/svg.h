@@ -73,6 +73,9 @@ class Canvas {
             std::string_view tooltip = "", std::string_view css_class = "",
             std::string_view stroke = "");
   void text(double x, double y, std::string_view content, const TextStyle& style = {});
+  // A raster image stretched over [x, x + w] x [y, y + h], pixels kept sharp (no smoothing);
+  // `href` is a URL or a data: URI (png.h makes one).
+  void image(double x, double y, double w, double h, std::string_view href);
 
   std::string str() const;
 
