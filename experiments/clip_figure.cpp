@@ -56,7 +56,7 @@ std::vector<Panel> panels_of(const std::vector<float>& clip, int64_t rows, int64
 void draw_panel(svg::Canvas& c, const Panel& p, int64_t frames, const ClipPlot& plot, double top, double height) {
   const double left = 58, bar_w = 12, right_margin = 70;
   const double width = plot.width - left - right_margin;
-  const double x_max = plot.beat ? double(frames) : double(frames) * plot.frame_seconds;
+  const double x_max = plot.beat ? double(frames) * plot.beats_per_column : double(frames) * plot.frame_seconds;
   svg::Ticks xt = svg::nice_ticks(0, x_max, 6);
   xt.lo = 0, xt.hi = x_max;
   xt.values.erase(std::remove_if(xt.values.begin(), xt.values.end(), [&](double v) { return v < 0 || v > x_max; }),
@@ -124,7 +124,31 @@ png::Image heat_image(const std::vector<float>& values, int64_t rows, int64_t co
   return im;
 }
 
-std::string clip_svg(const std::vector<float>& clip, int64_t rows, int64_t frames, const ClipPlot& plot) {
+// Averages groups of k = ceil(frames / max_columns) frames (the last group may be shorter),
+// so a 30 s clip's 1293 frames do not make a picture wider than the page.
+static std::vector<float> average_frames(const std::vector<float>& clip, int64_t rows, int64_t frames, int64_t k) {
+  const int64_t cols = (frames + k - 1) / k;
+  std::vector<float> out(size_t(rows * cols));
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < cols; ++c) {
+      const int64_t first = c * k, last = std::min(frames, first + k);
+      double sum = 0;
+      for (int64_t t = first; t < last; ++t) sum += clip[size_t(r * frames + t)];
+      out[size_t(r * cols + c)] = float(sum / double(last - first));
+    }
+  return out;
+}
+
+std::string clip_svg(const std::vector<float>& clip, int64_t rows, int64_t frames, const ClipPlot& plot_in) {
+  if (plot_in.max_columns > 0 && frames > plot_in.max_columns && clip.size() == size_t(rows * frames)) {
+    const int64_t k = (frames + plot_in.max_columns - 1) / plot_in.max_columns;
+    ClipPlot plot = plot_in;
+    plot.max_columns = 0;
+    plot.frame_seconds *= double(k);
+    plot.beats_per_column = plot_in.beats_per_column * double(k);
+    return clip_svg(average_frames(clip, rows, frames, k), rows, (frames + k - 1) / k, plot);
+  }
+  const ClipPlot& plot = plot_in;
   const std::vector<Panel> panels = panels_of(clip, rows, frames);
   const double title_h = plot.title.empty() ? 8 : 26, gap = 44;
   auto panel_height = [](const Panel& p) { return p.chroma ? 120.0 : 200.0; };

@@ -20,6 +20,8 @@ struct ClipPlot {
   bool beat = false;                   // x counts beats, not seconds
   double frame_seconds = 512.0 / 22050.0;  // hop / sample rate of the data set
   double width = 620;                  // pixels of the whole figure
+  int64_t max_columns = 0;             // > 0: average groups of frames down to at most this
+  double beats_per_column = 1;         // set when beat columns were averaged (max_columns)
 };
 
 // The magma colour map at t in [0, 1] (clamped; NaN -> 0) as 8-bit RGB.

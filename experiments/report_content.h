@@ -80,6 +80,10 @@ Section genre_run_section(const ExperimentRun& run);
 Section regression_run_section(const ExperimentRun& run);
 Section other_run_section(const ExperimentRun& run);
 
+// The exploratory section: clip pictures per genre, class counts, lengths, targets
+// (report_eda.cpp), from the data folder study.json names.
+Section eda_section(const StudyData& study);
+
 // The table of our headline numbers beside the published ones (REFERENCE §3).
 Section summary_section(const StudyData& study, const std::string& ours_label);
 

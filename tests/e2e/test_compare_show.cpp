@@ -178,3 +178,37 @@ TEST_CASE("config differences name nested keys and absent values") {
   CHECK(d[1].key == "model_config.hidden");
   CHECK(d[1].values[1] == "(absent)");
 }
+
+TEST_CASE("the report's data section draws a clip per genre and counts classes, lengths and targets") {
+  report::StudyData study;
+  study.dataset.known = true;
+  study.dataset.path = tiny_data();
+  const report::Section s = report::eda_section(study);
+  size_t clip_figures = 0, beat_figures = 0;
+  bool dropped_row = false, lengths = false, correlations = false;
+  for (const report::Block& b : s.blocks) {
+    if (const auto* row = std::get_if<report::FigureRow>(&b)) {
+      for (const report::Figure& f : *row) {
+        clip_figures += f.svg.find("mel band") != std::string::npos;
+        beat_figures += f.svg.find(">beat<") != std::string::npos;
+        correlations = correlations || f.svg.find("Spearman correlation") != std::string::npos;
+      }
+    } else if (const auto* t = std::get_if<report::Table>(&b)) {
+      for (const auto& cells : t->rows) dropped_row = dropped_row || (cells.size() == 3 && cells[2].text == "dropped");
+    } else if (const auto* p = std::get_if<report::Paragraph>(&b)) {
+      lengths = lengths || p->text.find("Full clip lengths") != std::string::npos;
+      INFO(p->text);
+      CHECK_FALSE(p->note);  // nothing failed to render
+    }
+  }
+  CHECK(clip_figures == 20);  // 10 classes, full and beat-synchronised
+  CHECK(beat_figures == 10);
+  CHECK(dropped_row);         // Indie-Rock, Post-Punk, ... are dropped by CLASS_MAPPING
+  CHECK(lengths);
+  CHECK(correlations);
+
+  study.dataset.path = (scratch() / "no-such-data").string();
+  const report::Section missing = report::eda_section(study);
+  REQUIRE(missing.blocks.size() == 1);
+  CHECK(std::get<report::Paragraph>(missing.blocks[0]).text.find("no-such-data") != std::string::npos);
+}
