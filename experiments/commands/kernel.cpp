@@ -1,9 +1,11 @@
-// `melgrad kernel NAME [--variant V] [--shape MxNxK] [--repeat R]`: runs one kernel variant
-// of a teaching ladder on the device, checks it against its CPU reference (largest absolute
-// error) and times it. Kernels: gemm (the GEMM ladder, kernels/ladder/gemm_ladder.h; variant
-// v1..v9 or a name, or "all" for the whole ladder as a table). Under `melgrad-emu` (or a
-// build without nvcc) the device is the kernel emulator: the times are CPU wall time of the
-// emulation, labelled so, and say nothing about a GPU. docs/KERNEL_LADDER.md reads them.
+// `melgrad kernel NAME [--variant V] [--shape MxNxK] [--repeat R] [--counters]`: runs one
+// kernel variant of a teaching ladder on the device, checks it against its CPU reference
+// (largest absolute error) and times it. Kernels: gemm (the GEMM ladder,
+// kernels/ladder/gemm_ladder.h; variant v1..v9 or a name, or "all" for the whole ladder as
+// a table). Under `melgrad-emu` (or a build without nvcc) the device is the kernel
+// emulator: the times are CPU wall time of the emulation, labelled so, and say nothing
+// about a GPU; --counters (emulator only) adds one counted launch per variant and prints
+// what explains a GPU's speed (kernels/emu/emu_counters.h). docs/KERNEL_LADDER.md reads them.
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -15,6 +17,10 @@
 #include "experiments/cli.h"
 #include "kernels/ladder/gemm_ladder.h"
 #include "kernels/runtime.h"
+#if MELGRAD_KERNELS_EMU
+#include "kernels/emu/cuda_compat.h"
+#include "kernels/emu/emu_counters.h"
+#endif
 
 using namespace melgrad;
 using namespace melgrad::kernels;
@@ -82,6 +88,32 @@ RungResult run_gemm_rung(int rung, const GemmShape& s, int64_t repeat) {
   return {max_error, tolerance, ms.empty() ? 0.0 : ms[ms.size() / 2]};
 }
 
+#if MELGRAD_KERNELS_EMU
+// One launch of `rung` under the emulator's counters, printed as a table row.
+void print_gemm_counters(int rung, const GemmShape& s) {
+  namespace counters = emu::counters;
+  using counters::Access;
+  const std::vector<float> a = uniform_values(s.m * s.k, 1), b = uniform_values(s.k * s.n, 2);
+  DeviceBuffer<float> da(a), db(b), dc(static_cast<std::size_t>(s.m * s.n));
+  counters::Session session;
+  ladder_gemm(rung, {s.m, s.n, s.k, da.data(), db.data(), dc.data()});
+  device_synchronize();
+  const counters::Totals t = session.finish();
+  auto at = [](const uint64_t (&v)[4], Access a) { return v[static_cast<int>(a)]; };
+  const double flops = 2.0 * double(s.m) * double(s.n) * double(s.k);
+  const uint64_t moved = t.global_bytes_moved();
+  const uint64_t lds = at(t.requests, Access::shared_load), sts = at(t.requests, Access::shared_store);
+  const std::string label = "v" + std::to_string(rung + 1) + " " + ladder_gemm_rungs()[rung].name;
+  std::printf("%-16s %9llu %6.1f %6.1f %10.1f %7.2f %9llu %6.2f %6.2f %8llu %6llu\n", label.c_str(),
+              (unsigned long long)at(t.requests, Access::global_load),
+              t.sectors_per_request(Access::global_load), t.sectors_per_request(Access::global_store),
+              double(moved) / 1024.0, moved ? flops / double(moved) : 0.0, (unsigned long long)lds,
+              lds ? double(at(t.conflicts, Access::shared_load)) / double(lds) : 0.0,
+              sts ? double(at(t.conflicts, Access::shared_store)) / double(sts) : 0.0,
+              (unsigned long long)t.barriers, (unsigned long long)t.divergent_branches);
+}
+#endif
+
 int run_gemm(const cli::Args& args) {
   const GemmShape s = parse_shape(args.str("shape"));
   const int64_t repeat = args.integer("repeat");
@@ -118,6 +150,17 @@ int run_gemm(const cli::Args& args) {
     std::printf("%-16s %12.2e %10s %12.3f %12.3f\n", label.c_str(), r.max_error,
                 ok ? "ok" : "FAILED", r.median_ms, gflops);
   }
+  if (args.flag("counters")) {
+#if MELGRAD_KERNELS_EMU
+    std::printf("\nemulator counters, one launch each (per warp request; see docs/KERNEL_LADDER.md)\n");
+    std::printf("%-16s %9s %6s %6s %10s %7s %9s %6s %6s %8s %6s\n", "variant", "gld req", "sect/r",
+                "st s/r", "global KiB", "FLOP/B", "lds req", "ld cf", "st cf", "barriers", "diverg");
+    for (int rung : chosen)
+      if (rungs[rung].name != "tiled") print_gemm_counters(rung, s);  // tiled: not instrumented
+#else
+    throw cli::UsageError("--counters needs the emulator build: run melgrad-emu kernel ...");
+#endif
+  }
   if (!all_ok) {
     std::printf("a variant exceeded the tolerance 2e-6 * (k + 1) (tf32: 2e-3 * (k + 1))\n");
     return 1;
@@ -138,7 +181,9 @@ cli::CommandRegistrar reg(
      .summary = "run one kernel variant against its CPU reference and time it",
      .options = {{"variant", "v1..v9, a rung name (naive, ..., tf32), or all", "all"},
                  {"shape", "MxNxK", "128x128x128"},
-                 {"repeat", "timed launches (median reported)", "3"}},
+                 {"repeat", "timed launches (median reported)", "3"},
+                 {"counters", "emulator only: count memory requests, bank conflicts, barriers and "
+                  "divergent branches of one launch per variant", "", true}},
      .positional_help = "gemm",
      .run = run});
 

@@ -4,6 +4,7 @@
 // is 32 separate 128-byte lines (stride k), and their stores of C are 32 lines too (stride
 // n). B[i, col] is the same address for the whole warp (a broadcast).
 #include "kernels/emu/cuda_compat.h"
+#include "kernels/emu/emu_counters.h"
 #include "kernels/ladder/gemm_ladder.h"
 
 namespace melgrad::kernels::ladder {
@@ -12,10 +13,10 @@ namespace {
 __global__ void gemm_naive(int m, int n, int k, const float* a, const float* b, float* c) {
   const int row = static_cast<int>(blockIdx.x * blockDim.x + threadIdx.x);
   const int col = static_cast<int>(blockIdx.y * blockDim.y + threadIdx.y);
-  if (row >= m || col >= n) return;
+  if (MG_BRANCH(row >= m || col >= n)) return;
   float sum = 0.0f;
-  for (int i = 0; i < k; ++i) sum += a[row * k + i] * b[i * n + col];
-  c[row * n + col] = sum;
+  for (int i = 0; i < k; ++i) sum += MG_LDG(&a[row * k + i]) * MG_LDG(&b[i * n + col]);
+  MG_STG(&c[row * n + col], sum);
 }
 
 }  // namespace

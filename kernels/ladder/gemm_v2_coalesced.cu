@@ -5,6 +5,7 @@
 // (coalesced: 4 sectors of 32 bytes per request instead of 32), and A[row, i] is one
 // address for the whole warp. Nothing else changes.
 #include "kernels/emu/cuda_compat.h"
+#include "kernels/emu/emu_counters.h"
 #include "kernels/ladder/gemm_ladder.h"
 
 namespace melgrad::kernels::ladder {
@@ -15,10 +16,10 @@ constexpr int kTile = 32;
 __global__ void gemm_coalesced(int m, int n, int k, const float* a, const float* b, float* c) {
   const int row = static_cast<int>(blockIdx.y) * kTile + static_cast<int>(threadIdx.x) / kTile;
   const int col = static_cast<int>(blockIdx.x) * kTile + static_cast<int>(threadIdx.x) % kTile;
-  if (row >= m || col >= n) return;
+  if (MG_BRANCH(row >= m || col >= n)) return;
   float sum = 0.0f;
-  for (int i = 0; i < k; ++i) sum += a[row * k + i] * b[i * n + col];
-  c[row * n + col] = sum;
+  for (int i = 0; i < k; ++i) sum += MG_LDG(&a[row * k + i]) * MG_LDG(&b[i * n + col]);
+  MG_STG(&c[row * n + col], sum);
 }
 
 }  // namespace

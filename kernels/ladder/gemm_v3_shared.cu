@@ -6,6 +6,7 @@
 // 32 threads, so global traffic falls 32-fold; shared memory now carries the inner loop.
 // Elements outside the matrices load as 0 (any m, n, k).
 #include "kernels/emu/cuda_compat.h"
+#include "kernels/emu/emu_counters.h"
 #include "kernels/ladder/gemm_ladder.h"
 
 namespace melgrad::kernels::ladder {
@@ -21,13 +22,13 @@ __global__ void gemm_shared(int m, int n, int k, const float* a, const float* b,
   const int col = static_cast<int>(blockIdx.x) * kTile + tx;
   float sum = 0.0f;
   for (int k0 = 0; k0 < k; k0 += kTile) {
-    as[ty][tx] = (row < m && k0 + tx < k) ? a[row * k + k0 + tx] : 0.0f;
-    bs[ty][tx] = (k0 + ty < k && col < n) ? b[(k0 + ty) * n + col] : 0.0f;
-    __syncthreads();  // the tiles are complete
-    for (int i = 0; i < kTile; ++i) sum += as[ty][i] * bs[i][tx];
-    __syncthreads();  // everyone is done with them before the next slice overwrites them
+    MG_STS(&as[ty][tx], (row < m && k0 + tx < k) ? MG_LDG(&a[row * k + k0 + tx]) : 0.0f);
+    MG_STS(&bs[ty][tx], (k0 + ty < k && col < n) ? MG_LDG(&b[(k0 + ty) * n + col]) : 0.0f);
+    MG_BARRIER();  // the tiles are complete
+    for (int i = 0; i < kTile; ++i) sum += MG_LDS(&as[ty][i]) * MG_LDS(&bs[i][tx]);
+    MG_BARRIER();  // everyone is done with them before the next slice overwrites them
   }
-  if (row < m && col < n) c[row * n + col] = sum;
+  if (row < m && col < n) MG_STG(&c[row * n + col], sum);
 }
 
 }  // namespace

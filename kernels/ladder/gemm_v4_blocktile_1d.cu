@@ -5,6 +5,7 @@
 // and each block stages 64x8 + 8x64 floats per slice for 4096 results (v3: 2048 for 1024).
 // Elements outside the matrices load as 0 (any m, n, k).
 #include "kernels/emu/cuda_compat.h"
+#include "kernels/emu/emu_counters.h"
 #include "kernels/ladder/gemm_ladder.h"
 
 #if MG_EMULATED
@@ -30,20 +31,22 @@ __global__ void __launch_bounds__(kThreads)
   const int a_r = t / BK, a_i = t % BK, b_i = t / BN, b_s = t % BN;  // what it loads
   float acc[TM] = {};
   for (int k0 = 0; k0 < k; k0 += BK) {
-    as[a_r][a_i] = (row0 + a_r < m && k0 + a_i < k) ? a[(row0 + a_r) * k + k0 + a_i] : 0.0f;
-    bs[b_i][b_s] = (k0 + b_i < k && col0 + b_s < n) ? b[(k0 + b_i) * n + col0 + b_s] : 0.0f;
-    __syncthreads();
+    MG_STS(&as[a_r][a_i],
+           (row0 + a_r < m && k0 + a_i < k) ? MG_LDG(&a[(row0 + a_r) * k + k0 + a_i]) : 0.0f);
+    MG_STS(&bs[b_i][b_s],
+           (k0 + b_i < k && col0 + b_s < n) ? MG_LDG(&b[(k0 + b_i) * n + col0 + b_s]) : 0.0f);
+    MG_BARRIER();
     for (int i = 0; i < BK; ++i) {
-      const float bv = bs[i][tx];  // one shared read, TM uses
+      const float bv = MG_LDS(&bs[i][tx]);  // one shared read, TM uses
       MG_LADDER_UNROLL
-      for (int r = 0; r < TM; ++r) acc[r] += as[ty * TM + r][i] * bv;
+      for (int r = 0; r < TM; ++r) acc[r] += MG_LDS(&as[ty * TM + r][i]) * bv;
     }
-    __syncthreads();
+    MG_BARRIER();
   }
   MG_LADDER_UNROLL
   for (int r = 0; r < TM; ++r) {
     const int row = row0 + ty * TM + r, col = col0 + tx;
-    if (row < m && col < n) c[row * n + col] = acc[r];
+    if (row < m && col < n) MG_STG(&c[row * n + col], acc[r]);
   }
 }
 

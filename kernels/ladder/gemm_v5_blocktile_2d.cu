@@ -5,6 +5,7 @@
 // where v4 needed 9 for 8. Each thread now loads two elements of each slice.
 // Elements outside the matrices load as 0 (any m, n, k).
 #include "kernels/emu/cuda_compat.h"
+#include "kernels/emu/emu_counters.h"
 #include "kernels/ladder/gemm_ladder.h"
 
 #if MG_EMULATED
@@ -35,28 +36,30 @@ __global__ void __launch_bounds__(kThreads)
     for (int l = 0; l < kLoads; ++l) {
       const int e = t + l * kThreads;  // element e of each slice
       const int a_r = e / BK, a_i = e % BK, b_i = e / BN, b_s = e % BN;
-      as[a_r][a_i] = (row0 + a_r < m && k0 + a_i < k) ? a[(row0 + a_r) * k + k0 + a_i] : 0.0f;
-      bs[b_i][b_s] = (k0 + b_i < k && col0 + b_s < n) ? b[(k0 + b_i) * n + col0 + b_s] : 0.0f;
+      MG_STS(&as[a_r][a_i],
+             (row0 + a_r < m && k0 + a_i < k) ? MG_LDG(&a[(row0 + a_r) * k + k0 + a_i]) : 0.0f);
+      MG_STS(&bs[b_i][b_s],
+             (k0 + b_i < k && col0 + b_s < n) ? MG_LDG(&b[(k0 + b_i) * n + col0 + b_s]) : 0.0f);
     }
-    __syncthreads();
+    MG_BARRIER();
     for (int i = 0; i < BK; ++i) {
       MG_LADDER_UNROLL
-      for (int r = 0; r < TM; ++r) av[r] = as[ty * TM + r][i];
+      for (int r = 0; r < TM; ++r) av[r] = MG_LDS(&as[ty * TM + r][i]);
       MG_LADDER_UNROLL
-      for (int s = 0; s < TN; ++s) bv[s] = bs[i][tx * TN + s];
+      for (int s = 0; s < TN; ++s) bv[s] = MG_LDS(&bs[i][tx * TN + s]);
       MG_LADDER_UNROLL
       for (int r = 0; r < TM; ++r)
         MG_LADDER_UNROLL
         for (int s = 0; s < TN; ++s) acc[r][s] += av[r] * bv[s];
     }
-    __syncthreads();
+    MG_BARRIER();
   }
   MG_LADDER_UNROLL
   for (int r = 0; r < TM; ++r)
     MG_LADDER_UNROLL
     for (int s = 0; s < TN; ++s) {
       const int row = row0 + ty * TM + r, col = col0 + tx * TN + s;
-      if (row < m && col < n) c[row * n + col] = acc[r][s];
+      if (row < m && col < n) MG_STG(&c[row * n + col], acc[r][s]);
     }
 }
 

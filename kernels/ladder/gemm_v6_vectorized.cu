@@ -31,17 +31,18 @@ __global__ void __launch_bounds__(kThreads)
   for (int k0 = 0; k0 < k; k0 += BK) {
     const F4 qa = load_row_quad<kVec>(a, m, k, row0 + a_r, k0 + a_i);
     MG_LADDER_UNROLL
-    for (int e = 0; e < 4; ++e) as[(a_i + e) * BM + a_r] = qa.v[e];
-    store_f4(bs + b_i * BN + b_s, load_row_quad<kVec>(b, k, n, k0 + b_i, col0 + b_s));
-    __syncthreads();
+    for (int e = 0; e < 4; ++e) MG_STS(&as[(a_i + e) * BM + a_r], qa.v[e]);
+    store_f4<Mem::shared>(bs + b_i * BN + b_s, load_row_quad<kVec>(b, k, n, k0 + b_i, col0 + b_s));
+    MG_BARRIER();
     for (int i = 0; i < BK; ++i) {
-      const F4 av = load_f4(as + i * BM + ty * TM), bv = load_f4(bs + i * BN + tx * TN);
+      const F4 av = load_f4<Mem::shared>(as + i * BM + ty * TM);
+      const F4 bv = load_f4<Mem::shared>(bs + i * BN + tx * TN);
       MG_LADDER_UNROLL
       for (int r = 0; r < TM; ++r)
         MG_LADDER_UNROLL
         for (int s = 0; s < TN; ++s) acc[r][s] += av.v[r] * bv.v[s];
     }
-    __syncthreads();
+    MG_BARRIER();
   }
   MG_LADDER_UNROLL
   for (int r = 0; r < TM; ++r)

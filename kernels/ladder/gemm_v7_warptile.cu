@@ -48,8 +48,8 @@ struct SliceRegs {  // one thread's float4 units of a slice of A and of B, in fl
       const int e = t + u * kThreads;
       const int r = e / (BK / 4), i = e % (BK / 4) * 4;
       MG_LADDER_UNROLL
-      for (int q = 0; q < 4; ++q) as[(i + q) * BM + r] = a[u].v[q];
-      store_f4(bs + e / (BN / 4) * BN + e % (BN / 4) * 4, b[u]);
+      for (int q = 0; q < 4; ++q) MG_STS(&as[(i + q) * BM + r], a[u].v[q]);
+      store_f4<Mem::shared>(bs + e / (BN / 4) * BN + e % (BN / 4) * 4, b[u]);
     }
   }
 };
@@ -67,17 +67,17 @@ __global__ void __launch_bounds__(kThreads)
   SliceRegs<kVec> regs;
   regs.load(a, b, m, n, k, row0, col0, 0, t);
   regs.store(smem, t);
-  __syncthreads();
+  MG_BARRIER();
   const int slices = (k + BK - 1) / BK;
   for (int s = 0; s < slices; ++s) {
     const float* stage = smem + (s % 2) * kStageFloats;
     const bool more = s + 1 < slices;
     if (more) regs.load(a, b, m, n, k, row0, col0, (s + 1) * BK, t);  // in flight during the math
     for (int i = 0; i < BK; ++i) {
-      const F4 av = load_f4(stage + i * BM + r0);
+      const F4 av = load_f4<Mem::shared>(stage + i * BM + r0);
       F4 bv[WNITER];
       MG_LADDER_UNROLL
-      for (int j = 0; j < WNITER; ++j) bv[j] = load_f4(stage + BK * BM + i * BN + c0 + j * (WN / WNITER));
+      for (int j = 0; j < WNITER; ++j) bv[j] = load_f4<Mem::shared>(stage + BK * BM + i * BN + c0 + j * (WN / WNITER));
       MG_LADDER_UNROLL
       for (int r = 0; r < TM; ++r)
         MG_LADDER_UNROLL
@@ -87,7 +87,7 @@ __global__ void __launch_bounds__(kThreads)
     }
     // The other stage was last read in slice s-1, before the barrier that ended it.
     if (more) regs.store(smem + ((s + 1) % 2) * kStageFloats, t);
-    __syncthreads();
+    MG_BARRIER();
   }
   MG_LADDER_UNROLL
   for (int r = 0; r < TM; ++r)
