@@ -117,7 +117,7 @@ void print_gemm_counters(int rung, const GemmShape& s) {
 int run_gemm(const cli::Args& args) {
   const GemmShape s = parse_shape(args.str("shape"));
   const int64_t repeat = args.integer("repeat");
-  if (repeat < 1) throw cli::UsageError("--repeat must be at least 1");
+  if (repeat < 0) throw cli::UsageError("--repeat must be 0 (check only, no timing) or more");
   const std::string variant = args.str("variant");
   const bool emulated = std::string(backend_name()) == "emulator";
   const auto& rungs = ladder_gemm_rungs();
@@ -147,8 +147,12 @@ int run_gemm(const cli::Args& args) {
     all_ok &= ok;
     const double gflops = 2.0 * double(s.m) * double(s.n) * double(s.k) / (r.median_ms * 1e6);
     const std::string label = "v" + std::to_string(rung + 1) + " " + rungs[rung].name;
-    std::printf("%-16s %12.2e %10s %12.3f %12.3f\n", label.c_str(), r.max_error,
-                ok ? "ok" : "FAILED", r.median_ms, gflops);
+    if (repeat == 0)
+      std::printf("%-16s %12.2e %10s %12s %12s\n", label.c_str(), r.max_error, ok ? "ok" : "FAILED",
+                  "-", "-");
+    else
+      std::printf("%-16s %12.2e %10s %12.3f %12.3f\n", label.c_str(), r.max_error,
+                  ok ? "ok" : "FAILED", r.median_ms, gflops);
   }
   if (args.flag("counters")) {
 #if MELGRAD_KERNELS_EMU
@@ -181,7 +185,7 @@ cli::CommandRegistrar reg(
      .summary = "run one kernel variant against its CPU reference and time it",
      .options = {{"variant", "v1..v9, a rung name (naive, ..., tf32), or all", "all"},
                  {"shape", "MxNxK", "128x128x128"},
-                 {"repeat", "timed launches (median reported)", "3"},
+                 {"repeat", "timed launches (median reported); 0: check only", "3"},
                  {"counters", "emulator only: count memory requests, bank conflicts, barriers and "
                   "divergent branches of one launch per variant", "", true}},
      .positional_help = "gemm",
