@@ -35,13 +35,14 @@ struct RequestKey {
   uint64_t block;
   uint32_t site;
   uint32_t warp;
+  uint32_t epoch;  // MG_BARRIERs the thread passed before
   uint32_t k;
   bool operator==(const RequestKey&) const = default;
 };
 struct RequestKeyHash {
   std::size_t operator()(const RequestKey& r) const {
     uint64_t h = r.block * 0x9E3779B97F4A7C15ull;
-    h ^= (uint64_t{r.site} << 40) ^ (uint64_t{r.warp} << 32) ^ r.k;
+    h ^= (uint64_t{r.site} << 40) ^ (uint64_t{r.warp} << 32) ^ (uint64_t{r.epoch} << 20) ^ r.k;
     return static_cast<std::size_t>(h * 0xBF58476D1CE4E5B9ull >> 7);
   }
 };
@@ -49,7 +50,8 @@ struct RequestKeyHash {
 struct State {
   std::mutex mutex;
   std::map<std::tuple<const char*, int, int>, uint32_t> sites;
-  std::unordered_map<uint64_t, uint32_t> occurrences;  // (block, site, thread) -> executions
+  std::unordered_map<uint64_t, uint32_t> occurrences;  // (block, site, thread, epoch) -> count
+  std::unordered_map<uint64_t, uint32_t> epochs;       // (block, thread) -> barriers passed
   std::unordered_map<RequestKey, Request, RequestKeyHash> requests;
   uint64_t barriers = 0;
 };
@@ -79,10 +81,12 @@ Request& request_of(State& s, int kind, const char* file, int line, uint8_t& lan
       s.sites.try_emplace({file, line, kind}, static_cast<uint32_t>(s.sites.size()));
   const uint32_t site = it->second;
   const Where w = where();
-  const uint64_t occurrence_key = (w.block << 32) ^ (uint64_t{site} << 11) ^ w.thread;
+  const uint32_t epoch = s.epochs[(w.block << 11) ^ w.thread];
+  const uint64_t occurrence_key =
+      (w.block << 40) ^ (uint64_t{epoch} << 24) ^ (uint64_t{site} << 11) ^ w.thread;
   const uint32_t k = s.occurrences[occurrence_key]++;
   lane = static_cast<uint8_t>(w.thread % 32);
-  Request& r = s.requests[RequestKey{w.block, site, w.thread / 32, k}];
+  Request& r = s.requests[RequestKey{w.block, site, w.thread / 32, epoch, k}];
   r.kind = kind;
   return r;
 }
@@ -143,6 +147,7 @@ Session::Session() {
   std::lock_guard lock(s.mutex);
   s.sites.clear();
   s.occurrences.clear();
+  s.epochs.clear();
   s.requests.clear();
   s.barriers = 0;
 }
@@ -178,6 +183,7 @@ Totals Session::finish() {
   }
   s.requests.clear();
   s.occurrences.clear();
+  s.epochs.clear();
   return t;
 }
 
@@ -198,10 +204,11 @@ void record_branch(bool taken, const char* file, int line) {
 }
 
 void record_barrier() {
-  if (where().thread != 0) return;  // once per block
+  const Where w = where();
   State& s = state();
   std::lock_guard lock(s.mutex);
-  ++s.barriers;
+  ++s.epochs[(w.block << 11) ^ w.thread];
+  if (w.thread == 0) ++s.barriers;  // counted once per block
 }
 
 }  // namespace melgrad::emu::counters

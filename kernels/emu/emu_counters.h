@@ -9,9 +9,10 @@
 //   MG_BARRIER()   __syncthreads(), counted         MG_BRANCH(cond)  cond, counted per warp
 // Counting is off unless a counters::Session is open (then every recorded access of every
 // launch counts, until finish()). What is counted, per *warp request*:
-//   a request = the k-th execution of one access site (file and line) by the lanes of one
-//   warp (exact when the lanes execute the site equally often, as in uniform loops; a lane
-//   that skips an access shifts its later ones into other requests);
+//   a request = the k-th execution of one access site (file and line) since the last
+//   MG_BARRIER by the lanes of one warp (exact when the active lanes execute the site
+//   equally often between barriers, as in uniform loops and barrier-separated tree levels;
+//   a lane that skips an access of a loop shifts its later ones into other requests);
 //   global: the distinct 32-byte sectors the request touches (a coalesced warp of 4-byte
 //   loads: 4; a warp whose lanes are 128 bytes apart: 32);
 //   shared: wavefronts = the most distinct 4-byte words any of the 32 banks must serve

@@ -64,6 +64,20 @@ __global__ void branches(float* out) {
   out[i] = v;
 }
 
+// A shared-memory tree sum over 64 threads: at each level the first `half` threads read
+// partial[t] and partial[t + half]; fewer and fewer lanes take part, barriers between.
+__global__ void tree_sum(float* out) {
+  MG_SHARED(float, partial, 64);
+  const int t = static_cast<int>(threadIdx.x);
+  MG_STS(&partial[t], 1.0f);
+  MG_BARRIER();
+  for (int half = 32; half > 0; half /= 2) {
+    if (MG_BRANCH(t < half)) MG_STS(&partial[t], MG_LDS(&partial[t]) + MG_LDS(&partial[t + half]));
+    MG_BARRIER();
+  }
+  if (t == 0) out[0] = partial[0];
+}
+
 counters::Totals count(const std::function<void()>& launch) {
   counters::Session session;
   launch();
@@ -104,6 +118,18 @@ TEST_CASE("counters: float4 reads of consecutive shared words take 4 conflict-fr
   CHECK(t.requests[kSharedLoad] == 1);
   CHECK(t.wavefronts[kSharedLoad] == 4);
   CHECK(t.conflicts[kSharedLoad] == 0);
+}
+
+TEST_CASE("counters: a tree reduction's shrinking levels stay separate requests (no false conflicts)") {
+  DeviceBuffer<float> out(1);
+  const counters::Totals t = count([&] { MG_LAUNCH(tree_sum, 1, 64, 0, nullptr)(out.data()); });
+  CHECK(out.to_host()[0] == 64.0f);
+  // Levels 32, 16, 8, 4, 2, 1: one warp active each time, two reads: 12 requests.
+  CHECK(t.requests[kSharedLoad] == 12);
+  CHECK(t.conflicts[kSharedLoad] == 0);
+  CHECK(t.barriers == 7);
+  CHECK(t.branches == 6 * 2);
+  CHECK(t.divergent_branches == 5);  // levels 16..1 split warp 0; level 32 splits no warp
 }
 
 TEST_CASE("counters: divergent branches per warp, barriers per block, nothing outside a session") {
