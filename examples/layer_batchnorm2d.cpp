@@ -29,8 +29,8 @@ int64_t index(int64_t c, int64_t m) { return (m / S * C + c) * S + m % S; }
 }  // namespace
 
 int main() {
-  const std::vector<double> xv{1.0, 2.0, 4.0,  -1.0, 0.0, 1.0,   // image 0: channel 0, 1
-                               3.0, 0.0, 2.0,  2.0, -2.0, 0.5};  // image 1: channel 0, 1
+  const std::vector<double> xv{1.0, 2.0, 4.0, -1.0, 0.0,  1.0,   // image 0: channel 0, 1
+                               3.0, 0.0, 2.0, 2.0,  -2.0, 0.5};  // image 1: channel 0, 1
   const std::vector<double> gamma_v{1.5, 0.5}, beta_v{0.1, -0.2};
   const std::vector<double> gv{0.3, -0.1, 0.2, 0.5, 0.1, -0.4, -0.2, 0.4, 0.1, 0.0, 0.3, -0.3};
   Tensor G = Tensor::from_vector(gv, {N, C, 1, S});

@@ -65,8 +65,8 @@ int main() {
   for (int64_t o = 0; o < O; ++o)
     for (int64_t i = 0; i < H * W; ++i) db[o] += gv[o * H * W + i];
 
-  print_tensor("dL/dW[0, 0] (filter 0, channel 0)", w.grad().narrow(0, 0, 1).narrow(1, 0, 1)
-                                                       .reshape({K, K}));
+  print_tensor("dL/dW[0, 0] (filter 0, channel 0)",
+               w.grad().narrow(0, 0, 1).narrow(1, 0, 1).reshape({K, K}));
   print_tensor("dL/dx[0, 0] (channel 0)", x.grad().narrow(1, 0, 1).reshape({H, W}));
   print_tensor("dL/db", b.grad());
   bool ok = report_agreement("dL/dW = correlate(x, G)", dw, w.grad());

@@ -19,8 +19,8 @@ using examples::report_agreement;
 
 int main() {
   const int64_t N = 3, C = 4;
-  const std::vector<double> zv{2.0, 1.0, 0.1, -1.0,  //
-                               0.0, 0.0, 0.0, 0.0,   //
+  const std::vector<double> zv{2.0,    1.0,    0.1,   -1.0,  //
+                               0.0,    0.0,    0.0,   0.0,   //
                                1000.0, 1001.0, 999.0, 1000.5};
   const std::vector<int64_t> tv{0, 3, 1};
   Tensor z = Tensor::from_vector(zv, {N, C}).requires_grad_();

@@ -5,9 +5,9 @@
 //   c_t = f c_{t-1} + i g,  h_t = o tanh(c_t)     for t < len; padded steps change nothing
 // Backward, t from len-1 down to 0, with dh, dc carried from step t+1 (zero at the end):
 //   dh = G_t + dh_next;  dc = dc_next + dh o (1 - tanh^2 c_t)
-//   da_o = dh tanh(c_t) o(1-o);  da_i = dc g i(1-i);  da_f = dc c_{t-1} f(1-f);  da_g = dc i (1-g^2)
-//   dW_ih += da x_t^T;  dW_hh += da h_{t-1}^T;  db += da;  dx_t = W_ih^T da
-//   dh_next = W_hh^T da;  dc_next = dc f
+//   da_o = dh tanh(c_t) o(1-o);  da_i = dc g i(1-i);  da_f = dc c_{t-1} f(1-f);  da_g = dc i
+//   (1-g^2) dW_ih += da x_t^T;  dW_hh += da h_{t-1}^T;  db += da;  dx_t = W_ih^T da dh_next =
+//   W_hh^T da;  dc_next = dc f
 // Exit code 1 on a disagreement.
 #include <array>
 #include <cmath>
@@ -113,7 +113,8 @@ int main() {
   auto [out, h_n, c_n] = lstm_layer(x, lengths, wi, wh, bi, bh, /*reverse=*/false);
   out.backward(Tensor::from_vector(gv, {N, T, H}));
   std::printf("== LSTM, forward direction, lengths {3, 2} ==\n");
-  print_tensor("output (rows: n, t; zero at the padded step n = 1, t = 2)", out.reshape({N * T, H}));
+  print_tensor("output (rows: n, t; zero at the padded step n = 1, t = 2)",
+               out.reshape({N * T, H}));
   print_tensor("h_n (state after each sequence's last real step)", h_n);
   std::vector<double> b(G4);
   for (int64_t r = 0; r < G4; ++r) b[r] = b_ih[r] + b_hh[r];
@@ -134,8 +135,8 @@ int main() {
   std::printf("== BiLSTM, lengths {3, 2} ==\n");
   print_tensor("output [N*T, 2H] (forward half | reverse half)", bi_out.reshape({N * T, 2 * H}));
   // Sequence 1 alone, cut to its 2 real steps: its reverse half must be the same numbers.
-  Tensor x1 = Tensor::from_vector(std::vector<double>(xv.begin() + T * I, xv.begin() + T * I + 2 * I),
-                                  {1, 2, I});
+  Tensor x1 = Tensor::from_vector(
+      std::vector<double>(xv.begin() + T * I, xv.begin() + T * I + 2 * I), {1, 2, I});
   auto alone = lstm_layer(x1, Tensor::from_vector(std::vector<int64_t>{2}, {1}), rv.w_ih, rv.w_hh,
                           rv.b_ih, rv.b_hh, /*reverse=*/true);
   print_tensor("reverse LSTM on sequence 1 alone (2 steps, no padding)", alone[0].reshape({2, H}));
@@ -146,6 +147,7 @@ int main() {
   ok &= report_agreement("padding does not leak into the reverse direction", padded_rev,
                          alone[0].reshape({2 * H}));
   sum(bi_out * bi_out).backward();
-  print_tensor("dL/dx for L = sum(output^2), sequence 1", xb.grad().narrow(0, 1, 1).reshape({T, I}));
+  print_tensor("dL/dx for L = sum(output^2), sequence 1",
+               xb.grad().narrow(0, 1, 1).reshape({T, I}));
   return ok ? 0 : 1;
 }

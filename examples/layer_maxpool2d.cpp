@@ -17,9 +17,9 @@ using examples::report_agreement;
 
 int main() {
   const int64_t H = 4, W = 4, Ho = 2, Wo = 2;
-  const std::vector<double> xv{1.0, 3.0, 0.5, 0.5,   //
-                               2.0, -1.0, 0.5, 0.5,  // a tie: four equal values
-                               -2.0, 0.0, 4.0, 1.0,  //
+  const std::vector<double> xv{1.0,  3.0,  0.5, 0.5,  //
+                               2.0,  -1.0, 0.5, 0.5,  // a tie: four equal values
+                               -2.0, 0.0,  4.0, 1.0,  //
                                -3.0, -1.0, 2.0, 5.0};
   const std::vector<double> gv{0.1, 0.2, 0.3, 0.4};  // dL/dy
   Tensor x = Tensor::from_vector(xv, {1, 1, H, W}).requires_grad_();

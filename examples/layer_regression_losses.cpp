@@ -32,7 +32,8 @@ int main() {
       {"mse", mse_loss, [](double d) { return d * d; }, [](double d) { return 2 * d; }},
       {"l1", l1_loss, [](double d) { return std::fabs(d); },
        [](double d) { return d > 0 ? 1.0 : (d < 0 ? -1.0 : 0.0); }},
-      {"smooth_l1 (beta = 1)", [](const Tensor& p, const Tensor& t) { return smooth_l1_loss(p, t); },
+      {"smooth_l1 (beta = 1)",
+       [](const Tensor& p, const Tensor& t) { return smooth_l1_loss(p, t); },
        [](double d) { return std::fabs(d) < 1.0 ? 0.5 * d * d : std::fabs(d) - 0.5; },
        [](double d) { return std::fmax(-1.0, std::fmin(1.0, d)); }},
   };

@@ -54,9 +54,10 @@ std::vector<int64_t> parse_dims(const std::string& text, std::size_t count, cons
     if (x == std::string::npos) break;
     at = x + 1;
   }
-  if (dims.size() != count || std::any_of(dims.begin(), dims.end(), [](int64_t d) { return d < 1; }))
-    throw cli::UsageError(std::string("--shape: expected ") + example + " with positive sizes, got '" +
-                          text + "'");
+  if (dims.size() != count ||
+      std::any_of(dims.begin(), dims.end(), [](int64_t d) { return d < 1; }))
+    throw cli::UsageError(std::string("--shape: expected ") + example +
+                          " with positive sizes, got '" + text + "'");
   return dims;
 }
 
@@ -87,10 +88,10 @@ struct RungRun {
 
 // A ladder as this command sees it.
 struct Ladder {
-  std::string title;                          // printed first
-  std::vector<std::string> labels;            // "v1 naive", ...
-  std::vector<bool> available;                // false: not on this device (tf32 in the emulator)
-  std::vector<bool> counted;                  // routes its accesses through the counters
+  std::string title;                // printed first
+  std::vector<std::string> labels;  // "v1 naive", ...
+  std::vector<bool> available;      // false: not on this device (tf32 in the emulator)
+  std::vector<bool> counted;        // routes its accesses through the counters
   std::function<RungRun(int rung)> prepare;
   std::function<double(int rung)> tolerance;  // on the largest absolute error
   double flops = 0;                           // per launch, for GFLOP/s (0: not shown)
@@ -120,7 +121,8 @@ Ladder gemm_ladder(const std::string& shape) {
     const LadderGemmParams p{m, n, k, a->data(), b->data(), c->data()};
     return RungRun{[rung, p, a, b, c] { ladder_gemm(rung, p); },
                    [m, n, k, c] {
-                     const auto ha = uniform_values(m * k, 1, -1, 1), hb = uniform_values(k * n, 2, -1, 1);
+                     const auto ha = uniform_values(m * k, 1, -1, 1),
+                                hb = uniform_values(k * n, 2, -1, 1);
                      std::vector<float> expected(static_cast<std::size_t>(m * n));
                      ladder_gemm_reference({m, n, k, ha.data(), hb.data(), expected.data()});
                      return max_abs_error(c->to_host(), expected);
@@ -177,13 +179,15 @@ void print_counters(const Ladder& l, int rung) {
   run.launch();
   device_synchronize();
   const counters::Totals t = session.finish();
-  auto at = [](const uint64_t (&v)[4], Access a) { return v[static_cast<int>(a)]; };
-  const uint64_t lds = at(t.requests, Access::shared_load), sts = at(t.requests, Access::shared_store);
+  auto at = [](const uint64_t(&v)[4], Access a) { return v[static_cast<int>(a)]; };
+  const uint64_t lds = at(t.requests, Access::shared_load),
+                 sts = at(t.requests, Access::shared_store);
   const uint64_t loaded = 32 * at(t.sectors, Access::global_load), moved = t.global_bytes_moved();
   std::printf("%-16s %9llu %6.1f %6.1f %10.1f %7.2f %9llu %6.2f %6.2f %8llu %6llu\n",
               l.labels[rung].c_str(), (unsigned long long)at(t.requests, Access::global_load),
-              t.sectors_per_request(Access::global_load), t.sectors_per_request(Access::global_store),
-              double(moved) / 1024.0, l.work(loaded, moved), (unsigned long long)lds,
+              t.sectors_per_request(Access::global_load),
+              t.sectors_per_request(Access::global_store), double(moved) / 1024.0,
+              l.work(loaded, moved), (unsigned long long)lds,
               lds ? double(at(t.conflicts, Access::shared_load)) / double(lds) : 0.0,
               sts ? double(at(t.conflicts, Access::shared_store)) / double(sts) : 0.0,
               (unsigned long long)t.barriers, (unsigned long long)t.divergent_branches);
@@ -208,8 +212,9 @@ int run_ladder(const cli::Args& args, const Ladder& l, int (*find)(std::string_v
   }
   std::printf("%s  on %s\n", l.title.c_str(), emulated ? "the kernel emulator (CPU)" : "the GPU");
   if (emulated && repeat > 0)
-    std::printf("times are EMULATOR wall time on the CPU: they count the emulator's work per "
-                "thread and barrier, not GPU speed\n");
+    std::printf(
+        "times are EMULATOR wall time on the CPU: they count the emulator's work per "
+        "thread and barrier, not GPU speed\n");
   std::printf("%-16s %12s %10s %12s %12s\n", "variant", "max |error|", "check",
               emulated ? "emu ms" : "GPU ms", emulated ? "emu GFLOP/s" : "GFLOP/s");
   bool all_ok = true;
@@ -225,7 +230,8 @@ int run_ladder(const cli::Args& args, const Ladder& l, int (*find)(std::string_v
       const auto t0 = std::chrono::steady_clock::now();
       run.launch();
       device_synchronize();
-      ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+      ms.push_back(
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
     }
     std::sort(ms.begin(), ms.end());
     char time[32] = "-", rate[32] = "-";
@@ -234,12 +240,13 @@ int run_ladder(const cli::Args& args, const Ladder& l, int (*find)(std::string_v
       std::snprintf(time, sizeof time, "%.3f", median);
       if (l.flops > 0) std::snprintf(rate, sizeof rate, "%.3f", l.flops / (median * 1e6));
     }
-    std::printf("%-16s %12.2e %10s %12s %12s\n", l.labels[rung].c_str(), error, ok ? "ok" : "FAILED",
-                time, rate);
+    std::printf("%-16s %12.2e %10s %12s %12s\n", l.labels[rung].c_str(), error,
+                ok ? "ok" : "FAILED", time, rate);
   }
   if (args.flag("counters")) {
 #if MELGRAD_KERNELS_EMU
-    std::printf("\nemulator counters, one launch each (per warp request; see docs/KERNEL_LADDER.md)\n");
+    std::printf(
+        "\nemulator counters, one launch each (per warp request; see docs/KERNEL_LADDER.md)\n");
     std::printf("%-16s %9s %6s %6s %10s %7s %9s %6s %6s %8s %6s\n", "variant", "gld req", "sect/r",
                 "st s/r", "global KiB", l.work_column.c_str(), "lds req", "ld cf", "st cf",
                 "barriers", "diverg");
@@ -276,8 +283,10 @@ cli::CommandRegistrar reg(
      .options = {{"variant", "v1.., a rung name (e.g. naive), or all", "all"},
                  {"shape", "gemm: MxNxK (default 128x128x128); softmax: ROWSxCOLS (256x1024)", ""},
                  {"repeat", "timed launches (median reported); 0: check only", "3"},
-                 {"counters", "emulator only: count memory requests, bank conflicts, barriers and "
-                  "divergent branches of one launch per variant", "", true}},
+                 {"counters",
+                  "emulator only: count memory requests, bank conflicts, barriers and "
+                  "divergent branches of one launch per variant",
+                  "", true}},
      .positional_help = "gemm|softmax",
      .run = run});
 

@@ -2,7 +2,6 @@
 // requests while kernels run and turned into sectors, wavefronts and conflicts by finish().
 // Thread identity comes from the running thread's context (emu.h: detail::ctx()); nothing
 // in the emulator's launch machinery calls in here.
-#include "kernels/emu/cuda_compat.h"
 #include "kernels/emu/emu_counters.h"
 
 #include <algorithm>
@@ -15,6 +14,8 @@
 #include <unordered_map>
 #include <utility>
 #include <vector>
+
+#include "kernels/emu/cuda_compat.h"
 
 namespace melgrad::emu::counters {
 namespace {
@@ -68,8 +69,9 @@ struct Where {
 };
 Where where() {
   const detail::ThreadCtx& c = detail::ctx();
-  const uint64_t block = c.block_idx.x + uint64_t{c.grid_dim.x} *
-                                             (c.block_idx.y + uint64_t{c.grid_dim.y} * c.block_idx.z);
+  const uint64_t block =
+      c.block_idx.x +
+      uint64_t{c.grid_dim.x} * (c.block_idx.y + uint64_t{c.grid_dim.y} * c.block_idx.z);
   const uint32_t thread =
       c.thread_idx.x + c.block_dim.x * (c.thread_idx.y + c.block_dim.y * c.thread_idx.z);
   return {block, thread};
@@ -118,7 +120,8 @@ std::pair<uint64_t, uint64_t> wavefronts_of(const Request& r) {
     for (auto& words : banks) {
       std::sort(words.begin(), words.end());
       busiest = std::max<std::size_t>(
-          busiest, static_cast<std::size_t>(std::unique(words.begin(), words.end()) - words.begin()));
+          busiest,
+          static_cast<std::size_t>(std::unique(words.begin(), words.end()) - words.begin()));
     }
     wavefronts += busiest;
   }
@@ -129,7 +132,8 @@ std::pair<uint64_t, uint64_t> wavefronts_of(const Request& r) {
 
 double Totals::sectors_per_request(Access a) const {
   const int i = static_cast<int>(a);
-  return requests[i] == 0 ? 0.0 : static_cast<double>(sectors[i]) / static_cast<double>(requests[i]);
+  return requests[i] == 0 ? 0.0
+                          : static_cast<double>(sectors[i]) / static_cast<double>(requests[i]);
 }
 
 uint64_t Totals::global_bytes_moved() const {

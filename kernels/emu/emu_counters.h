@@ -27,6 +27,8 @@
 
 #include <cstdint>
 
+#include "kernels/emu/cuda_compat.h"  // MG_EMULATED, and the emulator's thread context
+
 #if MG_EMULATED
 
 namespace melgrad::emu::counters {
@@ -34,13 +36,13 @@ namespace melgrad::emu::counters {
 enum class Access : uint8_t { global_load, global_store, shared_load, shared_store };
 
 struct Totals {
-  uint64_t requests[4] = {};      // per Access
-  uint64_t sectors[4] = {};       // global: 32-byte sectors touched (shared: 0)
-  uint64_t wavefronts[4] = {};    // shared: bank passes (global: 0)
-  uint64_t conflicts[4] = {};     // shared: wavefronts beyond the ideal one per phase
-  uint64_t bytes[4] = {};         // bytes the lanes asked for
-  uint64_t barriers = 0;          // MG_BARRIER()s executed, summed over blocks
-  uint64_t branches = 0;          // MG_BRANCH evaluations per warp
+  uint64_t requests[4] = {};    // per Access
+  uint64_t sectors[4] = {};     // global: 32-byte sectors touched (shared: 0)
+  uint64_t wavefronts[4] = {};  // shared: bank passes (global: 0)
+  uint64_t conflicts[4] = {};   // shared: wavefronts beyond the ideal one per phase
+  uint64_t bytes[4] = {};       // bytes the lanes asked for
+  uint64_t barriers = 0;        // MG_BARRIER()s executed, summed over blocks
+  uint64_t branches = 0;        // MG_BRANCH evaluations per warp
   uint64_t divergent_branches = 0;
 
   double sectors_per_request(Access a) const;
@@ -90,18 +92,18 @@ inline bool branch(bool taken, const char* file, int line) {
 #define MG_LDS(p) MG_COUNTERS_::load(MG_COUNTERS_::Access::shared_load, (p), __FILE__, __LINE__)
 #define MG_STS(p, v) \
   MG_COUNTERS_::store(MG_COUNTERS_::Access::shared_store, (p), (v), __FILE__, __LINE__)
-#define MG_COUNT_ACCESS_(kind, p, bytes)                                                      \
-  (MG_COUNTERS_::active() ? MG_COUNTERS_::record_access(MG_COUNTERS_::Access::kind, (p), \
-                                                        (bytes), __FILE__, __LINE__)      \
-                          : void())
+#define MG_COUNT_ACCESS_(kind, p, bytes)                                                           \
+  (MG_COUNTERS_::active()                                                                          \
+       ? MG_COUNTERS_::record_access(MG_COUNTERS_::Access::kind, (p), (bytes), __FILE__, __LINE__) \
+       : void())
 #define MG_LDG_BYTES(p, bytes) MG_COUNT_ACCESS_(global_load, p, bytes)
 #define MG_STG_BYTES(p, bytes) MG_COUNT_ACCESS_(global_store, p, bytes)
 #define MG_LDS_BYTES(p, bytes) MG_COUNT_ACCESS_(shared_load, p, bytes)
 #define MG_STS_BYTES(p, bytes) MG_COUNT_ACCESS_(shared_store, p, bytes)
-#define MG_BARRIER()                                           \
-  do {                                                         \
+#define MG_BARRIER()                                            \
+  do {                                                          \
     if (MG_COUNTERS_::active()) MG_COUNTERS_::record_barrier(); \
-    __syncthreads();                                           \
+    __syncthreads();                                            \
   } while (0)
 #define MG_BRANCH(cond) MG_COUNTERS_::branch(static_cast<bool>(cond), __FILE__, __LINE__)
 

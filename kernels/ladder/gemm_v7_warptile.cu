@@ -77,7 +77,8 @@ __global__ void __launch_bounds__(kThreads)
       const F4 av = load_f4<Mem::shared>(stage + i * BM + r0);
       F4 bv[WNITER];
       MG_LADDER_UNROLL
-      for (int j = 0; j < WNITER; ++j) bv[j] = load_f4<Mem::shared>(stage + BK * BM + i * BN + c0 + j * (WN / WNITER));
+      for (int j = 0; j < WNITER; ++j)
+        bv[j] = load_f4<Mem::shared>(stage + BK * BM + i * BN + c0 + j * (WN / WNITER));
       MG_LADDER_UNROLL
       for (int r = 0; r < TM; ++r)
         MG_LADDER_UNROLL

@@ -57,7 +57,7 @@ __global__ void vector_read(float* out) {
 __global__ void branches(float* out) {
   const int i = static_cast<int>(threadIdx.x);
   float v = 0.0f;
-  if (MG_BRANCH(i % 2 == 0)) v = 1.0f;   // lanes disagree: divergent in both warps
+  if (MG_BRANCH(i % 2 == 0)) v = 1.0f;    // lanes disagree: divergent in both warps
   if (MG_BRANCH(i / 32 == 0)) v += 2.0f;  // uniform within each warp
   MG_BARRIER();
   MG_BARRIER();
@@ -89,24 +89,29 @@ counters::Totals count(const std::function<void()>& launch) {
 
 TEST_CASE("counters: a strided warp load touches 32 sectors per request, a coalesced one 4") {
   DeviceBuffer<float> x(32 * 32), y(32);
-  const counters::Totals strided = count([&] { MG_LAUNCH(strided_copy, 1, 32, 0, nullptr)(x.data(), y.data(), 32); });
+  auto copy = [&](int stride) {
+    return count([&] { MG_LAUNCH(strided_copy, 1, 32, 0, nullptr)(x.data(), y.data(), stride); });
+  };
+  const counters::Totals strided = copy(32);
   CHECK(strided.requests[kLoad] == 1);
   CHECK(strided.sectors[kLoad] == 32);
   CHECK(strided.sectors_per_request(Access::global_load) == 32.0);
   CHECK(strided.sectors[kStore] == 4);  // y[i]: 128 consecutive bytes
   CHECK(strided.bytes[kLoad] == 128);
-  const counters::Totals coalesced = count([&] { MG_LAUNCH(strided_copy, 1, 32, 0, nullptr)(x.data(), y.data(), 1); });
+  const counters::Totals coalesced = copy(1);
   CHECK(coalesced.sectors[kLoad] == 4);
   CHECK(coalesced.global_bytes_moved() == 2 * 128);
 }
 
 TEST_CASE("counters: an unpadded shared column read is a 32-way bank conflict, a padded one none") {
   DeviceBuffer<float> out(32);
-  const counters::Totals unpadded = count([&] { MG_LAUNCH(column_read<32>, 1, 32, 0, nullptr)(out.data(), 5); });
+  auto unpadded_read = [&] { MG_LAUNCH(column_read<32>, 1, 32, 0, nullptr)(out.data(), 5); };
+  auto padded_read = [&] { MG_LAUNCH(column_read<33>, 1, 32, 0, nullptr)(out.data(), 5); };
+  const counters::Totals unpadded = count(unpadded_read);
   CHECK(unpadded.requests[kSharedLoad] == 2);
   CHECK(unpadded.wavefronts[kSharedLoad] == 32 + 1);  // the column, then the broadcast
   CHECK(unpadded.conflicts[kSharedLoad] == 31);
-  const counters::Totals padded = count([&] { MG_LAUNCH(column_read<33>, 1, 32, 0, nullptr)(out.data(), 5); });
+  const counters::Totals padded = count(padded_read);
   CHECK(padded.wavefronts[kSharedLoad] == 2);
   CHECK(padded.conflicts[kSharedLoad] == 0);
   CHECK(padded.barriers == 1);
@@ -120,7 +125,8 @@ TEST_CASE("counters: float4 reads of consecutive shared words take 4 conflict-fr
   CHECK(t.conflicts[kSharedLoad] == 0);
 }
 
-TEST_CASE("counters: a tree reduction's shrinking levels stay separate requests (no false conflicts)") {
+TEST_CASE(
+    "counters: a tree reduction's shrinking levels stay separate requests (no false conflicts)") {
   DeviceBuffer<float> out(1);
   const counters::Totals t = count([&] { MG_LAUNCH(tree_sum, 1, 64, 0, nullptr)(out.data()); });
   CHECK(out.to_host()[0] == 64.0f);
@@ -135,8 +141,8 @@ TEST_CASE("counters: a tree reduction's shrinking levels stay separate requests 
 TEST_CASE("counters: divergent branches per warp, barriers per block, nothing outside a session") {
   DeviceBuffer<float> out(3 * 64);
   const counters::Totals t = count([&] { MG_LAUNCH(branches, 3, 64, 0, nullptr)(out.data()); });
-  CHECK(t.branches == 3 * 2 * 2);           // 3 blocks x 2 warps x 2 branch sites
-  CHECK(t.divergent_branches == 3 * 2);     // the parity branch in every warp
+  CHECK(t.branches == 3 * 2 * 2);        // 3 blocks x 2 warps x 2 branch sites
+  CHECK(t.divergent_branches == 3 * 2);  // the parity branch in every warp
   CHECK(t.barriers == 3 * 2);
   MG_LAUNCH(branches, 1, 64, 0, nullptr)(out.data());  // no session: nothing recorded
   const counters::Totals empty = count([] {});

@@ -41,8 +41,10 @@ void check_rung(int rung, Shape3 s, bool all_schedules) {
     ladder_gemm(rung, {s.m, s.n, s.k, da.data(), db.data(), dc.data()});
     check_close(dc.to_host(), expected, atol, r.float32_exact ? 1e-5 : 1e-2);
   };
-  if (all_schedules) for_each_schedule(run);
-  else run();
+  if (all_schedules)
+    for_each_schedule(run);
+  else
+    run();
 }
 
 bool runs_here(const LadderRung& r) {
@@ -71,7 +73,8 @@ TEST_CASE("gemm ladder: every rung matches the reference, tile multiples and rag
 
 TEST_CASE("gemm ladder: float4 rungs take the scalar path on unaligned rows") {
   // k = 6 and n = 10: rows start 24 and 40 bytes apart, so float4 would be misaligned.
-  for (const char* v : {"vectorized", "warptile"}) check_rung(ladder_gemm_find(v), {19, 10, 6}, true);
+  for (const char* v : {"vectorized", "warptile"})
+    check_rung(ladder_gemm_find(v), {19, 10, 6}, true);
 }
 
 TEST_CASE("gemm ladder: variants by name or number; errors name what is wrong") {
@@ -84,7 +87,8 @@ TEST_CASE("gemm ladder: variants by name or number; errors name what is wrong") 
                        doctest::Contains("m=-1"), std::invalid_argument);
 #if MELGRAD_KERNELS_EMU
   DeviceBuffer<float> a(4), b(4), c(4);
-  CHECK_THROWS_WITH_AS(ladder_gemm(ladder_gemm_find("tf32"), {2, 2, 2, a.data(), b.data(), c.data()}),
-                       doctest::Contains("emulator"), std::runtime_error);
+  CHECK_THROWS_WITH_AS(
+      ladder_gemm(ladder_gemm_find("tf32"), {2, 2, 2, a.data(), b.data(), c.data()}),
+      doctest::Contains("emulator"), std::runtime_error);
 #endif
 }

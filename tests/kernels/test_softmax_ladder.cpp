@@ -39,8 +39,10 @@ void check_rung(int rung, int64_t rows, int64_t cols, bool all_schedules) {
     ladder_softmax(rung, {rows, cols, dx.data(), dy.data()});
     check_close(dy.to_host(), expected, 1e-6, 1e-5);
   };
-  if (all_schedules) for_each_schedule(run);
-  else run();
+  if (all_schedules)
+    for_each_schedule(run);
+  else
+    run();
 }
 
 }  // namespace
