@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <span>
+#include <stdexcept>
 #include <string>
 
 #include "datasets/audio/mel.h"
@@ -66,6 +67,43 @@ ClipFeatures extract_features(const Signal& signal, const ExtractOptions& option
   }
 #endif
   return out;
+}
+
+std::vector<FeatureWindow> feature_windows(const ClipFeatures& features, bool beat,
+                                           int64_t window_frames) {
+  if (window_frames < 1) throw std::invalid_argument("feature_windows: window_frames must be >= 1");
+  if (beat && !beat_available())
+    throw AudioError("beat-synchronised windows are not built into this melgrad "
+                     "(datasets/audio/beat.h and sync.h are missing)");
+  if (beat && !features.beat)
+    throw std::invalid_argument("feature_windows: beat windows need features extracted with beat");
+  const FeatureArray& full = features.full;
+  std::vector<FeatureWindow> windows;
+  for (int64_t start = 0; start < full.frames; start += window_frames) {
+    const int64_t end = std::min(full.frames, start + window_frames);
+    if (start > 0 && 2 * (end - start) < window_frames) break;  // a short tail
+    FeatureWindow w;
+    w.first_frame = start;
+    w.end_frame = end;
+    w.array.rows = full.rows;
+    w.array.frames = end - start;
+    w.array.values.resize(size_t(full.rows * w.array.frames));
+    for (int64_t r = 0; r < full.rows; ++r)
+      std::copy_n(&full.values[size_t(r * full.frames + start)], w.array.frames,
+                  &w.array.values[size_t(r * w.array.frames)]);
+#if MELGRAD_AUDIO_HAS_BEAT
+    if (beat) {
+      std::vector<int64_t> inside;
+      for (int64_t b : features.beat_frames)
+        if (b >= start && b < end) inside.push_back(b - start);
+      std::vector<float> synced = sync_median(w.array.values, w.array.rows, w.array.frames, inside);
+      w.array.frames = int64_t(synced.size()) / w.array.rows;
+      w.array.values = std::move(synced);
+    }
+#endif
+    windows.push_back(std::move(w));
+  }
+  return windows;
 }
 
 }  // namespace melgrad::audio

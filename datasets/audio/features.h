@@ -44,6 +44,20 @@ struct ClipFeatures {
   std::vector<int64_t> beat_frames; // frame indices of the beats (with beat)
 };
 
+// 30-s windows of a whole track's features, as the data set's clips (T = 1293 frames):
+// windows [k * window_frames, (k + 1) * window_frames) of the full array; the last, shorter
+// window is kept when it has at least half a window of frames, or when it is the only one (a
+// track shorter than 30 s is one short window). With `beat`, each window is the median of
+// its frames between the beats that fall inside it (sync_median on the window, as the data
+// set's beat clips were made from their 30-s clip); needs features extracted with beat.
+constexpr int64_t kClipFrames = 1293;
+struct FeatureWindow {
+  int64_t first_frame = 0, end_frame = 0;  // in frames of the full array (hop 512 at 22 050 Hz)
+  FeatureArray array;
+};
+std::vector<FeatureWindow> feature_windows(const ClipFeatures& features, bool beat,
+                                           int64_t window_frames = kClipFrames);
+
 // `signal` must be mono at 22 050 Hz (audio::load). Throws AudioError for a signal that is
 // empty, or for a beat request without the beat code.
 ClipFeatures extract_features(const Signal& signal, const ExtractOptions& options);
