@@ -13,7 +13,9 @@
 #include <numeric>
 
 #include "audio_test_util.h"
+#include "datasets/audio/audio_dataset.h"
 #include "datasets/audio/decode.h"
+#include "datasets/audio/features.h"
 #include "datasets/audio/mel.h"
 #include "datasets/audio/resample.h"
 
@@ -156,6 +158,75 @@ TEST_CASE("bad audio: errors name the file and the reason; truncated and silent 
     const std::vector<float> db = log_mel(s.samples);
     CHECK(std::all_of(db.begin(), db.end(), [](float v) { return v == 0.0f; }));
   }
+}
+
+// make_dataset_from_audio's extractor. Until chroma_cqt is in the tree (features.h's mel-only
+// interim build), a test double fills the 12 chroma rows with 0.5 so the (140, T) layout can
+// be checked; with chroma compiled in, the real extractor runs.
+TrackExtractor dataset_extractor() {
+  if (chroma_available()) return {};
+  return [](const std::string& path, bool) {
+    ClipFeatures f = extract_features(load(path), {});
+    f.full.values.resize(size_t(kFusedRows * f.full.frames), 0.5f);
+    f.full.rows = kFusedRows;
+    return f;
+  };
+}
+
+TEST_CASE("make_dataset_from_audio writes a patreco3 layout the loader reads (genre and multitask)") {
+  TempDir dir;
+  fs::create_directories(dir.path / "audio");
+  // 50 s at 22 050 Hz: 2154 frames, two clips (the second 861 frames, over half a window);
+  // 20 s: one short clip.
+  const std::pair<const char*, int> tracks[] = {{"a", 50}, {"b", 20}, {"c", 20}, {"d", 20},
+                                                {"e", 20}, {"f", 20}, {"g", 20}};
+  for (auto [name, seconds] : tracks)
+    write_sound(dir / ("audio/" + std::string(name) + ".wav"), tones(22050 * seconds, 1, 22050), 1,
+                22050, SF_FORMAT_WAV | SF_FORMAT_PCM_16);
+  std::ofstream(dir / "genres.tsv") << "Id\tGenre\na.wav\tRock\nb\tPsych-Rock\nc.wav\tJazz\n"
+                                       "d.wav\tJazz\ne.wav\tJazz\nf.wav\tSoundtrack\n";
+  AudioDatasetOptions o;
+  o.labels_path = dir / "genres.tsv";
+  o.test_fraction = 0.34;  // Rock-like raw genres are separate here: Rock 1 track, Psych-Rock 1, Jazz 3
+  o.progress = data::Progress::never;
+  const AudioDatasetSummary s = make_dataset_from_audio(dir / "audio", dir / "genre-data", o, dataset_extractor());
+  CHECK(s.tracks == 6);
+  CHECK(s.failed.empty());
+  REQUIRE(s.ignored.size() == 1);  // g.wav has no row
+  CHECK(s.train_clips + s.test_clips == 7);
+  CHECK(s.test_clips == 1);  // round(3 * 0.34) = 1 Jazz track; single-track genres stay in train
+  data::LoadOptions lo;
+  lo.use_cache = false;
+  lo.progress = data::Progress::never;
+  const data::SubsetData genre = data::load_subset(dir / "genre-data", data::Subset::genre, lo);
+  CHECK(genre.clips.size() == 6);  // Soundtrack is dropped by CLASS_MAPPING when loading
+  CHECK(genre.test_given.size() == 1);
+  int64_t longest = 0;
+  for (const data::Clip& c : genre.clips) longest = std::max(longest, c.frames);
+  CHECK(longest == kClipFrames);
+
+  std::ofstream(dir / "affect.csv") << "Id,valence,energy,danceability\na,0.1,0.2,0.3\nb.wav,0.4,0.5,0.6\n";
+  o.kind = LabelKind::multitask;
+  o.labels_path = dir / "affect.csv";
+  const AudioDatasetSummary m = make_dataset_from_audio(dir / "audio", dir / "mt-data", o, dataset_extractor());
+  CHECK(m.train_clips == 3);  // a (two clips) and b
+  CHECK(m.test_clips == 5);   // c ... g, unlabelled
+  const data::SubsetData mt = data::load_subset(dir / "mt-data", data::Subset::multitask, lo);
+  CHECK(mt.train_pool.size() == 3);
+  CHECK(mt.test_given.size() == 5);
+  for (int64_t i : mt.train_pool)
+    if (mt.clips[size_t(i)].id == "b_0") CHECK(mt.clips[size_t(i)].targets[1] == doctest::Approx(0.5));
+
+  // A row naming no audio file, and an existing --out, are errors naming them.
+  std::ofstream(dir / "bad.tsv") << "Id\tGenre\nnosuch.wav\tRock\n";
+  o.kind = LabelKind::genre;
+  o.labels_path = dir / "bad.tsv";
+  const std::string e = error_of([&] { make_dataset_from_audio(dir / "audio", dir / "x", o, dataset_extractor()); });
+  CHECK(e.find(dir / "bad.tsv") != std::string::npos);
+  CHECK(e.find("line 2") != std::string::npos);
+  CHECK(e.find("nosuch.wav") != std::string::npos);
+  const std::string busy = error_of([&] { make_dataset_from_audio(dir / "audio", dir / "mt-data", o, dataset_extractor()); });
+  CHECK(busy.find("not empty") != std::string::npos);
 }
 
 TEST_CASE("music excerpts: resampled signal and log-mel match librosa on 8 Debian tracks") {

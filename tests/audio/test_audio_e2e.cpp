@@ -140,4 +140,33 @@ TEST_CASE("predict on an audio file: 30-s windows and the track's mean, text, --
   }
 }
 
+TEST_CASE("make-dataset --from-audio: a data set genre trains on (or a clear refusal without chroma)") {
+  const fs::path in = scratch() / "dataset-audio";
+  fs::create_directories(in);
+  const char* genres[] = {"Rock", "Rock", "Jazz", "Jazz", "Blues", "Blues"};
+  std::string labels = "Id\tGenre\n";
+  for (int i = 0; i < 6; ++i) {
+    const std::string name = "track" + std::to_string(i) + ".wav";
+    write_sound((in / name).string(), tones(22050 * (5 + i), 1, 22050), 1, 22050, SF_FORMAT_WAV | SF_FORMAT_PCM_16);
+    labels += name + "\t" + genres[i] + "\n";
+  }
+  std::ofstream(scratch() / "dataset-genres.tsv") << labels;
+  const fs::path data = scratch() / "dataset-from-audio";
+  Result r = run({"make-dataset", "--from-audio", in.string(), "--genre-labels",
+                  (scratch() / "dataset-genres.tsv").string(), "--test-fraction", "0.5", "--out", data.string()});
+  if (!chroma_available()) {
+    CHECK(r.code == 1);
+    CHECK(has(r.err, "needs the chroma rows"));
+    CHECK_FALSE(fs::exists(data));
+    return;
+  }
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  CHECK(has(r.out, "6 tracks -> 3 train clips, 3 test clips"));
+  Result g = run({"genre", "--data", data.string(), "--frames", "16", "--channels", "1,4,8", "--epochs", "1",
+                  "--threads", "2", "--no-progress", "--out", (scratch() / "genre-on-audio").string()});
+  INFO(g.err);
+  CHECK(g.code == 0);
+}
+
 }  // namespace
