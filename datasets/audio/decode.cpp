@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <functional>
 #include <limits>
 #include <memory>
@@ -21,6 +22,15 @@ struct SndFile {
   SF_INFO info{};
   std::unique_ptr<SNDFILE, int (*)(SNDFILE*)> file{nullptr, sf_close};
 };
+
+// libsndfile's frame count from the header, when plausible: a truncated or odd file may
+// claim any count, so it is only a hint for reserving memory (at most 64 frames per byte).
+int64_t frames_hint(const std::string& path, const SF_INFO& info) {
+  std::error_code ec;
+  const uintmax_t bytes = std::filesystem::file_size(path, ec);
+  if (ec || info.frames <= 0 || uintmax_t(info.frames) > 64 * bytes) return 0;
+  return info.frames;
+}
 
 SndFile open_sound(const std::string& path) {
   SndFile s;
@@ -66,8 +76,8 @@ Signal decode_range(const std::string& path, int64_t first, int64_t count) {
   Signal out;
   out.sample_rate = out.source_sample_rate = s.info.samplerate;
   out.source_channels = s.info.channels;
-  if (s.info.frames > 0)
-    out.samples.reserve(size_t(count < 0 ? s.info.frames : std::min<int64_t>(count, s.info.frames)));
+  const int64_t hint = frames_hint(path, s.info);
+  out.samples.reserve(size_t(count < 0 ? hint : std::min<int64_t>(count, hint)));
   read_mono_blocks(path, s, first, count, [&](std::span<const float> b) {
     out.samples.insert(out.samples.end(), b.begin(), b.end());
   });
@@ -92,14 +102,14 @@ Signal load(const std::string& path, double sample_rate) {
   out.sample_rate = sample_rate;
   int64_t frames = 0;
   if (double(s.info.samplerate) == sample_rate) {
-    if (s.info.frames > 0) out.samples.reserve(size_t(s.info.frames));
+    out.samples.reserve(size_t(frames_hint(path, s.info)));
     frames = read_mono_blocks(path, s, 0, -1, [&](std::span<const float> b) {
       out.samples.insert(out.samples.end(), b.begin(), b.end());
     });
   } else {
     StreamResampler resampler(s.info.samplerate, sample_rate);
-    if (s.info.frames > 0)
-      out.samples.reserve(size_t(std::ceil(double(s.info.frames) * sample_rate /
+    if (const int64_t hint = frames_hint(path, s.info); hint > 0)
+      out.samples.reserve(size_t(std::ceil(double(hint) * sample_rate /
                                            s.info.samplerate)) +
                           size_t(double(kBlockFrames) * sample_rate / s.info.samplerate) + 4096);
     frames = read_mono_blocks(path, s, 0, -1, [&](std::span<const float> b) {

@@ -152,6 +152,16 @@ TEST_CASE("bad audio: errors name the file and the reason; truncated and silent 
     CHECK(s.samples.size() == 22050);
   }
   {
+    // A cut OGG: Debian's libsndfile 1.2.0 then claims 2^63 - 1 frames in the header (it finds
+    // no last page); the decoder must not trust it, and reads the pages that are there.
+    write_sound(dir / "long.ogg", tones(10 * 44100, 2, 44100), 2, 44100, SF_FORMAT_OGG | SF_FORMAT_VORBIS);
+    const auto size = fs::file_size(dir / "long.ogg");
+    fs::resize_file(dir / "long.ogg", size / 2);
+    const Signal s = load(dir / "long.ogg");
+    CHECK(s.samples.size() > 22050);
+    CHECK(s.samples.size() < 10 * 22050);
+  }
+  {
     write_sound(dir / "silent.wav", std::vector<float>(44100, 0.0f), 1, 44100,
                 SF_FORMAT_WAV | SF_FORMAT_PCM_16);
     const Signal s = load(dir / "silent.wav");
