@@ -81,7 +81,7 @@ TEST_CASE("power_to_db: ref = max, amin 1e-10, floored 80 dB below the peak") {
 
 TEST_CASE("load mixes 1..8 channels and resamples 8 kHz..192 kHz as librosa.load") {
   TempDir dir;
-  const std::pair<int, int> cases[] = {{8000, 1}, {11025, 2}, {16000, 3}, {22050, 2},
+  const std::pair<int, int> cases[] = {{8000, 1},  {11025, 2}, {16000, 3}, {22050, 2},
                                        {44100, 6}, {48000, 8}, {96000, 2}, {192000, 4}};
   for (auto [rate, channels] : cases) {
     CAPTURE(rate);
@@ -117,7 +117,8 @@ TEST_CASE("FLAC and OGG/Vorbis files decode; a 0.5 s clip gives librosa's 22 fra
     CAPTURE(name);
     const Signal s = load(dir / name);
     CHECK(s.samples.size() == 11025);
-    const double energy = std::inner_product(s.samples.begin(), s.samples.end(), s.samples.begin(), 0.0);
+    const double energy =
+        std::inner_product(s.samples.begin(), s.samples.end(), s.samples.begin(), 0.0);
     // Two tones of amplitude 0.1 and 0.2 mixed by the mean: rms^2 = (0.05^2 + 0.1^2) / 2.
     CHECK(energy / 11025.0 == doctest::Approx(0.00625).epsilon(0.05));
     const MelSpectrogram m = melspectrogram(s.samples, 22050.0);
@@ -146,7 +147,8 @@ TEST_CASE("bad audio: errors name the file and the reason; truncated and silent 
   }
   {
     // Truncated: libsndfile (and so soundfile and librosa) returns the frames that are there.
-    write_sound(dir / "cut.wav", tones(44100, 2, 44100), 2, 44100, SF_FORMAT_WAV | SF_FORMAT_PCM_16);
+    write_sound(dir / "cut.wav", tones(44100, 2, 44100), 2, 44100,
+                SF_FORMAT_WAV | SF_FORMAT_PCM_16);
     fs::resize_file(dir / "cut.wav", fs::file_size(dir / "cut.wav") - 4 * 22050);
     const Signal s = load(dir / "cut.wav", 44100);
     CHECK(s.samples.size() == 22050);
@@ -154,7 +156,8 @@ TEST_CASE("bad audio: errors name the file and the reason; truncated and silent 
   {
     // A cut OGG: Debian's libsndfile 1.2.0 then claims 2^63 - 1 frames in the header (it finds
     // no last page); the decoder must not trust it, and reads the pages that are there.
-    write_sound(dir / "long.ogg", tones(10 * 44100, 2, 44100), 2, 44100, SF_FORMAT_OGG | SF_FORMAT_VORBIS);
+    write_sound(dir / "long.ogg", tones(10 * 44100, 2, 44100), 2, 44100,
+                SF_FORMAT_OGG | SF_FORMAT_VORBIS);
     const auto size = fs::file_size(dir / "long.ogg");
     fs::resize_file(dir / "long.ogg", size / 2);
     const Signal s = load(dir / "long.ogg");
@@ -183,7 +186,8 @@ TrackExtractor dataset_extractor() {
   };
 }
 
-TEST_CASE("make_dataset_from_audio writes a patreco3 layout the loader reads (genre and multitask)") {
+TEST_CASE(
+    "make_dataset_from_audio writes a patreco3 layout the loader reads (genre and multitask)") {
   TempDir dir;
   fs::create_directories(dir.path / "audio");
   // 50 s at 22 050 Hz: 2154 frames, two clips (the second 861 frames, over half a window);
@@ -197,9 +201,11 @@ TEST_CASE("make_dataset_from_audio writes a patreco3 layout the loader reads (ge
                                        "d.wav\tJazz\ne.wav\tJazz\nf.wav\tSoundtrack\n";
   AudioDatasetOptions o;
   o.labels_path = dir / "genres.tsv";
-  o.test_fraction = 0.34;  // Rock-like raw genres are separate here: Rock 1 track, Psych-Rock 1, Jazz 3
+  o.test_fraction =
+      0.34;  // Rock-like raw genres are separate here: Rock 1 track, Psych-Rock 1, Jazz 3
   o.progress = data::Progress::never;
-  const AudioDatasetSummary s = make_dataset_from_audio(dir / "audio", dir / "genre-data", o, dataset_extractor());
+  const AudioDatasetSummary s =
+      make_dataset_from_audio(dir / "audio", dir / "genre-data", o, dataset_extractor());
   CHECK(s.tracks == 6);
   CHECK(s.failed.empty());
   REQUIRE(s.ignored.size() == 1);  // g.wav has no row
@@ -215,27 +221,32 @@ TEST_CASE("make_dataset_from_audio writes a patreco3 layout the loader reads (ge
   for (const data::Clip& c : genre.clips) longest = std::max(longest, c.frames);
   CHECK(longest == kClipFrames);
 
-  std::ofstream(dir / "affect.csv") << "Id,valence,energy,danceability\na,0.1,0.2,0.3\nb.wav,0.4,0.5,0.6\n";
+  std::ofstream(dir / "affect.csv")
+      << "Id,valence,energy,danceability\na,0.1,0.2,0.3\nb.wav,0.4,0.5,0.6\n";
   o.kind = LabelKind::multitask;
   o.labels_path = dir / "affect.csv";
-  const AudioDatasetSummary m = make_dataset_from_audio(dir / "audio", dir / "mt-data", o, dataset_extractor());
+  const AudioDatasetSummary m =
+      make_dataset_from_audio(dir / "audio", dir / "mt-data", o, dataset_extractor());
   CHECK(m.train_clips == 3);  // a (two clips) and b
   CHECK(m.test_clips == 5);   // c ... g, unlabelled
   const data::SubsetData mt = data::load_subset(dir / "mt-data", data::Subset::multitask, lo);
   CHECK(mt.train_pool.size() == 3);
   CHECK(mt.test_given.size() == 5);
   for (int64_t i : mt.train_pool)
-    if (mt.clips[size_t(i)].id == "b_0") CHECK(mt.clips[size_t(i)].targets[1] == doctest::Approx(0.5));
+    if (mt.clips[size_t(i)].id == "b_0")
+      CHECK(mt.clips[size_t(i)].targets[1] == doctest::Approx(0.5));
 
   // A row naming no audio file, and an existing --out, are errors naming them.
   std::ofstream(dir / "bad.tsv") << "Id\tGenre\nnosuch.wav\tRock\n";
   o.kind = LabelKind::genre;
   o.labels_path = dir / "bad.tsv";
-  const std::string e = error_of([&] { make_dataset_from_audio(dir / "audio", dir / "x", o, dataset_extractor()); });
+  const std::string e =
+      error_of([&] { make_dataset_from_audio(dir / "audio", dir / "x", o, dataset_extractor()); });
   CHECK(e.find(dir / "bad.tsv") != std::string::npos);
   CHECK(e.find("line 2") != std::string::npos);
   CHECK(e.find("nosuch.wav") != std::string::npos);
-  const std::string busy = error_of([&] { make_dataset_from_audio(dir / "audio", dir / "mt-data", o, dataset_extractor()); });
+  const std::string busy = error_of(
+      [&] { make_dataset_from_audio(dir / "audio", dir / "mt-data", o, dataset_extractor()); });
   CHECK(busy.find("not empty") != std::string::npos);
 }
 
@@ -264,27 +275,30 @@ TEST_CASE("music excerpts: resampled signal and log-mel match librosa on 8 Debia
   }
 }
 
-TEST_CASE("music full track: load() and the whole track's log-mel match librosa.load") {
-  const Signal s = load(music_track("music004"));
-  REQUIRE(double(s.samples.size()) == fixture("music004.load_length").data.at(0));
-  std::vector<float> strided;
-  for (size_t i = 0; i < s.samples.size(); i += 1000) strided.push_back(s.samples[i]);
-  const DiffStats dy = diff_stats(strided, fixture("music004.load_stride1000").data);
-  CHECK(dy.max <= 1e-4);
+TEST_CASE("music full tracks: load() and the whole track's log-mel match librosa.load") {
+  for (const std::string track : {"music004", "music005"}) {
+    CAPTURE(track);
+    const Signal s = load(music_track(track));
+    REQUIRE(double(s.samples.size()) == fixture(track + ".load_length").data.at(0));
+    std::vector<float> strided;
+    for (size_t i = 0; i < s.samples.size(); i += 1000) strided.push_back(s.samples[i]);
+    const DiffStats dy = diff_stats(strided, fixture(track + ".load_stride1000").data);
+    CHECK(dy.max <= 1e-4);
 
-  const MelSpectrogram m = melspectrogram(s.samples, 22050.0);
-  std::vector<float> db = m.values;
-  power_to_db(db);
-  const data::NpyArray ref = fixture("music004.logmel_stride50");
-  REQUIRE(ref.shape.at(1) == (m.frames + 49) / 50);
-  std::vector<float> picked;
-  for (int64_t b = 0; b < m.mels; ++b)
-    for (int64_t t = 0; t < m.frames; t += 50) picked.push_back(db[size_t(b * m.frames + t)]);
-  const DiffStats ddb = diff_stats(picked, ref.data);
-  CHECK(ddb.p999 <= 0.01);
-  CHECK(ddb.max <= 0.1);
-  MESSAGE("music004 (whole): load max |diff| " << dy.max << "; log-mel dB p99.9 " << ddb.p999
-                                               << " max " << ddb.max);
+    const MelSpectrogram m = melspectrogram(s.samples, 22050.0);
+    std::vector<float> db = m.values;
+    power_to_db(db);
+    const data::NpyArray ref = fixture(track + ".logmel_stride50");
+    REQUIRE(ref.shape.at(1) == (m.frames + 49) / 50);
+    std::vector<float> picked;
+    for (int64_t b = 0; b < m.mels; ++b)
+      for (int64_t t = 0; t < m.frames; t += 50) picked.push_back(db[size_t(b * m.frames + t)]);
+    const DiffStats ddb = diff_stats(picked, ref.data);
+    CHECK(ddb.p999 <= 0.01);
+    CHECK(ddb.max <= 0.1);
+    MESSAGE(track << " (whole): load max |diff| " << dy.max << "; log-mel dB p99.9 " << ddb.p999
+                  << " max " << ddb.max);
+  }
 }
 
 }  // namespace
