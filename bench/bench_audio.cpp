@@ -94,11 +94,17 @@ const bool registered = [] {
   for (const std::string& path : tracks()) {
     const std::string name = std::filesystem::path(path).stem().string();
     benchmark::RegisterBenchmark(("load/" + name).c_str(), BM_Load, path)
-        ->Unit(benchmark::kMillisecond)->Iterations(2)->UseRealTime();
+        ->Unit(benchmark::kMillisecond)
+        ->Iterations(2)
+        ->UseRealTime();
     benchmark::RegisterBenchmark(("logmel/" + name).c_str(), BM_LogMel, path)
-        ->Unit(benchmark::kMillisecond)->Iterations(2)->UseRealTime();
+        ->Unit(benchmark::kMillisecond)
+        ->Iterations(2)
+        ->UseRealTime();
     benchmark::RegisterBenchmark(("load_extract/" + name).c_str(), BM_LoadAndExtract, path)
-        ->Unit(benchmark::kMillisecond)->Iterations(1)->UseRealTime();
+        ->Unit(benchmark::kMillisecond)
+        ->Iterations(1)
+        ->UseRealTime();
   }
   return true;
 }();

@@ -23,7 +23,8 @@ namespace fs = std::filesystem;
 namespace {
 
 struct Track {
-  Track(std::string audio_path, std::string clip_id) : path(std::move(audio_path)), id(std::move(clip_id)) {}
+  Track(std::string audio_path, std::string clip_id)
+      : path(std::move(audio_path)), id(std::move(clip_id)) {}
   std::string path, id;
   bool test = false;
   bool labelled = false;
@@ -65,9 +66,11 @@ void choose_genre_test_tracks(std::vector<Track>& tracks, double fraction, uint6
   for (Track& t : tracks) by_genre[t.genre].push_back(&t);
   for (auto& [genre, members] : by_genre) {
     std::sort(members.begin(), members.end(), [&](const Track* a, const Track* b) {
-      return data::mix_seed(seed, data::fnv1a64(a->id)) < data::mix_seed(seed, data::fnv1a64(b->id));
+      return data::mix_seed(seed, data::fnv1a64(a->id)) <
+             data::mix_seed(seed, data::fnv1a64(b->id));
     });
-    const size_t n_test = members.size() < 2 ? 0 : size_t(std::lround(double(members.size()) * fraction));
+    const size_t n_test =
+        members.size() < 2 ? 0 : size_t(std::lround(double(members.size()) * fraction));
     for (size_t i = 0; i < std::min(n_test, members.size() - 1); ++i) members[i]->test = true;
   }
 }
@@ -80,8 +83,10 @@ void write_subset(const fs::path& root, data::Subset subset, const std::vector<T
   for (const Track& t : tracks)
     for (const std::string& clip : t.clip_ids) {
       std::string& rows = t.test ? test : train;
-      if (kind == LabelKind::genre) rows += clip + ".fused.full.npy\t" + t.genre + "\n";
-      else if (t.labelled) rows += clip + "," + format_targets(t.targets) + "\n";
+      if (kind == LabelKind::genre)
+        rows += clip + ".fused.full.npy\t" + t.genre + "\n";
+      else if (t.labelled)
+        rows += clip + "," + format_targets(t.targets) + "\n";
     }
   data::write_file_atomic((dir / "train_labels.txt").string(), train);
   if (kind == LabelKind::genre) data::write_file_atomic((dir / "test_labels.txt").string(), test);
@@ -89,20 +94,25 @@ void write_subset(const fs::path& root, data::Subset subset, const std::vector<T
 
 }  // namespace
 
-AudioDatasetSummary make_dataset_from_audio(const std::string& audio_dir, const std::string& out_dir,
-                                            const AudioDatasetOptions& o, const TrackExtractor& extractor) {
+AudioDatasetSummary make_dataset_from_audio(const std::string& audio_dir,
+                                            const std::string& out_dir,
+                                            const AudioDatasetOptions& o,
+                                            const TrackExtractor& extractor) {
   if (!fs::is_directory(audio_dir)) throw AudioError(audio_dir + ": not a folder of audio files");
   std::error_code ec;
   if (fs::exists(out_dir, ec) && !fs::is_empty(out_dir, ec))
     throw AudioError(out_dir + ": exists and is not empty (choose a new folder)");
   if (!(o.test_fraction >= 0 && o.test_fraction < 1))
-    throw std::invalid_argument("test fraction must be in [0, 1), got " + std::to_string(o.test_fraction));
+    throw std::invalid_argument("test fraction must be in [0, 1), got " +
+                                std::to_string(o.test_fraction));
   if (!extractor && !chroma_available())
-    throw AudioError("make-dataset --from-audio writes (140, T) clips and needs the chroma rows, "
-                     "which this melgrad does not have (datasets/audio/chroma.h)");
+    throw AudioError(
+        "make-dataset --from-audio writes (140, T) clips and needs the chroma rows, "
+        "which this melgrad does not have (datasets/audio/chroma.h)");
   if (o.beat && !extractor && !beat_available())
-    throw AudioError("--beat: beat-synchronised features are not built into this melgrad "
-                     "(datasets/audio/beat.h and sync.h are missing)");
+    throw AudioError(
+        "--beat: beat-synchronised features are not built into this melgrad "
+        "(datasets/audio/beat.h and sync.h are missing)");
   const std::vector<std::string> files = collect_audio_files({audio_dir});
   const FileIndex index(audio_dir, files);
 
@@ -113,10 +123,11 @@ AudioDatasetSummary make_dataset_from_audio(const std::string& audio_dir, const 
     int64_t f = index.find(name);
     if (f < 0) f = index.find(id);
     if (f < 0)
-      throw AudioError(o.labels_path + " line " + std::to_string(line) + ": no audio file '" + name +
-                       "' in " + audio_dir);
+      throw AudioError(o.labels_path + " line " + std::to_string(line) + ": no audio file '" +
+                       name + "' in " + audio_dir);
     if (has_row[size_t(f)])
-      throw AudioError(o.labels_path + " line " + std::to_string(line) + ": a second row for " + files[size_t(f)]);
+      throw AudioError(o.labels_path + " line " + std::to_string(line) + ": a second row for " +
+                       files[size_t(f)]);
     has_row[size_t(f)] = true;
     tracks.emplace_back(files[size_t(f)], clip_id_for(files[size_t(f)]));
     tracks.back().labelled = true;
@@ -143,19 +154,24 @@ AudioDatasetSummary make_dataset_from_audio(const std::string& audio_dir, const 
   std::map<std::string, std::string> ids;
   for (const Track& t : tracks)
     if (auto [it, fresh] = ids.emplace(t.id, t.path); !fresh)
-      throw AudioError("two audio files give the clip id '" + t.id + "': " + it->second + " and " + t.path);
+      throw AudioError("two audio files give the clip id '" + t.id + "': " + it->second + " and " +
+                       t.path);
 
-  const data::Subset full = o.kind == LabelKind::genre ? data::Subset::genre : data::Subset::multitask;
-  const data::Subset beat = o.kind == LabelKind::genre ? data::Subset::genre_beat : data::Subset::multitask_beat;
+  const data::Subset full =
+      o.kind == LabelKind::genre ? data::Subset::genre : data::Subset::multitask;
+  const data::Subset beat =
+      o.kind == LabelKind::genre ? data::Subset::genre_beat : data::Subset::multitask_beat;
   const fs::path staging = out_dir + ".partial-" + std::to_string(::getpid());
   fs::remove_all(staging);
   for (data::Subset s : {full, beat}) {
     if (s == beat && !o.beat) continue;
-    for (const char* split : {"train", "test"}) fs::create_directories(staging / data::subset_folder(s) / split);
+    for (const char* split : {"train", "test"})
+      fs::create_directories(staging / data::subset_folder(s) / split);
   }
-  const TrackExtractor extract = extractor ? extractor : [](const std::string& path, bool with_beat) {
-    return extract_features(load(path), ExtractOptions{.beat = with_beat});
-  };
+  const TrackExtractor extract =
+      extractor ? extractor : [](const std::string& path, bool with_beat) {
+        return extract_features(load(path), ExtractOptions{.beat = with_beat});
+      };
   std::vector<std::string> errors(tracks.size());
   data::ProgressBar bar("extracting", int64_t(tracks.size()), o.progress);
   data::parallel_for(int64_t(tracks.size()), o.threads, [&](int64_t i) {
@@ -163,7 +179,8 @@ AudioDatasetSummary make_dataset_from_audio(const std::string& audio_dir, const 
     try {
       const ClipFeatures features = extract(t.path, o.beat);
       if (features.full.rows != kFusedRows)
-        throw AudioError("features have " + std::to_string(features.full.rows) + " rows, expected 140");
+        throw AudioError("features have " + std::to_string(features.full.rows) +
+                         " rows, expected 140");
       const std::vector<FeatureWindow> windows = feature_windows(features, false);
       const std::vector<FeatureWindow> beat_windows =
           o.beat ? feature_windows(features, true) : std::vector<FeatureWindow>{};
@@ -171,9 +188,11 @@ AudioDatasetSummary make_dataset_from_audio(const std::string& audio_dir, const 
       for (size_t k = 0; k < windows.size(); ++k) {
         const std::string clip = t.id + "_" + std::to_string(k);
         const std::string name = clip + ".fused.full.npy";
-        write_feature_array((staging / data::subset_folder(full) / split / name).string(), windows[k].array);
+        write_feature_array((staging / data::subset_folder(full) / split / name).string(),
+                            windows[k].array);
         if (o.beat)
-          write_feature_array((staging / data::subset_folder(beat) / split / name).string(), beat_windows[k].array);
+          write_feature_array((staging / data::subset_folder(beat) / split / name).string(),
+                              beat_windows[k].array);
         t.clip_ids.push_back(clip);
       }
     } catch (const std::exception& e) {
@@ -185,9 +204,12 @@ AudioDatasetSummary make_dataset_from_audio(const std::string& audio_dir, const 
   });
   bar.finish();
   for (size_t i = 0; i < tracks.size(); ++i) {
-    if (!errors[i].empty()) summary.failed.push_back(errors[i]);
-    else ++summary.tracks;
-    (tracks[i].test ? summary.test_clips : summary.train_clips) += int64_t(tracks[i].clip_ids.size());
+    if (!errors[i].empty())
+      summary.failed.push_back(errors[i]);
+    else
+      ++summary.tracks;
+    (tracks[i].test ? summary.test_clips : summary.train_clips) +=
+        int64_t(tracks[i].clip_ids.size());
   }
   write_subset(staging, full, tracks, o.kind);
   if (o.beat) write_subset(staging, beat, tracks, o.kind);

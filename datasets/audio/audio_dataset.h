@@ -50,11 +50,12 @@ using TrackExtractor = std::function<ClipFeatures(const std::string& audio_path,
 
 struct AudioDatasetSummary {
   int64_t tracks = 0, train_clips = 0, test_clips = 0;
-  std::vector<std::string> failed;  // "PATH: reason"
-  std::vector<std::string> ignored; // genre: audio files without a label row
+  std::vector<std::string> failed;   // "PATH: reason"
+  std::vector<std::string> ignored;  // genre: audio files without a label row
 };
 
-AudioDatasetSummary make_dataset_from_audio(const std::string& audio_dir, const std::string& out_dir,
+AudioDatasetSummary make_dataset_from_audio(const std::string& audio_dir,
+                                            const std::string& out_dir,
                                             const AudioDatasetOptions& options,
                                             const TrackExtractor& extractor = {});
 

@@ -109,12 +109,10 @@ Signal load(const std::string& path, double sample_rate) {
   } else {
     StreamResampler resampler(s.info.samplerate, sample_rate);
     if (const int64_t hint = frames_hint(path, s.info); hint > 0)
-      out.samples.reserve(size_t(std::ceil(double(hint) * sample_rate /
-                                           s.info.samplerate)) +
+      out.samples.reserve(size_t(std::ceil(double(hint) * sample_rate / s.info.samplerate)) +
                           size_t(double(kBlockFrames) * sample_rate / s.info.samplerate) + 4096);
-    frames = read_mono_blocks(path, s, 0, -1, [&](std::span<const float> b) {
-      resampler.push(b, out.samples);
-    });
+    frames = read_mono_blocks(path, s, 0, -1,
+                              [&](std::span<const float> b) { resampler.push(b, out.samples); });
     resampler.finish(out.samples);
   }
   if (frames == 0) throw AudioError(path + ": no audio samples (empty file)");

@@ -17,10 +17,11 @@ namespace fs = std::filesystem;
 namespace {
 
 bool has_audio_extension(const fs::path& p) {
-  static const std::set<std::string> kExtensions = {".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3",
-                                                    ".aif", ".aiff", ".au",  ".caf", ".w64"};
+  static const std::set<std::string> kExtensions = {
+      ".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff", ".au", ".caf", ".w64"};
   std::string ext = p.extension().string();
-  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return char(std::tolower(c)); });
+  std::transform(ext.begin(), ext.end(), ext.begin(),
+                 [](unsigned char c) { return char(std::tolower(c)); });
   return kExtensions.count(ext) > 0;
 }
 
@@ -83,8 +84,9 @@ std::vector<ExtractedFile> extract_files(const std::vector<std::string>& audio_p
                        " and " + audio_paths[i] + " (rename one)");
   }
   if (options.beat && !beat_available())
-    throw AudioError("--beat: beat-synchronised features are not built into this melgrad "
-                     "(datasets/audio/beat.h and sync.h are missing)");
+    throw AudioError(
+        "--beat: beat-synchronised features are not built into this melgrad "
+        "(datasets/audio/beat.h and sync.h are missing)");
   fs::create_directories(out_dir);
   if (options.beat) fs::create_directories(fs::path(out_dir) / "beat");
 

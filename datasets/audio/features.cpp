@@ -33,8 +33,9 @@ ClipFeatures extract_features(const Signal& signal, const ExtractOptions& option
                      std::to_string(signal.sample_rate));
   if (signal.samples.empty()) throw AudioError("extract_features: no audio samples");
   if (options.beat && !beat_available())
-    throw AudioError("beat-synchronised features are not built into this melgrad "
-                     "(datasets/audio/beat.h and sync.h are missing)");
+    throw AudioError(
+        "beat-synchronised features are not built into this melgrad "
+        "(datasets/audio/beat.h and sync.h are missing)");
   const std::span<const float> y(signal.samples);
   MelSpectrogram mel = melspectrogram(y, signal.sample_rate);
   power_to_db(mel.values);
@@ -73,8 +74,9 @@ std::vector<FeatureWindow> feature_windows(const ClipFeatures& features, bool be
                                            int64_t window_frames) {
   if (window_frames < 1) throw std::invalid_argument("feature_windows: window_frames must be >= 1");
   if (beat && !beat_available())
-    throw AudioError("beat-synchronised windows are not built into this melgrad "
-                     "(datasets/audio/beat.h and sync.h are missing)");
+    throw AudioError(
+        "beat-synchronised windows are not built into this melgrad "
+        "(datasets/audio/beat.h and sync.h are missing)");
   if (beat && !features.beat)
     throw std::invalid_argument("feature_windows: beat windows need features extracted with beat");
   const FeatureArray& full = features.full;

@@ -38,10 +38,10 @@ struct ExtractOptions {
 };
 
 struct ClipFeatures {
-  FeatureArray full;                // (140, T), or (128, T) in the mel-only interim mode
-  std::optional<FeatureArray> beat; // (140, B) when options.beat
-  double tempo = 0;                 // beats per minute (with beat)
-  std::vector<int64_t> beat_frames; // frame indices of the beats (with beat)
+  FeatureArray full;                 // (140, T), or (128, T) in the mel-only interim mode
+  std::optional<FeatureArray> beat;  // (140, B) when options.beat
+  double tempo = 0;                  // beats per minute (with beat)
+  std::vector<int64_t> beat_frames;  // frame indices of the beats (with beat)
 };
 
 // 30-s windows of a whole track's features, as the data set's clips (T = 1293 frames):

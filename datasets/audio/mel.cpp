@@ -52,10 +52,12 @@ double mel_to_hz(double mel) {
 std::vector<float> mel_filterbank(double sr, int64_t n_fft, int64_t n_mels, double fmin,
                                   double fmax) {
   if (!(sr > 0) || n_fft < 2 || n_mels < 1 || fmin < 0 || !(fmax > fmin))
-    throw std::invalid_argument("mel_filterbank: need sr > 0, n_fft >= 2, n_mels >= 1 and "
-                                "0 <= fmin < fmax; got sr " + std::to_string(sr) + ", n_fft " +
-                                std::to_string(n_fft) + ", n_mels " + std::to_string(n_mels) +
-                                ", fmin " + std::to_string(fmin) + ", fmax " + std::to_string(fmax));
+    throw std::invalid_argument(
+        "mel_filterbank: need sr > 0, n_fft >= 2, n_mels >= 1 and "
+        "0 <= fmin < fmax; got sr " +
+        std::to_string(sr) + ", n_fft " + std::to_string(n_fft) + ", n_mels " +
+        std::to_string(n_mels) + ", fmin " + std::to_string(fmin) + ", fmax " +
+        std::to_string(fmax));
   const int64_t bins = 1 + n_fft / 2;
   // np.fft.rfftfreq(n_fft, d=1/sr): k * (1 / (n_fft * (1 / sr))).
   const double bin_hz = 1.0 / (double(n_fft) * (1.0 / sr));

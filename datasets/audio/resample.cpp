@@ -42,8 +42,7 @@ std::vector<float> resample(std::span<const float> y, double orig_sr, double tar
   return out;
 }
 
-StreamResampler::StreamResampler(double orig_sr, double target_sr)
-    : ratio_(target_sr / orig_sr) {
+StreamResampler::StreamResampler(double orig_sr, double target_sr) : ratio_(target_sr / orig_sr) {
   check_rates(orig_sr, target_sr);
   const soxr_io_spec_t io = soxr_io_spec(SOXR_FLOAT32_I, SOXR_FLOAT32_I);
   const soxr_quality_spec_t quality = soxr_quality_spec(SOXR_HQ, 0);

@@ -19,7 +19,9 @@ namespace {
 // interface on buffers from fftw_malloc (same alignment as the planning buffers).
 struct Plan {
   fftw_plan plan = nullptr;
-  ~Plan() { if (plan) fftw_destroy_plan(plan); }
+  ~Plan() {
+    if (plan) fftw_destroy_plan(plan);
+  }
 };
 
 fftw_plan r2c_plan(int64_t n) {
@@ -34,7 +36,9 @@ fftw_plan r2c_plan(int64_t n) {
     slot->plan = fftw_plan_dft_r2c_1d(int(n), in, out, FFTW_ESTIMATE);
     fftw_free(in);
     fftw_free(out);
-    if (!slot->plan) throw std::runtime_error("stft: FFTW could not plan a transform of length " + std::to_string(n));
+    if (!slot->plan)
+      throw std::runtime_error("stft: FFTW could not plan a transform of length " +
+                               std::to_string(n));
   }
   return slot->plan;
 }
@@ -53,16 +57,18 @@ struct FftwBuffer {
 
 std::vector<double> hann_window(int64_t n) {
   std::vector<double> w(static_cast<size_t>(n));
-  for (int64_t i = 0; i < n; ++i) w[size_t(i)] = 0.5 - 0.5 * std::cos(2.0 * std::numbers::pi * double(i) / double(n));
+  for (int64_t i = 0; i < n; ++i)
+    w[size_t(i)] = 0.5 - 0.5 * std::cos(2.0 * std::numbers::pi * double(i) / double(n));
   return w;
 }
 
 int64_t stft_frame_count(int64_t n, const StftOptions& o) {
-  if (o.n_fft < 2 || o.hop < 1) throw std::invalid_argument("stft: n_fft must be >= 2 and hop >= 1");
+  if (o.n_fft < 2 || o.hop < 1)
+    throw std::invalid_argument("stft: n_fft must be >= 2 and hop >= 1");
   const int64_t padded = n + 2 * (o.center ? o.n_fft / 2 : 0);
   if (padded < o.n_fft)
-    throw std::invalid_argument("stft: signal of " + std::to_string(n) + " samples is shorter than n_fft " +
-                                std::to_string(o.n_fft));
+    throw std::invalid_argument("stft: signal of " + std::to_string(n) +
+                                " samples is shorter than n_fft " + std::to_string(o.n_fft));
   return 1 + (padded - o.n_fft) / o.hop;
 }
 
@@ -79,7 +85,8 @@ Spectrum stft_frames(std::span<const float> y, const StftOptions& o, int64_t fir
   s.bins = o.n_fft / 2 + 1;
   s.frames = frame_count;
   s.values.resize(size_t(s.bins * s.frames));
-  std::vector<double> window = o.window == Window::hann ? hann_window(o.n_fft) : std::vector<double>(size_t(o.n_fft), 1.0);
+  std::vector<double> window =
+      o.window == Window::hann ? hann_window(o.n_fft) : std::vector<double>(size_t(o.n_fft), 1.0);
 
   fftw_plan plan = r2c_plan(o.n_fft);
   FftwBuffer in_buf(sizeof(double) * size_t(o.n_fft));

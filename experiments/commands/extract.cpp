@@ -13,24 +13,27 @@ namespace {
 int run_extract(const cli::Args& a) {
   if (a.positionals().empty()) throw cli::UsageError("give one or more audio files or folders");
   const int64_t threads = a.integer("threads");
-  if (threads < 0) throw cli::UsageError("option --threads expects a count >= 0, got " + a.str("threads"));
+  if (threads < 0)
+    throw cli::UsageError("option --threads expects a count >= 0, got " + a.str("threads"));
   const std::vector<std::string> files = audio::collect_audio_files(a.positionals());
   if (files.empty()) {
     std::fprintf(stderr, "no audio files found in the given folders\n");
     return 1;
   }
   if (!audio::chroma_available())
-    std::fprintf(stderr, "note: this melgrad has no chroma (datasets/audio/chroma.h): writing "
-                         "mel-only arrays <id>.mel.full.npy of shape (128, T)\n");
+    std::fprintf(stderr,
+                 "note: this melgrad has no chroma (datasets/audio/chroma.h): writing "
+                 "mel-only arrays <id>.mel.full.npy of shape (128, T)\n");
   const std::string out = a.str("out");
   const std::vector<audio::ExtractedFile> results = audio::extract_files(
-      files, out,
-      {.beat = a.flag("beat"), .force = a.flag("force"), .threads = int(threads)});
+      files, out, {.beat = a.flag("beat"), .force = a.flag("force"), .threads = int(threads)});
   int64_t failed = 0;
   double seconds = 0;
   for (const audio::ExtractedFile& r : results) {
-    if (r.ok) seconds += r.seconds;
-    else ++failed;
+    if (r.ok)
+      seconds += r.seconds;
+    else
+      ++failed;
   }
   std::printf("extracted %lld of %zu files (%.1f min of audio) into %s\n",
               static_cast<long long>(int64_t(results.size()) - failed), results.size(),
@@ -45,8 +48,10 @@ int run_extract(const cli::Args& a) {
 // Options: {name, help, default, is_flag, required}.
 const cli::CommandRegistrar reg({
     .name = "extract",
-    .summary = "compute the data set's feature arrays (log-mel + chroma, 22050 Hz) from audio files",
-    .options = {{"out", "folder for <id>.fused.full.npy (and beat/<id>.fused.full.npy)", "", false, true},
+    .summary =
+        "compute the data set's feature arrays (log-mel + chroma, 22050 Hz) from audio files",
+    .options = {{"out", "folder for <id>.fused.full.npy (and beat/<id>.fused.full.npy)", "", false,
+                 true},
                 {"beat", "also write the beat-synchronised arrays", "", true},
                 {"force", "overwrite feature files that already exist", "", true},
                 {"threads", "files processed at once (0: all cores)", "0"}},

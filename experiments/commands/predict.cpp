@@ -40,8 +40,8 @@ bool is_clip_file(const std::string& path) {
 
 // One input of the network: a clip file, or one window of an audio file.
 struct Item {
-  size_t file = 0;     // index into the positionals
-  int64_t window = -1; // -1: a clip file
+  size_t file = 0;      // index into the positionals
+  int64_t window = -1;  // -1: a clip file
   double start_s = 0, end_s = 0;
 };
 
@@ -54,8 +54,9 @@ void add_audio_windows(const std::string& path, size_t file_index, bool beat,
                             " features, but this melgrad has no chroma (datasets/audio/chroma.h); "
                             "only runs on mel features can predict from audio");
   if (beat && !audio::beat_available())
-    throw audio::AudioError("the run is beat-synchronised, but this melgrad has no beat tracking "
-                            "(datasets/audio/beat.h, sync.h); only full-clip runs can predict from audio");
+    throw audio::AudioError(
+        "the run is beat-synchronised, but this melgrad has no beat tracking "
+        "(datasets/audio/beat.h, sync.h); only full-clip runs can predict from audio");
   const audio::Signal signal = audio::load(path);
   const audio::ClipFeatures features = audio::extract_features(signal, {.beat = beat});
   const std::vector<audio::FeatureWindow> windows = audio::feature_windows(features, beat);
@@ -90,12 +91,14 @@ std::string describe(const Task& task, const std::vector<double>& v) {
     for (size_t i = 0; i < order.size(); ++i) order[i] = i;
     std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return v[a] > v[b]; });
     for (size_t k = 0; k < std::min<size_t>(3, order.size()); ++k) {
-      std::snprintf(buf, sizeof buf, "%s%s %.3f", k ? "  " : "", task.classes[order[k]].c_str(), v[order[k]]);
+      std::snprintf(buf, sizeof buf, "%s%s %.3f", k ? "  " : "", task.classes[order[k]].c_str(),
+                    v[order[k]]);
       text += buf;
     }
   } else {
     for (size_t c = 0; c < v.size(); ++c) {
-      std::snprintf(buf, sizeof buf, "%s%s %.3f", c ? "  " : "", task.target_names[c].c_str(), v[c]);
+      std::snprintf(buf, sizeof buf, "%s%s %.3f", c ? "  " : "", task.target_names[c].c_str(),
+                    v[c]);
       text += buf;
     }
   }
@@ -155,7 +158,8 @@ int run_predict(const cli::Args& a) {
   std::vector<std::vector<double>> outputs(items.size());
   for (size_t start = 0; start < items.size(); start += size_t(batch_size)) {
     std::vector<int64_t> chunk;
-    for (size_t i = start; i < std::min(items.size(), start + size_t(batch_size)); ++i) chunk.push_back(int64_t(i));
+    for (size_t i = start; i < std::min(items.size(), start + size_t(batch_size)); ++i)
+      chunk.push_back(int64_t(i));
     data::Batch b = data::make_batch(clips, chunk, shape.pad_to, shape.crop_to);
     Tensor x = Tensor::from_vector(b.x, {b.shape[0], b.shape[1], b.shape[2]}).to(device);
     Tensor y = net->forward(x, Tensor::from_vector(b.lengths, {b.size()}).to(device));
@@ -208,17 +212,18 @@ int run_predict(const cli::Args& a) {
       w["end_s"] = it.end_s;
       windows.push_back(w);
       if (text)
-        std::printf("%s\twindow %lld (%s-%s)\t%s\n", paths[f].c_str(), static_cast<long long>(it.window + 1),
-                    clock_time(it.start_s).c_str(), clock_time(it.end_s).c_str(),
-                    describe(task, outputs[i]).c_str());
+        std::printf("%s\twindow %lld (%s-%s)\t%s\n", paths[f].c_str(),
+                    static_cast<long long>(it.window + 1), clock_time(it.start_s).c_str(),
+                    clock_time(it.end_s).c_str(), describe(task, outputs[i]).c_str());
       csv_row(paths[f], std::to_string(it.window + 1), it.start_s, it.end_s, outputs[i]);
     }
     nlohmann::json row = values_json(task, mean);
     row["file"] = paths[f];
     row["windows"] = windows;
     out.push_back(row);
-    if (text) std::printf("%s\ttrack (mean of %zu windows)\t%s\n", paths[f].c_str(), mine.size(),
-                          describe(task, mean).c_str());
+    if (text)
+      std::printf("%s\ttrack (mean of %zu windows)\t%s\n", paths[f].c_str(), mine.size(),
+                  describe(task, mean).c_str());
     csv_row(paths[f], "track", 0, items[mine.back()].end_s, mean);
   }
   if (a.flag("json")) std::printf("%s\n", out.dump(2).c_str());
@@ -228,10 +233,14 @@ int run_predict(const cli::Args& a) {
 
 const cli::CommandRegistrar reg({
     .name = "predict",
-    .summary = "predict genre or valence/energy/danceability for clip or audio files with a finished run",
+    .summary =
+        "predict genre or valence/energy/danceability for clip or audio files with a finished run",
     .options = {{"run", "RUN_DIR of a finished run", "", false, true},
-                {"json", "print a JSON array, one object per file (audio: with its windows)", "", true},
-                {"csv", "also write the results as CSV to this file (one row per clip, window and track)", ""},
+                {"json", "print a JSON array, one object per file (audio: with its windows)", "",
+                 true},
+                {"csv",
+                 "also write the results as CSV to this file (one row per clip, window and track)",
+                 ""},
                 {"device", "cpu | cuda", "cpu"},
                 {"threads", "CPU threads (0: all cores)", "0"}},
     .positional_help = "FILE.npy|AUDIO...",

@@ -15,12 +15,16 @@ int main(int argc, char** argv) {
   bool music = false;
   std::vector<char*> args;
   for (int i = 0; i < argc; ++i) {
-    if (std::string(argv[i]) == "--music") music = true;
-    else args.push_back(argv[i]);
+    if (std::string(argv[i]) == "--music")
+      music = true;
+    else
+      args.push_back(argv[i]);
   }
   if (music && !std::filesystem::exists(melgrad::audio::testing::music_track("music004"))) {
-    std::printf("test_audio --music: %s is missing (apt-get install planetblupi-music-ogg); "
-                "skipping\n", melgrad::audio::testing::kMusicDir.c_str());
+    std::printf(
+        "test_audio --music: %s is missing (apt-get install planetblupi-music-ogg); "
+        "skipping\n",
+        melgrad::audio::testing::kMusicDir.c_str());
     return 77;
   }
   doctest::Context context(int(args.size()), args.data());

@@ -17,7 +17,8 @@
 namespace melgrad::audio::testing {
 
 inline const std::string kMusicDir = "/usr/share/planetblupi/music";
-inline const std::string kFixtureDir = std::string(MELGRAD_SOURCE_DIR) + "/tests/fixtures/audio/audio";
+inline const std::string kFixtureDir =
+    std::string(MELGRAD_SOURCE_DIR) + "/tests/fixtures/audio/audio";
 
 inline std::string music_track(const std::string& name) { return kMusicDir + "/" + name + ".ogg"; }
 
