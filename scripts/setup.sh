@@ -13,6 +13,7 @@ packages=(
   nlohmann-json3-dev                   # run configs, logs and metrics as JSON
   clang libclang-rt-14-dev             # libFuzzer target for the .npy parser
   libsndfile1-dev libsoxr-dev libfftw3-dev  # audio front end: decode, resample, FFT
+  planetblupi-music-ogg                # real music (OGG) for the audio parity tests
   openmpi-bin libopenmpi-dev           # data-parallel training over MPI
 )
 

@@ -8,12 +8,23 @@
 #include <string>
 
 namespace melgrad::audio {
+namespace {
 
-std::vector<float> resample(std::span<const float> y, double orig_sr, double target_sr, bool scale) {
+void check_rates(double orig_sr, double target_sr) {
   if (!(orig_sr > 0) || !(target_sr > 0))
-    throw std::invalid_argument("resample: sample rates must be positive");
+    throw std::invalid_argument("resample: sample rates must be positive, got " +
+                                std::to_string(orig_sr) + " -> " + std::to_string(target_sr));
+}
+
+size_t fixed_length(int64_t n, double ratio) { return size_t(std::ceil(double(n) * ratio)); }
+
+}  // namespace
+
+std::vector<float> resample(std::span<const float> y, double orig_sr, double target_sr,
+                            bool scale) {
+  check_rates(orig_sr, target_sr);
   const double ratio = target_sr / orig_sr;
-  const size_t n_out = size_t(std::ceil(double(y.size()) * ratio));
+  const size_t n_out = fixed_length(int64_t(y.size()), ratio);
   std::vector<float> out(n_out);
   if (y.empty()) return out;
   const soxr_io_spec_t io = soxr_io_spec(SOXR_FLOAT32_I, SOXR_FLOAT32_I);
@@ -29,6 +40,52 @@ std::vector<float> resample(std::span<const float> y, double orig_sr, double tar
     for (float& v : out) v *= s;
   }
   return out;
+}
+
+StreamResampler::StreamResampler(double orig_sr, double target_sr) : ratio_(target_sr / orig_sr) {
+  check_rates(orig_sr, target_sr);
+  const soxr_io_spec_t io = soxr_io_spec(SOXR_FLOAT32_I, SOXR_FLOAT32_I);
+  const soxr_quality_spec_t quality = soxr_quality_spec(SOXR_HQ, 0);
+  soxr_error_t err = nullptr;
+  soxr_ = soxr_create(orig_sr, target_sr, 1, &err, &io, &quality, nullptr);
+  if (err) throw std::runtime_error(std::string("resample: libsoxr failed: ") + err);
+}
+
+StreamResampler::~StreamResampler() { soxr_delete(static_cast<soxr_t>(soxr_)); }
+
+void StreamResampler::drain(const float* in, size_t in_len, std::vector<float>& out) {
+  // soxr_process may not take all input or give all output at once: loop until the block is
+  // consumed (or, when flushing, until no more output comes).
+  const size_t room = size_t(double(in_len) * ratio_) + 1024;
+  for (;;) {
+    const size_t before = out.size();
+    out.resize(before + room);
+    size_t used = 0, made = 0;
+    const soxr_error_t err = soxr_process(static_cast<soxr_t>(soxr_), in, in_len, &used,
+                                          out.data() + before, room, &made);
+    out.resize(before + made);
+    if (err) throw std::runtime_error(std::string("resample: libsoxr failed: ") + err);
+    if (in) {
+      if (used == 0 && made == 0)
+        throw std::runtime_error("resample: libsoxr took no input and gave no output");
+      in += used;
+      in_len -= used;
+      if (in_len == 0) return;
+    } else if (made == 0) {
+      return;
+    }
+  }
+}
+
+void StreamResampler::push(std::span<const float> block, std::vector<float>& out) {
+  if (block.empty()) return;
+  input_count_ += int64_t(block.size());
+  drain(block.data(), block.size(), out);
+}
+
+void StreamResampler::finish(std::vector<float>& out) {
+  if (input_count_ > 0) drain(nullptr, 0, out);
+  out.resize(fixed_length(input_count_, ratio_), 0.0f);
 }
 
 }  // namespace melgrad::audio

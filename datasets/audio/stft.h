@@ -43,6 +43,12 @@ std::vector<double> hann_window(int64_t n);
 
 Spectrum stft(std::span<const float> y, const StftOptions& options = {});
 
+// Frames [first_frame, first_frame + frame_count) of stft(y, options), so long signals can be
+// transformed block by block (mel.cpp). stft_frame_count(n, options): the frames of stft(y).
+Spectrum stft_frames(std::span<const float> y, const StftOptions& options, int64_t first_frame,
+                     int64_t frame_count);
+int64_t stft_frame_count(int64_t n, const StftOptions& options);
+
 // |X|^power elementwise, [bins, frames] row-major (power 2: the power spectrogram).
 std::vector<float> magnitude(const Spectrum& s, double power);
 
