@@ -9,6 +9,7 @@
 
 #include "datasets/batcher.h"
 #include "engine/backend.h"
+#include "engine/determinism.h"
 #include "engine/io/tensor_file.h"
 #include "experiments/model_config.h"
 #include "experiments/trainer.h"
@@ -197,6 +198,7 @@ static void adopt_transfer_source(ExperimentSpec& s) {
 }
 
 nlohmann::json run_experiment(ExperimentSpec s) {
+  set_deterministic_algorithms(s.deterministic);
   const Device device = check_device(s.device);
   if (s.label.empty()) s.label = s.command;
   if (s.out.empty()) s.out = default_run_dir(s.command);

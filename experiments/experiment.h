@@ -36,6 +36,7 @@ struct ExperimentSpec {
   uint64_t split_seed = data::kDefaultSplitSeed;
   std::string device = "cpu";
   bool cuda_graphs = true;  // --cuda-graphs on|off (GPU build; experiments/graph_step.h)
+  bool deterministic = true;  // --deterministic on|off, else MELGRAD_DETERMINISTIC (determinism.h)
   std::string data_dir;  // resolved DATA_DIR
   std::string out;       // "" = runs/<command>-<time>
   RunDirMode mode = RunDirMode::fresh;

@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "datasets/default_data.h"
+#include "engine/determinism.h"
 #include "experiments/interrupt.h"
 #include "experiments/model_config.h"
 
@@ -32,6 +33,7 @@ std::vector<cli::Option> training_options() {
       {"force", "overwrite the run files in a non-empty --out", "", true},
       {"device", "cpu | cuda", "cpu"},
       {"cuda-graphs", "on | off: replay the training step as a CUDA graph where the batch shape repeats (CUDA graphs on a GPU, the emulator's recordings in melgrad-emu)", "on"},
+      {"deterministic", "on | off: bit-reproducible algorithms only (same seed, same numbers; off lets cuDNN run its fastest convolutions; default: MELGRAD_DETERMINISTIC, else on)", ""},
       {"threads", "CPU threads (0: all cores)", "0"},
       {"channels", "CNN conv channels, input first (default: full-clip genre 1,16,64,256,512; else 1,4,16,64,256)", ""},
       {"pool", "CNN max-pool size after each conv (default: full-clip genre 3, else 2)", ""},
@@ -98,6 +100,8 @@ ExperimentSpec spec_from_args(const cli::Args& a, const std::string& command, co
   if (s.device != "cpu" && s.device.rfind("cuda", 0) != 0)
     throw cli::UsageError("option --device expects cpu or cuda, got '" + s.device + "'");
   s.cuda_graphs = on_off(a, "cuda-graphs");
+  s.deterministic =
+      a.has("deterministic") ? on_off(a, "deterministic") : deterministic_algorithms();
   s.out = a.str("out");
   if (a.flag("resume") && a.flag("force")) throw cli::UsageError("--resume and --force exclude each other");
   if (a.flag("resume") && s.out.empty()) throw cli::UsageError("--resume needs --out RUN_DIR (the run to continue)");

@@ -48,6 +48,7 @@ ExperimentSpec base_spec(const StudyOptions& o, const std::string& command, cons
   s.progress_bar = o.progress_bar;
   s.device = o.device;
   s.cuda_graphs = o.cuda_graphs;
+  s.deterministic = o.deterministic;
   s.strict = o.strict;
   return s;
 }

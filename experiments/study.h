@@ -38,6 +38,7 @@ struct StudyOptions {
   bool progress_bar = true;
   std::string device = "cpu";  // every experiment's --device
   bool cuda_graphs = true;      // and --cuda-graphs
+  bool deterministic = true;    // and --deterministic
   bool strict = false;          // and --strict (a label row without its clip file is an error)
 };
 

@@ -63,6 +63,9 @@ struct Conv2dForwardParams {
   Conv2dShape shape;
   bool relu = false;  // y = max(conv + bias, 0): the fused epilogue
   DnnImpl impl = DnnImpl::automatic;
+  // cudnn only: run bit-reproducible algorithms (the engine passes its determinism setting,
+  // engine/determinism.h); false lets cuDNN run its fastest. The melgrad kernels always are.
+  bool deterministic = true;
   ConvAlgo algo = ConvAlgo::automatic;  // melgrad only
 };
 
@@ -74,6 +77,7 @@ struct Conv2dBackwardDataParams {
   Conv2dShape shape;
   DnnImpl impl = DnnImpl::automatic;
   ConvAlgo algo = ConvAlgo::automatic;  // melgrad: automatic, implicit_gemm, implicit_gemm_3x3
+  bool deterministic = true;            // as in Conv2dForwardParams
 };
 
 struct Conv2dBackwardFilterParams {
@@ -90,6 +94,7 @@ struct Conv2dBackwardFilterParams {
   int split_k = 0;  // melgrad: K splits, 0 = chosen by shape (tests force several)
   DnnImpl impl = DnnImpl::automatic;
   ConvAlgo algo = ConvAlgo::automatic;
+  bool deterministic = true;  // as in Conv2dForwardParams
 };
 
 void conv2d_forward(const Conv2dForwardParams& p, Stream stream = nullptr);

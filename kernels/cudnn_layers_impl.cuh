@@ -8,16 +8,27 @@
 //   batch norm:    CUDNN_BATCHNORM_SPATIAL training / inference / backward, x seen as
 //                  [N, C, S, 1].
 // Convolutions use FP32 FMA math (CUDNN_FMA_MATH: no TF32, what the melgrad kernels
-// compute) and the fastest algorithm cudnnFind* measured for the shape, cached per thread.
+// compute). Their algorithm, per shape and pass, cached per thread (kernels/
+// cudnn_bookkeeping.h: nothing is cached when the search throws):
+//   deterministic (the params' default): the first bit-reproducible one of cuDNN's
+//     heuristic ranking (cudnnGet*_v7: no timing, so every run picks the same one, and
+//     the search launches nothing, so it may run while a CUDA graph is captured);
+//   otherwise the fastest that cudnnFind* measured (it launches and synchronises, so a
+//     shape first seen while capturing ends the capture with a message instead).
+// The workspace and the masked-dy scratch are GraphSafeBuffers: memory handed out while the
+// stream was captured is never freed while the thread lives, so a graph's replays never use
+// freed memory.
 // Tensors are NCHW, fully packed; sizes arrive validated (< 2^31 elements each).
 #pragma once
 
 #include <cudnn.h>
 
-#include <map>
 #include <stdexcept>
 #include <string>
 #include <tuple>
+#include <vector>
+
+#include "kernels/cudnn_bookkeeping.h"
 
 namespace melgrad::kernels::detail {
 namespace {
@@ -61,8 +72,22 @@ void set_nchw(cudnnTensorDescriptor_t d, int64_t n, int64_t c, int64_t h, int64_
                                             as_int(c), as_int(h), as_int(w)));
 }
 
-// Per host thread: the handle, a grow-only workspace, scratch for masked dy, and the
-// algorithms found per convolution shape.
+// Whether `stream` is being captured into a CUDA graph (what it is handed then, a graph
+// keeps).
+bool capturing(Stream stream) {
+  cudaStreamCaptureStatus status = cudaStreamCaptureStatusNone;
+  MG_CUDA_CHECK(cudaStreamIsCapturing(stream, &status));
+  return status != cudaStreamCaptureStatusNone;
+}
+
+void* device_alloc_or_throw(std::size_t bytes) {
+  void* p = nullptr;
+  MG_CUDA_CHECK(cudaMalloc(&p, bytes));
+  return p;
+}
+
+// Per host thread: the handle, the workspace, scratch for masked dy, and the algorithms
+// chosen per convolution shape, pass and determinism.
 class Context {
  public:
   Context() { MG_CUDNN_CHECK(cudnnCreate(&handle_)); }
@@ -76,22 +101,22 @@ class Context {
     MG_CUDNN_CHECK(cudnnSetStream(handle_, stream));
     return handle_;
   }
-  void* workspace(std::size_t bytes) { return grow(workspace_, bytes); }
-  float* scratch(std::size_t floats) {
-    return static_cast<float*>(grow(scratch_, floats * sizeof(float)));
+  void* workspace(std::size_t bytes, Stream stream) {
+    return workspace_.get(bytes, capturing(stream));
+  }
+  float* scratch(std::size_t floats, Stream stream) {
+    return static_cast<float*>(scratch_.get(floats * sizeof(float), capturing(stream)));
   }
 
-  using Key = std::tuple<int, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t,
-                         int64_t, int64_t, int64_t, int64_t>;  // pass, N C H W O kh kw sh sw ph pw
-  std::map<Key, int> algos;
+  // pass, deterministic, N C H W O kh kw sh sw ph pw
+  using Key = std::tuple<int, bool, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t,
+                         int64_t, int64_t, int64_t, int64_t, int64_t>;
+  CudnnAlgorithmCache<Key> algos;
 
  private:
-  static void* grow(DeviceBuffer<float>& buf, std::size_t bytes) {
-    if (buf.size() * sizeof(float) < bytes) buf = DeviceBuffer<float>((bytes + 3) / 4);
-    return buf.data();
-  }
   cudnnHandle_t handle_ = nullptr;
-  DeviceBuffer<float> workspace_, scratch_;
+  GraphSafeBuffer workspace_{device_alloc_or_throw, [](void* p) { cudaFree(p); }};
+  GraphSafeBuffer scratch_{device_alloc_or_throw, [](void* p) { cudaFree(p); }};
 };
 
 Context& context() {
@@ -117,24 +142,50 @@ struct ConvDescs {
   }
 };
 
-Context::Key conv_key(int pass, const Conv2dShape& s) {
-  return {pass, s.N, s.C, s.H, s.W, s.O, s.kh, s.kw, s.stride_h, s.stride_w, s.pad_h, s.pad_w};
+Context::Key conv_key(int pass, bool deterministic, const Conv2dShape& s) {
+  return {pass,  deterministic, s.N,        s.C,        s.H,     s.W,    s.O,
+          s.kh,  s.kw,          s.stride_h, s.stride_w, s.pad_h, s.pad_w};
 }
 
-// The first (fastest) successful algorithm of a cudnnFind* result list.
 template <class Perf>
-int fastest(const Perf* perf, int count, const char* what) {
+std::vector<CudnnAlgoCandidate> candidates(const Perf* perf, int count) {
+  std::vector<CudnnAlgoCandidate> list;
   for (int i = 0; i < count; ++i) {
-    if (perf[i].status == CUDNN_STATUS_SUCCESS) return static_cast<int>(perf[i].algo);
+    list.push_back({static_cast<int>(perf[i].algo), perf[i].status == CUDNN_STATUS_SUCCESS,
+                    perf[i].determinism == CUDNN_DETERMINISTIC});
   }
-  throw std::runtime_error(std::string(what) + ": cuDNN found no working algorithm");
+  return list;
+}
+
+// The algorithm of one pass (see the header comment): `rank(perf, &count)` runs cuDNN's
+// heuristics (cudnnGet*_v7), `measure(perf, &count)` its timed search (cudnnFind*).
+template <class Perf, int kCount, class Rank, class Measure>
+int choose_conv_algo(Context& ctx, const Context::Key& key, bool deterministic, Stream stream,
+                     const char* what, Rank rank, Measure measure) {
+  return ctx.algos.find_or_search(key, [&] {
+    Perf perf[kCount];
+    int count = 0;
+    if (deterministic) {
+      MG_CUDNN_CHECK(rank(perf, &count));
+    } else {
+      if (capturing(stream)) {
+        throw std::runtime_error(
+            std::string(what) +
+            ": cuDNN's timed algorithm search (cudnnFind*, with --deterministic off) cannot run "
+            "while a CUDA graph is captured; the shape must run eagerly once first");
+      }
+      MG_CUDNN_CHECK(measure(perf, &count));
+    }
+    return choose_cudnn_algorithm(candidates(perf, count), deterministic, what);
+  });
 }
 
 // dy, or dy * (relu_y > 0) in scratch when the forward fused a ReLU.
 const float* masked_dy(cudnnHandle_t h, const cudnnTensorDescriptor_t yd, const float* dy,
-                       const float* relu_y, const Conv2dShape& s) {
+                       const float* relu_y, const Conv2dShape& s, Stream stream) {
   if (relu_y == nullptr) return dy;
-  float* out = context().scratch(static_cast<std::size_t>(s.N * s.O * s.out_h() * s.out_w()));
+  float* out =
+      context().scratch(static_cast<std::size_t>(s.N * s.O * s.out_h() * s.out_w()), stream);
   ActDesc act;
   MG_CUDNN_CHECK(
       cudnnSetActivationDescriptor(act, CUDNN_ACTIVATION_RELU, CUDNN_PROPAGATE_NAN, 0.0));
@@ -150,20 +201,23 @@ void cudnn_conv2d_forward(const Conv2dForwardParams& p, Stream stream) {
   Context& ctx = context();
   cudnnHandle_t h = ctx.handle(stream);
   const ConvDescs d(p.shape);
-  auto [it, fresh] = ctx.algos.try_emplace(conv_key(0, p.shape), 0);
-  if (fresh) {
-    cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
-    int count = 0;
-    MG_CUDNN_CHECK(cudnnFindConvolutionForwardAlgorithm(
-        h, d.x, d.w, d.conv, d.y, CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &count, perf));
-    it->second = fastest(perf, count, "conv2d_forward");
-  }
-  const auto algo = static_cast<cudnnConvolutionFwdAlgo_t>(it->second);
+  constexpr int kCount = CUDNN_CONVOLUTION_FWD_ALGO_COUNT;
+  const auto algo = static_cast<cudnnConvolutionFwdAlgo_t>(
+      choose_conv_algo<cudnnConvolutionFwdAlgoPerf_t, kCount>(
+          ctx, conv_key(0, p.deterministic, p.shape), p.deterministic, stream, "conv2d_forward",
+          [&](cudnnConvolutionFwdAlgoPerf_t* perf, int* count) {
+            return cudnnGetConvolutionForwardAlgorithm_v7(h, d.x, d.w, d.conv, d.y, kCount, count,
+                                                          perf);
+          },
+          [&](cudnnConvolutionFwdAlgoPerf_t* perf, int* count) {
+            return cudnnFindConvolutionForwardAlgorithm(h, d.x, d.w, d.conv, d.y, kCount, count,
+                                                        perf);
+          }));
   std::size_t bytes = 0;
   MG_CUDNN_CHECK(cudnnGetConvolutionForwardWorkspaceSize(h, d.x, d.w, d.conv, d.y, algo, &bytes));
   const float one = 1.0f, zero = 0.0f;
   MG_CUDNN_CHECK(cudnnConvolutionForward(h, &one, d.x, p.x, d.w, p.weight, d.conv, algo,
-                                         ctx.workspace(bytes), bytes, &zero, d.y, p.y));
+                                         ctx.workspace(bytes, stream), bytes, &zero, d.y, p.y));
   if (p.bias != nullptr) MG_CUDNN_CHECK(cudnnAddTensor(h, &one, d.bias, p.bias, &one, d.y, p.y));
   if (p.relu) {
     ActDesc act;
@@ -177,46 +231,55 @@ void cudnn_conv2d_backward_data(const Conv2dBackwardDataParams& p, Stream stream
   Context& ctx = context();
   cudnnHandle_t h = ctx.handle(stream);
   const ConvDescs d(p.shape);
-  const float* dy = masked_dy(h, d.y, p.dy, p.relu_y, p.shape);
-  auto [it, fresh] = ctx.algos.try_emplace(conv_key(1, p.shape), 0);
-  if (fresh) {
-    cudnnConvolutionBwdDataAlgoPerf_t perf[CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT];
-    int count = 0;
-    MG_CUDNN_CHECK(cudnnFindConvolutionBackwardDataAlgorithm(
-        h, d.w, d.y, d.conv, d.x, CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, &count, perf));
-    it->second = fastest(perf, count, "conv2d_backward_data");
-  }
-  const auto algo = static_cast<cudnnConvolutionBwdDataAlgo_t>(it->second);
+  const float* dy = masked_dy(h, d.y, p.dy, p.relu_y, p.shape, stream);
+  constexpr int kCount = CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT;
+  const auto algo = static_cast<cudnnConvolutionBwdDataAlgo_t>(
+      choose_conv_algo<cudnnConvolutionBwdDataAlgoPerf_t, kCount>(
+          ctx, conv_key(1, p.deterministic, p.shape), p.deterministic, stream,
+          "conv2d_backward_data",
+          [&](cudnnConvolutionBwdDataAlgoPerf_t* perf, int* count) {
+            return cudnnGetConvolutionBackwardDataAlgorithm_v7(h, d.w, d.y, d.conv, d.x, kCount,
+                                                               count, perf);
+          },
+          [&](cudnnConvolutionBwdDataAlgoPerf_t* perf, int* count) {
+            return cudnnFindConvolutionBackwardDataAlgorithm(h, d.w, d.y, d.conv, d.x, kCount,
+                                                             count, perf);
+          }));
   std::size_t bytes = 0;
   MG_CUDNN_CHECK(
       cudnnGetConvolutionBackwardDataWorkspaceSize(h, d.w, d.y, d.conv, d.x, algo, &bytes));
   const float one = 1.0f, zero = 0.0f;
   MG_CUDNN_CHECK(cudnnConvolutionBackwardData(h, &one, d.w, p.weight, d.y, dy, d.conv, algo,
-                                              ctx.workspace(bytes), bytes, &zero, d.x, p.dx));
+                                              ctx.workspace(bytes, stream), bytes, &zero, d.x,
+                                              p.dx));
 }
 
 void cudnn_conv2d_backward_filter(const Conv2dBackwardFilterParams& p, Stream stream) {
   Context& ctx = context();
   cudnnHandle_t h = ctx.handle(stream);
   const ConvDescs d(p.shape);
-  const float* dy = masked_dy(h, d.y, p.dy, p.relu_y, p.shape);
+  const float* dy = masked_dy(h, d.y, p.dy, p.relu_y, p.shape, stream);
   const float one = 1.0f, zero = 0.0f;
   if (p.dweight != nullptr) {
-    auto [it, fresh] = ctx.algos.try_emplace(conv_key(2, p.shape), 0);
-    if (fresh) {
-      cudnnConvolutionBwdFilterAlgoPerf_t perf[CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT];
-      int count = 0;
-      MG_CUDNN_CHECK(cudnnFindConvolutionBackwardFilterAlgorithm(
-          h, d.x, d.y, d.conv, d.w, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT, &count, perf));
-      it->second = fastest(perf, count, "conv2d_backward_filter");
-    }
-    const auto algo = static_cast<cudnnConvolutionBwdFilterAlgo_t>(it->second);
+    constexpr int kCount = CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT;
+    const auto algo = static_cast<cudnnConvolutionBwdFilterAlgo_t>(
+        choose_conv_algo<cudnnConvolutionBwdFilterAlgoPerf_t, kCount>(
+            ctx, conv_key(2, p.deterministic, p.shape), p.deterministic, stream,
+            "conv2d_backward_filter",
+            [&](cudnnConvolutionBwdFilterAlgoPerf_t* perf, int* count) {
+              return cudnnGetConvolutionBackwardFilterAlgorithm_v7(h, d.x, d.y, d.conv, d.w,
+                                                                   kCount, count, perf);
+            },
+            [&](cudnnConvolutionBwdFilterAlgoPerf_t* perf, int* count) {
+              return cudnnFindConvolutionBackwardFilterAlgorithm(h, d.x, d.y, d.conv, d.w,
+                                                                 kCount, count, perf);
+            }));
     std::size_t bytes = 0;
     MG_CUDNN_CHECK(
         cudnnGetConvolutionBackwardFilterWorkspaceSize(h, d.x, d.y, d.conv, d.w, algo, &bytes));
     MG_CUDNN_CHECK(cudnnConvolutionBackwardFilter(h, &one, d.x, p.x, d.y, dy, d.conv, algo,
-                                                  ctx.workspace(bytes), bytes, &zero, d.w,
-                                                  p.dweight));
+                                                  ctx.workspace(bytes, stream), bytes, &zero,
+                                                  d.w, p.dweight));
   }
   if (p.dbias != nullptr)
     MG_CUDNN_CHECK(cudnnConvolutionBackwardBias(h, &one, d.y, dy, &zero, d.bias, p.dbias));

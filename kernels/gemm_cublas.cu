@@ -5,9 +5,17 @@
 // One cuBLAS handle per host thread (cuBLAS handles are not safe to share between threads
 // that set different streams), created on first use; FP32 math (CUBLAS_DEFAULT_MATH), so
 // it computes what the melgrad kernel computes (no TF32 unless NVIDIA_TF32_OVERRIDE asks).
+// Each stream the thread runs GEMMs on gets its own workspace (kCublasWorkspaceBytes, what
+// NVIDIA recommends for Hopper), given to cuBLAS with cublasSetWorkspace after every
+// cublasSetStream (which resets it): cuBLAS then never allocates one of its own while a CUDA
+// graph is captured, picks the same kernels captured and eager (so a graphed step equals an
+// eager one bit for bit), and concurrent streams never share scratch (NVIDIA's condition for
+// reproducible results). The workspaces live as long as the thread, so a graph that
+// captured a GEMM never points at freed memory.
 #include "kernels/emu/cuda_compat.h"
 
 #include <climits>
+#include <map>
 #include <stdexcept>
 #include <string>
 
@@ -44,6 +52,8 @@ void check_cublas(cublasStatus_t status, const char* call, const char* file, int
 }
 #define MG_CUBLAS_CHECK(call) check_cublas((call), #call, __FILE__, __LINE__)
 
+constexpr std::size_t kCublasWorkspaceBytes = std::size_t{32} << 20;
+
 class CublasHandle {
  public:
   CublasHandle() {
@@ -55,15 +65,25 @@ class CublasHandle {
   }
   CublasHandle(const CublasHandle&) = delete;
   CublasHandle& operator=(const CublasHandle&) = delete;
-  cublasHandle_t get() const { return handle_; }
+
+  // The handle, set to `stream` and to that stream's workspace.
+  cublasHandle_t on(Stream stream) {
+    auto it = workspaces_.find(stream);
+    if (it == workspaces_.end())
+      it = workspaces_.emplace(stream, DeviceBuffer<unsigned char>(kCublasWorkspaceBytes)).first;
+    MG_CUBLAS_CHECK(cublasSetStream(handle_, stream));
+    MG_CUBLAS_CHECK(cublasSetWorkspace(handle_, it->second.data(), it->second.size()));
+    return handle_;
+  }
 
  private:
   cublasHandle_t handle_ = nullptr;
+  std::map<Stream, DeviceBuffer<unsigned char>> workspaces_;  // per stream, for good
 };
 
-cublasHandle_t thread_handle() {
+CublasHandle& thread_handle() {
   thread_local CublasHandle handle;
-  return handle.get();
+  return handle;
 }
 
 int as_int(const char* field, int64_t v) {
@@ -79,8 +99,7 @@ int as_int(const char* field, int64_t v) {
 bool cublas_built() { return true; }
 
 void gemm_cublas(const GemmParams& p, Stream stream) {
-  const cublasHandle_t h = thread_handle();
-  MG_CUBLAS_CHECK(cublasSetStream(h, stream));
+  const cublasHandle_t h = thread_handle().on(stream);
   const cublasOperation_t op_a = p.trans_a ? CUBLAS_OP_T : CUBLAS_OP_N;
   const cublasOperation_t op_b = p.trans_b ? CUBLAS_OP_T : CUBLAS_OP_N;
   MG_CUBLAS_CHECK(cublasSgemmStridedBatched(

@@ -5,10 +5,12 @@
 // kernels' fused ReLU epilogue on (relu), and its backward passes hand the kernels the
 // forward's output (relu_y), which masks dy as they read it: no separate ReLU pass either
 // way. The backward-filter pass's split-K partial sums go to a workspace from the caching
-// allocator.
+// allocator. Each call passes the determinism setting (engine/determinism.h), which decides
+// cuDNN's algorithms.
 #include "engine/cuda/cuda_backend.h"
 #include "engine/cuda/device_runtime.h"
 #include "engine/cuda/kernel_layout.h"
+#include "engine/determinism.h"
 #include "kernels/conv.h"
 
 namespace melgrad::cuda {
@@ -45,6 +47,7 @@ bool CudaBackend::conv2d_forward(const Tensor& x, const Tensor& weight, const Te
   p.y = f32_ptr(y);
   p.shape = conv_shape(x.shape(), weight.shape(), opt);
   p.relu = relu;
+  p.deterministic = deterministic_algorithms();
   kernels::conv2d_forward(p, stream());
   return true;
 }
@@ -60,6 +63,7 @@ bool CudaBackend::conv2d_backward_input(const Tensor& gy, const Tensor& relu_y,
   p.weight = f32_ptr(weight);
   p.dx = f32_ptr(gx);
   p.shape = conv_shape(gx.shape(), weight.shape(), opt);
+  p.deterministic = deterministic_algorithms();
   kernels::conv2d_backward_data(p, stream());
   return true;
 }
@@ -78,6 +82,7 @@ bool CudaBackend::conv2d_backward_weight(const Tensor& gy, const Tensor& relu_y,
   p.dweight = f32_ptr(gw);
   p.dbias = f32_ptr(gb);
   p.shape = conv_shape(x.shape(), weight_shape, opt);
+  p.deterministic = deterministic_algorithms();
   const Tensor scratch = workspace(kernels::conv2d_backward_filter_workspace_bytes(p));
   p.workspace = f32_ptr(scratch);
   p.workspace_bytes =

@@ -107,12 +107,25 @@ void* raw_malloc(std::size_t bytes) {
 
 void raw_free(void* p) { MELGRAD_CUDA_CHECK(cudaFree(p)); }
 
+// A copy between host and device memory cannot be part of a CUDA graph (the host side is
+// pageable memory, and a read-back waits for the stream): refuse it while the current
+// stream is being captured, in the words the emulator's recordings use.
+static void refuse_while_capturing(const char* copy) {
+  cudaStreamCaptureStatus status = cudaStreamCaptureStatusNone;
+  MELGRAD_CUDA_CHECK(cudaStreamIsCapturing(stream(), &status));
+  if (status != cudaStreamCaptureStatusNone)
+    throw std::runtime_error(std::string(copy) +
+                             " while the stream is being captured (a CUDA graph cannot hold it)");
+}
+
 void copy_host_to_device(void* dst, const void* src, std::size_t bytes) {
   if (bytes == 0) return;
+  refuse_while_capturing("a copy from host to device memory (an upload)");
   MELGRAD_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, stream()));
 }
 
 void copy_device_to_host(void* dst, const void* src, std::size_t bytes) {
+  refuse_while_capturing("a copy from device to host memory (a read-back)");
   if (bytes > 0) {
     MELGRAD_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, stream()));
   }

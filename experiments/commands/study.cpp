@@ -1,6 +1,7 @@
 // `melgrad study`: runs every experiment of the study in order into STUDY_DIR and writes
 // study.json, metrics.json and the report (experiments/study.h).
 #include "datasets/default_data.h"
+#include "engine/determinism.h"
 #include "experiments/cli.h"
 #include "experiments/experiment.h"
 #include "experiments/experiment_cli.h"
@@ -29,6 +30,8 @@ int run_study_command(const cli::Args& a) {
   o.progress_bar = !a.flag("no-progress");
   o.device = a.str("device");
   o.cuda_graphs = on_off(a, "cuda-graphs");
+  o.deterministic =
+      a.has("deterministic") ? on_off(a, "deterministic") : deterministic_algorithms();
   o.strict = a.flag("strict");
   check_device(o.device);
   apply_threads(a.integer("threads"));
@@ -53,6 +56,10 @@ const cli::CommandRegistrar reg({
          {"seed", "training seed of every experiment", "42"},
          {"device", "cpu | cuda", "cpu"},
          {"cuda-graphs", "on | off: replay training steps as CUDA graphs (GPU build)", "on"},
+         {"deterministic",
+          "on | off: bit-reproducible algorithms only (off: cuDNN's fastest; default: "
+          "MELGRAD_DETERMINISTIC, else on)",
+          ""},
          {"threads", "CPU threads (0: all cores)", "0"},
          strict_option(),
          {"no-progress", "no in-place progress bars (one line per epoch only)", "", true}},

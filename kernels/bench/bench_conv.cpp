@@ -2,7 +2,9 @@
 // fused bias + ReLU epilogue, backward-data and backward-filter (+ dbias), each for the
 // melgrad kernels and for cuDNN, registered side by side:
 //   conv_forward/<config>/T<width>/L<layer> ...      /melgrad | /cudnn
-// FLOP/s counts 2 N O Ho Wo C kh kw per pass (the useful multiply-adds). GPU only.
+// FLOP/s counts 2 N O Ho Wo C kh kw per pass (the useful multiply-adds). GPU only. cuDNN runs
+// its fastest algorithms (deterministic = false: what cudnnFind* measures), the peer our
+// kernels are held against; training uses its deterministic ones by default.
 #include <benchmark/benchmark.h>
 
 #include <string>
@@ -31,20 +33,21 @@ void run_conv(benchmark::State& state, const StudyLayer& l, Pass pass, DnnImpl i
       Conv2dForwardParams p;
       p.x = x.data(), p.weight = w.data(), p.bias = b.data(), p.y = y.data(), p.shape = s,
       p.relu = true;
-      p.impl = impl;
+      p.impl = impl, p.deterministic = false;
       time_launches(state, impl, flops, 4.0 * (nx + nw + ny), [&] { conv2d_forward(p); });
       break;
     }
     case Pass::backward_data: {
       Conv2dBackwardDataParams p;
       p.dy = dy.data(), p.weight = w.data(), p.dx = dx.data(), p.shape = s, p.impl = impl;
+      p.deterministic = false;
       time_launches(state, impl, flops, 4.0 * (nx + nw + ny), [&] { conv2d_backward_data(p); });
       break;
     }
     case Pass::backward_filter: {
       Conv2dBackwardFilterParams p;
       p.x = x.data(), p.dy = dy.data(), p.dweight = dw.data(), p.dbias = db.data(), p.shape = s,
-      p.impl = impl;
+      p.impl = impl, p.deterministic = false;
       DeviceBuffer<float> ws(conv2d_backward_filter_workspace_bytes(p) / sizeof(float) + 1);
       p.workspace = ws.data(), p.workspace_bytes = ws.size() * sizeof(float);
       time_launches(state, impl, flops, 4.0 * (nx + nw + ny), [&] { conv2d_backward_filter(p); });

@@ -10,6 +10,10 @@
 // device in float trees (Welford per thread, Chan's merge), over <= 300 values of O(1) here;
 // the LSTM's products have <= 12 terms per step and carry rounding through 9 steps. Results
 // agree to a few ulp of the magnitudes involved: |cuda - cpu| <= 2e-5 + 2e-5 |cpu|.
+// Expected per build: the same values, tolerance and messages in test_cuda (emulator) and
+// test_cuda_native (GPU); the device-side checks' messages are the engine's own. On a GPU
+// with cuDNN, BatchNorm and max-pooling go through cuDNN (its own reduction orders, inside
+// the tolerance; NaN propagated as CUDNN_PROPAGATE_NAN).
 #include <doctest/doctest.h>
 
 #include <cmath>

@@ -6,6 +6,7 @@
 // condition, indexing along a middle dim, and concat of strided views. Same tolerance as
 // the registry harness (1e-5 relative and absolute; float32 results summed in different
 // orders), except comparisons, argmax and copies, which must match exactly.
+// Expected per build: the same for the emulator and a GPU.
 #include <doctest/doctest.h>
 
 #include <vector>

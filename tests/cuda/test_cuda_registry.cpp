@@ -8,6 +8,8 @@
 // sum in different orders (sequential vs warp trees) over at most ~24 terms here, so results
 // differ by up to a few tens of ulp of the magnitudes involved, which after cancellation is
 // an absolute error: |cuda - cpu| <= 1e-5 + 1e-5 |cpu|.
+// Expected per build: the same bound and the same float64 refusal message (the engine's
+// check_device) for the emulator and a GPU.
 #include <doctest/doctest.h>
 
 #include <set>

@@ -1,12 +1,22 @@
-// Step graphs (Backend::capture_step, experiments/graph_step.h) in the emulator, whose
-// recordings stand in for CUDA stream capture: a recorded training step, replayed with new
-// batches copied into its input buffers and fresh dropout seeds, computes exactly what the
-// eager step computes (bit for bit: the same kernels run on the same values in the same
-// order), including BatchNorm's running statistics, Adam's updates from the graph's
-// gradients, and batches of another shape run eagerly in between; a step that reads
-// device memory back cannot be recorded, and the reason is given. Since any copy between
-// host and device invalidates a recording, the recorded steps also show that forward,
-// loss and backward of both study networks make no read-back (and no upload).
+// Step graphs (Backend::capture_step, experiments/graph_step.h): a recorded training step,
+// replayed with new batches copied into its input buffers and fresh dropout seeds, computes
+// exactly what the eager step computes (bit for bit: the same kernels run on the same
+// values in the same order), including BatchNorm's running statistics, Adam's updates from
+// the graph's gradients, and batches of another shape run eagerly in between; a step that
+// reads device memory back cannot be recorded, the reason is given, and training goes on
+// eagerly with the eager numbers. Since any copy between host and device invalidates a
+// recording, the recorded steps also show that forward, loss and backward of both study
+// networks make no read-back (and no upload).
+// Expected per build (test_cuda: the emulator; test_cuda_native: nvcc on a GPU):
+//   recording   the emulator's recordings / CUDA stream capture into a graph;
+//   bit for bit both: the GPU with deterministic algorithms (the default, engine/
+//               determinism.h: cuDNN's convolutions take reproducible algorithms) and the
+//               BiLSTM's persistent kernel, a cooperative launch, inside the graph;
+//   read-back   both refuse it with "a copy from device to host memory (a read-back)" and
+//               "(a CUDA graph cannot hold it)"; the emulator ends its recording with "the
+//               recording is invalid: ... while recording", the GPU build refuses the copy
+//               itself "... while the stream is being captured" (engine/cuda/
+//               device_runtime.cpp), before CUDA would fail the capture with its own code.
 #include <doctest/doctest.h>
 
 #include <string>
@@ -28,6 +38,7 @@ struct Run {
   std::vector<double> losses;
   nn::NamedTensors state;
   std::string note;
+  std::vector<std::string> notes;  // each change of the note: what the trainer logs
   bool replaying = false;
 };
 
@@ -42,6 +53,8 @@ Run train(models::Network& net, const std::vector<BatchTensors>& batches,
   for (size_t b = 0; b < batches.size(); ++b) {
     run.losses.push_back(step.run(batches[b], 1000 + b).item());
     adam.step();
+    if (run.notes.empty() ? !step.note().empty() : step.note() != run.notes.back())
+      run.notes.push_back(step.note());
   }
   for (const auto& [name, t] : net.state()) run.state.emplace_back(name, t.to(Device::cpu()));
   run.note = step.note();
@@ -60,6 +73,39 @@ void check_identical(const Run& graphed, const Run& eager) {
     CAPTURE(eager.state[i].first);
     CHECK(max_abs_diff(graphed.state[i].second, eager.state[i].second) == 0.0);
   }
+}
+
+// The study's BiLSTM with a forward that also reads a value back, as a step that cannot be
+// recorded (a cooperative launch that a CUDA version could not capture takes the same path).
+class ReadingBackLstm : public models::LstmNet {
+ public:
+  using models::LstmNet::LstmNet;
+  Tensor forward(const Tensor& x, const Tensor& lengths) override {
+    Tensor y = models::LstmNet::forward(x, lengths);
+    (void)sum(y).item();
+    return y;
+  }
+};
+
+std::vector<BatchTensors> lstm_batches(const models::LstmConfig& c, uint64_t seed) {
+  Generator gen(seed);
+  std::vector<BatchTensors> batches;
+  const std::vector<std::vector<int64_t>> lens = {{6, 2, 5}, {3, 6, 1}, {6, 6, 4}, {2, 5, 6}};
+  for (const auto& len : lens)  // the same T = 6 each time: one recorded shape
+    batches.push_back({Tensor::normal({3, 6, c.input_size}, 0, 1, gen),
+                       Tensor::from_vector(len, {3}), Tensor(), Tensor::uniform({3, 1}, -1, 1, gen),
+                       3});
+  return batches;
+}
+
+models::LstmConfig small_lstm() {
+  models::LstmConfig c;
+  c.input_size = 5;
+  c.hidden = 4;
+  c.layers = 2;
+  c.dropout = 0.25;
+  c.outputs = 1;
+  return c;
 }
 
 BatchTensors image_batch(Generator& gen, int64_t n, const models::CnnConfig& c) {
@@ -97,25 +143,32 @@ TEST_CASE("a recorded CNN step replays the eager step bit for bit, odd-shaped ba
 }
 
 TEST_CASE("a recorded BiLSTM step (variable lengths, dropout between layers) replays exactly") {
-  models::LstmConfig c;
-  c.input_size = 5;
-  c.hidden = 4;
-  c.layers = 2;
-  c.dropout = 0.25;
-  c.outputs = 1;
-  Generator gen(52);
-  std::vector<BatchTensors> batches;
-  const std::vector<std::vector<int64_t>> lens = {{6, 2, 5}, {3, 6, 1}, {6, 6, 4}, {2, 5, 6}};
-  for (const auto& len : lens)  // the same T = 6 each time: one recorded shape
-    batches.push_back({Tensor::normal({3, 6, c.input_size}, 0, 1, gen),
-                       Tensor::from_vector(len, {3}), Tensor(), Tensor::uniform({3, 1}, -1, 1, gen),
-                       3});
+  const models::LstmConfig c = small_lstm();
+  const std::vector<BatchTensors> batches = lstm_batches(c, 52);
   const experiments::Task task = experiments::regression_task({"valence"});
   models::LstmNet net_graph(c, 3), net_eager(c, 3);
   const Run graphed = train(net_graph, batches, task, true);
   const Run eager = train(net_eager, batches, task, false);
   CHECK(graphed.replaying);
   check_identical(graphed, eager);
+}
+
+TEST_CASE("a step that cannot be recorded runs eagerly from then on, with one note and the "
+          "eager numbers") {
+  const models::LstmConfig c = small_lstm();
+  const std::vector<BatchTensors> batches = lstm_batches(c, 53);
+  const experiments::Task task = experiments::regression_task({"valence"});
+  ReadingBackLstm net_failing(c, 3);
+  models::LstmNet net_eager(c, 3);
+  const Run fallback = train(net_failing, batches, task, true);
+  const Run eager = train(net_eager, batches, task, false);
+  CHECK_FALSE(fallback.replaying);
+  REQUIRE(fallback.notes.size() == 1);  // the trainer logs it once
+  CAPTURE(fallback.note);
+  CHECK(fallback.note.rfind("CUDA graphs: off (", 0) == 0);
+  CHECK(fallback.note.find("a copy from device to host memory (a read-back)") !=
+        std::string::npos);
+  check_identical(fallback, eager);
 }
 
 TEST_CASE("a step that reads device memory back cannot be recorded, and says why") {
@@ -131,6 +184,12 @@ TEST_CASE("a step that reads device memory back cannot be recorded, and says why
   CHECK(graph == nullptr);
   CAPTURE(why);
   CHECK(why.find("a copy from device to host memory (a read-back)") != std::string::npos);
+  CHECK(why.find("(a CUDA graph cannot hold it)") != std::string::npos);
+#if MELGRAD_KERNELS_CUDA
+  CHECK(why.find("while the stream is being captured") != std::string::npos);
+#else
+  CHECK(why.find("the recording is invalid: ") != std::string::npos);
+#endif
   // Nothing stays reserved, and the device works as before.
   CHECK(cuda::memory_stats().pool_free_bytes == before.pool_free_bytes);
   CHECK((x * 3.0).to(Device::cpu()).to_vector() == std::vector<double>(4, 3.0));

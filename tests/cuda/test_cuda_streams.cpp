@@ -12,6 +12,7 @@
 
 #include "engine/cuda/cuda.h"
 #include "engine/ops/ops.h"
+#include "tests/skip.h"
 #if MELGRAD_KERNELS_EMU
 #include "kernels/emu/emu.h"
 #endif
@@ -66,8 +67,10 @@ TEST_CASE("launches follow the current stream (the emulator reports each launch'
 }
 #endif
 
-TEST_CASE("cuda tensors: a block freed on one stream is reused on it, not on another") {
-  if (!cuda::caching_enabled()) return;  // MELGRAD_CUDA_ALLOCATOR=direct: nothing cached
+// Excluded from the direct-allocator run of test_cuda, as in test_cuda_allocator.cpp.
+TEST_CASE("cuda tensors (caching allocator): a block freed on one stream is reused on it only") {
+  if (!cuda::caching_enabled())
+    return melgrad::testing::skip("MELGRAD_CUDA_ALLOCATOR=direct: nothing is cached");
   cuda::Stream side;
   const void* on_side = nullptr;
   {

@@ -15,6 +15,9 @@
 // ~lr in a random direction; those biases are held to the bound Adam can move them,
 // 2 lr per step, and so is the running mean of the BatchNorm after them (it tracks the
 // conv's output, bias included; momentum 0.1 shrinks the difference further).
+// Expected per build: the same bounds in test_cuda (emulator) and test_cuda_native (GPU,
+// where conv and BatchNorm go through cuDNN with deterministic algorithms, other summation
+// orders of the same float32 scale).
 #include <doctest/doctest.h>
 
 #include <algorithm>

@@ -1,6 +1,6 @@
 // Helpers for end-to-end tests that run the `melgrad` program: where it is, a tiny generated
-// data set shared by the tests of one process, and running the program with its output
-// captured (optionally in the background, to send it signals).
+// data set shared by the tests of one process, running the program with its output
+// captured (optionally in the background, to send it signals), and reading its run folder.
 #pragma once
 
 #include <signal.h>
@@ -117,6 +117,15 @@ inline Result run(const std::vector<std::string>& args, const fs::path& program 
   static int counter = 0;
   const std::string tag = "run" + std::to_string(++counter);
   return wait_for(spawn(args, tag, program), tag);
+}
+
+// The lines of a run's log.jsonl, one JSON object per epoch.
+inline std::vector<nlohmann::json> log_lines(const fs::path& run) {
+  std::vector<nlohmann::json> lines;
+  std::istringstream in(read_text(run / "log.jsonl"));
+  for (std::string line; std::getline(in, line);)
+    if (!line.empty()) lines.push_back(nlohmann::json::parse(line));
+  return lines;
 }
 
 // metrics.json without the wall-clock field (the one value a seed cannot fix).

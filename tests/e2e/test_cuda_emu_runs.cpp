@@ -16,14 +16,6 @@ using nlohmann::json;
 
 namespace {
 
-std::vector<json> log_lines(const fs::path& run) {
-  std::vector<json> lines;
-  std::istringstream in(read_text(run / "log.jsonl"));
-  for (std::string line; std::getline(in, line);)
-    if (!line.empty()) lines.push_back(json::parse(line));
-  return lines;
-}
-
 // Runs `args` + --device D --out DIR on both devices; both must succeed.
 void run_on_both(std::vector<std::string> args, const std::string& name) {
   for (const char* device : {"cpu", "cuda"}) {
