@@ -1,0 +1,36 @@
+// Harmonic/percussive separation by median filtering (Fitzgerald 2010), as librosa 0.11.0.
+//
+//   median_filter_reflect(x, rows, cols, size, axis)
+//       == scipy.ndimage.median_filter(x, size=(1, size) or (size, 1), mode="reflect")
+//       x: [rows, cols] row-major; axis 1 filters along each row, axis 0 along each column.
+//       scipy's "reflect" repeats the edge sample (d c b a | a b c d | d c b a). size odd.
+//   keep_percussive(D)
+//       == librosa.decompose.hpss(D, kernel_size=31, power=2, margin=1)[1], in place:
+//       S = |D| (complex64 magnitude), H = median over 31 frames (each bin's row),
+//       P = median over 31 bins (each frame's column); soft mask M = P^2 / (P^2 + H^2)
+//       computed in float32 as librosa.util.softmask(P, H, power=2, split_zeros=True)
+//       (both scaled by max(P, H); 0.5 where max(P, H) < FLT_MIN); D <- (S * M) * phase(D).
+//   percussive(y)
+//       == librosa.effects.percussive(y): stft (n_fft 2048, hop 512, Hann, centred,
+//       zero padding), keep_percussive, istft with length = len(y).
+// `threads` splits the median filters over rows/columns (1: run on the caller's thread).
+// Memory: the complex spectrum plus two float planes of [bins, frames] (~0.45 GB for a
+// 10-minute track at 22 050 Hz).
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "datasets/audio/stft.h"
+
+namespace melgrad::audio {
+
+std::vector<float> median_filter_reflect(std::span<const float> x, int64_t rows, int64_t cols,
+                                         int64_t size, int axis, int threads = 1);
+
+void keep_percussive(Spectrum& spectrum, int64_t kernel_size = 31, int threads = 1);
+
+std::vector<float> percussive(std::span<const float> y, int threads = 1);
+
+}  // namespace melgrad::audio
