@@ -1,18 +1,22 @@
 // Median-filtering HPSS (librosa.decompose.hpss / effects.percussive): see hpss.h.
-// The median filters run as sliding windows over a sorted copy of the window (one removal
-// and one insertion per step, each a binary search and a short memmove), so a window of 31
-// costs ~31 moved floats per output instead of a selection over 31 values.
+// The median filters slide a sorted copy of the window (one removal and one insertion per
+// step, branch-free and vectorised: see sliding_median), instead of a selection per output.
 #include "datasets/audio/hpss.h"
+
+#include <fftw3.h>
 
 #include <algorithm>
 #include <cfloat>
 #include <cmath>
 #include <cstring>
+#include <limits>
+#include <map>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 #include <thread>
 
-#include "datasets/audio/istft.h"
+#include "datasets/audio/stft_frames.h"
 
 namespace melgrad::audio {
 namespace {
@@ -26,32 +30,48 @@ int64_t reflect_index(int64_t i, int64_t n) {
   return m < n ? m : period - 1 - m;
 }
 
+// Median of every window of `size` (odd) consecutive values of `extended`, which holds
+// outputs + size - 1 values: out[i] = median(extended[i .. i + size)). `window` is scratch.
+// The window is kept sorted in `lanes` slots (size rounded up to 8, the rest +inf, one guard
+// slot on each side); each step removes the leaving value and inserts the entering one with
+// a branch-free select per slot, which the compiler vectorises: every slot takes its left
+// neighbour, itself, its right neighbour or the new value, decided by two ranks counted
+// with comparisons.
+void sliding_median(const float* extended, int64_t outputs, int64_t size, float* out,
+                    std::vector<float>& window) {
+  const int64_t half = size / 2, lanes = (size + 7) / 8 * 8;
+  constexpr float inf = std::numeric_limits<float>::infinity();
+  window.assign(size_t(2 * (lanes + 2)), inf);
+  float* current = window.data() + 1;  // slots [-1, lanes] are valid
+  float* next = window.data() + lanes + 3;
+  std::copy(extended, extended + size, current);
+  std::sort(current, current + size);
+  for (int64_t i = 0;; ++i) {
+    out[i] = current[half];
+    if (i + 1 == outputs) break;
+    const float leaving = extended[i], entering = extended[i + size];
+    int64_t gone = 0, slot = 0;  // ranks: values below `leaving`, below `entering`
+    for (int64_t k = 0; k < lanes; ++k) {
+      gone += current[k] < leaving;
+      slot += current[k] < entering;
+    }
+    if (slot > gone) --slot;  // the rank among the values that stay
+    for (int64_t k = 0; k < lanes; ++k) {
+      const float before = k < gone ? current[k] : current[k + 1];     // k < slot
+      const float after = k - 1 < gone ? current[k - 1] : current[k];  // k > slot
+      next[k] = k < slot ? before : (k == slot ? entering : after);
+    }
+    std::swap(current, next);
+  }
+}
+
 // Running median of `size` (odd) over line[0..n) with reflect padding; out[0..n).
-// `extended` and `window` are scratch buffers reused across lines.
 void running_median(const float* line, int64_t n, int64_t size, float* out,
                     std::vector<float>& extended, std::vector<float>& window) {
   const int64_t half = size / 2;
   extended.resize(size_t(n + 2 * half));
   for (int64_t i = 0; i < n + 2 * half; ++i) extended[size_t(i)] = line[reflect_index(i - half, n)];
-  window.assign(extended.begin(), extended.begin() + size);
-  std::sort(window.begin(), window.end());
-  float* w = window.data();
-  for (int64_t i = 0;; ++i) {
-    out[i] = w[half];
-    if (i + 1 == n) break;
-    // Slide: drop extended[i], add extended[i + size].
-    const float leaving = extended[size_t(i)];
-    const float entering = extended[size_t(i + size)];
-    float* gone = std::lower_bound(w, w + size, leaving);
-    float* slot = std::lower_bound(w, w + size, entering);
-    if (slot > gone) {  // shift (gone, slot) left by one, insert before slot
-      std::memmove(gone, gone + 1, size_t(slot - gone - 1) * sizeof(float));
-      *(slot - 1) = entering;
-    } else {  // shift [slot, gone) right by one
-      std::memmove(slot + 1, slot, size_t(gone - slot) * sizeof(float));
-      *slot = entering;
-    }
-  }
+  sliding_median(extended.data(), n, size, out, window);
 }
 
 // Runs fn(begin, end) over [0, n) split into `threads` contiguous parts.
@@ -72,6 +92,39 @@ void check_size(int64_t size) {
   if (size < 1 || size % 2 == 0)
     throw std::invalid_argument("median filter: size must be a positive odd number, got " +
                                 std::to_string(size));
+}
+
+// One bin of decompose.hpss's percussive output: (S * M) * phase(D), with the soft mask
+// M = librosa.util.softmask(P, H, power=2, split_zeros=True) in float32 and librosa.magphase's
+// phase (1 + 0j where |D| = 0).
+std::complex<float> percussive_bin(std::complex<float> d, float s, float p, float h) {
+  const float z = std::max(p, h);
+  float mask = 0.5f;
+  if (!(z < FLT_MIN)) {
+    const float pm = (p / z) * (p / z), hm = (h / z) * (h / z);
+    mask = pm / (pm + hm);
+  }
+  const float scaled = s * mask;
+  if (s == 0.0f) return {scaled * (d.real() + 1.0f), scaled * d.imag()};
+  return {scaled * (d.real() / s), scaled * (d.imag() / s)};
+}
+
+// One complex-to-real plan of length n (FFTW's planner is not thread-safe: made under a lock,
+// kept for the process, executed with the new-array interface).
+fftw_plan c2r_plan(int64_t n) {
+  static std::mutex mutex;
+  static std::map<int64_t, fftw_plan> plans;
+  std::lock_guard<std::mutex> lock(mutex);
+  fftw_plan& plan = plans[n];
+  if (!plan) {
+    fftw_complex* in = fftw_alloc_complex(size_t(n / 2 + 1));
+    double* out = fftw_alloc_real(size_t(n));
+    plan = fftw_plan_dft_c2r_1d(int(n), in, out, FFTW_ESTIMATE);
+    fftw_free(in);
+    fftw_free(out);
+    if (!plan) throw std::runtime_error("percussive: FFTW could not plan a transform of length " + std::to_string(n));
+  }
+  return plan;
 }
 
 }  // namespace
@@ -110,52 +163,95 @@ void keep_percussive(Spectrum& spectrum, int64_t kernel_size, int threads) {
   check_size(kernel_size);
   const int64_t bins = spectrum.bins, frames = spectrum.frames;
   if (bins < 1 || frames < 1) return;
-  std::vector<float> mag = magnitude(spectrum, 1.0);
-  // Harmonic enhancement: median over time along each bin's row.
+  const std::vector<float> mag = magnitude(spectrum, 1.0);
   const std::vector<float> harmonic = median_filter_reflect(mag, bins, frames, kernel_size, 1, threads);
-  // Percussive enhancement column by column (a block of frames at a time, gathered so that
-  // the strided reads touch whole cache lines), then the mask is applied in place.
-  constexpr int64_t block = 16;
-  const int64_t blocks = (frames + block - 1) / block;
-  split_range(blocks, threads, [&](int64_t begin, int64_t end) {
-    std::vector<float> extended, window;
-    std::vector<float> columns(static_cast<size_t>(block * bins)), perc(static_cast<size_t>(bins));
-    for (int64_t b = begin; b < end; ++b) {
-      const int64_t t0 = b * block, width = std::min(block, frames - t0);
-      for (int64_t f = 0; f < bins; ++f)
-        for (int64_t j = 0; j < width; ++j) columns[size_t(j * bins + f)] = mag[size_t(f * frames + t0 + j)];
-      for (int64_t j = 0; j < width; ++j) {
-        running_median(columns.data() + j * bins, bins, kernel_size, perc.data(), extended, window);
-        const int64_t t = t0 + j;
-        for (int64_t f = 0; f < bins; ++f) {
-          const size_t at = size_t(f * frames + t);
-          const float p = perc[size_t(f)], h = harmonic[at];
-          // librosa.util.softmask(P, H, power=2, split_zeros=True), float32 throughout.
-          float z = std::max(p, h);
-          float mask = 0.5f;
-          if (!(z < FLT_MIN)) {
-            const float pm = (p / z) * (p / z), hm = (h / z) * (h / z);
-            mask = pm / (pm + hm);
-          }
-          // (S * mask) * phase, phase = D / |D| (1 + 0j where |D| = 0), as librosa.magphase.
-          const float s = mag[at];
-          const std::complex<float> d = spectrum.values[at];
-          const float scaled = s * mask;
-          if (s == 0.0f)
-            spectrum.values[at] = {scaled * (d.real() / 1.0f + 1.0f), scaled * (d.imag() / 1.0f)};
-          else
-            spectrum.values[at] = {scaled * (d.real() / s), scaled * (d.imag() / s)};
-        }
-      }
-    }
-  });
+  const std::vector<float> perc = median_filter_reflect(mag, bins, frames, kernel_size, 0, threads);
+  for (size_t at = 0; at < mag.size(); ++at)
+    spectrum.values[at] = percussive_bin(spectrum.values[at], mag[at], perc[at], harmonic[at]);
 }
 
 std::vector<float> percussive(std::span<const float> y, int threads) {
-  if (y.empty()) throw std::invalid_argument("percussive: empty signal");
-  Spectrum spectrum = stft(y, {.n_fft = 2048, .hop = 512});
-  keep_percussive(spectrum, 31, threads);
-  return istft(spectrum, 512, int64_t(y.size()));
+  constexpr int64_t n_fft = 2048, hop = 512, kernel = 31, half = kernel / 2, chunk = 256;
+  const int64_t n = int64_t(y.size());
+  if (n == 0) throw std::invalid_argument("percussive: empty signal");
+  const int64_t frames = centred_frame_count(n, n_fft, hop);  // istft uses them all
+  const int64_t bins = n_fft / 2 + 1;
+  const std::vector<double> window = hann_window(n_fft);
+  std::vector<float> out(size_t(n), 0.0f);
+
+  fftw_plan plan = c2r_plan(n_fft);
+  for (int64_t c0 = 0; c0 < frames; c0 += chunk) {
+    const int64_t c1 = std::min(frames, c0 + chunk), width = c1 - c0;
+    // Frames [m0, m1) cover every frame the harmonic median of [c0, c1) reads (reflected
+    // indices near the ends stay inside, since chunks start at 0 and are >= half long or
+    // the whole signal).
+    const int64_t m0 = std::max<int64_t>(0, c0 - half), m1 = std::min(frames, c1 + half);
+    const int64_t span_frames = m1 - m0;
+    const Spectrum block = stft_frames(y, m0, span_frames, n_fft, hop);
+    const std::vector<float> mag = magnitude(block, 1.0);  // [bins, span_frames]
+
+    std::vector<float> harmonic(size_t(bins * width));  // [bins, width]
+    split_range(bins, threads, [&](int64_t begin, int64_t end) {
+      std::vector<float> extended(size_t(width + 2 * half)), scratch;
+      for (int64_t f = begin; f < end; ++f) {
+        const float* row = mag.data() + f * span_frames;
+        for (int64_t k = 0; k < width + 2 * half; ++k)
+          extended[size_t(k)] = row[reflect_index(c0 - half + k, frames) - m0];
+        sliding_median(extended.data(), width, kernel, harmonic.data() + f * width, scratch);
+      }
+    });
+
+    // Per frame: percussive median over bins, mask, inverse FFT, window (n_fft values each).
+    std::vector<double> frames_out(size_t(width * n_fft));
+    split_range(width, threads, [&](int64_t begin, int64_t end) {
+      std::vector<float> column(static_cast<size_t>(bins)), perc(static_cast<size_t>(bins));
+      std::vector<float> extended, scratch;
+      fftw_complex* in = fftw_alloc_complex(size_t(bins));
+      double* time = fftw_alloc_real(size_t(n_fft));
+      for (int64_t j = begin; j < end; ++j) {
+        const int64_t local = c0 + j - m0;
+        for (int64_t f = 0; f < bins; ++f) column[size_t(f)] = mag[size_t(f * span_frames + local)];
+        running_median(column.data(), bins, kernel, perc.data(), extended, scratch);
+        for (int64_t f = 0; f < bins; ++f) {
+          const std::complex<float> v = percussive_bin(block.at(f, local), column[size_t(f)], perc[size_t(f)],
+                                                       harmonic[size_t(f * width + j)]);
+          in[f][0] = v.real();
+          in[f][1] = v.imag();
+        }
+        in[0][1] = in[bins - 1][1] = 0.0;  // irfft ignores them
+        fftw_execute_dft_c2r(plan, in, time);
+        double* dst = frames_out.data() + j * n_fft;
+        // numpy's irfft of complex64 is float32; librosa multiplies by the float64 window.
+        for (int64_t i = 0; i < n_fft; ++i)
+          dst[i] = window[size_t(i)] * double(float(time[i] / double(n_fft)));
+      }
+      fftw_free(in);
+      fftw_free(time);
+    });
+
+    // Overlap-add in frame order into the float32 output, as librosa's buffer (its first
+    // n_fft / 2 samples, the centring pad, are never kept).
+    for (int64_t j = 0; j < width; ++j) {
+      const int64_t start = (c0 + j) * hop - n_fft / 2;
+      const double* src = frames_out.data() + j * n_fft;
+      for (int64_t i = std::max<int64_t>(0, -start); i < n_fft && start + i < n; ++i)
+        out[size_t(start + i)] = float(double(out[size_t(start + i)]) + src[i]);
+    }
+  }
+
+  // Divide by the window's sum-square envelope, accumulated in float32 in frame order like
+  // librosa.filters.window_sumsquare, where it exceeds float32's tiny.
+  for (int64_t s = 0; s < n; ++s) {
+    const int64_t p = s + n_fft / 2;  // position in the uncropped overlap-add buffer
+    const int64_t first = p < n_fft ? 0 : (p - n_fft) / hop + 1, last = std::min(frames - 1, p / hop);
+    float envelope = 0.0f;
+    for (int64_t t = first; t <= last; ++t) {
+      const double w = window[size_t(p - t * hop)];
+      envelope = float(double(envelope) + w * w);
+    }
+    if (envelope > FLT_MIN) out[size_t(s)] /= envelope;
+  }
+  return out;
 }
 
 }  // namespace melgrad::audio

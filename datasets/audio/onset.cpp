@@ -6,7 +6,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "datasets/audio/stft.h"
+#include "datasets/audio/stft_frames.h"
 
 namespace melgrad::audio {
 namespace {
@@ -61,32 +61,48 @@ std::vector<float> mel_filterbank_slaney(double sr, int64_t n_fft, int64_t n_mel
 }
 
 std::vector<float> onset_strength_median(std::span<const float> y, double sr) {
-  constexpr int64_t n_fft = 2048, hop = 512, n_mels = 128, lag = 1;
-  const Spectrum spectrum = stft(y, {.n_fft = n_fft, .hop = hop});
-  const std::vector<float> power = magnitude(spectrum, 2.0);
+  constexpr int64_t n_fft = 2048, hop = 512, n_mels = 128, lag = 1, chunk = 512;
+  if (y.empty()) throw std::invalid_argument("onset strength: empty signal");
+  const int64_t bins = n_fft / 2 + 1;
+  const int64_t frames = centred_frame_count(int64_t(y.size()), n_fft, hop);
   const std::vector<float> basis = mel_filterbank_slaney(sr, n_fft, n_mels);
-  const int64_t bins = spectrum.bins, frames = spectrum.frames;
-
-  // Mel power, then power_to_db(ref=1, amin=1e-10, top_db=80) in float32.
-  std::vector<float> db(static_cast<size_t>(n_mels * frames));
-  std::vector<double> row(static_cast<size_t>(frames));
+  // Each band's non-zero bins [lo, hi), so the projection skips the zeros.
+  std::vector<int64_t> lo(size_t(n_mels), 0), hi(size_t(n_mels), 0);
   for (int64_t m = 0; m < n_mels; ++m) {
-    std::fill(row.begin(), row.end(), 0.0);
-    for (int64_t f = 0; f < bins; ++f) {
-      const double w = basis[size_t(m * bins + f)];
-      if (w == 0.0) continue;
-      const float* p = power.data() + f * frames;
-      for (int64_t t = 0; t < frames; ++t) row[size_t(t)] += w * double(p[t]);
-    }
-    for (int64_t t = 0; t < frames; ++t)
-      db[size_t(m * frames + t)] = 10.0f * std::log10(std::max(1e-10f, float(row[size_t(t)])));
+    const float* w = basis.data() + m * bins;
+    int64_t a = 0, b = bins;
+    while (a < bins && w[a] == 0.0f) ++a;
+    while (b > a && w[b - 1] == 0.0f) --b;
+    lo[size_t(m)] = a;
+    hi[size_t(m)] = b;
   }
-  const float top = *std::max_element(db.begin(), db.end()) - 80.0f;
+
+  // Mel power in dB, power_to_db(ref=1, amin=1e-10) in float32, a block of frames at a time.
+  std::vector<float> db(size_t(n_mels * frames));
+  std::vector<float> power;
+  for (int64_t c0 = 0; c0 < frames; c0 += chunk) {
+    const int64_t width = std::min(chunk, frames - c0);
+    const Spectrum block = stft_frames(y, c0, width, n_fft, hop);
+    power.resize(size_t(bins * width));
+    for (size_t i = 0; i < power.size(); ++i) {
+      const float a = std::abs(block.values[i]);  // np.abs(stft) ** 2 in float32
+      power[i] = a * a;
+    }
+    for (int64_t m = 0; m < n_mels; ++m) {
+      for (int64_t j = 0; j < width; ++j) {
+        double sum = 0.0;
+        for (int64_t f = lo[size_t(m)]; f < hi[size_t(m)]; ++f)
+          sum += double(basis[size_t(m * bins + f)]) * double(power[size_t(f * width + j)]);
+        db[size_t(m * frames + c0 + j)] = 10.0f * std::log10(std::max(1e-10f, float(sum)));
+      }
+    }
+  }
+  const float top = *std::max_element(db.begin(), db.end()) - 80.0f;  // top_db = 80
   for (float& v : db) v = std::max(v, top);
 
   // Positive flux per band, median over bands, shifted by lag + n_fft / (2 hop).
   const int64_t shift = lag + n_fft / (2 * hop);
-  std::vector<float> envelope(size_t(frames), 0.0f);
+  std::vector<float> envelope(static_cast<size_t>(frames), 0.0f);
   std::vector<float> flux(static_cast<size_t>(n_mels));
   for (int64_t t = lag; t < frames && t - lag + shift < frames; ++t) {
     for (int64_t m = 0; m < n_mels; ++m)
