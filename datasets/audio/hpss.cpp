@@ -1,6 +1,7 @@
 // Median-filtering HPSS (librosa.decompose.hpss / effects.percussive): see hpss.h.
-// The median filters slide a sorted copy of the window (one removal and one insertion per
-// step, branch-free and vectorised: see sliding_median), instead of a selection per output.
+// The signal is streamed through blocks of 256 STFT frames (plus the 15 frames on each side
+// that the time median reads), so no whole-track spectrogram is held; the medians are the
+// sorting-network kernel of median_filter.h.
 #include "datasets/audio/hpss.h"
 
 #include <fftw3.h>
@@ -16,63 +17,11 @@
 #include <string>
 #include <thread>
 
+#include "datasets/audio/median_filter.h"
 #include "datasets/audio/stft_frames.h"
 
 namespace melgrad::audio {
 namespace {
-
-// Index into a line of n samples extended by scipy's "reflect" mode (half-sample symmetric,
-// repeated for windows longer than the line).
-int64_t reflect_index(int64_t i, int64_t n) {
-  const int64_t period = 2 * n;
-  int64_t m = i % period;
-  if (m < 0) m += period;
-  return m < n ? m : period - 1 - m;
-}
-
-// Median of every window of `size` (odd) consecutive values of `extended`, which holds
-// outputs + size - 1 values: out[i] = median(extended[i .. i + size)). `window` is scratch.
-// The window is kept sorted in `lanes` slots (size rounded up to 8, the rest +inf, one guard
-// slot on each side); each step removes the leaving value and inserts the entering one with
-// a branch-free select per slot, which the compiler vectorises: every slot takes its left
-// neighbour, itself, its right neighbour or the new value, decided by two ranks counted
-// with comparisons.
-void sliding_median(const float* extended, int64_t outputs, int64_t size, float* out,
-                    std::vector<float>& window) {
-  const int64_t half = size / 2, lanes = (size + 7) / 8 * 8;
-  constexpr float inf = std::numeric_limits<float>::infinity();
-  window.assign(size_t(2 * (lanes + 2)), inf);
-  float* current = window.data() + 1;  // slots [-1, lanes] are valid
-  float* next = window.data() + lanes + 3;
-  std::copy(extended, extended + size, current);
-  std::sort(current, current + size);
-  for (int64_t i = 0;; ++i) {
-    out[i] = current[half];
-    if (i + 1 == outputs) break;
-    const float leaving = extended[i], entering = extended[i + size];
-    int64_t gone = 0, slot = 0;  // ranks: values below `leaving`, below `entering`
-    for (int64_t k = 0; k < lanes; ++k) {
-      gone += current[k] < leaving;
-      slot += current[k] < entering;
-    }
-    if (slot > gone) --slot;  // the rank among the values that stay
-    for (int64_t k = 0; k < lanes; ++k) {
-      const float before = k < gone ? current[k] : current[k + 1];     // k < slot
-      const float after = k - 1 < gone ? current[k - 1] : current[k];  // k > slot
-      next[k] = k < slot ? before : (k == slot ? entering : after);
-    }
-    std::swap(current, next);
-  }
-}
-
-// Running median of `size` (odd) over line[0..n) with reflect padding; out[0..n).
-void running_median(const float* line, int64_t n, int64_t size, float* out,
-                    std::vector<float>& extended, std::vector<float>& window) {
-  const int64_t half = size / 2;
-  extended.resize(size_t(n + 2 * half));
-  for (int64_t i = 0; i < n + 2 * half; ++i) extended[size_t(i)] = line[reflect_index(i - half, n)];
-  sliding_median(extended.data(), n, size, out, window);
-}
 
 // Runs fn(begin, end) over [0, n) split into `threads` contiguous parts.
 template <class Fn>
@@ -129,36 +78,6 @@ fftw_plan c2r_plan(int64_t n) {
 
 }  // namespace
 
-std::vector<float> median_filter_reflect(std::span<const float> x, int64_t rows, int64_t cols,
-                                         int64_t size, int axis, int threads) {
-  check_size(size);
-  if (rows < 1 || cols < 1 || int64_t(x.size()) != rows * cols)
-    throw std::invalid_argument("median filter: " + std::to_string(x.size()) +
-                                " values do not form a [" + std::to_string(rows) + ", " +
-                                std::to_string(cols) + "] array");
-  if (axis != 0 && axis != 1)
-    throw std::invalid_argument("median filter: axis must be 0 or 1, got " + std::to_string(axis));
-  std::vector<float> out(x.size());
-  if (axis == 1) {
-    split_range(rows, threads, [&](int64_t begin, int64_t end) {
-      std::vector<float> extended, window;
-      for (int64_t r = begin; r < end; ++r)
-        running_median(x.data() + r * cols, cols, size, out.data() + r * cols, extended, window);
-    });
-  } else {
-    split_range(cols, threads, [&](int64_t begin, int64_t end) {
-      std::vector<float> extended, window;
-      std::vector<float> column(static_cast<size_t>(rows)), filtered(static_cast<size_t>(rows));
-      for (int64_t c = begin; c < end; ++c) {
-        for (int64_t r = 0; r < rows; ++r) column[size_t(r)] = x[size_t(r * cols + c)];
-        running_median(column.data(), rows, size, filtered.data(), extended, window);
-        for (int64_t r = 0; r < rows; ++r) out[size_t(r * cols + c)] = filtered[size_t(r)];
-      }
-    });
-  }
-  return out;
-}
-
 void keep_percussive(Spectrum& spectrum, int64_t kernel_size, int threads) {
   check_size(kernel_size);
   const int64_t bins = spectrum.bins, frames = spectrum.frames;
@@ -178,6 +97,8 @@ std::vector<float> percussive(std::span<const float> y, int threads) {
   const int64_t bins = n_fft / 2 + 1;
   const std::vector<double> window = hann_window(n_fft);
   std::vector<float> out(size_t(n), 0.0f);
+  std::vector<int64_t> along_bins(size_t(bins + 2 * half));
+  for (int64_t k = 0; k < bins + 2 * half; ++k) along_bins[size_t(k)] = reflect_index(k - half, bins);
 
   fftw_plan plan = c2r_plan(n_fft);
   for (int64_t c0 = 0; c0 < frames; c0 += chunk) {
@@ -190,31 +111,24 @@ std::vector<float> percussive(std::span<const float> y, int threads) {
     const Spectrum block = stft_frames(y, m0, span_frames, n_fft, hop);
     const std::vector<float> mag = magnitude(block, 1.0);  // [bins, span_frames]
 
-    std::vector<float> harmonic(size_t(bins * width));  // [bins, width]
-    split_range(bins, threads, [&](int64_t begin, int64_t end) {
-      std::vector<float> extended(size_t(width + 2 * half)), scratch;
-      for (int64_t f = begin; f < end; ++f) {
-        const float* row = mag.data() + f * span_frames;
-        for (int64_t k = 0; k < width + 2 * half; ++k)
-          extended[size_t(k)] = row[reflect_index(c0 - half + k, frames) - m0];
-        sliding_median(extended.data(), width, kernel, harmonic.data() + f * width, scratch);
-      }
-    });
+    // Harmonic median along time (global reflect indices, all inside [m0, m1)) and
+    // percussive median along frequency, both [bins, width].
+    std::vector<int64_t> along_time(size_t(width + 2 * half));
+    for (int64_t k = 0; k < width + 2 * half; ++k) along_time[size_t(k)] = reflect_index(c0 - half + k, frames) - m0;
+    std::vector<float> harmonic(size_t(bins * width)), perc(size_t(bins * width));
+    median_lines(mag.data(), bins, span_frames, 1, along_time, kernel, harmonic.data(), width, 1, threads);
+    median_lines(mag.data() + (c0 - m0), width, 1, span_frames, along_bins, kernel, perc.data(), 1, width, threads);
 
-    // Per frame: percussive median over bins, mask, inverse FFT, window (n_fft values each).
+    // Per frame: mask, inverse FFT, window (n_fft values each).
     std::vector<double> frames_out(size_t(width * n_fft));
     split_range(width, threads, [&](int64_t begin, int64_t end) {
-      std::vector<float> column(static_cast<size_t>(bins)), perc(static_cast<size_t>(bins));
-      std::vector<float> extended, scratch;
       fftw_complex* in = fftw_alloc_complex(size_t(bins));
       double* time = fftw_alloc_real(size_t(n_fft));
       for (int64_t j = begin; j < end; ++j) {
         const int64_t local = c0 + j - m0;
-        for (int64_t f = 0; f < bins; ++f) column[size_t(f)] = mag[size_t(f * span_frames + local)];
-        running_median(column.data(), bins, kernel, perc.data(), extended, scratch);
         for (int64_t f = 0; f < bins; ++f) {
-          const std::complex<float> v = percussive_bin(block.at(f, local), column[size_t(f)], perc[size_t(f)],
-                                                       harmonic[size_t(f * width + j)]);
+          const std::complex<float> v = percussive_bin(block.at(f, local), mag[size_t(f * span_frames + local)],
+                                                       perc[size_t(f * width + j)], harmonic[size_t(f * width + j)]);
           in[f][0] = v.real();
           in[f][1] = v.imag();
         }

@@ -1,9 +1,5 @@
 // Harmonic/percussive separation by median filtering (Fitzgerald 2010), as librosa 0.11.0.
 //
-//   median_filter_reflect(x, rows, cols, size, axis)
-//       == scipy.ndimage.median_filter(x, size=(1, size) or (size, 1), mode="reflect")
-//       x: [rows, cols] row-major; axis 1 filters along each row, axis 0 along each column.
-//       scipy's "reflect" repeats the edge sample (d c b a | a b c d | d c b a). size odd.
 //   keep_percussive(D)
 //       == librosa.decompose.hpss(D, kernel_size=31, power=2, margin=1)[1], in place:
 //       S = |D| (complex64 magnitude), H = median over 31 frames (each bin's row),
@@ -22,12 +18,10 @@
 #include <span>
 #include <vector>
 
+#include "datasets/audio/median_filter.h"  // median_filter_reflect (scipy median_filter)
 #include "datasets/audio/stft.h"
 
 namespace melgrad::audio {
-
-std::vector<float> median_filter_reflect(std::span<const float> x, int64_t rows, int64_t cols,
-                                         int64_t size, int axis, int threads = 1);
 
 void keep_percussive(Spectrum& spectrum, int64_t kernel_size = 31, int threads = 1);
 

@@ -57,15 +57,16 @@ std::vector<float> click_track(double sr, double seconds, double period) {
 
 }  // namespace
 
-TEST_CASE("median_filter_reflect: equals a brute-force reflect-mode median, both axes") {
+TEST_CASE("median_filter_reflect: equals a brute-force reflect-mode median (scipy mode=\"reflect\"), both axes") {
   // Hand case: [1 5 2 8 3], size 3, reflect -> padded [1 | 1 5 2 8 3 | 3].
   const std::vector<float> hand = {1, 5, 2, 8, 3};
   CHECK(median_filter_reflect(hand, 1, 5, 3, 1) == std::vector<float>{1, 2, 5, 3, 3});
   std::mt19937 rng(1);
   std::uniform_int_distribution<int> level(0, 9);  // many ties
-  for (int64_t cols : {1, 2, 7, 15, 31, 40, 300}) {
-    for (int64_t size : {1, 3, 31}) {
-      const int64_t rows = 3;
+  // rows 3 and 37: one partial group of 16 SIMD lanes, and two full groups plus a partial one.
+  for (int64_t cols : {1, 2, 7, 15, 31, 40, 300})
+  for (int64_t rows : {3, 37}) {
+    for (int64_t size : {1, 3, 5, 31}) {
       std::vector<float> x(static_cast<size_t>(rows * cols));
       for (float& v : x) v = float(level(rng)) * 0.5f;
       const std::vector<float> along_rows = median_filter_reflect(x, rows, cols, size, 1, 2);
