@@ -68,7 +68,8 @@ std::vector<double> mean_tempogram(std::span<const float> envelope, int64_t win_
     fftw_execute(inverse);  // frame[lag] = fft_size * autocorrelation[lag]
     double peak = 0.0;
     for (int64_t lag = 0; lag < win_length; ++lag) peak = std::max(peak, std::abs(frame[lag]));
-    const double scale = peak < std::numeric_limits<double>::min() ? 1.0 / double(fft_size) : 1.0 / peak;
+    const double scale =
+        peak < std::numeric_limits<double>::min() ? 1.0 / double(fft_size) : 1.0 / peak;
     for (int64_t lag = 0; lag < win_length; ++lag) sum[size_t(lag)] += frame[lag] * scale;
   }
   {
@@ -104,8 +105,8 @@ std::vector<double> local_score(std::span<const float> normalized, double frames
 }
 
 // librosa.beat.__beat_track_dp: backlinks and cumulative scores.
-void beat_dp(const std::vector<double>& score, double frames_per_beat, std::vector<int64_t>& backlink,
-             std::vector<double>& cumulative) {
+void beat_dp(const std::vector<double>& score, double frames_per_beat,
+             std::vector<int64_t>& backlink, std::vector<double>& cumulative) {
   const int64_t n = int64_t(score.size());
   backlink.assign(size_t(n), -1);
   cumulative.assign(size_t(n), 0.0);
@@ -193,7 +194,8 @@ void trim_beats(const std::vector<double>& score, std::vector<bool>& beats) {
 double estimate_tempo(std::span<const float> envelope, double sr) {
   if (envelope.empty()) throw std::invalid_argument("tempo: empty onset envelope");
   const int64_t win_length = int64_t(8.0 * sr) / kHop;  // time_to_frames(ac_size = 8 s)
-  if (win_length < 2) throw std::invalid_argument("tempo: sample rate " + std::to_string(sr) + " too low");
+  if (win_length < 2)
+    throw std::invalid_argument("tempo: sample rate " + std::to_string(sr) + " too low");
   const std::vector<double> tg = mean_tempogram(envelope, win_length);
   int64_t best = -1;
   double best_value = -std::numeric_limits<double>::infinity();
@@ -212,7 +214,8 @@ double estimate_tempo(std::span<const float> envelope, double sr) {
 }
 
 std::vector<int64_t> track_beats(std::span<const float> envelope, double sr, double bpm) {
-  if (!(bpm > 0)) throw std::invalid_argument("beat tracker: bpm must be positive, got " + std::to_string(bpm));
+  if (!(bpm > 0))
+    throw std::invalid_argument("beat tracker: bpm must be positive, got " + std::to_string(bpm));
   const int64_t n = int64_t(envelope.size());
   if (n < 2) throw std::invalid_argument("beat tracker: onset envelope needs at least 2 frames");
   const double frames_per_beat = std::nearbyint(sr / double(kHop) * 60.0 / bpm);
@@ -224,7 +227,8 @@ std::vector<int64_t> track_beats(std::span<const float> envelope, double sr, dou
   for (float v : envelope) squares += (v - mean) * (v - mean);
   const float deviation = float(std::sqrt(squares / double(n - 1)));
   std::vector<float> normalized(static_cast<size_t>(n));
-  for (int64_t i = 0; i < n; ++i) normalized[size_t(i)] = envelope[size_t(i)] / (deviation + FLT_MIN);
+  for (int64_t i = 0; i < n; ++i)
+    normalized[size_t(i)] = envelope[size_t(i)] / (deviation + FLT_MIN);
 
   const std::vector<double> score = local_score(normalized, frames_per_beat);
   std::vector<int64_t> backlink;
@@ -243,7 +247,8 @@ BeatResult beat_track_percussive(std::span<const float> y, double sr, int thread
   const std::vector<float> y_percussive = percussive(y, threads);
   const std::vector<float> envelope = onset_strength_median(y_percussive, sr);
   BeatResult result;
-  if (std::none_of(envelope.begin(), envelope.end(), [](float v) { return v != 0.0f; })) return result;
+  if (std::none_of(envelope.begin(), envelope.end(), [](float v) { return v != 0.0f; }))
+    return result;
   result.tempo = estimate_tempo(envelope, sr);
   result.beat_frames = track_beats(envelope, sr, result.tempo);
   return result;

@@ -32,8 +32,7 @@ void split_range(int64_t n, int threads, Fn fn) {
     return;
   }
   std::vector<std::thread> pool;
-  for (int64_t p = 0; p < parts; ++p)
-    pool.emplace_back(fn, n * p / parts, n * (p + 1) / parts);
+  for (int64_t p = 0; p < parts; ++p) pool.emplace_back(fn, n * p / parts, n * (p + 1) / parts);
   for (auto& t : pool) t.join();
 }
 
@@ -71,7 +70,9 @@ fftw_plan c2r_plan(int64_t n) {
     plan = fftw_plan_dft_c2r_1d(int(n), in, out, FFTW_ESTIMATE);
     fftw_free(in);
     fftw_free(out);
-    if (!plan) throw std::runtime_error("percussive: FFTW could not plan a transform of length " + std::to_string(n));
+    if (!plan)
+      throw std::runtime_error("percussive: FFTW could not plan a transform of length " +
+                               std::to_string(n));
   }
   return plan;
 }
@@ -83,7 +84,8 @@ void keep_percussive(Spectrum& spectrum, int64_t kernel_size, int threads) {
   const int64_t bins = spectrum.bins, frames = spectrum.frames;
   if (bins < 1 || frames < 1) return;
   const std::vector<float> mag = magnitude(spectrum, 1.0);
-  const std::vector<float> harmonic = median_filter_reflect(mag, bins, frames, kernel_size, 1, threads);
+  const std::vector<float> harmonic =
+      median_filter_reflect(mag, bins, frames, kernel_size, 1, threads);
   const std::vector<float> perc = median_filter_reflect(mag, bins, frames, kernel_size, 0, threads);
   for (size_t at = 0; at < mag.size(); ++at)
     spectrum.values[at] = percussive_bin(spectrum.values[at], mag[at], perc[at], harmonic[at]);
@@ -98,7 +100,8 @@ std::vector<float> percussive(std::span<const float> y, int threads) {
   const std::vector<double> window = hann_window(n_fft);
   std::vector<float> out(size_t(n), 0.0f);
   std::vector<int64_t> along_bins(size_t(bins + 2 * half));
-  for (int64_t k = 0; k < bins + 2 * half; ++k) along_bins[size_t(k)] = reflect_index(k - half, bins);
+  for (int64_t k = 0; k < bins + 2 * half; ++k)
+    along_bins[size_t(k)] = reflect_index(k - half, bins);
 
   fftw_plan plan = c2r_plan(n_fft);
   for (int64_t c0 = 0; c0 < frames; c0 += chunk) {
@@ -114,10 +117,13 @@ std::vector<float> percussive(std::span<const float> y, int threads) {
     // Harmonic median along time (global reflect indices, all inside [m0, m1)) and
     // percussive median along frequency, both [bins, width].
     std::vector<int64_t> along_time(size_t(width + 2 * half));
-    for (int64_t k = 0; k < width + 2 * half; ++k) along_time[size_t(k)] = reflect_index(c0 - half + k, frames) - m0;
+    for (int64_t k = 0; k < width + 2 * half; ++k)
+      along_time[size_t(k)] = reflect_index(c0 - half + k, frames) - m0;
     std::vector<float> harmonic(size_t(bins * width)), perc(size_t(bins * width));
-    median_lines(mag.data(), bins, span_frames, 1, along_time, kernel, harmonic.data(), width, 1, threads);
-    median_lines(mag.data() + (c0 - m0), width, 1, span_frames, along_bins, kernel, perc.data(), 1, width, threads);
+    median_lines(mag.data(), bins, span_frames, 1, along_time, kernel, harmonic.data(), width, 1,
+                 threads);
+    median_lines(mag.data() + (c0 - m0), width, 1, span_frames, along_bins, kernel, perc.data(), 1,
+                 width, threads);
 
     // Per frame: mask, inverse FFT, window (n_fft values each).
     std::vector<double> frames_out(size_t(width * n_fft));
@@ -127,8 +133,9 @@ std::vector<float> percussive(std::span<const float> y, int threads) {
       for (int64_t j = begin; j < end; ++j) {
         const int64_t local = c0 + j - m0;
         for (int64_t f = 0; f < bins; ++f) {
-          const std::complex<float> v = percussive_bin(block.at(f, local), mag[size_t(f * span_frames + local)],
-                                                       perc[size_t(f * width + j)], harmonic[size_t(f * width + j)]);
+          const std::complex<float> v =
+              percussive_bin(block.at(f, local), mag[size_t(f * span_frames + local)],
+                             perc[size_t(f * width + j)], harmonic[size_t(f * width + j)]);
           in[f][0] = v.real();
           in[f][1] = v.imag();
         }
@@ -157,7 +164,8 @@ std::vector<float> percussive(std::span<const float> y, int threads) {
   // librosa.filters.window_sumsquare, where it exceeds float32's tiny.
   for (int64_t s = 0; s < n; ++s) {
     const int64_t p = s + n_fft / 2;  // position in the uncropped overlap-add buffer
-    const int64_t first = p < n_fft ? 0 : (p - n_fft) / hop + 1, last = std::min(frames - 1, p / hop);
+    const int64_t first = p < n_fft ? 0 : (p - n_fft) / hop + 1,
+                  last = std::min(frames - 1, p / hop);
     float envelope = 0.0f;
     for (int64_t t = first; t <= last; ++t) {
       const double w = window[size_t(p - t * hop)];

@@ -46,9 +46,10 @@ fftw_plan c2r_plan(int64_t n) {
 
 std::vector<float> istft(const Spectrum& spectrum, int64_t hop, int64_t length) {
   if (spectrum.bins < 2 || hop < 1 || length < 1)
-    throw std::invalid_argument("istft: need at least 2 frequency bins, hop >= 1 and length >= 1 (got bins " +
-                                std::to_string(spectrum.bins) + ", hop " + std::to_string(hop) +
-                                ", length " + std::to_string(length) + ")");
+    throw std::invalid_argument(
+        "istft: need at least 2 frequency bins, hop >= 1 and length >= 1 (got bins " +
+        std::to_string(spectrum.bins) + ", hop " + std::to_string(hop) + ", length " +
+        std::to_string(length) + ")");
   const int64_t n_fft = 2 * (spectrum.bins - 1);
   const int64_t padded_length = length + 2 * (n_fft / 2);
   const int64_t n_frames = std::min(spectrum.frames, (padded_length + hop - 1) / hop);

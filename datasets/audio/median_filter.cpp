@@ -30,7 +30,8 @@ Network pruned_network(int inputs, const std::vector<int>& targets) {
     for (int k = p; k >= 1; k /= 2)
       for (int j = k % p; j + k < wires; j += 2 * k)
         for (int i = 0; i < std::min(k, wires - j - k); ++i)
-          if ((i + j) / (2 * p) == (i + j + k) / (2 * p) && i + j + k < inputs) all.emplace_back(i + j, i + j + k);
+          if ((i + j) / (2 * p) == (i + j + k) / (2 * p) && i + j + k < inputs)
+            all.emplace_back(i + j, i + j + k);
   std::vector<bool> needed(size_t(wires), false);
   for (int t : targets) needed[size_t(t)] = true;
   Network kept;
@@ -66,11 +67,12 @@ typedef float Vector16 __attribute__((vector_size(kLanes * sizeof(float))));
 // out[i][lane] = median of in[i .. i + size)[lane], two outputs per network run;
 // in: [outputs + size][kLanes] (one position more than the windows need, for the pair of
 // the last output when `outputs` is odd); size >= 3.
-void network_medians(const float* in, int64_t outputs, int64_t size, const Network& network, float* out,
-                     Vector16* wires) {
+void network_medians(const float* in, int64_t outputs, int64_t size, const Network& network,
+                     float* out, Vector16* wires) {
   const int64_t h = (size - 1) / 2;
   for (int64_t i = 0; i < outputs; i += 2) {
-    std::memcpy(static_cast<void*>(wires), in + (i + 1) * kLanes, size_t((size - 1) * kLanes) * sizeof(float));
+    std::memcpy(static_cast<void*>(wires), in + (i + 1) * kLanes,
+                size_t((size - 1) * kLanes) * sizeof(float));
     for (const auto& [a, b] : network) {
       const Vector16 x = wires[a], y = wires[b];
       wires[a] = x < y ? x : y;  // min and max, lane by lane
@@ -97,16 +99,18 @@ int64_t reflect_index(int64_t i, int64_t n) {
 }
 
 void median_lines(const float* data, int64_t lines, int64_t line_step, int64_t element_step,
-                  std::span<const int64_t> positions, int64_t size, float* out, int64_t out_line_step,
-                  int64_t out_element_step, int threads) {
+                  std::span<const int64_t> positions, int64_t size, float* out,
+                  int64_t out_line_step, int64_t out_element_step, int threads) {
   if (size < 1 || size % 2 == 0)
-    throw std::invalid_argument("median filter: size must be a positive odd number, got " + std::to_string(size));
+    throw std::invalid_argument("median filter: size must be a positive odd number, got " +
+                                std::to_string(size));
   const int64_t outputs = int64_t(positions.size()) - (size - 1);
   if (outputs < 1 || lines < 1) return;
   if (size == 1) {  // the window is the value
     for (int64_t l = 0; l < lines; ++l)
       for (int64_t i = 0; i < outputs; ++i)
-        out[l * out_line_step + i * out_element_step] = data[l * line_step + positions[size_t(i)] * element_step];
+        out[l * out_line_step + i * out_element_step] =
+            data[l * line_step + positions[size_t(i)] * element_step];
     return;
   }
   const Network& network = cached_pair_network(int(size));
@@ -125,7 +129,8 @@ void median_lines(const float* data, int64_t lines, int64_t line_step, int64_t e
       network_medians(in.data(), outputs, size, network, medians.data(), wires.data());
       for (int64_t l = 0; l < count; ++l) {
         float* dst = out + (first + l) * out_line_step;
-        for (int64_t i = 0; i < outputs; ++i) dst[i * out_element_step] = medians[size_t(i * kLanes + l)];
+        for (int64_t i = 0; i < outputs; ++i)
+          dst[i * out_element_step] = medians[size_t(i * kLanes + l)];
       }
     }
   };
@@ -135,22 +140,26 @@ void median_lines(const float* data, int64_t lines, int64_t line_step, int64_t e
     return;
   }
   std::vector<std::thread> pool;
-  for (int64_t p = 0; p < parts; ++p) pool.emplace_back(run, groups * p / parts, groups * (p + 1) / parts);
+  for (int64_t p = 0; p < parts; ++p)
+    pool.emplace_back(run, groups * p / parts, groups * (p + 1) / parts);
   for (auto& t : pool) t.join();
 }
 
 std::vector<float> median_filter_reflect(std::span<const float> x, int64_t rows, int64_t cols,
                                          int64_t size, int axis, int threads) {
   if (rows < 1 || cols < 1 || int64_t(x.size()) != rows * cols)
-    throw std::invalid_argument("median filter: " + std::to_string(x.size()) + " values do not form a [" +
-                                std::to_string(rows) + ", " + std::to_string(cols) + "] array");
+    throw std::invalid_argument("median filter: " + std::to_string(x.size()) +
+                                " values do not form a [" + std::to_string(rows) + ", " +
+                                std::to_string(cols) + "] array");
   if (axis != 0 && axis != 1)
     throw std::invalid_argument("median filter: axis must be 0 or 1, got " + std::to_string(axis));
   if (size < 1 || size % 2 == 0)
-    throw std::invalid_argument("median filter: size must be a positive odd number, got " + std::to_string(size));
+    throw std::invalid_argument("median filter: size must be a positive odd number, got " +
+                                std::to_string(size));
   const int64_t length = axis == 1 ? cols : rows;
   std::vector<int64_t> positions(size_t(length + size - 1));
-  for (int64_t p = 0; p < int64_t(positions.size()); ++p) positions[size_t(p)] = reflect_index(p - size / 2, length);
+  for (int64_t p = 0; p < int64_t(positions.size()); ++p)
+    positions[size_t(p)] = reflect_index(p - size / 2, length);
   std::vector<float> out(x.size());
   if (axis == 1)
     median_lines(x.data(), rows, cols, 1, positions, size, out.data(), cols, 1, threads);

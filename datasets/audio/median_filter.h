@@ -31,8 +31,8 @@ int64_t reflect_index(int64_t i, int64_t n);
 // positions[i + k] (positions: outputs + size - 1 element indices, the window's extension,
 // e.g. reflect_index(i - size / 2, n)). `threads` split the lines.
 void median_lines(const float* data, int64_t lines, int64_t line_step, int64_t element_step,
-                  std::span<const int64_t> positions, int64_t size, float* out, int64_t out_line_step,
-                  int64_t out_element_step, int threads = 1);
+                  std::span<const int64_t> positions, int64_t size, float* out,
+                  int64_t out_line_step, int64_t out_element_step, int threads = 1);
 
 std::vector<float> median_filter_reflect(std::span<const float> x, int64_t rows, int64_t cols,
                                          int64_t size, int axis, int threads = 1);

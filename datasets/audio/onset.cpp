@@ -106,7 +106,8 @@ std::vector<float> onset_strength_median(std::span<const float> y, double sr) {
   std::vector<float> flux(static_cast<size_t>(n_mels));
   for (int64_t t = lag; t < frames && t - lag + shift < frames; ++t) {
     for (int64_t m = 0; m < n_mels; ++m)
-      flux[size_t(m)] = std::max(0.0f, db[size_t(m * frames + t)] - db[size_t(m * frames + t - lag)]);
+      flux[size_t(m)] =
+          std::max(0.0f, db[size_t(m * frames + t)] - db[size_t(m * frames + t - lag)]);
     const auto middle = flux.begin() + n_mels / 2;
     std::nth_element(flux.begin(), middle, flux.end());
     const float upper = *middle;

@@ -11,9 +11,11 @@ int64_t centred_frame_count(int64_t n, int64_t n_fft, int64_t hop) {
   return 1 + (n + 2 * (n_fft / 2) - n_fft) / hop;
 }
 
-Spectrum stft_frames(std::span<const float> y, int64_t first, int64_t count, int64_t n_fft, int64_t hop) {
+Spectrum stft_frames(std::span<const float> y, int64_t first, int64_t count, int64_t n_fft,
+                     int64_t hop) {
   const int64_t n = int64_t(y.size());
-  if (n_fft < 2 || hop < 1 || first < 0 || count < 1 || first + count > centred_frame_count(n, n_fft, hop))
+  if (n_fft < 2 || hop < 1 || first < 0 || count < 1 ||
+      first + count > centred_frame_count(n, n_fft, hop))
     throw std::invalid_argument("stft_frames: frames [" + std::to_string(first) + ", " +
                                 std::to_string(first + count) + ") are not all in the STFT of " +
                                 std::to_string(n) + " samples");

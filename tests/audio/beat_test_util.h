@@ -16,8 +16,8 @@ inline std::string music_path(const std::string& track) {
 // each reference beat matches at most one estimated beat (greedy in time order, which equals
 // the optimal one-to-one matching when beats are farther apart than 2 windows). Unlike
 // mir_eval's default, no beats are dropped from the first 5 s.
-inline double beat_f_measure(const std::vector<double>& reference, const std::vector<double>& estimate,
-                             double window = 0.07) {
+inline double beat_f_measure(const std::vector<double>& reference,
+                             const std::vector<double>& estimate, double window = 0.07) {
   if (reference.empty() && estimate.empty()) return 1.0;
   if (reference.empty() || estimate.empty()) return 0.0;
   std::vector<bool> used(estimate.size(), false);

@@ -57,7 +57,9 @@ std::vector<float> click_track(double sr, double seconds, double period) {
 
 }  // namespace
 
-TEST_CASE("median_filter_reflect: equals a brute-force reflect-mode median (scipy mode=\"reflect\"), both axes") {
+TEST_CASE(
+    "median_filter_reflect: equals a brute-force reflect-mode median (scipy mode=\"reflect\"), "
+    "both axes") {
   // Hand case: [1 5 2 8 3], size 3, reflect -> padded [1 | 1 5 2 8 3 | 3].
   const std::vector<float> hand = {1, 5, 2, 8, 3};
   CHECK(median_filter_reflect(hand, 1, 5, 3, 1) == std::vector<float>{1, 2, 5, 3, 3});
@@ -65,26 +67,28 @@ TEST_CASE("median_filter_reflect: equals a brute-force reflect-mode median (scip
   std::uniform_int_distribution<int> level(0, 9);  // many ties
   // rows 3 and 37: one partial group of 16 SIMD lanes, and two full groups plus a partial one.
   for (int64_t cols : {1, 2, 7, 15, 31, 40, 300})
-  for (int64_t rows : {3, 37}) {
-    for (int64_t size : {1, 3, 5, 31}) {
-      std::vector<float> x(static_cast<size_t>(rows * cols));
-      for (float& v : x) v = float(level(rng)) * 0.5f;
-      const std::vector<float> along_rows = median_filter_reflect(x, rows, cols, size, 1, 2);
-      for (int64_t r = 0; r < rows; ++r) {
-        const std::vector<float> line(x.begin() + r * cols, x.begin() + (r + 1) * cols);
-        const std::vector<float> expected = brute_median(line, size);
-        CHECK(std::equal(expected.begin(), expected.end(), along_rows.begin() + r * cols));
+    for (int64_t rows : {3, 37}) {
+      for (int64_t size : {1, 3, 5, 31}) {
+        std::vector<float> x(static_cast<size_t>(rows * cols));
+        for (float& v : x) v = float(level(rng)) * 0.5f;
+        const std::vector<float> along_rows = median_filter_reflect(x, rows, cols, size, 1, 2);
+        for (int64_t r = 0; r < rows; ++r) {
+          const std::vector<float> line(x.begin() + r * cols, x.begin() + (r + 1) * cols);
+          const std::vector<float> expected = brute_median(line, size);
+          CHECK(std::equal(expected.begin(), expected.end(), along_rows.begin() + r * cols));
+        }
+        // axis 0 on the transpose equals axis 1 on the original
+        std::vector<float> transposed(x.size());
+        for (int64_t r = 0; r < rows; ++r)
+          for (int64_t c = 0; c < cols; ++c)
+            transposed[size_t(c * rows + r)] = x[size_t(r * cols + c)];
+        const std::vector<float> along_columns =
+            median_filter_reflect(transposed, cols, rows, size, 0);
+        for (int64_t r = 0; r < rows; ++r)
+          for (int64_t c = 0; c < cols; ++c)
+            CHECK(along_columns[size_t(c * rows + r)] == along_rows[size_t(r * cols + c)]);
       }
-      // axis 0 on the transpose equals axis 1 on the original
-      std::vector<float> transposed(x.size());
-      for (int64_t r = 0; r < rows; ++r)
-        for (int64_t c = 0; c < cols; ++c) transposed[size_t(c * rows + r)] = x[size_t(r * cols + c)];
-      const std::vector<float> along_columns = median_filter_reflect(transposed, cols, rows, size, 0);
-      for (int64_t r = 0; r < rows; ++r)
-        for (int64_t c = 0; c < cols; ++c)
-          CHECK(along_columns[size_t(c * rows + r)] == along_rows[size_t(r * cols + c)]);
     }
-  }
   CHECK_THROWS_AS(median_filter_reflect(hand, 1, 5, 4, 1), std::invalid_argument);
 }
 
@@ -98,7 +102,8 @@ TEST_CASE("istft inverts stft (Hann, hop n_fft/4, centred) to float32 rounding")
     const std::vector<float> back = istft(s, 512, n);
     REQUIRE(back.size() == y.size());
     double worst = 0;
-    for (int64_t i = 0; i < n; ++i) worst = std::max(worst, double(std::abs(back[size_t(i)] - y[size_t(i)])));
+    for (int64_t i = 0; i < n; ++i)
+      worst = std::max(worst, double(std::abs(back[size_t(i)] - y[size_t(i)])));
     CHECK(worst < 1e-5);  // float32 spectrum (~1e-7 relative) through a sum of 4 frames
   }
 }
@@ -136,22 +141,26 @@ TEST_CASE("percussive (streamed in blocks of frames) equals istft(keep_percussiv
     const std::vector<float> streamed = percussive(y, 2);
     REQUIRE(streamed.size() == expected.size());
     double worst = 0;
-    for (size_t i = 0; i < expected.size(); ++i) worst = std::max(worst, double(std::abs(streamed[i] - expected[i])));
+    for (size_t i = 0; i < expected.size(); ++i)
+      worst = std::max(worst, double(std::abs(streamed[i] - expected[i])));
     CHECK(worst < 1e-6);  // same spectra; float32 vs double overlap-add
   }
 }
 
 TEST_CASE("mel_filterbank_slaney equals librosa.filters.mel(sr=22050, n_fft=2048) to 1 ulp") {
-  const NpyArray expected = read_npy(std::string(MELGRAD_SOURCE_DIR) + "/tests/fixtures/audio/beat/mel_basis.npy.gz");
+  const NpyArray expected =
+      read_npy(std::string(MELGRAD_SOURCE_DIR) + "/tests/fixtures/audio/beat/mel_basis.npy.gz");
   REQUIRE(expected.shape == std::vector<int64_t>{128, 1025});
   const std::vector<float> w = mel_filterbank_slaney(22050, 2048, 128);
   REQUIRE(w.size() == expected.data.size());
   double worst = 0;  // relative to the largest weight; the formula runs in double both sides
-  for (size_t i = 0; i < w.size(); ++i) worst = std::max(worst, double(std::abs(w[i] - expected.data[i])));
+  for (size_t i = 0; i < w.size(); ++i)
+    worst = std::max(worst, double(std::abs(w[i] - expected.data[i])));
   CHECK(worst <= 1e-7 * *std::max_element(expected.data.begin(), expected.data.end()));
 }
 
-TEST_CASE("beat_track_percussive: a 120 BPM click track at 22528 Hz gives 120 BPM, beats 0.5 s apart") {
+TEST_CASE(
+    "beat_track_percussive: a 120 BPM click track at 22528 Hz gives 120 BPM, beats 0.5 s apart") {
   // 120 BPM is a tempogram lag of exactly 22 frames at sr = 22528 (60 sr / (512 * 22) = 120).
   const double sr = 22528;
   const std::vector<float> y = click_track(sr, 30.0, 0.5);
@@ -165,7 +174,8 @@ TEST_CASE("beat_track_percussive: a 120 BPM click track at 22528 Hz gives 120 BP
   CHECK(melgrad::test::beat_f_measure(clicks, beats) >= 0.95);
 }
 
-TEST_CASE("beat_track_percussive: 120 BPM clicks at 22050 Hz land on the clicks; silence has no beats") {
+TEST_CASE(
+    "beat_track_percussive: 120 BPM clicks at 22050 Hz land on the clicks; silence has no beats") {
   // At 22050 Hz the tempogram's lags give 117.45 or 123.05 BPM, never 120: the estimate is the
   // nearer, 117.45 (lag 22), and the tracker still follows the clicks within +-70 ms.
   const std::vector<float> y = click_track(22050, 30.0, 0.5);
@@ -184,7 +194,7 @@ TEST_CASE("beat_track_percussive: 120 BPM clicks at 22050 Hz land on the clicks;
 
 TEST_CASE("sync_median: librosa.util.sync(..., aggregate=np.median) by hand") {
   // frames 6, beats {2, 4} -> boundaries {0, 2, 4, 6}; even segments take the middle mean.
-  const std::vector<float> x = {1, 2, 3, 4, 5, 6,   //
+  const std::vector<float> x = {1, 2, 3, 4, 5, 6,  //
                                 6, 5, 4, 3, 2, 1};
   const std::vector<int64_t> beats = {2, 4};
   CHECK(sync_median(x, 2, 6, beats) == std::vector<float>{1.5f, 3.5f, 5.5f, 5.5f, 3.5f, 1.5f});
