@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <random>
+#include <span>
 #include <string>
 #include <utility>
 #include <vector>
@@ -209,4 +210,29 @@ TEST_CASE("sync_median: librosa.util.sync(..., aggregate=np.median) by hand") {
   const std::vector<int64_t> negative = {-1};
   CHECK_THROWS_AS(sync_median(odd, 1, 3, negative), std::invalid_argument);
   CHECK_THROWS_AS(sync_median(odd, 2, 3, no_beats), std::invalid_argument);
+}
+TEST_CASE(
+    "estimate_tempo and track_beats equal librosa.beat.beat_track on 24 synthetic envelopes") {
+  // Pulse trains with fades, noise and silent tails (make_beat_fixtures.py, make_tracker_cases):
+  // the tracker is deterministic given the envelope, so tempo and every beat frame must agree.
+  const std::string dir = std::string(MELGRAD_SOURCE_DIR) + "/tests/fixtures/audio/beat/";
+  const NpyArray envelopes = read_npy(dir + "tracker_envelopes.npy.gz");
+  const NpyArray answers = read_npy(dir + "tracker_answers.npy.gz");
+  REQUIRE(envelopes.shape.size() == 2);
+  const int64_t cases = envelopes.shape[0], frames = envelopes.shape[1];
+  size_t at = 0;
+  for (int64_t c = 0; c < cases; ++c) {
+    CAPTURE(c);
+    REQUIRE(at + 2 <= answers.data.size());
+    const double tempo = answers.data[at];
+    const auto count = size_t(answers.data[at + 1]);
+    std::vector<int64_t> expected;
+    for (size_t k = 0; k < count; ++k) expected.push_back(int64_t(answers.data[at + 2 + k]));
+    at += 2 + count;
+    const std::span<const float> envelope(envelopes.data.data() + c * frames, size_t(frames));
+    const double ours = estimate_tempo(envelope, 22050);
+    CHECK(ours == doctest::Approx(tempo).epsilon(1e-6));  // fixture holds float32 of a float64
+    CHECK(track_beats(envelope, 22050, ours) == expected);
+  }
+  CHECK(at == answers.data.size());
 }
