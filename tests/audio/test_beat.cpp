@@ -236,3 +236,25 @@ TEST_CASE(
   }
   CHECK(at == answers.data.size());
 }
+TEST_CASE("beat_track_percussive equals librosa on short signals: 1 sample to 1.4 s") {
+  // Noise of 1, 100, 2048, 11025 (the 0.5 s clip) and 30000 samples through percussive and
+  // beat_track (make_beat_fixtures.py, make_short_cases): the same tempo and beat frames, and
+  // no beats (tempo 0) where the onset envelope is all zeros.
+  const std::string dir = std::string(MELGRAD_SOURCE_DIR) + "/tests/fixtures/audio/beat/";
+  const NpyArray answers = read_npy(dir + "short_answers.npy.gz");
+  size_t at = 0;
+  for (int n : {1, 100, 2048, 11025, 30000}) {
+    CAPTURE(n);
+    const NpyArray y = read_npy(dir + "short_" + std::to_string(n) + ".npy.gz");
+    REQUIRE(y.data.size() == size_t(n));
+    REQUIRE(at + 2 <= answers.data.size());
+    const double tempo = answers.data[at];
+    const auto count = size_t(answers.data[at + 1]);
+    std::vector<int64_t> expected;
+    for (size_t k = 0; k < count; ++k) expected.push_back(int64_t(answers.data[at + 2 + k]));
+    at += 2 + count;
+    const BeatResult ours = beat_track_percussive(y.data, 22050);
+    CHECK(ours.tempo == doctest::Approx(tempo).epsilon(1e-6));
+    CHECK(ours.beat_frames == expected);
+  }
+}
