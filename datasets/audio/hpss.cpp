@@ -101,7 +101,7 @@ std::vector<float> percussive(std::span<const float> y, int threads) {
   std::vector<float> out(size_t(n), 0.0f);
   std::vector<int64_t> along_bins(size_t(bins + 2 * half));
   for (int64_t k = 0; k < bins + 2 * half; ++k)
-    along_bins[size_t(k)] = reflect_index(k - half, bins);
+    along_bins[size_t(k)] = scipy_reflect_index(k - half, bins);
 
   fftw_plan plan = c2r_plan(n_fft);
   for (int64_t c0 = 0; c0 < frames; c0 += chunk) {
@@ -118,7 +118,7 @@ std::vector<float> percussive(std::span<const float> y, int threads) {
     // percussive median along frequency, both [bins, width].
     std::vector<int64_t> along_time(size_t(width + 2 * half));
     for (int64_t k = 0; k < width + 2 * half; ++k)
-      along_time[size_t(k)] = reflect_index(c0 - half + k, frames) - m0;
+      along_time[size_t(k)] = scipy_reflect_index(c0 - half + k, frames) - m0;
     std::vector<float> harmonic(size_t(bins * width)), perc(size_t(bins * width));
     median_lines(mag.data(), bins, span_frames, 1, along_time, kernel, harmonic.data(), width, 1,
                  threads);

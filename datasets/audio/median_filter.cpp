@@ -91,7 +91,7 @@ void network_medians(const float* in, int64_t outputs, int64_t size, const Netwo
 
 }  // namespace
 
-int64_t reflect_index(int64_t i, int64_t n) {
+int64_t scipy_reflect_index(int64_t i, int64_t n) {
   const int64_t period = 2 * n;
   int64_t m = i % period;
   if (m < 0) m += period;
@@ -159,7 +159,7 @@ std::vector<float> median_filter_reflect(std::span<const float> x, int64_t rows,
   const int64_t length = axis == 1 ? cols : rows;
   std::vector<int64_t> positions(size_t(length + size - 1));
   for (int64_t p = 0; p < int64_t(positions.size()); ++p)
-    positions[size_t(p)] = reflect_index(p - size / 2, length);
+    positions[size_t(p)] = scipy_reflect_index(p - size / 2, length);
   std::vector<float> out(x.size());
   if (axis == 1)
     median_lines(x.data(), rows, cols, 1, positions, size, out.data(), cols, 1, threads);

@@ -24,12 +24,12 @@
 namespace melgrad::audio {
 
 // Index into a line of n samples extended by scipy's "reflect" mode.
-int64_t reflect_index(int64_t i, int64_t n);
+int64_t scipy_reflect_index(int64_t i, int64_t n);
 
 // For `lines` lines, line l's e-th element at data[l * line_step + e * element_step]:
 // out[l * out_line_step + i * out_element_step] = median over k < size of the element
 // positions[i + k] (positions: outputs + size - 1 element indices, the window's extension,
-// e.g. reflect_index(i - size / 2, n)). `threads` split the lines.
+// e.g. scipy_reflect_index(i - size / 2, n)). `threads` split the lines.
 void median_lines(const float* data, int64_t lines, int64_t line_step, int64_t element_step,
                   std::span<const int64_t> positions, int64_t size, float* out,
                   int64_t out_line_step, int64_t out_element_step, int threads = 1);

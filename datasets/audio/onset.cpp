@@ -30,7 +30,7 @@ double mel_to_hz(double mel) {
 
 }  // namespace
 
-std::vector<float> mel_filterbank_slaney(double sr, int64_t n_fft, int64_t n_mels) {
+std::vector<float> onset_mel_filterbank(double sr, int64_t n_fft, int64_t n_mels) {
   if (sr <= 0 || n_fft < 2 || n_mels < 1)
     throw std::invalid_argument("mel filterbank: need sr > 0, n_fft >= 2, n_mels >= 1");
   const int64_t bins = 1 + n_fft / 2;
@@ -65,7 +65,7 @@ std::vector<float> onset_strength_median(std::span<const float> y, double sr) {
   if (y.empty()) throw std::invalid_argument("onset strength: empty signal");
   const int64_t bins = n_fft / 2 + 1;
   const int64_t frames = centred_frame_count(int64_t(y.size()), n_fft, hop);
-  const std::vector<float> basis = mel_filterbank_slaney(sr, n_fft, n_mels);
+  const std::vector<float> basis = onset_mel_filterbank(sr, n_fft, n_mels);
   // Each band's non-zero bins [lo, hi), so the projection skips the zeros.
   std::vector<int64_t> lo(size_t(n_mels), 0), hi(size_t(n_mels), 0);
   for (int64_t m = 0; m < n_mels; ++m) {

@@ -9,7 +9,7 @@
 //       env[t] = median over the 128 bands (even count: mean of the two middle values)
 //       shifted right by lag + n_fft / (2 hop) = 3 frames (zeros in front), cut to the
 //       number of STFT frames.  Result: float32 [frames].
-//   mel_filterbank_slaney(sr, n_fft, n_mels)
+//   onset_mel_filterbank(sr, n_fft, n_mels)
 //       == librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels) (fmin 0, fmax sr/2,
 //          htk False, norm "slaney", float32): [n_mels, 1 + n_fft/2] row-major.
 // NOTE for the merge: the audio-core helper's mel.h holds the same filterbank; this copy
@@ -24,7 +24,7 @@
 
 namespace melgrad::audio {
 
-std::vector<float> mel_filterbank_slaney(double sr, int64_t n_fft, int64_t n_mels);
+std::vector<float> onset_mel_filterbank(double sr, int64_t n_fft, int64_t n_mels);
 
 std::vector<float> onset_strength_median(std::span<const float> y, double sr);
 

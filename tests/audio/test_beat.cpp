@@ -148,11 +148,11 @@ TEST_CASE("percussive (streamed in blocks of frames) equals istft(keep_percussiv
   }
 }
 
-TEST_CASE("mel_filterbank_slaney equals librosa.filters.mel(sr=22050, n_fft=2048) to 1 ulp") {
+TEST_CASE("onset_mel_filterbank equals librosa.filters.mel(sr=22050, n_fft=2048) to 1 ulp") {
   const NpyArray expected =
       read_npy(std::string(MELGRAD_SOURCE_DIR) + "/tests/fixtures/audio/beat/mel_basis.npy.gz");
   REQUIRE(expected.shape == std::vector<int64_t>{128, 1025});
-  const std::vector<float> w = mel_filterbank_slaney(22050, 2048, 128);
+  const std::vector<float> w = onset_mel_filterbank(22050, 2048, 128);
   REQUIRE(w.size() == expected.data.size());
   double worst = 0;  // relative to the largest weight; the formula runs in double both sides
   for (size_t i = 0; i < w.size(); ++i)
