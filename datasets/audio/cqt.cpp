@@ -1,0 +1,271 @@
+// The multirate constant-Q transform of librosa.vqt (gamma 0): see cqt.h. Comments give the
+// librosa/numpy expression each step reproduces and the dtype it runs in, because parity at
+// 1e-3 after chroma's normalisation depends on rounding to complex64 where librosa does.
+#include "datasets/audio/cqt.h"
+
+#include <algorithm>
+#include <cmath>
+#include <complex>
+#include <numbers>
+#include <stdexcept>
+#include <string>
+
+#include "datasets/audio/frame_fft.h"
+#include "datasets/audio/resample.h"
+#include "datasets/audio/tuning.h"
+
+namespace melgrad::audio {
+namespace {
+
+constexpr double kHannBandwidth = 1.50018310546875;  // filters.WINDOW_BANDWIDTHS["hann"]
+constexpr float kSparsity = 0.01f;                   // vqt's sparsity (compared in float32)
+
+// One octave's FFT-domain filters in compressed-row form (scipy's csr_matrix), complex64.
+struct SparseBasis {
+  int64_t n_fft = 0;
+  std::vector<size_t> row_start;  // [rows + 1]
+  std::vector<int32_t> column;
+  std::vector<std::complex<float>> value;
+  int64_t rows() const { return int64_t(row_start.size()) - 1; }
+};
+
+// _relative_bandwidth: alpha from the local octave resolution, one-sided at both ends.
+std::vector<double> relative_bandwidth(const std::vector<double>& freqs) {
+  const size_t n = freqs.size();
+  if (n < 2) throw std::invalid_argument("cqt: 2 or more frequency bins are required");
+  std::vector<double> logf(n), bpo(n), alpha(n);
+  for (size_t i = 0; i < n; ++i) logf[i] = std::log2(freqs[i]);
+  bpo[0] = 1 / (logf[1] - logf[0]);
+  bpo[n - 1] = 1 / (logf[n - 1] - logf[n - 2]);
+  for (size_t i = 1; i + 1 < n; ++i) bpo[i] = 2 / (logf[i + 1] - logf[i - 1]);
+  for (size_t i = 0; i < n; ++i) {
+    const double r = std::pow(2.0, 2 / bpo[i]);
+    alpha[i] = (r - 1) / (r + 1);
+  }
+  return alpha;
+}
+
+// wavelet_lengths with filter_scale 1, gamma 0: Q * sr / f with Q = 1 / alpha.
+double wavelet_length(double freq, double alpha, double sr) { return (1.0 / alpha) * sr / freq; }
+
+// scipy.signal.get_window("hann", n) (periodic): 0.5 + 0.5 cos(linspace(-pi, pi, n + 1)).
+std::vector<double> scipy_hann(int64_t n) {
+  std::vector<double> w(static_cast<size_t>(n));
+  const double step = 2 * std::numbers::pi / double(n);
+  for (int64_t i = 0; i < n; ++i)
+    w[size_t(i)] = 0.5 + 0.5 * std::cos(double(i) * step + -std::numbers::pi);
+  return w;
+}
+
+// Row i of util.sparsify_rows(fft_basis, quantile=0.01): keep the entries at least as large
+// as the smallest one whose cumulative normalised magnitude (ascending) reaches the quantile.
+void append_sparse_row(const std::vector<std::complex<float>>& row, double scale,
+                       SparseBasis& basis) {
+  std::vector<float> magnitude(row.size());
+  double norm = 0.0;
+  for (size_t j = 0; j < row.size(); ++j) {
+    magnitude[j] = std::abs(row[j]);
+    norm += magnitude[j];
+  }
+  std::vector<float> sorted = magnitude;
+  std::sort(sorted.begin(), sorted.end());
+  const float norm_f = float(norm);
+  float cumulative = 0.0f;
+  size_t threshold_index = 0;  // np.argmin of an all-True mask is 0
+  for (size_t j = 0; j < sorted.size(); ++j) {
+    cumulative += sorted[j] / norm_f;  // np.cumsum(mag_sort / norms) in float32
+    if (!(cumulative < kSparsity)) {
+      threshold_index = j;
+      break;
+    }
+  }
+  const float threshold = sorted[threshold_index];
+  for (size_t j = 0; j < row.size(); ++j) {
+    if (magnitude[j] < threshold) continue;
+    basis.column.push_back(int32_t(j));
+    // fft_basis[:] *= np.sqrt(sr / my_sr): complex64 scaled by a float64, kept complex64.
+    basis.value.push_back(
+        {float(double(row[j].real()) * scale), float(double(row[j].imag()) * scale)});
+  }
+  basis.row_start.push_back(basis.column.size());
+}
+
+// __vqt_filter_fft for one octave: filters.wavelet (Hann window, L1 norm, pad_fft), the
+// length / n_fft re-normalisation, the FFT's non-negative half, sparsify_rows, and vqt's
+// sqrt(sr / octave_sr) rescaling.
+SparseBasis octave_basis(const std::vector<double>& freqs, const std::vector<double>& alpha,
+                         double octave_sr, double rescale) {
+  std::vector<double> lengths(freqs.size());
+  for (size_t k = 0; k < freqs.size(); ++k)
+    lengths[k] = wavelet_length(freqs[k], alpha[k], octave_sr);
+  const double max_length = *std::max_element(lengths.begin(), lengths.end());
+  SparseBasis basis;
+  basis.n_fft = int64_t(std::pow(2.0, std::ceil(std::log2(max_length))));
+  const int64_t n_fft = basis.n_fft;
+  basis.row_start.push_back(0);
+  std::vector<std::complex<double>> padded(static_cast<size_t>(n_fft));
+  std::vector<std::complex<float>> half(static_cast<size_t>(n_fft / 2 + 1));
+  for (size_t k = 0; k < freqs.size(); ++k) {
+    // sig = phasor(np.arange(-ilen // 2, ilen // 2, dtype=float) * 2 * np.pi * freq / sr)
+    const double ilen = lengths[k];
+    const double start = std::floor(-ilen / 2), stop = std::floor(ilen / 2);
+    const int64_t count = int64_t(stop - start);
+    const std::vector<double> window = scipy_hann(count);
+    std::vector<std::complex<double>> sig(static_cast<size_t>(count));
+    double l1 = 0.0;
+    for (int64_t j = 0; j < count; ++j) {
+      const double angle = (start + double(j)) * 2 * std::numbers::pi * freqs[k] / octave_sr;
+      sig[size_t(j)] = std::complex<double>(std::cos(angle), std::sin(angle)) * window[size_t(j)];
+      l1 += std::abs(sig[size_t(j)]);
+    }
+    // util.normalize(sig, norm=1), util.pad_center to n_fft, np.asarray(dtype=complex64), then
+    // basis *= lengths / n_fft in complex64.
+    std::fill(padded.begin(), padded.end(), std::complex<double>(0.0, 0.0));
+    const int64_t left = (n_fft - count) / 2;
+    const double renorm = lengths[k] / double(n_fft);
+    for (int64_t j = 0; j < count; ++j) {
+      const std::complex<double> v = sig[size_t(j)] / l1;
+      const float re = float(v.real()), im = float(v.imag());
+      padded[size_t(left + j)] = {double(float(double(re) * renorm)),
+                                  double(float(double(im) * renorm))};
+    }
+    // fft.fft(basis, n=n_fft)[:, :n_fft // 2 + 1]: numpy 2 transforms complex64 in single
+    // precision; here in double, rounded to complex64 (differences ~1e-7 relative).
+    const std::vector<std::complex<double>> spectrum = complex_fft(padded);
+    for (size_t j = 0; j < half.size(); ++j)
+      half[j] = {float(spectrum[j].real()), float(spectrum[j].imag())};
+    append_sparse_row(half, rescale, basis);
+  }
+  return basis;
+}
+
+// __cqt_response: the sparse basis times the all-ones-window centred STFT of y, frame by
+// frame (scipy's csr dot accumulates in complex64). Writes |response| / sqrt(full_length)
+// (vqt's scale, then np.abs, in complex64/float32) for the octave's rows into out_rows.
+std::vector<float> octave_response(std::span<const float> y, int64_t hop, const SparseBasis& basis,
+                                   const std::vector<double>& sqrt_lengths, int64_t& frames_out) {
+  CenteredFrames frames(y, basis.n_fft, hop);
+  const int64_t rows = basis.rows(), frame_count = frames.frames();
+  frames_out = frame_count;
+  std::vector<float> out(static_cast<size_t>(rows * frame_count));
+  std::vector<std::complex<float>> stft_column(static_cast<size_t>(frames.bins()));
+  for (int64_t t = 0; t < frame_count; ++t) {
+    const auto spectrum = frames.transform(t, {});
+    // librosa.stft stores complex64.
+    for (size_t f = 0; f < stft_column.size(); ++f)
+      stft_column[f] = {float(spectrum[f].real()), float(spectrum[f].imag())};
+    for (int64_t r = 0; r < rows; ++r) {
+      float re = 0.0f, im = 0.0f;
+      for (size_t e = basis.row_start[size_t(r)]; e < basis.row_start[size_t(r) + 1]; ++e) {
+        const std::complex<float> a = basis.value[e], x = stft_column[size_t(basis.column[e])];
+        re += a.real() * x.real() - a.imag() * x.imag();
+        im += a.real() * x.imag() + a.imag() * x.real();
+      }
+      const float scaled_re = float(double(re) / sqrt_lengths[size_t(r)]);
+      const float scaled_im = float(double(im) / sqrt_lengths[size_t(r)]);
+      out[size_t(r * frame_count + t)] = std::hypot(scaled_re, scaled_im);
+    }
+  }
+  return out;
+}
+
+int two_factors(int64_t x) {
+  int count = 0;
+  while (x > 0 && x % 2 == 0) {
+    ++count;
+    x /= 2;
+  }
+  return count;
+}
+
+}  // namespace
+
+double note_c1_hz() { return 440.0 * std::pow(2.0, (24.0 - 69.0) / 12.0); }
+
+CqtMagnitude cqt_magnitude(std::span<const float> y, double sr, const CqtOptions& o) {
+  if (!(sr > 0)) throw std::invalid_argument("cqt: sample rate must be positive");
+  if (o.hop < 1 || o.n_bins < 2 || o.bins_per_octave < 1)
+    throw std::invalid_argument("cqt: hop " + std::to_string(o.hop) + ", n_bins " +
+                                std::to_string(o.n_bins) + " and bins_per_octave " +
+                                std::to_string(o.bins_per_octave) +
+                                " must be positive (n_bins >= 2)");
+  const int64_t bpo = o.bins_per_octave;
+  const int64_t n_octaves = (o.n_bins + bpo - 1) / bpo;
+  const int64_t n_filters = std::min(bpo, o.n_bins);
+  CqtMagnitude result;
+  result.tuning = o.tuning ? *o.tuning : estimate_tuning(y, sr, o.bins_per_octave);
+  // fmin = fmin * 2.0 ** (tuning / bins_per_octave); freqs = interval_frequencies("equal").
+  const double fmin =
+      (o.fmin > 0 ? o.fmin : note_c1_hz()) * std::pow(2.0, result.tuning / double(bpo));
+  std::vector<double> freqs(static_cast<size_t>(o.n_bins));
+  for (int64_t i = 0; i < o.n_bins; ++i)
+    freqs[size_t(i)] = std::pow(2.0, double(i / bpo)) *
+                       std::pow(2.0, (0.0 + double(i % bpo)) / double(bpo)) * fmin;
+  const std::vector<double> alpha = relative_bandwidth(freqs);
+  // wavelet_lengths' f_cutoff: the highest frequency any filter reaches.
+  double cutoff = 0.0;
+  for (size_t k = 0; k < freqs.size(); ++k)
+    cutoff = std::max(cutoff, freqs[k] * (1 + 0.5 * kHannBandwidth / (1.0 / alpha[k])));
+  const double nyquist = sr / 2.0;
+  if (cutoff > nyquist)
+    throw std::invalid_argument("cqt: filters up to " + std::to_string(cutoff) +
+                                " Hz exceed the Nyquist frequency " + std::to_string(nyquist) +
+                                " Hz of a " + std::to_string(sr) + " Hz signal");
+
+  // __early_downsample: halve the rate up front while the top octave stays far below Nyquist.
+  std::vector<float> signal(y.begin(), y.end());
+  double base_sr = sr;
+  int64_t hop = o.hop;
+  const int count1 = std::max(0, int(std::ceil(std::log2(nyquist / cutoff)) - 1) - 1);
+  const int count2 = std::max<int>(0, two_factors(hop) - int(n_octaves) + 1);
+  const int downsample = std::min(count1, count2);
+  if (downsample > 0) {
+    const int64_t factor = int64_t(1) << downsample;
+    hop /= factor;
+    if (int64_t(signal.size()) < factor)
+      throw std::invalid_argument("cqt: a signal of " + std::to_string(signal.size()) +
+                                  " samples is too short for a " + std::to_string(n_octaves) +
+                                  "-octave CQT");
+    signal = resample(signal, double(factor), 1.0, /*scale=*/true);
+    base_sr = sr / double(factor);
+  }
+
+  // vqt's final V /= sqrt(lengths) uses the lengths at the (early-downsampled) base rate.
+  std::vector<double> sqrt_lengths(freqs.size());
+  for (size_t k = 0; k < freqs.size(); ++k)
+    sqrt_lengths[k] = std::sqrt(wavelet_length(freqs[k], alpha[k], base_sr));
+
+  std::vector<std::vector<float>> responses(static_cast<size_t>(n_octaves));
+  std::vector<int64_t> octave_frames(static_cast<size_t>(n_octaves)),
+      octave_lo(static_cast<size_t>(n_octaves));
+  double octave_sr = base_sr;
+  for (int64_t i = 0; i < n_octaves; ++i) {
+    const int64_t hi = o.n_bins - n_filters * i;
+    const int64_t lo = std::max<int64_t>(0, o.n_bins - n_filters * (i + 1));
+    octave_lo[size_t(i)] = lo;
+    const std::vector<double> f(freqs.begin() + lo, freqs.begin() + hi);
+    const std::vector<double> a(alpha.begin() + lo, alpha.begin() + hi);
+    const std::vector<double> s(sqrt_lengths.begin() + lo, sqrt_lengths.begin() + hi);
+    const SparseBasis basis = octave_basis(f, a, octave_sr, std::sqrt(base_sr / octave_sr));
+    responses[size_t(i)] = octave_response(signal, hop, basis, s, octave_frames[size_t(i)]);
+    if (hop % 2 == 0 && i + 1 < n_octaves) {
+      hop /= 2;
+      octave_sr /= 2.0;
+      signal = resample(signal, 2.0, 1.0, /*scale=*/true);
+    }
+  }
+
+  // __trim_stack: every octave cut to the fewest frames, placed at its bins.
+  result.bins = o.n_bins;
+  result.frames = *std::min_element(octave_frames.begin(), octave_frames.end());
+  result.values.resize(size_t(result.bins * result.frames));
+  for (int64_t i = 0; i < n_octaves; ++i) {
+    const int64_t rows = int64_t(responses[size_t(i)].size()) / octave_frames[size_t(i)];
+    for (int64_t r = 0; r < rows; ++r)
+      std::copy_n(responses[size_t(i)].begin() + r * octave_frames[size_t(i)], result.frames,
+                  result.values.begin() + (octave_lo[size_t(i)] + r) * result.frames);
+  }
+  return result;
+}
+
+}  // namespace melgrad::audio
