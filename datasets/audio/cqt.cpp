@@ -139,31 +139,90 @@ SparseBasis octave_basis(const std::vector<double>& freqs, const std::vector<dou
   return basis;
 }
 
-// __cqt_response: the sparse basis times the all-ones-window centred STFT of y, frame by
-// frame (scipy's csr dot accumulates in complex64). Writes |response| / sqrt(full_length)
-// (vqt's scale, then np.abs, in complex64/float32) for the octave's rows into out_rows.
-std::vector<float> octave_response(std::span<const float> y, int64_t hop, const SparseBasis& basis,
+// The sparse basis laid out for the product: each row's kept entries form one dense band of
+// columns (entries sparsify_rows dropped inside the band are zeros, contributing nothing),
+// split into real and imaginary parts and padded with zeros to a multiple of kLanes, so that
+// the product's inner loop runs on kLanes independent partial sums and vectorises. (scipy
+// sums each row left to right; the partial sums differ from that by float32 rounding.)
+constexpr size_t kLanes = 8;
+
+struct BandedBasis {
+  std::vector<size_t> first_column, offset;  // [rows], [rows + 1] into re / im
+  std::vector<float> re, im;
+  size_t columns_needed = 0;  // one past the last column any padded band reads
+};
+
+BandedBasis banded(const SparseBasis& sparse) {
+  BandedBasis b;
+  b.offset.push_back(0);
+  for (int64_t r = 0; r < sparse.rows(); ++r) {
+    const size_t begin = sparse.row_start[size_t(r)], end = sparse.row_start[size_t(r) + 1];
+    if (begin == end) throw std::logic_error("cqt: a filter's sparse FFT row is empty");
+    const size_t first = size_t(sparse.column[begin]), last = size_t(sparse.column[end - 1]);
+    const size_t width = (last - first + 1 + kLanes - 1) / kLanes * kLanes;
+    b.first_column.push_back(first);
+    b.re.resize(b.offset.back() + width, 0.0f);
+    b.im.resize(b.offset.back() + width, 0.0f);
+    for (size_t e = begin; e < end; ++e) {
+      b.re[b.offset.back() + size_t(sparse.column[e]) - first] = sparse.value[e].real();
+      b.im[b.offset.back() + size_t(sparse.column[e]) - first] = sparse.value[e].imag();
+    }
+    b.columns_needed = std::max(b.columns_needed, first + width);
+    b.offset.push_back(b.offset.back() + width);
+  }
+  return b;
+}
+
+// __cqt_response: the sparse basis times the all-ones-window centred STFT of y (complex64,
+// as librosa.stft stores it), frame by frame. Returns |response| / sqrt(full_length) (vqt's
+// scale, then np.abs, in complex64 / float32) frame-major: [frames, rows].
+std::vector<float> octave_response(std::span<const float> y, int64_t hop, const SparseBasis& sparse,
                                    const std::vector<double>& sqrt_lengths, int64_t& frames_out) {
-  CenteredFrames frames(y, basis.n_fft, hop);
-  const int64_t rows = basis.rows(), frame_count = frames.frames();
+  const BandedBasis basis = banded(sparse);
+  CenteredFrames frames(y, sparse.n_fft, hop);
+  const int64_t rows = sparse.rows(), frame_count = frames.frames();
   frames_out = frame_count;
   std::vector<float> out(static_cast<size_t>(rows * frame_count));
-  std::vector<std::complex<float>> stft_column(static_cast<size_t>(frames.bins()));
+  const size_t first_needed =
+      *std::min_element(basis.first_column.begin(), basis.first_column.end());
+  const size_t last_bin = std::min(basis.columns_needed, size_t(frames.bins()));
+  std::vector<float> column_re(std::max(basis.columns_needed, size_t(frames.bins())), 0.0f);
+  std::vector<float> column_im(column_re.size(), 0.0f);
+  std::vector<float> sum_re(static_cast<size_t>(rows)), sum_im(static_cast<size_t>(rows));
   for (int64_t t = 0; t < frame_count; ++t) {
     const auto spectrum = frames.transform(t, {});
-    // librosa.stft stores complex64.
-    for (size_t f = 0; f < stft_column.size(); ++f)
-      stft_column[f] = {float(spectrum[f].real()), float(spectrum[f].imag())};
+    for (size_t f = first_needed; f < last_bin; ++f) {
+      column_re[f] = float(spectrum[f].real());
+      column_im[f] = float(spectrum[f].imag());
+    }
     for (int64_t r = 0; r < rows; ++r) {
+      const size_t width = basis.offset[size_t(r) + 1] - basis.offset[size_t(r)];
+      const float* a_re = basis.re.data() + basis.offset[size_t(r)];
+      const float* a_im = basis.im.data() + basis.offset[size_t(r)];
+      const float* x_re = column_re.data() + basis.first_column[size_t(r)];
+      const float* x_im = column_im.data() + basis.first_column[size_t(r)];
+      float lane_re[kLanes] = {}, lane_im[kLanes] = {};
+      for (size_t j = 0; j < width; j += kLanes)
+        for (size_t l = 0; l < kLanes; ++l) {
+          lane_re[l] += a_re[j + l] * x_re[j + l] - a_im[j + l] * x_im[j + l];
+          lane_im[l] += a_re[j + l] * x_im[j + l] + a_im[j + l] * x_re[j + l];
+        }
       float re = 0.0f, im = 0.0f;
-      for (size_t e = basis.row_start[size_t(r)]; e < basis.row_start[size_t(r) + 1]; ++e) {
-        const std::complex<float> a = basis.value[e], x = stft_column[size_t(basis.column[e])];
-        re += a.real() * x.real() - a.imag() * x.imag();
-        im += a.real() * x.imag() + a.imag() * x.real();
+      for (size_t l = 0; l < kLanes; ++l) {
+        re += lane_re[l];
+        im += lane_im[l];
       }
-      const float scaled_re = float(double(re) / sqrt_lengths[size_t(r)]);
-      const float scaled_im = float(double(im) / sqrt_lengths[size_t(r)]);
-      out[size_t(r * frame_count + t)] = std::hypot(scaled_re, scaled_im);
+      sum_re[size_t(r)] = re;
+      sum_im[size_t(r)] = im;
+    }
+    float* __restrict frame_out = out.data() + t * rows;
+    const float* __restrict s_re = sum_re.data();
+    const float* __restrict s_im = sum_im.data();
+    const double* __restrict s_len = sqrt_lengths.data();
+    for (int64_t r = 0; r < rows; ++r) {
+      const float re = float(double(s_re[r]) / s_len[r]);
+      const float im = float(double(s_im[r]) / s_len[r]);
+      frame_out[r] = complex64_abs(re, im);
     }
   }
   return out;
@@ -213,7 +272,9 @@ CqtMagnitude cqt_magnitude(std::span<const float> y, double sr, const CqtOptions
                                 " Hz of a " + std::to_string(sr) + " Hz signal");
 
   // __early_downsample: halve the rate up front while the top octave stays far below Nyquist.
-  std::vector<float> signal(y.begin(), y.end());
+  // The octave's signal: y itself until the first downsampling (no copy), then `resampled`.
+  std::span<const float> signal = y;
+  std::vector<float> resampled;
   double base_sr = sr;
   int64_t hop = o.hop;
   const int count1 = std::max(0, int(std::ceil(std::log2(nyquist / cutoff)) - 1) - 1);
@@ -226,7 +287,8 @@ CqtMagnitude cqt_magnitude(std::span<const float> y, double sr, const CqtOptions
       throw std::invalid_argument("cqt: a signal of " + std::to_string(signal.size()) +
                                   " samples is too short for a " + std::to_string(n_octaves) +
                                   "-octave CQT");
-    signal = resample(signal, double(factor), 1.0, /*scale=*/true);
+    resampled = resample(signal, double(factor), 1.0, /*scale=*/true);
+    signal = resampled;
     base_sr = sr / double(factor);
   }
 
@@ -251,7 +313,8 @@ CqtMagnitude cqt_magnitude(std::span<const float> y, double sr, const CqtOptions
     if (hop % 2 == 0 && i + 1 < n_octaves) {
       hop /= 2;
       octave_sr /= 2.0;
-      signal = resample(signal, 2.0, 1.0, /*scale=*/true);
+      resampled = resample(signal, 2.0, 1.0, /*scale=*/true);
+      signal = resampled;
     }
   }
 
@@ -261,9 +324,15 @@ CqtMagnitude cqt_magnitude(std::span<const float> y, double sr, const CqtOptions
   result.values.resize(size_t(result.bins * result.frames));
   for (int64_t i = 0; i < n_octaves; ++i) {
     const int64_t rows = int64_t(responses[size_t(i)].size()) / octave_frames[size_t(i)];
-    for (int64_t r = 0; r < rows; ++r)
-      std::copy_n(responses[size_t(i)].begin() + r * octave_frames[size_t(i)], result.frames,
-                  result.values.begin() + (octave_lo[size_t(i)] + r) * result.frames);
+    const float* response = responses[size_t(i)].data();  // [frames, rows]
+    constexpr int64_t kBlock = 256;  // frames per block of the cache-friendly transpose
+    for (int64_t t0 = 0; t0 < result.frames; t0 += kBlock) {
+      const int64_t t1 = std::min(result.frames, t0 + kBlock);
+      for (int64_t r = 0; r < rows; ++r) {
+        float* bin = result.values.data() + (octave_lo[size_t(i)] + r) * result.frames;
+        for (int64_t t = t0; t < t1; ++t) bin[t] = response[t * rows + r];
+      }
+    }
   }
   return result;
 }

@@ -12,6 +12,7 @@
 // buffers, so separate objects may be used from separate threads.
 #pragma once
 
+#include <cmath>
 #include <complex>
 #include <cstdint>
 #include <span>
@@ -38,6 +39,12 @@ class CenteredFrames {
   double* in_;                 // [n_fft], fftw_malloc'ed
   std::complex<double>* out_;  // [n_fft / 2 + 1], fftw_malloc'ed
 };
+
+// numpy's np.abs of a complex64 value (glibc's hypotf, which evaluates in double precision;
+// this form gives the same float on 1e8 random pairs checked and, inlined, vectorises).
+inline float complex64_abs(float re, float im) {
+  return float(std::sqrt(double(re) * double(re) + double(im) * double(im)));
+}
 
 // Forward complex FFT of x (length n, numpy.fft.fft's sign and scale) in double precision.
 std::vector<std::complex<double>> complex_fft(std::span<const std::complex<double>> x);

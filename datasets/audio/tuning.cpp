@@ -21,12 +21,13 @@ struct Peak {
   float pitch, magnitude;
 };
 
-// piptrack on one frame's magnitudes S [bins] (float32): appends the frame's peaks.
-void frame_peaks(const std::vector<float>& S, double sr, int64_t bin_lo, int64_t bin_hi,
-                 std::vector<Peak>& peaks) {
+// piptrack on one frame's magnitudes S [bins] (float32; only bins bin_lo - 1 ... bin_hi are
+// read) whose largest magnitude over all bins is s_max: appends the frame's peaks.
+void frame_peaks(const std::vector<float>& S, float s_max, double sr, int64_t bin_lo,
+                 int64_t bin_hi, std::vector<Peak>& peaks) {
   const int64_t bins = int64_t(S.size());
   // ref_value = threshold * np.max(S, axis=-2): a weak Python float times float32.
-  const float ref = float(kPiptrackThreshold) * *std::max_element(S.begin(), S.end());
+  const float ref = float(kPiptrackThreshold) * s_max;
   auto thresholded = [&](int64_t k) { return S[size_t(k)] > ref ? S[size_t(k)] : 0.0f; };
   for (int64_t k = bin_lo; k < bin_hi; ++k) {
     // util.localmax (numba stencil, zero at bin 0; last bin: x[-1] > x[-2]).
@@ -106,14 +107,24 @@ double estimate_tuning(std::span<const float> y, double sr, int bins_per_octave)
   bin_hi = bin_lo;
   while (bin_hi < frames.bins() && double(bin_hi) * bin_hz < fmax) ++bin_hi;
 
+  const int64_t s_lo = std::max<int64_t>(0, bin_lo - 1), s_hi = std::min(frames.bins(), bin_hi + 1);
   std::vector<Peak> peaks;
   std::vector<float> S(static_cast<size_t>(frames.bins()));
   for (int64_t t = 0; t < frames.frames(); ++t) {
     const auto spectrum = frames.transform(t, window);
     // np.abs of librosa's complex64 STFT: the float64 FFT rounded to complex64, then hypotf.
-    for (size_t k = 0; k < S.size(); ++k)
-      S[k] = std::hypot(float(spectrum[k].real()), float(spectrum[k].imag()));
-    frame_peaks(S, sr, bin_lo, bin_hi, peaks);
+    // The maximum over all bins (for piptrack's threshold) is taken on the squared magnitude,
+    // which the monotone rounding to float preserves; S itself only where peaks are sought.
+    double max_square = 0.0;
+    for (const std::complex<double>& z : spectrum) {
+      const double re = double(float(z.real())), im = double(float(z.imag()));
+      max_square = std::max(max_square, re * re + im * im);
+    }
+    const float s_max = float(std::sqrt(max_square));
+    for (int64_t k = s_lo; k < s_hi; ++k)
+      S[size_t(k)] =
+          complex64_abs(float(spectrum[size_t(k)].real()), float(spectrum[size_t(k)].imag()));
+    frame_peaks(S, s_max, sr, bin_lo, bin_hi, peaks);
   }
   // threshold = np.median(mag[pitch > 0]) (float32; the mean of the two middle values).
   std::vector<float> pitches;
