@@ -174,58 +174,66 @@ BandedBasis banded(const SparseBasis& sparse) {
 }
 
 // __cqt_response: the sparse basis times the all-ones-window centred STFT of y (complex64,
-// as librosa.stft stores it), frame by frame. Returns |response| / sqrt(full_length) (vqt's
-// scale, then np.abs, in complex64 / float32) frame-major: [frames, rows].
-std::vector<float> octave_response(std::span<const float> y, int64_t hop, const SparseBasis& sparse,
-                                   const std::vector<double>& sqrt_lengths, int64_t& frames_out) {
+// as librosa.stft stores it), frame by frame, then |response| / sqrt(full_length) (vqt's
+// scale and np.abs, in complex64 / float32). Writes frames t < out_frames of the octave's rows
+// into out [rows, out_frames] (through a small frame-major block, transposed on flush) and
+// returns the octave's own frame count.
+int64_t octave_response(std::span<const float> y, int64_t hop, const SparseBasis& sparse,
+                        const std::vector<double>& sqrt_lengths, float* out, int64_t out_frames) {
   const BandedBasis basis = banded(sparse);
   CenteredFrames frames(y, sparse.n_fft, hop);
-  const int64_t rows = sparse.rows(), frame_count = frames.frames();
-  frames_out = frame_count;
-  std::vector<float> out(static_cast<size_t>(rows * frame_count));
+  const int64_t rows = sparse.rows(), frame_count = std::min(frames.frames(), out_frames);
   const size_t first_needed =
       *std::min_element(basis.first_column.begin(), basis.first_column.end());
   const size_t last_bin = std::min(basis.columns_needed, size_t(frames.bins()));
   std::vector<float> column_re(std::max(basis.columns_needed, size_t(frames.bins())), 0.0f);
   std::vector<float> column_im(column_re.size(), 0.0f);
   std::vector<float> sum_re(static_cast<size_t>(rows)), sum_im(static_cast<size_t>(rows));
-  for (int64_t t = 0; t < frame_count; ++t) {
-    const auto spectrum = frames.transform(t, {});
-    for (size_t f = first_needed; f < last_bin; ++f) {
-      column_re[f] = float(spectrum[f].real());
-      column_im[f] = float(spectrum[f].imag());
-    }
-    for (int64_t r = 0; r < rows; ++r) {
-      const size_t width = basis.offset[size_t(r) + 1] - basis.offset[size_t(r)];
-      const float* a_re = basis.re.data() + basis.offset[size_t(r)];
-      const float* a_im = basis.im.data() + basis.offset[size_t(r)];
-      const float* x_re = column_re.data() + basis.first_column[size_t(r)];
-      const float* x_im = column_im.data() + basis.first_column[size_t(r)];
-      float lane_re[kLanes] = {}, lane_im[kLanes] = {};
-      for (size_t j = 0; j < width; j += kLanes)
-        for (size_t l = 0; l < kLanes; ++l) {
-          lane_re[l] += a_re[j + l] * x_re[j + l] - a_im[j + l] * x_im[j + l];
-          lane_im[l] += a_re[j + l] * x_im[j + l] + a_im[j + l] * x_re[j + l];
-        }
-      float re = 0.0f, im = 0.0f;
-      for (size_t l = 0; l < kLanes; ++l) {
-        re += lane_re[l];
-        im += lane_im[l];
+  constexpr int64_t kBlock = 256;  // frames per block of the cache-friendly transpose
+  std::vector<float> block(static_cast<size_t>(kBlock * rows));  // [kBlock, rows]
+  for (int64_t t0 = 0; t0 < frame_count; t0 += kBlock) {
+    const int64_t t1 = std::min(frame_count, t0 + kBlock);
+    for (int64_t t = t0; t < t1; ++t) {
+      const auto spectrum = frames.transform(t, {});
+      for (size_t f = first_needed; f < last_bin; ++f) {
+        column_re[f] = float(spectrum[f].real());
+        column_im[f] = float(spectrum[f].imag());
       }
-      sum_re[size_t(r)] = re;
-      sum_im[size_t(r)] = im;
+      for (int64_t r = 0; r < rows; ++r) {
+        const size_t width = basis.offset[size_t(r) + 1] - basis.offset[size_t(r)];
+        const float* a_re = basis.re.data() + basis.offset[size_t(r)];
+        const float* a_im = basis.im.data() + basis.offset[size_t(r)];
+        const float* x_re = column_re.data() + basis.first_column[size_t(r)];
+        const float* x_im = column_im.data() + basis.first_column[size_t(r)];
+        float lane_re[kLanes] = {}, lane_im[kLanes] = {};
+        for (size_t j = 0; j < width; j += kLanes)
+          for (size_t l = 0; l < kLanes; ++l) {
+            lane_re[l] += a_re[j + l] * x_re[j + l] - a_im[j + l] * x_im[j + l];
+            lane_im[l] += a_re[j + l] * x_im[j + l] + a_im[j + l] * x_re[j + l];
+          }
+        float re = 0.0f, im = 0.0f;
+        for (size_t l = 0; l < kLanes; ++l) {
+          re += lane_re[l];
+          im += lane_im[l];
+        }
+        sum_re[size_t(r)] = re;
+        sum_im[size_t(r)] = im;
+      }
+      float* __restrict frame_out = block.data() + (t - t0) * rows;
+      const float* __restrict s_re = sum_re.data();
+      const float* __restrict s_im = sum_im.data();
+      const double* __restrict s_len = sqrt_lengths.data();
+      for (int64_t r = 0; r < rows; ++r) {
+        const float re = float(double(s_re[r]) / s_len[r]);
+        const float im = float(double(s_im[r]) / s_len[r]);
+        frame_out[r] = complex64_abs(re, im);
+      }
     }
-    float* __restrict frame_out = out.data() + t * rows;
-    const float* __restrict s_re = sum_re.data();
-    const float* __restrict s_im = sum_im.data();
-    const double* __restrict s_len = sqrt_lengths.data();
-    for (int64_t r = 0; r < rows; ++r) {
-      const float re = float(double(s_re[r]) / s_len[r]);
-      const float im = float(double(s_im[r]) / s_len[r]);
-      frame_out[r] = complex64_abs(re, im);
-    }
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t t = t0; t < t1; ++t)
+        out[r * out_frames + t] = block[size_t((t - t0) * rows + r)];
   }
-  return out;
+  return frames.frames();
 }
 
 int two_factors(int64_t x) {
@@ -297,41 +305,35 @@ CqtMagnitude cqt_magnitude(std::span<const float> y, double sr, const CqtOptions
   for (size_t k = 0; k < freqs.size(); ++k)
     sqrt_lengths[k] = std::sqrt(wavelet_length(freqs[k], alpha[k], base_sr));
 
-  std::vector<std::vector<float>> responses(static_cast<size_t>(n_octaves));
-  std::vector<int64_t> octave_frames(static_cast<size_t>(n_octaves)),
-      octave_lo(static_cast<size_t>(n_octaves));
+  // __trim_stack: octaves are written straight into [n_bins, frames] at their bins, with frames
+  // = the first octave's count; should a later octave have fewer, all are cut to the fewest.
+  result.bins = o.n_bins;
   double octave_sr = base_sr;
   for (int64_t i = 0; i < n_octaves; ++i) {
     const int64_t hi = o.n_bins - n_filters * i;
     const int64_t lo = std::max<int64_t>(0, o.n_bins - n_filters * (i + 1));
-    octave_lo[size_t(i)] = lo;
     const std::vector<double> f(freqs.begin() + lo, freqs.begin() + hi);
     const std::vector<double> a(alpha.begin() + lo, alpha.begin() + hi);
     const std::vector<double> s(sqrt_lengths.begin() + lo, sqrt_lengths.begin() + hi);
     const SparseBasis basis = octave_basis(f, a, octave_sr, std::sqrt(base_sr / octave_sr));
-    responses[size_t(i)] = octave_response(signal, hop, basis, s, octave_frames[size_t(i)]);
+    if (i == 0) {
+      result.frames = 1 + (int64_t(signal.size()) + 2 * (basis.n_fft / 2) - basis.n_fft) / hop;
+      result.values.assign(size_t(result.bins * result.frames), 0.0f);
+    }
+    const int64_t frames = octave_response(
+        signal, hop, basis, s, result.values.data() + lo * result.frames, result.frames);
+    if (frames < result.frames) {  // compact the rows to the new, smaller frame count
+      for (int64_t r = 0; r < result.bins; ++r)
+        std::copy_n(result.values.begin() + r * result.frames, frames,
+                    result.values.begin() + r * frames);
+      result.frames = frames;
+      result.values.resize(size_t(result.bins * frames));
+    }
     if (hop % 2 == 0 && i + 1 < n_octaves) {
       hop /= 2;
       octave_sr /= 2.0;
       resampled = resample(signal, 2.0, 1.0, /*scale=*/true);
       signal = resampled;
-    }
-  }
-
-  // __trim_stack: every octave cut to the fewest frames, placed at its bins.
-  result.bins = o.n_bins;
-  result.frames = *std::min_element(octave_frames.begin(), octave_frames.end());
-  result.values.resize(size_t(result.bins * result.frames));
-  for (int64_t i = 0; i < n_octaves; ++i) {
-    const int64_t rows = int64_t(responses[size_t(i)].size()) / octave_frames[size_t(i)];
-    const float* response = responses[size_t(i)].data();  // [frames, rows]
-    constexpr int64_t kBlock = 256;  // frames per block of the cache-friendly transpose
-    for (int64_t t0 = 0; t0 < result.frames; t0 += kBlock) {
-      const int64_t t1 = std::min(result.frames, t0 + kBlock);
-      for (int64_t r = 0; r < rows; ++r) {
-        float* bin = result.values.data() + (octave_lo[size_t(i)] + r) * result.frames;
-        for (int64_t t = t0; t < t1; ++t) bin[t] = response[t * rows + r];
-      }
     }
   }
   return result;

@@ -167,6 +167,27 @@ TEST_CASE("chroma_cqt of a synthetic chord sequence equals librosa's") {
   CHECK(diff <= kChromaTolerance);
 }
 
+TEST_CASE(
+    "cqt_magnitude with early downsampling (48 bins from C1, 12 per octave) equals librosa's") {
+  // The top filter (B4, ~500 Hz) sits far below Nyquist, so librosa first downsamples by 8
+  // (__early_downsample) and runs 4 octaves at 2756.25 Hz and below. The CQT is not
+  // normalised: compare relative to the largest magnitude (float32 rounding, ~1e-6).
+  const std::vector<float> y = synthetic_signal();
+  audio::CqtOptions options;
+  options.n_bins = 48;
+  options.bins_per_octave = 12;
+  const audio::CqtMagnitude C = audio::cqt_magnitude(y, kSr, options);
+  // The fixture stores float32: 1e-6 relative still tells 0.01 steps apart.
+  CHECK(C.tuning == doctest::Approx(fixture("synthetic.tuning12.npy.gz").data[0]).epsilon(1e-6));
+  const melgrad::data::NpyArray expected = fixture("synthetic.cqt48.npy.gz");
+  REQUIRE(expected.shape == std::vector<int64_t>{48, C.frames});
+  REQUIRE(C.frames == 1 + int64_t(y.size()) / 512);
+  const float peak = *std::max_element(expected.data.begin(), expected.data.end());
+  const double relative = max_abs_diff(C.values, expected.data) / double(peak);
+  MESSAGE("cqt (48 bins) max |diff| / max = " << relative);
+  CHECK(relative <= 1e-4);
+}
+
 TEST_CASE("music: chroma_cqt and its tuning equal librosa's on 10 s excerpts of 10 tracks") {
   const melgrad::data::NpyArray tunings = fixture("music_tuning.npy.gz");
   REQUIRE(tunings.data.size() == 10);
