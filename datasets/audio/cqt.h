@@ -16,7 +16,7 @@
 // and sparsified to keep 99 % of each row's L1 mass (__vqt_filter_fft, util.sparsify_rows),
 // scaled by sqrt(sr / octave_sr); the octave's response is the sparse basis times the
 // all-ones-window STFT of the octave's signal (__cqt_response); the signal is then halved in
-// rate with soxr (audio::resample(y, 2, 1, scale=true)) and the hop halved. Octaves are
+// rate with soxr (resample(y, 2, 1, scale=True), fed in blocks) and the hop halved. Octaves are
 // stacked (__trim_stack: frames = the fewest any octave has) and each bin divided by
 // sqrt(its filter length at the full rate).
 // y: mono float32 [n]. Result: [n_bins, frames] row-major float32, lowest frequency first;
