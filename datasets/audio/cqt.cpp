@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 #include <complex>
+#include <functional>
 #include <numbers>
 #include <stdexcept>
 #include <string>
@@ -176,14 +177,16 @@ BandedBasis banded(const SparseBasis& sparse) {
 
 // __cqt_response: the sparse basis times the all-ones-window centred STFT of y (complex64,
 // as librosa.stft stores it), frame by frame, then |response| / sqrt(full_length) (vqt's
-// scale and np.abs, in complex64 / float32). Writes frames t < out_frames of the octave's rows
-// into out [rows, out_frames] (through a small frame-major block, transposed on flush) and
-// returns the octave's own frame count.
-int64_t octave_response(std::span<const float> y, int64_t hop, const SparseBasis& sparse,
-                        const std::vector<double>& sqrt_lengths, float* out, int64_t out_frames) {
+// scale and np.abs, in complex64 / float32), [rows, frames] row-major (written through a small
+// frame-major block, transposed on flush).
+std::vector<float> octave_response(std::span<const float> y, int64_t hop, const SparseBasis& sparse,
+                                   const std::vector<double>& sqrt_lengths, int64_t& frames_out) {
   const BandedBasis basis = banded(sparse);
   CenteredFrames frames(y, sparse.n_fft, hop);
-  const int64_t rows = sparse.rows(), frame_count = std::min(frames.frames(), out_frames);
+  const int64_t rows = sparse.rows(), frame_count = frames.frames(), out_frames = frame_count;
+  frames_out = frame_count;
+  std::vector<float> result(static_cast<size_t>(rows * frame_count));
+  float* out = result.data();
   const size_t first_needed =
       *std::min_element(basis.first_column.begin(), basis.first_column.end());
   const size_t last_bin = std::min(basis.columns_needed, size_t(frames.bins()));
@@ -234,7 +237,7 @@ int64_t octave_response(std::span<const float> y, int64_t hop, const SparseBasis
       for (int64_t t = t0; t < t1; ++t)
         out[r * out_frames + t] = block[size_t((t - t0) * rows + r)];
   }
-  return frames.frames();
+  return result;
 }
 
 // librosa.resample(y, orig_sr=factor, target_sr=1, res_type="soxr_hq", scale=True): libsoxr
@@ -297,7 +300,8 @@ int two_factors(int64_t x) {
 
 double note_c1_hz() { return 440.0 * std::pow(2.0, (24.0 - 69.0) / 12.0); }
 
-CqtMagnitude cqt_magnitude(std::span<const float> y, double sr, const CqtOptions& o) {
+double cqt_octaves(std::span<const float> y, double sr, const CqtOptions& o,
+                   const std::function<void(const CqtOctave&)>& sink) {
   if (!(sr > 0)) throw std::invalid_argument("cqt: sample rate must be positive");
   if (o.hop < 1 || o.n_bins < 2 || o.bins_per_octave < 1)
     throw std::invalid_argument("cqt: hop " + std::to_string(o.hop) + ", n_bins " +
@@ -307,11 +311,9 @@ CqtMagnitude cqt_magnitude(std::span<const float> y, double sr, const CqtOptions
   const int64_t bpo = o.bins_per_octave;
   const int64_t n_octaves = (o.n_bins + bpo - 1) / bpo;
   const int64_t n_filters = std::min(bpo, o.n_bins);
-  CqtMagnitude result;
-  result.tuning = o.tuning ? *o.tuning : estimate_tuning(y, sr, o.bins_per_octave);
+  const double tuning = o.tuning ? *o.tuning : estimate_tuning(y, sr, o.bins_per_octave);
   // fmin = fmin * 2.0 ** (tuning / bins_per_octave); freqs = interval_frequencies("equal").
-  const double fmin =
-      (o.fmin > 0 ? o.fmin : note_c1_hz()) * std::pow(2.0, result.tuning / double(bpo));
+  const double fmin = (o.fmin > 0 ? o.fmin : note_c1_hz()) * std::pow(2.0, tuning / double(bpo));
   std::vector<double> freqs(static_cast<size_t>(o.n_bins));
   for (int64_t i = 0; i < o.n_bins; ++i)
     freqs[size_t(i)] = std::pow(2.0, double(i / bpo)) *
@@ -353,9 +355,6 @@ CqtMagnitude cqt_magnitude(std::span<const float> y, double sr, const CqtOptions
   for (size_t k = 0; k < freqs.size(); ++k)
     sqrt_lengths[k] = std::sqrt(wavelet_length(freqs[k], alpha[k], base_sr));
 
-  // __trim_stack: octaves are written straight into [n_bins, frames] at their bins, with frames
-  // = the first octave's count; should a later octave have fewer, all are cut to the fewest.
-  result.bins = o.n_bins;
   double octave_sr = base_sr;
   for (int64_t i = 0; i < n_octaves; ++i) {
     const int64_t hi = o.n_bins - n_filters * i;
@@ -364,19 +363,9 @@ CqtMagnitude cqt_magnitude(std::span<const float> y, double sr, const CqtOptions
     const std::vector<double> a(alpha.begin() + lo, alpha.begin() + hi);
     const std::vector<double> s(sqrt_lengths.begin() + lo, sqrt_lengths.begin() + hi);
     const SparseBasis basis = octave_basis(f, a, octave_sr, std::sqrt(base_sr / octave_sr));
-    if (i == 0) {
-      result.frames = 1 + (int64_t(signal.size()) + 2 * (basis.n_fft / 2) - basis.n_fft) / hop;
-      result.values.assign(size_t(result.bins * result.frames), 0.0f);
-    }
-    const int64_t frames = octave_response(
-        signal, hop, basis, s, result.values.data() + lo * result.frames, result.frames);
-    if (frames < result.frames) {  // compact the rows to the new, smaller frame count
-      for (int64_t r = 0; r < result.bins; ++r)
-        std::copy_n(result.values.begin() + r * result.frames, frames,
-                    result.values.begin() + r * frames);
-      result.frames = frames;
-      result.values.resize(size_t(result.bins * frames));
-    }
+    int64_t frames = 0;
+    const std::vector<float> response = octave_response(signal, hop, basis, s, frames);
+    sink(CqtOctave{lo, hi - lo, frames, response});
     if (hop % 2 == 0 && i + 1 < n_octaves) {
       hop /= 2;
       octave_sr /= 2.0;
@@ -384,6 +373,32 @@ CqtMagnitude cqt_magnitude(std::span<const float> y, double sr, const CqtOptions
       signal = resampled;
     }
   }
+  return tuning;
+}
+
+CqtMagnitude cqt_magnitude(std::span<const float> y, double sr, const CqtOptions& options) {
+  // __trim_stack: each octave's rows go to its bins; frames = the fewest any octave has (the
+  // first octave's with even hops), so a later, shorter octave compacts the rows so far.
+  CqtMagnitude result;
+  result.bins = options.n_bins;
+  bool first = true;
+  result.tuning = cqt_octaves(y, sr, options, [&](const CqtOctave& octave) {
+    if (first) {
+      result.frames = octave.frames;
+      result.values.assign(size_t(result.bins * result.frames), 0.0f);
+      first = false;
+    }
+    if (octave.frames < result.frames) {
+      for (int64_t r = 0; r < result.bins; ++r)
+        std::copy_n(result.values.begin() + r * result.frames, octave.frames,
+                    result.values.begin() + r * octave.frames);
+      result.frames = octave.frames;
+      result.values.resize(size_t(result.bins * result.frames));
+    }
+    for (int64_t r = 0; r < octave.rows; ++r)
+      std::copy_n(octave.values.begin() + r * octave.frames, result.frames,
+                  result.values.begin() + (octave.first_bin + r) * result.frames);
+  });
   return result;
 }
 

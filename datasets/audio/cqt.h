@@ -25,6 +25,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <span>
 #include <vector>
@@ -46,6 +47,20 @@ struct CqtMagnitude {
 };
 
 CqtMagnitude cqt_magnitude(std::span<const float> y, double sr, const CqtOptions& options = {});
+
+// One octave of the transform: bins [first_bin, first_bin + rows) of cqt_magnitude's result,
+// values [rows, frames] row-major.
+struct CqtOctave {
+  int64_t first_bin = 0, rows = 0, frames = 0;
+  std::span<const float> values;
+};
+
+// The same transform handed to `sink` one octave at a time, top octave first, instead of
+// stacked (memory for one octave, not all). Returns the tuning used. The stacked transform
+// has the fewest frames any octave has (__trim_stack); with even hops all octaves have
+// 1 + n / hop.
+double cqt_octaves(std::span<const float> y, double sr, const CqtOptions& options,
+                   const std::function<void(const CqtOctave&)>& sink);
 
 // librosa.note_to_hz("C1"): 440 * 2^((24 - 69) / 12).
 double note_c1_hz();
