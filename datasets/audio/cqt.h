@@ -18,7 +18,7 @@
 // all-ones-window STFT of the octave's signal (__cqt_response); the signal is then halved in
 // rate with soxr (resample(y, 2, 1, scale=True), fed in blocks) and the hop halved. Octaves are
 // stacked (__trim_stack: frames = the fewest any octave has) and each bin divided by
-// sqrt(its filter length at the full rate).
+// sqrt(its filter length at the rate after early downsampling).
 // y: mono float32 [n]. Result: [n_bins, frames] row-major float32, lowest frequency first;
 // frames = 1 + n / hop (the first octave's STFT frame count, never more than the others').
 // Each octave's frames are FFT'd and projected one at a time (no whole STFT in memory).
