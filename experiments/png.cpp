@@ -4,11 +4,9 @@
 
 #include <zlib.h>
 
-#include <cstdio>
-#include <filesystem>
-#include <fstream>
 #include <stdexcept>
-#include <unistd.h>
+
+#include "datasets/file_io.h"
 
 namespace melgrad::png {
 namespace {
@@ -74,20 +72,6 @@ std::string base64(const std::string& bytes) {
 
 std::string data_uri(const Image& image) { return "data:image/png;base64," + base64(encode(image)); }
 
-void write_file(const std::string& path, const Image& image) {
-  const std::string bytes = encode(image);
-  const std::string tmp = path + ".tmp-" + std::to_string(getpid());
-  {
-    std::ofstream f(tmp, std::ios::binary);
-    if (!f) throw std::runtime_error(path + ": cannot write (cannot create " + tmp + ")");
-    f.write(bytes.data(), std::streamsize(bytes.size()));
-    f.close();
-    if (!f) {
-      std::remove(tmp.c_str());
-      throw std::runtime_error(path + ": write failed (disk full?)");
-    }
-  }
-  std::filesystem::rename(tmp, path);
-}
+void write_file(const std::string& path, const Image& image) { data::write_file_atomic(path, encode(image)); }
 
 }  // namespace melgrad::png

@@ -4,9 +4,8 @@
 // tables in Markdown (FILE.md). Never overwrites without --force.
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
-#include <unistd.h>
 
+#include "datasets/file_io.h"
 #include "experiments/cli.h"
 #include "experiments/compare.h"
 
@@ -14,19 +13,6 @@ namespace melgrad {
 namespace {
 
 namespace fs = std::filesystem;
-
-void write_atomically(const fs::path& path, const std::string& text) {
-  const fs::path tmp = path.string() + ".tmp-" + std::to_string(::getpid());
-  std::ofstream f(tmp, std::ios::binary);
-  if (!f) throw std::runtime_error(path.string() + ": cannot write (cannot create " + tmp.string() + ")");
-  f << text;
-  f.close();
-  if (!f) {
-    fs::remove(tmp);
-    throw std::runtime_error(path.string() + ": write failed (disk full?)");
-  }
-  fs::rename(tmp, path);
-}
 
 int run_compare(const cli::Args& a) {
   if (a.positionals().size() < 1) throw cli::UsageError("give two or more run or study folders");
@@ -40,8 +26,8 @@ int run_compare(const cli::Args& a) {
   report::ReportContent content = report::build_compare_content(entries);
   content.html_name = html.filename().string();
   content.remake = "melgrad compare RUN_OR_STUDY... --out " + html.filename().string();
-  write_atomically(html, report::render_html(content));
-  write_atomically(md, report::render_markdown(content));
+  data::write_file_atomic(html.string(), report::render_html(content));
+  data::write_file_atomic(md.string(), report::render_markdown(content));
   std::printf("compared %zu runs: %s and %s\n", entries.size(), html.string().c_str(), md.string().c_str());
   return 0;
 }

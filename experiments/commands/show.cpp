@@ -3,9 +3,8 @@
 // axes and colour bars; PNG is the bare picture. Never overwrites --out without --force.
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
-#include <unistd.h>
 
+#include "datasets/file_io.h"
 #include "datasets/npy.h"
 #include "experiments/cli.h"
 #include "experiments/clip_figure.h"
@@ -19,19 +18,6 @@ std::string lower_extension(const fs::path& p) {
   std::string ext = p.extension().string();
   for (char& ch : ext) ch = char(std::tolower(static_cast<unsigned char>(ch)));
   return ext;
-}
-
-void write_text_atomically(const std::string& path, const std::string& text) {
-  const std::string tmp = path + ".tmp-" + std::to_string(::getpid());
-  std::ofstream f(tmp, std::ios::binary);
-  if (!f) throw std::runtime_error(path + ": cannot write (cannot create " + tmp + ")");
-  f << text;
-  f.close();
-  if (!f) {
-    std::remove(tmp.c_str());
-    throw std::runtime_error(path + ": write failed (disk full?)");
-  }
-  fs::rename(tmp, path);
 }
 
 int run_show(const cli::Args& a) {
@@ -53,7 +39,7 @@ int run_show(const cli::Args& a) {
   plot.beat = a.flag("beat") || name.find("beat") != std::string::npos;
   plot.title = a.has("title") ? a.str("title") : name;
   if (ext == ".svg") {
-    write_text_atomically(out.string(), figures::clip_svg(clip.data, rows, frames, plot) + "\n");
+    data::write_file_atomic(out.string(), figures::clip_svg(clip.data, rows, frames, plot) + "\n");
   } else {
     png::write_file(out.string(), figures::clip_png(clip.data, rows, frames));
   }
