@@ -29,12 +29,17 @@
 # cut (ran over its cap) or skipped (why), and its seconds), one log per stage, the JSON of
 # the benchmarks and gpu-report.md. Exit status: 0 when every stage that ran passed.
 #
-# Why it fits (build measured on the 2-core development machine, 2026-12-06, nvcc 13.0,
-# cold ccache): see docs/PERFORMANCE.md ("The GPU check"). The build's work is about
-# 2 × BUILD_MINUTES_2CORE core-minutes (below); on 16 cores that is about an eighth, bounded
-# below by the slowest single .cu (nvcc of the implicit-GEMM convolution). So the build
-# takes a fraction of its cap; tests, benchmarks and the sanitizer pass are capped.
-#   BUILD_MINUTES_2CORE: see the measurement in docs/PERFORMANCE.md.
+# Why it fits. The build: the 176 steps of these targets (compiles and links of
+# test_cuda_native, test_kernels_cuda, bench_kernels_cuda, melgrad and the libraries they
+# link) took 573 s of compile time on the 2-core development machine (ninja's log of a cold
+# build, 2026-12-06, g++ 12 and nvcc 13.0 for sm_80 + sm_90: 231 s of it the 26 .cu files,
+# about half of that for the one architecture built here); the longest single step took 18 s
+# (gemm.cu). On 16 cores that is about 573 / 16 ≈ 36 s of parallel work, bounded below by
+# that longest step; with configure (CUDA detection, ~30 s) about 1-2 minutes, well under
+# the build's 240 s cap even on cores half as fast. The rest is capped stage by stage:
+# 480 s in all, leaving a 15-minute device lease room for the machine's start, this run
+# and a rerun after a fix. (A bare machine lacking the build's libraries fails at configure;
+# the build stage then names what is missing.)
 #
 # --dry-run (automatic when nvidia-smi finds no GPU): the same stages with the emulator
 # build (no nvcc, no GPU): the emulator's kernel tests and the CUDA backend's tests through
@@ -83,6 +88,34 @@ have_torch=0
 if [ "$dry" = 0 ] && python3 -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)" 2>/dev/null; then
   have_torch=1
 fi
+
+# Build libraries a bare machine lacks, carried as .deb files (scripts/gpu-deps.sh): unpacked
+# into a private prefix (dpkg-deb -x; nothing under /), found there by CMake and pkg-config;
+# a shared library the machine itself lacks is linked into one folder on LD_LIBRARY_PATH, so
+# none of the machine's own libraries is shadowed.
+deps_note=""
+unpack_deps() {
+  local debs=("$root"/.gpu-deps/*.deb) prefix=/tmp/melgrad-deps f so name
+  [ -f "${debs[0]}" ] || { deps_note="no .gpu-deps: the machine's own libraries"; return; }
+  rm -rf "$prefix" && mkdir -p "$prefix/missing-libs"
+  for f in "${debs[@]}"; do dpkg-deb -x "$f" "$prefix"; done
+  rm -f "$prefix"/usr/bin/h5*  # compiler wrappers naming /usr: FindHDF5 then searches paths
+  local lib=$prefix/usr/lib/x86_64-linux-gnu
+  # pkg-config files name /usr: point them at the prefix.
+  sed -i -e "s|=/usr|=$prefix/usr|" -e "s| -L/usr| -L$prefix/usr|g" -e "s| -I/usr| -I$prefix/usr|g" \
+    "$lib"/pkgconfig/*.pc "$prefix"/usr/share/pkgconfig/*.pc 2>/dev/null
+  for so in "$lib"/*.so.* "$lib"/hdf5/serial/lib/*.so*; do
+    name=$(basename "$so")
+    ldconfig -p | grep -qF "$name (" || ln -sf "$so" "$prefix/missing-libs/$name"
+  done
+  export CMAKE_PREFIX_PATH="$prefix/usr:$lib/hdf5/serial${CMAKE_PREFIX_PATH:+:$CMAKE_PREFIX_PATH}"
+  export PKG_CONFIG_PATH="$lib/pkgconfig:$prefix/usr/share/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
+  export LD_LIBRARY_PATH="${LD_LIBRARY_PATH:+$LD_LIBRARY_PATH:}$prefix/missing-libs"
+  command -v pkg-config >/dev/null || export PKG_CONFIG="$prefix/usr/bin/pkgconf"
+  # FindHDF5 searches only under HDF5_ROOT (not a machine's own h5cc, which names its HDF5).
+  export HDF5_ROOT="$lib/hdf5/serial"
+  deps_note="${#debs[@]} carried packages in $prefix; $(ls "$prefix/missing-libs" | wc -l) libraries the machine lacked"
+}
 
 start=$(date +%s)
 summary_rows=()   # "stage|status|seconds|note"
@@ -133,8 +166,11 @@ stage_build() {
   else
     # A bare machine may lack a library the build needs (Eigen, doctest, HDF5, Boost.Context,
     # Google Benchmark, nlohmann-json, libsndfile/soxr/FFTW3): name the missing ones last.
+    local pkgconfig=()
+    [ -z "${PKG_CONFIG:-}" ] || pkgconfig=(-DPKG_CONFIG_EXECUTABLE="$PKG_CONFIG")
     if ! cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DMELGRAD_CUDA=ON \
-      -DCMAKE_CUDA_ARCHITECTURES="$compute_cap" -DMELGRAD_NATIVE=ON >"$build/configure.log" 2>&1; then
+      -DCMAKE_CUDA_ARCHITECTURES="$compute_cap" -DMELGRAD_NATIVE=ON "${pkgconfig[@]}" \
+      ${MELGRAD_GPU_CMAKE_ARGS:-} >"$build/configure.log" 2>&1; then
       cat "$build/configure.log"
       echo "configure failed; missing: $(grep -oE "(Could NOT find|provided by|No package) '?[A-Za-z0-9_]+'?" \
         "$build/configure.log" | awk '{print $NF}' | tr -d "'\"" | sort -u | tr '\n' ' ')"
@@ -168,7 +204,7 @@ stage_native_tests() {
 stage_kernel_bench() {
   set -e
   if [ "$dry" = 1 ]; then  # a smoke run: the benchmarks start, time and write JSON
-    "$build/kernels/bench_kernels_emu" --benchmark_filter='BM_gemm_melgrad|BM_softmax' \
+    "$build/kernels/bench_kernels_emu" --benchmark_filter='BM_gemm_melgrad/|BM_softmax_forward/' \
       --benchmark_min_time=0.01 --benchmark_out="$out/bench-kernels-emu.json" \
       --benchmark_out_format=json
     return
@@ -253,10 +289,11 @@ stage_report() {
 }
 
 # ---- run them -------------------------------------------------------------------------
+[ "$dry" = 1 ] || [ "${MELGRAD_GPU_DEPS:-1}" = 0 ] || unpack_deps
 if [ "$no_build" = 1 ]; then
   skip_stage build "--no-build: the build folder $build as it is"
 else
-  run_stage build 240 "" stage_build
+  run_stage build 240 "$deps_note" stage_build
 fi
 run_stage native-tests 90 "" stage_native_tests
 run_stage kernel-bench 60 "" stage_kernel_bench

@@ -236,8 +236,9 @@ CooperativeLauncher<P...> make_cooperative_launcher(const char* name, void (*fn)
 #define __host__
 #define __forceinline__ inline
 // Encoded as NOPs at the kernel's entry, which the launch counts (launch_bounds_of).
-#define __launch_bounds__(...) \
-  __attribute__((patchable_function_entry(::melgrad::emu::detail::launch_bounds_nops(__VA_ARGS__), 0)))
+#define __launch_bounds__(...)                 \
+  __attribute__((patchable_function_entry( \
+      ::melgrad::emu::detail::launch_bounds_nops(__VA_ARGS__), 0)))
 #define __align__(n) alignas(n)
 #define __shared__ \
   static_assert(false, "raw __shared__ is not emulated: use MG_SHARED(T, name, N) instead");
@@ -272,8 +273,9 @@ constexpr int warpSize = 32;
   ::melgrad::emu::detail::set_max_dynamic_smem_of(#kernel, kernel, (bytes))
 #define MG_RAISE_MAX_DYNAMIC_SMEM(kernel, bytes) \
   ::melgrad::emu::detail::raise_max_dynamic_smem_of(#kernel, kernel, (bytes))
-#define MG_OCCUPANCY_MAX_ACTIVE_BLOCKS(kernel, threads, smem) \
-  ::melgrad::emu::detail::max_active_blocks_per_sm_of(kernel, static_cast<unsigned>(threads), (smem))
+#define MG_OCCUPANCY_MAX_ACTIVE_BLOCKS(kernel, threads, smem)                            \
+  ::melgrad::emu::detail::max_active_blocks_per_sm_of(kernel, static_cast<unsigned>(threads), \
+                                                      (smem))
 #define MG_DECLARE_REGISTERS(kernel, n) ::melgrad::emu::detail::declare_registers_of(kernel, (n))
 inline void mg_grid_sync(const std::source_location& w = std::source_location::current()) {
   ::melgrad::emu::detail::grid_barrier(w);

@@ -454,8 +454,9 @@ void* Runner::shared_static(const void* site, std::size_t bytes, std::size_t ali
   if (offset + bytes + cfg_.dynamic_smem > smem_limit_) {
     throw KernelError(
         "static + dynamic shared memory exceed " + std::to_string(smem_limit_) + " bytes" +
-        (smem_limit_ == kDefaultSmemLimit ? " (the limit without MG_SET_MAX_DYNAMIC_SMEM, as on a GPU)"
-                                       : ""));
+        (smem_limit_ == kDefaultSmemLimit
+             ? " (the limit without MG_SET_MAX_DYNAMIC_SMEM, as on a GPU)"
+             : ""));
   }
   b.slots.push_back({site, offset, bytes, name});
   b.static_used = offset + bytes + kSmemCanary;

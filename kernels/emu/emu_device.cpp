@@ -141,8 +141,7 @@ KernelResources kernel_resources(const void* fn) {
   return r;
 }
 
-int max_active_blocks_per_sm(const void* fn, unsigned threads_per_block,
-                             std::size_t dynamic_smem) {
+int max_active_blocks_per_sm(const void* fn, unsigned threads_per_block, std::size_t dynamic_smem) {
   const DeviceProfile& d = device();
   const KernelResources r = kernel_resources(fn);
   const int threads = static_cast<int>(threads_per_block);
@@ -154,8 +153,7 @@ int max_active_blocks_per_sm(const void* fn, unsigned threads_per_block,
   const int by_threads = d.threads_per_sm / 32 / warps;
   const int registers_per_warp = round_up(r.registers * 32, 256);
   const int by_registers = d.registers_per_sm / registers_per_warp / warps;
-  const auto by_smem =
-      static_cast<int>(d.smem_per_sm / (dynamic_smem + d.smem_reserved_per_block));
+  const auto by_smem = static_cast<int>(d.smem_per_sm / (dynamic_smem + d.smem_reserved_per_block));
   return std::min({d.blocks_per_sm, by_threads, by_registers, by_smem});
 }
 

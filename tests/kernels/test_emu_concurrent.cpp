@@ -134,7 +134,7 @@ TEST_CASE("emu concurrent: cooperative launches keep their grid barrier") {
   ScopedSchedule scope(Schedule::concurrent(4));
   const std::vector<float> x{1, 2, 3, 4, 5, 6, 7, 8};
   DeviceBuffer<float> xd(x), partial(x.size()), out(1);
-  MG_LAUNCH_COOPERATIVE(sum_with_grid_sync, 8, 32, 0, nullptr)(xd.data(), partial.data(),
-                                                               out.data());
+  MG_LAUNCH_COOPERATIVE(sum_with_grid_sync, 8, 32, 0, nullptr)
+  (xd.data(), partial.data(), out.data());
   CHECK(out.to_host()[0] == 36.0f);
 }

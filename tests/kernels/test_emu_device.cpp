@@ -139,9 +139,8 @@ TEST_CASE("emu device: a cooperative grid above the device's co-residency fails 
   DeviceBuffer<float> z(8);
   MG_LAUNCH_COOPERATIVE(persistent_like, 4, 1024, sizeof(float), nullptr)(z.data());
   CHECK(z.to_host()[3] == 4.0f);
-  CHECK_THROWS_AS(
-      MG_LAUNCH_COOPERATIVE(persistent_like, 5, 1024, sizeof(float), nullptr)(z.data()),
-      KernelError);
+  CHECK_THROWS_AS(MG_LAUNCH_COOPERATIVE(persistent_like, 5, 1024, sizeof(float), nullptr)(z.data()),
+                  KernelError);
 }
 
 TEST_CASE("emu device: the persistent LSTM's plan fits the co-residency of each profile") {
@@ -154,8 +153,8 @@ TEST_CASE("emu device: the persistent LSTM's plan fits the co-residency of each 
     for (int64_t hidden : {100, 200}) {
       CAPTURE(hidden);
       for (bool backward : {false, true}) {
-        const auto plan = melgrad::kernels::lstm_persistent_plan(LstmDims{32, 40, hidden, 2},
-                                                                 backward);
+        const auto plan =
+            melgrad::kernels::lstm_persistent_plan(LstmDims{32, 40, hidden, 2}, backward);
         CAPTURE(plan.why_not);
         if (!plan.fits) {
           CHECK(std::string(name) == "small");  // hidden 200 needs more than 4 SMs
