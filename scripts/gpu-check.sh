@@ -38,8 +38,15 @@
 # that longest step; with configure (CUDA detection, ~30 s) about 1-2 minutes, well under
 # the build's 240 s cap even on cores half as fast. The rest is capped stage by stage:
 # 480 s in all, leaving a 15-minute device lease room for the machine's start, this run
-# and a rerun after a fix. (A bare machine lacking the build's libraries fails at configure;
-# the build stage then names what is missing.)
+# and a rerun after a fix.
+#
+# A bare machine lacks the build's libraries (Eigen, doctest, HDF5, Boost.Context, Google
+# Benchmark, nlohmann-json, libsndfile, soxr, FFTW3): fetch them here first with
+# scripts/gpu-deps.sh (28 MB of .deb files into .gpu-deps, ignored by git) and carry that
+# folder along; the check unpacks them into /tmp/melgrad-deps (checked here: a configure
+# that ignores /usr finds every one of them there). Without .gpu-deps, the machine's own
+# libraries are used, and a configure that fails names the missing ones.
+# MELGRAD_GPU_CMAKE_ARGS adds cmake options to the GPU configure.
 #
 # --dry-run (automatic when nvidia-smi finds no GPU): the same stages with the emulator
 # build (no nvcc, no GPU): the emulator's kernel tests and the CUDA backend's tests through
@@ -57,7 +64,7 @@ while [ $# -gt 0 ]; do
     --build) build=$2; shift 2 ;;
     --no-build) no_build=1; shift ;;
     --total) total=$2; shift 2 ;;
-    -h|--help) sed -n '2,47p' "$0"; exit 0 ;;
+    -h|--help) awk 'NR > 1 && !/^#/ {exit} NR > 1 {sub(/^# ?/, ""); print}' "$0"; exit 0 ;;
     -*) echo "gpu-check.sh: unknown option $1" >&2; exit 2 ;;
     *) out=$1; shift ;;
   esac
