@@ -9,6 +9,7 @@
 # is cut and reported as such, and the run goes on with the next), and all of them under the
 # total (--total, default 480 s: a stage gets at most what is left of it):
 #   stage          cap   what
+#   deps             -   unpack the carried .gpu-deps (below), once per machine: seconds
 #   build          240 s configure for the GPU's architecture only (CMAKE_CUDA_ARCHITECTURES
 #                        from nvidia-smi's compute capability, e.g. 90) and build just the
 #                        targets below, -j16 (all cores)
@@ -104,16 +105,24 @@ deps_note=""
 unpack_deps() {
   local debs=("$root"/.gpu-deps/*.deb) prefix=/tmp/melgrad-deps f so name
   [ -f "${debs[0]}" ] || { deps_note="no .gpu-deps: the machine's own libraries"; return; }
-  rm -rf "$prefix" && mkdir -p "$prefix/missing-libs"
-  for f in "${debs[@]}"; do dpkg-deb -x "$f" "$prefix"; done
-  rm -f "$prefix"/usr/bin/h5*  # compiler wrappers naming /usr: FindHDF5 then searches paths
   local lib=$prefix/usr/lib/x86_64-linux-gnu
-  # pkg-config files name /usr: point them at the prefix.
-  sed -i -e "s|=/usr|=$prefix/usr|" -e "s| -L/usr| -L$prefix/usr|g" -e "s| -I/usr| -I$prefix/usr|g" \
-    "$lib"/pkgconfig/*.pc "$prefix"/usr/share/pkgconfig/*.pc 2>/dev/null
-  for so in "$lib"/*.so.* "$lib"/hdf5/serial/lib/*.so*; do
+  # Unpacked once per machine (a rerun on a warm one finds the same packages there).
+  if [ "$(cat "$prefix/.packages" 2>/dev/null)" != "$(basename -a "${debs[@]}")" ]; then
+    rm -rf "$prefix" && mkdir -p "$prefix"
+    for f in "${debs[@]}"; do dpkg-deb -x "$f" "$prefix"; done
+    rm -f "$prefix"/usr/bin/h5*  # compiler wrappers naming /usr: FindHDF5 then searches paths
+    # pkg-config files name /usr: point them at the prefix.
+    sed -i -e "s|=/usr|=$prefix/usr|" -e "s| -L/usr| -L$prefix/usr|g" \
+      -e "s| -I/usr| -I$prefix/usr|g" "$lib"/pkgconfig/*.pc "$prefix"/usr/share/pkgconfig/*.pc 2>/dev/null
+    basename -a "${debs[@]}" >"$prefix/.packages"
+  fi
+  rm -rf "$prefix/missing-libs" && mkdir -p "$prefix/missing-libs"
+  local known
+  known=$(ldconfig -p | awk '{print $1}')
+  for so in "$lib"/*.so.[0-9]*; do  # by soname (libfoo.so.N), what the loader asks for
     name=$(basename "$so")
-    ldconfig -p | grep -qF "$name (" || ln -sf "$so" "$prefix/missing-libs/$name"
+    [[ $name =~ \.so\.[0-9]+$ ]] || continue
+    grep -qxF "$name" <<<"$known" || ln -sf "$so" "$prefix/missing-libs/$name"
   done
   export CMAKE_PREFIX_PATH="$prefix/usr:$lib/hdf5/serial${CMAKE_PREFIX_PATH:+:$CMAKE_PREFIX_PATH}"
   export PKG_CONFIG_PATH="$lib/pkgconfig:$prefix/usr/share/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
@@ -187,10 +196,16 @@ stage_build() {
     # The programs of every CTest test labelled cuda (native-tests runs them all), the
     # GPU benchmarks and the melgrad program (bench-step; end-to-end tests run it).
     local tests
+    # (ctest names a test's program only once it exists: read it from CTestTestfile.cmake.)
     tests=$(ctest --test-dir "$build" -L '^cuda$' --show-only=json-v1 | python3 -c '
-import json, os, sys
-doc = json.load(sys.stdin)
-print(" ".join(sorted({os.path.basename(t["command"][0]) for t in doc["tests"] if t.get("command")})))')
+import glob, json, os, re, sys
+names = {t["name"] for t in json.load(sys.stdin)["tests"]}
+programs = set()
+for f in glob.glob(os.path.join(sys.argv[1], "**", "CTestTestfile.cmake"), recursive=True):
+    for name, exe in re.findall(r"add_test\(\[=\[(.+?)\]=\] \"([^\"]+)\"", open(f).read()):
+        if name in names:
+            programs.add(os.path.basename(exe))
+print(" ".join(sorted(programs)))' "$build")
     echo "targets: $tests bench_kernels_cuda melgrad"
     # shellcheck disable=SC2086  # one word per target
     cmake --build "$build" -j"$nproc" --target $tests bench_kernels_cuda melgrad
@@ -216,7 +231,9 @@ stage_kernel_bench() {
       --benchmark_out_format=json
     return
   fi
+  # The cases gpu_report.py reads (no CPU references): conv, pool, batch norm, BiLSTM, GEMM.
   "$build/kernels/bench_kernels_cuda" --benchmark_min_time=0.05 \
+    --benchmark_filter='^(conv_|batch_norm|max_pool|BM_bilstm_study|BM_gemm_(melgrad|cublas))' \
     --benchmark_out="$out/bench-kernels-gpu.json" --benchmark_out_format=json
   if [ "$have_torch" = 1 ]; then
     python3 "$root/bench/peers/torch_layers_cuda.py" --backend cudnn --min-seconds 0.1 --json \
@@ -275,6 +292,12 @@ stage_sanitizer() {
 stage_report() {
   set -e
   merge_step_json
+  local f
+  for f in "$out"/bench-*.json; do  # a stage cut while writing leaves a file half written
+    [ -f "$f" ] || continue
+    python3 -c 'import json, sys; json.load(open(sys.argv[1]))' "$f" 2>/dev/null ||
+      { mv "$f" "$f.partial"; echo "$(basename "$f"): incomplete (its stage was cut), left out"; }
+  done
   local step="$out/bench-step-gpu.json" kernels="$out/bench-kernels-gpu.json"
   local torch="$out/bench-layers-torch-gpu.json"
   [ -f "$step" ] || step=""
@@ -296,11 +319,15 @@ stage_report() {
 }
 
 # ---- run them -------------------------------------------------------------------------
-[ "$dry" = 1 ] || [ "${MELGRAD_GPU_DEPS:-1}" = 0 ] || unpack_deps
+if [ "$dry" = 0 ] && [ "${MELGRAD_GPU_DEPS:-1}" != 0 ]; then
+  t0=$(date +%s)
+  unpack_deps
+  summary_rows+=("deps|ok|$(($(date +%s) - t0))|$deps_note")
+fi
 if [ "$no_build" = 1 ]; then
   skip_stage build "--no-build: the build folder $build as it is"
 else
-  run_stage build 240 "$deps_note" stage_build
+  run_stage build 240 "" stage_build
 fi
 run_stage native-tests 90 "" stage_native_tests
 run_stage kernel-bench 60 "" stage_kernel_bench

@@ -12,7 +12,11 @@
 // every thread of the grid waits at it. Otherwise the launch is stuck, and the scheduler
 // reports why (barrier divergence, exited threads, mismatched warp collectives). Varying
 // the order is what makes a missing __syncthreads or mg_grid_sync change a kernel's result
-// in tests. The Runner and its types are in emu_runner.h; warp collectives in emu_warp.cpp.
+// in tests. The concurrent schedule hands the blocks of an ordinary launch to worker threads
+// instead (emu_concurrent.cpp). A launch is refused first, as a GPU refuses it, when its
+// block exceeds the kernel's __launch_bounds__ or a cooperative grid exceeds the device
+// profile's co-residency (emu_device.cpp). The Runner and its types are in emu_runner.h;
+// warp collectives in emu_warp.cpp.
 #include <boost/context/fiber.hpp>
 
 #include <algorithm>
