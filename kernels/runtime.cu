@@ -22,8 +22,10 @@ namespace melgrad::kernels {
 
 const char* backend_name() { return "emulator"; }
 bool device_available() { return true; }
-int device_sm_count() { return 4; }  // few blocks per grid-stride launch: fewer fibers
-std::size_t device_max_dynamic_smem() { return emu::kOptinSmemLimit; }
+// The emulated device's (MELGRAD_EMU_DEVICE; the default "small" has 4 SMs: few blocks per
+// grid-stride launch, fewer fibers).
+int device_sm_count() { return emu::device().sms; }
+std::size_t device_max_dynamic_smem() { return emu::device().smem_per_block_optin; }
 void* device_malloc(std::size_t bytes) { return emu::malloc(bytes); }
 void device_free(void* p) { emu::free(p); }
 void copy_to_device(void* dst, const void* src, std::size_t bytes) {

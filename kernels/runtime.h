@@ -26,9 +26,10 @@ using Event = CUevent_st*;
 
 const char* backend_name();  // "cuda" or "emulator"
 bool device_available();     // the emulator: always; CUDA: at least one usable GPU
-int device_sm_count();       // streaming multiprocessors (the emulator answers 4)
+int device_sm_count();       // streaming multiprocessors (the emulator: its device profile's)
 // Dynamic shared memory one block may use after opting in (MG_SET_MAX_DYNAMIC_SMEM); without
-// the opt-in a launch may use kDefaultDynamicSmem. The emulator answers an H100's 227 KiB.
+// the opt-in a launch may use kDefaultDynamicSmem. The emulator answers its device profile's
+// (227 KiB, an H100's, unless MELGRAD_EMU_DEVICE=a100).
 std::size_t device_max_dynamic_smem();
 constexpr std::size_t kDefaultDynamicSmem = 48 * 1024;
 void* device_malloc(std::size_t bytes);

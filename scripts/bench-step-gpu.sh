@@ -3,7 +3,8 @@
 # side: prints a Markdown table and writes every measurement as JSON.
 #
 #   scripts/bench-step-gpu.sh [--build DIR] [--out FILE.json] [--md FILE.md] [--rounds R]
-#                             [--kernels] [--sanitize] [MODEL...]
+#                             [--kernels] [--sanitize] [--no-torch] [--min-seconds S]
+#                             [MODEL...]
 #       MODEL: cnn-beat cnn-full cnn-full-wide lstm-beat lstm-full (default: all five)
 #
 # Per model and round, one right after the other (same machine state):
@@ -22,12 +23,14 @@
 # bench/peers/gpu_report.py turns the JSON into the tables of docs/PERFORMANCE.md (% of
 # cuDNN / cuBLAS, BiLSTM and step speed-ups, % of the device's peak): DIR/gpu-report.md.
 # Needs: an NVIDIA GPU, melgrad built by nvcc (scripts/build.sh), and PyTorch with CUDA
-# (pip install -r bench/peers/requirements.txt). Without a GPU it says so and exits 77.
+# (pip install -r bench/peers/requirements.txt); --no-torch (what scripts/gpu-check.sh passes
+# where PyTorch is missing) leaves the PyTorch columns empty. --min-seconds S: timed work per
+# configuration (default: each tool's own). Without a GPU it says so and exits 77.
 # A few minutes on an H100 (lstm-full dominates).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-build=build out="" md="" rounds=1 kernels=0 sanitize=0 models=()
+build=build out="" md="" rounds=1 kernels=0 sanitize=0 torch=1 min_seconds=() models=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --build) build=$2; shift 2 ;;
@@ -36,7 +39,9 @@ while [ $# -gt 0 ]; do
     --rounds) rounds=$2; shift 2 ;;
     --kernels) kernels=1; shift ;;
     --sanitize) sanitize=1; shift ;;
-    -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
+    --no-torch) torch=0; shift ;;
+    --min-seconds) min_seconds=(--min-seconds "$2"); shift 2 ;;
+    -h|--help) sed -n '2,30p' "$0"; exit 0 ;;
     -*) echo "bench-step-gpu.sh: unknown option $1" >&2; exit 2 ;;
     *) models+=("$1"); shift ;;
   esac
@@ -49,7 +54,7 @@ if ! command -v nvidia-smi >/dev/null 2>&1 || ! nvidia-smi -L >/dev/null 2>&1; t
   echo "bench-step-gpu.sh: skipped: no NVIDIA GPU here (nvidia-smi finds none); GPU figures need a GPU" >&2
   exit 77
 fi
-python3 -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)" 2>/dev/null || {
+[ "$torch" = 0 ] || python3 -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)" 2>/dev/null || {
   echo "bench-step-gpu.sh: PyTorch with CUDA is not installed or sees no GPU: pip install -r bench/peers/requirements.txt" >&2
   exit 1; }
 nvidia-smi -L >&2
@@ -69,12 +74,15 @@ tag() { python3 -c 'import json,sys; d=json.loads(sys.stdin.read()); d["tool"]=s
 for model in "${models[@]}"; do
   for ((r = 1; r <= rounds; r++)); do
     echo "[$model] round $r/$rounds: melgrad (CUDA graph) ..." >&2
-    "$melgrad" bench-step --model "$model" --device cuda --json | tag melgrad >>"$results"
+    "$melgrad" bench-step --model "$model" --device cuda "${min_seconds[@]}" --json | tag melgrad >>"$results"
     echo "[$model] round $r/$rounds: melgrad (eager) ..." >&2
-    "$melgrad" bench-step --model "$model" --device cuda --cuda-graphs off --json | tag melgrad-eager >>"$results"
+    "$melgrad" bench-step --model "$model" --device cuda --cuda-graphs off "${min_seconds[@]}" --json |
+      tag melgrad-eager >>"$results"
+    [ "$torch" = 1 ] || continue
     for backend in native cudnn; do
       echo "[$model] round $r/$rounds: PyTorch ($backend) ..." >&2
-      python3 bench/peers/torch_step_cuda.py --model "$model" --backend "$backend" --json | tag "torch-$backend" >>"$results"
+      python3 bench/peers/torch_step_cuda.py --model "$model" --backend "$backend" "${min_seconds[@]}" --json |
+        tag "torch-$backend" >>"$results"
     done
   done
 done
@@ -86,7 +94,8 @@ if [ "$kernels" = 1 ]; then
   "$bench" --benchmark_format=console --benchmark_out="$build/bench-kernels-gpu.json" \
     --benchmark_out_format=json >&2
   echo "== per-layer kernels, PyTorch (cuDNN): $build/bench-layers-torch-gpu.json" >&2
-  python3 bench/peers/torch_layers_cuda.py --backend cudnn --json >"$build/bench-layers-torch-gpu.json"
+  [ "$torch" = 0 ] ||
+    python3 bench/peers/torch_layers_cuda.py --backend cudnn --json >"$build/bench-layers-torch-gpu.json"
 fi
 
 python3 - "$results" "$out" "$md" <<'EOF'
@@ -109,11 +118,11 @@ lines = [f"GPU: {gpu}; PyTorch {torch_version}, cuDNN {cudnn}; float32 (no TF32)
 summary = []
 for m in order:
     t = {k: mean(m, k) for k in tools}
-    best_torch = min(t["torch-native"], t["torch-cudnn"])
+    best_torch = min(t["torch-native"], t["torch-cudnn"])  # nan without PyTorch: goal "-"
     lines.append(f"| {m} | {t['melgrad']:.2f} | {t['melgrad-eager']:.2f} | {t['torch-native']:.2f} | "
                  f"{t['torch-cudnn']:.2f} | {t['torch-native'] / t['melgrad']:.2f}x | "
                  f"{t['torch-cudnn'] / t['melgrad']:.2f}x | "
-                 f"{'met' if best_torch / t['melgrad'] >= 2 else 'missed'} |")
+                 f"{'-' if best_torch != best_torch else 'met' if best_torch / t['melgrad'] >= 2 else 'missed'} |")
     summary.append({"model": m, **{f"{k}_ms": t[k] for k in tools}})
 text = "\n".join(lines)
 print(text)

@@ -26,7 +26,25 @@
 //   mg_grid_sync();                        // in the kernel: cg::this_grid().sync()
 //   MG_COOPERATIVE_MAX_BLOCKS(kernel, threads, smem)  // on the host: co-resident blocks
 // Both raise the kernel's dynamic shared memory limit when smem needs more than it allows
-// (never lowering it).
+// (never lowering it). Occupancy and resources, in both builds:
+//   MG_OCCUPANCY_MAX_ACTIVE_BLOCKS(kernel, threads, smem)  // blocks per SM at once
+//                                          // (cudaOccupancyMaxActiveBlocksPerMultiprocessor)
+//   MG_DECLARE_REGISTERS(kernel, n)        // emulator: the kernel uses n registers a thread
+//                                          // (nvcc --resource-usage); nvcc: nothing
+// What the emulator checks as a GPU would (kernels/emu/emu.h, docs/KERNELS.md):
+//   - `__global__ void __launch_bounds__(MAX, MIN) k(...)`: a launch of k with more than MAX
+//     threads a block fails ("too many resources requested for launch",
+//     cudaErrorLaunchOutOfResources). The emulator build turns the bounds into NOPs at k's
+//     entry (GCC's patchable_function_entry) that it counts at launch: MAX in steps of 32.
+//   - co-residency on a named device profile, MELGRAD_EMU_DEVICE=small (default: 4 SMs of an
+//     H100's size) | h100 | h200 (132 SMs) | a100 (108 SMs): threads, blocks, registers (the
+//     declared figure, or the most __launch_bounds__ lets nvcc use, or 32) and dynamic shared
+//     memory per SM give the occupancy, and a cooperative grid above SMs × occupancy fails
+//     ("too many blocks in cooperative launch", cudaErrorCooperativeLaunchTooLarge).
+//   - schedules, MELGRAD_EMU_SCHEDULE=inorder (default) | reversed | random[:SEED] (the order
+//     in which a block's threads, and the blocks, run; one host thread) | concurrent[:N]
+//     (the blocks of a launch on N host threads at once, default 4: lost updates and other
+//     cross-block races show; a cooperative launch stays on one thread).
 // Global memory that other blocks write during the kernel is read with __ldcg (L2, not the
 // possibly stale L1); the emulator defines it as a plain load.
 // A raw `__shared__` declaration does not compile in the emulator build (the emulator could
@@ -124,6 +142,16 @@ int cooperative_max_blocks(const char* name, void (*fn)(P...), int threads, std:
   return per_sm * sms;
 }
 
+// cudaOccupancyMaxActiveBlocksPerMultiprocessor: what MG_OCCUPANCY_MAX_ACTIVE_BLOCKS builds.
+template <class... P>
+int max_active_blocks_per_sm(const char* name, void (*fn)(P...), int threads, std::size_t smem,
+                             CallSite at) {
+  int per_sm = 0;
+  check(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, fn, threads, smem),
+        "cudaOccupancyMaxActiveBlocksPerMultiprocessor", name, at);
+  return per_sm;
+}
+
 // What MG_LAUNCH_COOPERATIVE(...)(args...) builds under nvcc: checks that the grid fits
 // co-resident (a clear error instead of cudaErrorCooperativeLaunchTooLarge), then
 // cudaLaunchCooperativeKernel with the arguments converted to the kernel's parameter types.
@@ -186,6 +214,10 @@ CooperativeLauncher<P...> make_cooperative_launcher(const char* name, void (*fn)
   ::melgrad::cuda_launch::set_max_dynamic_smem(#kernel, kernel, (bytes), {__FILE__, __LINE__})
 #define MG_RAISE_MAX_DYNAMIC_SMEM(kernel, bytes) \
   ::melgrad::cuda_launch::raise_max_dynamic_smem(#kernel, kernel, (bytes), {__FILE__, __LINE__})
+#define MG_OCCUPANCY_MAX_ACTIVE_BLOCKS(kernel, threads, smem) \
+  ::melgrad::cuda_launch::max_active_blocks_per_sm(#kernel, kernel, (threads), (smem), \
+                                                   {__FILE__, __LINE__})
+#define MG_DECLARE_REGISTERS(kernel, n) ((void)(kernel), (void)(n))
 
 #else  // ---------------------------------------------------------------- emulator (g++) --
 
@@ -203,7 +235,10 @@ CooperativeLauncher<P...> make_cooperative_launcher(const char* name, void (*fn)
 #define __device__
 #define __host__
 #define __forceinline__ inline
-#define __launch_bounds__(...)
+// Encoded as NOPs at the kernel's entry, which the launch counts (launch_bounds_of).
+#define __launch_bounds__(...)                 \
+  __attribute__((patchable_function_entry( \
+      ::melgrad::emu::detail::launch_bounds_nops(__VA_ARGS__), 0)))
 #define __align__(n) alignas(n)
 #define __shared__ \
   static_assert(false, "raw __shared__ is not emulated: use MG_SHARED(T, name, N) instead");
@@ -238,6 +273,10 @@ constexpr int warpSize = 32;
   ::melgrad::emu::detail::set_max_dynamic_smem_of(#kernel, kernel, (bytes))
 #define MG_RAISE_MAX_DYNAMIC_SMEM(kernel, bytes) \
   ::melgrad::emu::detail::raise_max_dynamic_smem_of(#kernel, kernel, (bytes))
+#define MG_OCCUPANCY_MAX_ACTIVE_BLOCKS(kernel, threads, smem)                            \
+  ::melgrad::emu::detail::max_active_blocks_per_sm_of(kernel, static_cast<unsigned>(threads), \
+                                                      (smem))
+#define MG_DECLARE_REGISTERS(kernel, n) ::melgrad::emu::detail::declare_registers_of(kernel, (n))
 inline void mg_grid_sync(const std::source_location& w = std::source_location::current()) {
   ::melgrad::emu::detail::grid_barrier(w);
 }

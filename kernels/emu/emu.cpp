@@ -12,7 +12,11 @@
 // every thread of the grid waits at it. Otherwise the launch is stuck, and the scheduler
 // reports why (barrier divergence, exited threads, mismatched warp collectives). Varying
 // the order is what makes a missing __syncthreads or mg_grid_sync change a kernel's result
-// in tests. The Runner and its types are in emu_runner.h; warp collectives in emu_warp.cpp.
+// in tests. The concurrent schedule hands the blocks of an ordinary launch to worker threads
+// instead (emu_concurrent.cpp). A launch is refused first, as a GPU refuses it, when its
+// block exceeds the kernel's __launch_bounds__ or a cooperative grid exceeds the device
+// profile's co-residency (emu_device.cpp). The Runner and its types are in emu_runner.h;
+// warp collectives in emu_warp.cpp.
 #include <boost/context/fiber.hpp>
 
 #include <algorithm>
@@ -44,8 +48,21 @@ Schedule Schedule::parse(std::string_view text) {
       if (end != nullptr && *end == '\0') return random(seed);
     }
   }
+  if (text.substr(0, 10) == "concurrent") {
+    if (text.size() == 10) return concurrent();
+    if (text[10] == ':' && text.size() > 11) {
+      const std::string digits(text.substr(11));
+      char* end = nullptr;
+      const unsigned long workers = std::strtoul(digits.c_str(), &end, 10);
+      if (end != nullptr && *end == '\0' && workers >= 1 && workers <= Schedule::kMaxWorkers) {
+        return concurrent(static_cast<unsigned>(workers));
+      }
+    }
+  }
   throw std::invalid_argument("emulator schedule '" + std::string(text) +
-                              "': expected inorder, reversed, random or random:SEED");
+                              "': expected inorder, reversed, random, random:SEED, concurrent "
+                              "or concurrent:WORKERS (1.." +
+                              std::to_string(Schedule::kMaxWorkers) + ")");
 }
 
 std::string Schedule::str() const {
@@ -53,6 +70,7 @@ std::string Schedule::str() const {
     case ScheduleKind::in_order: return "inorder";
     case ScheduleKind::reversed: return "reversed";
     case ScheduleKind::random: return "random:" + std::to_string(seed);
+    case ScheduleKind::concurrent: return "concurrent:" + std::to_string(workers);
   }
   return "?";
 }
@@ -109,9 +127,18 @@ void Runner::launch(const LaunchConfig& cfg, void (*body)(void*), void* closure)
     throw KernelError(k + "grid " + dim_str(cfg.grid) +
                       " (x in 1..2^31-1, y and z in 1..65535 allowed)");
   }
+  const KernelResources resources = kernel_resources(cfg.fn);
+  if (resources.max_threads > 0 && nthreads > static_cast<uint64_t>(resources.max_threads)) {
+    throw KernelError("kernel '" + std::string(cfg.kernel) +
+                      "': too many resources requested for launch "
+                      "(cudaErrorLaunchOutOfResources): block " + dim_str(cfg.block) + " has " +
+                      std::to_string(nthreads) + " threads but the kernel's __launch_bounds__ "
+                      "allows at most " + std::to_string(resources.max_threads));
+  }
   const std::size_t smem_limit = max_dynamic_smem(cfg.fn);
   if (cfg.dynamic_smem > smem_limit) {
-    const bool optin = cfg.dynamic_smem <= kOptinSmemLimit && smem_limit == kDefaultSmemLimit;
+    const bool optin =
+        cfg.dynamic_smem <= device().smem_per_block_optin && smem_limit == kDefaultSmemLimit;
     throw KernelError(k + std::to_string(cfg.dynamic_smem) +
                       " bytes of dynamic shared memory (at most " + std::to_string(smem_limit) +
                       (optin ? " without an opt-in: a GPU launch above 48 KiB needs "
@@ -121,13 +148,19 @@ void Runner::launch(const LaunchConfig& cfg, void (*body)(void*), void* closure)
   }
   const uint64_t nblocks = uint64_t{cfg.grid.x} * cfg.grid.y * cfg.grid.z;
   if (cfg.cooperative) {
-    const int fit = cooperative_max_blocks(static_cast<unsigned>(nthreads), cfg.dynamic_smem);
+    const int fit =
+        cooperative_max_blocks(cfg.fn, static_cast<unsigned>(nthreads), cfg.dynamic_smem);
     if (nblocks > static_cast<uint64_t>(fit)) {
-      throw KernelError(k + "cooperative grid " + dim_str(cfg.grid) + " has " +
-                        std::to_string(nblocks) + " blocks but at most " + std::to_string(fit) +
-                        " of " + std::to_string(nthreads) + " threads and " +
-                        std::to_string(cfg.dynamic_smem) +
-                        " bytes of dynamic shared memory can be co-resident");
+      const DeviceProfile& d = device();
+      throw KernelError(
+          "kernel '" + std::string(cfg.kernel) + "': too many blocks in cooperative launch "
+          "(cudaErrorCooperativeLaunchTooLarge): grid " + dim_str(cfg.grid) + " has " +
+          std::to_string(nblocks) + " blocks but at most " + std::to_string(fit) + " of " +
+          std::to_string(nthreads) + " threads, " + std::to_string(resources.registers) +
+          " registers per thread" + (resources.registers_declared ? "" : " (estimated)") +
+          " and " + std::to_string(cfg.dynamic_smem) +
+          " bytes of dynamic shared memory can be co-resident on the emulated device '" +
+          d.name + "' (" + std::to_string(d.sms) + " SMs)");
     }
   }
   if (running_ != nullptr) {
@@ -140,7 +173,7 @@ void Runner::launch(const LaunchConfig& cfg, void (*body)(void*), void* closure)
   sched_ = schedule();
   rng_.seed(sched_.seed * 0x9E3779B97F4A7C15ull + launch_count_++);
   block_threads_ = static_cast<unsigned>(nthreads);
-  smem_limit_ = smem_limit > kDefaultSmemLimit ? kOptinSmemLimit : kDefaultSmemLimit;
+  smem_limit_ = smem_limit > kDefaultSmemLimit ? device().smem_per_block_optin : kDefaultSmemLimit;
 
   std::vector<uint64_t> order(nblocks);
   for (uint64_t i = 0; i < nblocks; ++i) order[i] = i;
@@ -150,22 +183,19 @@ void Runner::launch(const LaunchConfig& cfg, void (*body)(void*), void* closure)
   if (!cfg.cooperative && sched_.kind == ScheduleKind::random) {
     std::shuffle(order.begin(), order.end(), rng_);
   }
-  auto block_idx = [&cfg](uint64_t b) {
-    const unsigned gx = cfg.grid.x, gy = cfg.grid.y;
-    return uint3{static_cast<unsigned>(b % gx), static_cast<unsigned>(b / gx % gy),
-                 static_cast<unsigned>(b / (uint64_t{gx} * gy))};
-  };
 
   FaultHandlerScope fault_scope;
   try {
     if (cfg.cooperative) {  // the whole grid at once, in one scheduler
       if (blocks_.size() < nblocks) blocks_.resize(nblocks);
-      for (uint64_t b = 0; b < nblocks; ++b) blocks_[b].idx = block_idx(b);
+      for (uint64_t b = 0; b < nblocks; ++b) blocks_[b].idx = block_of(cfg.grid, b);
       run_resident(static_cast<unsigned>(nblocks));
+    } else if (sched_.kind == ScheduleKind::concurrent && nblocks > 1) {
+      run_concurrent(nblocks);  // blocks on several host threads at once
     } else {  // one block after another, in the schedule's block order
       if (blocks_.empty()) blocks_.resize(1);
       for (uint64_t b : order) {
-        blocks_[0].idx = block_idx(b);
+        blocks_[0].idx = block_of(cfg.grid, b);
         run_resident(1);
       }
     }
@@ -428,8 +458,9 @@ void* Runner::shared_static(const void* site, std::size_t bytes, std::size_t ali
   if (offset + bytes + cfg_.dynamic_smem > smem_limit_) {
     throw KernelError(
         "static + dynamic shared memory exceed " + std::to_string(smem_limit_) + " bytes" +
-        (smem_limit_ < kOptinSmemLimit ? " (the limit without MG_SET_MAX_DYNAMIC_SMEM, as on a GPU)"
-                                       : ""));
+        (smem_limit_ == kDefaultSmemLimit
+             ? " (the limit without MG_SET_MAX_DYNAMIC_SMEM, as on a GPU)"
+             : ""));
   }
   b.slots.push_back({site, offset, bytes, name});
   b.static_used = offset + bytes + kSmemCanary;
@@ -492,10 +523,11 @@ void check_pointer_argument(const char* kernel, int index, const void* p) {
 Stats stats() { return detail::runner().stats; }
 
 void set_max_dynamic_smem(const char* kernel, const void* fn, std::size_t bytes) {
-  if (bytes > kOptinSmemLimit) {
+  const std::size_t optin = device().smem_per_block_optin;
+  if (bytes > optin) {
     throw KernelError("kernel '" + std::string(kernel) + "': cannot raise its dynamic shared " +
                       "memory limit to " + std::to_string(bytes) + " bytes (at most " +
-                      std::to_string(kOptinSmemLimit) + ")");
+                      std::to_string(optin) + " on the emulated device '" + device().name + "')");
   }
   std::lock_guard lock(detail::g_smem_optin_mutex);
   detail::smem_optins()[fn] = bytes;
@@ -505,18 +537,6 @@ std::size_t max_dynamic_smem(const void* fn) {
   std::lock_guard lock(detail::g_smem_optin_mutex);
   const auto it = detail::smem_optins().find(fn);
   return it != detail::smem_optins().end() ? it->second : kDefaultSmemLimit;
-}
-
-int cooperative_max_blocks(unsigned threads_per_block, std::size_t dynamic_smem) {
-  constexpr std::size_t kSmThreads = 2048, kSmBlocks = 32;
-  constexpr std::size_t kSmSmem = 228 * 1024, kBlockReserve = 1024;
-  if (threads_per_block == 0 || threads_per_block > 1024 || dynamic_smem > kOptinSmemLimit) {
-    return 0;
-  }
-  const std::size_t warps = (threads_per_block + 31) / 32;
-  const std::size_t per_sm = std::min({kSmBlocks, kSmThreads / 32 / warps,
-                                       kSmSmem / (dynamic_smem + kBlockReserve)});
-  return kEmulatedSms * static_cast<int>(per_sm);
 }
 
 }  // namespace melgrad::emu

@@ -3,9 +3,11 @@
 // on the calling thread; the threads of a block are cooperative fibers (Boost.Context) that
 // switch only at synchronisation points (__syncthreads, warp shuffles/votes, __syncwarp), so
 // barriers, shared memory and warp collectives behave as on a GPU, and the order in which
-// threads resume is a policy (Schedule) that tests vary to expose missing barriers. A
-// cooperative launch runs all blocks of the grid at once (their threads fibers of one
-// scheduler), so that the grid-wide barrier mg_grid_sync() works.
+// threads resume is a policy (Schedule) that tests vary to expose missing barriers. The
+// concurrent schedule instead runs the blocks of a launch on several host threads at once,
+// so that a non-atomic read-modify-write shared by blocks (a lost update) or any other
+// cross-block race can show. A cooperative launch runs all blocks of the grid at once (their
+// threads fibers of one scheduler), so that the grid-wide barrier mg_grid_sync() works.
 //
 // Checks (each failure is a KernelError naming the kernel and the block, thrown from the
 // launch): a barrier not reached by every thread of a block (of the grid, for
@@ -14,9 +16,11 @@
 // into its slack (canaries checked after each launch); shared-memory overruns (canaries checked
 // after each block); host pointers passed as kernel pointer arguments; invalid launch
 // configurations, including more than 48 KiB of shared memory for a kernel that did not opt in
-// (MG_SET_MAX_DYNAMIC_SMEM, CUDA's cudaFuncSetAttribute(MaxDynamicSharedMemorySize)). Shared memory
-// is filled with 0xFF bytes (a NaN for float, -1 for int) before every block. See docs/KERNELS.md
-// for the guarantees and the limits.
+// (MG_SET_MAX_DYNAMIC_SMEM, CUDA's cudaFuncSetAttribute(MaxDynamicSharedMemorySize)), a block
+// larger than the kernel's __launch_bounds__, and a cooperative grid larger than what the
+// emulated device (DeviceProfile) holds co-resident. Shared memory is filled with 0xFF bytes (a
+// NaN for float, -1 for int) before every block. See docs/KERNELS.md for the guarantees and
+// the limits.
 #pragma once
 
 #include <cstddef>
@@ -49,17 +53,30 @@ namespace melgrad::emu {
 
 // Order in which the runnable threads of a block resume after every synchronisation point
 // (and the order of the blocks of a grid). in_order: thread 0 first; reversed: the last
-// thread first; random: a fresh permutation each time, from `seed`.
-enum class ScheduleKind : uint8_t { in_order, reversed, random };
+// thread first; random: a fresh permutation each time, from `seed`. concurrent: the blocks
+// of a launch run at the same time on `workers` host threads (each takes the next block as
+// it finishes one; inside a block, threads resume in order), so the interleaving of blocks
+// is the operating system's and differs from run to run: a race between blocks shows as a
+// wrong result some of the time. A cooperative launch always runs on one host thread (its
+// grid barrier needs one scheduler); under concurrent it uses the in-order thread order.
+enum class ScheduleKind : uint8_t { in_order, reversed, random, concurrent };
 
 struct Schedule {
+  static constexpr unsigned kDefaultWorkers = 4;
+  static constexpr unsigned kMaxWorkers = 64;
+
   ScheduleKind kind = ScheduleKind::in_order;
   uint64_t seed = 0;
+  unsigned workers = 0;  // host threads of the concurrent schedule
 
   static Schedule in_order() { return {}; }
   static Schedule reversed() { return {ScheduleKind::reversed, 0}; }
   static Schedule random(uint64_t seed) { return {ScheduleKind::random, seed}; }
-  // "inorder" | "reversed" | "random" | "random:SEED"; throws std::invalid_argument.
+  static Schedule concurrent(unsigned workers = kDefaultWorkers) {
+    return {ScheduleKind::concurrent, 0, workers};
+  }
+  // "inorder" | "reversed" | "random" | "random:SEED" | "concurrent" | "concurrent:WORKERS"
+  // (1..kMaxWorkers); throws std::invalid_argument.
   static Schedule parse(std::string_view text);
   std::string str() const;
 };
@@ -116,23 +133,82 @@ void begin_recording();  // throws if this thread is already recording
 Recording end_recording();
 bool is_recording();  // on this thread
 
+// The emulated device: what co-residency (occupancy, cooperative launches), the shared
+// memory opt-in and kernels::device_sm_count() answer from. Chosen by MELGRAD_EMU_DEVICE:
+//   small (default)  4 SMs of an H100's size: few blocks per grid-stride launch, fast tests
+//   h100             132 SMs (H100 SXM), h200 the same SMs (132)
+//   a100             108 SMs, 164 KiB of shared memory per SM, 163 KiB per block opt-in
+// Every profile has 64 Ki 32-bit registers, 2048 threads and 32 blocks per SM, and reserves
+// 1 KiB of shared memory per resident block (CUDA's cudaDevAttrReservedSharedMemoryPerBlock).
+struct DeviceProfile {
+  const char* name;
+  int sms;
+  int registers_per_sm;
+  int threads_per_sm;
+  int blocks_per_sm;
+  std::size_t smem_per_sm;
+  std::size_t smem_per_block_optin;  // cudaDevAttrMaxSharedMemoryPerBlockOptin
+  std::size_t smem_reserved_per_block;
+};
+const DeviceProfile& device();
+// Selects a profile by name ("small", "h100", "h200", "a100"); throws std::invalid_argument
+// naming the profiles for any other.
+void set_device(std::string_view name);
+std::vector<std::string> device_names();
+
+// Sets a device profile for a scope (a test) and restores the previous one.
+class ScopedDevice {
+ public:
+  explicit ScopedDevice(std::string_view name) : saved_(device().name) { set_device(name); }
+  ~ScopedDevice() { set_device(saved_); }
+  ScopedDevice(const ScopedDevice&) = delete;
+  ScopedDevice& operator=(const ScopedDevice&) = delete;
+
+ private:
+  std::string saved_;
+};
+
+// What a kernel declares about its resources. max_threads and min_blocks are the arguments of
+// its __launch_bounds__ (0 when it has none; cuda_compat.h encodes them into the function's
+// entry, to a multiple of 32 threads, and launch_bounds_of reads them back); registers per
+// thread are a declared figure (declare_registers, e.g. from nvcc --resource-usage) or else
+// an estimate: the most that __launch_bounds__ lets nvcc use (64 Ki / (max_threads ×
+// min_blocks), in steps of 8, at most 255), or kEstimatedRegisters without bounds.
+struct KernelResources {
+  int max_threads = 0;
+  int min_blocks = 0;
+  int registers = 0;
+  bool registers_declared = false;
+};
+constexpr int kEstimatedRegisters = 32;
+KernelResources kernel_resources(const void* fn);
+void declare_registers(const void* fn, int registers_per_thread);  // 1..255, else throws
+
+// cudaOccupancyMaxActiveBlocksPerMultiprocessor on the emulated device: blocks of
+// `threads_per_block` threads and `dynamic_smem` bytes that one SM holds at once, limited by
+// threads, blocks, registers (allocated per warp in units of 256) and shared memory. Static
+// shared memory is not known before a block runs, so only the dynamic part counts. 0 when
+// even one block does not fit (more threads than __launch_bounds__ or the SM allows).
+int max_active_blocks_per_sm(const void* fn, unsigned threads_per_block, std::size_t dynamic_smem);
 // Cooperative launches (MG_LAUNCH_COOPERATIVE) need every block of the grid resident at
-// once. The emulator models a small device, kEmulatedSms streaming multiprocessors of sm_90
-// size (2048 threads, 32 blocks, 228 KiB of shared memory with 1 KiB reserved per block),
-// and refuses a cooperative grid larger than what fits, as cudaLaunchCooperativeKernel does.
-// Static shared memory is not known before a block runs, so only the dynamic part counts.
-constexpr int kEmulatedSms = 4;  // = kernels::device_sm_count() in emulator builds
-int cooperative_max_blocks(unsigned threads_per_block, std::size_t dynamic_smem);
+// once: at most device().sms × max_active_blocks_per_sm blocks, as cudaLaunchCooperativeKernel
+// refuses larger grids (cudaErrorCooperativeLaunchTooLarge). Without a kernel (fn nullptr),
+// one of kEstimatedRegisters registers per thread and no launch bounds.
+int cooperative_max_blocks(const void* fn, unsigned threads_per_block, std::size_t dynamic_smem);
+inline int cooperative_max_blocks(unsigned threads_per_block, std::size_t dynamic_smem) {
+  return cooperative_max_blocks(nullptr, threads_per_block, dynamic_smem);
+}
 
 // Shared memory per block, as on a GPU: a kernel gets at most kDefaultSmemLimit (static +
 // dynamic) unless it opted in to more with set_max_dynamic_smem (what
 // cudaFuncSetAttribute(fn, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes) does; the
-// MG_SET_MAX_DYNAMIC_SMEM macro in both builds), up to kOptinSmemLimit (sm_90). A launch
-// above the kernel's limit is an invalid launch configuration. Like the CUDA attribute, the
-// opt-in is per kernel function, process-wide, and the last value set wins.
+// MG_SET_MAX_DYNAMIC_SMEM macro in both builds), up to the device's smem_per_block_optin
+// (kOptinSmemLimit on sm_90). A launch above the kernel's limit is an invalid launch
+// configuration. Like the CUDA attribute, the opt-in is per kernel function, process-wide,
+// and the last value set wins.
 constexpr std::size_t kDefaultSmemLimit = 48 * 1024;
 constexpr std::size_t kOptinSmemLimit = 227 * 1024;
-// Throws KernelError (naming `kernel`) for bytes > kOptinSmemLimit, as CUDA refuses them.
+// Throws KernelError (naming `kernel`) above the device's opt-in limit, as CUDA refuses it.
 void set_max_dynamic_smem(const char* kernel, const void* fn, std::size_t bytes);
 // The kernel's dynamic shared memory limit: kDefaultSmemLimit unless it opted in.
 std::size_t max_dynamic_smem(const void* fn);
@@ -279,8 +355,34 @@ template <class... P>
 int cooperative_max_blocks_of(const char* name, void (*fn)(P...), unsigned threads,
                               std::size_t smem) {
   raise_max_dynamic_smem(name, reinterpret_cast<const void*>(fn), smem);
-  return cooperative_max_blocks(threads, smem);
+  return cooperative_max_blocks(reinterpret_cast<const void*>(fn), threads, smem);
 }
+
+// What MG_OCCUPANCY_MAX_ACTIVE_BLOCKS(kernel, threads, smem) builds (the nvcc build calls
+// cudaOccupancyMaxActiveBlocksPerMultiprocessor).
+template <class... P>
+int max_active_blocks_per_sm_of(void (*fn)(P...), unsigned threads, std::size_t smem) {
+  return max_active_blocks_per_sm(reinterpret_cast<const void*>(fn), threads, smem);
+}
+
+// What MG_DECLARE_REGISTERS(kernel, n) builds (nothing under nvcc, which knows the figure).
+template <class... P>
+void declare_registers_of(void (*fn)(P...), int registers) {
+  declare_registers(reinterpret_cast<const void*>(fn), registers);
+}
+
+// __launch_bounds__(max_threads, min_blocks) in emulator builds: the number of single-byte
+// (x86-64) or one-word (AArch64) NOPs that GCC's patchable_function_entry puts at the
+// kernel's entry, ceil(max_threads / 32) + 33 × (min_blocks - 1), which
+// launch_bounds_of() counts back. The third argument (blocks per cluster) is ignored.
+constexpr int launch_bounds_nops(int max_threads, int min_blocks = 1, int = 0) {
+  return (max_threads + 31) / 32 + 33 * ((min_blocks < 1 ? 1 : min_blocks) - 1);
+}
+struct LaunchBounds {
+  int max_threads = 0;  // 0: none declared (or an architecture whose NOPs are not decoded)
+  int min_blocks = 0;
+};
+LaunchBounds launch_bounds_of(const void* fn);
 
 // What MG_LAUNCH_COOPERATIVE(kernel, grid, block, smem, stream)(args...) builds; like the
 // nvcc launcher, it raises the kernel's shared memory limit when needed.

@@ -29,6 +29,10 @@ extern thread_local bool t_in_kernel;
 
 // Installs the emulator's SIGSEGV handler (on an alternate signal stack) for the lifetime of
 // a launch and restores whatever was there before (doctest installs its own per test case).
+// Gives the calling thread (a worker of the concurrent schedule, which runs kernel code under
+// the launching thread's FaultHandlerScope) an alternate signal stack for the rest of its life.
+void use_alternate_signal_stack();
+
 class FaultHandlerScope {
  public:
   FaultHandlerScope();

@@ -254,13 +254,23 @@ void on_fault(int sig, siginfo_t* info, void* uctx) {
   throw fault;  // unwinds through the kernel frames (-fnon-call-exceptions) to the fiber entry
 }
 
-}  // namespace
-
-FaultHandlerScope::FaultHandlerScope() {
+stack_t thread_alt_stack() {
   thread_local std::vector<char> alt_stack(kAltStackBytes);
   stack_t ss{};
   ss.ss_sp = alt_stack.data();
   ss.ss_size = alt_stack.size();
+  return ss;
+}
+
+}  // namespace
+
+void use_alternate_signal_stack() {
+  const stack_t ss = thread_alt_stack();
+  sigaltstack(&ss, nullptr);
+}
+
+FaultHandlerScope::FaultHandlerScope() {
+  const stack_t ss = thread_alt_stack();
   sigaltstack(&ss, &old_altstack_);
   struct sigaction sa {};
   sa.sa_sigaction = on_fault;

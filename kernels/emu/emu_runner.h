@@ -92,6 +92,11 @@ inline const char* op_name(WarpOp op) {
     default: return "__reduce_*_sync";
   }
 }
+// The index of the b-th block of a grid (x fastest).
+inline uint3 block_of(dim3 grid, uint64_t b) {
+  return uint3{static_cast<unsigned>(b % grid.x), static_cast<unsigned>(b / grid.x % grid.y),
+               static_cast<unsigned>(b / (uint64_t{grid.x} * grid.y))};
+}
 inline std::string hex(unsigned v) {
   std::ostringstream os;
   os << "0x" << std::hex << v;
@@ -112,6 +117,11 @@ class Runner {
 
  private:
   void run_resident(unsigned nblocks);
+  // The concurrent schedule (emu_concurrent.cpp): the caller's launch spreads its blocks over
+  // worker threads, each of which runs them with its own Runner (take_blocks).
+  void run_concurrent(uint64_t nblocks);
+  struct BlockQueue;
+  void take_blocks(const Runner& launcher, BlockQueue& queue);
   void resume(Thread& t);
   void suspend(Thread& t) { t.sink = std::move(t.sink).resume(); }
   void fail_thread(const Thread& t);

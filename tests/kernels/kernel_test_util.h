@@ -8,6 +8,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <random>
 #include <string>
 #include <vector>
@@ -19,12 +20,17 @@
 
 namespace melgrad::kernels::testing {
 
-// Runs f under the in-order, reversed and two seeded random emulator schedules; once on a GPU.
+// Runs f under the in-order, reversed and two seeded random emulator schedules, or only under
+// MELGRAD_EMU_SCHEDULE when it is set (CTest's test_kernels_schedule_concurrent); once on a GPU.
 template <class F>
 void for_each_schedule(F&& f) {
 #if MELGRAD_KERNELS_EMU
-  for (const emu::Schedule& s : {emu::Schedule::in_order(), emu::Schedule::reversed(),
-                                 emu::Schedule::random(1), emu::Schedule::random(2)}) {
+  std::vector<emu::Schedule> schedules{emu::Schedule::in_order(), emu::Schedule::reversed(),
+                                       emu::Schedule::random(1), emu::Schedule::random(2)};
+  if (const char* env = std::getenv("MELGRAD_EMU_SCHEDULE"); env != nullptr && *env != '\0') {
+    schedules = {emu::Schedule::parse(env)};
+  }
+  for (const emu::Schedule& s : schedules) {
     emu::ScopedSchedule scope(s);
     const std::string name = "schedule " + s.str();
     INFO(name);
