@@ -174,6 +174,11 @@ def convert_cnn(state, frames, bands, pool, orientation, dropout):
     trunk = _trunk(state, frames, bands, pool, orientation, out)
     layers = _indexed(state, "fitter")
     linear = sorted(k for k in layers if k > trunk["flatten"])
+    if not linear:
+        raise ValueError(
+            "no Linear layer in fitter after its Flatten: a multitask checkpoint "
+            "(valence_fcNo1, ...)? use --from-notebook multitask"
+        )
     chain = _linear_chain(layers, trunk["flatten"] + 1, lambda k: f"fitter.{k}", len(linear))
     hidden = []
     for j, (k, params) in enumerate(chain):
