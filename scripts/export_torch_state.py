@@ -19,11 +19,23 @@ The file format is limited to HDF5 1.10 features so Debian 12's libhdf5 reads it
 melgrad's load is strict: names and shapes must match the melgrad model's
 (`melgrad`'s models use PyTorch's names: see models/cnn.h, models/lstm.h).
 
+Checkpoints of the study's notebook (its own module names, its [B, 1, F, T] CNN image):
+
+    python3 scripts/export_torch_state.py CNN.pt weights.h5 --from-notebook cnn \
+        --frames T --bands F --pool P [--orientation time-major|frequency-major] \
+        [--model-config-out model_config.json]
+
+renames the tensors to melgrad's, transposes the conv kernels and permutes the first FC
+layer's columns for melgrad's [B, 1, T, F] image (scripts/notebook_import.py has the map
+and the derivation), stores float32, and writes the melgrad model_config that loads them
+(kinds: cnn, lstm, multitask; --frames/--bands/--pool only for the CNNs).
+
 Needs numpy and h5py; torch only to read .pt files (write_melgrad_h5 takes plain numpy
 arrays, so tests/fixtures/make_torch_export_fixture.py uses it without torch).
 """
 
 import argparse
+import json
 import os
 import sys
 from collections import OrderedDict
@@ -137,11 +149,35 @@ def main(argv=None) -> int:
     ap.add_argument("--full-pickle", action="store_true",
                     help="allow arbitrary pickles (needed for whole nn.Module files; only for "
                          "files you trust)")
+    ap.add_argument("--from-notebook", choices=("cnn", "lstm", "multitask"),
+                    help="the input is a state_dict of the study notebook's CNNBackbone, "
+                         "LSTMBackbone or multitask CNNBackbone: map its names to melgrad's")
+    ap.add_argument("--frames", type=int, default=0, help="notebook CNN: input frames T")
+    ap.add_argument("--bands", type=int, default=0, help="notebook CNN: input bands F")
+    ap.add_argument("--pool", type=int, default=0, help="notebook CNN: max-pool size")
+    ap.add_argument("--orientation", default="time-major",
+                    choices=("time-major", "frequency-major"),
+                    help="notebook CNN: the melgrad image to convert for ([B,1,T,F], melgrad's "
+                         "default, or [B,1,F,T] as the notebook and --recipe seed)")
+    ap.add_argument("--dropout", type=float, default=0.2,
+                    help="notebook import: the dropout written to the model_config")
+    ap.add_argument("--model-config-out", help="notebook import: write the melgrad model_config "
+                                               "that loads the weights to this JSON file")
     args = ap.parse_args(argv)
     obj, torch_version = load_torch_file(args.input, args.key, args.full_pickle)
     arrays = state_to_arrays(obj, args.strip_prefix)
     attributes = {"source": "pytorch", "torch_version": torch_version,
                   "exported_from": os.path.basename(args.input)}
+    if args.from_notebook:
+        from notebook_import import convert_notebook_state
+        arrays, model_config = convert_notebook_state(
+            args.from_notebook, arrays, args.frames, args.bands, args.pool, args.orientation,
+            args.dropout)
+        attributes["source"] = f"study notebook {args.from_notebook} ({args.orientation})"
+        if args.model_config_out:
+            with open(args.model_config_out, "w") as f:
+                json.dump(model_config, f, indent=2)
+                f.write("\n")
     for kv in args.attr:
         if "=" not in kv:
             ap.error(f"--attr {kv!r}: expected KEY=VALUE")
