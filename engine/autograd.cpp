@@ -18,7 +18,8 @@ NoGradGuard::NoGradGuard() : previous_(t_grad_enabled) { t_grad_enabled = false;
 NoGradGuard::~NoGradGuard() { t_grad_enabled = previous_; }
 
 static thread_local LeafGradReadyHook t_leaf_ready_hook;
-LeafGradReadyGuard::LeafGradReadyGuard(LeafGradReadyHook hook) : previous_(std::move(t_leaf_ready_hook)) {
+LeafGradReadyGuard::LeafGradReadyGuard(LeafGradReadyHook hook)
+    : previous_(std::move(t_leaf_ready_hook)) {
   t_leaf_ready_hook = std::move(hook);
 }
 LeafGradReadyGuard::~LeafGradReadyGuard() { t_leaf_ready_hook = std::move(previous_); }
