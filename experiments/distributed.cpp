@@ -216,11 +216,13 @@ void check_same_run(const nlohmann::json& config, const data::SubsetData& data) 
     const nlohmann::json::json_pointer pointer(path);
     const std::string on0 = reference.contains(pointer) ? reference.at(pointer).dump() : "absent";
     const std::string onr = other.contains(pointer) ? other.at(pointer).dump() : "absent";
+    const std::string field =
+        path.rfind("/config/", 0) == 0 ? "config.json field " + path.substr(7) : path;
     const std::string what = path.rfind("/build", 0) == 0  ? "a different build of melgrad"
                              : path.rfind("/data", 0) == 0 ? "different data"
                                                            : "a different configuration";
     throw std::runtime_error(
-        "rank " + std::to_string(r) + " was started with " + what + " than rank 0: " + path +
+        "rank " + std::to_string(r) + " was started with " + what + " than rank 0: " + field +
         " is " + onr + " on rank " + std::to_string(r) + " and " + on0 +
         " on rank 0; start every rank with the same command, data and program");
   }

@@ -42,6 +42,7 @@ class GradientBuckets {
   LeafGradReadyGuard guard();  // the hook that starts buckets during the backward (CPU)
   void finish();
   size_t bucket_count() const { return buckets_.size(); }
+  size_t buckets_started() const { return next_to_start_; }  // this step, so far
 
  private:
   struct Bucket {
