@@ -135,7 +135,11 @@ Inference run_inference_sharded(models::Network& net, const data::SubsetData& da
   dist::Transport& world = dist::world();
   if (world.size() == 1) return run_inference(net, data, clips, task, shape, batch_size);
   if (clips.empty()) throw std::runtime_error("inference: the split holds no clips");
-  const data::ShardRange mine = data::shard_of(int64_t(clips.size()), world.rank(), world.size());
+  // Whole batches per rank (a contiguous range of them): a network normalising with batch
+  // statistics in eval (the study's BatchNorm) then sees the single process's batches.
+  const int64_t n = int64_t(clips.size()), batches = (n + batch_size - 1) / batch_size;
+  const data::ShardRange part = data::shard_of(batches, world.rank(), world.size());
+  const data::ShardRange mine{std::min(n, part.begin * batch_size), std::min(n, part.end * batch_size)};
   Inference local;
   local.truth.assign(task.kind == TaskKind::regression ? task.target_columns.size() : 0, {});
   if (mine.size() > 0)

@@ -66,9 +66,10 @@ class GradientBuckets {
 // Rank 0's parameters and buffers (BatchNorm statistics) on every rank.
 void broadcast_state(dist::Transport& transport, nn::Module& module);
 
-// run_inference over `clips` with each rank taking its shard; the ranks' results are
-// gathered in rank order, so every rank returns what one process would (outputs equal,
-// the mean loss up to float rounding of its sum). One rank: run_inference itself.
+// run_inference over `clips` with each rank taking a contiguous range of its batches (the
+// single process's batches, so batch statistics are too); the ranks' results are gathered
+// in rank order, so every rank returns what one process would (outputs equal, the mean
+// loss up to float rounding of its sum). One rank: run_inference itself.
 Inference run_inference_sharded(models::Network& net, const data::SubsetData& data,
                                 const std::vector<int64_t>& clips, const Task& task,
                                 const InputShape& shape, int64_t batch_size);

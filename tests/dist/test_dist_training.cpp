@@ -164,3 +164,25 @@ TEST_CASE("ranks started with different options are refused, naming the option")
       std::string::npos);
   CHECK(!fs::exists(scratch() / "mismatch" / "log.jsonl"));
 }
+
+TEST_CASE("sharded validation of a BatchNorm network (batch statistics in eval) is the single process's") {
+  // Each rank evaluates whole batches of the split, so the batch statistics are the ones a
+  // single process uses: `melgrad evaluate` (one process) on the run's best.h5 (epoch 1)
+  // scores the validation accuracy the 2-rank run logged.
+  const fs::path dir = scratch() / "bn-two";
+  std::vector<std::string> a = genre_args(dir, 1);
+  a.erase(std::find(a.begin(), a.end(), "--no-batch-norm"));
+  *(std::find(a.begin(), a.end(), "--batch-size") + 1) = "20";  // 96 val clips: batches 3 + 2
+  Result p = mpirun(2, a);
+  INFO(p.err);
+  REQUIRE(p.code == 0);
+  Result val = run({"evaluate", "--run", dir.string(), "--split", "val", "--json", "--threads", "1"});
+  INFO(val.err);
+  REQUIRE(val.code == 0);
+  CHECK(json::parse(val.out)["accuracy"].get<double>() ==
+        doctest::Approx(log_lines(dir)[0]["val_accuracy"].get<double>()).epsilon(1e-12));
+  const json test = timeless(read_json(dir / "metrics.json"));
+  Result t = run({"evaluate", "--run", dir.string(), "--json", "--threads", "1"});
+  REQUIRE(t.code == 0);
+  CHECK(json::parse(t.out)["confusion"] == test["confusion"]);
+}
