@@ -267,6 +267,7 @@ nlohmann::json run_experiment(ExperimentSpec s) {
   to.cuda_graphs = s.cuda_graphs;
   to.bucket_mb = s.bucket_mb;
   to.dist_timeout = s.dist_timeout;
+  to.sync_bn = s.sync_bn;
   if (!resume)
     std::fprintf(stderr, "%s: %s; %zu train / %zu val / %zu test clips; %lld parameters; run folder %s\n", label.c_str(),
                  mc.at("summary").get<std::string>().c_str(), run.splits.train.size(), run.splits.val.size(),

@@ -50,6 +50,7 @@ struct ExperimentSpec {
   bool progress_bar = true;
   double bucket_mb = 25;      // data-parallel (mpirun): gradient bucket size
   double dist_timeout = 60;   // data-parallel: seconds before a missing rank stops the run
+  bool sync_bn = false;       // data-parallel: BatchNorm statistics over the global batch
 };
 
 // The study's recipe (REFERENCE §2) as defaults for a command and model: channels and pool

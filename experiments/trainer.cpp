@@ -12,6 +12,8 @@
 #include <stdexcept>
 
 #include "engine/autograd.h"
+#include "engine/dist/sync_batch_norm.h"
+#include "engine/nn/cnn_layers.h"
 #include "engine/io/tensor_file.h"
 #include "engine/optim/optim.h"
 #include "experiments/distributed.h"
@@ -194,12 +196,14 @@ TrainResult train_network(models::Network& net, const data::SubsetData& data, co
   std::vector<Tensor> params = models::trainable_parameters(net);
   // Forward, loss and backward on the network's device, as a replayed CUDA graph where it
   // can be (graph_step.h); batches are uploaded once per step.
-  GraphedStep graphed_step(net, task, params, o.cuda_graphs);
+  dist::Transport& world = dist::world();
+  const bool parallel = world.size() > 1, writer = world.rank() == 0;
+  // SyncBatchNorm's collectives wait on the host, which a recorded step cannot do.
+  const bool sync_bn = parallel && o.sync_bn;
+  GraphedStep graphed_step(net, task, params, o.cuda_graphs && !sync_bn);
   std::string graph_note;
   optim::Adam adam(params, {.lr = o.lr, .weight_decay = o.weight_decay});
   // Data-parallel under mpirun (distributed.h); rank 0 alone writes files and prints.
-  dist::Transport& world = dist::world();
-  const bool parallel = world.size() > 1, writer = world.rank() == 0;
   std::unique_ptr<GradientBuckets> buckets;
   if (parallel) {
     world.set_timeout(o.dist_timeout);
@@ -211,6 +215,11 @@ TrainResult train_network(models::Network& net, const data::SubsetData& data, co
                         {.batch_size = o.batch_size, .shuffle = true, .seed = o.seed, .pad_to = o.input.pad_to,
                          .crop_to = o.input.crop_to, .shard_rank = world.rank(), .shard_count = world.size()});
   const int64_t batches = batcher.batches_per_epoch();
+  const int64_t last_batch = int64_t(splits.train.size()) - (batches - 1) * o.batch_size;
+  if (sync_bn && std::min(o.batch_size, last_batch) < world.size())
+    throw std::invalid_argument("--sync-bn: every rank needs clips in every batch, but a batch of " +
+                                std::to_string(std::min(o.batch_size, last_batch)) + " clips meets " +
+                                std::to_string(world.size()) + " ranks; change --batch-size");
   ProgressLine progress(o.label, o.progress_bar, world.size(), writer);
 
   LoopState s;
@@ -258,6 +267,15 @@ TrainResult train_network(models::Network& net, const data::SubsetData& data, co
         double loss_sum = 0;
         if (batch.size() > 0) {
           LeafGradReadyGuard start_buckets_during_backward = buckets->guard();
+          const double rank_weight = double(batch.size()) / double(clips);
+          nn::BatchNormTrainingGuard global_batch_statistics(
+              sync_bn ? nn::BatchNormTrainingForward([&](nn::BatchNorm2d& bn, const Tensor& x) {
+                return dist::sync_batch_norm(x, bn.weight, bn.bias,
+                                             bn.running_mean.defined() ? &bn.running_mean : nullptr,
+                                             bn.running_var.defined() ? &bn.running_var : nullptr, bn.momentum,
+                                             bn.eps, dist::transport_for(x.device()), rank_weight);
+              })
+                      : nn::BatchNormTrainingForward());
           const uint64_t seed = world.rank() ? models::derive_seed(step_seed, 0xd15700 + world.rank()) : step_seed;
           loss_sum = graphed_step.run(batch_tensors(batch, task), seed).item() * double(batch.size());
         } else {

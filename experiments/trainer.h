@@ -43,6 +43,7 @@ struct TrainOptions {
   // deadline of every collective (a rank that died or hangs stops the others).
   double bucket_mb = 25;
   double dist_timeout = 60;
+  bool sync_bn = false;  // BatchNorm statistics over the global batch (default: per rank)
 };
 
 struct TrainResult {

@@ -135,7 +135,7 @@ int main(int argc, char** argv) {
   const double bucketed = slowest(w, ms_since(t) / steps);
   if (print)
     std::printf(
-        "\n%s: %zu parameter tensors, %.2f MB of gradients, %zu bucket(s) of %.0f MiB\n"
+        "\n%s: %zu parameter tensors, %.2f MB of gradients, %zu bucket(s) of %.1f MiB\n"
         "per-tensor MPI_Allreduce %.2f ms, bucketed %.2f ms a step\n",
         net.describe().c_str(), params.size(), param_bytes / 1e6, buckets.bucket_count(), bucket_mb,
         per_tensor, bucketed);

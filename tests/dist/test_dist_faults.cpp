@@ -3,7 +3,6 @@
 // end the whole job within a bounded time with a line naming the rank; the last complete
 // checkpoint stays readable and --resume continues from it.
 #include <doctest/doctest.h>
-
 #include <signal.h>
 
 #include "engine/io/tensor_file.h"
@@ -14,18 +13,34 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-std::vector<std::string> slow_genre_args(const fs::path& out, int epochs, std::vector<std::string> extra = {}) {
+std::vector<std::string> slow_genre_args(const fs::path& out, int epochs,
+                                         std::vector<std::string> extra = {}) {
   // Batches of 4 clips: 48 steps an epoch, so a signal lands in the middle of one.
-  std::vector<std::string> a = {"genre",    "--data",  tiny_data(), "--out",        out.string(), "--epochs",
-                                std::to_string(epochs),             "--batch-size", "4",          "--frames",
-                                "16",       "--channels", "1,4,8",  "--pool",       "2",          "--threads",
-                                "1",        "--no-progress"};
+  std::vector<std::string> a = {"genre",
+                                "--data",
+                                tiny_data(),
+                                "--out",
+                                out.string(),
+                                "--epochs",
+                                std::to_string(epochs),
+                                "--batch-size",
+                                "4",
+                                "--frames",
+                                "16",
+                                "--channels",
+                                "1,4,8",
+                                "--pool",
+                                "2",
+                                "--threads",
+                                "1",
+                                "--no-progress"};
   a.insert(a.end(), extra.begin(), extra.end());
   return a;
 }
 
 pid_t spawn_mpirun(const std::vector<std::string>& melgrad_args, const std::string& tag) {
-  std::vector<std::string> a = {"--allow-run-as-root", "--oversubscribe", "-np", "2", melgrad_exe().string()};
+  std::vector<std::string> a = {"--allow-run-as-root", "--oversubscribe", "-np", "2",
+                                melgrad_exe().string()};
   a.insert(a.end(), melgrad_args.begin(), melgrad_args.end());
   return spawn(a, tag, MELGRAD_MPIEXEC);
 }
@@ -33,11 +48,13 @@ pid_t spawn_mpirun(const std::vector<std::string>& melgrad_args, const std::stri
 // The process of `rank` among the descendants of mpirun (found by its environment).
 pid_t rank_pid(pid_t mpirun, int rank) {
   for (int attempt = 0; attempt < 100; ++attempt) {
-    for (const auto& task : fs::directory_iterator(fs::path("/proc") / std::to_string(mpirun) / "task")) {
+    for (const auto& task :
+         fs::directory_iterator(fs::path("/proc") / std::to_string(mpirun) / "task")) {
       std::istringstream children(read_text(task.path() / "children"));
       for (pid_t child; children >> child;) {
         const std::string env = read_text(fs::path("/proc") / std::to_string(child) / "environ");
-        if (env.find("OMPI_COMM_WORLD_RANK=" + std::to_string(rank) + '\0') != std::string::npos) return child;
+        if (env.find("OMPI_COMM_WORLD_RANK=" + std::to_string(rank) + '\0') != std::string::npos)
+          return child;
       }
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
@@ -53,12 +70,15 @@ size_t epochs_logged(const fs::path& run_dir) {
 
 void wait_for_first_epoch(const fs::path& run_dir) {
   const auto until = Clock::now() + std::chrono::seconds(120);
-  while (epochs_logged(run_dir) < 1 && Clock::now() < until) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  while (epochs_logged(run_dir) < 1 && Clock::now() < until)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
   REQUIRE(epochs_logged(run_dir) >= 1);
   std::this_thread::sleep_for(std::chrono::milliseconds(300));  // into the next epoch
 }
 
-double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+double seconds_since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
 
 // The run folder's last.h5 loads, and a single process continues it for one more epoch.
 void resume_works(const fs::path& run_dir) {
