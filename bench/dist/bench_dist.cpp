@@ -58,6 +58,10 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
+  if (!dist::launched_by_mpi()) {
+    std::fprintf(stderr, "bench_dist: run it under mpirun (mpirun -np 2 %s ...)\n", argv[0]);
+    return 2;
+  }
   dist::Transport& w = dist::world();
   const int n = w.size();
   const bool print = w.rank() == 0;
