@@ -206,16 +206,16 @@ class MpiTransport : public Transport {
 };
 
 void MpiPending::wait() {
-  const auto deadline = Clock::now() + std::chrono::duration<double>(t_.timeout());
-  for (int polls = 0;; ++polls) {
-    if (test()) return;
-    if (Clock::now() > deadline) throw DistTimeout(t_.roll_call(what_));
-    // Spin briefly (a bucket usually arrives within microseconds), then yield the core:
-    // the machine's cores may be shared with the other ranks.
-    if (polls > 2000)
-      std::this_thread::sleep_for(std::chrono::microseconds(50));
-    else
-      sched_yield();
+  // OpenMPI progresses a non-blocking collective only inside MPI calls, so test it back to
+  // back (yielding the core between tests, which may be shared with the other ranks) as a
+  // blocking MPI_Allreduce would spin; after a second of waiting, test every millisecond.
+  const auto start = Clock::now();
+  const auto deadline = start + std::chrono::duration<double>(t_.timeout());
+  while (!test()) {
+    const auto now = Clock::now();
+    if (now > deadline) throw DistTimeout(t_.roll_call(what_));
+    if (now - start > std::chrono::seconds(1)) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    else sched_yield();
   }
 }
 
