@@ -68,6 +68,18 @@ void GradientBuckets::on_ready(TensorImpl& leaf) {
 void GradientBuckets::start(Bucket& b) {
   NoGradGuard no_grad;
   const bool cpu = b.flat.device().is_cpu();
+  b.direct = Tensor();
+  if (cpu && b.params.size() == 1) {  // e.g. a large FC weight alone: scale and sum in place
+    Tensor g = params_[b.params[0]].grad();
+    if (g.defined() && g.is_contiguous() && g.dtype() == DType::f32) {
+      float* data = g.data<float>();
+      const float w = static_cast<float>(weight_);
+      for (int64_t i = 0, n = g.numel(); i < n; ++i) data[i] *= w;
+      b.direct = g;
+      b.pending = transport_.all_reduce_start(b.direct);
+      return;
+    }
+  }
   for (size_t j = 0; j < b.params.size(); ++j) {
     const Tensor& p = params_[b.params[j]];
     const Tensor g = p.grad();
@@ -92,6 +104,7 @@ void GradientBuckets::finish() {
   NoGradGuard no_grad;
   for (Bucket& b : buckets_) {
     b.pending->wait();
+    if (b.direct.defined()) continue;  // the gradient itself holds the sum
     for (size_t j = 0; j < b.params.size(); ++j) {
       Tensor& p = params_[b.params[j]];
       const Tensor sum = b.flat.narrow(0, b.offsets[j], p.numel()).view(p.shape());
@@ -139,7 +152,8 @@ Inference run_inference_sharded(models::Network& net, const data::SubsetData& da
   // statistics in eval (the study's BatchNorm) then sees the single process's batches.
   const int64_t n = int64_t(clips.size()), batches = (n + batch_size - 1) / batch_size;
   const data::ShardRange part = data::shard_of(batches, world.rank(), world.size());
-  const data::ShardRange mine{std::min(n, part.begin * batch_size), std::min(n, part.end * batch_size)};
+  const data::ShardRange mine{std::min(n, part.begin * batch_size),
+                              std::min(n, part.end * batch_size)};
   Inference local;
   local.truth.assign(task.kind == TaskKind::regression ? task.target_columns.size() : 0, {});
   if (mine.size() > 0)

@@ -48,7 +48,8 @@ class GradientBuckets {
   struct Bucket {
     std::vector<size_t> params;  // indices into params_
     std::vector<int64_t> offsets;
-    Tensor flat;  // float32 [total] on the parameters' device
+    Tensor flat;    // float32 [total] on the parameters' device
+    Tensor direct;  // a bucket of one contiguous CPU gradient: reduced in place, no copies
     size_t ready = 0;
     std::unique_ptr<dist::Pending> pending;
   };

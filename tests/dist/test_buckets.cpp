@@ -44,36 +44,41 @@ std::vector<std::vector<double>> gradients(const std::vector<Tensor>& params) {
 
 TEST_CASE("summed shard gradients weighted by shard size equal the whole batch's gradient") {
   dist::Transport& world = dist::world();
-  for (int64_t batch : {32, 31, 1}) {  // even shards, uneven ones, and a rank without clips
-    CAPTURE(batch);
-    TwoLayerNet net;
-    Generator g(11);
-    const Tensor x = Tensor::normal({batch, 5}, 0, 1, g);
-    net.loss(x).backward();
-    const auto whole = gradients(net.params());
+  // 16 bytes: every parameter its own bucket (w2 first: reverse order), reduced in place in
+  // the gradient; 1 MiB: one bucket, packed into a flat buffer and unpacked.
+  for (const auto& [bucket_bytes, bucket_count] :
+       {std::pair{int64_t(16), size_t(3)}, {int64_t(1) << 20, size_t(1)}})
+    for (int64_t batch : {32, 31, 1}) {  // even shards, uneven ones, and a rank without clips
+      CAPTURE(batch);
+      CAPTURE(bucket_bytes);
+      TwoLayerNet net;
+      Generator g(11);
+      const Tensor x = Tensor::normal({batch, 5}, 0, 1, g);
+      net.loss(x).backward();
+      const auto whole = gradients(net.params());
 
-    // 16 bytes per bucket: every parameter is its own bucket (w2 first: reverse order).
-    experiments::GradientBuckets buckets(world, net.params(), 16);
-    CHECK(buckets.bucket_count() == 3);
-    const data::ShardRange mine = data::shard_of(batch, world.rank(), world.size());
-    buckets.begin_step(double(mine.size()) / double(batch));
-    if (mine.size() > 0) {
-      for (Tensor& p : net.params()) p.zero_grad();
-      LeafGradReadyGuard guard = buckets.guard();
-      net.loss(x.narrow(0, mine.begin, mine.size())).backward();
-      CHECK(buckets.buckets_started() == 3);  // each one as soon as its gradient was complete
-    } else {
-      for (Tensor& p : net.params()) p.zero_grad();
+      experiments::GradientBuckets buckets(world, net.params(), bucket_bytes);
+      CHECK(buckets.bucket_count() == bucket_count);
+      const data::ShardRange mine = data::shard_of(batch, world.rank(), world.size());
+      buckets.begin_step(double(mine.size()) / double(batch));
+      if (mine.size() > 0) {
+        for (Tensor& p : net.params()) p.zero_grad();
+        LeafGradReadyGuard guard = buckets.guard();
+        net.loss(x.narrow(0, mine.begin, mine.size())).backward();
+        CHECK(buckets.buckets_started() ==
+              bucket_count);  // each as soon as its gradients were complete
+      } else {
+        for (Tensor& p : net.params()) p.zero_grad();
+      }
+      buckets.finish();
+      const auto summed = gradients(net.params());
+      for (size_t k = 0; k < whole.size(); ++k) {
+        double largest = 0;
+        for (double v : whole[k]) largest = std::max(largest, std::abs(v));
+        for (size_t i = 0; i < whole[k].size(); ++i)
+          CHECK(std::abs(summed[k][i] - whole[k][i]) <= 1e-5 * largest);
+      }
     }
-    buckets.finish();
-    const auto summed = gradients(net.params());
-    for (size_t k = 0; k < whole.size(); ++k) {
-      double largest = 0;
-      for (double v : whole[k]) largest = std::max(largest, std::abs(v));
-      for (size_t i = 0; i < whole[k].size(); ++i)
-        CHECK(std::abs(summed[k][i] - whole[k][i]) <= 1e-5 * largest);
-    }
-  }
 }
 
 TEST_CASE("one bucket holds every parameter when it is large enough") {
