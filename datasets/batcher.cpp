@@ -36,7 +36,8 @@ Batch make_batch(const SubsetData& data, const std::vector<int64_t>& clip_indice
 
 ShardRange shard_of(int64_t n, int rank, int count) {
   if (count < 1 || rank < 0 || rank >= count)
-    throw std::invalid_argument("shard_of: part " + std::to_string(rank) + " of " + std::to_string(count));
+    throw std::invalid_argument("shard_of: part " + std::to_string(rank) + " of " +
+                                std::to_string(count));
   const int64_t base = n / count, extra = n % count;
   ShardRange s;
   s.begin = rank * base + std::min<int64_t>(rank, extra);
@@ -76,7 +77,8 @@ bool Batcher::next(Batch& out) {
   if (left <= 0 || (options_.drop_last && left < options_.batch_size)) return false;
   const int64_t take = std::min(left, options_.batch_size);
   const ShardRange part = shard_of(take, options_.shard_rank, options_.shard_count);
-  std::vector<int64_t> chosen(order_.begin() + cursor_ + part.begin, order_.begin() + cursor_ + part.end);
+  std::vector<int64_t> chosen(order_.begin() + cursor_ + part.begin,
+                              order_.begin() + cursor_ + part.end);
   cursor_ += take;
   last_global_size_ = take;
   out = make_batch(*data_, chosen, options_.pad_to, options_.crop_to);

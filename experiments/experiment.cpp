@@ -274,7 +274,8 @@ nlohmann::json run_experiment(ExperimentSpec s) {
                  run.splits.test.size(), (long long)net->parameter_count(), s.out.c_str());
   TrainResult tr = train_network(*net, run.data, run.splits, task, to);
 
-  Inference test = run_inference_sharded(*net, run.data, run.splits.test, task, to.input, to.batch_size);
+  Inference test =
+      run_inference_sharded(*net, run.data, run.splits.test, task, to.input, to.batch_size);
   nlohmann::json metrics = task_metrics(test, task);
   metrics["best_epoch"] = tr.best_epoch;
   metrics["epochs_run"] = tr.epochs_run;

@@ -80,7 +80,9 @@ nlohmann::json run_grid(const GridSpec& g) {
             best_val_rho = val_rho;
             best = row;
           }
-          if (writer) write_json_file((fs::path(g.out) / "grid.json").string(), {{"rows", rows}, {"best", best}});
+          if (writer)
+            write_json_file((fs::path(g.out) / "grid.json").string(),
+                            {{"rows", rows}, {"best", best}});
         }
   nlohmann::json metrics = {{"spearman", {{g.target, best.is_null() ? nlohmann::json(nullptr) : best["spearman"]}}},
                             {"best", best},

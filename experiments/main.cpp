@@ -11,7 +11,6 @@
 #include <iostream>
 
 #include "engine/dist/transport.h"
-
 #include "experiments/cli.h"
 
 using namespace melgrad;
@@ -70,7 +69,8 @@ static int run(int argc, char** argv, std::ostream& errors) {
     cli::Args args(*cmd, rest);
     return cmd->run(args);
   } catch (const cli::UsageError& e) {
-    errors << "melgrad " << cmd->name << ": " << e.what() << "\n\n" << cli::usage(*cmd) << std::flush;
+    errors << "melgrad " << cmd->name << ": " << e.what() << "\n\n"
+           << cli::usage(*cmd) << std::flush;
     return 2;
   } catch (const std::exception& e) {
     errors << "melgrad " << cmd->name << ": error: " << e.what() << "\n" << std::flush;

@@ -13,8 +13,8 @@
 
 #include "engine/autograd.h"
 #include "engine/dist/sync_batch_norm.h"
-#include "engine/nn/cnn_layers.h"
 #include "engine/io/tensor_file.h"
+#include "engine/nn/cnn_layers.h"
 #include "engine/optim/optim.h"
 #include "experiments/distributed.h"
 #include "experiments/graph_step.h"
@@ -108,11 +108,13 @@ LoopState load_last(const std::string& path, models::Network& net, optim::Adam& 
 
 // Data-parallel resume: rank 0 read last.h5; the model, Adam's state and the loop position
 // go to every rank (which may be more or fewer than the run had before).
-void share_training_state(dist::Transport& world, models::Network& net, optim::Adam& adam, LoopState& s) {
+void share_training_state(dist::Transport& world, models::Network& net, optim::Adam& adam,
+                          LoopState& s) {
   broadcast_state(world, net);
   NoGradGuard no_grad;
   for (size_t i = 0; i < adam.params().size(); ++i)
-    for (Tensor* t : {&adam.exp_avg(i), &adam.exp_avg_sq(i)}) dist::transport_for(t->device()).broadcast(*t, 0);
+    for (Tensor* t : {&adam.exp_avg(i), &adam.exp_avg_sq(i)})
+      dist::transport_for(t->device()).broadcast(*t, 0);
   int64_t steps = adam.steps_taken();
   std::string bytes(reinterpret_cast<const char*>(&s), sizeof s);
   bytes.append(reinterpret_cast<const char*>(&steps), sizeof steps);
@@ -135,17 +137,20 @@ class ProgressLine {
  public:
   // `ranks` > 1: data-parallel (clips/s is then the ranks' sum); only rank 0 prints.
   ProgressLine(std::string label, bool bar, int ranks, bool printer)
-      : label_(std::move(label)), tty_(bar && isatty(STDERR_FILENO)), printer_(printer),
+      : label_(std::move(label)),
+        tty_(bar && isatty(STDERR_FILENO)),
+        printer_(printer),
         ranks_(ranks > 1 ? " " + std::to_string(ranks) + " ranks" : "") {}
   void batch(int64_t epoch, int64_t epochs, int64_t b, int64_t batches, double loss, double clips_per_s, double eta) {
     if (!printer_ || !tty_ || seconds_since(last_) < 0.2) return;
     last_ = Clock::now();
     const int width = 20;
     const int filled = static_cast<int>(width * b / std::max<int64_t>(batches, 1));
-    std::fprintf(stderr, "\r\033[K%s epoch %lld/%lld [%s%s] %lld/%lld loss %.4f %.1f clips/s%s ETA %s", label_.c_str(),
-                 (long long)epoch, (long long)epochs, std::string(filled, '#').c_str(),
-                 std::string(width - filled, '.').c_str(), (long long)b, (long long)batches, loss, clips_per_s,
-                 ranks_.c_str(), clock_text(eta).c_str());
+    std::fprintf(
+        stderr, "\r\033[K%s epoch %lld/%lld [%s%s] %lld/%lld loss %.4f %.1f clips/s%s ETA %s",
+        label_.c_str(), (long long)epoch, (long long)epochs, std::string(filled, '#').c_str(),
+        std::string(width - filled, '.').c_str(), (long long)b, (long long)batches, loss,
+        clips_per_s, ranks_.c_str(), clock_text(eta).c_str());
     std::fflush(stderr);
   }
   const std::string& ranks() const { return ranks_; }
@@ -209,17 +214,24 @@ TrainResult train_network(models::Network& net, const data::SubsetData& data, co
     world.set_timeout(o.dist_timeout);
     dist::Transport& transport = dist::transport_for(network_device(net));
     transport.set_timeout(o.dist_timeout);
-    buckets = std::make_unique<GradientBuckets>(transport, params, static_cast<int64_t>(o.bucket_mb * (1 << 20)));
+    buckets = std::make_unique<GradientBuckets>(transport, params,
+                                                static_cast<int64_t>(o.bucket_mb * (1 << 20)));
   }
   data::Batcher batcher(data, splits.train,
-                        {.batch_size = o.batch_size, .shuffle = true, .seed = o.seed, .pad_to = o.input.pad_to,
-                         .crop_to = o.input.crop_to, .shard_rank = world.rank(), .shard_count = world.size()});
+                        {.batch_size = o.batch_size,
+                         .shuffle = true,
+                         .seed = o.seed,
+                         .pad_to = o.input.pad_to,
+                         .crop_to = o.input.crop_to,
+                         .shard_rank = world.rank(),
+                         .shard_count = world.size()});
   const int64_t batches = batcher.batches_per_epoch();
   const int64_t last_batch = int64_t(splits.train.size()) - (batches - 1) * o.batch_size;
   if (sync_bn && std::min(o.batch_size, last_batch) < world.size())
-    throw std::invalid_argument("--sync-bn: every rank needs clips in every batch, but a batch of " +
-                                std::to_string(std::min(o.batch_size, last_batch)) + " clips meets " +
-                                std::to_string(world.size()) + " ranks; change --batch-size");
+    throw std::invalid_argument(
+        "--sync-bn: every rank needs clips in every batch, but a batch of " +
+        std::to_string(std::min(o.batch_size, last_batch)) + " clips meets " +
+        std::to_string(world.size()) + " ranks; change --batch-size");
   ProgressLine progress(o.label, o.progress_bar, world.size(), writer);
 
   LoopState s;
@@ -251,13 +263,15 @@ TrainResult train_network(models::Network& net, const data::SubsetData& data, co
     for (int64_t b = 0; b < s.batches_done; ++b) batcher.next(batch);  // already trained before the interruption
     const double resumed_train_seconds = s.partial_train_seconds;
     for (int64_t b = s.batches_done + 1; batcher.next(batch); ++b) {
-      const uint64_t step_seed = models::derive_seed(models::derive_seed(o.seed, uint64_t(epoch)), uint64_t(b));
+      const uint64_t step_seed =
+          models::derive_seed(models::derive_seed(o.seed, uint64_t(epoch)), uint64_t(b));
       double value = 0;  // the batch's mean loss
       int64_t clips = batch.size();
       bool interrupted = false;
       if (!parallel) {
         const BatchTensors t = batch_tensors(batch, task);
-        value = graphed_step.run(t, step_seed).item();  // the step's one read-back (logging, NaN stop)
+        value =
+            graphed_step.run(t, step_seed).item();  // the step's one read-back (logging, NaN stop)
         interrupted = interrupt_requested();
       } else {
         // This rank's shard; gradients summed over ranks weighted by shard size. Dropout
@@ -270,20 +284,22 @@ TrainResult train_network(models::Network& net, const data::SubsetData& data, co
           const double rank_weight = double(batch.size()) / double(clips);
           nn::BatchNormTrainingGuard global_batch_statistics(
               sync_bn ? nn::BatchNormTrainingForward([&](nn::BatchNorm2d& bn, const Tensor& x) {
-                return dist::sync_batch_norm(x, bn.weight, bn.bias,
-                                             bn.running_mean.defined() ? &bn.running_mean : nullptr,
-                                             bn.running_var.defined() ? &bn.running_var : nullptr, bn.momentum,
-                                             bn.eps, dist::transport_for(x.device()), rank_weight);
+                return dist::sync_batch_norm(
+                    x, bn.weight, bn.bias, bn.running_mean.defined() ? &bn.running_mean : nullptr,
+                    bn.running_var.defined() ? &bn.running_var : nullptr, bn.momentum, bn.eps,
+                    dist::transport_for(x.device()), rank_weight);
               })
                       : nn::BatchNormTrainingForward());
-          const uint64_t seed = world.rank() ? models::derive_seed(step_seed, 0xd15700 + world.rank()) : step_seed;
-          loss_sum = graphed_step.run(batch_tensors(batch, task), seed).item() * double(batch.size());
+          const uint64_t seed =
+              world.rank() ? models::derive_seed(step_seed, 0xd15700 + world.rank()) : step_seed;
+          loss_sum =
+              graphed_step.run(batch_tensors(batch, task), seed).item() * double(batch.size());
         } else {
           for (Tensor& p : params) p.zero_grad();  // a rank without clips adds zeros
         }
         buckets->finish();
-        const Tensor all = world.all_gather(
-            Tensor::from_vector(std::vector<double>{loss_sum, interrupt_requested() ? 1.0 : 0.0}, {2}));
+        const Tensor all = world.all_gather(Tensor::from_vector(
+            std::vector<double>{loss_sum, interrupt_requested() ? 1.0 : 0.0}, {2}));
         const std::vector<double> v = all.to_vector();
         double sum = 0;
         for (int r = 0; r < world.size(); ++r) {
@@ -325,7 +341,9 @@ TrainResult train_network(models::Network& net, const data::SubsetData& data, co
       s.best_val_loss = val.mean_loss;
       s.best_epoch = epoch;
       s.bad_epochs = 0;
-      if (writer) io::save_module(best_path, net, {{"epoch", std::to_string(epoch)}, {"val_loss", exact(val.mean_loss)}});
+      if (writer)
+        io::save_module(best_path, net,
+                        {{"epoch", std::to_string(epoch)}, {"val_loss", exact(val.mean_loss)}});
     } else {
       ++s.bad_epochs;
     }
@@ -346,7 +364,8 @@ TrainResult train_network(models::Network& net, const data::SubsetData& data, co
     ++epochs_timed;
 
     char text[320];
-    std::snprintf(text, sizeof text, "%s epoch %lld/%lld train loss %.4f val loss %.4f %s %.1f clips/s%s %.1f s%s",
+    std::snprintf(text, sizeof text,
+                  "%s epoch %lld/%lld train loss %.4f val loss %.4f %s %.1f clips/s%s %.1f s%s",
                   o.label.c_str(), (long long)epoch, (long long)o.epochs, train_loss, val.mean_loss,
                   validation_text(fields).c_str(), clips_per_s, progress.ranks().c_str(), seconds,
                   best ? " *" : "");

@@ -214,8 +214,10 @@ void MpiPending::wait() {
   while (!test()) {
     const auto now = Clock::now();
     if (now > deadline) throw DistTimeout(t_.roll_call(what_));
-    if (now - start > std::chrono::seconds(1)) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    else sched_yield();
+    if (now - start > std::chrono::seconds(1))
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    else
+      sched_yield();
   }
 }
 
