@@ -224,3 +224,27 @@ TEST_CASE(
   CHECK(log_lines(synced)[0]["train_loss"].get<double>() ==
         doctest::Approx(log_lines(single)[0]["train_loss"].get<double>()).epsilon(1e-6));
 }
+
+TEST_CASE("mpirun -np 2 melgrad study runs CNN, BiLSTM and transfer experiments; rank 0 writes") {
+  const fs::path study = scratch() / "study-2ranks";
+  Result r = mpirun(
+      2, {"study", "--quick", "--data", tiny_data(), "--frames", "16", "--threads", "1",
+          "--no-progress", "--only", "genre-cnn-mel-beat,genre-lstm-chroma-beat,transfer-valence",
+          "--out", study.string()});
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  const json metrics = read_json(study / "metrics.json");
+  for (const char* name : {"genre-cnn-mel-beat", "genre-lstm-chroma-beat", "transfer-valence"}) {
+    CAPTURE(name);
+    CHECK(metrics.contains(name));
+    CHECK(fs::exists(study / name / "best.h5"));
+    CHECK(log_lines(study / name).size() == 2);  // --quick: two epochs, one line each
+  }
+  CHECK(fs::exists(study / "report.html"));
+  // One process printed: the experiment's result line (stdout) appears once.
+  size_t result_lines = 0;
+  std::istringstream out(r.out);
+  for (std::string line; std::getline(out, line);)
+    if (line.rfind("genre-lstm-chroma-beat: test accuracy", 0) == 0) ++result_lines;
+  CHECK(result_lines == 1);
+}
