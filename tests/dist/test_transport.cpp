@@ -70,9 +70,9 @@ TEST_CASE("a rank that does not arrive is named within the deadline") {
                          dist::DistTimeout);
     const double waited =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    CHECK(waited < 1.0 + 1.0 + 1.5);  // deadline + roll call (min(5 s, deadline)) + slack
+    CHECK(waited < 1.0 + 1.0 + 3.0);  // deadline + roll call (min(5 s, deadline)) + slack
   } else {
-    std::this_thread::sleep_for(std::chrono::milliseconds(2600));  // past rank 0's roll call
+    std::this_thread::sleep_for(std::chrono::milliseconds(4000));  // past rank 0's roll call
     w.set_timeout(60);
     w.barrier();  // joins the barrier rank 0 abandoned
   }
