@@ -34,8 +34,20 @@ Batch make_batch(const SubsetData& data, const std::vector<int64_t>& clip_indice
   return b;
 }
 
+ShardRange shard_of(int64_t n, int rank, int count) {
+  if (count < 1 || rank < 0 || rank >= count)
+    throw std::invalid_argument("shard_of: part " + std::to_string(rank) + " of " +
+                                std::to_string(count));
+  const int64_t base = n / count, extra = n % count;
+  ShardRange s;
+  s.begin = rank * base + std::min<int64_t>(rank, extra);
+  s.end = s.begin + base + (rank < extra ? 1 : 0);
+  return s;
+}
+
 Batcher::Batcher(const SubsetData& data, std::vector<int64_t> indices, BatcherOptions options)
     : data_(&data), indices_(std::move(indices)), options_(options) {
+  shard_of(0, options_.shard_rank, options_.shard_count);  // checks the shard's numbers
   if (options_.batch_size < 1)
     throw std::invalid_argument("Batcher: batch_size must be >= 1, got " + std::to_string(options_.batch_size));
   for (int64_t i : indices_)
@@ -64,8 +76,11 @@ bool Batcher::next(Batch& out) {
   const int64_t left = n - cursor_;
   if (left <= 0 || (options_.drop_last && left < options_.batch_size)) return false;
   const int64_t take = std::min(left, options_.batch_size);
-  std::vector<int64_t> chosen(order_.begin() + cursor_, order_.begin() + cursor_ + take);
+  const ShardRange part = shard_of(take, options_.shard_rank, options_.shard_count);
+  std::vector<int64_t> chosen(order_.begin() + cursor_ + part.begin,
+                              order_.begin() + cursor_ + part.end);
   cursor_ += take;
+  last_global_size_ = take;
   out = make_batch(*data_, chosen, options_.pad_to, options_.crop_to);
   return true;
 }

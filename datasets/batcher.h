@@ -38,7 +38,19 @@ struct BatcherOptions {
   uint64_t seed = 42;
   int64_t pad_to = 0;      // pad every batch to at least this many frames (0: batch maximum)
   int64_t crop_to = 0;     // cut clips longer than this many frames (0: never)
+  // Data-parallel training: each batch of batch_size clips (the global batch) is cut into
+  // shard_count contiguous parts (shard_of) and next() returns part shard_rank (possibly
+  // empty: size() 0). The global order is the single process's.
+  int shard_rank = 0, shard_count = 1;
 };
+
+// The contiguous part [begin, end) of n items that part `rank` of `count` takes; the first
+// n % count parts take one more, so the parts in order give back the n items.
+struct ShardRange {
+  int64_t begin = 0, end = 0;
+  int64_t size() const { return end - begin; }
+};
+ShardRange shard_of(int64_t n, int rank, int count);
 
 class Batcher {
  public:
@@ -47,6 +59,7 @@ class Batcher {
 
   void start_epoch(int64_t epoch);  // sets the order of the epoch and rewinds
   bool next(Batch& out);            // false at the end of the epoch
+  int64_t last_global_size() const { return last_global_size_; }  // clips of the last global batch
   int64_t batches_per_epoch() const;
   int64_t clip_count() const { return static_cast<int64_t>(indices_.size()); }
   const std::vector<int64_t>& epoch_order() const { return order_; }
@@ -56,6 +69,7 @@ class Batcher {
   std::vector<int64_t> indices_, order_;
   BatcherOptions options_;
   int64_t cursor_ = 0;
+  int64_t last_global_size_ = 0;
 };
 
 // Builds one batch from the given clip indices (used by Batcher; handy for evaluation).

@@ -17,6 +17,13 @@ bool grad_enabled() { return t_grad_enabled; }
 NoGradGuard::NoGradGuard() : previous_(t_grad_enabled) { t_grad_enabled = false; }
 NoGradGuard::~NoGradGuard() { t_grad_enabled = previous_; }
 
+static thread_local LeafGradReadyHook t_leaf_ready_hook;
+LeafGradReadyGuard::LeafGradReadyGuard(LeafGradReadyHook hook)
+    : previous_(std::move(t_leaf_ready_hook)) {
+  t_leaf_ready_hook = std::move(hook);
+}
+LeafGradReadyGuard::~LeafGradReadyGuard() { t_leaf_ready_hook = std::move(previous_); }
+
 bool needs_grad(const TensorList& inputs) {
   if (!t_grad_enabled) return false;
   for (const Tensor& t : inputs)
@@ -128,9 +135,26 @@ void run_backward(const Tensor& root, const Tensor& gradient, bool retain_graph)
   pending[start].resize(start->output_shapes.size());
   accumulate_shared(pending[start][root.impl().output_nr], seed);
 
-  for (Node* node : topological_order(start)) {
+  const std::vector<Node*> order = topological_order(start);
+  // With a leaf-ready hook: how many edges of the graph still lead into each leaf; a leaf
+  // is ready when its count reaches zero (after a node accumulated into it or was skipped).
+  std::unordered_map<TensorImpl*, int> leaf_edges_left;
+  if (t_leaf_ready_hook)
+    for (Node* node : order)
+      for (const Edge& e : node->inputs)
+        if (e.leaf) ++leaf_edges_left[e.leaf.get()];
+  auto leaf_edges_done = [&](const Node* node) {
+    if (!t_leaf_ready_hook) return;
+    for (const Edge& e : node->inputs)
+      if (e.leaf && --leaf_edges_left[e.leaf.get()] == 0) t_leaf_ready_hook(*e.leaf);
+  };
+
+  for (Node* node : order) {
     auto it = pending.find(node);
-    if (it == pending.end()) continue;  // reached by no gradient
+    if (it == pending.end()) {  // reached by no gradient
+      leaf_edges_done(node);
+      continue;
+    }
     if (node->released)
       throw std::logic_error("backward through a graph that was already freed (op '" +
                              node->op->name +
@@ -163,6 +187,7 @@ void run_backward(const Tensor& root, const Tensor& gradient, bool retain_graph)
         accumulate_owned(e.leaf->grad, g);
       }
     }
+    leaf_edges_done(node);
     if (!retain_graph) {
       node->backward = nullptr;  // frees the saved tensors
       node->released = true;

@@ -69,4 +69,21 @@ void record(const OpInfo& op, const TensorList& inputs, TensorList& outputs,
 
 void run_backward(const Tensor& root, const Tensor& gradient, bool retain_graph);
 
+// Called during a backward once per leaf, as soon as the leaf's .grad holds every gradient
+// this backward gives it (the last edge into it is done), so data-parallel training can
+// start reducing a bucket of gradients while the backward goes on (experiments/
+// distributed.h). Installed for the guard's lifetime on the calling thread (as
+// NoGradGuard); the backward does no extra work when none is installed.
+using LeafGradReadyHook = std::function<void(TensorImpl& leaf)>;
+class LeafGradReadyGuard {
+ public:
+  explicit LeafGradReadyGuard(LeafGradReadyHook hook);
+  ~LeafGradReadyGuard();
+  LeafGradReadyGuard(const LeafGradReadyGuard&) = delete;
+  LeafGradReadyGuard& operator=(const LeafGradReadyGuard&) = delete;
+
+ private:
+  LeafGradReadyHook previous_;
+};
+
 }  // namespace melgrad

@@ -11,6 +11,7 @@
 #include "engine/backend.h"
 #include "engine/determinism.h"
 #include "engine/io/tensor_file.h"
+#include "experiments/distributed.h"
 #include "experiments/model_config.h"
 #include "experiments/trainer.h"
 #include "models/transfer.h"
@@ -202,17 +203,23 @@ nlohmann::json run_experiment(ExperimentSpec s) {
   const Device device = check_device(s.device);
   if (s.label.empty()) s.label = s.command;
   if (s.out.empty()) s.out = default_run_dir(s.command);
-  prepare_run_dir(s.out, s.mode);
+  // Data-parallel (mpirun): rank 0 names the folder and alone writes into it.
+  dist::Transport& world = dist::world();
+  const bool writer = world.rank() == 0;
+  world.broadcast_bytes(s.out, 0);
+  if (writer) prepare_run_dir(s.out, s.mode);
   const fs::path dir(s.out);
   const bool resume = s.mode == RunDirMode::resume;
 
   nlohmann::json config;
   RunData run;
   if (resume) {
-    config = read_json_file((dir / "config.json").string());
+    std::string text = writer ? read_json_file((dir / "config.json").string()).dump() : "";
+    world.broadcast_bytes(text, 0);
+    config = nlohmann::json::parse(text);
     if (s.epochs_given && s.epochs != config.at("epochs").get<int64_t>()) {
       config["epochs"] = s.epochs;
-      write_json_file((dir / "config.json").string(), config);
+      if (writer) write_json_file((dir / "config.json").string(), config);
     }
     run = load_run_data(config, s.strict);
   } else {
@@ -222,8 +229,10 @@ nlohmann::json run_experiment(ExperimentSpec s) {
     run.data = load_data(s.data_dir, subset, s.features, s.strict);
     run.splits = data::make_splits(run.data, s.split_seed);
     config = fresh_config(s, run.data, run.splits);
-    write_json_file((dir / "config.json").string(), config);
+    check_same_run(config, run.data);
+    if (writer) write_json_file((dir / "config.json").string(), config);
   }
+  if (resume) check_same_run(config, run.data);
   const std::string label = config.value("label", config.at("command").get<std::string>());
   print_load_report(label, run.data);
   const Task task = task_for_config(config);
@@ -258,19 +267,25 @@ nlohmann::json run_experiment(ExperimentSpec s) {
   to.label = label;
   to.progress_bar = s.progress_bar;
   to.cuda_graphs = s.cuda_graphs;
+  to.bucket_mb = s.bucket_mb;
+  to.dist_timeout = s.dist_timeout;
+  to.sync_bn = s.sync_bn;
   if (!resume)
     std::fprintf(stderr, "%s: %s; %zu train / %zu val / %zu test clips; %lld parameters; run folder %s\n", label.c_str(),
                  mc.at("summary").get<std::string>().c_str(), run.splits.train.size(), run.splits.val.size(),
                  run.splits.test.size(), (long long)net->parameter_count(), s.out.c_str());
   TrainResult tr = train_network(*net, run.data, run.splits, task, to);
 
-  Inference test = run_inference(*net, run.data, run.splits.test, task, to.input, to.batch_size);
+  Inference test =
+      run_inference_sharded(*net, run.data, run.splits.test, task, to.input, to.batch_size);
   nlohmann::json metrics = task_metrics(test, task);
   metrics["best_epoch"] = tr.best_epoch;
   metrics["epochs_run"] = tr.epochs_run;
   metrics["train_seconds"] = tr.train_seconds;
-  write_json_file((dir / "predictions.json").string(), predictions_json(test, task));
-  write_json_file((dir / "metrics.json").string(), metrics);
+  if (writer) {
+    write_json_file((dir / "predictions.json").string(), predictions_json(test, task));
+    write_json_file((dir / "metrics.json").string(), metrics);
+  }
   std::printf("%s: %s; best epoch %lld of %lld, %.0f s; run folder %s\n", label.c_str(),
               metrics_summary(metrics).c_str(), (long long)tr.best_epoch, (long long)tr.epochs_run, tr.train_seconds,
               s.out.c_str());

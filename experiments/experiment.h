@@ -49,6 +49,9 @@ struct ExperimentSpec {
   bool strict = false;        // --strict: a label row whose clip file is missing is an error
   std::string label;          // progress and summary lines ("" = the command)
   bool progress_bar = true;
+  double bucket_mb = 25;     // data-parallel (mpirun): gradient bucket size
+  double dist_timeout = 60;  // data-parallel: seconds before a missing rank stops the run
+  bool sync_bn = false;      // data-parallel: BatchNorm statistics over the global batch
 };
 
 // The study's recipe (REFERENCE §2) as defaults for a command and model: channels and pool

@@ -5,6 +5,7 @@
 
 #include "datasets/default_data.h"
 #include "engine/determinism.h"
+#include "experiments/distributed.h"
 #include "experiments/interrupt.h"
 #include "experiments/model_config.h"
 
@@ -47,6 +48,11 @@ std::vector<cli::Option> training_options() {
       {"no-standardise", "do not standardise each band with the train split's mean and std", "", true},
       strict_option(),
       {"no-progress", "no in-place progress bar (one line per epoch only)", "", true},
+      {"bucket-mb", "under mpirun: MiB of gradients per all-reduce bucket", "25"},
+      {"dist-timeout", "under mpirun: seconds a collective may wait for a rank before all stop",
+       "60"},
+      {"sync-bn", "under mpirun: BatchNorm statistics over the global batch (default: per rank)",
+       "", true},
   };
 }
 
@@ -120,8 +126,15 @@ ExperimentSpec spec_from_args(const cli::Args& a, const std::string& command, co
   s.standardise = !a.flag("no-standardise");
   s.strict = a.flag("strict");
   s.progress_bar = !a.flag("no-progress");
-  // Resolving the default data set may generate it (once), so it comes last.
-  if (s.mode != RunDirMode::resume) s.data_dir = data::resolve_data_dir(a.str("data"));
+  s.bucket_mb = a.number("bucket-mb");
+  s.dist_timeout = a.number("dist-timeout");
+  s.sync_bn = a.flag("sync-bn");
+  if (!(s.bucket_mb > 0) || !(s.dist_timeout > 0))
+    throw cli::UsageError("--bucket-mb and --dist-timeout must be > 0");
+  // Resolving the default data set may generate it (once, by rank 0 under mpirun), so it
+  // comes last.
+  if (s.mode != RunDirMode::resume)
+    rank0_first([&] { s.data_dir = data::resolve_data_dir(a.str("data")); });
   return s;
 }
 

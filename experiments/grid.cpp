@@ -5,6 +5,8 @@
 #include <cstdio>
 #include <filesystem>
 
+#include "engine/dist/transport.h"
+
 namespace fs = std::filesystem;
 
 namespace melgrad::experiments {
@@ -23,8 +25,9 @@ static RunDirMode cell_mode(const fs::path& dir) {
 
 nlohmann::json run_grid(const GridSpec& g) {
   if (g.out.empty()) throw std::invalid_argument("grid: no output folder");
-  if (!g.resume) prepare_run_dir(g.out, RunDirMode::fresh);
-  fs::create_directories(g.out);
+  const bool writer = dist::world().rank() == 0;  // mpirun: rank 0 alone writes
+  if (!g.resume && writer) prepare_run_dir(g.out, RunDirMode::fresh);
+  if (writer) fs::create_directories(g.out);
   const size_t cells = g.hidden.size() * g.layers.size() * g.lrs.size() * g.losses.size();
   nlohmann::json rows = nlohmann::json::array();
   size_t index = 0;
@@ -77,12 +80,14 @@ nlohmann::json run_grid(const GridSpec& g) {
             best_val_rho = val_rho;
             best = row;
           }
-          write_json_file((fs::path(g.out) / "grid.json").string(), {{"rows", rows}, {"best", best}});
+          if (writer)
+            write_json_file((fs::path(g.out) / "grid.json").string(),
+                            {{"rows", rows}, {"best", best}});
         }
   nlohmann::json metrics = {{"spearman", {{g.target, best.is_null() ? nlohmann::json(nullptr) : best["spearman"]}}},
                             {"best", best},
                             {"cells", rows.size()}};
-  write_json_file((fs::path(g.out) / "metrics.json").string(), metrics);
+  if (writer) write_json_file((fs::path(g.out) / "metrics.json").string(), metrics);
   return metrics;
 }
 

@@ -8,6 +8,7 @@
 
 #include <sys/resource.h>
 
+#include "experiments/distributed.h"
 #include "experiments/grid.h"
 #include "experiments/interrupt.h"
 #if __has_include("experiments/report.h")
@@ -127,8 +128,9 @@ std::vector<StudyExperiment> study_plan(const StudyOptions& o) {
 int run_study(const StudyOptions& o) {
   using Clock = std::chrono::steady_clock;
   const Clock::time_point start = Clock::now();
-  if (!o.resume) prepare_run_dir(o.out, RunDirMode::fresh);
-  fs::create_directories(o.out);
+  const bool writer = dist::world().rank() == 0;  // mpirun: rank 0 alone writes
+  if (!o.resume && writer) prepare_run_dir(o.out, RunDirMode::fresh);
+  if (writer) fs::create_directories(o.out);
   const fs::path dir(o.out);
   const std::vector<StudyExperiment> plan = study_plan(o);
 
@@ -164,6 +166,7 @@ int run_study(const StudyOptions& o) {
   };
   auto save = [&] {
     study["seconds"] = seconds_before + std::chrono::duration<double>(Clock::now() - start).count();
+    if (!writer) return;
     write_json_file((dir / "study.json").string(), study);
     write_json_file((dir / "metrics.json").string(), all_metrics);
   };
@@ -222,6 +225,7 @@ int run_study(const StudyOptions& o) {
               study["dataset"]["name"].get<std::string>().c_str());
   for (const auto& [name, m] : all_metrics.items()) std::printf("  %-24s %s\n", name.c_str(), metrics_summary(m).c_str());
 #ifdef MELGRAD_HAVE_REPORT
+  if (!writer) return 0;
   report::ReportFiles files = report::write_study_report(o.out);
   std::printf("report: %s (also %s)\n", files.html.c_str(), files.markdown.c_str());
 #else

@@ -6,13 +6,17 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <limits>
 #include <stdexcept>
 
 #include "engine/autograd.h"
+#include "engine/dist/sync_batch_norm.h"
 #include "engine/io/tensor_file.h"
+#include "engine/nn/cnn_layers.h"
 #include "engine/optim/optim.h"
+#include "experiments/distributed.h"
 #include "experiments/graph_step.h"
 #include "experiments/interrupt.h"
 #include "experiments/run_folder.h"
@@ -102,6 +106,24 @@ LoopState load_last(const std::string& path, models::Network& net, optim::Adam& 
   return s;
 }
 
+// Data-parallel resume: rank 0 read last.h5; the model, Adam's state and the loop position
+// go to every rank (which may be more or fewer than the run had before).
+void share_training_state(dist::Transport& world, models::Network& net, optim::Adam& adam,
+                          LoopState& s) {
+  broadcast_state(world, net);
+  NoGradGuard no_grad;
+  for (size_t i = 0; i < adam.params().size(); ++i)
+    for (Tensor* t : {&adam.exp_avg(i), &adam.exp_avg_sq(i)})
+      dist::transport_for(t->device()).broadcast(*t, 0);
+  int64_t steps = adam.steps_taken();
+  std::string bytes(reinterpret_cast<const char*>(&s), sizeof s);
+  bytes.append(reinterpret_cast<const char*>(&steps), sizeof steps);
+  world.broadcast_bytes(bytes, 0);  // the same build on every rank (checked at start)
+  std::memcpy(&s, bytes.data(), sizeof s);
+  std::memcpy(&steps, bytes.data() + sizeof s, sizeof steps);
+  adam.set_steps_taken(steps);
+}
+
 std::string clock_text(double seconds) {
   const int64_t s = static_cast<int64_t>(seconds + 0.5);
   char buf[32];
@@ -113,26 +135,35 @@ std::string clock_text(double seconds) {
 // The in-place progress line (terminals only) and the per-epoch lines (always).
 class ProgressLine {
  public:
-  ProgressLine(std::string label, bool bar) : label_(std::move(label)), tty_(bar && isatty(STDERR_FILENO)) {}
+  // `ranks` > 1: data-parallel (clips/s is then the ranks' sum); only rank 0 prints.
+  ProgressLine(std::string label, bool bar, int ranks, bool printer)
+      : label_(std::move(label)),
+        tty_(bar && isatty(STDERR_FILENO)),
+        printer_(printer),
+        ranks_(ranks > 1 ? " " + std::to_string(ranks) + " ranks" : "") {}
   void batch(int64_t epoch, int64_t epochs, int64_t b, int64_t batches, double loss, double clips_per_s, double eta) {
-    if (!tty_ || seconds_since(last_) < 0.2) return;
+    if (!printer_ || !tty_ || seconds_since(last_) < 0.2) return;
     last_ = Clock::now();
     const int width = 20;
     const int filled = static_cast<int>(width * b / std::max<int64_t>(batches, 1));
-    std::fprintf(stderr, "\r\033[K%s epoch %lld/%lld [%s%s] %lld/%lld loss %.4f %.1f clips/s ETA %s", label_.c_str(),
-                 (long long)epoch, (long long)epochs, std::string(filled, '#').c_str(),
-                 std::string(width - filled, '.').c_str(), (long long)b, (long long)batches, loss, clips_per_s,
-                 clock_text(eta).c_str());
+    std::fprintf(
+        stderr, "\r\033[K%s epoch %lld/%lld [%s%s] %lld/%lld loss %.4f %.1f clips/s%s ETA %s",
+        label_.c_str(), (long long)epoch, (long long)epochs, std::string(filled, '#').c_str(),
+        std::string(width - filled, '.').c_str(), (long long)b, (long long)batches, loss,
+        clips_per_s, ranks_.c_str(), clock_text(eta).c_str());
     std::fflush(stderr);
   }
+  const std::string& ranks() const { return ranks_; }
   void line(const std::string& text) {
+    if (!printer_) return;
     std::fprintf(stderr, "%s%s\n", tty_ ? "\r\033[K" : "", text.c_str());
     std::fflush(stderr);
   }
 
  private:
   std::string label_;
-  bool tty_;
+  bool tty_, printer_;
+  std::string ranks_;  // " 2 ranks" or ""
   Clock::time_point last_ = Clock::now() - std::chrono::seconds(1);
 };
 
@@ -170,25 +201,52 @@ TrainResult train_network(models::Network& net, const data::SubsetData& data, co
   std::vector<Tensor> params = models::trainable_parameters(net);
   // Forward, loss and backward on the network's device, as a replayed CUDA graph where it
   // can be (graph_step.h); batches are uploaded once per step.
-  GraphedStep graphed_step(net, task, params, o.cuda_graphs);
+  dist::Transport& world = dist::world();
+  const bool parallel = world.size() > 1, writer = world.rank() == 0;
+  // SyncBatchNorm's collectives wait on the host, which a recorded step cannot do.
+  const bool sync_bn = parallel && o.sync_bn;
+  GraphedStep graphed_step(net, task, params, o.cuda_graphs && !sync_bn);
   std::string graph_note;
   optim::Adam adam(params, {.lr = o.lr, .weight_decay = o.weight_decay});
+  // Data-parallel under mpirun (distributed.h); rank 0 alone writes files and prints.
+  std::unique_ptr<GradientBuckets> buckets;
+  if (parallel) {
+    world.set_timeout(o.dist_timeout);
+    dist::Transport& transport = dist::transport_for(network_device(net));
+    transport.set_timeout(o.dist_timeout);
+    buckets = std::make_unique<GradientBuckets>(transport, params,
+                                                static_cast<int64_t>(o.bucket_mb * (1 << 20)));
+  }
   data::Batcher batcher(data, splits.train,
-                        {.batch_size = o.batch_size, .shuffle = true, .seed = o.seed, .pad_to = o.input.pad_to,
-                         .crop_to = o.input.crop_to});
+                        {.batch_size = o.batch_size,
+                         .shuffle = true,
+                         .seed = o.seed,
+                         .pad_to = o.input.pad_to,
+                         .crop_to = o.input.crop_to,
+                         .shard_rank = world.rank(),
+                         .shard_count = world.size()});
   const int64_t batches = batcher.batches_per_epoch();
-  ProgressLine progress(o.label, o.progress_bar);
+  const int64_t last_batch = int64_t(splits.train.size()) - (batches - 1) * o.batch_size;
+  if (sync_bn && std::min(o.batch_size, last_batch) < world.size())
+    throw std::invalid_argument(
+        "--sync-bn: every rank needs clips in every batch, but a batch of " +
+        std::to_string(std::min(o.batch_size, last_batch)) + " clips meets " +
+        std::to_string(world.size()) + " ranks; change --batch-size");
+  ProgressLine progress(o.label, o.progress_bar, world.size(), writer);
 
   LoopState s;
-  if (o.resume) {
+  if (o.resume && writer) {
     s = load_last(last_path, net, adam);
     truncate_log(log_path, s.epochs_done);
+  }
+  if (parallel) share_training_state(world, net, adam, s);  // also a fresh run: rank 0's weights
+  if (o.resume) {
     progress.line(o.label + ": resuming after epoch " + std::to_string(s.epochs_done) +
                   (s.batches_done ? ", batch " + std::to_string(s.batches_done) : std::string()) + " from " + last_path);
   }
   InterruptGuard interrupt_guard;
   auto stop_on_interrupt = [&](int64_t epoch, int64_t batch) {
-    save_last(last_path, net, adam, s);
+    if (writer) save_last(last_path, net, adam, s);
     throw Interrupted(o.label + ": interrupted at epoch " + std::to_string(epoch) + ", batch " + std::to_string(batch) +
                       " of " + std::to_string(batches) + "; the run's state is saved in " + last_path +
                       " (continue it with the same command and --resume)");
@@ -205,10 +263,51 @@ TrainResult train_network(models::Network& net, const data::SubsetData& data, co
     for (int64_t b = 0; b < s.batches_done; ++b) batcher.next(batch);  // already trained before the interruption
     const double resumed_train_seconds = s.partial_train_seconds;
     for (int64_t b = s.batches_done + 1; batcher.next(batch); ++b) {
-      const BatchTensors t = batch_tensors(batch, task);
-      const Tensor loss = graphed_step.run(
-          t, models::derive_seed(models::derive_seed(o.seed, uint64_t(epoch)), uint64_t(b)));
-      const double value = loss.item();  // the step's one read-back (logging, NaN stop)
+      const uint64_t step_seed =
+          models::derive_seed(models::derive_seed(o.seed, uint64_t(epoch)), uint64_t(b));
+      double value = 0;  // the batch's mean loss
+      int64_t clips = batch.size();
+      bool interrupted = false;
+      if (!parallel) {
+        const BatchTensors t = batch_tensors(batch, task);
+        value =
+            graphed_step.run(t, step_seed).item();  // the step's one read-back (logging, NaN stop)
+        interrupted = interrupt_requested();
+      } else {
+        // This rank's shard; gradients summed over ranks weighted by shard size. Dropout
+        // masks differ per rank (rank 0 draws the single process's seed).
+        clips = batcher.last_global_size();
+        buckets->begin_step(double(batch.size()) / double(clips));
+        double loss_sum = 0;
+        if (batch.size() > 0) {
+          LeafGradReadyGuard start_buckets_during_backward = buckets->guard();
+          const double rank_weight = double(batch.size()) / double(clips);
+          nn::BatchNormTrainingGuard global_batch_statistics(
+              sync_bn ? nn::BatchNormTrainingForward([&](nn::BatchNorm2d& bn, const Tensor& x) {
+                return dist::sync_batch_norm(
+                    x, bn.weight, bn.bias, bn.running_mean.defined() ? &bn.running_mean : nullptr,
+                    bn.running_var.defined() ? &bn.running_var : nullptr, bn.momentum, bn.eps,
+                    dist::transport_for(x.device()), rank_weight);
+              })
+                      : nn::BatchNormTrainingForward());
+          const uint64_t seed =
+              world.rank() ? models::derive_seed(step_seed, 0xd15700 + world.rank()) : step_seed;
+          loss_sum =
+              graphed_step.run(batch_tensors(batch, task), seed).item() * double(batch.size());
+        } else {
+          for (Tensor& p : params) p.zero_grad();  // a rank without clips adds zeros
+        }
+        buckets->finish();
+        const Tensor all = world.all_gather(Tensor::from_vector(
+            std::vector<double>{loss_sum, interrupt_requested() ? 1.0 : 0.0}, {2}));
+        const std::vector<double> v = all.to_vector();
+        double sum = 0;
+        for (int r = 0; r < world.size(); ++r) {
+          sum += v[size_t(2 * r)];
+          interrupted = interrupted || v[size_t(2 * r + 1)] != 0;
+        }
+        value = sum / double(clips);
+      }
       if (!std::isfinite(value))
         throw std::runtime_error(o.label + ": training stopped: the loss became " + std::to_string(value) +
                                  " at epoch " + std::to_string(epoch) + ", batch " + std::to_string(b) + " of " +
@@ -217,18 +316,19 @@ TrainResult train_network(models::Network& net, const data::SubsetData& data, co
       if (o.clip_grad_norm > 0) optim::clip_grad_norm_on_device(params, o.clip_grad_norm);
       adam.step();
       if (graphed_step.note() != graph_note) progress.line(o.label + ": " + (graph_note = graphed_step.note()));
-      s.partial_loss_sum += value * double(t.size);
-      s.partial_clips += t.size;
+      s.partial_loss_sum += value * double(clips);
+      s.partial_clips += clips;
       s.batches_done = b;
       s.partial_train_seconds = resumed_train_seconds + seconds_since(epoch_start);
       const double clips_per_s = s.partial_clips / std::max(s.partial_train_seconds, 1e-9);
       const double per_epoch = epochs_timed ? epoch_seconds_avg : s.partial_train_seconds / b * batches * 1.15;
       const double eta = per_epoch * (o.epochs - epoch) + std::max(0.0, per_epoch - s.partial_train_seconds);
       progress.batch(epoch, o.epochs, b, batches, s.partial_loss_sum / s.partial_clips, clips_per_s, eta);
-      if (interrupt_requested()) stop_on_interrupt(epoch, b);
+      if (interrupted) stop_on_interrupt(epoch, b);
     }
 
-    Inference val = run_inference(net, data, splits.val, task, o.input, o.batch_size);
+    if (parallel) broadcast_state(world, net);  // per-rank BatchNorm statistics: rank 0's
+    Inference val = run_inference_sharded(net, data, splits.val, task, o.input, o.batch_size);
     if (!std::isfinite(val.mean_loss))
       throw std::runtime_error(o.label + ": training stopped: the validation loss became " +
                                std::to_string(val.mean_loss) + " after epoch " + std::to_string(epoch) +
@@ -241,7 +341,9 @@ TrainResult train_network(models::Network& net, const data::SubsetData& data, co
       s.best_val_loss = val.mean_loss;
       s.best_epoch = epoch;
       s.bad_epochs = 0;
-      io::save_module(best_path, net, {{"epoch", std::to_string(epoch)}, {"val_loss", exact(val.mean_loss)}});
+      if (writer)
+        io::save_module(best_path, net,
+                        {{"epoch", std::to_string(epoch)}, {"val_loss", exact(val.mean_loss)}});
     } else {
       ++s.bad_epochs;
     }
@@ -250,30 +352,40 @@ TrainResult train_network(models::Network& net, const data::SubsetData& data, co
                            {"lr", adam.lr()},    {"seconds", seconds},       {"clips_per_s", clips_per_s},
                            {"best", best}};
     line.update(fields);
-    append_json_line(log_path, line);
+    if (writer) append_json_line(log_path, line);
     s.epochs_done = epoch;
     s.batches_done = 0;
     s.partial_loss_sum = 0;
     s.partial_clips = 0;
     s.partial_train_seconds = 0;
     s.train_seconds += seconds;
-    save_last(last_path, net, adam, s);
+    if (writer) save_last(last_path, net, adam, s);
     epoch_seconds_avg = (epoch_seconds_avg * epochs_timed + seconds) / (epochs_timed + 1);
     ++epochs_timed;
 
     char text[320];
-    std::snprintf(text, sizeof text, "%s epoch %lld/%lld train loss %.4f val loss %.4f %s %.1f clips/s %.1f s%s",
+    std::snprintf(text, sizeof text,
+                  "%s epoch %lld/%lld train loss %.4f val loss %.4f %s %.1f clips/s%s %.1f s%s",
                   o.label.c_str(), (long long)epoch, (long long)o.epochs, train_loss, val.mean_loss,
-                  validation_text(fields).c_str(), clips_per_s, seconds, best ? " *" : "");
+                  validation_text(fields).c_str(), clips_per_s, progress.ranks().c_str(), seconds,
+                  best ? " *" : "");
     progress.line(text);
     stopped_early = o.patience > 0 && s.bad_epochs >= o.patience;
     if (stopped_early)
       progress.line(o.label + ": early stop, no better validation loss for " + std::to_string(o.patience) +
                     " epochs; best epoch " + std::to_string(s.best_epoch));
-    if (interrupt_requested()) stop_on_interrupt(epoch, batches);
+    bool interrupted = interrupt_requested();
+    if (parallel) {
+      const Tensor flags = world.all_gather(Tensor::full({1}, interrupted ? 1.0 : 0.0, DType::f64));
+      for (double flag : flags.to_vector()) interrupted = interrupted || flag != 0;
+    }
+    if (interrupted) stop_on_interrupt(epoch, batches);
   }
-  if (!fs::exists(best_path)) throw std::runtime_error("training: no checkpoint at " + best_path);
-  io::load_module(best_path, net, /*strict=*/true);
+  if (writer) {
+    if (!fs::exists(best_path)) throw std::runtime_error("training: no checkpoint at " + best_path);
+    io::load_module(best_path, net, /*strict=*/true);
+  }
+  if (parallel) broadcast_state(world, net);
   TrainResult r;
   r.best_epoch = s.best_epoch;
   r.epochs_run = s.epochs_done;

@@ -9,6 +9,12 @@
 // of batch b of epoch e only on (seed, e, b), so a resumed run computes exactly what an
 // uninterrupted run computes; on the CPU with a fixed thread count the whole run is
 // bit-for-bit reproducible.
+//
+// Under mpirun with N ranks (engine/dist): each rank trains on its shard of every global
+// batch of batch_size clips (the single process's order), gradients are summed over ranks
+// in buckets weighted by shard size (so the step is the single process's step up to float
+// rounding), every rank steps the same Adam; validation is sharded and gathered; rank 0
+// alone writes log.jsonl and the checkpoints, and a resumed run may use another N.
 #pragma once
 
 #include <string>
@@ -33,6 +39,11 @@ struct TrainOptions {
   std::string label;    // names the run in progress lines
   bool progress_bar = true;  // draw in place when stderr is a terminal (epoch lines always)
   bool cuda_graphs = true;   // off a CPU: replay the step as a CUDA graph (graph_step.h)
+  // Data-parallel training (under mpirun, distributed.h): gradient bucket size and the
+  // deadline of every collective (a rank that died or hangs stops the others).
+  double bucket_mb = 25;
+  double dist_timeout = 60;
+  bool sync_bn = false;  // BatchNorm statistics over the global batch (default: per rank)
 };
 
 struct TrainResult {

@@ -57,6 +57,13 @@ BatchNorm2d::BatchNorm2d(int64_t num_features, double eps_, double momentum_, bo
   }
 }
 
+static thread_local BatchNormTrainingForward t_batch_norm_training;
+BatchNormTrainingGuard::BatchNormTrainingGuard(BatchNormTrainingForward forward)
+    : previous_(std::move(t_batch_norm_training)) {
+  t_batch_norm_training = std::move(forward);
+}
+BatchNormTrainingGuard::~BatchNormTrainingGuard() { t_batch_norm_training = std::move(previous_); }
+
 Tensor BatchNorm2d::forward(const Tensor& x) {
   if (x.dim() != 4)
     throw std::invalid_argument("BatchNorm2d: expected input [N, C, H, W], got " + x.str());
@@ -70,6 +77,7 @@ Tensor BatchNorm2d::forward(const Tensor& x) {
           to_dtype(to_dtype(num_batches_tracked, DType::f32) + 1.0, DType::i64));
     }
   }
+  if (is_training() && t_batch_norm_training) return t_batch_norm_training(*this, x);
   return batch_norm(x, weight, bias, tracking ? &running_mean : nullptr,
                     tracking ? &running_var : nullptr, is_training(), momentum, eps);
 }

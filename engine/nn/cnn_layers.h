@@ -6,7 +6,11 @@
 //                buffers "running_mean" (zeros), "running_var" (ones), "num_batches_tracked"
 //                (int64 scalar, +1 per training forward) when track_running_stats
 //   MaxPool2d    x [N, C, H, W] -> [N, C, Ho, Wo] (PyTorch's output size, floor or ceil mode)
+// BatchNormTrainingGuard: data-parallel SyncBatchNorm (engine/dist/sync_batch_norm.h) takes
+// over BatchNorm2d's training forward while installed on the calling thread.
 #pragma once
+
+#include <functional>
 
 #include "engine/nn/module.h"
 #include "engine/ops/cnn.h"
@@ -31,6 +35,20 @@ class BatchNorm2d : public Layer {
   Tensor weight, bias;
   Tensor running_mean, running_var, num_batches_tracked;
   double eps, momentum;
+};
+
+// While alive, every BatchNorm2d::forward in training mode on this thread calls `forward`
+// instead (after counting the batch); restores the previous one.
+using BatchNormTrainingForward = std::function<Tensor(BatchNorm2d& bn, const Tensor& x)>;
+class BatchNormTrainingGuard {
+ public:
+  explicit BatchNormTrainingGuard(BatchNormTrainingForward forward);
+  ~BatchNormTrainingGuard();
+  BatchNormTrainingGuard(const BatchNormTrainingGuard&) = delete;
+  BatchNormTrainingGuard& operator=(const BatchNormTrainingGuard&) = delete;
+
+ private:
+  BatchNormTrainingForward previous_;
 };
 
 class MaxPool2d : public Layer {

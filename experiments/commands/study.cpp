@@ -3,6 +3,7 @@
 #include "datasets/default_data.h"
 #include "engine/determinism.h"
 #include "experiments/cli.h"
+#include "experiments/distributed.h"
 #include "experiments/experiment.h"
 #include "experiments/experiment_cli.h"
 #include "experiments/model_config.h"
@@ -16,6 +17,7 @@ using namespace experiments;
 int run_study_command(const cli::Args& a) {
   StudyOptions o;
   o.out = a.str("out").empty() ? default_run_dir("study") : a.str("out");
+  dist::world().broadcast_bytes(o.out, 0);  // mpirun: rank 0's name for the folder
   o.quick = a.flag("quick");
   o.with_grid = a.flag("with-grid");
   o.resume = a.flag("resume");
@@ -35,7 +37,7 @@ int run_study_command(const cli::Args& a) {
   o.strict = a.flag("strict");
   check_device(o.device);
   apply_threads(a.integer("threads"));
-  o.data_dir = data::resolve_data_dir(a.str("data"));
+  rank0_first([&] { o.data_dir = data::resolve_data_dir(a.str("data")); });
   study_plan(o);  // validates --only before anything runs
   return run_study(o);
 }

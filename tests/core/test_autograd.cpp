@@ -112,3 +112,28 @@ TEST_CASE("view gradients reach the base through slices and reshapes") {
   y.backward();
   CHECK(x.grad().to_vector() == std::vector<double>{1, 2, 2, 1, 2, 2});
 }
+
+TEST_CASE("the leaf-ready hook fires once per leaf, after its last gradient arrived") {
+  // w is used twice (two edges into the leaf): the hook must wait for both; b once; x is a
+  // leaf without requires_grad (no edge). The values the hook sees are the final ones.
+  Tensor w = Tensor::from_vector(std::vector<float>{2.0f, -1.0f}, {2}).requires_grad_();
+  Tensor b = Tensor::from_vector(std::vector<float>{0.5f, 0.25f}, {2}).requires_grad_();
+  Tensor x = Tensor::from_vector(std::vector<float>{3.0f, 4.0f}, {2});
+  std::vector<std::pair<TensorImpl*, std::vector<double>>> seen;
+  {
+    LeafGradReadyGuard hook(
+        [&](TensorImpl& leaf) { seen.emplace_back(&leaf, Tensor(leaf.grad).to_vector()); });
+    sum(w * x + w * w + b).backward();
+  }
+  REQUIRE(seen.size() == 2);
+  for (const auto& [leaf, grad] : seen) {
+    if (leaf == &w.impl())
+      CHECK(grad == std::vector<double>{3.0 + 4.0, 4.0 - 2.0});  // x + 2w
+    else
+      CHECK(leaf == &b.impl());
+  }
+  // Outside the guard no hook runs.
+  w.zero_grad();
+  sum(w * x).backward();
+  CHECK(seen.size() == 2);
+}
