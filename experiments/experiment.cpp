@@ -10,7 +10,9 @@
 #include "datasets/batcher.h"
 #include "engine/backend.h"
 #include "engine/io/tensor_file.h"
+#include "experiments/cli.h"
 #include "experiments/model_config.h"
+#include "experiments/run_validation.h"
 #include "experiments/trainer.h"
 #include "models/transfer.h"
 
@@ -65,7 +67,13 @@ Device check_device(const std::string& device) {
 }
 
 void apply_threads(int64_t threads) {
-  if (threads < 0) throw std::invalid_argument("--threads must be >= 0, got " + std::to_string(threads));
+  if (threads < 0) throw cli::UsageError("option --threads must be >= 0, got " + std::to_string(threads));
+  const int64_t cores = omp_get_num_procs();
+  if (threads > cores) {  // more threads than cores only slows the run down
+    std::fprintf(stderr, "melgrad: --threads %lld is more than the %lld cores; using %lld\n",
+                 (long long)threads, (long long)cores, (long long)cores);
+    threads = cores;
+  }
   if (threads > 0) omp_set_num_threads(static_cast<int>(threads));
 }
 
@@ -187,7 +195,7 @@ static nlohmann::json fresh_config(ExperimentSpec& s, data::SubsetData& loaded, 
 // Transfer: the genre CNN's config decides the trunk and the frames of the regression CNN.
 static void adopt_transfer_source(ExperimentSpec& s) {
   if (s.transfer_from.empty()) throw std::invalid_argument("transfer: --from GENRE_RUN is required");
-  const nlohmann::json src = read_json_file((fs::path(s.transfer_from) / "config.json").string());
+  const nlohmann::json src = read_run_config(s.transfer_from);
   if (src.value("command", "") != "genre" || src.value("model", "") != "cnn")
     throw std::invalid_argument("transfer: '" + s.transfer_from + "' is not a genre CNN run (its config.json says " +
                                 src.value("command", "?") + " / " + src.value("model", "?") + ")");
@@ -200,14 +208,14 @@ nlohmann::json run_experiment(ExperimentSpec s) {
   const Device device = check_device(s.device);
   if (s.label.empty()) s.label = s.command;
   if (s.out.empty()) s.out = default_run_dir(s.command);
-  prepare_run_dir(s.out, s.mode);
+  const RunFolderLock lock = prepare_run_dir(s.out, s.mode);  // held until the run ends
   const fs::path dir(s.out);
   const bool resume = s.mode == RunDirMode::resume;
 
   nlohmann::json config;
   RunData run;
   if (resume) {
-    config = read_json_file((dir / "config.json").string());
+    config = read_run_config(s.out);
     if (s.epochs_given && s.epochs != config.at("epochs").get<int64_t>()) {
       config["epochs"] = s.epochs;
       write_json_file((dir / "config.json").string(), config);

@@ -110,7 +110,8 @@ std::vector<double> parse_number_list(const std::string& text, const std::string
     } catch (const std::exception&) {
       used = 0;
     }
-    if (used != item.size() || used == 0)
+    const bool decimal = item.find_first_not_of("0123456789.eE+-") == std::string::npos;  // no hex, inf, nan
+    if (!decimal || used != item.size() || used == 0)
       throw cli::UsageError("option --" + option + " expects comma-separated numbers, got '" + text + "'");
     out.push_back(v);
   }
