@@ -1,6 +1,11 @@
 // Run-folder helpers (see run_folder.h).
 #include "experiments/run_folder.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
@@ -70,10 +75,12 @@ nlohmann::json read_json_file(const std::string& path) {
 }
 
 void append_json_line(const std::string& path, const nlohmann::json& value) {
-  std::ofstream out(path, std::ios::app);
-  out << value.dump() << "\n";
-  out.flush();
-  if (!out) throw std::runtime_error("cannot append to '" + path + "'");
+  const std::string line = value.dump() + "\n";
+  const int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+  const bool written = fd >= 0 && ::write(fd, line.data(), line.size()) == ssize_t(line.size());
+  const std::string reason = std::strerror(errno);  // e.g. "No space left on device"
+  if (fd >= 0) ::close(fd);
+  if (!written) throw std::runtime_error("cannot append to '" + path + "': " + reason);
 }
 
 std::vector<nlohmann::json> read_json_lines(const std::string& path) {

@@ -14,6 +14,7 @@ packages=(
   clang libclang-rt-14-dev             # libFuzzer target for the .npy parser
   libsndfile1-dev libsoxr-dev libfftw3-dev  # audio front end: decode, resample, FFT
   openmpi-bin libopenmpi-dev           # data-parallel training over MPI
+  jq util-linux                        # scripts/fault-tests.sh: JSON checks, setpriv
 )
 
 missing=()
