@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <map>
 #include <sstream>
+#include <tuple>
 
 #include "datasets/rng.h"
 
@@ -189,13 +190,18 @@ void write_h5_cache(const std::string& file, const std::string& fingerprint, con
     write_text(f.get(), "clips", clips_text, tmp);
     write_text(f.get(), "skipped", skipped_text, tmp);
     uint32_t values_crc = 0;
-    for (const Clip& c : fused.clips) values_crc = crc_of(c.values.data(), c.values.size() * sizeof(float), values_crc);
-    const std::string checksums = "offsets " + hex32(crc_of(offsets.data(), offsets.size() * 8)) + "\n" +
-                                  "labels " + hex32(crc_of(labels.data(), labels.size() * 8)) + "\n" +
-                                  "targets " + hex32(crc_of(targets.data(), targets.size() * 4)) + "\n" +
-                                  "clips " + hex32(crc_of(clips_text.data(), clips_text.size())) + "\n" +
-                                  "skipped " + hex32(crc_of(skipped_text.data(), skipped_text.size())) + "\n" +
-                                  "values " + hex32(values_crc) + "\n";
+    for (const Clip& c : fused.clips)
+      values_crc = crc_of(c.values.data(), c.values.size() * sizeof(float), values_crc);
+    auto line = [](const char* table, uint32_t crc) {
+      return std::string(table) + " " + hex32(crc) + "\n";
+    };
+    const std::string checksums = line("offsets", crc_of(offsets.data(), offsets.size() * 8)) +
+                                  line("labels", crc_of(labels.data(), labels.size() * 8)) +
+                                  line("targets", crc_of(targets.data(), targets.size() * 4)) +
+                                  line("clips", crc_of(clips_text.data(), clips_text.size())) +
+                                  line("skipped",
+                                       crc_of(skipped_text.data(), skipped_text.size())) +
+                                  line("values", values_crc);
     write_text(f.get(), "checksums", checksums, tmp);
     write_dataset(f.get(), "offsets", H5T_STD_I64LE, H5T_NATIVE_INT64, {n + 1}, offsets.data(), tmp);
     write_dataset(f.get(), "labels", H5T_STD_I64LE, H5T_NATIVE_INT64, {n}, labels.data(), tmp);
@@ -242,12 +248,15 @@ bool read_h5_cache(const std::string& file, const std::string& fingerprint, Feat
   if (!read_text(f.get(), "fingerprint", fp)) return damaged("table 'fingerprint' is unreadable");
   if (fp != fingerprint) return false;  // the data changed: rebuilt quietly
   std::vector<uint8_t> off_b, lab_b, tgt_b;
-  if (!read_text(f.get(), "checksums", checksum_text)) return damaged("table 'checksums' is unreadable");
-  if (!read_text(f.get(), "clips", clips_text)) return damaged("table 'clips' is unreadable");
-  if (!read_text(f.get(), "skipped", skipped_text)) return damaged("table 'skipped' is unreadable");
-  if (!read_whole(f.get(), "offsets", H5T_NATIVE_INT64, 8, off_b)) return damaged("table 'offsets' is unreadable");
-  if (!read_whole(f.get(), "labels", H5T_NATIVE_INT64, 8, lab_b)) return damaged("table 'labels' is unreadable");
-  if (!read_whole(f.get(), "targets", H5T_NATIVE_FLOAT, 4, tgt_b)) return damaged("table 'targets' is unreadable");
+  for (const auto& [name, text] : {std::pair{"checksums", &checksum_text}, {"clips", &clips_text},
+                                   {"skipped", &skipped_text}})
+    if (!read_text(f.get(), name, *text))
+      return damaged(std::string("table '") + name + "' is unreadable");
+  for (const auto& [name, type, size, bytes] :
+       {std::tuple{"offsets", H5T_NATIVE_INT64, 8, &off_b}, {"labels", H5T_NATIVE_INT64, 8, &lab_b},
+        {"targets", H5T_NATIVE_FLOAT, 4, &tgt_b}})
+    if (!read_whole(f.get(), name, type, size_t(size), *bytes))
+      return damaged(std::string("table '") + name + "' is unreadable");
   std::map<std::string, std::string> expected;  // table -> CRC-32 hex
   {
     std::stringstream ss(checksum_text);
@@ -327,7 +336,8 @@ bool read_h5_cache(const std::string& file, const std::string& fingerprint, Feat
     d.report.source_bytes += buf.size() * sizeof(float);
     d.report.value_bytes += c.values.size() * sizeof(float);
   }
-  if (expected["values"] != hex32(values_crc)) return damaged("the checksum of table 'values' does not match");
+  if (expected["values"] != hex32(values_crc))
+    return damaged("the checksum of table 'values' does not match");
   std::stringstream ss(skipped_text);
   std::string line;
   while (std::getline(ss, line)) {

@@ -312,7 +312,8 @@ SubsetData load_subset(const std::string& data_dir, Subset subset, const LoadOpt
   if (options.use_cache) {
     const std::string root = subset_root(data_dir, subset);
     fingerprint = subset_fingerprint(root);
-    const std::string cache_dir = options.cache_dir.empty() ? cache_root() + "/h5" : options.cache_dir;
+    const std::string cache_dir =
+        options.cache_dir.empty() ? cache_root() + "/h5" : options.cache_dir;
     cache_file = cache_file_for(cache_dir, root, subset);
     report_stale_temps(remove_stale_temps(cache_dir), cache_dir);
     std::string damage;

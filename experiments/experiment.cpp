@@ -67,7 +67,8 @@ Device check_device(const std::string& device) {
 }
 
 void apply_threads(int64_t threads) {
-  if (threads < 0) throw cli::UsageError("option --threads must be >= 0, got " + std::to_string(threads));
+  if (threads < 0)
+    throw cli::UsageError("option --threads must be >= 0, got " + std::to_string(threads));
   const int64_t cores = omp_get_num_procs();
   if (threads > cores) {  // more threads than cores only slows the run down
     std::fprintf(stderr, "melgrad: --threads %lld is more than the %lld cores; using %lld\n",

@@ -38,23 +38,30 @@ class ResumeCheck {
   [[noreturn]] void conflict(const std::string& option, const std::string& given,
                              const std::string& run_value) const {
     throw cli::UsageError("option --" + option + given + " conflicts with the run in '" + run_dir_ +
-                          "', which used " + run_value + "; --resume continues the run with its own "
-                          "settings (leave --" + option + " out, or start a new run)");
+                          "', which used " + run_value +
+                          "; --resume continues the run with its own "
+                          "settings (leave --" +
+                          option + " out, or start a new run)");
   }
 
   // --option VALUE against the config value at `where` (a string or number).
-  void value(const std::string& option, const json* where, const std::string& run_option_text = "") {
+  void value(const std::string& option, const json* where,
+             const std::string& run_option_text = "") {
     if (!takes(args_, option)) return;
     const std::string given = args_.str(option);
     if (!where) conflict(option, " " + given, "a network without it (" + network_type() + ")");
     bool same = false;
-    if (where->is_number()) same = args_.number(option) == where->get<double>();
-    else if (where->is_array()) same = given == as_text(*where) ||
-                                       (where->size() && where->at(0).is_number() &&
-                                        parse_number_list(given, option) == where->get<std::vector<double>>());
-    else same = given == as_text(*where);
+    if (where->is_number())
+      same = args_.number(option) == where->get<double>();
+    else if (where->is_array())
+      same = given == as_text(*where) ||
+             (where->size() && where->at(0).is_number() &&
+              parse_number_list(given, option) == where->get<std::vector<double>>());
+    else
+      same = given == as_text(*where);
     if (!same)
-      conflict(option, " " + given, "--" + option + " " + (run_option_text.empty() ? as_text(*where) : run_option_text));
+      conflict(option, " " + given,
+               "--" + option + " " + (run_option_text.empty() ? as_text(*where) : run_option_text));
   }
 
   // A flag given with --resume that the run did not use.
@@ -66,8 +73,12 @@ class ResumeCheck {
     const json& mc = config_.at("model_config");
     return mc.contains(key) ? &mc.at(key) : nullptr;
   }
-  const json* field(const char* key) const { return config_.contains(key) ? &config_.at(key) : nullptr; }
-  std::string network_type() const { return config_.at("model_config").value("type", std::string("?")); }
+  const json* field(const char* key) const {
+    return config_.contains(key) ? &config_.at(key) : nullptr;
+  }
+  std::string network_type() const {
+    return config_.at("model_config").value("type", std::string("?"));
+  }
 
   void run() {
     const bool lstm = network_type() == "lstm";
@@ -96,19 +107,23 @@ class ResumeCheck {
     if (!lstm) {
       flag("no-batch-norm", !model_field("batch_norm") || !model_field("batch_norm")->get<bool>(),
            "BatchNorm2d (no --no-batch-norm)");
-      flag("running-stats", model_field("track_running_stats") && model_field("track_running_stats")->get<bool>(),
+      flag("running-stats",
+           model_field("track_running_stats") && model_field("track_running_stats")->get<bool>(),
            "batch statistics (no --running-stats)");
     } else {
       flag("no-batch-norm", false, "an LSTM (no --no-batch-norm)");
       flag("running-stats", false, "an LSTM (no --running-stats)");
     }
-    flag("no-standardise", !config_.contains("standardisation"), "standardised bands (no --no-standardise)");
-    if (takes(args_, "target") && config_.contains("targets")) value("target", &config_.at("targets").at(0));
+    flag("no-standardise", !config_.contains("standardisation"),
+         "standardised bands (no --no-standardise)");
+    if (takes(args_, "target") && config_.contains("targets"))
+      value("target", &config_.at("targets").at(0));
     value("loss", field("loss"));
     value("weights", field("target_weights"));
     if (config_.contains("transfer")) {
       value("from", &config_["transfer"].at("from"));
-      flag("freeze-trunk", config_["transfer"].value("freeze_trunk", false), "a trainable trunk (no --freeze-trunk)");
+      flag("freeze-trunk", config_["transfer"].value("freeze_trunk", false),
+           "a trainable trunk (no --freeze-trunk)");
     }
   }
 
@@ -124,7 +139,8 @@ void check_resume_options(const cli::Args& args, const std::string& run_dir) {
   const std::filesystem::path path = std::filesystem::path(run_dir) / "config.json";
   if (!std::filesystem::is_regular_file(path)) return;
   const json config = read_json_file(path.string());
-  if (!config.is_object() || !config.contains("model_config")) return;  // refused by the resume itself
+  if (!config.is_object() || !config.contains("model_config"))
+    return;  // refused by the resume itself
   ResumeCheck(args, run_dir, config).run();
 }
 

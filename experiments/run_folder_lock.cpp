@@ -87,9 +87,8 @@ std::vector<std::string> run_folder_entries(const std::string& dir) {
 void replace_run_files(const std::string& dir) {
   std::vector<std::string> run_files, foreign;
   for (const std::string& name : run_folder_entries(dir)) {
-    const bool ours = std::find_if(std::begin(kRunFiles), std::end(kRunFiles), [&](const char* f) {
-                        return name == f;
-                      }) != std::end(kRunFiles);
+    const bool ours = std::find_if(std::begin(kRunFiles), std::end(kRunFiles),
+                                   [&](const char* f) { return name == f; }) != std::end(kRunFiles);
     (ours ? run_files : foreign).push_back(name);
   }
   if (!foreign.empty()) {
@@ -122,8 +121,8 @@ void replace_run_files(const std::string& dir) {
     const std::string reason = ec.message();
     for (const std::string& back : moved) fs::rename(aside / back, fs::path(dir) / back, ec);
     fs::remove(aside, ec);
-    throw std::runtime_error("cannot move '" + (fs::path(dir) / name).string() + "' aside: " +
-                             reason + "; the run in '" + dir + "' is left as it was");
+    throw std::runtime_error("cannot move '" + (fs::path(dir) / name).string() +
+                             "' aside: " + reason + "; the run in '" + dir + "' is left as it was");
   }
   fs::remove_all(aside, ec);  // a failure leaves a stale temp, removed by the next run
 }

@@ -62,12 +62,14 @@ class ConfigReader {
   }
   bool boolean(const json& object, const std::string& parent, const std::string& key) const {
     const json& v = at(object, parent, key);
-    if (!v.is_boolean()) fail(parent.empty() ? key : parent + "." + key, "must be true or false, found " + v.dump());
+    if (!v.is_boolean())
+      fail(parent.empty() ? key : parent + "." + key, "must be true or false, found " + v.dump());
     return v.get<bool>();
   }
   std::vector<std::string> texts(const json& object, const std::string& key) const {
     const json& v = at(object, "", key);
-    if (!v.is_array() || v.empty()) fail(key, "must be a non-empty list of names, found " + v.dump());
+    if (!v.is_array() || v.empty())
+      fail(key, "must be a non-empty list of names, found " + v.dump());
     std::vector<std::string> out;
     for (const json& e : v) {
       if (!e.is_string()) fail(key, "must list names (strings), found " + e.dump());
@@ -75,13 +77,16 @@ class ConfigReader {
     }
     return out;
   }
-  std::vector<int64_t> integers(const json& object, const std::string& parent, const std::string& key) const {
+  std::vector<int64_t> integers(const json& object, const std::string& parent,
+                                const std::string& key) const {
     const json& v = at(object, parent, key);
     const std::string name = parent + "." + key;
-    if (!v.is_array() || v.empty()) fail(name, "must be a non-empty list of integers, found " + v.dump());
+    if (!v.is_array() || v.empty())
+      fail(name, "must be a non-empty list of integers, found " + v.dump());
     std::vector<int64_t> out;
     for (const json& e : v) {
-      if (!e.is_number_integer() || e.get<int64_t>() < 1) fail(name, "must list positive integers, found " + e.dump());
+      if (!e.is_number_integer() || e.get<int64_t>() < 1)
+        fail(name, "must list positive integers, found " + e.dump());
       out.push_back(e.get<int64_t>());
     }
     return out;
@@ -96,8 +101,9 @@ void check_model_config(const ConfigReader& r, const json& mc, int64_t bands, in
   const std::string type = r.text(mc, "model_config", "type", {"cnn", "multitask_cnn", "lstm"});
   const int64_t net_outputs = r.integer(mc, "model_config", "outputs", 1);
   if (net_outputs != outputs)
-    r.fail(outputs_field, "lists " + std::to_string(outputs) + " names but model_config.outputs is " +
-                              std::to_string(net_outputs) + " (the network's outputs)");
+    r.fail(outputs_field, "lists " + std::to_string(outputs) +
+                              " names but model_config.outputs is " + std::to_string(net_outputs) +
+                              " (the network's outputs)");
   const double dropout = r.number(mc, "model_config", "dropout", 0, true);
   if (dropout >= 1) r.fail("model_config.dropout", "must be < 1, found " + json(dropout).dump());
   if (type == "lstm") {
@@ -113,7 +119,8 @@ void check_model_config(const ConfigReader& r, const json& mc, int64_t bands, in
   }
   const std::vector<int64_t> channels = r.integers(mc, "model_config", "channels");
   if (channels.front() != 1 || channels.size() < 2)
-    r.fail("model_config.channels", "must start with 1 input channel and name at least one conv layer");
+    r.fail("model_config.channels",
+           "must start with 1 input channel and name at least one conv layer");
   const int64_t cnn_bands = r.integer(mc, "model_config", "bands", 1);
   if (cnn_bands != bands)
     r.fail("model_config.bands", "is " + std::to_string(cnn_bands) + " but the features have " +
@@ -150,7 +157,8 @@ void check_standardisation(const ConfigReader& r, const json& config, int64_t ba
 void validate_run_config(const json& config, const std::string& path) {
   const ConfigReader r(path);
   if (!config.is_object()) throw std::runtime_error(path + ": not a JSON object");
-  const std::string command = r.text(config, "", "command", {"genre", "regress", "transfer", "multitask"});
+  const std::string command =
+      r.text(config, "", "command", {"genre", "regress", "transfer", "multitask"});
   r.text(config, "", "model", {"cnn", "lstm"});
   const std::string features = r.text(config, "", "features", {"mel", "chroma", "fused"});
   const int64_t bands = data::feature_rows(data::parse_features(features)).count();

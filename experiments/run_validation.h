@@ -8,9 +8,8 @@
 // values) and loaded (Module::load_state: names and shapes).
 #pragma once
 
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 namespace melgrad::experiments {
 

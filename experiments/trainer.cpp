@@ -223,10 +223,11 @@ TrainResult train_network(models::Network& net, const data::SubsetData& data, co
                                  "); lower --lr or check the input data");
       if (first_loss < 0) first_loss = value;
       if (value > kLossExplosionFactor * std::max(first_loss, kLossExplosionFloor))
-        throw std::runtime_error(o.label + ": training stopped: the loss exploded to " + exact(value) +
-                                 " at epoch " + std::to_string(epoch) + ", batch " + std::to_string(b) +
-                                 ", over " + exact(kLossExplosionFactor) + " times its first value " +
-                                 exact(first_loss) + " (learning rate " + exact(o.lr) +
+        throw std::runtime_error(o.label + ": training stopped: the loss exploded to " +
+                                 exact(value) + " at epoch " + std::to_string(epoch) + ", batch " +
+                                 std::to_string(b) + ", over " + exact(kLossExplosionFactor) +
+                                 " times its first value " + exact(first_loss) +
+                                 " (learning rate " + exact(o.lr) +
                                  "); lower --lr or check the input data");
       if (o.clip_grad_norm > 0) optim::clip_grad_norm_on_device(params, o.clip_grad_norm);
       adam.step();

@@ -115,11 +115,12 @@ TEST_CASE("cache: damaged tables are caught by their checksums and the cache is 
     SubsetData probe;
     probe.subset = Subset::genre;
     std::string damage;
-    CHECK(!read_h5_cache(file, subset_fingerprint(data + "/fma_genre_spectrograms"), Features::fused,
-                         probe, &damage));
+    CHECK(!read_h5_cache(file, subset_fingerprint(data + "/fma_genre_spectrograms"),
+                         Features::fused, probe, &damage));
     CHECK(contains(damage, std::string("'") + d.table + "'"));
     SubsetData again;
-    const std::string said = stderr_of([&] { again = load_subset(data, Subset::genre, cached(cache)); });
+    const std::string said =
+        stderr_of([&] { again = load_subset(data, Subset::genre, cached(cache)); });
     CHECK(!again.report.from_cache);
     CHECK(contains(said, "the HDF5 cache " + file + " is damaged"));
     CHECK(contains(said, "rebuilding it"));
@@ -164,7 +165,8 @@ TEST_CASE("loader: a label file without a usable row is an error naming it") {
   const std::string data = copy_fixture(dir);
   const std::string labels = data + "/multitask_dataset/train_labels.txt";
   write_text(labels, "Id,valence,energy,danceability\n9991,0.5,0.5,0.5\n9992,0.1,0.2,0.3\n");
-  const std::string e = data_error_of([&] { load_subset(data, Subset::multitask, cached(dir / "c")); });
+  const std::string e =
+      data_error_of([&] { load_subset(data, Subset::multitask, cached(dir / "c")); });
   CHECK(contains(e, labels + ": no usable label rows (2 row(s): 2 without a clip file"));
   write_text(labels, "Id,valence,energy,danceability\n");
   CHECK(contains(data_error_of([&] { load_subset(data, Subset::multitask, cached(dir / "c")); }),
@@ -190,7 +192,8 @@ TEST_CASE("labels: only decimal numbers are accepted (no hexadecimal, inf or nan
 
 TEST_CASE("file_io: a folder given as a file, and a full disk, are named as such") {
   TempDir dir;
-  CHECK(contains(data_error_of([&] { read_file_bytes(dir.path()); }), "'" + dir.path() + "' is a folder, not a file"));
+  CHECK(contains(data_error_of([&] { read_file_bytes(dir.path()); }),
+                 "'" + dir.path() + "' is a folder, not a file"));
   // The temp file of the atomic write is a link to /dev/full, whose writes fail with ENOSPC.
   const std::string target = dir / "out.json";
   fs::create_symlink("/dev/full", target + ".tmp-" + std::to_string(::getpid()));

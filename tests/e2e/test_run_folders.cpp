@@ -17,8 +17,9 @@ using nlohmann::json;
 namespace {
 
 std::vector<std::string> cnn_args(const fs::path& out, int epochs) {
-  return {"genre", "--data", tiny_data(), "--beat", "--frames", "16", "--channels", "1,4,8", "--epochs",
-          std::to_string(epochs), "--threads", "1", "--no-progress", "--out", out.string()};
+  return {"genre",     "--data",     tiny_data(),     "--beat",   "--frames",
+          "16",        "--channels", "1,4,8",         "--epochs", std::to_string(epochs),
+          "--threads", "1",          "--no-progress", "--out",    out.string()};
 }
 
 std::vector<std::string> with(std::vector<std::string> a, std::initializer_list<std::string> more) {
@@ -26,7 +27,9 @@ std::vector<std::string> with(std::vector<std::string> a, std::initializer_list<
   return a;
 }
 
-bool says(const Result& r, const std::string& text) { return r.err.find(text) != std::string::npos; }
+bool says(const Result& r, const std::string& text) {
+  return r.err.find(text) != std::string::npos;
+}
 
 // A finished one-epoch CNN run, copied to `name` for a test to damage.
 fs::path finished_run(const std::string& name) {
@@ -52,7 +55,8 @@ long dead_pid() {
 
 // One clip file of the tiny data set, for predict.
 std::string some_clip() {
-  for (const auto& e : fs::directory_iterator(fs::path(tiny_data()) / "fma_genre_spectrograms_beat" / "test"))
+  for (const auto& e :
+       fs::directory_iterator(fs::path(tiny_data()) / "fma_genre_spectrograms_beat" / "test"))
     return e.path().string();
   return "";
 }
@@ -64,15 +68,16 @@ TEST_CASE("two runs started together on one --out: one runs, the other is refuse
   // Before the lock both exited 0 with their log rows interleaved and the config of one
   // and the weights of the other.
   const pid_t cnn = spawn(cnn_args(dir, 2), "pair-cnn");
-  const pid_t lstm = spawn({"genre", "--model", "lstm", "--data", tiny_data(), "--beat", "--epochs", "2",
-                            "--threads", "1", "--no-progress", "--out", dir.string()},
+  const pid_t lstm = spawn({"genre", "--model", "lstm", "--data", tiny_data(), "--beat", "--epochs",
+                            "2", "--threads", "1", "--no-progress", "--out", dir.string()},
                            "pair-lstm");
   const Result a = wait_for(cnn, "pair-cnn"), b = wait_for(lstm, "pair-lstm");
   INFO(a.err << "\n---\n" << b.err);
   REQUIRE((a.code == 0) != (b.code == 0));
   const Result& refused = a.code == 0 ? b : a;
   CHECK(refused.code == 1);
-  CHECK((says(refused, "is in use by another melgrad process (pid ") || says(refused, "is not empty")));
+  CHECK((says(refused, "is in use by another melgrad process (pid ") ||
+         says(refused, "is not empty")));
   const std::string model = read_json(dir / "config.json")["model"];
   CHECK(model == (a.code == 0 ? "cnn" : "lstm"));
   Result eval = run({"evaluate", "--run", dir.string(), "--json"});
@@ -91,7 +96,8 @@ TEST_CASE("a run killed with -9 leaves no lock behind: --resume takes the folder
   CHECK(says(busy, "is in use by another melgrad process (pid " + std::to_string(pid) + ")"));
   ::kill(pid, SIGKILL);
   wait_for(pid, "holder");
-  Result resumed = run(with(cnn_args(dir, 2), {"--batch-size", "4", "--patience", "0", "--resume"}));
+  Result resumed =
+      run(with(cnn_args(dir, 2), {"--batch-size", "4", "--patience", "0", "--resume"}));
   INFO(resumed.err);
   CHECK(resumed.code == 0);
 }
@@ -141,13 +147,16 @@ TEST_CASE("--force replaces a run whole, or refuses before removing anything") {
     CHECK(r.code == 1);
     CHECK(says(r, "holds files that are not a run's (notes.txt)"));
     CHECK(says(r, "nothing was removed"));
-    for (const char* f : {"config.json", "log.jsonl", "best.h5", "last.h5", "metrics.json", "notes.txt"})
+    for (const char* f :
+         {"config.json", "log.jsonl", "best.h5", "last.h5", "metrics.json", "notes.txt"})
       CHECK_MESSAGE(fs::exists(dir / f), std::string(f));
   }
   SUBCASE("a read-only folder: named as such, not 'pass --force'") {
     const fs::path dir = finished_run("force-read-only");
     if (::getuid() == 0) {
-      MESSAGE("skipped: root writes into read-only folders (scripts/fault-tests.sh runs this as nobody)");
+      MESSAGE(
+          "skipped: root writes into read-only folders (scripts/fault-tests.sh runs this as "
+          "nobody)");
       return;
     }
     fs::permissions(dir, fs::perms::owner_read | fs::perms::owner_exec);
@@ -160,7 +169,8 @@ TEST_CASE("--force replaces a run whole, or refuses before removing anything") {
   }
 }
 
-TEST_CASE("config.json and checkpoints are validated on load, with one line naming file and field") {
+TEST_CASE(
+    "config.json and checkpoints are validated on load, with one line naming file and field") {
   const std::string clip = some_clip();
   SUBCASE("fewer classes than the network outputs: an error, not a segfault") {
     const fs::path dir = finished_run("config-classes");
@@ -174,18 +184,23 @@ TEST_CASE("config.json and checkpoints are validated on load, with one line nami
       INFO(cmd[0] << ": " << r.err);
       CHECK(r.code == 1);  // before: predict exited 139
       CHECK(says(r, (dir / "config.json").string() + ": field 'classes' lists 9 names but "
-                    "model_config.outputs is 10"));
+                                                     "model_config.outputs is 10"));
     }
   }
   SUBCASE("other damaged fields") {
     const std::vector<std::pair<std::function<void(json&)>, std::string>> damages = {
-        {[](json& c) { c["model_config"]["outputs"] = "ten"; }, "field 'model_config.outputs' must be an integer"},
-        {[](json& c) { c["model_config"]["bands"] = 12; }, "field 'model_config.bands' is 12 but the features have 128"},
-        {[](json& c) { c["standardisation"]["std"][3] = 0; }, "field 'standardisation.std' entry 3 must be a finite number > 0"},
-        {[](json& c) { c["standardisation"]["mean"].erase(0); }, "field 'standardisation.mean' must list one number per band"},
+        {[](json& c) { c["model_config"]["outputs"] = "ten"; },
+         "field 'model_config.outputs' must be an integer"},
+        {[](json& c) { c["model_config"]["bands"] = 12; },
+         "field 'model_config.bands' is 12 but the features have 128"},
+        {[](json& c) { c["standardisation"]["std"][3] = 0; },
+         "field 'standardisation.std' entry 3 must be a finite number > 0"},
+        {[](json& c) { c["standardisation"]["mean"].erase(0); },
+         "field 'standardisation.mean' must list one number per band"},
         {[](json& c) { c.erase("model_config"); }, "field 'model_config' is missing"},
         {[](json& c) { c["batch_size"] = -4; }, "field 'batch_size' must be >= 1"},
-        {[](json& c) { c["features"] = "mfcc"; }, "field 'features' must be one of mel, chroma, fused"},
+        {[](json& c) { c["features"] = "mfcc"; },
+         "field 'features' must be one of mel, chroma, fused"},
     };
     for (const auto& [damage, message] : damages) {
       const fs::path dir = finished_run("config-damaged");
@@ -215,26 +230,34 @@ TEST_CASE("config.json and checkpoints are validated on load, with one line nami
       Result r = run(cmd);
       INFO(cmd[0] << ": " << r.out << r.err);
       CHECK(r.code == 1);  // before: evaluated silently ("Blues nan")
-      CHECK(says(r, best + ": tensor 'classifier.0.weight' holds a non-finite value (nan at element 3)"));
+      CHECK(says(
+          r, best + ": tensor 'classifier.0.weight' holds a non-finite value (nan at element 3)"));
     }
   }
 }
 
 TEST_CASE("--resume refuses options that conflict with the run, naming the run's value") {
   const fs::path dir = scratch() / "resume-lstm";
-  const std::vector<std::string> base = {"genre", "--model", "lstm", "--data", tiny_data(), "--beat", "--epochs",
-                                         "1", "--threads", "1", "--no-progress", "--out", dir.string()};
+  const std::vector<std::string> base = {
+      "genre", "--model",   "lstm", "--data",        tiny_data(), "--beat",    "--epochs",
+      "1",     "--threads", "1",    "--no-progress", "--out",     dir.string()};
   REQUIRE(run(base).code == 0);
   const std::string other = (scratch() / "other-data").string();
   const std::vector<std::pair<std::vector<std::string>, std::string>> conflicts = {
-      {{"--model", "cnn"}, "option --model cnn conflicts with the run in '" + dir.string() + "', which used --model lstm"},
-      {{"--hidden", "50"}, "option --hidden 50 conflicts with the run in '" + dir.string() + "', which used --hidden 100"},
-      {{"--lr", "0.5"}, "option --lr 0.5 conflicts with the run in '" + dir.string() + "', which used --lr 0.001"},
+      {{"--model", "cnn"},
+       "option --model cnn conflicts with the run in '" + dir.string() +
+           "', which used --model lstm"},
+      {{"--hidden", "50"},
+       "option --hidden 50 conflicts with the run in '" + dir.string() +
+           "', which used --hidden 100"},
+      {{"--lr", "0.5"},
+       "option --lr 0.5 conflicts with the run in '" + dir.string() + "', which used --lr 0.001"},
       {{"--data", other}, "option --data " + other + " conflicts"},
       {{"--channels", "1,4"}, "option --channels 1,4 conflicts"},
   };
   for (const auto& [options, message] : conflicts) {
-    std::vector<std::string> a = {"genre", "--out", dir.string(), "--resume", "--epochs", "2", "--no-progress"};
+    std::vector<std::string> a = {"genre",    "--out", dir.string(),   "--resume",
+                                  "--epochs", "2",     "--no-progress"};
     a.insert(a.end(), options.begin(), options.end());
     Result r = run(a);
     INFO(r.err);
@@ -242,8 +265,8 @@ TEST_CASE("--resume refuses options that conflict with the run, naming the run's
     CHECK(says(r, message));
   }
   // The options that do not change the run may be given, and --epochs is the new total.
-  Result ok = run({"genre", "--model", "lstm", "--out", dir.string(), "--resume", "--epochs", "2", "--lr", "0.001",
-                   "--threads", "1", "--no-progress"});
+  Result ok = run({"genre", "--model", "lstm", "--out", dir.string(), "--resume", "--epochs", "2",
+                   "--lr", "0.001", "--threads", "1", "--no-progress"});
   INFO(ok.err);
   CHECK(ok.code == 0);
   CHECK(read_json(dir / "metrics.json")["epochs_run"] == 2);
@@ -287,7 +310,8 @@ TEST_CASE("smaller faults: explosion, threads, missing values, folders, hex numb
   CHECK(says(folder, "'" + tiny_data() + "' is a folder, not a file"));
 
   const fs::path term = scratch() / "sigterm";
-  const pid_t pid = spawn(with(cnn_args(term, 50), {"--batch-size", "4", "--patience", "0"}), "sigterm");
+  const pid_t pid =
+      spawn(with(cnn_args(term, 50), {"--batch-size", "4", "--patience", "0"}), "sigterm");
   for (int i = 0; i < 6000 && !fs::exists(term / "last.h5"); ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   ::kill(pid, SIGTERM);
