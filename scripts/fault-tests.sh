@@ -2,9 +2,9 @@
 # Fault tests of run folders, checkpoints, caches and configs, through the `melgrad` program
 # on a tiny generated data set (issue 12; the guarantees are in docs/EXPERIMENTS.md):
 #   1. concurrent runs on one --out: exactly one runs, the others are refused by the lock;
-#   2. kill -9 at random moments (N rounds, each resuming the last): after every kill the
-#      checkpoints load, and the final resume ends equal to an uninterrupted run (log and
-#      metrics), with no temp file left;
+#   2. kill -9 at random moments (N rounds, each resuming the last; every other kill the
+#      moment a checkpoint's temp file appears): after every kill best.h5 loads, and the
+#      final resume ends equal to an uninterrupted run (log and metrics), no temp file left;
 #   3. corrupt checkpoints (truncated, overwritten, bytes flipped), caches and configs: a
 #      one-line error naming the file, a rebuilt cache, never a crash (exit >= 128);
 #   4. disk full on a small tmpfs (skipped with a message where mounting one is not allowed):
@@ -86,13 +86,24 @@ epochs=8
 "$melgrad" "${train[@]}" --channels 1,8,16 --epochs $epochs --out "$work/reference" >/dev/null 2>&1 ||
   fail "the uninterrupted reference run"
 run="$work/killed"
-bad_checkpoints=0
+epoch_ms=$(jq -s 'map(.seconds) | add / length * 1000 | floor' "$work/reference/log.jsonl")
+bad_checkpoints=0; during_writes=0
+sleep_ms() { sleep "$(printf '%d.%03d' $(($1 / 1000)) $(($1 % 1000)))"; }
 for round in $(seq "$kill_rounds"); do
-  if [ -f "$run/last.h5" ]; then how=--resume; elif [ -d "$run" ]; then how=--force; else how=""; fi
+  # A run that finished before its kill starts over (--force), so that every round kills one.
+  if [ -f "$run/metrics.json" ]; then how=--force; elif [ -f "$run/last.h5" ]; then how=--resume
+  elif [ -d "$run" ]; then how=--force; else how=""; fi
   "$melgrad" "${train[@]}" --channels 1,8,16 --epochs $epochs --out "$run" $how >"$work/k.out" 2>"$work/k.err" &
   pid=$!
-  delay_ms=$((300 + RANDOM % 1500))
-  sleep "$(printf '%d.%03d' $((delay_ms / 1000)) $((delay_ms % 1000)))"
+  # Odd rounds: a random moment within two epochs of training. Even rounds: the moment a
+  # checkpoint's temp file appears, i.e. in the middle of a write.
+  for _ in $(seq 2000); do [ -f "$run/log.jsonl" ] || [ -f "$run/config.json" ] && break; sleep 0.01; done
+  if [ $((round % 2)) -eq 1 ]; then
+    sleep_ms $((RANDOM % (2 * epoch_ms + 1)))
+  else
+    for _ in $(seq 4000); do compgen -G "$run/*.h5.tmp-$pid" >/dev/null && break; sleep 0.005; done
+  fi
+  compgen -G "$run/*.tmp-$pid" >/dev/null && during_writes=$((during_writes + 1))
   kill -9 $pid 2>/dev/null
   { wait $pid; } 2>/dev/null; code=$?  # (without bash's "Killed" line)
   [ $code -eq 0 ] || [ $code -eq 137 ] || { fail "round $round ($how): exit $code: $(tail -1 "$work/k.err")"; continue; }
@@ -101,6 +112,7 @@ for round in $(seq "$kill_rounds"); do
     echo "    round $round: best.h5 does not load: $(tail -1 "$work/e.err")"
   fi
 done
+echo "  ($during_writes of $kill_rounds kills landed while a checkpoint's temp file was being written)"
 check "every best.h5 loaded after each kill" [ $bad_checkpoints -eq 0 ]
 if [ -f "$run/last.h5" ]; then how=--resume; else how=--force; fi
 "$melgrad" "${train[@]}" --channels 1,8,16 --epochs $epochs --out "$run" $how >/dev/null 2>"$work/final.err"
