@@ -5,6 +5,7 @@
 # fuzzes the .npy parser for a bounded time when its fuzz script is present.
 #   scripts/test.sh            default suite (what CI runs)
 #   SLOW=1 scripts/test.sh     also the tests labelled `slow`
+#   ASAN_SCOPE=core scripts/test.sh   the sanitizer pass on the core tests only
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -23,9 +24,15 @@ echo "== core, data, models and CPU end-to-end tests under AddressSanitizer + UB
 asan_config=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DMELGRAD_SANITIZE=ON -DMELGRAD_ONLY_CORE=OFF
   -DMELGRAD_CUDA=OFF -DMELGRAD_BUILD_BENCH=OFF)
 asan_select=(-L 'core|data|models|e2e' -LE 'slow|cuda_emu|faults')
+asan_programs=melgrad
+if [ "${ASAN_SCOPE:-wide}" = core ]; then  # only the engine's core tests, as before
+  asan_config+=(-DMELGRAD_ONLY_CORE=ON)
+  asan_select=(-L core)
+  asan_programs=""
+fi
 MELGRAD_TARGETS=melgrad_engine scripts/build.sh build-asan "${asan_config[@]}"
 asan_targets=$(ctest --test-dir build-asan -N "${asan_select[@]}" | sed -n 's/^ *Test *#[0-9]*: //p')
-MELGRAD_TARGETS="melgrad $(echo $asan_targets)" scripts/build.sh build-asan "${asan_config[@]}"
+MELGRAD_TARGETS="$asan_programs $(echo $asan_targets)" scripts/build.sh build-asan "${asan_config[@]}"
 ASAN_OPTIONS=detect_leaks=1:exitcode=86 UBSAN_OPTIONS=halt_on_error=1:exitcode=87:print_stacktrace=1 \
   ctest --test-dir build-asan --output-on-failure -j"$(nproc)" "${asan_select[@]}"
 
