@@ -1,6 +1,9 @@
 // Whole-file reads, zlib gzip in and out, atomic writes (see file_io.h).
 #include "datasets/file_io.h"
 
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -25,6 +28,9 @@ using FilePtr = std::unique_ptr<std::FILE, FileCloser>;
 FilePtr open_for_reading(const std::string& path) {
   FilePtr f(std::fopen(path.c_str(), "rb"));
   if (!f) throw DataError("cannot open '" + path + "': " + errno_text());
+  struct stat st {};
+  if (::fstat(::fileno(f.get()), &st) == 0 && S_ISDIR(st.st_mode))
+    throw DataError("'" + path + "' is a folder, not a file");
   return f;
 }
 
@@ -162,15 +168,27 @@ std::vector<uint8_t> read_file_prefix(const std::string& path, size_t count) {
 
 void write_file_atomic(const std::string& path, const uint8_t* data, size_t size) {
   const std::string tmp = path + ".tmp-" + std::to_string(::getpid());
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) throw DataError("cannot create '" + tmp + "': " + errno_text());
-    out.write(reinterpret_cast<const char*>(data), static_cast<std::streamsize>(size));
-    out.close();
-    if (!out) {
-      std::filesystem::remove(tmp);
-      throw DataError("write error on '" + tmp + "'");
-    }
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) throw DataError("cannot create '" + tmp + "': " + errno_text());
+  auto fail = [&](const std::string& what) {
+    const std::string reason = errno_text();  // before close and remove change errno
+    ::close(fd);
+    std::error_code ec;
+    std::filesystem::remove(tmp, ec);
+    throw DataError(what + " '" + tmp + "': " + reason);
+  };
+  for (size_t done = 0; done < size;) {
+    const ssize_t n = ::write(fd, data + done, size - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) fail("write error on");
+    done += static_cast<size_t>(n);
+  }
+  if (::fsync(fd) != 0 && errno != EINVAL) fail("cannot flush");
+  if (::close(fd) != 0) {
+    const std::string reason = errno_text();
+    std::error_code ec;
+    std::filesystem::remove(tmp, ec);
+    throw DataError("write error on '" + tmp + "': " + reason);
   }
   std::error_code ec;
   std::filesystem::rename(tmp, path, ec);
@@ -182,6 +200,55 @@ void write_file_atomic(const std::string& path, const uint8_t* data, size_t size
 
 void write_file_atomic(const std::string& path, const std::string& text) {
   write_file_atomic(path, reinterpret_cast<const uint8_t*>(text.data()), text.size());
+}
+
+bool temp_name_pid(const std::string& name, long& pid) {
+  const size_t at = name.rfind(".tmp-");
+  if (at == std::string::npos) return false;
+  const std::string digits = name.substr(at + 5);
+  if (digits.empty() || digits.size() > 9 ||
+      digits.find_first_not_of("0123456789") != std::string::npos)
+    return false;
+  pid = std::stol(digits);
+  return pid > 0;
+}
+
+bool process_running(long pid) {
+  if (pid == static_cast<long>(::getpid())) return true;
+  return ::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM;
+}
+
+StaleTemps remove_stale_temps(const std::string& dir, const std::string& prefix) {
+  namespace fs = std::filesystem;
+  StaleTemps removed;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    long pid = 0;
+    if (name.rfind(prefix, 0) != 0 || !temp_name_pid(name, pid) || process_running(pid)) continue;
+    uint64_t bytes = 0;
+    std::error_code size_ec;
+    if (entry.is_directory(size_ec)) {
+      for (const auto& f : fs::recursive_directory_iterator(entry.path(), size_ec))
+        if (f.is_regular_file(size_ec)) bytes += f.file_size(size_ec);
+    } else {
+      bytes = entry.file_size(size_ec);
+    }
+    std::error_code remove_ec;
+    fs::remove_all(entry.path(), remove_ec);
+    if (remove_ec) continue;  // not ours to remove (permissions): leave it
+    removed.paths.push_back(entry.path().string());
+    removed.bytes += bytes;
+  }
+  return removed;
+}
+
+void report_stale_temps(const StaleTemps& removed, const std::string& dir) {
+  if (removed.paths.empty()) return;
+  std::fprintf(stderr,
+               "melgrad: removed %zu temporary file(s) (%.1f MB) left in %s by processes that no "
+               "longer run\n",
+               removed.paths.size(), double(removed.bytes) / 1e6, dir.c_str());
 }
 
 }  // namespace melgrad::data

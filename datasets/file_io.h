@@ -38,9 +38,27 @@ std::vector<uint8_t> gunzip(const uint8_t* data, size_t size, const std::string&
 // Deflates bytes into a gzip stream (level 6).
 std::vector<uint8_t> gzip(const uint8_t* data, size_t size);
 
-// Writes bytes to `path` through `path.tmp-<pid>` and a rename, so readers never see a
-// half-written file.
+// Writes bytes to `path` through `path.tmp-<pid>`, fsync and a rename, so readers never see a
+// half-written file. A failed write names the temp file and the reason ("No space left on
+// device") and removes the temp file.
 void write_file_atomic(const std::string& path, const uint8_t* data, size_t size);
 void write_file_atomic(const std::string& path, const std::string& text);
+
+// Temporary files of atomic writes are named "NAME.tmp-PID" (files or folders). When the
+// process PID was killed, they stay behind; these helpers find and remove them.
+// The PID in a temp name ("best.h5.tmp-123" -> 123); false when the name is not one.
+bool temp_name_pid(const std::string& name, long& pid);
+// True while a process with this PID exists (kill(pid, 0); EPERM counts as existing).
+bool process_running(long pid);
+struct StaleTemps {
+  std::vector<std::string> paths;  // removed
+  uint64_t bytes = 0;              // their size
+};
+// Removes the entries of `dir` (not recursive) named "<prefix>...tmp-PID" whose process no
+// longer runs; entries of running processes are left alone. A missing `dir` removes nothing.
+StaleTemps remove_stale_temps(const std::string& dir, const std::string& prefix = "");
+// "melgrad: removed 2 temporary file(s) (19.7 MB) left in DIR by processes that no longer
+// run" on stderr, when any were removed.
+void report_stale_temps(const StaleTemps& removed, const std::string& dir);
 
 }  // namespace melgrad::data

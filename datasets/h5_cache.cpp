@@ -5,12 +5,15 @@
 #include <hdf5.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include <algorithm>
 #include <charconv>
 #include <cstdio>
 #include <filesystem>
+#include <map>
 #include <sstream>
+#include <tuple>
 
 #include "datasets/rng.h"
 
@@ -20,7 +23,7 @@ namespace melgrad::data {
 
 namespace {
 
-constexpr char kFormat[] = "melgrad-h5-cache v1";
+constexpr char kFormat[] = "melgrad-h5-cache v2";
 
 // Owns one HDF5 handle and closes it with the matching function.
 class H5Handle {
@@ -40,6 +43,24 @@ class H5Handle {
 };
 
 void quiet_hdf5() { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); }
+
+// CRC-32 (zlib) of bytes, continuing from `crc` (0 to start).
+uint32_t crc_of(const void* data, size_t bytes, uint32_t crc = 0) {
+  const auto* p = static_cast<const Bytef*>(data);
+  while (bytes > 0) {  // crc32 takes a uInt length
+    const auto chunk = static_cast<uInt>(std::min<size_t>(bytes, size_t(1) << 30));
+    crc = static_cast<uint32_t>(crc32(crc, p, chunk));
+    p += chunk;
+    bytes -= chunk;
+  }
+  return crc;
+}
+
+std::string hex32(uint32_t v) {
+  char buf[9];
+  std::snprintf(buf, sizeof buf, "%08x", v);
+  return buf;
+}
 
 std::string hex64(uint64_t v) {
   char buf[17];
@@ -79,6 +100,8 @@ bool read_whole(hid_t file, const char* name, hid_t mem_type, size_t elem_size, 
   H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr);
   size_t count = 1;
   for (hsize_t d : dims) count *= d;
+  hsize_t file_bytes = 0;  // no filters: a table cannot hold more bytes than its file
+  if (H5Fget_filesize(file, &file_bytes) < 0 || count > file_bytes / elem_size) return false;
   out.assign(count * elem_size, 0);
   if (count > 0 && H5Dread(ds.get(), mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data()) < 0) return false;
   if (dims_out) *dims_out = dims;
@@ -166,6 +189,20 @@ void write_h5_cache(const std::string& file, const std::string& fingerprint, con
     write_text(f.get(), "fingerprint", fingerprint, tmp);
     write_text(f.get(), "clips", clips_text, tmp);
     write_text(f.get(), "skipped", skipped_text, tmp);
+    uint32_t values_crc = 0;
+    for (const Clip& c : fused.clips)
+      values_crc = crc_of(c.values.data(), c.values.size() * sizeof(float), values_crc);
+    auto line = [](const char* table, uint32_t crc) {
+      return std::string(table) + " " + hex32(crc) + "\n";
+    };
+    const std::string checksums = line("offsets", crc_of(offsets.data(), offsets.size() * 8)) +
+                                  line("labels", crc_of(labels.data(), labels.size() * 8)) +
+                                  line("targets", crc_of(targets.data(), targets.size() * 4)) +
+                                  line("clips", crc_of(clips_text.data(), clips_text.size())) +
+                                  line("skipped",
+                                       crc_of(skipped_text.data(), skipped_text.size())) +
+                                  line("values", values_crc);
+    write_text(f.get(), "checksums", checksums, tmp);
     write_dataset(f.get(), "offsets", H5T_STD_I64LE, H5T_NATIVE_INT64, {n + 1}, offsets.data(), tmp);
     write_dataset(f.get(), "labels", H5T_STD_I64LE, H5T_NATIVE_INT64, {n}, labels.data(), tmp);
     write_dataset(f.get(), "targets", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, {n, 3}, targets.data(), tmp);
@@ -196,22 +233,49 @@ void write_h5_cache(const std::string& file, const std::string& fingerprint, con
 }
 
 bool read_h5_cache(const std::string& file, const std::string& fingerprint, Features features,
-                   SubsetData& out) {
+                   SubsetData& out, std::string* damage) {
   if (!fs::is_regular_file(file)) return false;
   quiet_hdf5();
-  H5Handle f(H5Fopen(file.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
-  if (!f.ok()) return false;
-  std::string format, fp, clips_text, skipped_text;
-  if (!read_text(f.get(), "format", format) || format != kFormat) return false;
-  if (!read_text(f.get(), "fingerprint", fp) || fp != fingerprint) return false;
-  std::vector<uint8_t> off_b, lab_b, tgt_b;
-  if (!read_text(f.get(), "clips", clips_text) || !read_text(f.get(), "skipped", skipped_text) ||
-      !read_whole(f.get(), "offsets", H5T_NATIVE_INT64, 8, off_b) ||
-      !read_whole(f.get(), "labels", H5T_NATIVE_INT64, 8, lab_b) ||
-      !read_whole(f.get(), "targets", H5T_NATIVE_FLOAT, 4, tgt_b))
+  auto damaged = [&](const std::string& why) {
+    if (damage) *damage = why;
     return false;
+  };
+  H5Handle f(H5Fopen(file.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
+  if (!f.ok()) return damaged("not a readable HDF5 file");
+  std::string format, fp, clips_text, skipped_text, checksum_text;
+  if (!read_text(f.get(), "format", format)) return damaged("table 'format' is unreadable");
+  if (format != kFormat) return false;  // another version: rebuilt quietly
+  if (!read_text(f.get(), "fingerprint", fp)) return damaged("table 'fingerprint' is unreadable");
+  if (fp != fingerprint) return false;  // the data changed: rebuilt quietly
+  std::vector<uint8_t> off_b, lab_b, tgt_b;
+  for (const auto& [name, text] : {std::pair{"checksums", &checksum_text}, {"clips", &clips_text},
+                                   {"skipped", &skipped_text}})
+    if (!read_text(f.get(), name, *text))
+      return damaged(std::string("table '") + name + "' is unreadable");
+  for (const auto& [name, type, size, bytes] :
+       {std::tuple{"offsets", H5T_NATIVE_INT64, 8, &off_b}, {"labels", H5T_NATIVE_INT64, 8, &lab_b},
+        {"targets", H5T_NATIVE_FLOAT, 4, &tgt_b}})
+    if (!read_whole(f.get(), name, type, size_t(size), *bytes))
+      return damaged(std::string("table '") + name + "' is unreadable");
+  std::map<std::string, std::string> expected;  // table -> CRC-32 hex
+  {
+    std::stringstream ss(checksum_text);
+    std::string name, crc;
+    while (ss >> name >> crc) expected[name] = crc;
+  }
+  const std::pair<const char*, uint32_t> tables[] = {
+      {"offsets", crc_of(off_b.data(), off_b.size())},
+      {"labels", crc_of(lab_b.data(), lab_b.size())},
+      {"targets", crc_of(tgt_b.data(), tgt_b.size())},
+      {"clips", crc_of(clips_text.data(), clips_text.size())},
+      {"skipped", crc_of(skipped_text.data(), skipped_text.size())}};
+  for (const auto& [name, crc] : tables)
+    if (expected[name] != hex32(crc))
+      return damaged(std::string("the checksum of table '") + name + "' does not match");
+  if (!expected.count("values")) return damaged("table 'checksums' has no entry for 'values'");
   const size_t n = lab_b.size() / 8;
-  if (off_b.size() != (n + 1) * 8 || tgt_b.size() != n * 12) return false;
+  if (off_b.size() != (n + 1) * 8 || tgt_b.size() != n * 12)
+    return damaged("tables 'offsets', 'labels' and 'targets' disagree on the number of clips");
   const auto* offsets = reinterpret_cast<const int64_t*>(off_b.data());
   const auto* labels = reinterpret_cast<const int64_t*>(lab_b.data());
   const auto* targets = reinterpret_cast<const float*>(tgt_b.data());
@@ -221,15 +285,20 @@ bool read_h5_cache(const std::string& file, const std::string& fingerprint, Feat
     std::string line;
     while (std::getline(ss, line)) lines.push_back(line);
   }
-  if (lines.size() != n) return false;
+  if (lines.size() != n) return damaged("table 'clips' does not list one line per clip");
 
   H5Handle ds(H5Dopen2(f.get(), "values", H5P_DEFAULT), H5Dclose);
-  if (!ds.ok()) return false;
+  if (!ds.ok()) return damaged("table 'values' is unreadable");
   H5Handle space(H5Dget_space(ds.get()), H5Sclose);
   hsize_t dims[2] = {0, 0};
-  if (H5Sget_simple_extent_ndims(space.get()) != 2) return false;
+  if (H5Sget_simple_extent_ndims(space.get()) != 2) return damaged("table 'values' is not 2-D");
   H5Sget_simple_extent_dims(space.get(), dims, nullptr);
-  if (dims[1] != static_cast<hsize_t>(kFileRows) || static_cast<int64_t>(dims[0]) != offsets[n]) return false;
+  if (offsets[0] != 0 || dims[1] != static_cast<hsize_t>(kFileRows) ||
+      static_cast<int64_t>(dims[0]) != offsets[n])
+    return damaged("table 'offsets' does not match the shape of 'values'");
+  for (size_t i = 0; i < n; ++i)
+    if (offsets[i + 1] <= offsets[i]) return damaged("table 'offsets' is not increasing");
+  uint32_t values_crc = 0;
 
   const FeatureRows rows = feature_rows(features);
   const int64_t F = rows.count();
@@ -241,7 +310,7 @@ bool read_h5_cache(const std::string& file, const std::string& fingerprint, Feat
   std::vector<float> buf;
   for (size_t i = 0; i < n; ++i) {
     const auto fields = split_fields(lines[i]);
-    if (fields.size() != 4) return false;
+    if (fields.size() != 4) return damaged("table 'clips' has a malformed line");
     Clip& c = d.clips[i];
     c.id = fields[0];
     c.source = fields[1] == "1" ? ClipSource::test_folder : ClipSource::train_folder;
@@ -249,13 +318,14 @@ bool read_h5_cache(const std::string& file, const std::string& fingerprint, Feat
     c.label = labels[i];
     std::copy(targets + 3 * i, targets + 3 * i + 3, c.targets.begin());
     c.frames = offsets[i + 1] - offsets[i];
-    if (c.frames < 1) return false;
     buf.resize(static_cast<size_t>(c.frames * kFileRows));
     const hsize_t start[2] = {static_cast<hsize_t>(offsets[i]), 0};
     const hsize_t count[2] = {static_cast<hsize_t>(c.frames), static_cast<hsize_t>(kFileRows)};
     H5Sselect_hyperslab(space.get(), H5S_SELECT_SET, start, nullptr, count, nullptr);
     H5Handle mem(H5Screate_simple(2, count, nullptr), H5Sclose);
-    if (H5Dread(ds.get(), H5T_NATIVE_FLOAT, mem.get(), space.get(), H5P_DEFAULT, buf.data()) < 0) return false;
+    if (H5Dread(ds.get(), H5T_NATIVE_FLOAT, mem.get(), space.get(), H5P_DEFAULT, buf.data()) < 0)
+      return damaged("table 'values' is unreadable at clip " + c.id);
+    values_crc = crc_of(buf.data(), buf.size() * sizeof(float), values_crc);
     if (F == kFileRows) {
       c.values = buf;
     } else {
@@ -266,13 +336,15 @@ bool read_h5_cache(const std::string& file, const std::string& fingerprint, Feat
     d.report.source_bytes += buf.size() * sizeof(float);
     d.report.value_bytes += c.values.size() * sizeof(float);
   }
+  if (expected["values"] != hex32(values_crc))
+    return damaged("the checksum of table 'values' does not match");
   std::stringstream ss(skipped_text);
   std::string line;
   while (std::getline(ss, line)) {
     const auto fields = split_fields(line);
     int64_t row_line = 0;
     if (fields.size() != 4 || !parse_line_number(fields[1], row_line))
-      return false;  // stale: rebuild
+      return damaged("table 'skipped' has a malformed line");
     d.skipped.push_back({fields[0], row_line, fields[2], fields[3]});
   }
   out = std::move(d);

@@ -9,9 +9,14 @@
 //   targets  float32 [N, 3]                valence, energy, danceability (NaN = none)
 //   clips    uint8   text, one line per clip: id TAB source(0/1) TAB label_line TAB path
 //   skipped  uint8   text, one line per skipped row: file TAB line TAB id TAB reason
-//   fingerprint uint8 text; format uint8 text ("melgrad-h5-cache v1")
+//   fingerprint uint8 text; format uint8 text ("melgrad-h5-cache v2")
+//   checksums uint8 text, one line per table: name SPACE CRC-32 in 8 hex digits, for
+//               offsets, labels, targets, clips, skipped and values (the float32 bytes of
+//               every clip in order)
 // The fingerprint hashes the names, sizes and modification times (ns) of the label files
-// and of every file in train/ and test/; any change invalidates the cache.
+// and of every file in train/ and test/; any change invalidates the cache. The checksums
+// are checked on every read: a damaged table (bit flips, edited values) fails the read and
+// the caller rebuilds the cache.
 #pragma once
 
 #include <string>
@@ -27,10 +32,11 @@ std::string subset_fingerprint(const std::string& root);
 std::string cache_file_for(const std::string& cache_dir, const std::string& root, Subset subset);
 
 // Fills `out` (clips narrowed to `features`) from the cache file when it exists, was
-// written by this version and has the same fingerprint; returns false otherwise (also
-// when the file is unreadable: the caller then reloads and rewrites it).
+// written by this version, has the same fingerprint and passes its checksums; returns
+// false otherwise (the caller then reloads and rewrites it). When the file is there but
+// unreadable or damaged, `damage` (if given) says what is wrong, naming the table.
 bool read_h5_cache(const std::string& file, const std::string& fingerprint, Features features,
-                   SubsetData& out);
+                   SubsetData& out, std::string* damage = nullptr);
 
 // Writes fused data (feature_dim 140) atomically; throws DataError on failure.
 void write_h5_cache(const std::string& file, const std::string& fingerprint, const SubsetData& fused);

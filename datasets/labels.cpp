@@ -130,7 +130,10 @@ std::vector<MultitaskLabelRow> read_multitask_labels(const std::string& path) {
       const std::string& f = fields[static_cast<size_t>(column[k])];
       char* end = nullptr;
       const double v = std::strtod(f.c_str(), &end);
-      if (f.empty() || end != f.c_str() + f.size() || !std::isfinite(v) || v < 0.0 || v > 1.0)
+      // Decimal numbers only: strtod would also take "0x1p-1", "inf" and "nan".
+      const bool decimal = f.find_first_not_of("0123456789.eE+-") == std::string::npos;
+      if (f.empty() || !decimal || end != f.c_str() + f.size() || !std::isfinite(v) || v < 0.0 ||
+          v > 1.0)
         throw DataError(where(path, line_no) + " (id " + row.id + "): field '" + kColumns[k] +
                         "' must be a number in [0, 1], found '" + f + "'");
       row.targets[static_cast<size_t>(k - 1)] = static_cast<float>(v);

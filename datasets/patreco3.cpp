@@ -145,21 +145,30 @@ SubsetIndex scan_subset(const std::string& data_dir, Subset subset, bool strict)
   auto add_labelled = [&](const std::string& dir, ClipSource source, const std::string& label_file,
                           const auto& rows, auto&& fill) {
     const auto files = list_clip_files(dir);
-    int64_t referenced = 0;
+    int64_t referenced = 0, usable = 0, dropped = 0, missing = 0;
     for (const auto& row : rows) {
       auto it = files.find(row.id);
       if (it != files.end()) ++referenced;
-      if (!fill(row)) continue;  // dropped by CLASS_MAPPING
+      if (!fill(row)) {  // dropped by CLASS_MAPPING
+        ++dropped;
+        continue;
+      }
       if (it == files.end()) {
+        ++missing;
         index.skipped.push_back({label_file, row.line, row.id,
                                  "no .npy or .npy.gz file for id " + row.id + " in " + dir});
         continue;
       }
+      ++usable;
       ClipEntry& e = index.clips.back();
       e.source = source;
       e.label_line = row.line;
       e.path = dir + "/" + pick_file(it->second, row.name);
     }
+    if (usable == 0)
+      throw DataError(label_file + ": no usable label rows (" + std::to_string(rows.size()) +
+                      " row(s): " + std::to_string(missing) + " without a clip file in " + dir +
+                      ", " + std::to_string(dropped) + " of a genre CLASS_MAPPING drops)");
     index.unlisted_files += static_cast<int64_t>(files.size()) - referenced;
   };
 
@@ -303,9 +312,12 @@ SubsetData load_subset(const std::string& data_dir, Subset subset, const LoadOpt
   if (options.use_cache) {
     const std::string root = subset_root(data_dir, subset);
     fingerprint = subset_fingerprint(root);
-    cache_file = cache_file_for(options.cache_dir.empty() ? cache_root() + "/h5" : options.cache_dir,
-                                root, subset);
-    if (read_h5_cache(cache_file, fingerprint, options.features, data)) {
+    const std::string cache_dir =
+        options.cache_dir.empty() ? cache_root() + "/h5" : options.cache_dir;
+    cache_file = cache_file_for(cache_dir, root, subset);
+    report_stale_temps(remove_stale_temps(cache_dir), cache_dir);
+    std::string damage;
+    if (read_h5_cache(cache_file, fingerprint, options.features, data, &damage)) {
       fill_split_lists(data);
       check_strict(data, options.strict);
       data.report.seconds = seconds();
@@ -314,6 +326,9 @@ SubsetData load_subset(const std::string& data_dir, Subset subset, const LoadOpt
       data.report.cache_file = cache_file;
       return data;
     }
+    if (!damage.empty())
+      std::fprintf(stderr, "melgrad: the HDF5 cache %s is damaged (%s); rebuilding it\n",
+                   cache_file.c_str(), damage.c_str());
   }
 
   const SubsetIndex index = scan_subset(data_dir, subset, options.strict);

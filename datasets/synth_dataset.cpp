@@ -103,6 +103,8 @@ SynthSummary make_dataset(const std::string& out_dir, const SynthOptions& option
   const fs::path parent = final_path.parent_path();
   std::error_code ec;
   fs::create_directories(parent, ec);
+  report_stale_temps(remove_stale_temps(parent.string(), final_path.filename().string() + ".tmp-"),
+                     parent.string());
   const fs::path tmp = final_path.string() + ".tmp-" + std::to_string(::getpid());
   fs::remove_all(tmp, ec);
   for (Subset s : kAllSubsets)

@@ -66,6 +66,10 @@ Args::Args(const Command& cmd, const std::vector<std::string>& argv) : cmd_(&cmd
     } else {
       if (!inline_value) {
         if (i + 1 >= argv.size()) throw UsageError("option --" + name + " needs a value");
+        // "--epochs --out X": the value is missing, not "X" unexpected.
+        if (argv[i + 1].rfind("--", 0) == 0 && argv[i + 1].size() > 2)
+          throw UsageError("option --" + name + " needs a value (found the option " + argv[i + 1] +
+                           " instead)");
         value = argv[++i];
       }
       values_[name] = value;
@@ -108,8 +112,10 @@ double Args::number(const std::string& name) const {
   std::string v = str(name);
   try {
     size_t used = 0;
+    // Decimal numbers only: std::stod would also take "0x1p-1", "inf" and "nan".
+    const bool decimal = v.find_first_not_of("0123456789.eE+-") == std::string::npos;
     double x = std::stod(v, &used);
-    if (used == v.size()) return x;
+    if (decimal && used == v.size()) return x;
   } catch (const std::exception&) {
   }
   throw UsageError("option --" + name + " expects a number, got '" + v + "'");

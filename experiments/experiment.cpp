@@ -11,8 +11,10 @@
 #include "engine/backend.h"
 #include "engine/determinism.h"
 #include "engine/io/tensor_file.h"
+#include "experiments/cli.h"
 #include "experiments/distributed.h"
 #include "experiments/model_config.h"
+#include "experiments/run_validation.h"
 #include "experiments/trainer.h"
 #include "models/transfer.h"
 
@@ -67,7 +69,14 @@ Device check_device(const std::string& device) {
 }
 
 void apply_threads(int64_t threads) {
-  if (threads < 0) throw std::invalid_argument("--threads must be >= 0, got " + std::to_string(threads));
+  if (threads < 0)
+    throw cli::UsageError("option --threads must be >= 0, got " + std::to_string(threads));
+  const int64_t cores = omp_get_num_procs();
+  if (threads > cores) {  // more threads than cores only slows the run down
+    std::fprintf(stderr, "melgrad: --threads %lld is more than the %lld cores; using %lld\n",
+                 (long long)threads, (long long)cores, (long long)cores);
+    threads = cores;
+  }
   if (threads > 0) omp_set_num_threads(static_cast<int>(threads));
 }
 
@@ -189,7 +198,7 @@ static nlohmann::json fresh_config(ExperimentSpec& s, data::SubsetData& loaded, 
 // Transfer: the genre CNN's config decides the trunk and the frames of the regression CNN.
 static void adopt_transfer_source(ExperimentSpec& s) {
   if (s.transfer_from.empty()) throw std::invalid_argument("transfer: --from GENRE_RUN is required");
-  const nlohmann::json src = read_json_file((fs::path(s.transfer_from) / "config.json").string());
+  const nlohmann::json src = read_run_config(s.transfer_from);
   if (src.value("command", "") != "genre" || src.value("model", "") != "cnn")
     throw std::invalid_argument("transfer: '" + s.transfer_from + "' is not a genre CNN run (its config.json says " +
                                 src.value("command", "?") + " / " + src.value("model", "?") + ")");
@@ -202,19 +211,20 @@ nlohmann::json run_experiment(ExperimentSpec s) {
   set_deterministic_algorithms(s.deterministic);
   const Device device = check_device(s.device);
   if (s.label.empty()) s.label = s.command;
-  if (s.out.empty()) s.out = default_run_dir(s.command);
-  // Data-parallel (mpirun): rank 0 names the folder and alone writes into it.
+  // Data-parallel (mpirun): rank 0 names the folder, locks it and alone writes into it.
   dist::Transport& world = dist::world();
   const bool writer = world.rank() == 0;
+  if (writer && s.out.empty()) s.out = default_run_dir(s.command);  // creates it
   world.broadcast_bytes(s.out, 0);
-  if (writer) prepare_run_dir(s.out, s.mode);
+  RunFolderLock lock;  // held until the run ends
+  if (writer) lock = prepare_run_dir(s.out, s.mode);
   const fs::path dir(s.out);
   const bool resume = s.mode == RunDirMode::resume;
 
   nlohmann::json config;
   RunData run;
   if (resume) {
-    std::string text = writer ? read_json_file((dir / "config.json").string()).dump() : "";
+    std::string text = writer ? read_run_config(s.out).dump() : "";  // validated on rank 0
     world.broadcast_bytes(text, 0);
     config = nlohmann::json::parse(text);
     if (s.epochs_given && s.epochs != config.at("epochs").get<int64_t>()) {

@@ -85,7 +85,8 @@ Task task_for_config(const nlohmann::json& config);
 // --device: "cpu", or "cuda" when this build has a CUDA backend and (GPU build) a GPU; a
 // clear error otherwise. Initialises the device.
 Device check_device(const std::string& device);
-// --threads: OpenMP/Eigen threads (0 = leave the default: all cores).
+// --threads: OpenMP/Eigen threads (0 = leave the default: all cores; more than the cores:
+// the cores, said on stderr; negative: a usage error).
 void apply_threads(int64_t threads);
 
 // One line of the test metrics: "test accuracy 0.431, macro F1 0.402 (72 clips)".

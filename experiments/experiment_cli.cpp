@@ -8,6 +8,7 @@
 #include "experiments/distributed.h"
 #include "experiments/interrupt.h"
 #include "experiments/model_config.h"
+#include "experiments/resume_options.h"
 
 namespace melgrad::experiments {
 
@@ -140,6 +141,7 @@ ExperimentSpec spec_from_args(const cli::Args& a, const std::string& command, co
 
 int run_training_command(const cli::Args& args, ExperimentSpec spec) {
   apply_threads(args.integer("threads"));
+  if (spec.mode == RunDirMode::resume) check_resume_options(args, spec.out);
   try {
     run_experiment(std::move(spec));
     return 0;

@@ -1,7 +1,7 @@
-// Ctrl-C handling for long runs. While an InterruptGuard lives, the first SIGINT only sets
-// a flag that the training loop polls between batches (it then saves last.h5 and stops
-// cleanly); the handler is one-shot (SA_RESETHAND), so a second Ctrl-C kills the program
-// at once as usual.
+// Ctrl-C handling for long runs. While an InterruptGuard lives, the first SIGINT (or
+// SIGTERM, treated the same) only sets a flag that the training loop polls between batches
+// (it then saves last.h5 and stops cleanly); the handler is one-shot (SA_RESETHAND), so a
+// second signal kills the program at once as usual.
 #pragma once
 
 #include <stdexcept>

@@ -110,7 +110,9 @@ std::vector<double> parse_number_list(const std::string& text, const std::string
     } catch (const std::exception&) {
       used = 0;
     }
-    if (used != item.size() || used == 0)
+    // Decimal numbers only: std::stod would also take "0x1p-1", "inf" and "nan".
+    const bool decimal = item.find_first_not_of("0123456789.eE+-") == std::string::npos;
+    if (!decimal || used != item.size() || used == 0)
       throw cli::UsageError("option --" + option + " expects comma-separated numbers, got '" + text + "'");
     out.push_back(v);
   }

@@ -1,6 +1,11 @@
 // Run-folder helpers (see run_folder.h).
 #include "experiments/run_folder.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
@@ -25,29 +30,34 @@ static std::string format_utc(const char* format) {
 std::string iso_time_now() { return format_utc("%Y-%m-%dT%H:%M:%SZ"); }
 
 std::string default_run_dir(const std::string& command) {
-  return "runs/" + command + "-" + format_utc("%Y%m%d-%H%M%S");
+  return create_unique_run_dir("runs/" + command + "-" + format_utc("%Y%m%d-%H%M%S"));
 }
 
-void prepare_run_dir(const std::string& dir, RunDirMode mode) {
+static void refuse_if_not_empty(const std::string& dir) {
+  if (!run_folder_entries(dir).empty())
+    throw std::runtime_error("run folder '" + dir +
+                             "' is not empty; pass --resume to continue its run, --force to "
+                             "overwrite it, or choose another --out");
+}
+
+RunFolderLock prepare_run_dir(const std::string& dir, RunDirMode mode) {
   std::error_code ec;
   const bool exists = fs::exists(dir, ec);
   if (exists && !fs::is_directory(dir, ec))
     throw std::runtime_error("run folder '" + dir + "' exists and is not a folder");
-  if (mode == RunDirMode::resume) {
+  if (mode == RunDirMode::resume)
     for (const char* f : {"config.json", "last.h5"})
       if (!fs::exists(fs::path(dir) / f))
         throw std::runtime_error("cannot resume: '" + (fs::path(dir) / f).string() +
                                  "' is missing (was the run started with this --out?)");
-    return;
-  }
-  if (exists && mode == RunDirMode::force)
-    for (const char* f : kRunFiles) fs::remove(fs::path(dir) / f, ec);
-  if (exists && !fs::is_empty(dir, ec))
-    throw std::runtime_error("run folder '" + dir +
-                             "' is not empty; pass --resume to continue its run, --force to overwrite "
-                             "it, or choose another --out");
+  if (exists && mode == RunDirMode::fresh) refuse_if_not_empty(dir);  // before leaving a lock file
   fs::create_directories(dir, ec);
   if (ec) throw std::runtime_error("cannot create run folder '" + dir + "': " + ec.message());
+  RunFolderLock lock(dir);
+  data::report_stale_temps(data::remove_stale_temps(dir), dir);
+  if (mode == RunDirMode::force) replace_run_files(dir);
+  if (mode != RunDirMode::resume) refuse_if_not_empty(dir);  // another process's files since
+  return lock;
 }
 
 void write_json_file(const std::string& path, const nlohmann::json& value) {
@@ -65,10 +75,12 @@ nlohmann::json read_json_file(const std::string& path) {
 }
 
 void append_json_line(const std::string& path, const nlohmann::json& value) {
-  std::ofstream out(path, std::ios::app);
-  out << value.dump() << "\n";
-  out.flush();
-  if (!out) throw std::runtime_error("cannot append to '" + path + "'");
+  const std::string line = value.dump() + "\n";
+  const int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+  const bool written = fd >= 0 && ::write(fd, line.data(), line.size()) == ssize_t(line.size());
+  const std::string reason = std::strerror(errno);  // e.g. "No space left on device"
+  if (fd >= 0) ::close(fd);
+  if (!written) throw std::runtime_error("cannot append to '" + path + "': " + reason);
 }
 
 std::vector<nlohmann::json> read_json_lines(const std::string& path) {

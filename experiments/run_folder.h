@@ -10,6 +10,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "experiments/run_folder_lock.h"
+
 namespace melgrad::experiments {
 
 constexpr const char* kMelgradVersion = "0.1.0";
@@ -19,15 +21,18 @@ constexpr const char* kRunFiles[] = {"config.json", "log.jsonl", "best.h5", "las
                                      "predictions.json"};
 
 std::string iso_time_now();              // "2024-05-01T12:34:56Z" (UTC)
-std::string default_run_dir(const std::string& command);  // "runs/<command>-YYYYmmdd-HHMMSS"
+// Creates and returns "runs/<command>-YYYYmmdd-HHMMSS" (with "-2", "-3", ... when taken).
+std::string default_run_dir(const std::string& command);
 
 enum class RunDirMode {
   fresh,   // the folder must be missing or empty
   resume,  // the folder must hold config.json and last.h5
-  force,   // the run's own files are removed first
+  force,   // the run's own files are replaced (replace_run_files: checked first, never half)
 };
-// Creates the folder (and parents) as the mode requires; errors say which option to use.
-void prepare_run_dir(const std::string& dir, RunDirMode mode);
+// Creates the folder (and parents) as the mode requires, locks it (the returned lock must
+// live as long as the run writes there), removes temp files that dead processes left in
+// it (saying so on stderr), and checks it; errors say which option to use.
+RunFolderLock prepare_run_dir(const std::string& dir, RunDirMode mode);
 
 void write_json_file(const std::string& path, const nlohmann::json& value);  // atomic, 2-space indent
 nlohmann::json read_json_file(const std::string& path);                      // errors name the file

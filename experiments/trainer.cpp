@@ -3,6 +3,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -42,6 +43,11 @@ struct LoopState {
   double partial_train_seconds = 0;
   double train_seconds = 0;         // completed epochs, all sessions
 };
+
+// A batch loss above this factor times the session's first one (floored, so that a tiny
+// first loss does not make ordinary noise an explosion) stops training, as NaN does.
+constexpr double kLossExplosionFactor = 1e4;
+constexpr double kLossExplosionFloor = 1e-2;
 
 std::string exact(double v) {
   char buf[40];
@@ -253,6 +259,7 @@ TrainResult train_network(models::Network& net, const data::SubsetData& data, co
   };
 
   bool stopped_early = o.patience > 0 && s.bad_epochs >= o.patience;
+  double first_loss = -1;  // this session's first batch loss: the scale of an explosion
   double epoch_seconds_avg = 0;
   int64_t epochs_timed = 0;
   for (int64_t epoch = s.epochs_done + 1; epoch <= o.epochs && !stopped_early; ++epoch) {
@@ -312,6 +319,14 @@ TrainResult train_network(models::Network& net, const data::SubsetData& data, co
         throw std::runtime_error(o.label + ": training stopped: the loss became " + std::to_string(value) +
                                  " at epoch " + std::to_string(epoch) + ", batch " + std::to_string(b) + " of " +
                                  std::to_string(batches) + " (learning rate " + exact(o.lr) +
+                                 "); lower --lr or check the input data");
+      if (first_loss < 0) first_loss = value;
+      if (value > kLossExplosionFactor * std::max(first_loss, kLossExplosionFloor))
+        throw std::runtime_error(o.label + ": training stopped: the loss exploded to " +
+                                 exact(value) + " at epoch " + std::to_string(epoch) + ", batch " +
+                                 std::to_string(b) + ", over " + exact(kLossExplosionFactor) +
+                                 " times its first value " + exact(first_loss) +
+                                 " (learning rate " + exact(o.lr) +
                                  "); lower --lr or check the input data");
       if (o.clip_grad_norm > 0) optim::clip_grad_norm_on_device(params, o.clip_grad_norm);
       adam.step();

@@ -56,7 +56,8 @@ struct TrainResult {
 
 // Trains `net` on splits.train, validating on splits.val; the best checkpoint is loaded
 // into `net` on return. Throws Interrupted (interrupt.h) after saving last.h5 when Ctrl-C
-// was pressed, and std::runtime_error naming the epoch and batch when the loss is NaN/Inf.
+// was pressed, and std::runtime_error naming the epoch and batch when the loss is NaN/Inf
+// or explodes (over 1e4 times this session's first batch loss, floored at 1e-2).
 TrainResult train_network(models::Network& net, const data::SubsetData& data, const data::Splits& splits,
                           const Task& task, const TrainOptions& options);
 

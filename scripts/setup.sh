@@ -15,6 +15,7 @@ packages=(
   libsndfile1-dev libsoxr-dev libfftw3-dev  # audio front end: decode, resample, FFT
   planetblupi-music-ogg                # real music (OGG) for the audio parity tests
   openmpi-bin libopenmpi-dev           # data-parallel training over MPI
+  jq util-linux                        # scripts/fault-tests.sh: JSON checks, setpriv
 )
 
 missing=()

@@ -3,8 +3,11 @@
 
 #include <fcntl.h>
 #include <hdf5.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -39,6 +42,14 @@ hid_t native_type(DType t) {
     case DType::i64: return H5T_NATIVE_INT64;
   }
   return -1;
+}
+
+// True when the file system holding `path` has no room left (HDF5's errors do not say).
+bool disk_is_full(const std::string& path) {
+  struct statvfs st {};
+  const std::filesystem::path dir = std::filesystem::path(path).parent_path();
+  if (::statvfs(dir.empty() ? "." : dir.c_str(), &st) != 0) return false;
+  return uint64_t(st.f_bavail) * st.f_frsize < (uint64_t(1) << 20);
 }
 
 void check(herr_t status, const std::string& what, const std::string& path) {
@@ -89,6 +100,20 @@ DType dtype_of_dataset(hid_t dset, const std::string& name, const std::string& p
                            "' has an unsupported type (need float32, float64 or an integer)");
 }
 
+// A checkpoint never holds NaN or Inf: training stops before writing one, so such a value
+// means a damaged or edited file, which must not be evaluated silently.
+void check_finite(const Tensor& t, const std::string& name, const std::string& path) {
+  auto scan = [&](const auto* v) {
+    for (int64_t i = 0; i < t.numel(); ++i)
+      if (!std::isfinite(v[i]))
+        throw std::runtime_error(path + ": tensor '" + name + "' holds a non-finite value (" +
+                                 std::to_string(double(v[i])) + " at element " +
+                                 std::to_string(i) + "); the file is damaged");
+  };
+  if (t.dtype() == DType::f32) scan(static_cast<const float*>(t.raw_data()));
+  if (t.dtype() == DType::f64) scan(static_cast<const double*>(t.raw_data()));
+}
+
 struct LoadContext {
   const std::string* path;
   TensorFile* out;
@@ -113,6 +138,7 @@ herr_t visit_link(hid_t group, const char* name, const H5L_info_t*, void* data) 
     if (t.numel() > 0)
       check(H5Dread(dset.id, native_type(dt), H5S_ALL, H5S_ALL, H5P_DEFAULT, t.raw_data()),
             std::string("reading '") + name + "'", *ctx->path);
+    check_finite(t, name, *ctx->path);
     ctx->out->tensors[name] = t;
     return 0;
   } catch (const std::exception& e) {
@@ -139,17 +165,21 @@ void save_tensor_file(const std::string& path, const nn::NamedTensors& tensors,
                       const std::map<std::string, std::string>& attributes) {
   quiet_hdf5();
   const std::string tmp = path + ".tmp-" + std::to_string(::getpid());
+  errno = 0;
   try {
     write_file(tmp, tensors, attributes);
     int fd = ::open(tmp.c_str(), O_RDONLY);
     if (fd >= 0) {
-      ::fsync(fd);
+      const int synced = ::fsync(fd);
       ::close(fd);
+      if (synced != 0) throw std::runtime_error(tmp + ": cannot flush to disk");
     }
     std::filesystem::rename(tmp, path);
-  } catch (...) {
+  } catch (const std::exception& e) {
+    const bool full = errno == ENOSPC || errno == EDQUOT || disk_is_full(tmp);
     std::error_code ec;
     std::filesystem::remove(tmp, ec);
+    if (full) throw std::runtime_error(std::string(e.what()) + ": no space left on device");
     throw;
   }
 }

@@ -22,7 +22,8 @@ struct TensorFile {
 
 void save_tensor_file(const std::string& path, const nn::NamedTensors& tensors,
                       const std::map<std::string, std::string>& attributes = {});
-// Throws naming the file when it is missing, not HDF5, or holds an unsupported dataset.
+// Throws naming the file when it is missing, not HDF5, or holds an unsupported dataset or a
+// NaN/Inf value (naming the tensor).
 TensorFile load_tensor_file(const std::string& path);
 
 // A module's parameters and buffers (and `attributes`) to / from a file.

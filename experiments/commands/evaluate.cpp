@@ -12,6 +12,7 @@
 #include "experiments/experiment_cli.h"
 #include "experiments/metrics.h"
 #include "experiments/model_config.h"
+#include "experiments/run_validation.h"
 
 namespace melgrad {
 namespace {
@@ -26,7 +27,7 @@ int run_evaluate(const cli::Args& a) {
   const std::string split = a.str("split");
   if (split != "test" && split != "val" && split != "train")
     throw cli::UsageError("option --split expects test, val or train, got '" + split + "'");
-  nlohmann::json config = read_json_file((run / "config.json").string());
+  nlohmann::json config = read_run_config(run.string());
   if (a.has("data")) config["data"]["path"] = a.str("data");
   RunData rd = load_run_data(config, a.flag("strict"));
   print_skipped_rows("evaluate", rd.data);

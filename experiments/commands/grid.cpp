@@ -25,7 +25,9 @@ int run_grid_command(const cli::Args& a) {
   for (const std::string& l : g.losses)
     if (l != "mse" && l != "l1" && l != "smooth_l1")
       throw cli::UsageError("option --losses expects mse, l1, smooth_l1, got '" + l + "'");
-  g.out = g.base.out.empty() ? default_run_dir("grid") : g.base.out;
+  // mpirun: rank 0 alone makes the default folder (default_run_dir creates it) and names it.
+  g.out = g.base.out.empty() && dist::world().rank() == 0 ? default_run_dir("grid") : g.base.out;
+  dist::world().broadcast_bytes(g.out, 0);
   g.resume = g.base.mode == RunDirMode::resume;
   if (g.base.mode == RunDirMode::force) throw cli::UsageError("grid: --force is not supported; use another --out");
   apply_threads(a.integer("threads"));

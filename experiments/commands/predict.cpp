@@ -22,6 +22,7 @@
 #include "experiments/evaluation.h"
 #include "experiments/experiment.h"
 #include "experiments/model_config.h"
+#include "experiments/run_validation.h"
 
 namespace melgrad {
 namespace {
@@ -123,7 +124,7 @@ int run_predict(const cli::Args& a) {
   if (a.positionals().empty()) throw cli::UsageError("give one or more clip or audio files");
   const Device device = check_device(a.str("device"));
   const fs::path run = a.str("run");
-  const nlohmann::json config = read_json_file((run / "config.json").string());
+  const nlohmann::json config = read_run_config(run.string());  // checked against the network
   const nlohmann::json& mc = config.at("model_config");
   const Task task = task_for_config(config);
   std::unique_ptr<models::Network> net = build_network(mc, config.at("seed").get<uint64_t>());

@@ -16,7 +16,8 @@ using namespace experiments;
 
 int run_study_command(const cli::Args& a) {
   StudyOptions o;
-  o.out = a.str("out").empty() ? default_run_dir("study") : a.str("out");
+  // mpirun: rank 0 alone makes the default folder (default_run_dir creates it) and names it.
+  o.out = a.str("out").empty() && dist::world().rank() == 0 ? default_run_dir("study") : a.str("out");
   dist::world().broadcast_bytes(o.out, 0);  // mpirun: rank 0's name for the folder
   o.quick = a.flag("quick");
   o.with_grid = a.flag("with-grid");
