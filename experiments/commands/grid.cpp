@@ -2,6 +2,7 @@
 // 36 LSTM runs; narrow it with --hidden/--layers/--lrs/--losses.
 #include <cstdio>
 
+#include "experiments/distributed.h"
 #include "experiments/experiment_cli.h"
 #include "experiments/grid.h"
 #include "experiments/interrupt.h"
