@@ -8,6 +8,9 @@
 // The inputs are standardised with the run's training statistics and batched together; with
 // BatchNorm on batch statistics (the study's setting) a prediction depends a little on the
 // other inputs of its batch. Output: text lines, --json, and/or --csv FILE.
+// `predict --run MULTITASK_RUN --split test --csv FILE [--force]`: instead of files, the
+// unlabelled multitask test/ clips of the run's data set, as the course's submission CSV
+// (experiments/submission.h; the same as `melgrad submit`).
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -23,6 +26,7 @@
 #include "experiments/experiment.h"
 #include "experiments/model_config.h"
 #include "experiments/run_validation.h"
+#include "experiments/submission.h"
 
 namespace melgrad {
 namespace {
@@ -119,8 +123,29 @@ nlohmann::json values_json(const Task& task, const std::vector<double>& v) {
   return j;
 }
 
+// --split test: the submission CSV of the data set's unlabelled multitask test clips.
+int predict_test_split(const cli::Args& a) {
+  if (a.str("split") != "test")
+    throw cli::UsageError(
+        "--split: only 'test' (the unlabelled multitask test/ clips) is "
+        "possible, got '" +
+        a.str("split") + "'");
+  if (!a.has("csv")) throw cli::UsageError("--split test writes the submission: give --csv FILE");
+  if (!a.positionals().empty())
+    throw cli::UsageError("--split test predicts the data set's test/ clips: give no files");
+  SubmissionOptions o;
+  o.run_dir = a.str("run");
+  o.csv_path = a.str("csv");
+  o.force = a.flag("force");
+  o.device = check_device(a.str("device"));
+  const int64_t rows = write_submission(o);
+  std::printf("%lld clips -> %s\n", static_cast<long long>(rows), o.csv_path.c_str());
+  return 0;
+}
+
 int run_predict(const cli::Args& a) {
   apply_threads(a.integer("threads"));
+  if (a.has("split")) return predict_test_split(a);
   if (a.positionals().empty()) throw cli::UsageError("give one or more clip or audio files");
   const Device device = check_device(a.str("device"));
   const fs::path run = a.str("run");
@@ -242,6 +267,11 @@ const cli::CommandRegistrar reg({
                 {"csv",
                  "also write the results as CSV to this file (one row per clip, window and track)",
                  ""},
+                {"split",
+                 "test: no files; the submission CSV (id,valence,energy,danceability) of the "
+                 "unlabelled multitask test/ clips, to --csv",
+                 ""},
+                {"force", "--split test: replace the CSV file when it exists", "", true},
                 {"device", "cpu | cuda", "cpu"},
                 {"threads", "CPU threads (0: all cores)", "0"}},
     .positional_help = "FILE.npy|AUDIO...",

@@ -123,3 +123,22 @@ TEST_CASE("submit refuses a run that does not predict the three attributes") {
   CHECK(r.err.find("energy") != std::string::npos);
   CHECK_FALSE(fs::exists(csv));
 }
+
+TEST_CASE("predict --split test --csv writes the same submission as submit") {
+  const fs::path from_submit = scratch() / "via-submit.csv",
+                 from_predict = scratch() / "via-predict.csv";
+  REQUIRE(run({"submit", "--run", multitask_run().string(), "--csv", from_submit.string()}).code ==
+          0);
+  Result r = run({"predict", "--run", multitask_run().string(), "--split", "test", "--csv",
+                  from_predict.string()});
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  CHECK(read_text(from_predict) == read_text(from_submit));
+  Result again = run({"predict", "--run", multitask_run().string(), "--split", "test", "--csv",
+                      from_predict.string()});
+  CHECK(again.code == 1);
+  CHECK(again.err.find("--force") != std::string::npos);
+  CHECK(run({"predict", "--run", multitask_run().string(), "--split", "val", "--csv", "x.csv"})
+            .code == 2);
+  CHECK(run({"predict", "--run", multitask_run().string(), "--split", "test"}).code == 2);
+}
