@@ -173,19 +173,6 @@ TEST_CASE("bad audio: errors name the file and the reason; truncated and silent 
   }
 }
 
-// make_dataset_from_audio's extractor. Until chroma_cqt is in the tree (features.h's mel-only
-// interim build), a test double fills the 12 chroma rows with 0.5 so the (140, T) layout can
-// be checked; with chroma compiled in, the real extractor runs.
-TrackExtractor dataset_extractor() {
-  if (chroma_available()) return {};
-  return [](const std::string& path, bool) {
-    ClipFeatures f = extract_features(load(path), {});
-    f.full.values.resize(size_t(kFusedRows * f.full.frames), 0.5f);
-    f.full.rows = kFusedRows;
-    return f;
-  };
-}
-
 TEST_CASE(
     "make_dataset_from_audio writes a patreco3 layout the loader reads (genre and multitask)") {
   TempDir dir;
@@ -205,7 +192,7 @@ TEST_CASE(
       0.34;  // Rock-like raw genres are separate here: Rock 1 track, Psych-Rock 1, Jazz 3
   o.progress = data::Progress::never;
   const AudioDatasetSummary s =
-      make_dataset_from_audio(dir / "audio", dir / "genre-data", o, dataset_extractor());
+      make_dataset_from_audio(dir / "audio", dir / "genre-data", o);
   CHECK(s.tracks == 6);
   CHECK(s.failed.empty());
   REQUIRE(s.ignored.size() == 1);  // g.wav has no row
@@ -226,7 +213,7 @@ TEST_CASE(
   o.kind = LabelKind::multitask;
   o.labels_path = dir / "affect.csv";
   const AudioDatasetSummary m =
-      make_dataset_from_audio(dir / "audio", dir / "mt-data", o, dataset_extractor());
+      make_dataset_from_audio(dir / "audio", dir / "mt-data", o);
   CHECK(m.train_clips == 3);  // a (two clips) and b
   CHECK(m.test_clips == 5);   // c ... g, unlabelled
   const data::SubsetData mt = data::load_subset(dir / "mt-data", data::Subset::multitask, lo);
@@ -241,12 +228,12 @@ TEST_CASE(
   o.kind = LabelKind::genre;
   o.labels_path = dir / "bad.tsv";
   const std::string e =
-      error_of([&] { make_dataset_from_audio(dir / "audio", dir / "x", o, dataset_extractor()); });
+      error_of([&] { make_dataset_from_audio(dir / "audio", dir / "x", o); });
   CHECK(e.find(dir / "bad.tsv") != std::string::npos);
   CHECK(e.find("line 2") != std::string::npos);
   CHECK(e.find("nosuch.wav") != std::string::npos);
   const std::string busy = error_of(
-      [&] { make_dataset_from_audio(dir / "audio", dir / "mt-data", o, dataset_extractor()); });
+      [&] { make_dataset_from_audio(dir / "audio", dir / "mt-data", o); });
   CHECK(busy.find("not empty") != std::string::npos);
 }
 
