@@ -224,8 +224,9 @@ std::vector<int64_t> track_beats(std::span<const float> envelope, double sr, dou
   return frames;
 }
 
-BeatResult beat_track_percussive(std::span<const float> y, double sr, int threads) {
-  const std::vector<float> y_percussive = percussive(y, threads);
+BeatResult beat_track_percussive(std::span<const float> y, double sr, int threads,
+                                 const MagnitudeTap& tap) {
+  const std::vector<float> y_percussive = percussive(y, threads, tap);
   const std::vector<float> envelope = onset_strength_median(y_percussive, sr);
   BeatResult result;
   if (std::none_of(envelope.begin(), envelope.end(), [](float v) { return v != 0.0f; }))

@@ -11,6 +11,7 @@
 #include "datasets/audio/beat.h"
 #include "datasets/audio/chroma.h"
 #include "datasets/audio/mel.h"
+#include "datasets/audio/stft.h"
 #include "datasets/audio/sync.h"
 
 namespace melgrad::audio {
@@ -28,10 +29,23 @@ ClipFeatures extract_features(const Signal& signal, const ExtractOptions& option
   if (threads > 1)
     chroma_job = std::async(std::launch::async,
                             [&] { return chroma_cqt(y, signal.sample_rate); });
-  MelSpectrogram mel = melspectrogram(y, signal.sample_rate);
-  power_to_db(mel.values);
+  // With beats, the log-mel is projected from HPSS's STFT blocks (the same STFT of y), so
+  // the signal is transformed once for both.
+  MelSpectrogram mel;
   std::optional<BeatResult> beats;
-  if (options.beat) beats = beat_track_percussive(y, signal.sample_rate, threads);
+  if (options.beat) {
+    MelProjector projector(signal.sample_rate, stft_frame_count(int64_t(y.size()), {}));
+    beats = beat_track_percussive(
+        y, signal.sample_rate, threads,
+        [&](const float* magnitude, int64_t stride, int64_t first_column, int64_t count,
+            int64_t first_frame) {
+          projector.add(magnitude, stride, first_column, count, first_frame);
+        });
+    mel = projector.take();
+  } else {
+    mel = melspectrogram(y, signal.sample_rate);
+  }
+  power_to_db(mel.values);
   const std::vector<float> chroma =
       chroma_job.valid() ? chroma_job.get() : chroma_cqt(y, signal.sample_rate);  // [12, frames]
 

@@ -68,7 +68,7 @@ void keep_percussive(Spectrum& spectrum, int64_t kernel_size, int threads) {
     spectrum.values[at] = percussive_bin(spectrum.values[at], mag[at], perc[at], harmonic[at]);
 }
 
-std::vector<float> percussive(std::span<const float> y, int threads) {
+std::vector<float> percussive(std::span<const float> y, int threads, const MagnitudeTap& tap) {
   constexpr int64_t n_fft = 2048, hop = 512, kernel = 31, half = kernel / 2, chunk = 256;
   const int64_t n = int64_t(y.size());
   if (n == 0) throw std::invalid_argument("percussive: empty signal");
@@ -90,6 +90,7 @@ std::vector<float> percussive(std::span<const float> y, int threads) {
     const int64_t span_frames = m1 - m0;
     const Spectrum block = stft_frames(y, {.n_fft = n_fft, .hop = hop}, m0, span_frames);
     const std::vector<float> mag = magnitude(block, 1.0);  // [bins, span_frames]
+    if (tap) tap(mag.data(), span_frames, c0 - m0, width, c0);
 
     // Harmonic median along time (global reflect indices, all inside [m0, m1)) and
     // percussive median along frequency, both [bins, width].

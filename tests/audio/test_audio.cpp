@@ -66,6 +66,28 @@ TEST_CASE("mel_filterbank is librosa.filters.mel (Slaney scale and norm, float32
   CHECK(worst <= 1.2e-7);
 }
 
+TEST_CASE("extract_features: the log-mel from HPSS's shared STFT equals melspectrogram's, bit for bit") {
+  // 15 s of tones with clicks: 646 frames, three HPSS blocks of 256 (with their margins).
+  std::vector<float> y = tones(15 * 22050, 1, 22050);
+  for (int64_t start = 0; start + 500 < int64_t(y.size()); start += 11025)
+    for (int64_t i = 0; i < 500; ++i) y[size_t(start + i)] += float(0.5 * std::exp(-i / 80.0));
+  Signal s;
+  s.samples = y;
+  s.sample_rate = 22050.0;
+  const ClipFeatures with_beats = extract_features(s, {.beat = true});
+  const ClipFeatures without = extract_features(s, {});
+  const ClipFeatures two_threads = extract_features(s, {.beat = true, .threads = 2});
+  REQUIRE(with_beats.full.frames == 646);
+  MelSpectrogram mel = melspectrogram(y, 22050.0);
+  power_to_db(mel.values);
+  REQUIRE(mel.values.size() == size_t(kMelRows * 646));
+  CHECK(std::equal(mel.values.begin(), mel.values.end(), with_beats.full.values.begin()));
+  CHECK(with_beats.full.values == without.full.values);
+  CHECK(two_threads.full.values == with_beats.full.values);
+  CHECK(two_threads.beat_frames == with_beats.beat_frames);
+  CHECK(with_beats.beat_frames.size() >= 25);  // clicks every 0.5 s
+}
+
 TEST_CASE("power_to_db: ref = max, amin 1e-10, floored 80 dB below the peak") {
   std::vector<float> S = {2.0f, 0.2f, 2e-7f, 1e-12f, 0.0f};
   power_to_db(S);
