@@ -2,10 +2,10 @@
 // 44.1 kHz stereo OGG), decode + mix + resample to 22 050 Hz (audio::load), the log-mel
 // (melspectrogram + power_to_db), chroma_cqt, the beat part (percussive + onset + tempo +
 // beat_track), and load + extract_features with beats on 1 and 2 threads (`load_extract/
-// NAME/threads:N`; CPU time is the process's, all threads). Counters: x_realtime = seconds of audio per second of work;
-// peak_rss_MB = the process's peak resident memory so far (VmHWM).
-// Compare with bench/peers/librosa_extract.py on the same tracks (docs/AUDIO.md).
-// Tracks: $MELGRAD_BENCH_TRACKS (comma-separated paths), else music004 ... music009.
+// NAME/threads:N`; CPU time is the process's, all threads). Counters: x_realtime = seconds of audio
+// per second of work; peak_rss_MB = the process's peak resident memory so far (VmHWM). Compare with
+// bench/peers/librosa_extract.py on the same tracks (docs/AUDIO.md). Tracks: $MELGRAD_BENCH_TRACKS
+// (comma-separated paths), else music004 ... music009.
 #include <benchmark/benchmark.h>
 
 #include <cstdlib>

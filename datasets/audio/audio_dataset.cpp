@@ -164,8 +164,7 @@ AudioDatasetSummary make_dataset_from_audio(const std::string& audio_dir,
   data::parallel_for(int64_t(tracks.size()), o.threads, [&](int64_t i) {
     Track& t = tracks[size_t(i)];
     try {
-      const ClipFeatures features =
-          extract_features(load(t.path), ExtractOptions{.beat = o.beat});
+      const ClipFeatures features = extract_features(load(t.path), ExtractOptions{.beat = o.beat});
       const std::vector<FeatureWindow> windows = feature_windows(features, false);
       const std::vector<FeatureWindow> beat_windows =
           o.beat ? feature_windows(features, true) : std::vector<FeatureWindow>{};

@@ -60,9 +60,7 @@ std::string clip_id_for(const std::string& audio_path) {
   return id.empty() ? "_" : id;
 }
 
-std::string full_feature_name(const std::string& id) {
-  return id + ".fused.full.npy";
-}
+std::string full_feature_name(const std::string& id) { return id + ".fused.full.npy"; }
 
 void write_feature_array(const std::string& path, const FeatureArray& a) {
   const std::vector<double> values(a.values.begin(), a.values.end());

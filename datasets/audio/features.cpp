@@ -27,20 +27,19 @@ ClipFeatures extract_features(const Signal& signal, const ExtractOptions& option
   const int threads = std::max(1, options.threads);
   std::future<std::vector<float>> chroma_job;
   if (threads > 1)
-    chroma_job = std::async(std::launch::async,
-                            [&] { return chroma_cqt(y, signal.sample_rate); });
+    chroma_job = std::async(std::launch::async, [&] { return chroma_cqt(y, signal.sample_rate); });
   // With beats, the log-mel is projected from HPSS's STFT blocks (the same STFT of y), so
   // the signal is transformed once for both.
   MelSpectrogram mel;
   std::optional<BeatResult> beats;
   if (options.beat) {
     MelProjector projector(signal.sample_rate, stft_frame_count(int64_t(y.size()), {}));
-    beats = beat_track_percussive(
-        y, signal.sample_rate, threads,
-        [&](const float* magnitude, int64_t stride, int64_t first_column, int64_t count,
-            int64_t first_frame) {
-          projector.add(magnitude, stride, first_column, count, first_frame);
-        });
+    beats =
+        beat_track_percussive(y, signal.sample_rate, threads,
+                              [&](const float* magnitude, int64_t stride, int64_t first_column,
+                                  int64_t count, int64_t first_frame) {
+                                projector.add(magnitude, stride, first_column, count, first_frame);
+                              });
     mel = projector.take();
   } else {
     mel = melspectrogram(y, signal.sample_rate);

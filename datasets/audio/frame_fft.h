@@ -8,8 +8,8 @@
 // n_fft / 2 zeros on both sides, frame t starts at sample t * hop - n_fft / 2,
 // frames = 1 + (n + 2 * (n_fft / 2) - n_fft) / hop (with center = false: no padding, frame t
 // starts at t * hop, frames = 1 + (n - n_fft) / hop). It is the one framing and forward FFT
-// of the audio code: stft.h's stft / stft_frames are built on it. transform(t, window) windows frame t
-// (window: n_fft values, or empty for all ones), transforms it in double precision (numpy's
+// of the audio code: stft.h's stft / stft_frames are built on it. transform(t, window) windows
+// frame t (window: n_fft values, or empty for all ones), transforms it in double precision (numpy's
 // float32 signal times librosa's float64 window) and returns its n_fft / 2 + 1 bins.
 // Plans come from fftw_plans.h and are executed on per-object buffers, so separate objects
 // may be used from separate threads.

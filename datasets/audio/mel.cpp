@@ -85,8 +85,8 @@ MelProjector::MelProjector(double sr, int64_t frames, const MelOptions& o) {
   out_.values.assign(size_t(out_.mels * frames), 0.0f);
 }
 
-void MelProjector::add(const float* magnitude, int64_t stride, int64_t first_column,
-                       int64_t count, int64_t first_frame) {
+void MelProjector::add(const float* magnitude, int64_t stride, int64_t first_column, int64_t count,
+                       int64_t first_frame) {
   if (first_frame < 0 || count < 0 || first_frame + count > out_.frames)
     throw std::invalid_argument("MelProjector: frames [" + std::to_string(first_frame) + ", " +
                                 std::to_string(first_frame + count) + ") outside [0, " +

@@ -9,8 +9,9 @@
 //       env[t] = median over the 128 bands (even count: mean of the two middle values)
 //       shifted right by lag + n_fft / (2 hop) = 3 frames (zeros in front), cut to the
 //       number of STFT frames.  Result: float32 [frames].
-// The mel power is mel.h's melspectrogram (the same code as the log-mel rows). Precision: the mel projection sums in double and rounds to float32 (librosa uses a
-// float32 BLAS product), so S_db agrees to ~1e-5 dB, and the envelope to the same order.
+// The mel power is mel.h's melspectrogram (the same code as the log-mel rows). Precision: the mel
+// projection sums in double and rounds to float32 (librosa uses a float32 BLAS product), so S_db
+// agrees to ~1e-5 dB, and the envelope to the same order.
 #pragma once
 
 #include <cstdint>

@@ -66,7 +66,8 @@ TEST_CASE("mel_filterbank is librosa.filters.mel (Slaney scale and norm, float32
   CHECK(worst <= 1.2e-7);
 }
 
-TEST_CASE("extract_features: the log-mel from HPSS's shared STFT equals melspectrogram's, bit for bit") {
+TEST_CASE(
+    "extract_features: the log-mel from HPSS's shared STFT equals melspectrogram's, bit for bit") {
   // 15 s of tones with clicks: 646 frames, three HPSS blocks of 256 (with their margins).
   std::vector<float> y = tones(15 * 22050, 1, 22050);
   for (int64_t start = 0; start + 500 < int64_t(y.size()); start += 11025)
@@ -213,8 +214,7 @@ TEST_CASE(
   o.test_fraction =
       0.34;  // Rock-like raw genres are separate here: Rock 1 track, Psych-Rock 1, Jazz 3
   o.progress = data::Progress::never;
-  const AudioDatasetSummary s =
-      make_dataset_from_audio(dir / "audio", dir / "genre-data", o);
+  const AudioDatasetSummary s = make_dataset_from_audio(dir / "audio", dir / "genre-data", o);
   CHECK(s.tracks == 6);
   CHECK(s.failed.empty());
   REQUIRE(s.ignored.size() == 1);  // g.wav has no row
@@ -234,8 +234,7 @@ TEST_CASE(
       << "Id,valence,energy,danceability\na,0.1,0.2,0.3\nb.wav,0.4,0.5,0.6\n";
   o.kind = LabelKind::multitask;
   o.labels_path = dir / "affect.csv";
-  const AudioDatasetSummary m =
-      make_dataset_from_audio(dir / "audio", dir / "mt-data", o);
+  const AudioDatasetSummary m = make_dataset_from_audio(dir / "audio", dir / "mt-data", o);
   CHECK(m.train_clips == 3);  // a (two clips) and b
   CHECK(m.test_clips == 5);   // c ... g, unlabelled
   const data::SubsetData mt = data::load_subset(dir / "mt-data", data::Subset::multitask, lo);
@@ -249,13 +248,12 @@ TEST_CASE(
   std::ofstream(dir / "bad.tsv") << "Id\tGenre\nnosuch.wav\tRock\n";
   o.kind = LabelKind::genre;
   o.labels_path = dir / "bad.tsv";
-  const std::string e =
-      error_of([&] { make_dataset_from_audio(dir / "audio", dir / "x", o); });
+  const std::string e = error_of([&] { make_dataset_from_audio(dir / "audio", dir / "x", o); });
   CHECK(e.find(dir / "bad.tsv") != std::string::npos);
   CHECK(e.find("line 2") != std::string::npos);
   CHECK(e.find("nosuch.wav") != std::string::npos);
-  const std::string busy = error_of(
-      [&] { make_dataset_from_audio(dir / "audio", dir / "mt-data", o); });
+  const std::string busy =
+      error_of([&] { make_dataset_from_audio(dir / "audio", dir / "mt-data", o); });
   CHECK(busy.find("not empty") != std::string::npos);
 }
 

@@ -15,9 +15,7 @@ using namespace e2e;
 using namespace melgrad::audio::testing;
 using nlohmann::json;
 
-std::string full_name(const std::string& id) {
-  return id + ".fused.full.npy";
-}
+std::string full_name(const std::string& id) { return id + ".fused.full.npy"; }
 
 bool has(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
@@ -138,7 +136,6 @@ TEST_CASE("predict on an audio file: 30-s windows and the track's mean, text, --
         (mt["windows"][0][target].get<double>() + mt["windows"][1][target].get<double>()) / 2;
     CHECK(mt[target].get<double>() == doctest::Approx(mean).epsilon(1e-9));
   }
-
 }
 
 TEST_CASE("predict on an audio file with a beat-synchronised run: one row per 30-s window") {
@@ -150,15 +147,14 @@ TEST_CASE("predict on an audio file with a beat-synchronised run: one row per 30
   for (int64_t start = 0; start + 2000 < int64_t(y.size()); start += 22050)
     for (int64_t i = 0; i < 2000; ++i) {
       noise = noise * 1664525u + 1013904223u;
-      y[size_t(start + i)] += float((double(noise >> 8) / double(1 << 24) - 0.5) *
-                                    std::exp(-double(i) / 300.0));
+      y[size_t(start + i)] +=
+          float((double(noise >> 8) / double(1 << 24) - 0.5) * std::exp(-double(i) / 300.0));
     }
   write_sound(clicks.string(), y, 1, 44100, SF_FORMAT_WAV | SF_FORMAT_FLOAT);
 
   const fs::path beat_run = scratch() / "beat-run";
-  Result g = run({"genre", "--data", tiny_data(), "--beat", "--frames", "16", "--channels",
-                  "1,4,8", "--epochs", "1", "--threads", "2", "--no-progress", "--out",
-                  beat_run.string()});
+  Result g = run({"genre", "--data", tiny_data(), "--beat", "--frames", "16", "--channels", "1,4,8",
+                  "--epochs", "1", "--threads", "2", "--no-progress", "--out", beat_run.string()});
   INFO(g.err);
   REQUIRE(g.code == 0);
   Result p = run({"predict", "--run", beat_run.string(), "--json", clicks.string()});

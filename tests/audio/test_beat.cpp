@@ -148,7 +148,9 @@ TEST_CASE("percussive (streamed in blocks of frames) equals istft(keep_percussiv
   }
 }
 
-TEST_CASE("mel_filterbank (shared with the onset envelope) equals librosa.filters.mel(sr=22050, n_fft=2048) to 1 ulp") {
+TEST_CASE(
+    "mel_filterbank (shared with the onset envelope) equals librosa.filters.mel(sr=22050, "
+    "n_fft=2048) to 1 ulp") {
   const NpyArray expected =
       read_npy(std::string(MELGRAD_SOURCE_DIR) + "/tests/fixtures/audio/beat/mel_basis.npy.gz");
   REQUIRE(expected.shape == std::vector<int64_t>{128, 1025});
