@@ -1,10 +1,11 @@
 // Audio front end speed (Google Benchmark): per Debian track (planetblupi-music-ogg, ~10 min,
 // 44.1 kHz stereo OGG), decode + mix + resample to 22 050 Hz (audio::load), the log-mel
-// (melspectrogram + power_to_db), and extract_features (mel, plus chroma / beats when
-// compiled in), single-threaded. Counters: x_realtime = seconds of audio per second of work;
-// peak_rss_MB = the process's peak resident memory so far (VmHWM).
-// Compare with bench/peers/librosa_extract.py on the same tracks (docs/AUDIO.md).
-// Tracks: $MELGRAD_BENCH_TRACKS (comma-separated paths), else music004 ... music009.
+// (melspectrogram + power_to_db), chroma_cqt, the beat part (percussive + onset + tempo +
+// beat_track), and load + extract_features with beats on 1 and 2 threads (`load_extract/
+// NAME/threads:N`; CPU time is the process's, all threads). Counters: x_realtime = seconds of audio
+// per second of work; peak_rss_MB = the process's peak resident memory so far (VmHWM). Compare with
+// bench/peers/librosa_extract.py on the same tracks (docs/AUDIO.md). Tracks: $MELGRAD_BENCH_TRACKS
+// (comma-separated paths), else music004 ... music009.
 #include <benchmark/benchmark.h>
 
 #include <cstdlib>
@@ -15,6 +16,8 @@
 #include <string>
 #include <vector>
 
+#include "datasets/audio/beat.h"
+#include "datasets/audio/chroma.h"
 #include "datasets/audio/decode.h"
 #include "datasets/audio/features.h"
 #include "datasets/audio/mel.h"
@@ -77,16 +80,33 @@ void BM_LogMel(benchmark::State& state, const std::string& path) {
   report(state, double(s.samples.size()) / s.sample_rate);
 }
 
+void BM_Chroma(benchmark::State& state, const std::string& path) {
+  const Signal& s = cached_signal(path);
+  for (auto _ : state) {
+    std::vector<float> c = chroma_cqt(s.samples, s.sample_rate);
+    benchmark::DoNotOptimize(c.data());
+  }
+  report(state, double(s.samples.size()) / s.sample_rate);
+}
+
+void BM_Beat(benchmark::State& state, const std::string& path) {
+  const Signal& s = cached_signal(path);
+  for (auto _ : state) {
+    BeatResult b = beat_track_percussive(s.samples, s.sample_rate);
+    benchmark::DoNotOptimize(b.beat_frames.data());
+  }
+  report(state, double(s.samples.size()) / s.sample_rate);
+}
+
 void BM_LoadAndExtract(benchmark::State& state, const std::string& path) {
   double seconds = 0;
   for (auto _ : state) {
     Signal s = load(path);
     seconds = double(s.samples.size()) / s.sample_rate;
-    ClipFeatures f = extract_features(s, {.beat = beat_available()});
+    ClipFeatures f = extract_features(s, {.beat = true, .threads = int(state.range(0))});
     benchmark::DoNotOptimize(f.full.values.data());
   }
-  state.SetLabel(std::string(chroma_available() ? "mel+chroma" : "mel only") +
-                 (beat_available() ? "+beat" : ""));
+  state.SetLabel("mel+chroma+beat");
   report(state, seconds);
 }
 
@@ -101,10 +121,22 @@ const bool registered = [] {
         ->Unit(benchmark::kMillisecond)
         ->Iterations(2)
         ->UseRealTime();
-    benchmark::RegisterBenchmark(("load_extract/" + name).c_str(), BM_LoadAndExtract, path)
+    benchmark::RegisterBenchmark(("chroma/" + name).c_str(), BM_Chroma, path)
         ->Unit(benchmark::kMillisecond)
         ->Iterations(1)
         ->UseRealTime();
+    benchmark::RegisterBenchmark(("beat/" + name).c_str(), BM_Beat, path)
+        ->Unit(benchmark::kMillisecond)
+        ->Iterations(1)
+        ->UseRealTime();
+    benchmark::RegisterBenchmark(("load_extract/" + name).c_str(), BM_LoadAndExtract, path)
+        ->ArgName("threads")
+        ->Arg(1)
+        ->Arg(2)
+        ->Unit(benchmark::kMillisecond)
+        ->Iterations(1)
+        ->UseRealTime()
+        ->MeasureProcessCPUTime();
   }
   return true;
 }();

@@ -96,8 +96,7 @@ void write_subset(const fs::path& root, data::Subset subset, const std::vector<T
 
 AudioDatasetSummary make_dataset_from_audio(const std::string& audio_dir,
                                             const std::string& out_dir,
-                                            const AudioDatasetOptions& o,
-                                            const TrackExtractor& extractor) {
+                                            const AudioDatasetOptions& o) {
   if (!fs::is_directory(audio_dir)) throw AudioError(audio_dir + ": not a folder of audio files");
   std::error_code ec;
   if (fs::exists(out_dir, ec) && !fs::is_empty(out_dir, ec))
@@ -105,14 +104,6 @@ AudioDatasetSummary make_dataset_from_audio(const std::string& audio_dir,
   if (!(o.test_fraction >= 0 && o.test_fraction < 1))
     throw std::invalid_argument("test fraction must be in [0, 1), got " +
                                 std::to_string(o.test_fraction));
-  if (!extractor && !chroma_available())
-    throw AudioError(
-        "make-dataset --from-audio writes (140, T) clips and needs the chroma rows, "
-        "which this melgrad does not have (datasets/audio/chroma.h)");
-  if (o.beat && !extractor && !beat_available())
-    throw AudioError(
-        "--beat: beat-synchronised features are not built into this melgrad "
-        "(datasets/audio/beat.h and sync.h are missing)");
   const std::vector<std::string> files = collect_audio_files({audio_dir});
   const FileIndex index(audio_dir, files);
 
@@ -168,19 +159,12 @@ AudioDatasetSummary make_dataset_from_audio(const std::string& audio_dir,
     for (const char* split : {"train", "test"})
       fs::create_directories(staging / data::subset_folder(s) / split);
   }
-  const TrackExtractor extract =
-      extractor ? extractor : [](const std::string& path, bool with_beat) {
-        return extract_features(load(path), ExtractOptions{.beat = with_beat});
-      };
   std::vector<std::string> errors(tracks.size());
   data::ProgressBar bar("extracting", int64_t(tracks.size()), o.progress);
   data::parallel_for(int64_t(tracks.size()), o.threads, [&](int64_t i) {
     Track& t = tracks[size_t(i)];
     try {
-      const ClipFeatures features = extract(t.path, o.beat);
-      if (features.full.rows != kFusedRows)
-        throw AudioError("features have " + std::to_string(features.full.rows) +
-                         " rows, expected 140");
+      const ClipFeatures features = extract_features(load(t.path), ExtractOptions{.beat = o.beat});
       const std::vector<FeatureWindow> windows = feature_windows(features, false);
       const std::vector<FeatureWindow> beat_windows =
           o.beat ? feature_windows(features, true) : std::vector<FeatureWindow>{};

@@ -23,7 +23,6 @@
 #pragma once
 
 #include <cstdint>
-#include <functional>
 #include <string>
 #include <vector>
 
@@ -44,10 +43,6 @@ struct AudioDatasetOptions {
   data::Progress progress = data::Progress::automatic;
 };
 
-// Features of one audio file (beat: with the beat-synchronised data). Default: load() then
-// extract_features().
-using TrackExtractor = std::function<ClipFeatures(const std::string& audio_path, bool beat)>;
-
 struct AudioDatasetSummary {
   int64_t tracks = 0, train_clips = 0, test_clips = 0;
   std::vector<std::string> failed;   // "PATH: reason"
@@ -56,7 +51,6 @@ struct AudioDatasetSummary {
 
 AudioDatasetSummary make_dataset_from_audio(const std::string& audio_dir,
                                             const std::string& out_dir,
-                                            const AudioDatasetOptions& options,
-                                            const TrackExtractor& extractor = {});
+                                            const AudioDatasetOptions& options);
 
 }  // namespace melgrad::audio

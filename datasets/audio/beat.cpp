@@ -4,16 +4,14 @@
 // dispatch does for a float32 envelope with float64 frames-per-beat.
 #include "datasets/audio/beat.h"
 
-#include <fftw3.h>
-
 #include <algorithm>
 #include <cfloat>
 #include <cmath>
 #include <limits>
-#include <mutex>
 #include <stdexcept>
 #include <string>
 
+#include "datasets/audio/fftw_plans.h"
 #include "datasets/audio/hpss.h"
 #include "datasets/audio/onset.h"
 
@@ -22,13 +20,6 @@ namespace {
 
 constexpr int64_t kHop = 512;
 constexpr double kStartBpm = 120.0, kMaxTempo = 320.0, kTightness = 100.0;
-
-// FFTW plans for the autocorrelation, made (and destroyed) under one lock: FFTW's planner
-// is not thread-safe.
-std::mutex& fftw_planner_mutex() {
-  static std::mutex mutex;
-  return mutex;
-}
 
 // Mean over frames of the max-normalised autocorrelation tempogram (librosa.feature.tempogram
 // with win_length, centre=True, Hann window, norm=inf; then np.mean over time): [win_length].
@@ -50,32 +41,22 @@ std::vector<double> mean_tempogram(std::span<const float> envelope, int64_t win_
   double* frame = fftw_alloc_real(size_t(fft_size));
   fftw_complex* spectrum = fftw_alloc_complex(size_t(bins));
   if (!frame || !spectrum) throw std::bad_alloc();
-  fftw_plan forward, inverse;
-  {
-    std::lock_guard<std::mutex> lock(fftw_planner_mutex());
-    forward = fftw_plan_dft_r2c_1d(int(fft_size), frame, spectrum, FFTW_ESTIMATE);
-    inverse = fftw_plan_dft_c2r_1d(int(fft_size), spectrum, frame, FFTW_ESTIMATE);
-  }
+  fftw_plan forward = real_forward_plan(fft_size), inverse = real_inverse_plan(fft_size);
   std::vector<double> sum(size_t(win_length), 0.0);
   for (int64_t t = 0; t < n; ++t) {
     for (int64_t i = 0; i < win_length; ++i) frame[i] = padded[size_t(t + i)] * window[size_t(i)];
     std::fill(frame + win_length, frame + fft_size, 0.0);
-    fftw_execute(forward);
+    fftw_execute_dft_r2c(forward, frame, spectrum);
     for (int64_t k = 0; k < bins; ++k) {
       spectrum[k][0] = spectrum[k][0] * spectrum[k][0] + spectrum[k][1] * spectrum[k][1];
       spectrum[k][1] = 0.0;
     }
-    fftw_execute(inverse);  // frame[lag] = fft_size * autocorrelation[lag]
+    fftw_execute_dft_c2r(inverse, spectrum, frame);  // frame[lag] = fft_size * autocorrelation[lag]
     double peak = 0.0;
     for (int64_t lag = 0; lag < win_length; ++lag) peak = std::max(peak, std::abs(frame[lag]));
     const double scale =
         peak < std::numeric_limits<double>::min() ? 1.0 / double(fft_size) : 1.0 / peak;
     for (int64_t lag = 0; lag < win_length; ++lag) sum[size_t(lag)] += frame[lag] * scale;
-  }
-  {
-    std::lock_guard<std::mutex> lock(fftw_planner_mutex());
-    fftw_destroy_plan(forward);
-    fftw_destroy_plan(inverse);
   }
   fftw_free(frame);
   fftw_free(spectrum);
@@ -243,8 +224,9 @@ std::vector<int64_t> track_beats(std::span<const float> envelope, double sr, dou
   return frames;
 }
 
-BeatResult beat_track_percussive(std::span<const float> y, double sr, int threads) {
-  const std::vector<float> y_percussive = percussive(y, threads);
+BeatResult beat_track_percussive(std::span<const float> y, double sr, int threads,
+                                 const MagnitudeTap& tap) {
+  const std::vector<float> y_percussive = percussive(y, threads, tap);
   const std::vector<float> envelope = onset_strength_median(y_percussive, sr);
   BeatResult result;
   if (std::none_of(envelope.begin(), envelope.end(), [](float v) { return v != 0.0f; }))

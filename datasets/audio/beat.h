@@ -29,6 +29,8 @@
 #include <span>
 #include <vector>
 
+#include "datasets/audio/hpss.h"  // MagnitudeTap
+
 namespace melgrad::audio {
 
 struct BeatResult {
@@ -40,6 +42,8 @@ double estimate_tempo(std::span<const float> envelope, double sr);
 
 std::vector<int64_t> track_beats(std::span<const float> envelope, double sr, double bpm);
 
-BeatResult beat_track_percussive(std::span<const float> y, double sr, int threads = 1);
+// `tap`: handed to percussive (hpss.h), which sees y's STFT magnitudes block by block.
+BeatResult beat_track_percussive(std::span<const float> y, double sr, int threads = 1,
+                                 const MagnitudeTap& tap = {});
 
 }  // namespace melgrad::audio

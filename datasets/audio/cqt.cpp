@@ -3,8 +3,6 @@
 // 1e-3 after chroma's normalisation depends on rounding to complex64 where librosa does.
 #include "datasets/audio/cqt.h"
 
-#include <soxr.h>
-
 #include <algorithm>
 #include <cmath>
 #include <complex>
@@ -14,6 +12,7 @@
 #include <string>
 
 #include "datasets/audio/frame_fft.h"
+#include "datasets/audio/resample.h"
 #include "datasets/audio/tuning.h"
 
 namespace melgrad::audio {
@@ -240,53 +239,6 @@ std::vector<float> octave_response(std::span<const float> y, int64_t hop, const 
   return result;
 }
 
-// librosa.resample(y, orig_sr=factor, target_sr=1, res_type="soxr_hq", scale=True): libsoxr
-// at SOXR_HQ fed in blocks, as python-soxr does, then librosa's fix_length to
-// ceil(n / factor) and y_hat /= sqrt(1 / factor) (float32 divided by a float64). A local
-// helper rather than audio::resample because that makes one soxr_oneshot call, and libsoxr
-// then buffers the whole input (~100 MB more for a 10-minute track); chunked and one-shot
-// soxr give the same samples (the chroma parity tests run through this).
-std::vector<float> soxr_downsample(std::span<const float> y, int64_t factor) {
-  const soxr_io_spec_t io = soxr_io_spec(SOXR_FLOAT32_I, SOXR_FLOAT32_I);
-  const soxr_quality_spec_t quality = soxr_quality_spec(SOXR_HQ, 0);
-  soxr_error_t err = nullptr;
-  soxr_t soxr = soxr_create(double(factor), 1.0, 1, &err, &io, &quality, nullptr);
-  if (err) throw std::runtime_error(std::string("cqt: libsoxr failed: ") + err);
-  const size_t n_out = (y.size() + size_t(factor) - 1) / size_t(factor);
-  std::vector<float> out;
-  out.reserve(n_out + 64);
-  constexpr size_t kBlock = 1 << 16;
-  std::vector<float> buffer(kBlock);
-  auto pump = [&](const float* in, size_t in_len) {  // in == nullptr: flush
-    for (;;) {
-      size_t used = 0, made = 0;
-      err = soxr_process(soxr, in, in_len, in ? &used : nullptr, buffer.data(), kBlock, &made);
-      if (err) break;
-      out.insert(out.end(), buffer.begin(), buffer.begin() + long(made));
-      if (in) {
-        in += used;
-        in_len -= used;
-        if (in_len == 0) return;
-        if (used == 0 && made == 0) {
-          err = "libsoxr took no input and gave no output";
-          return;
-        }
-      } else if (made == 0) {
-        return;
-      }
-    }
-  };
-  for (size_t start = 0; start < y.size() && !err; start += kBlock)
-    pump(y.data() + start, std::min(kBlock, y.size() - start));
-  if (!err) pump(nullptr, 0);
-  soxr_delete(soxr);
-  if (err) throw std::runtime_error(std::string("cqt: libsoxr failed: ") + err);
-  out.resize(n_out, 0.0f);
-  const double divisor = std::sqrt(1.0 / double(factor));
-  for (float& v : out) v = float(double(v) / divisor);
-  return out;
-}
-
 int two_factors(int64_t x) {
   int count = 0;
   while (x > 0 && x % 2 == 0) {
@@ -345,7 +297,7 @@ double cqt_octaves(std::span<const float> y, double sr, const CqtOptions& o,
       throw std::invalid_argument("cqt: a signal of " + std::to_string(signal.size()) +
                                   " samples is too short for a " + std::to_string(n_octaves) +
                                   "-octave CQT");
-    resampled = soxr_downsample(signal, factor);
+    resampled = resample(signal, double(factor), 1.0, /*scale=*/true);
     signal = resampled;
     base_sr = sr / double(factor);
   }
@@ -369,7 +321,7 @@ double cqt_octaves(std::span<const float> y, double sr, const CqtOptions& o,
     if (hop % 2 == 0 && i + 1 < n_octaves) {
       hop /= 2;
       octave_sr /= 2.0;
-      resampled = soxr_downsample(signal, 2);
+      resampled = resample(signal, 2.0, 1.0, /*scale=*/true);
       signal = resampled;
     }
   }

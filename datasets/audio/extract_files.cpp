@@ -60,9 +60,7 @@ std::string clip_id_for(const std::string& audio_path) {
   return id.empty() ? "_" : id;
 }
 
-std::string full_feature_name(const std::string& id) {
-  return id + (chroma_available() ? ".fused.full.npy" : ".mel.full.npy");
-}
+std::string full_feature_name(const std::string& id) { return id + ".fused.full.npy"; }
 
 void write_feature_array(const std::string& path, const FeatureArray& a) {
   const std::vector<double> values(a.values.begin(), a.values.end());
@@ -83,15 +81,16 @@ std::vector<ExtractedFile> extract_files(const std::vector<std::string>& audio_p
       throw AudioError("two inputs give the clip id '" + results[i].id + "': " + it->second +
                        " and " + audio_paths[i] + " (rename one)");
   }
-  if (options.beat && !beat_available())
-    throw AudioError(
-        "--beat: beat-synchronised features are not built into this melgrad "
-        "(datasets/audio/beat.h and sync.h are missing)");
   fs::create_directories(out_dir);
   if (options.beat) fs::create_directories(fs::path(out_dir) / "beat");
 
-  data::ProgressBar bar("extracting", int64_t(audio_paths.size()), options.progress);
-  data::parallel_for(int64_t(audio_paths.size()), options.threads, [&](int64_t i) {
+  // Files run in parallel; threads left over (fewer files than threads) go inside each file.
+  const int64_t files = int64_t(audio_paths.size());
+  const int workers = data::resolve_threads(options.threads);
+  const int64_t at_once = std::max<int64_t>(1, std::min<int64_t>(workers, files));
+  const int per_file = std::max(1, workers / int(at_once));
+  data::ProgressBar bar("extracting", files, options.progress);
+  data::parallel_for(files, workers, [&](int64_t i) {
     ExtractedFile& r = results[size_t(i)];
     try {
       const fs::path full_path = fs::path(out_dir) / full_feature_name(r.id);
@@ -102,7 +101,8 @@ std::vector<ExtractedFile> extract_files(const std::vector<std::string>& audio_p
       }
       Signal signal = load(r.audio_path);
       r.seconds = double(signal.samples.size()) / signal.sample_rate;
-      ClipFeatures f = extract_features(signal, ExtractOptions{.beat = options.beat});
+      ClipFeatures f =
+          extract_features(signal, ExtractOptions{.beat = options.beat, .threads = per_file});
       signal = Signal{};  // free the samples before the file is encoded
       write_feature_array(full_path.string(), f.full);
       r.frames = f.full.frames;

@@ -6,7 +6,6 @@
 // as the text before the first '.', and label files are CSV/TSV). Written into OUT:
 //   OUT/<id>.fused.full.npy        (140, T) float32, the data set's name for a full clip
 //   OUT/beat/<id>.fused.full.npy   (140, B) with `beat` (the beat sub-sets use the same name)
-// In the mel-only interim build (features.h) the full file is OUT/<id>.mel.full.npy (128, T).
 // Files are written atomically (temp file + rename); an existing output is never replaced
 // without `force` (the file fails with a message saying so).
 #pragma once
@@ -26,7 +25,7 @@ namespace melgrad::audio {
 std::vector<std::string> collect_audio_files(const std::vector<std::string>& inputs);
 
 std::string clip_id_for(const std::string& audio_path);
-std::string full_feature_name(const std::string& id);  // "<id>.fused.full.npy" (or .mel.)
+std::string full_feature_name(const std::string& id);  // "<id>.fused.full.npy"
 
 // Writes [rows, frames] as a float32 .npy, atomically.
 void write_feature_array(const std::string& path, const FeatureArray& a);
@@ -34,7 +33,7 @@ void write_feature_array(const std::string& path, const FeatureArray& a);
 struct ExtractFilesOptions {
   bool beat = false;
   bool force = false;
-  int threads = 0;  // 0: all cores
+  int threads = 0;  // 0: all cores; files at once, the rest split inside each file
   data::Progress progress = data::Progress::automatic;
 };
 

@@ -5,11 +5,6 @@
 //   beat:  (140, B) the full array aggregated between beats with the median (sync.h's
 //          sync_median = librosa.util.sync(..., aggregate=np.median)), beats from
 //          beat_track on the percussive part of HPSS (beat.h's beat_track_percussive).
-//
-// The chroma and beat code come from separate work (chroma.h, beat.h, sync.h). Until they are
-// in the tree, this file builds in an interim *mel-only* mode: `full` holds the 128 log-mel
-// rows only (FeatureLayout::mel_only, files named `<id>.mel.full.npy` by extract) and a beat
-// request is an error naming what is missing. chroma_available() / beat_available() say which.
 #pragma once
 
 #include <cstdint>
@@ -25,9 +20,6 @@ constexpr int64_t kMelRows = 128;
 constexpr int64_t kChromaRows = 12;
 constexpr int64_t kFusedRows = kMelRows + kChromaRows;
 
-bool chroma_available();  // chroma.h was compiled in: full arrays are fused (140 rows)
-bool beat_available();    // beat.h and sync.h were compiled in: --beat works
-
 struct FeatureArray {
   int64_t rows = 0, frames = 0;
   std::vector<float> values;  // [rows, frames] row-major
@@ -35,10 +27,11 @@ struct FeatureArray {
 
 struct ExtractOptions {
   bool beat = false;  // also the beat-synchronised array
+  int threads = 1;    // >= 2: chroma on a thread of its own, HPSS's median filters split
 };
 
 struct ClipFeatures {
-  FeatureArray full;                 // (140, T), or (128, T) in the mel-only interim mode
+  FeatureArray full;                 // (140, T)
   std::optional<FeatureArray> beat;  // (140, B) when options.beat
   double tempo = 0;                  // beats per minute (with beat)
   std::vector<int64_t> beat_frames;  // frame indices of the beats (with beat)
@@ -59,7 +52,7 @@ std::vector<FeatureWindow> feature_windows(const ClipFeatures& features, bool be
                                            int64_t window_frames = kClipFrames);
 
 // `signal` must be mono at 22 050 Hz (audio::load). Throws AudioError for a signal that is
-// empty, or for a beat request without the beat code.
+// empty.
 ClipFeatures extract_features(const Signal& signal, const ExtractOptions& options);
 
 }  // namespace melgrad::audio

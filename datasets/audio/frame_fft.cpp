@@ -1,55 +1,25 @@
 // Frame-at-a-time FFTs on FFTW3: see frame_fft.h.
 #include "datasets/audio/frame_fft.h"
 
-#include <fftw3.h>
-
 #include <algorithm>
 #include <cstring>
-#include <map>
-#include <mutex>
 #include <new>
 #include <stdexcept>
 #include <string>
-#include <utility>
+
+#include "datasets/audio/fftw_plans.h"
 
 namespace melgrad::audio {
-namespace {
-
-// FFTW's planner is not thread-safe: plans are made under one lock and kept for the process
-// (a handful of lengths). Execution with the new-array interface is thread-safe.
-enum class PlanKind { real_forward, complex_forward };
-
-fftw_plan cached_plan(PlanKind kind, int64_t n) {
-  static std::mutex mutex;
-  static std::map<std::pair<PlanKind, int64_t>, fftw_plan> plans;
-  std::lock_guard<std::mutex> lock(mutex);
-  fftw_plan& plan = plans[{kind, n}];
-  if (plan) return plan;
-  fftw_complex* out = fftw_alloc_complex(size_t(n));
-  if (kind == PlanKind::real_forward) {
-    double* in = fftw_alloc_real(size_t(n));
-    plan = fftw_plan_dft_r2c_1d(int(n), in, out, FFTW_ESTIMATE);
-    fftw_free(in);
-  } else {
-    fftw_complex* in = fftw_alloc_complex(size_t(n));
-    plan = fftw_plan_dft_1d(int(n), in, out, FFTW_FORWARD, FFTW_ESTIMATE);
-    fftw_free(in);
-  }
-  fftw_free(out);
-  if (!plan)
-    throw std::runtime_error("FFTW could not plan a transform of length " + std::to_string(n));
-  return plan;
-}
-
-}  // namespace
-
-CenteredFrames::CenteredFrames(std::span<const float> y, int64_t n_fft, int64_t hop)
-    : y_(y), n_fft_(n_fft), hop_(hop) {
+CenteredFrames::CenteredFrames(std::span<const float> y, int64_t n_fft, int64_t hop, bool center)
+    : y_(y), n_fft_(n_fft), hop_(hop), pad_(center ? n_fft / 2 : 0) {
   if (n_fft < 2 || hop < 1)
     throw std::invalid_argument("CenteredFrames: n_fft " + std::to_string(n_fft) +
                                 " must be >= 2 and hop " + std::to_string(hop) + " >= 1");
-  frames_ = 1 + (int64_t(y.size()) + 2 * (n_fft / 2) - n_fft) / hop;
-  plan_ = cached_plan(PlanKind::real_forward, n_fft);
+  if (int64_t(y.size()) + 2 * pad_ < n_fft)
+    throw std::invalid_argument("CenteredFrames: a signal of " + std::to_string(y.size()) +
+                                " samples is shorter than n_fft " + std::to_string(n_fft));
+  frames_ = 1 + (int64_t(y.size()) + 2 * pad_ - n_fft) / hop;
+  plan_ = real_forward_plan(n_fft);
   in_ = fftw_alloc_real(size_t(n_fft));
   out_ = reinterpret_cast<std::complex<double>*>(fftw_alloc_complex(size_t(n_fft / 2 + 1)));
   if (!in_ || !out_) {
@@ -70,7 +40,7 @@ std::span<const std::complex<double>> CenteredFrames::transform(int64_t t,
     throw std::invalid_argument("CenteredFrames: window of " + std::to_string(window.size()) +
                                 " values for frames of " + std::to_string(n_fft_));
   const int64_t n = int64_t(y_.size());
-  const int64_t start = t * hop_ - n_fft_ / 2;  // first sample of the frame, in signal coordinates
+  const int64_t start = t * hop_ - pad_;  // first sample of the frame, in signal coordinates
   const int64_t lo = std::max<int64_t>(0, -start), hi = std::min<int64_t>(n_fft_, n - start);
   std::memset(in_, 0, sizeof(double) * size_t(n_fft_));
   if (window.empty()) {
@@ -84,7 +54,7 @@ std::span<const std::complex<double>> CenteredFrames::transform(int64_t t,
 
 std::vector<std::complex<double>> complex_fft(std::span<const std::complex<double>> x) {
   const int64_t n = int64_t(x.size());
-  fftw_plan plan = cached_plan(PlanKind::complex_forward, n);
+  fftw_plan plan = complex_forward_plan(n);
   fftw_complex* in = fftw_alloc_complex(size_t(n));
   fftw_complex* out = fftw_alloc_complex(size_t(n));
   for (int64_t i = 0; i < n; ++i) {

@@ -1,15 +1,18 @@
-// Frame-at-a-time FFTs on FFTW3 (double precision) for the CQT and the tuning estimate, which
-// consume each frame's spectrum at once and so never hold a whole STFT in memory (a 10-minute
-// track's [513, 25 840] complex STFT would be ~100 MB per CQT octave).
+// Frame-at-a-time FFTs on FFTW3 (double precision): the framing under stft.h, and the CQT's
+// and tuning estimate's frames, which consume each frame's spectrum at once and so never hold
+// a whole STFT in memory (a 10-minute track's [513, 25 840] complex STFT would be ~100 MB per
+// CQT octave).
 //
 // CenteredFrames(y, n_fft, hop) frames a mono signal y [n] exactly as
 // librosa.stft(y, n_fft=n_fft, hop_length=hop, center=True, pad_mode="constant") does:
 // n_fft / 2 zeros on both sides, frame t starts at sample t * hop - n_fft / 2,
-// frames = 1 + (n + 2 * (n_fft / 2) - n_fft) / hop. transform(t, window) windows frame t
-// (window: n_fft values, or empty for all ones), transforms it in double precision (numpy's
+// frames = 1 + (n + 2 * (n_fft / 2) - n_fft) / hop (with center = false: no padding, frame t
+// starts at t * hop, frames = 1 + (n - n_fft) / hop). It is the one framing and forward FFT
+// of the audio code: stft.h's stft / stft_frames are built on it. transform(t, window) windows
+// frame t (window: n_fft values, or empty for all ones), transforms it in double precision (numpy's
 // float32 signal times librosa's float64 window) and returns its n_fft / 2 + 1 bins.
-// Plans are made once per length under a lock (FFTW_ESTIMATE) and executed on per-object
-// buffers, so separate objects may be used from separate threads.
+// Plans come from fftw_plans.h and are executed on per-object buffers, so separate objects
+// may be used from separate threads.
 #pragma once
 
 #include <cmath>
@@ -22,7 +25,7 @@ namespace melgrad::audio {
 
 class CenteredFrames {
  public:
-  CenteredFrames(std::span<const float> y, int64_t n_fft, int64_t hop);
+  CenteredFrames(std::span<const float> y, int64_t n_fft, int64_t hop, bool center = true);
   ~CenteredFrames();
   CenteredFrames(const CenteredFrames&) = delete;
   CenteredFrames& operator=(const CenteredFrames&) = delete;
@@ -34,7 +37,7 @@ class CenteredFrames {
 
  private:
   std::span<const float> y_;
-  int64_t n_fft_, hop_, frames_;
+  int64_t n_fft_, hop_, pad_, frames_;
   void* plan_;                 // fftw_plan (kept opaque so this header does not need fftw3.h)
   double* in_;                 // [n_fft], fftw_malloc'ed
   std::complex<double>* out_;  // [n_fft / 2 + 1], fftw_malloc'ed

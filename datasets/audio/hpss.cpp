@@ -4,21 +4,18 @@
 // sorting-network kernel of median_filter.h.
 #include "datasets/audio/hpss.h"
 
-#include <fftw3.h>
-
 #include <algorithm>
 #include <cfloat>
 #include <cmath>
 #include <cstring>
 #include <limits>
-#include <map>
-#include <mutex>
 #include <stdexcept>
 #include <string>
 #include <thread>
 
+#include "datasets/audio/fftw_plans.h"
 #include "datasets/audio/median_filter.h"
-#include "datasets/audio/stft_frames.h"
+#include "datasets/audio/stft.h"
 
 namespace melgrad::audio {
 namespace {
@@ -57,26 +54,6 @@ std::complex<float> percussive_bin(std::complex<float> d, float s, float p, floa
   return {scaled * (d.real() / s), scaled * (d.imag() / s)};
 }
 
-// One complex-to-real plan of length n (FFTW's planner is not thread-safe: made under a lock,
-// kept for the process, executed with the new-array interface).
-fftw_plan c2r_plan(int64_t n) {
-  static std::mutex mutex;
-  static std::map<int64_t, fftw_plan> plans;
-  std::lock_guard<std::mutex> lock(mutex);
-  fftw_plan& plan = plans[n];
-  if (!plan) {
-    fftw_complex* in = fftw_alloc_complex(size_t(n / 2 + 1));
-    double* out = fftw_alloc_real(size_t(n));
-    plan = fftw_plan_dft_c2r_1d(int(n), in, out, FFTW_ESTIMATE);
-    fftw_free(in);
-    fftw_free(out);
-    if (!plan)
-      throw std::runtime_error("percussive: FFTW could not plan a transform of length " +
-                               std::to_string(n));
-  }
-  return plan;
-}
-
 }  // namespace
 
 void keep_percussive(Spectrum& spectrum, int64_t kernel_size, int threads) {
@@ -91,11 +68,11 @@ void keep_percussive(Spectrum& spectrum, int64_t kernel_size, int threads) {
     spectrum.values[at] = percussive_bin(spectrum.values[at], mag[at], perc[at], harmonic[at]);
 }
 
-std::vector<float> percussive(std::span<const float> y, int threads) {
+std::vector<float> percussive(std::span<const float> y, int threads, const MagnitudeTap& tap) {
   constexpr int64_t n_fft = 2048, hop = 512, kernel = 31, half = kernel / 2, chunk = 256;
   const int64_t n = int64_t(y.size());
   if (n == 0) throw std::invalid_argument("percussive: empty signal");
-  const int64_t frames = centred_frame_count(n, n_fft, hop);  // istft uses them all
+  const int64_t frames = stft_frame_count(n, {.n_fft = n_fft, .hop = hop});  // istft uses them all
   const int64_t bins = n_fft / 2 + 1;
   const std::vector<double> window = hann_window(n_fft);
   std::vector<float> out(size_t(n), 0.0f);
@@ -103,7 +80,7 @@ std::vector<float> percussive(std::span<const float> y, int threads) {
   for (int64_t k = 0; k < bins + 2 * half; ++k)
     along_bins[size_t(k)] = scipy_reflect_index(k - half, bins);
 
-  fftw_plan plan = c2r_plan(n_fft);
+  fftw_plan plan = real_inverse_plan(n_fft);
   for (int64_t c0 = 0; c0 < frames; c0 += chunk) {
     const int64_t c1 = std::min(frames, c0 + chunk), width = c1 - c0;
     // Frames [m0, m1) cover every frame the harmonic median of [c0, c1) reads (reflected
@@ -111,8 +88,9 @@ std::vector<float> percussive(std::span<const float> y, int threads) {
     // the whole signal).
     const int64_t m0 = std::max<int64_t>(0, c0 - half), m1 = std::min(frames, c1 + half);
     const int64_t span_frames = m1 - m0;
-    const Spectrum block = stft_frames(y, m0, span_frames, n_fft, hop);
+    const Spectrum block = stft_frames(y, {.n_fft = n_fft, .hop = hop}, m0, span_frames);
     const std::vector<float> mag = magnitude(block, 1.0);  // [bins, span_frames]
+    if (tap) tap(mag.data(), span_frames, c0 - m0, width, c0);
 
     // Harmonic median along time (global reflect indices, all inside [m0, m1)) and
     // percussive median along frequency, both [bins, width].

@@ -12,11 +12,15 @@
 //       blocks of 256 frames (each with the 15 frames on either side that the time median
 //       reads), overlap-added into float32 in frame order as librosa does.
 // `threads` splits the median filters and the per-frame work (1: the caller's thread).
+// `tap`, when given, sees each block's magnitudes |X| ([bins, stride] row-major) for frames
+// [first_frame, first_frame + count) at columns [first_column, ...), once per frame, in
+// order: the STFT of y that the log-mel needs too (features.cpp), so it is computed once.
 // Memory: keep_percussive holds three float planes of [bins, frames] beside the spectrum
 // (~0.3 GB for a 10-minute track); percussive holds the output signal and ~15 MB of blocks.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <vector>
 
@@ -27,6 +31,10 @@ namespace melgrad::audio {
 
 void keep_percussive(Spectrum& spectrum, int64_t kernel_size = 31, int threads = 1);
 
-std::vector<float> percussive(std::span<const float> y, int threads = 1);
+using MagnitudeTap = std::function<void(const float* magnitude, int64_t stride,
+                                        int64_t first_column, int64_t count, int64_t first_frame)>;
+
+std::vector<float> percussive(std::span<const float> y, int threads = 1,
+                              const MagnitudeTap& tap = {});
 
 }  // namespace melgrad::audio

@@ -1,48 +1,14 @@
 // Inverse STFT on FFTW3: see istft.h for the librosa semantics it reproduces.
 #include "datasets/audio/istft.h"
 
-#include <fftw3.h>
-
 #include <algorithm>
 #include <cfloat>
-#include <map>
-#include <memory>
-#include <mutex>
 #include <stdexcept>
 #include <string>
 
+#include "datasets/audio/fftw_plans.h"
+
 namespace melgrad::audio {
-namespace {
-
-struct C2rPlan {
-  fftw_plan plan = nullptr;
-  ~C2rPlan() {
-    if (plan) fftw_destroy_plan(plan);
-  }
-};
-
-// One complex-to-real plan per length, made once under a lock (FFTW's planner is not
-// thread-safe) with FFTW_ESTIMATE, executed with the new-array interface.
-fftw_plan c2r_plan(int64_t n) {
-  static std::mutex mutex;
-  static std::map<int64_t, std::unique_ptr<C2rPlan>> plans;
-  std::lock_guard<std::mutex> lock(mutex);
-  auto& slot = plans[n];
-  if (!slot) {
-    fftw_complex* in = fftw_alloc_complex(size_t(n / 2 + 1));
-    double* out = fftw_alloc_real(size_t(n));
-    slot = std::make_unique<C2rPlan>();
-    slot->plan = fftw_plan_dft_c2r_1d(int(n), in, out, FFTW_ESTIMATE);
-    fftw_free(in);
-    fftw_free(out);
-    if (!slot->plan)
-      throw std::runtime_error("istft: FFTW could not plan an inverse transform of length " +
-                               std::to_string(n));
-  }
-  return slot->plan;
-}
-
-}  // namespace
 
 std::vector<float> istft(const Spectrum& spectrum, int64_t hop, int64_t length) {
   if (spectrum.bins < 2 || hop < 1 || length < 1)
@@ -58,7 +24,7 @@ std::vector<float> istft(const Spectrum& spectrum, int64_t hop, int64_t length) 
 
   std::vector<double> sum(static_cast<size_t>(std::max<int64_t>(buffer_length, 0)), 0.0);
   std::vector<double> window_square_sum(sum.size(), 0.0);
-  fftw_plan plan = c2r_plan(n_fft);
+  fftw_plan plan = real_inverse_plan(n_fft);
   fftw_complex* in = fftw_alloc_complex(size_t(spectrum.bins));
   double* out = fftw_alloc_real(size_t(n_fft));
   if (!in || !out) throw std::bad_alloc();

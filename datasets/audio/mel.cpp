@@ -18,25 +18,6 @@ constexpr double kLogStartHz = 1000.0;
 constexpr double kLogStartMel = kLogStartHz / kLinearHzPerMel;
 const double kLogStep = std::log(6.4) / 27.0;
 
-// One band's non-zero weights: bins [first, first + weights.size()).
-struct MelBand {
-  int64_t first = 0;
-  std::vector<float> weights;
-};
-
-std::vector<MelBand> sparse_bands(const std::vector<float>& basis, int64_t n_mels, int64_t bins) {
-  std::vector<MelBand> bands(static_cast<size_t>(n_mels));
-  for (int64_t m = 0; m < n_mels; ++m) {
-    const float* row = &basis[size_t(m * bins)];
-    int64_t lo = 0, hi = bins;
-    while (lo < bins && row[lo] == 0.0f) ++lo;
-    while (hi > lo && row[hi - 1] == 0.0f) --hi;
-    bands[size_t(m)].first = lo;
-    bands[size_t(m)].weights.assign(row + lo, row + hi);
-  }
-  return bands;
-}
-
 }  // namespace
 
 double hz_to_mel(double hz) {
@@ -86,36 +67,58 @@ std::vector<float> mel_filterbank(double sr, int64_t n_fft, int64_t n_mels, doub
   return basis;
 }
 
+MelProjector::MelProjector(double sr, int64_t frames, const MelOptions& o) {
+  const int64_t bins = 1 + o.n_fft / 2;
+  const std::vector<float> basis =
+      mel_filterbank(sr, o.n_fft, o.n_mels, o.fmin, o.fmax > 0 ? o.fmax : sr / 2.0);
+  bands_.resize(size_t(o.n_mels));
+  for (int64_t m = 0; m < o.n_mels; ++m) {  // each band's non-zero weights only
+    const float* row = &basis[size_t(m * bins)];
+    int64_t lo = 0, hi = bins;
+    while (lo < bins && row[lo] == 0.0f) ++lo;
+    while (hi > lo && row[hi - 1] == 0.0f) --hi;
+    bands_[size_t(m)].first = lo;
+    bands_[size_t(m)].weights.assign(row + lo, row + hi);
+  }
+  out_.mels = o.n_mels;
+  out_.frames = frames;
+  out_.values.assign(size_t(out_.mels * frames), 0.0f);
+}
+
+void MelProjector::add(const float* magnitude, int64_t stride, int64_t first_column, int64_t count,
+                       int64_t first_frame) {
+  if (first_frame < 0 || count < 0 || first_frame + count > out_.frames)
+    throw std::invalid_argument("MelProjector: frames [" + std::to_string(first_frame) + ", " +
+                                std::to_string(first_frame + count) + ") outside [0, " +
+                                std::to_string(out_.frames) + ")");
+  sum_.resize(size_t(count));
+  for (int64_t m = 0; m < out_.mels; ++m) {
+    const Band& band = bands_[size_t(m)];
+    std::fill(sum_.begin(), sum_.end(), 0.0);
+    for (size_t j = 0; j < band.weights.size(); ++j) {
+      const double w = band.weights[j];
+      const float* row = magnitude + (band.first + int64_t(j)) * stride + first_column;
+      for (int64_t t = 0; t < count; ++t) {
+        const float power = row[t] * row[t];  // |X|^2 in float32, as librosa's S
+        sum_[size_t(t)] += w * double(power);
+      }
+    }
+    float* dst = &out_.values[size_t(m * out_.frames + first_frame)];
+    for (int64_t t = 0; t < count; ++t) dst[t] = float(sum_[size_t(t)]);
+  }
+}
+
 MelSpectrogram melspectrogram(std::span<const float> y, double sr, const MelOptions& o) {
   const StftOptions so{.n_fft = o.n_fft, .hop = o.hop, .window = Window::hann, .center = true};
-  const int64_t bins = 1 + o.n_fft / 2;
-  const double fmax = o.fmax > 0 ? o.fmax : sr / 2.0;
-  const std::vector<MelBand> bands =
-      sparse_bands(mel_filterbank(sr, o.n_fft, o.n_mels, o.fmin, fmax), o.n_mels, bins);
-
-  MelSpectrogram out;
-  out.mels = o.n_mels;
-  out.frames = stft_frame_count(int64_t(y.size()), so);
-  out.values.assign(size_t(out.mels * out.frames), 0.0f);
+  const int64_t frames = stft_frame_count(int64_t(y.size()), so);
+  MelProjector projector(sr, frames, o);
   constexpr int64_t kBlock = 256;  // frames per STFT block: 1025 x 256 complex = 2 MB
-  std::vector<float> power;
-  std::vector<double> sum(static_cast<size_t>(kBlock));
-  for (int64_t t0 = 0; t0 < out.frames; t0 += kBlock) {
-    const int64_t count = std::min(kBlock, out.frames - t0);
-    power = magnitude(stft_frames(y, so, t0, count), 2.0);  // [bins, count], float32
-    for (int64_t m = 0; m < o.n_mels; ++m) {
-      const MelBand& band = bands[size_t(m)];
-      std::fill(sum.begin(), sum.begin() + count, 0.0);
-      for (size_t j = 0; j < band.weights.size(); ++j) {
-        const double w = band.weights[j];
-        const float* row = &power[size_t((band.first + int64_t(j)) * count)];
-        for (int64_t t = 0; t < count; ++t) sum[size_t(t)] += w * double(row[t]);
-      }
-      float* dst = &out.values[size_t(m * out.frames + t0)];
-      for (int64_t t = 0; t < count; ++t) dst[t] = float(sum[size_t(t)]);
-    }
+  for (int64_t t0 = 0; t0 < frames; t0 += kBlock) {
+    const int64_t count = std::min(kBlock, frames - t0);
+    const std::vector<float> mag = magnitude(stft_frames(y, so, t0, count), 1.0);
+    projector.add(mag.data(), count, 0, count, t0);
   }
-  return out;
+  return projector.take();
 }
 
 void power_to_db(std::span<float> S, double amin, double top_db) {

@@ -14,6 +14,9 @@
 //       the power spectrum |stft|^2 (stft.h; float32 like librosa's) projected on the mel
 //       basis. The STFT is taken in blocks of frames, so a 10-min track never holds its
 //       whole [1025, frames] spectrum. Result [n_mels, frames] row-major.
+//   MelProjector: the projection alone, for a caller that already holds the STFT's
+//       magnitudes block by block (features.cpp hands it HPSS's blocks, so the signal is
+//       transformed once for both); melspectrogram is built on it, so the values are the same.
 //   power_to_db(S)
 //       == librosa.power_to_db(S, ref=np.max, amin=1e-10, top_db=80.0), in place:
 //       10 log10(max(amin, S)) - 10 log10(max(amin, max(S))), then floored at (max - top_db).
@@ -22,6 +25,7 @@
 
 #include <cstdint>
 #include <span>
+#include <utility>
 #include <vector>
 
 namespace melgrad::audio {
@@ -47,6 +51,25 @@ struct MelSpectrogram {
 };
 
 MelSpectrogram melspectrogram(std::span<const float> y, double sr, const MelOptions& options = {});
+
+class MelProjector {
+ public:
+  MelProjector(double sr, int64_t frames, const MelOptions& options = {});
+  // magnitude: |X| of an STFT block, [1 + n_fft / 2, stride] row-major. Its columns
+  // [first_column, first_column + count) become frames [first_frame, first_frame + count).
+  void add(const float* magnitude, int64_t stride, int64_t first_column, int64_t count,
+           int64_t first_frame);
+  MelSpectrogram take() { return std::move(out_); }
+
+ private:
+  struct Band {
+    int64_t first = 0;  // the band's non-zero weights cover bins [first, first + weights.size())
+    std::vector<float> weights;
+  };
+  std::vector<Band> bands_;
+  MelSpectrogram out_;
+  std::vector<double> sum_;
+};
 
 void power_to_db(std::span<float> S, double amin = 1e-10, double top_db = 80.0);
 

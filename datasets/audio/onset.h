@@ -9,13 +9,9 @@
 //       env[t] = median over the 128 bands (even count: mean of the two middle values)
 //       shifted right by lag + n_fft / (2 hop) = 3 frames (zeros in front), cut to the
 //       number of STFT frames.  Result: float32 [frames].
-//   onset_mel_filterbank(sr, n_fft, n_mels)
-//       == librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels) (fmin 0, fmax sr/2,
-//          htk False, norm "slaney", float32): [n_mels, 1 + n_fft/2] row-major.
-// NOTE for the merge: the audio-core helper's mel.h holds the same filterbank; this copy
-// exists only so the beat tracker can be built on its own branch and is to be deduplicated.
-// Precision: the mel projection sums in double and rounds to float32 (librosa uses a
-// float32 BLAS product), so S_db agrees to ~1e-5 dB, and the envelope to the same order.
+// The mel power is mel.h's melspectrogram (the same code as the log-mel rows). Precision: the mel
+// projection sums in double and rounds to float32 (librosa uses a float32 BLAS product), so S_db
+// agrees to ~1e-5 dB, and the envelope to the same order.
 #pragma once
 
 #include <cstdint>
@@ -23,8 +19,6 @@
 #include <vector>
 
 namespace melgrad::audio {
-
-std::vector<float> onset_mel_filterbank(double sr, int64_t n_fft, int64_t n_mels);
 
 std::vector<float> onset_strength_median(std::span<const float> y, double sr);
 

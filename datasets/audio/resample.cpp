@@ -3,6 +3,7 @@
 
 #include <soxr.h>
 
+#include <algorithm>
 #include <cmath>
 #include <stdexcept>
 #include <string>
@@ -24,20 +25,17 @@ std::vector<float> resample(std::span<const float> y, double orig_sr, double tar
                             bool scale) {
   check_rates(orig_sr, target_sr);
   const double ratio = target_sr / orig_sr;
-  const size_t n_out = fixed_length(int64_t(y.size()), ratio);
-  std::vector<float> out(n_out);
-  if (y.empty()) return out;
-  const soxr_io_spec_t io = soxr_io_spec(SOXR_FLOAT32_I, SOXR_FLOAT32_I);
-  const soxr_quality_spec_t quality = soxr_quality_spec(SOXR_HQ, 0);
-  size_t done = 0;
-  const soxr_error_t err = soxr_oneshot(orig_sr, target_sr, 1, y.data(), y.size(), nullptr,
-                                        out.data(), n_out, &done, &io, &quality, nullptr);
-  if (err) throw std::runtime_error(std::string("resample: libsoxr failed: ") + err);
-  out.resize(done);
-  out.resize(n_out, 0.0f);  // librosa's fix_length: pad with zeros (or trim) to ceil(n * ratio)
-  if (scale) {
-    const float s = float(1.0 / std::sqrt(ratio));
-    for (float& v : out) v *= s;
+  std::vector<float> out;
+  out.reserve(fixed_length(int64_t(y.size()), ratio) + 64);
+  // Fed in blocks, as python-soxr does, so libsoxr never buffers the whole input.
+  StreamResampler stream(orig_sr, target_sr);
+  constexpr size_t kBlock = size_t(1) << 16;
+  for (size_t start = 0; start < y.size(); start += kBlock)
+    stream.push(y.subspan(start, std::min(kBlock, y.size() - start)), out);
+  stream.finish(out);
+  if (scale) {  // librosa: y_hat /= np.sqrt(ratio), a float64 divisor on a float32 array
+    const double divisor = std::sqrt(ratio);
+    for (float& v : out) v = float(double(v) / divisor);
   }
   return out;
 }

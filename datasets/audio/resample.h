@@ -2,11 +2,12 @@
 //
 // y: mono float32 [n] -> [ceil(n * target_sr / orig_sr)] (librosa's fix_length of soxr's
 // output: zeros appended, or the tail cut). Quality: soxr_quality_spec(SOXR_HQ, 0), which is
-// what python-soxr's "HQ" (librosa's "soxr_hq") passes to the same libsoxr 0.1.3; python-soxr
-// feeds the signal in chunks to one soxr_process stream and flushes it, which gives the same
-// samples as one soxr_oneshot call (checked bit for bit at 8 kHz ... 192 kHz, see
-// tests/audio). With `scale` the result is divided by sqrt(target_sr / orig_sr) (librosa's
-// scale=True, used by the CQT's early downsampling).
+// what python-soxr's "HQ" (librosa's "soxr_hq") passes to the same libsoxr 0.1.3. Like
+// python-soxr, the signal is fed in blocks to one soxr_process stream that is then flushed
+// (StreamResampler), which gives the same samples as one soxr_oneshot call (checked bit for
+// bit at 8 kHz ... 192 kHz, see tests/audio) without libsoxr buffering the whole input. With
+// `scale` the result is divided by sqrt(target_sr / orig_sr) in float64 (librosa's
+// scale=True, used by the CQT's early downsampling and octave-by-octave halving).
 //
 // StreamResampler does the same for a signal given block by block (decode.cpp's load).
 #pragma once

@@ -20,10 +20,6 @@ int run_extract(const cli::Args& a) {
     std::fprintf(stderr, "no audio files found in the given folders\n");
     return 1;
   }
-  if (!audio::chroma_available())
-    std::fprintf(stderr,
-                 "note: this melgrad has no chroma (datasets/audio/chroma.h): writing "
-                 "mel-only arrays <id>.mel.full.npy of shape (128, T)\n");
   const std::string out = a.str("out");
   const std::vector<audio::ExtractedFile> results = audio::extract_files(
       files, out, {.beat = a.flag("beat"), .force = a.flag("force"), .threads = int(threads)});
@@ -54,7 +50,10 @@ const cli::CommandRegistrar reg({
                  true},
                 {"beat", "also write the beat-synchronised arrays", "", true},
                 {"force", "overwrite feature files that already exist", "", true},
-                {"threads", "files processed at once (0: all cores)", "0"}},
+                {"threads",
+                 "threads (0: all cores): files at once; with fewer files, the chroma and "
+                 "beat steps of a file run side by side",
+                 "0"}},
     .positional_help = "AUDIO_OR_DIR...",
     .run = run_extract,
 });

@@ -54,14 +54,6 @@ struct Item {
 void add_audio_windows(const std::string& path, size_t file_index, bool beat,
                        data::SubsetData& clips, std::vector<Item>& items) {
   const data::FeatureRows rows = data::feature_rows(clips.features);
-  if (!audio::chroma_available() && rows.end > audio::kMelRows)
-    throw audio::AudioError("the run uses " + data::features_name(clips.features) +
-                            " features, but this melgrad has no chroma (datasets/audio/chroma.h); "
-                            "only runs on mel features can predict from audio");
-  if (beat && !audio::beat_available())
-    throw audio::AudioError(
-        "the run is beat-synchronised, but this melgrad has no beat tracking "
-        "(datasets/audio/beat.h, sync.h); only full-clip runs can predict from audio");
   const audio::Signal signal = audio::load(path);
   const audio::ClipFeatures features = audio::extract_features(signal, {.beat = beat});
   const std::vector<audio::FeatureWindow> windows = audio::feature_windows(features, beat);

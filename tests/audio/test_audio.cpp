@@ -66,6 +66,29 @@ TEST_CASE("mel_filterbank is librosa.filters.mel (Slaney scale and norm, float32
   CHECK(worst <= 1.2e-7);
 }
 
+TEST_CASE(
+    "extract_features: the log-mel from HPSS's shared STFT equals melspectrogram's, bit for bit") {
+  // 15 s of tones with clicks: 646 frames, three HPSS blocks of 256 (with their margins).
+  std::vector<float> y = tones(15 * 22050, 1, 22050);
+  for (int64_t start = 0; start + 500 < int64_t(y.size()); start += 11025)
+    for (int64_t i = 0; i < 500; ++i) y[size_t(start + i)] += float(0.5 * std::exp(-i / 80.0));
+  Signal s;
+  s.samples = y;
+  s.sample_rate = 22050.0;
+  const ClipFeatures with_beats = extract_features(s, {.beat = true});
+  const ClipFeatures without = extract_features(s, {});
+  const ClipFeatures two_threads = extract_features(s, {.beat = true, .threads = 2});
+  REQUIRE(with_beats.full.frames == 646);
+  MelSpectrogram mel = melspectrogram(y, 22050.0);
+  power_to_db(mel.values);
+  REQUIRE(mel.values.size() == size_t(kMelRows * 646));
+  CHECK(std::equal(mel.values.begin(), mel.values.end(), with_beats.full.values.begin()));
+  CHECK(with_beats.full.values == without.full.values);
+  CHECK(two_threads.full.values == with_beats.full.values);
+  CHECK(two_threads.beat_frames == with_beats.beat_frames);
+  CHECK(with_beats.beat_frames.size() >= 25);  // clicks every 0.5 s
+}
+
 TEST_CASE("power_to_db: ref = max, amin 1e-10, floored 80 dB below the peak") {
   std::vector<float> S = {2.0f, 0.2f, 2e-7f, 1e-12f, 0.0f};
   power_to_db(S);
@@ -173,19 +196,6 @@ TEST_CASE("bad audio: errors name the file and the reason; truncated and silent 
   }
 }
 
-// make_dataset_from_audio's extractor. Until chroma_cqt is in the tree (features.h's mel-only
-// interim build), a test double fills the 12 chroma rows with 0.5 so the (140, T) layout can
-// be checked; with chroma compiled in, the real extractor runs.
-TrackExtractor dataset_extractor() {
-  if (chroma_available()) return {};
-  return [](const std::string& path, bool) {
-    ClipFeatures f = extract_features(load(path), {});
-    f.full.values.resize(size_t(kFusedRows * f.full.frames), 0.5f);
-    f.full.rows = kFusedRows;
-    return f;
-  };
-}
-
 TEST_CASE(
     "make_dataset_from_audio writes a patreco3 layout the loader reads (genre and multitask)") {
   TempDir dir;
@@ -204,8 +214,7 @@ TEST_CASE(
   o.test_fraction =
       0.34;  // Rock-like raw genres are separate here: Rock 1 track, Psych-Rock 1, Jazz 3
   o.progress = data::Progress::never;
-  const AudioDatasetSummary s =
-      make_dataset_from_audio(dir / "audio", dir / "genre-data", o, dataset_extractor());
+  const AudioDatasetSummary s = make_dataset_from_audio(dir / "audio", dir / "genre-data", o);
   CHECK(s.tracks == 6);
   CHECK(s.failed.empty());
   REQUIRE(s.ignored.size() == 1);  // g.wav has no row
@@ -225,8 +234,7 @@ TEST_CASE(
       << "Id,valence,energy,danceability\na,0.1,0.2,0.3\nb.wav,0.4,0.5,0.6\n";
   o.kind = LabelKind::multitask;
   o.labels_path = dir / "affect.csv";
-  const AudioDatasetSummary m =
-      make_dataset_from_audio(dir / "audio", dir / "mt-data", o, dataset_extractor());
+  const AudioDatasetSummary m = make_dataset_from_audio(dir / "audio", dir / "mt-data", o);
   CHECK(m.train_clips == 3);  // a (two clips) and b
   CHECK(m.test_clips == 5);   // c ... g, unlabelled
   const data::SubsetData mt = data::load_subset(dir / "mt-data", data::Subset::multitask, lo);
@@ -240,13 +248,12 @@ TEST_CASE(
   std::ofstream(dir / "bad.tsv") << "Id\tGenre\nnosuch.wav\tRock\n";
   o.kind = LabelKind::genre;
   o.labels_path = dir / "bad.tsv";
-  const std::string e =
-      error_of([&] { make_dataset_from_audio(dir / "audio", dir / "x", o, dataset_extractor()); });
+  const std::string e = error_of([&] { make_dataset_from_audio(dir / "audio", dir / "x", o); });
   CHECK(e.find(dir / "bad.tsv") != std::string::npos);
   CHECK(e.find("line 2") != std::string::npos);
   CHECK(e.find("nosuch.wav") != std::string::npos);
-  const std::string busy = error_of(
-      [&] { make_dataset_from_audio(dir / "audio", dir / "mt-data", o, dataset_extractor()); });
+  const std::string busy =
+      error_of([&] { make_dataset_from_audio(dir / "audio", dir / "mt-data", o); });
   CHECK(busy.find("not empty") != std::string::npos);
 }
 

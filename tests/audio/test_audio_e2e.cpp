@@ -13,12 +13,9 @@ namespace {
 
 using namespace e2e;
 using namespace melgrad::audio::testing;
-using melgrad::audio::chroma_available;
 using nlohmann::json;
 
-std::string full_name(const std::string& id) {
-  return id + (chroma_available() ? ".fused.full.npy" : ".mel.full.npy");
-}
+std::string full_name(const std::string& id) { return id + ".fused.full.npy"; }
 
 bool has(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
@@ -71,7 +68,7 @@ TEST_CASE(
   CHECK(has(r.err, (in / "notaudio.wav").string() + ": cannot decode audio"));
   CHECK(has(r.err, (in / "empty.wav").string() + ": no audio samples"));
   const melgrad::data::NpyArray good = melgrad::data::read_npy((out / full_name("good")).string());
-  CHECK(good.shape == std::vector<int64_t>{chroma_available() ? 140 : 128, 1 + 22050 / 512});
+  CHECK(good.shape == std::vector<int64_t>{140, 1 + 22050 / 512});
   CHECK(fs::exists(out / full_name("short")));  // 0.5 s at 8 kHz: 22 frames
 
   // Outputs are never replaced without --force.
@@ -139,21 +136,53 @@ TEST_CASE("predict on an audio file: 30-s windows and the track's mean, text, --
         (mt["windows"][0][target].get<double>() + mt["windows"][1][target].get<double>()) / 2;
     CHECK(mt[target].get<double>() == doctest::Approx(mean).epsilon(1e-9));
   }
-
-  // A beat-synchronised run needs the beat code; without it, a clear refusal.
-  if (!melgrad::audio::beat_available()) {
-    const fs::path beat_run = scratch() / "beat-run";
-    REQUIRE(run({"genre", "--data", tiny_data(), "--beat", "--frames", "16", "--channels", "1,4,8",
-                 "--epochs", "1", "--threads", "2", "--no-progress", "--out", beat_run.string()})
-                .code == 0);
-    Result pb = run({"predict", "--run", beat_run.string(), tone_track().string()});
-    CHECK(pb.code == 1);
-    CHECK(has(pb.err, "beat-synchronised"));
-  }
 }
 
-TEST_CASE(
-    "make-dataset --from-audio: a data set genre trains on (or a clear refusal without chroma)") {
+TEST_CASE("predict on an audio file with a beat-synchronised run: one row per 30-s window") {
+  // 70 s of tones with a noise click every 0.5 s (120 BPM) at 44.1 kHz: two 30-s windows, each
+  // beat-synchronised over the ~60 beats inside it.
+  const fs::path clicks = scratch() / "clicks.wav";
+  std::vector<float> y = tones(70 * 44100, 1, 44100);
+  uint32_t noise = 12345;
+  for (int64_t start = 0; start + 2000 < int64_t(y.size()); start += 22050)
+    for (int64_t i = 0; i < 2000; ++i) {
+      noise = noise * 1664525u + 1013904223u;
+      y[size_t(start + i)] +=
+          float((double(noise >> 8) / double(1 << 24) - 0.5) * std::exp(-double(i) / 300.0));
+    }
+  write_sound(clicks.string(), y, 1, 44100, SF_FORMAT_WAV | SF_FORMAT_FLOAT);
+
+  const fs::path beat_run = scratch() / "beat-run";
+  Result g = run({"genre", "--data", tiny_data(), "--beat", "--frames", "16", "--channels", "1,4,8",
+                  "--epochs", "1", "--threads", "2", "--no-progress", "--out", beat_run.string()});
+  INFO(g.err);
+  REQUIRE(g.code == 0);
+  Result p = run({"predict", "--run", beat_run.string(), "--json", clicks.string()});
+  INFO(p.err);
+  REQUIRE(p.code == 0);
+  const json track = json::parse(p.out).at(0);
+  REQUIRE(track["windows"].size() == 2);
+  for (const auto& [genre, prob] : track["probabilities"].items()) {
+    const double mean = (track["windows"][0]["probabilities"][genre].get<double>() +
+                         track["windows"][1]["probabilities"][genre].get<double>()) /
+                        2;
+    CHECK(prob.get<double>() == doctest::Approx(mean).epsilon(1e-9));
+  }
+
+  // The same file through `extract --beat`: the beat array has one column per beat segment.
+  const fs::path out = scratch() / "extract-clicks";
+  Result e = run({"extract", clicks.string(), "--out", out.string(), "--beat", "--threads", "1"});
+  INFO(e.err);
+  REQUIRE(e.code == 0);
+  const melgrad::data::NpyArray beat =
+      melgrad::data::read_npy((out / "beat" / full_name("clicks")).string());
+  REQUIRE(beat.shape.size() == 2);
+  CHECK(beat.shape[0] == 140);
+  CHECK(beat.shape[1] >= 130);  // 140 clicks at 120 BPM: the tracker finds (almost) all of them
+  CHECK(beat.shape[1] <= 142);
+}
+
+TEST_CASE("make-dataset --from-audio: a data set genre trains on") {
   const fs::path in = scratch() / "dataset-audio";
   fs::create_directories(in);
   const char* genres[] = {"Rock", "Rock", "Jazz", "Jazz", "Blues", "Blues"};
@@ -169,12 +198,6 @@ TEST_CASE(
   Result r = run({"make-dataset", "--from-audio", in.string(), "--genre-labels",
                   (scratch() / "dataset-genres.tsv").string(), "--test-fraction", "0.5", "--out",
                   data.string()});
-  if (!chroma_available()) {
-    CHECK(r.code == 1);
-    CHECK(has(r.err, "needs the chroma rows"));
-    CHECK_FALSE(fs::exists(data));
-    return;
-  }
   INFO(r.err);
   REQUIRE(r.code == 0);
   CHECK(has(r.out, "6 tracks -> 3 train clips, 3 test clips"));

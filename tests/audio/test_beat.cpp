@@ -14,9 +14,9 @@
 #include "datasets/audio/beat.h"
 #include "datasets/audio/hpss.h"
 #include "datasets/audio/istft.h"
+#include "datasets/audio/mel.h"
 #include "datasets/audio/onset.h"
 #include "datasets/audio/stft.h"
-#include "datasets/audio/stft_frames.h"
 #include "datasets/audio/sync.h"
 #include "datasets/npy.h"
 #include "tests/audio/beat_test_util.h"
@@ -115,16 +115,16 @@ TEST_CASE("stft_frames: blocks of columns equal the whole centred STFT's, bit fo
   std::vector<float> y(30000);
   for (float& v : y) v = normal(rng);
   const Spectrum whole = stft(y, {.n_fft = 2048, .hop = 512});
-  REQUIRE(whole.frames == centred_frame_count(30000, 2048, 512));
+  REQUIRE(whole.frames == stft_frame_count(30000, {.n_fft = 2048, .hop = 512}));
   for (auto [first, count] : {std::pair<int64_t, int64_t>{0, 1}, {0, 59}, {3, 10}, {50, 9}}) {
-    const Spectrum block = stft_frames(y, first, count);
+    const Spectrum block = stft_frames(y, {.n_fft = 2048, .hop = 512}, first, count);
     REQUIRE(block.frames == count);
     bool same = true;
     for (int64_t f = 0; f < whole.bins; ++f)
       for (int64_t t = 0; t < count; ++t) same = same && block.at(f, t) == whole.at(f, first + t);
     CHECK(same);
   }
-  CHECK_THROWS_AS(stft_frames(y, 55, 5), std::invalid_argument);
+  CHECK_THROWS_AS(stft_frames(y, {.n_fft = 2048, .hop = 512}, 55, 5), std::invalid_argument);
 }
 
 TEST_CASE("percussive (streamed in blocks of frames) equals istft(keep_percussive(stft(y)))") {
@@ -148,11 +148,13 @@ TEST_CASE("percussive (streamed in blocks of frames) equals istft(keep_percussiv
   }
 }
 
-TEST_CASE("onset_mel_filterbank equals librosa.filters.mel(sr=22050, n_fft=2048) to 1 ulp") {
+TEST_CASE(
+    "mel_filterbank (shared with the onset envelope) equals librosa.filters.mel(sr=22050, "
+    "n_fft=2048) to 1 ulp") {
   const NpyArray expected =
       read_npy(std::string(MELGRAD_SOURCE_DIR) + "/tests/fixtures/audio/beat/mel_basis.npy.gz");
   REQUIRE(expected.shape == std::vector<int64_t>{128, 1025});
-  const std::vector<float> w = onset_mel_filterbank(22050, 2048, 128);
+  const std::vector<float> w = mel_filterbank(22050, 2048, 128, 0.0, 11025.0);
   REQUIRE(w.size() == expected.data.size());
   double worst = 0;  // relative to the largest weight; the formula runs in double both sides
   for (size_t i = 0; i < w.size(); ++i)
