@@ -76,14 +76,6 @@ double max_parameter_difference(const fs::path& a, const fs::path& b,
   return worst;
 }
 
-std::vector<json> log_lines(const fs::path& run_dir) {
-  std::vector<json> lines;
-  std::istringstream in(read_text(run_dir / "log.jsonl"));
-  for (std::string line; std::getline(in, line);)
-    if (!line.empty()) lines.push_back(json::parse(line));
-  return lines;
-}
-
 // Adam moves a parameter by about lr (1e-4) per step whatever the gradient's size (m /
 // sqrt(v)). Summing each rank's 16 clips and then the two ranks instead of 32 clips in one
 // sum changes a gradient by a few float32 ulps of its largest terms; where the terms cancel
