@@ -6,6 +6,7 @@
 #include "datasets/default_data.h"
 #include "experiments/interrupt.h"
 #include "experiments/model_config.h"
+#include "experiments/seeds.h"
 
 namespace melgrad::experiments {
 
@@ -124,6 +125,7 @@ ExperimentSpec spec_from_args(const cli::Args& a, const std::string& command, co
 int run_training_command(const cli::Args& args, ExperimentSpec spec) {
   apply_threads(args.integer("threads"));
   try {
+    if (args.has("seeds")) return run_seed_command(std::move(spec), args.integer("seeds"));
     run_experiment(std::move(spec));
     return 0;
   } catch (const Interrupted& e) {

@@ -1,6 +1,7 @@
 // `melgrad genre`: genre classification (10 classes after CLASS_MAPPING) with the CNN or the
 // BiLSTM on mel, chroma or fused features of full or beat-synchronised clips.
 #include "experiments/experiment_cli.h"
+#include "experiments/seeds.h"
 
 namespace melgrad {
 namespace {
@@ -13,7 +14,8 @@ int run_genre(const cli::Args& args) {
 const cli::CommandRegistrar reg({
     .name = "genre",
     .summary = "train and test a genre classifier (CNN or BiLSTM)",
-    .options = experiments::training_options_with({{"model", "cnn | lstm", "cnn"}}),
+    .options = experiments::training_options_with({experiments::seeds_option(),
+                                                   {"model", "cnn | lstm", "cnn"}}),
     .positional_help = "",
     .run = run_genre,
 });

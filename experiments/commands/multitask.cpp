@@ -1,6 +1,7 @@
 // `melgrad multitask`: one CNN trunk shared by three heads (valence, energy, danceability),
 // trained on the weighted sum of their MSE losses (default 0.5, 0.1, 0.4 as the study).
 #include "experiments/experiment_cli.h"
+#include "experiments/seeds.h"
 #include "experiments/model_config.h"
 
 namespace melgrad {
@@ -22,7 +23,8 @@ const cli::CommandRegistrar reg({
     .name = "multitask",
     .summary = "train and test a multitask CNN (valence, energy, danceability heads)",
     .options = experiments::training_options_with(
-        {{"weights", "loss weights for valence,energy,danceability", "0.5,0.1,0.4"}}),
+        {experiments::seeds_option(),
+         {"weights", "loss weights for valence,energy,danceability", "0.5,0.1,0.4"}}),
     .positional_help = "",
     .run = run_multitask,
 });

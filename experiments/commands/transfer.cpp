@@ -8,6 +8,7 @@
 #include <filesystem>
 
 #include "experiments/experiment_cli.h"
+#include "experiments/seeds.h"
 #include "experiments/model_config.h"
 
 namespace melgrad {
@@ -84,7 +85,8 @@ const cli::CommandRegistrar reg({
     .name = "transfer",
     .summary = "fine-tune a trained genre CNN on valence (transfer learning)",
     .options = experiments::training_options_with(
-        {{"from",
+        {experiments::seeds_option(),
+         {"from",
           "GENRE_RUN: run folder of a genre CNN (its best.h5 and config.json); it decides "
           "--features, --beat, --frames, --channels, --pool, --dropout, --no-batch-norm and "
           "--running-stats",
