@@ -131,6 +131,15 @@ int run_seed_command(ExperimentSpec spec, int64_t count) {
   return 0;
 }
 
+void reject_seed_parent(const std::string& run_dir) {
+  const fs::path dir(run_dir);
+  if (fs::exists(dir / "config.json") || !fs::exists(dir / "seeds.json")) return;
+  std::string names;
+  for (const nlohmann::json& d : read_json_file((dir / "seeds.json").string()).value("dirs", nlohmann::json::array()))
+    if (d.is_string()) names += (names.empty() ? "" : ", ") + (dir / d.get<std::string>()).string();
+  throw cli::UsageError("--run " + run_dir + " holds one run per training seed (seeds.json); pass one of them: " + names);
+}
+
 void print_seed_summary(const std::string& label, const nlohmann::json& summary) {
   const size_t n = summary.at("seeds").size();
   for (const auto& [metric, m] : summary.at("metrics").items()) {

@@ -54,6 +54,10 @@ cli::Option seeds_option();
 // stdout. --seeds below 1 is a usage error.
 int run_seed_command(ExperimentSpec spec, int64_t count);
 
+// For commands that take one run folder (evaluate, predict): a usage error naming the seed
+// folders when `run_dir` is a multi-seed folder (seeds.json, no config.json); else nothing.
+void reject_seed_parent(const std::string& run_dir);
+
 // Prints one line per metric: "accuracy 0.431 ± 0.020 [0.380, 0.490] over 3 seeds".
 void print_seed_summary(const std::string& label, const nlohmann::json& summary);
 

@@ -13,6 +13,7 @@
 #include "experiments/cli.h"
 #include "experiments/evaluation.h"
 #include "experiments/experiment.h"
+#include "experiments/seeds.h"
 #include "experiments/model_config.h"
 
 namespace melgrad {
@@ -26,6 +27,7 @@ int run_predict(const cli::Args& a) {
   if (a.positionals().empty()) throw cli::UsageError("give one or more clip files (FILE.npy ...)");
   const Device device = check_device(a.str("device"));
   const fs::path run = a.str("run");
+  reject_seed_parent(run.string());
   const nlohmann::json config = read_json_file((run / "config.json").string());
   const nlohmann::json& mc = config.at("model_config");
   const Task task = task_for_config(config);
