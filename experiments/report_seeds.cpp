@@ -73,8 +73,8 @@ std::vector<Comparison> study_comparisons(const StudyData& s) {
   const ExperimentRun* scratch = find_regress_run(s, "cnn", "valence");
   for (const ExperimentRun& r : s.runs)
     if (r.kind == "transfer" && r.has_metrics)
-      out.push_back({"Transfer vs from scratch", r.name + " vs CNN from scratch", "Spearman valence",
-                     &r, scratch, "transfer", "scratch"});
+      out.push_back({"Transfer vs from scratch", r.name + " vs CNN from scratch",
+                     "Spearman valence", &r, scratch, "transfer", "scratch"});
   if (const ExperimentRun* multitask = find_kind_run(s, "multitask"))
     for (const std::string& t : kTargets)
       out.push_back({"Multitask vs single-task", t, "Spearman " + t, multitask,
@@ -101,8 +101,8 @@ Cell side_cell(const ExperimentRun* run, double mean, size_t seeds) {
 
 Table headline_table(const StudyData& s, bool* any_seeds, std::vector<std::string>& notes) {
   Table t;
-  t.header = {"Experiment", "Metric", "Seeds", "Mean ± std", "95 % interval", "Per seed",
-              "Test clips"};
+  t.header = {"Experiment",    "Metric",   "Seeds",     "Mean ± std",
+              "95 % interval", "Per seed", "Test clips"};
   for (const ExperimentRun& r : s.runs) {
     if (!(r.is_genre() || r.is_regression()) || !r.has_metrics) continue;
     const RunMetrics m = metrics_of(&r);
@@ -112,7 +112,8 @@ Table headline_table(const StudyData& s, bool* any_seeds, std::vector<std::strin
     for (const MetricSummary& x : summarise(m.metrics)) {
       *any_seeds = *any_seeds || x.summary.per_seed.size() > 1;
       std::string per_seed;
-      for (double v : x.summary.per_seed) per_seed += (per_seed.empty() ? "" : ", ") + format_number(v);
+      for (double v : x.summary.per_seed)
+        per_seed += (per_seed.empty() ? "" : ", ") + format_number(v);
       t.rows.push_back({{r.name, "", anchor_id(r.name)},
                         {x.metric, ""},
                         {std::to_string(x.summary.per_seed.size()), "num"},
@@ -127,8 +128,16 @@ Table headline_table(const StudyData& s, bool* any_seeds, std::vector<std::strin
 
 Table comparison_table(const StudyData& s, std::vector<std::string>& notes) {
   Table t;
-  t.header = {"Comparison", "Which", "Metric", "A", "B", "A − B [95 % interval]", "p", "Holm p",
-              "Significant at 5 %", "Shared test clips"};
+  t.header = {"Comparison",
+              "Which",
+              "Metric",
+              "A",
+              "B",
+              "A − B [95 % interval]",
+              "p",
+              "Holm p",
+              "Significant at 5 %",
+              "Shared test clips"};
   struct Row {
     Comparison c;
     stats::Difference d;

@@ -34,10 +34,10 @@ struct BootstrapOptions {
 };
 
 struct SeedSummary {
-  std::vector<double> per_seed;  // each seed's metric on all test clips
-  double mean = 0;               // mean of per_seed
-  double std = 0;                // sample standard deviation (n - 1); NaN for one seed
-  double low = 0, high = 0;      // the two-level bootstrap interval of the mean
+  std::vector<double> per_seed;      // each seed's metric on all test clips
+  double mean = 0;                   // mean of per_seed
+  double std = 0;                    // sample standard deviation (n - 1); NaN for one seed
+  double low = 0, high = 0;          // the two-level bootstrap interval of the mean
   int64_t clips = 0, resamples = 0;  // resamples: those with a finite value
 };
 
@@ -46,9 +46,9 @@ SeedSummary summarise_over_seeds(size_t seeds, int64_t clips, const SeedMetric& 
 
 struct Difference {
   double mean_a = 0, mean_b = 0;
-  double estimate = 0;        // mean_a - mean_b on all clips
-  double low = 0, high = 0;   // percentile interval of the resampled differences
-  double p_value = 1;         // two-sided bootstrap p-value (header)
+  double estimate = 0;       // mean_a - mean_b on all clips
+  double low = 0, high = 0;  // percentile interval of the resampled differences
+  double p_value = 1;        // two-sided bootstrap p-value (header)
   int64_t clips = 0, resamples = 0;
 };
 

@@ -29,13 +29,15 @@ MetricSeeds MetricSeeds::restricted_to(const std::vector<std::string>& keep) con
     into.clear();
     for (const std::string& id : keep) {
       auto it = where.find(id);
-      if (it == where.end()) throw ReportError("test clip '" + id + "' is not among " + metric + "'s clips");
+      if (it == where.end())
+        throw ReportError("test clip '" + id + "' is not among " + metric + "'s clips");
       into.push_back(from[it->second]);
     }
   };
   if (is_class_metric()) {
     pick(out.truth_class, truth_class);
-    for (size_t s = 0; s < predicted_class.size(); ++s) pick(out.predicted_class[s], predicted_class[s]);
+    for (size_t s = 0; s < predicted_class.size(); ++s)
+      pick(out.predicted_class[s], predicted_class[s]);
   } else {
     pick(out.truth, truth);
     for (size_t s = 0; s < predicted.size(); ++s) pick(out.predicted[s], predicted[s]);
@@ -112,10 +114,11 @@ std::vector<MetricSummary> summarise(const std::vector<MetricSeeds>& metrics,
                                      const stats::BootstrapOptions& options) {
   std::vector<MetricSummary> out;
   for (const MetricSeeds& m : metrics)
-    out.push_back({m.metric, stats::summarise_over_seeds(
-                                 m.seeds(), m.clips(),
-                                 [&](size_t s, const std::vector<int64_t>& ix) { return m.value(s, ix); },
-                                 options)});
+    out.push_back(
+        {m.metric,
+         stats::summarise_over_seeds(
+             m.seeds(), m.clips(),
+             [&](size_t s, const std::vector<int64_t>& ix) { return m.value(s, ix); }, options)});
   return out;
 }
 

@@ -5,10 +5,9 @@
 // significance" section (report_seeds.cpp), so both carry the same numbers.
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "experiments/report_study.h"
 #include "experiments/seed_stats.h"
@@ -17,10 +16,10 @@ namespace melgrad::report {
 
 // One headline metric of one experiment: every seed's predictions on the same test clips.
 struct MetricSeeds {
-  std::string metric;            // "accuracy", "macro F1" or "Spearman <target>"
-  std::vector<std::string> ids;  // the test clips, in order
-  int64_t classes = 0;           // genre metrics
-  std::vector<int64_t> truth_class;                   // genre: [clip]
+  std::string metric;                // "accuracy", "macro F1" or "Spearman <target>"
+  std::vector<std::string> ids;      // the test clips, in order
+  int64_t classes = 0;               // genre metrics
+  std::vector<int64_t> truth_class;  // genre: [clip]
   std::vector<std::vector<int64_t>> predicted_class;  // genre: [seed][clip]
   std::vector<double> truth;                          // regression: [clip]
   std::vector<std::vector<double>> predicted;         // regression: [seed][clip]

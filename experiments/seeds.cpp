@@ -50,7 +50,8 @@ SeedRuns run_seed_runs(const ExperimentSpec& base, int64_t count) {
     s.seed = seed;
     s.out = dir.string();
     s.label = label + " " + name;
-    if (!base.transfer_from.empty()) s.transfer_from = paired_transfer_source(base.transfer_from, seed);
+    if (!base.transfer_from.empty())
+      s.transfer_from = paired_transfer_source(base.transfer_from, seed);
     nlohmann::json metrics;
     if (resume && fs::exists(dir / "metrics.json")) {
       metrics = read_json_file((dir / "metrics.json").string());
@@ -85,7 +86,8 @@ SeedRuns run_seed_runs(const ExperimentSpec& base, int64_t count) {
 nlohmann::json summarise_seed_folders(const std::string& parent, const std::vector<uint64_t>& seeds,
                                       const std::vector<std::string>& dirs) {
   std::vector<report::ExperimentRun> runs;
-  for (const std::string& d : dirs) runs.push_back(report::load_run((fs::path(parent) / d).string()));
+  for (const std::string& d : dirs)
+    runs.push_back(report::load_run((fs::path(parent) / d).string()));
   std::vector<const report::ExperimentRun*> pointers;
   for (const report::ExperimentRun& r : runs) pointers.push_back(&r);
   return report::seeds_summary_json(seeds, dirs,
@@ -124,7 +126,8 @@ int run_seed_command(ExperimentSpec spec, int64_t count) {
   if (spec.out.empty()) spec.out = default_run_dir(spec.command);
   InterruptGuard interrupt_guard;
   const SeedRuns runs = run_seed_runs(spec, count);
-  write_json_file((fs::path(runs.parent) / "study.json").string(), single_experiment_study(spec, runs));
+  write_json_file((fs::path(runs.parent) / "study.json").string(),
+                  single_experiment_study(spec, runs));
   print_seed_summary(spec.label.empty() ? spec.command : spec.label, runs.summary);
   std::printf("seeds: %s/seeds.json; report: melgrad report --run %s\n", runs.parent.c_str(),
               runs.parent.c_str());
@@ -135,9 +138,12 @@ void reject_seed_parent(const std::string& run_dir) {
   const fs::path dir(run_dir);
   if (fs::exists(dir / "config.json") || !fs::exists(dir / "seeds.json")) return;
   std::string names;
-  for (const nlohmann::json& d : read_json_file((dir / "seeds.json").string()).value("dirs", nlohmann::json::array()))
+  for (const nlohmann::json& d :
+       read_json_file((dir / "seeds.json").string()).value("dirs", nlohmann::json::array()))
     if (d.is_string()) names += (names.empty() ? "" : ", ") + (dir / d.get<std::string>()).string();
-  throw cli::UsageError("--run " + run_dir + " holds one run per training seed (seeds.json); pass one of them: " + names);
+  throw cli::UsageError(
+      "--run " + run_dir +
+      " holds one run per training seed (seeds.json); pass one of them: " + names);
 }
 
 void print_seed_summary(const std::string& label, const nlohmann::json& summary) {

@@ -13,10 +13,9 @@
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "experiments/cli.h"
 #include "experiments/experiment.h"
@@ -27,11 +26,11 @@ namespace melgrad::experiments {
 std::string seed_dir_name(uint64_t seed);
 
 struct SeedRuns {
-  std::string parent;                 // the folder holding the seed folders
+  std::string parent;  // the folder holding the seed folders
   std::vector<uint64_t> seeds;
-  std::vector<std::string> dirs;      // relative to the parent: "seed-42", ...
-  nlohmann::json first_metrics;       // the first seed's metrics.json
-  nlohmann::json summary;             // what seeds.json holds
+  std::vector<std::string> dirs;  // relative to the parent: "seed-42", ...
+  nlohmann::json first_metrics;   // the first seed's metrics.json
+  nlohmann::json summary;         // what seeds.json holds
 };
 
 // Trains `count` seeds of `base` into base.out/seed-<S> and writes base.out/seeds.json.

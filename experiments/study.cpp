@@ -145,7 +145,8 @@ int run_study(const StudyOptions& o) {
     study["started"] = old.value("started", study["started"].get<std::string>());
     seconds_before = old.value("seconds", 0.0);
     if (old.value("training_seeds", int64_t(1)) != o.seeds)
-      throw std::runtime_error("study: " + (dir / "study.json").string() + " was run with --seeds " +
+      throw std::runtime_error("study: " + (dir / "study.json").string() +
+                               " was run with --seeds " +
                                std::to_string(old.value("training_seeds", int64_t(1))) +
                                "; resume it with the same --seeds");
     // Experiments of earlier sessions stay listed (also those outside this session's --only).
@@ -182,7 +183,7 @@ int run_study(const StudyOptions& o) {
       const fs::path run = dir / e.name;
       std::fprintf(stderr, "\n== study %zu/%zu: %s — %s\n", index, plan.size(), e.name.c_str(), e.title.c_str());
       nlohmann::json metrics;
-      std::vector<std::string> seed_dirs;  // --seeds N > 1: EXP/seed-<S>, the first one's files are EXP's
+      std::vector<std::string> seed_dirs;  // --seeds N > 1: EXP/seed-<S>, relative to the study
       std::vector<uint64_t> seeds_used;
       const Clock::time_point run_start = Clock::now();
       const double cpu_start = cpu_seconds();

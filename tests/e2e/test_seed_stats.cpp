@@ -39,8 +39,8 @@ TEST_CASE("one seed: the two-level interval is the plain test-clip bootstrap, bi
   const std::vector<int64_t> right = hits(200, 0.4, 1);
   auto metric = [&](size_t, const std::vector<int64_t>& ix) { return mean_at(right, ix); };
   const stats::SeedSummary s = stats::summarise_over_seeds(1, 200, metric, {2000, 7, 0.95});
-  const stats::Interval plain =
-      stats::bootstrap(200, [&](const std::vector<int64_t>& ix) { return mean_at(right, ix); }, 2000, 7);
+  const stats::Interval plain = stats::bootstrap(
+      200, [&](const std::vector<int64_t>& ix) { return mean_at(right, ix); }, 2000, 7);
   CHECK(s.mean == plain.estimate);
   CHECK(s.low == plain.low);
   CHECK(s.high == plain.high);
@@ -86,7 +86,8 @@ TEST_CASE("paired test: identical runs give difference 0, interval [0, 0] and p 
 }
 
 TEST_CASE("paired test: the same three seeds on both sides keep 0 inside, p far from 5 %") {
-  std::vector<std::vector<int64_t>> seeds = {hits(100, 0.5, 5), hits(100, 0.45, 6), hits(100, 0.55, 7)};
+  std::vector<std::vector<int64_t>> seeds = {hits(100, 0.5, 5), hits(100, 0.45, 6),
+                                             hits(100, 0.55, 7)};
   auto metric = [&](size_t s, const std::vector<int64_t>& ix) { return mean_at(seeds[s], ix); };
   const stats::Difference d = stats::paired_difference(3, metric, 3, metric, 100);
   CHECK(d.estimate == 0);
@@ -147,7 +148,8 @@ TEST_CASE("inputs the bootstrap cannot use are errors") {
 namespace {
 
 report::ExperimentRun genre_run(const std::string& name, const std::string& model,
-                                const std::vector<std::string>& ids, const std::vector<int64_t>& truth,
+                                const std::vector<std::string>& ids,
+                                const std::vector<int64_t>& truth,
                                 const std::vector<int64_t>& predicted) {
   report::ExperimentRun r;
   r.name = r.dir = name;
@@ -236,4 +238,6 @@ TEST_CASE("report section: intervals per metric, the CNN vs LSTM test, and the o
   CHECK(md3.find("training-seed variation is not covered") == std::string::npos);
   CHECK(md3.find("1.000 ± 0.000") != std::string::npos);
   CHECK(md3.find("(3 seeds)") != std::string::npos);
+  CHECK(md3.find("first training seed's run") != std::string::npos);  // the summary says so
+  CHECK(md.find("first training seed's run") == std::string::npos);
 }

@@ -16,7 +16,8 @@ namespace {
 
 // A two-epoch CNN on the beat-synchronised tiny set.
 std::vector<std::string> quick(std::vector<std::string> args) {
-  for (const char* a : {"--beat", "--frames", "16", "--epochs", "2", "--threads", "2", "--no-progress"})
+  for (const char* a :
+       {"--beat", "--frames", "16", "--epochs", "2", "--threads", "2", "--no-progress"})
     args.push_back(a);
   args.push_back("--data");
   args.push_back(tiny_data());
@@ -74,7 +75,8 @@ TEST_CASE("genre --seeds 2: a run folder per seed, seeds.json, and report, compa
   CHECK(acc["per_seed"][0].get<double>() == doctest::Approx(a42).epsilon(1e-12));
   CHECK(acc["per_seed"][1].get<double>() == doctest::Approx(a43).epsilon(1e-12));
   CHECK(acc["mean"].get<double>() == doctest::Approx((a42 + a43) / 2).epsilon(1e-12));
-  CHECK(acc["std"].get<double>() == doctest::Approx(std::abs(a42 - a43) / std::sqrt(2.0)).epsilon(1e-9));
+  CHECK(acc["std"].get<double>() ==
+        doctest::Approx(std::abs(a42 - a43) / std::sqrt(2.0)).epsilon(1e-9));
   CHECK(acc["low"].get<double>() <= acc["mean"].get<double>());
   CHECK(acc["high"].get<double>() >= acc["mean"].get<double>());
   CHECK(acc["test_clips"] == 72);
@@ -111,12 +113,14 @@ TEST_CASE("genre --seeds 2: a run folder per seed, seeds.json, and report, compa
   CHECK(one.code == 0);
 
   // --resume keeps finished seeds; a seed that never started cannot be rebuilt from --resume.
-  Result again = run({"genre", "--seeds", "2", "--resume", "--out", folder.string(), "--no-progress"});
+  Result again =
+      run({"genre", "--seeds", "2", "--resume", "--out", folder.string(), "--no-progress"});
   INFO(again.out << again.err);
   CHECK(again.code == 0);
   CHECK(again.err.find("genre seed-43: finished earlier, kept") != std::string::npos);
   CHECK(read_json(folder / "seeds.json")["metrics"] == s["metrics"]);
-  Result more = run({"genre", "--seeds", "3", "--resume", "--out", folder.string(), "--no-progress"});
+  Result more =
+      run({"genre", "--seeds", "3", "--resume", "--out", folder.string(), "--no-progress"});
   CHECK(more.code == 1);
   CHECK(more.err.find("seed-44: this seed never started") != std::string::npos);
 }
@@ -151,7 +155,8 @@ TEST_CASE("study --quick --seeds 3: seed folders, paired transfer seeds, interva
     CHECK(read_json(study / name / "seeds.json")["metrics"].size() >= 1);
   }
   // Transfer seed S starts from the genre CNN of seed S.
-  const std::string from = read_json(study / "transfer-valence" / "seed-43" / "config.json")["transfer"]["from"];
+  const std::string from =
+      read_json(study / "transfer-valence" / "seed-43" / "config.json")["transfer"]["from"];
   CHECK(from == (study / "genre-cnn-mel-beat" / "seed-43").string());
 
   const std::string md = read_text(study / "report.md"), html = read_text(study / "report.html");
