@@ -171,4 +171,22 @@ TEST_CASE("study --quick --seeds 3: seed folders, paired transfer seeds, interva
   const std::string transfer = line_with(md, "| Transfer vs from scratch");
   CHECK(transfer.find("not tested") == std::string::npos);
   CHECK(has_cell(transfer, "33"));
+
+  // --resume with the same --seeds keeps every seed; another --seeds is refused.
+  Result same = run({"study", "--resume", "--seeds", "3", "--data", tiny_data(), "--frames", "16",
+                     "--threads", "2", "--no-progress", "--only",
+                     "genre-cnn-mel-beat,genre-lstm-mel-beat,regress-cnn-valence,transfer-valence",
+                     "--out", study.string()});
+  INFO(same.out << same.err);
+  CHECK(same.code == 0);
+  CHECK(same.err.find("transfer-valence seed-44: finished earlier, kept") != std::string::npos);
+  CHECK(same.err.find("epoch 1/2") == std::string::npos);  // nothing trained again
+  const json resumed = read_json(study / "study.json");
+  REQUIRE(resumed["experiments"].size() == 4);
+  for (size_t i = 0; i < 4; ++i)
+    CHECK(resumed["experiments"][i]["seed_dirs"] == s["experiments"][i]["seed_dirs"]);
+  Result other = run({"study", "--resume", "--seeds", "2", "--data", tiny_data(), "--out",
+                      study.string(), "--no-progress"});
+  CHECK(other.code == 1);
+  CHECK(other.err.find("was run with --seeds 3") != std::string::npos);
 }
