@@ -78,8 +78,6 @@ ExperimentSpec spec_from_args(const cli::Args& a, const std::string& command, co
   ExperimentSpec s;
   s.command = command;
   s.model = model;
-  if (a.has("seeds") && a.integer("seeds") < 1)  // before the data set is resolved
-    throw cli::UsageError("option --seeds must be >= 1, got " + a.str("seeds"));
   s.beat = a.flag("beat");
   apply_recipe_defaults(s);
   s.features = a.str("features");

@@ -47,7 +47,8 @@ MetricSeeds MetricSeeds::restricted_to(const std::vector<std::string>& keep) con
 
 std::vector<const ExperimentRun*> seed_runs_of(const ExperimentRun& run) {
   std::vector<const ExperimentRun*> out;
-  for (const ExperimentRun& r : run.seed_runs) out.push_back(&r);
+  for (const ExperimentRun& r : run.seed_runs)
+    if (r.has_predictions) out.push_back(&r);  // an interrupted study: the finished seeds
   if (out.empty()) out.push_back(&run);
   return out;
 }

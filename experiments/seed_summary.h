@@ -33,8 +33,8 @@ struct MetricSeeds {
   MetricSeeds restricted_to(const std::vector<std::string>& keep) const;
 };
 
-// The seed runs of an experiment: its seed_runs when it was run with --seeds N > 1, else
-// the run itself.
+// The seed runs of an experiment: those of its seed_runs that have predictions when it was
+// run with --seeds N > 1 (a study interrupted mid-experiment has fewer), else the run itself.
 std::vector<const ExperimentRun*> seed_runs_of(const ExperimentRun& run);
 
 // The headline metrics (genre: accuracy, macro F1; regression: Spearman per target) over

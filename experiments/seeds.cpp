@@ -121,6 +121,11 @@ cli::Option seeds_option() {
           "1"};
 }
 
+void check_seeds_option(const cli::Args& args) {
+  if (args.has("seeds") && args.integer("seeds") < 1)
+    throw cli::UsageError("option --seeds must be >= 1, got " + args.str("seeds"));
+}
+
 int run_seed_command(ExperimentSpec spec, int64_t count) {
   if (count < 1) throw cli::UsageError("option --seeds must be >= 1, got " + std::to_string(count));
   if (spec.out.empty()) spec.out = default_run_dir(spec.command);

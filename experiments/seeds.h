@@ -49,6 +49,9 @@ nlohmann::json summarise_seed_folders(const std::string& parent, const std::vect
 
 // --seeds N, for the training commands (genre, regress, multitask, transfer).
 cli::Option seeds_option();
+// A usage error for --seeds below 1; the commands call it before the data set is resolved
+// (which may generate the default one).
+void check_seeds_option(const cli::Args& args);
 // A training command with --seeds: run_seed_runs, then RUN/study.json and the summary on
 // stdout. --seeds below 1 is a usage error.
 int run_seed_command(ExperimentSpec spec, int64_t count);

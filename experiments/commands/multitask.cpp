@@ -8,6 +8,7 @@ namespace melgrad {
 namespace {
 
 int run_multitask(const cli::Args& args) {
+  experiments::check_seeds_option(args);  // before the data set is resolved
   experiments::ExperimentSpec spec = experiments::spec_from_args(args, "multitask", "cnn");
   spec.targets = {"valence", "energy", "danceability"};
   spec.target_weights = experiments::parse_number_list(args.str("weights"), "weights");

@@ -65,6 +65,7 @@ void check_options_match_genre_run(const cli::Args& args, const std::string& fro
 
 int run_transfer(const cli::Args& args) {
   // Before spec_from_args, which may generate the default data set.
+  experiments::check_seeds_option(args);
   if (!args.flag("resume") && args.has("from"))
     check_options_match_genre_run(args, args.str("from"));
   experiments::ExperimentSpec spec = experiments::spec_from_args(args, "transfer", "cnn");

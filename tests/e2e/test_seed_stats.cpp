@@ -239,5 +239,10 @@ TEST_CASE("report section: intervals per metric, the CNN vs LSTM test, and the o
   CHECK(md3.find("1.000 ± 0.000") != std::string::npos);
   CHECK(md3.find("(3 seeds)") != std::string::npos);
   CHECK(md3.find("first training seed's run") != std::string::npos);  // the summary says so
+
+  // A seed without predictions (its run did not finish) is left out: 2 seeds remain.
+  seeded.runs[0].seed_runs[2].has_predictions = false;
+  const std::vector<const report::ExperimentRun*> finished = report::seed_runs_of(seeded.runs[0]);
+  CHECK(finished.size() == 2);
   CHECK(md.find("first training seed's run") == std::string::npos);
 }
