@@ -106,4 +106,3 @@ TEST_CASE("--seeds below 1 is a usage error") {
     CHECK(r.err.find("--seeds") != std::string::npos);
   }
 }
-
