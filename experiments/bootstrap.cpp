@@ -37,16 +37,17 @@ Interval bootstrap(int64_t n, const std::function<double(const std::vector<int64
     return out;
   }
   std::sort(values.begin(), values.end());
-  // numpy.percentile's default (linear interpolation between closest ranks).
-  auto percentile = [&](double q) {
-    const double pos = q * double(values.size() - 1);
-    const size_t lo = size_t(std::floor(pos));
-    const size_t hi = std::min(lo + 1, values.size() - 1);
-    return values[lo] + (values[hi] - values[lo]) * (pos - double(lo));
-  };
-  out.low = percentile((1 - level) / 2);
-  out.high = percentile(1 - (1 - level) / 2);
+  out.low = quantile_of_sorted(values, (1 - level) / 2);
+  out.high = quantile_of_sorted(values, 1 - (1 - level) / 2);
   return out;
+}
+
+double quantile_of_sorted(const std::vector<double>& sorted, double q) {
+  if (sorted.empty()) return NAN;
+  const double pos = q * double(sorted.size() - 1);
+  const size_t lo = size_t(std::floor(pos));
+  const size_t hi = std::min(lo + 1, sorted.size() - 1);
+  return sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - double(lo));
 }
 
 double accuracy_of(const std::vector<int64_t>& truth, const std::vector<int64_t>& predicted,

@@ -22,6 +22,10 @@ struct Interval {
 Interval bootstrap(int64_t n, const std::function<double(const std::vector<int64_t>&)>& statistic,
                    int64_t resamples = 1000, uint64_t seed = 42, double level = 0.95);
 
+// The q-quantile (q in [0, 1]) of ascending `sorted` values, interpolated linearly between
+// the closest ranks (numpy.percentile's default). NaN when `sorted` is empty.
+double quantile_of_sorted(const std::vector<double>& sorted, double q);
+
 // The statistics of the study's test metrics on a resample.
 double accuracy_of(const std::vector<int64_t>& truth, const std::vector<int64_t>& predicted,
                    const std::vector<int64_t>& indices);

@@ -210,8 +210,16 @@ std::vector<CompareEntry> load_compare_entries(const std::vector<std::string>& p
     if (fs::exists(dir / "study.json")) {
       StudyData study = load_study(dir.string());
       std::string name = dir.filename().string();
-      for (ExperimentRun& r : study.runs)
-        if (r.folder_exists) out.push_back({name + "/" + r.name, r.name, std::move(r)});
+      for (ExperimentRun& r : study.runs) {
+        if (!r.folder_exists) continue;
+        if (r.seed_runs.size() < 2) {
+          out.push_back({name + "/" + r.name, r.name, std::move(r)});
+          continue;
+        }
+        // --seeds N: every seed's run, compared with the other seeds of the experiment.
+        for (ExperimentRun& seed_run : r.seed_runs)
+          out.push_back({name + "/" + seed_run.dir, r.name, std::move(seed_run)});
+      }
     } else if (fs::exists(dir / "config.json")) {
       ExperimentRun r = load_run(dir.string());
       out.push_back({dir.filename().string(), "Runs", std::move(r)});

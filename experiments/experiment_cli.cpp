@@ -9,6 +9,7 @@
 #include "experiments/interrupt.h"
 #include "experiments/model_config.h"
 #include "experiments/resume_options.h"
+#include "experiments/seeds.h"
 
 namespace melgrad::experiments {
 
@@ -143,6 +144,7 @@ int run_training_command(const cli::Args& args, ExperimentSpec spec) {
   apply_threads(args.integer("threads"));
   if (spec.mode == RunDirMode::resume) check_resume_options(args, spec.out);
   try {
+    if (args.has("seeds")) return run_seed_command(std::move(spec), args.integer("seeds"));
     run_experiment(std::move(spec));
     return 0;
   } catch (const Interrupted& e) {

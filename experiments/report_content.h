@@ -84,6 +84,10 @@ Section other_run_section(const ExperimentRun& run);
 // (report_eda.cpp), from the data folder study.json names.
 Section eda_section(const StudyData& study);
 
+// Headline metrics with 95 % intervals over seeds and test clips, and the study's
+// comparisons with their significance tests (report_seeds.cpp).
+Section intervals_section(const StudyData& study);
+
 // The table of our headline numbers beside the published ones (REFERENCE §3).
 Section summary_section(const StudyData& study, const std::string& ours_label);
 

@@ -456,6 +456,17 @@ ExperimentRun read_experiment(const json& entry, size_t index, const std::string
   if (run.kind != "grid") read_log(run);  // a grid's logs are in its cells' folders
   read_predictions(run);
   if (run.kind == "grid") read_grid(run);
+  // --seeds N: the other seeds' folders, each read like the first (docs/REPORT.md).
+  if (const json* dirs = find_field(entry, "seed_dirs"); dirs && !dirs->is_null()) {
+    if (!dirs->is_array()) wrong_type(study_file, field + ".seed_dirs", "a list of folders", *dirs);
+    for (size_t k = 0; k < dirs->size(); ++k) {
+      const std::string sub = field + ".seed_dirs[" + std::to_string(k) + "]";
+      json seed_entry = {{"name", run.name}, {"kind", run.kind}, {"title", run.title},
+                         {"dir", as_string((*dirs)[k], study_file, sub)}};
+      run.seed_runs.push_back(read_experiment(seed_entry, index, study_dir, json::object(),
+                                              study_file, metrics_file));
+    }
+  }
   return run;
 }
 

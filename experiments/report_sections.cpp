@@ -430,6 +430,7 @@ ReportContent build_report_content(const StudyData& s) {
   };
   const std::string ours = ours_label(s.dataset);
   c.sections.push_back(summary_section(s, ours));
+  c.sections.push_back(intervals_section(s));
   c.sections.push_back(eda_section(s));
   c.sections.push_back(genre_section(s, ours));
   c.sections.push_back(regression_section(s, ours));

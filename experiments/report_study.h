@@ -108,6 +108,10 @@ struct ExperimentRun {
 
   std::vector<std::string> notes;  // "log.jsonl: not found", ...
 
+  // Run with `--seeds N` (N > 1): every seed's run, the first being this one's own folder
+  // (study.json's "seed_dirs"); empty for a single run (seed_summary.h: seed_runs_of).
+  std::vector<ExperimentRun> seed_runs;
+
   bool is_genre() const { return kind == "genre"; }
   bool is_regression() const {
     return kind == "regress" || kind == "transfer" || kind == "multitask";

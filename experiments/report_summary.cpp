@@ -216,6 +216,15 @@ Section summary_section(const StudyData& s, const std::string& ours_label) {
       "spans all of them.",
       "n/a: the run finished but the value is undefined (e.g. the Spearman of a constant "
       "prediction); not run: the study has no finished run of that experiment."};
+  // --seeds N: this table shows each experiment's first seed (its own folder).
+  for (const ExperimentRun& r : s.runs)
+    if (r.seed_runs.size() > 1) {
+      t.footnotes.push_back(
+          "Ours: the first training seed's run of each experiment; the mean over all " +
+          std::to_string(r.seed_runs.size()) +
+          " seeds, with its 95 % interval, is in \"Intervals and significance\".");
+      break;
+    }
   sec.blocks.push_back(std::move(t));
   return sec;
 }

@@ -11,6 +11,7 @@
 #include "experiments/distributed.h"
 #include "experiments/grid.h"
 #include "experiments/interrupt.h"
+#include "experiments/seeds.h"
 #if __has_include("experiments/report.h")
 #include "experiments/report.h"
 #define MELGRAD_HAVE_REPORT 1
@@ -139,12 +140,18 @@ int run_study(const StudyOptions& o) {
                           {"started", iso_time_now()},
                           {"seconds", 0.0},
                           {"quick", o.quick},
+                          {"training_seeds", o.seeds},
                           {"experiments", nlohmann::json::array()}};
   double seconds_before = 0;  // of earlier sessions of a resumed study
   if (o.resume && fs::exists(dir / "study.json")) {
     const nlohmann::json old = read_json_file((dir / "study.json").string());
     study["started"] = old.value("started", study["started"].get<std::string>());
     seconds_before = old.value("seconds", 0.0);
+    if (old.value("training_seeds", int64_t(1)) != o.seeds)
+      throw std::runtime_error("study: " + (dir / "study.json").string() +
+                               " was run with --seeds " +
+                               std::to_string(old.value("training_seeds", int64_t(1))) +
+                               "; resume it with the same --seeds");
     // Experiments of earlier sessions stay listed (also those outside this session's --only).
     study["experiments"] = old.value("experiments", nlohmann::json::array());
   }
@@ -180,6 +187,8 @@ int run_study(const StudyOptions& o) {
       const fs::path run = dir / e.name;
       std::fprintf(stderr, "\n== study %zu/%zu: %s — %s\n", index, plan.size(), e.name.c_str(), e.title.c_str());
       nlohmann::json metrics;
+      std::vector<std::string> seed_dirs;  // --seeds N > 1: EXP/seed-<S>, relative to the study
+      std::vector<uint64_t> seeds_used;
       const Clock::time_point run_start = Clock::now();
       const double cpu_start = cpu_seconds();
       const bool finished = fs::exists(run / "metrics.json");
@@ -194,6 +203,13 @@ int run_study(const StudyOptions& o) {
         g.layers = {2, 3};
         g.resume = o.resume;
         metrics = run_grid(g);
+      } else if (o.seeds > 1) {
+        ExperimentSpec s = e.spec;
+        s.mode = o.resume ? RunDirMode::resume : RunDirMode::fresh;
+        const SeedRuns runs = run_seed_runs(s, o.seeds);
+        metrics = runs.first_metrics;
+        for (const std::string& d : runs.dirs) seed_dirs.push_back(e.name + "/" + d);
+        seeds_used = runs.seeds;
       } else {
         ExperimentSpec s = e.spec;
         s.mode = !o.resume ? RunDirMode::fresh
@@ -205,11 +221,19 @@ int run_study(const StudyOptions& o) {
       all_metrics[e.name] = metrics;
       // Wall and CPU seconds (on a busy machine wall time says little); an experiment
       // finished in an earlier session keeps its entry.
-      if (!(o.resume && finished && listed(e.name)))
-        record({{"name", e.name}, {"kind", e.kind}, {"title", e.title}, {"dir", e.name},
-                {"max_epochs", e.spec.epochs},
-                {"seconds", std::chrono::duration<double>(Clock::now() - run_start).count()},
-                {"cpu_seconds", cpu_seconds() - cpu_start}});
+      if (!(o.resume && finished && listed(e.name))) {
+        nlohmann::json entry = {
+            {"name", e.name}, {"kind", e.kind}, {"title", e.title}, {"dir", e.name},
+            {"max_epochs", e.spec.epochs},
+            {"seconds", std::chrono::duration<double>(Clock::now() - run_start).count()},
+            {"cpu_seconds", cpu_seconds() - cpu_start}};
+        if (!seed_dirs.empty()) {
+          entry["dir"] = seed_dirs.front();
+          entry["seed_dirs"] = seed_dirs;
+          entry["seeds"] = seeds_used;
+        }
+        record(entry);
+      }
       save();
       if (interrupt_requested()) throw Interrupted("study: interrupted after " + e.name);
     }

@@ -7,6 +7,9 @@
 //                                            (whole network / FC layers only)
 //   multitask                                one trunk, three heads
 //   grid-valence (optional, --with-grid)     a narrowed LSTM regression grid
+// With --seeds N > 1 each experiment folder holds one run per training seed, EXP/seed-<S>,
+// and EXP/seeds.json (experiments/seeds.h); study.json lists them as "seed_dirs". The grid
+// runs once.
 // The epochs of each experiment are set so that the whole study fits the main command's
 // budget on 2 CPU cores (README); --quick runs two epochs each (a smoke test).
 #pragma once
@@ -32,6 +35,7 @@ struct StudyOptions {
   bool with_grid = false;
   bool resume = false;
   uint64_t seed = 42;
+  int64_t seeds = 1;     // > 1: each experiment trained with seeds seed..seed+seeds-1 (seeds.h)
   int64_t epochs = 0;    // > 0: every experiment runs at most this many epochs
   int64_t cnn_frames = 0;  // > 0: CNN input frames (default: the longest clip of the sub-set)
   std::vector<std::string> only;  // run only these experiments (names); empty: all

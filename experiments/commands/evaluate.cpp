@@ -9,6 +9,7 @@
 #include "experiments/cli.h"
 #include "experiments/evaluation.h"
 #include "experiments/experiment.h"
+#include "experiments/seeds.h"
 #include "experiments/experiment_cli.h"
 #include "experiments/metrics.h"
 #include "experiments/model_config.h"
@@ -27,6 +28,7 @@ int run_evaluate(const cli::Args& a) {
   const std::string split = a.str("split");
   if (split != "test" && split != "val" && split != "train")
     throw cli::UsageError("option --split expects test, val or train, got '" + split + "'");
+  reject_seed_parent(run.string());
   nlohmann::json config = read_run_config(run.string());
   if (a.has("data")) config["data"]["path"] = a.str("data");
   RunData rd = load_run_data(config, a.flag("strict"));

@@ -1,12 +1,14 @@
 // `melgrad multitask`: one CNN trunk shared by three heads (valence, energy, danceability),
 // trained on the weighted sum of their MSE losses (default 0.5, 0.1, 0.4 as the study).
 #include "experiments/experiment_cli.h"
+#include "experiments/seeds.h"
 #include "experiments/model_config.h"
 
 namespace melgrad {
 namespace {
 
 int run_multitask(const cli::Args& args) {
+  experiments::check_seeds_option(args);  // before the data set is resolved
   experiments::ExperimentSpec spec = experiments::spec_from_args(args, "multitask", "cnn");
   spec.targets = {"valence", "energy", "danceability"};
   spec.target_weights = experiments::parse_number_list(args.str("weights"), "weights");
@@ -22,7 +24,8 @@ const cli::CommandRegistrar reg({
     .name = "multitask",
     .summary = "train and test a multitask CNN (valence, energy, danceability heads)",
     .options = experiments::training_options_with(
-        {{"weights", "loss weights for valence,energy,danceability", "0.5,0.1,0.4"}}),
+        {experiments::seeds_option(),
+         {"weights", "loss weights for valence,energy,danceability", "0.5,0.1,0.4"}}),
     .positional_help = "",
     .run = run_multitask,
 });

@@ -24,6 +24,7 @@
 #include "experiments/cli.h"
 #include "experiments/evaluation.h"
 #include "experiments/experiment.h"
+#include "experiments/seeds.h"
 #include "experiments/model_config.h"
 #include "experiments/run_validation.h"
 #include "experiments/submission.h"
@@ -141,6 +142,7 @@ int run_predict(const cli::Args& a) {
   if (a.positionals().empty()) throw cli::UsageError("give one or more clip or audio files");
   const Device device = check_device(a.str("device"));
   const fs::path run = a.str("run");
+  reject_seed_parent(run.string());
   const nlohmann::json config = read_run_config(run.string());  // checked against the network
   const nlohmann::json& mc = config.at("model_config");
   const Task task = task_for_config(config);

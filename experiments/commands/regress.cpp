@@ -1,11 +1,13 @@
 // `melgrad regress`: regression of one affective attribute (valence, energy or
 // danceability) on the multitask sub-set with the CNN or the BiLSTM.
 #include "experiments/experiment_cli.h"
+#include "experiments/seeds.h"
 
 namespace melgrad {
 namespace {
 
 int run_regress(const cli::Args& args) {
+  experiments::check_seeds_option(args);  // before the data set is resolved
   experiments::ExperimentSpec spec = experiments::spec_from_args(args, "regress", experiments::model_option(args));
   const std::string target = args.str("target");
   if (target != "valence" && target != "energy" && target != "danceability")
@@ -20,7 +22,8 @@ int run_regress(const cli::Args& args) {
 const cli::CommandRegistrar reg({
     .name = "regress",
     .summary = "train and test a valence/energy/danceability regressor (CNN or BiLSTM)",
-    .options = experiments::training_options_with({{"model", "cnn | lstm", "cnn"},
+    .options = experiments::training_options_with({experiments::seeds_option(),
+                                                   {"model", "cnn | lstm", "cnn"},
                                                    {"target", "valence | energy | danceability", "valence"},
                                                    {"loss", "mse | l1 | smooth_l1", "mse"}}),
     .positional_help = "",

@@ -29,6 +29,8 @@ int run_study_command(const cli::Args& a) {
   o.epochs = epochs;
   o.cnn_frames = a.integer("frames");
   if (o.cnn_frames < 0) throw cli::UsageError("--frames must be >= 0");
+  o.seeds = a.integer("seeds");
+  if (o.seeds < 1) throw cli::UsageError("option --seeds must be >= 1, got " + a.str("seeds"));
   o.only = split_list(a.str("only"));
   o.progress_bar = !a.flag("no-progress");
   o.device = a.str("device");
@@ -57,6 +59,10 @@ const cli::CommandRegistrar reg({
          {"frames", "CNN input frames: clips are padded/cropped to it (0: the longest clip)", "0"},
          {"only", "comma-separated experiment names to run (default: all)", ""},
          {"seed", "training seed of every experiment", "42"},
+         {"seeds",
+          "train each experiment N times (seeds seed..seed+N-1, same split): EXP/seed-<S>, "
+          "intervals and significance tests in the report",
+          "1"},
          {"device", "cpu | cuda", "cpu"},
          {"cuda-graphs", "on | off: replay training steps as CUDA graphs (GPU build)", "on"},
          {"deterministic",

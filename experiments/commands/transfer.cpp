@@ -8,6 +8,7 @@
 #include <filesystem>
 
 #include "experiments/experiment_cli.h"
+#include "experiments/seeds.h"
 #include "experiments/model_config.h"
 
 namespace melgrad {
@@ -64,6 +65,7 @@ void check_options_match_genre_run(const cli::Args& args, const std::string& fro
 
 int run_transfer(const cli::Args& args) {
   // Before spec_from_args, which may generate the default data set.
+  experiments::check_seeds_option(args);
   if (!args.flag("resume") && args.has("from"))
     check_options_match_genre_run(args, args.str("from"));
   experiments::ExperimentSpec spec = experiments::spec_from_args(args, "transfer", "cnn");
@@ -84,7 +86,8 @@ const cli::CommandRegistrar reg({
     .name = "transfer",
     .summary = "fine-tune a trained genre CNN on valence (transfer learning)",
     .options = experiments::training_options_with(
-        {{"from",
+        {experiments::seeds_option(),
+         {"from",
           "GENRE_RUN: run folder of a genre CNN (its best.h5 and config.json); it decides "
           "--features, --beat, --frames, --channels, --pool, --dropout, --no-batch-norm and "
           "--running-stats",
