@@ -156,6 +156,7 @@ int run_predict(const cli::Args& a) {
   clips.feature_dim = data::feature_rows(clips.features).count();
   std::vector<Item> items;
   for (size_t i = 0; i < paths.size(); ++i) {
+    if (fs::is_directory(paths[i])) throw data::DataError("'" + paths[i] + "' is a folder, not a file");
     if (is_clip_file(paths[i])) {
       data::ClipEntry e;
       e.id = fs::path(paths[i]).filename().string();

@@ -49,7 +49,9 @@ void BM_gemm_ladder(benchmark::State& state) {
 }
 
 void ladder_shapes(benchmark::internal::Benchmark* b) {
-  for (int rung = 0; rung < 10; ++rung) {  // 10: the nine rungs and cublas (GPU build)
+  // The rungs this build has: nine, and cuBLAS after them in a GPU build.
+  const int count = static_cast<int>(ladder_gemm_rungs().size());
+  for (int rung = 0; rung < count; ++rung) {
     if (kGpuBuild) {
       b->Args({rung, 4096})->Args({rung, 1024});
     } else {
