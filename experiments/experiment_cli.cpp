@@ -6,6 +6,7 @@
 #include "datasets/default_data.h"
 #include "experiments/interrupt.h"
 #include "experiments/model_config.h"
+#include "experiments/recipe_seed.h"
 
 namespace melgrad::experiments {
 
@@ -45,7 +46,20 @@ std::vector<cli::Option> training_options() {
       {"no-standardise", "do not standardise each band with the train split's mean and std", "", true},
       strict_option(),
       {"no-progress", "no in-place progress bar (one line per epoch only)", "", true},
+      recipe_option(),
   };
+}
+
+cli::Option recipe_option() {
+  return {"recipe",
+          "default | seed: seed takes every setting from the study's notebook (docs/EXPERIMENTS.md); "
+          "options given here still win",
+          "default"};
+}
+
+void apply_recipe_option(const cli::Args& a, ExperimentSpec& spec) {
+  if (parse_recipe(a.str("recipe")) != "seed" || spec.mode == RunDirMode::resume) return;
+  apply_seed_recipe(spec, [&](const std::string& option) { return a.has(option); });
 }
 
 std::vector<cli::Option> training_options_with(std::vector<cli::Option> extra) {
@@ -122,6 +136,7 @@ ExperimentSpec spec_from_args(const cli::Args& a, const std::string& command, co
 }
 
 int run_training_command(const cli::Args& args, ExperimentSpec spec) {
+  apply_recipe_option(args, spec);
   apply_threads(args.integer("threads"));
   try {
     run_experiment(std::move(spec));

@@ -17,6 +17,13 @@ std::vector<cli::Option> training_options();
 // commands and by the others that read a data set (evaluate, overfit-batch).
 cli::Option strict_option();
 
+// --recipe default|seed, taken by the training commands and `study`.
+cli::Option recipe_option();
+// With --recipe seed (and not --resume): the notebook's settings for the spec's command,
+// model, sub-set, features and target, except the options given (experiments/recipe_seed.h).
+// run_training_command calls it; commands that do not (grid) call it themselves.
+void apply_recipe_option(const cli::Args& args, ExperimentSpec& spec);
+
 // Appends `extra` (command-specific options) to training_options().
 std::vector<cli::Option> training_options_with(std::vector<cli::Option> extra);
 

@@ -10,6 +10,7 @@
 
 #include "experiments/grid.h"
 #include "experiments/interrupt.h"
+#include "experiments/recipe_seed.h"
 #if __has_include("experiments/report.h")
 #include "experiments/report.h"
 #define MELGRAD_HAVE_REPORT 1
@@ -62,8 +63,10 @@ std::vector<StudyExperiment> study_plan(const StudyOptions& o) {
     s.epochs = epochs(e);
     s.label = name;
     s.out = (fs::path(o.out) / name).string();
-    plan.push_back({std::move(name), std::move(kind), std::move(title), std::move(s)});
+    plan.push_back({std::move(name), std::move(kind), std::move(title), std::move(s), std::nullopt});
   };
+  if (o.recipe == "seed") plan = seed_study_plan(o);
+  else {
 
   add("genre-cnn-mel", "genre", "CNN on mel spectrograms, full clips", base_spec(o, "genre", "cnn", false), b.genre_full_cnn);
   add("genre-lstm-mel", "genre", "BiLSTM on mel spectrograms, full clips", base_spec(o, "genre", "lstm", false),
@@ -108,9 +111,11 @@ std::vector<StudyExperiment> study_plan(const StudyOptions& o) {
   if (o.with_grid) {
     ExperimentSpec s = base_spec(o, "regress", "lstm", true);
     s.epochs = epochs(b.regress);
-    plan.push_back({"grid-valence", "grid", "BiLSTM regression grid on valence (hidden 200, layers 2/3, lr x loss)", s});
+    plan.push_back({"grid-valence", "grid", "BiLSTM regression grid on valence (hidden 200, layers 2/3, lr x loss)", s,
+                    std::nullopt});
     plan.back().spec.out = (fs::path(o.out) / "grid-valence").string();
   }
+  }  // default recipe
   if (!o.only.empty()) {
     std::vector<StudyExperiment> chosen;
     for (const std::string& n : o.only) {
@@ -137,6 +142,7 @@ int run_study(const StudyOptions& o) {
                           {"seconds", 0.0},
                           {"quick", o.quick},
                           {"experiments", nlohmann::json::array()}};
+  if (o.recipe != "default") study["recipe"] = o.recipe;  // only when set: default study.json as before
   double seconds_before = 0;  // of earlier sessions of a resumed study
   if (o.resume && fs::exists(dir / "study.json")) {
     const nlohmann::json old = read_json_file((dir / "study.json").string());
@@ -184,10 +190,13 @@ int run_study(const StudyOptions& o) {
         std::fprintf(stderr, "%s: finished earlier, kept\n", e.name.c_str());
       } else if (e.kind == "grid") {
         GridSpec g;
+        if (e.grid) g = *e.grid;
         g.base = e.spec;
         g.out = e.spec.out;
-        g.hidden = {200};
-        g.layers = {2, 3};
+        if (!e.grid) {
+          g.hidden = {200};
+          g.layers = {2, 3};
+        }
         g.resume = o.resume;
         metrics = run_grid(g);
       } else {
