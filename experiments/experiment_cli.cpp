@@ -57,9 +57,17 @@ cli::Option recipe_option() {
           "default"};
 }
 
+OptionGiven given_options(const cli::Args& a) {
+  return [&a](const std::string& option) {
+    for (const cli::Option& o : a.command().options)
+      if (o.name == option) return a.has(option);
+    return false;  // an option this command does not take was not given
+  };
+}
+
 void apply_recipe_option(const cli::Args& a, ExperimentSpec& spec) {
   if (parse_recipe(a.str("recipe")) != "seed" || spec.mode == RunDirMode::resume) return;
-  apply_seed_recipe(spec, [&](const std::string& option) { return a.has(option); });
+  apply_seed_recipe(spec, given_options(a));
 }
 
 std::vector<cli::Option> training_options_with(std::vector<cli::Option> extra) {
