@@ -14,15 +14,20 @@ Splits make_splits(Subset subset, const std::vector<int64_t>& train_pool,
                    const std::vector<int64_t>& test_given, uint64_t seed,
                    const SplitFractions& fractions) {
   const bool genre = is_genre_subset(subset);
-  const double val_fraction =
-      fractions.val >= 0 ? fractions.val : genre ? kGenreValFraction : kRegressionValFraction;
-  const double test_fraction = genre ? 0 : fractions.test >= 0 ? fractions.test : kRegressionTestFraction;
+  const double val_fraction = fractions.val >= 0 ? fractions.val
+                              : genre            ? kGenreValFraction
+                                                 : kRegressionValFraction;
+  const double test_fraction = genre                 ? 0
+                               : fractions.test >= 0 ? fractions.test
+                                                     : kRegressionTestFraction;
   if (genre && fractions.test >= 0)
-    throw std::invalid_argument("make_splits: a genre set's test split is its test/ folder; got a test fraction " +
-                                std::to_string(fractions.test));
+    throw std::invalid_argument(
+        "make_splits: a genre set's test split is its test/ folder; got a test fraction " +
+        std::to_string(fractions.test));
   if (val_fraction + test_fraction >= 1)
     throw std::invalid_argument("make_splits: validation fraction " + std::to_string(val_fraction) +
-                                " + test fraction " + std::to_string(test_fraction) + " leave no training clips");
+                                " + test fraction " + std::to_string(test_fraction) +
+                                " leave no training clips");
   std::vector<int64_t> pool = train_pool;
   Rng rng(mix_seed(seed, fnv1a64("splits")));
   rng.shuffle(pool);

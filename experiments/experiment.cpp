@@ -121,7 +121,8 @@ RunData load_run_data(const nlohmann::json& config, bool strict) {
   data::SplitFractions fractions;
   fractions.val = config.value("val_fraction", -1.0);
   fractions.test = config.value("test_fraction", -1.0);
-  r.splits = data::make_splits(r.data, config.value("split_seed", data::kDefaultSplitSeed), fractions);
+  r.splits =
+      data::make_splits(r.data, config.value("split_seed", data::kDefaultSplitSeed), fractions);
   if (config.contains("standardisation")) {
     data::BandStats st;
     st.mean = config["standardisation"].at("mean").get<std::vector<float>>();

@@ -9,11 +9,19 @@
 namespace melgrad::experiments {
 
 nlohmann::json cnn_config_json(const models::CnnConfig& c) {
-  nlohmann::json j = {{"type", "cnn"},         {"channels", c.channels}, {"kernel", c.kernel},
-          {"padding", c.padding},  {"pool", c.pool},         {"batch_norm", c.batch_norm},
-          {"track_running_stats", c.track_running_stats},    {"frames", c.frames},
-          {"bands", c.bands},      {"hidden", c.hidden},     {"dropout", c.dropout},
-          {"outputs", c.outputs},  {"summary", models::describe_cnn(c)}};
+  nlohmann::json j = {{"type", "cnn"},
+                      {"channels", c.channels},
+                      {"kernel", c.kernel},
+                      {"padding", c.padding},
+                      {"pool", c.pool},
+                      {"batch_norm", c.batch_norm},
+                      {"track_running_stats", c.track_running_stats},
+                      {"frames", c.frames},
+                      {"bands", c.bands},
+                      {"hidden", c.hidden},
+                      {"dropout", c.dropout},
+                      {"outputs", c.outputs},
+                      {"summary", models::describe_cnn(c)}};
   // Written only when set, so that configs of the default recipe stay as they were.
   if (c.relu_before_batch_norm) j["relu_before_batch_norm"] = true;
   if (c.frequency_major) j["frequency_major"] = true;
@@ -44,11 +52,15 @@ models::CnnConfig cnn_config_from_json(const nlohmann::json& j) {
 }
 
 nlohmann::json lstm_config_json(const models::LstmConfig& c, int64_t max_frames) {
-  nlohmann::json j = {{"type", "lstm"},       {"input_size", c.input_size},
-          {"hidden", c.hidden},   {"layers", c.layers},
-          {"bidirectional", c.bidirectional}, {"dropout", c.dropout},
-          {"outputs", c.outputs}, {"max_frames", max_frames},
-          {"summary", models::describe_lstm(c)}};
+  nlohmann::json j = {{"type", "lstm"},
+                      {"input_size", c.input_size},
+                      {"hidden", c.hidden},
+                      {"layers", c.layers},
+                      {"bidirectional", c.bidirectional},
+                      {"dropout", c.dropout},
+                      {"outputs", c.outputs},
+                      {"max_frames", max_frames},
+                      {"summary", models::describe_lstm(c)}};
   if (c.output_dropout > 0) j["output_dropout"] = c.output_dropout;  // only when set (as above)
   return j;
 }

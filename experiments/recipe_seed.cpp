@@ -41,7 +41,8 @@ void seed_cnn(ExperimentSpec& s, const OptionGiven& given) {
     // maxpools 3, dropout 0.25, lr 1e-4, weight_decay 1e-5, patience 12. A 12-row chromagram
     // does not survive four 3x3 max-pools (12 -> 4 -> 1 -> 0: the notebook's chroma cell
     // cannot run as written); it keeps the first two blocks, the deepest trunk it survives.
-    channels = s.features == "chroma" ? std::vector<int64_t>{1, 16, 64} : std::vector<int64_t>{1, 16, 64, 256, 512};
+    channels = s.features == "chroma" ? std::vector<int64_t>{1, 16, 64}
+                                      : std::vector<int64_t>{1, 16, 64, 256, 512};
     pool = 3;
     dropout = 0.25, lr = 1e-4, weight_decay = 1e-5;
   } else if (s.command == "genre") {
@@ -91,7 +92,8 @@ void seed_lstm(ExperimentSpec& s, const OptionGiven& given) {
   } else {
     // The final regressors: the winning cells of the notebook's grids (beat mel, dropout 0.2,
     // weight_decay 1e-6, patience 12, epochs 2000).
-    const LstmRegressorSettings w = seed_lstm_regressor(s.targets.empty() ? "valence" : s.targets.front());
+    const LstmRegressorSettings w =
+        seed_lstm_regressor(s.targets.empty() ? "valence" : s.targets.front());
     hidden = w.hidden, layers = w.layers, lr = w.lr, patience = 12;
     unless_given(given, "loss", s.loss, w.loss);
     unless_given(given, "epochs", s.epochs, kGridEpochCap);
@@ -121,8 +123,10 @@ void apply_seed_recipe(ExperimentSpec& s, const OptionGiven& given) {
   s.standardise = false;  // the notebook feeds the dB values as they are
   unless_given(given, "epochs", s.epochs, kEpochCap);
   unless_given(given, "batch-size", s.batch_size, int64_t(32));
-  if (s.model == "lstm") seed_lstm(s, given);
-  else seed_cnn(s, given);
+  if (s.model == "lstm")
+    seed_lstm(s, given);
+  else
+    seed_cnn(s, given);
 }
 
 LstmRegressorSettings seed_lstm_regressor(const std::string& target) {
@@ -140,9 +144,11 @@ void apply_seed_grid_recipe(GridSpec& g, const OptionGiven& given) {
   apply_seed_recipe(g.base, given);
   unless_given(given, "epochs", g.base.epochs, kGridEpochCap);
   // param_grid of each attribute's search (multitask_dataset_beat, mel).
-  std::vector<int64_t> layers = g.target == "valence" ? std::vector<int64_t>{3, 5} : std::vector<int64_t>{2, 5};
-  std::vector<std::string> losses = g.target == "valence" ? std::vector<std::string>{"mse", "l1", "smooth_l1"}
-                                                          : std::vector<std::string>{"l1", "smooth_l1"};
+  std::vector<int64_t> layers =
+      g.target == "valence" ? std::vector<int64_t>{3, 5} : std::vector<int64_t>{2, 5};
+  std::vector<std::string> losses = g.target == "valence"
+                                        ? std::vector<std::string>{"mse", "l1", "smooth_l1"}
+                                        : std::vector<std::string>{"l1", "smooth_l1"};
   unless_given(given, "hidden-sizes", g.hidden, std::vector<int64_t>{200, 600});
   unless_given(given, "layer-counts", g.layers, layers);
   unless_given(given, "lrs", g.lrs, std::vector<double>{1e-5, 5e-6});
@@ -150,10 +156,14 @@ void apply_seed_grid_recipe(GridSpec& g, const OptionGiven& given) {
 }
 
 std::vector<StudyExperiment> seed_study_plan(const StudyOptions& o) {
-  const OptionGiven given = [&](const std::string& option) { return option == "epochs" && o.epochs > 0; };
-  auto cap = [&](int64_t e) { return o.quick ? std::min<int64_t>(e, 2) : o.epochs > 0 ? std::min(e, o.epochs) : e; };
-  auto spec = [&](const std::string& command, const std::string& model, bool beat, const std::string& features,
-                  const std::string& target) {
+  const OptionGiven given = [&](const std::string& option) {
+    return option == "epochs" && o.epochs > 0;
+  };
+  auto cap = [&](int64_t e) {
+    return o.quick ? std::min<int64_t>(e, 2) : o.epochs > 0 ? std::min(e, o.epochs) : e;
+  };
+  auto spec = [&](const std::string& command, const std::string& model, bool beat,
+                  const std::string& features, const std::string& target) {
     ExperimentSpec s;
     s.command = command;
     s.model = model;
@@ -171,7 +181,8 @@ std::vector<StudyExperiment> seed_study_plan(const StudyOptions& o) {
     s.cuda_graphs = o.cuda_graphs;
     s.strict = o.strict;
     if (o.quick) {
-      for (size_t i = 1; i < s.cnn.channels.size(); ++i) s.cnn.channels[i] = scaled_channels(s.cnn.channels[i]);
+      for (size_t i = 1; i < s.cnn.channels.size(); ++i)
+        s.cnn.channels[i] = scaled_channels(s.cnn.channels[i]);
       s.lstm.hidden = std::min<int64_t>(s.lstm.hidden, 16);
       s.lstm.layers = std::min<int64_t>(s.lstm.layers, 2);
     }
@@ -181,18 +192,23 @@ std::vector<StudyExperiment> seed_study_plan(const StudyOptions& o) {
   auto add = [&](std::string name, std::string kind, std::string title, ExperimentSpec s) {
     s.label = name;
     s.out = (fs::path(o.out) / name).string();
-    plan.push_back({std::move(name), std::move(kind), std::move(title), std::move(s), std::nullopt});
+    plan.push_back(
+        {std::move(name), std::move(kind), std::move(title), std::move(s), std::nullopt});
   };
   const std::vector<std::string> targets = {"valence", "energy", "danceability"};
 
-  add("genre-lstm-mel", "genre", "BiLSTM on mel spectrograms, full clips", spec("genre", "lstm", false, "mel", ""));
+  add("genre-lstm-mel", "genre", "BiLSTM on mel spectrograms, full clips",
+      spec("genre", "lstm", false, "mel", ""));
   add("genre-lstm-mel-beat", "genre", "BiLSTM on beat-synchronised mel spectrograms",
       spec("genre", "lstm", true, "mel", ""));
-  add("genre-lstm-chroma", "genre", "BiLSTM on chromagrams, full clips", spec("genre", "lstm", false, "chroma", ""));
+  add("genre-lstm-chroma", "genre", "BiLSTM on chromagrams, full clips",
+      spec("genre", "lstm", false, "chroma", ""));
   add("genre-lstm-fused", "genre", "BiLSTM on fused mel + chroma, full clips",
       spec("genre", "lstm", false, "fused", ""));
-  add("genre-cnn-mel", "genre", "CNN on mel spectrograms, full clips", spec("genre", "cnn", false, "mel", ""));
-  add("genre-cnn-fused", "genre", "CNN on fused mel + chroma, full clips", spec("genre", "cnn", false, "fused", ""));
+  add("genre-cnn-mel", "genre", "CNN on mel spectrograms, full clips",
+      spec("genre", "cnn", false, "mel", ""));
+  add("genre-cnn-fused", "genre", "CNN on fused mel + chroma, full clips",
+      spec("genre", "cnn", false, "fused", ""));
   add("genre-cnn-chroma", "genre", "CNN on chromagrams, full clips (first two conv blocks)",
       spec("genre", "cnn", false, "chroma", ""));
   for (const std::string& t : targets)
@@ -213,7 +229,8 @@ std::vector<StudyExperiment> seed_study_plan(const StudyOptions& o) {
     g.out = (fs::path(o.out) / ("grid-" + t)).string();
     ExperimentSpec base = g.base;
     base.out = g.out;
-    plan.push_back({"grid-" + t, "grid", "BiLSTM regression grid on " + t + " (the notebook's axes)", base, g});
+    plan.push_back({"grid-" + t, "grid",
+                    "BiLSTM regression grid on " + t + " (the notebook's axes)", base, g});
   }
   for (const std::string& t : targets) {
     const LstmRegressorSettings w = seed_lstm_regressor(t);
@@ -222,18 +239,21 @@ std::vector<StudyExperiment> seed_study_plan(const StudyOptions& o) {
             std::to_string(w.hidden) + ", " + std::to_string(w.layers) + " layers)",
         spec("regress", "lstm", true, "mel", t));
   }
-  add("genre-cnn-mel-beat", "genre", "CNN on beat-synchronised mel spectrograms (the transfer's source)",
+  add("genre-cnn-mel-beat", "genre",
+      "CNN on beat-synchronised mel spectrograms (the transfer's source)",
       spec("genre", "cnn", true, "mel", ""));
   {
     ExperimentSpec s = spec("transfer", "cnn", true, "mel", "valence");
     s.transfer_from = (fs::path(o.out) / "genre-cnn-mel-beat").string();
-    add("transfer-valence", "transfer", "CNN regression of valence starting from the beat genre CNN (transfer)", s);
+    add("transfer-valence", "transfer",
+        "CNN regression of valence starting from the beat genre CNN (transfer)", s);
   }
   {
     ExperimentSpec s = spec("multitask", "cnn", true, "mel", "");
     s.targets = targets;
     s.target_weights = {0.5, 0.1, 0.4};
-    add("multitask", "multitask", "Multitask CNN: shared trunk, valence/energy/danceability heads (0.5/0.1/0.4)", s);
+    add("multitask", "multitask",
+        "Multitask CNN: shared trunk, valence/energy/danceability heads (0.5/0.1/0.4)", s);
   }
   return plan;
 }

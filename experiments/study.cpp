@@ -53,9 +53,8 @@ ExperimentSpec base_spec(const StudyOptions& o, const std::string& command, cons
   return s;
 }
 
-}  // namespace
-
-std::vector<StudyExperiment> study_plan(const StudyOptions& o) {
+// The default recipe's experiments (the list in study.h).
+std::vector<StudyExperiment> default_study_plan(const StudyOptions& o) {
   const Budget b;
   auto epochs = [&](int64_t e) { return o.quick ? std::min<int64_t>(e, 2) : o.epochs > 0 ? std::min(e, o.epochs) : e; };
   std::vector<StudyExperiment> plan;
@@ -63,10 +62,9 @@ std::vector<StudyExperiment> study_plan(const StudyOptions& o) {
     s.epochs = epochs(e);
     s.label = name;
     s.out = (fs::path(o.out) / name).string();
-    plan.push_back({std::move(name), std::move(kind), std::move(title), std::move(s), std::nullopt});
+    plan.push_back(
+        {std::move(name), std::move(kind), std::move(title), std::move(s), std::nullopt});
   };
-  if (o.recipe == "seed") plan = seed_study_plan(o);
-  else {
 
   add("genre-cnn-mel", "genre", "CNN on mel spectrograms, full clips", base_spec(o, "genre", "cnn", false), b.genre_full_cnn);
   add("genre-lstm-mel", "genre", "BiLSTM on mel spectrograms, full clips", base_spec(o, "genre", "lstm", false),
@@ -115,7 +113,13 @@ std::vector<StudyExperiment> study_plan(const StudyOptions& o) {
                     std::nullopt});
     plan.back().spec.out = (fs::path(o.out) / "grid-valence").string();
   }
-  }  // default recipe
+  return plan;
+}
+
+}  // namespace
+
+std::vector<StudyExperiment> study_plan(const StudyOptions& o) {
+  std::vector<StudyExperiment> plan = o.recipe == "seed" ? seed_study_plan(o) : default_study_plan(o);
   if (!o.only.empty()) {
     std::vector<StudyExperiment> chosen;
     for (const std::string& n : o.only) {
@@ -142,7 +146,7 @@ int run_study(const StudyOptions& o) {
                           {"seconds", 0.0},
                           {"quick", o.quick},
                           {"experiments", nlohmann::json::array()}};
-  if (o.recipe != "default") study["recipe"] = o.recipe;  // only when set: default study.json as before
+  if (o.recipe != "default") study["recipe"] = o.recipe;  // only when set: as before otherwise
   double seconds_before = 0;  // of earlier sessions of a resumed study
   if (o.resume && fs::exists(dir / "study.json")) {
     const nlohmann::json old = read_json_file((dir / "study.json").string());

@@ -4,9 +4,9 @@
 
 #include "experiments/experiment_cli.h"
 #include "experiments/grid.h"
-#include "experiments/recipe_seed.h"
 #include "experiments/interrupt.h"
 #include "experiments/model_config.h"
+#include "experiments/recipe_seed.h"
 
 namespace melgrad {
 namespace {

@@ -47,7 +47,10 @@ const cli::CommandRegistrar reg({
          {"data", "DATA_DIR (default: the embedded synthetic data set, generated on first use)",
           ""},
          {"quick", "two epochs per experiment (a smoke test of the whole pipeline)", "", true},
-         {"with-grid", "also run a narrowed LSTM regression grid on valence (slow; the seed recipe always runs its grids)", "", true},
+         {"with-grid",
+          "also run a narrowed LSTM regression grid on valence (slow; the seed recipe always runs "
+          "its grids)",
+          "", true},
          {"resume", "continue an interrupted study in --out", "", true},
          {"epochs", "cap every experiment at this many epochs (0: the study's budget)", "0"},
          {"frames", "CNN input frames: clips are padded/cropped to it (0: the longest clip)", "0"},

@@ -19,8 +19,9 @@ namespace {
 
 const OptionGiven kNothingGiven = [](const std::string&) { return false; };
 
-ExperimentSpec seeded(const std::string& command, const std::string& model, bool beat, const std::string& features,
-                      const std::string& target = "", const OptionGiven& given = kNothingGiven) {
+ExperimentSpec seeded(const std::string& command, const std::string& model, bool beat,
+                      const std::string& features, const std::string& target = "",
+                      const OptionGiven& given = kNothingGiven) {
   ExperimentSpec s;
   s.command = command;
   s.model = model;
@@ -154,7 +155,8 @@ TEST_CASE("seed recipe: options given on the command line win") {
   CHECK(l.lstm.layers == 5);
   CHECK(l.lstm.dropout == 0.3);
   CHECK(l.lstm.output_dropout == 0.3);  // the notebook uses one value for both
-  CHECK_THROWS_WITH_AS(parse_recipe("notebook"), doctest::Contains("--recipe"), melgrad::cli::UsageError);
+  CHECK_THROWS_WITH_AS(parse_recipe("notebook"), doctest::Contains("--recipe"),
+                       melgrad::cli::UsageError);
 }
 
 TEST_CASE("model_config: the recipe's fields round-trip and are absent under the default recipe") {
@@ -178,8 +180,9 @@ TEST_CASE("model_config: the recipe's fields round-trip and are absent under the
 
 TEST_CASE("melgrad regress --recipe seed: the notebook's regression CNN, with --lr given winning") {
   const fs::path out = scratch() / "regress-seed";
-  Result r = run({"regress", "--recipe", "seed", "--data", tiny_data(), "--frames", "16", "--epochs", "1",
-                  "--lr", "0.0003", "--threads", "2", "--no-progress", "--out", out.string()});
+  Result r =
+      run({"regress", "--recipe", "seed", "--data", tiny_data(), "--frames", "16", "--epochs", "1",
+           "--lr", "0.0003", "--threads", "2", "--no-progress", "--out", out.string()});
   INFO(r.out << r.err);
   REQUIRE(r.code == 0);
   const json c = read_json(out / "config.json");
@@ -197,16 +200,17 @@ TEST_CASE("melgrad regress --recipe seed: the notebook's regression CNN, with --
   CHECK(mc["dropout"] == 0.25);
   CHECK(read_json(out / "metrics.json")["test_clips"] == 78);  // floor(0.28 * 280)
 
-  const Result bad = run({"genre", "--recipe", "notebook", "--data", tiny_data(), "--out", (scratch() / "x").string()});
+  const Result bad = run({"genre", "--recipe", "notebook", "--data", tiny_data(), "--out",
+                          (scratch() / "x").string()});
   CHECK(bad.code == 2);
   CHECK(bad.err.find("--recipe expects default or seed") != std::string::npos);
 }
 
 TEST_CASE("melgrad grid --recipe seed: the notebook's axes for the attribute, given axes win") {
   const fs::path out = scratch() / "grid-seed";
-  Result r = run({"grid", "--recipe", "seed", "--target", "energy", "--data", tiny_data(), "--epochs", "1",
-                  "--hidden-sizes", "4", "--layer-counts", "1", "--threads", "2", "--no-progress", "--out",
-                  out.string()});
+  Result r = run({"grid", "--recipe", "seed", "--target", "energy", "--data", tiny_data(),
+                  "--epochs", "1", "--hidden-sizes", "4", "--layer-counts", "1", "--threads", "2",
+                  "--no-progress", "--out", out.string()});
   INFO(r.out << r.err);
   REQUIRE(r.code == 0);
   const json rows = read_json(out / "grid.json")["rows"];

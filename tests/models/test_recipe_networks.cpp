@@ -55,7 +55,8 @@ void check_gradients(const nn::Module& net) {
 
 }  // namespace
 
-TEST_CASE("CNN frequency_major: the image is [N, 1, F, T], the time-major CNN on the transposed batch") {
+TEST_CASE(
+    "CNN frequency_major: the image is [N, 1, F, T], the time-major CNN on the transposed batch") {
   CnnConfig freq = small_cnn();
   freq.frequency_major = true;
   freq.batch_norm = false;
@@ -76,7 +77,8 @@ TEST_CASE("CNN frequency_major: the image is [N, 1, F, T], the time-major CNN on
   CHECK(max_abs_diff(y, b.forward(x.transpose(1, 2).contiguous(), Tensor())) == 0);
   CHECK(describe_cnn(freq).find("image F x T") != std::string::npos);
 
-  // The notebook's full-clip genre CNN: F 128 -> 42 -> 14 -> 4 -> 1, T 1293 -> 431 -> 143 -> 47 -> 15.
+  // The notebook's full-clip genre CNN: F 128 -> 42 -> 14 -> 4 -> 1, T 1293 -> 431 -> 143 -> 47
+  // -> 15.
   CnnConfig full;
   full.channels = {1, 16, 64, 256, 512};
   full.pool = 3;
@@ -85,16 +87,20 @@ TEST_CASE("CNN frequency_major: the image is [N, 1, F, T], the time-major CNN on
   CHECK(cnn_trunk_output(full) == std::array<int64_t, 3>{512, 1, 15});
   // A 12-row chromagram does not survive a third 3x3 max-pool (12 -> 4 -> 1).
   full.bands = 12;
-  CHECK_THROWS_WITH_AS(cnn_trunk_output(full), doctest::Contains("conv block 3"), std::invalid_argument);
+  CHECK_THROWS_WITH_AS(cnn_trunk_output(full), doctest::Contains("conv block 3"),
+                       std::invalid_argument);
   full.channels = {1, 16, 64};
   CHECK(cnn_trunk_output(full) == std::array<int64_t, 3>{64, 1, 143});
 }
 
-TEST_CASE("CNN relu_before_batch_norm: Conv2d, ReLU, BatchNorm2d, MaxPool2d, as the notebook's Sequential") {
+TEST_CASE(
+    "CNN relu_before_batch_norm: Conv2d, ReLU, BatchNorm2d, MaxPool2d, as the notebook's "
+    "Sequential") {
   CnnConfig c = small_cnn();
   c.relu_before_batch_norm = true;
   CnnNet net(c, 5);
-  // Block 1: features.0 conv, features.1 ReLU (no parameters), features.2 BatchNorm, features.3 pool.
+  // Block 1: features.0 conv, features.1 ReLU (no parameters), features.2 BatchNorm, features.3
+  // pool.
   const std::vector<std::string> names = names_of(net.named_parameters());
   REQUIRE(names.size() >= 4);
   CHECK(names[0] == "features.0.weight");
@@ -147,7 +153,8 @@ TEST_CASE("BiLSTM output_dropout: dropout on the read-out outputs, nothing else 
   const Tensor lengths = Tensor::from_vector(std::vector<int64_t>{7, 5, 2}, {3});
   plain.eval();
   dropped.eval();
-  CHECK(max_abs_diff(dropped.forward(x, lengths), plain.forward(x, lengths)) == 0);  // eval: identity
+  CHECK(max_abs_diff(dropped.forward(x, lengths), plain.forward(x, lengths)) ==
+        0);  // eval: identity
 
   plain.train();
   dropped.train();
@@ -162,5 +169,6 @@ TEST_CASE("BiLSTM output_dropout: dropout on the read-out outputs, nothing else 
   mse_loss(y1, Tensor::zeros({3, 2})).backward();
   check_gradients(dropped);
   with.output_dropout = 1.0;
-  CHECK_THROWS_WITH_AS(LstmNet(with, 1), doctest::Contains("output dropout"), std::invalid_argument);
+  CHECK_THROWS_WITH_AS(LstmNet(with, 1), doctest::Contains("output dropout"),
+                       std::invalid_argument);
 }
