@@ -198,7 +198,15 @@ TEST_CASE("melgrad regress --recipe seed: the notebook's regression CNN, with --
   CHECK(mc["batch_norm"] == false);
   CHECK(mc["frequency_major"] == true);
   CHECK(mc["dropout"] == 0.25);
-  CHECK(read_json(out / "metrics.json")["test_clips"] == 78);  // floor(0.28 * 280)
+  const json metrics = read_json(out / "metrics.json");
+  CHECK(metrics["test_clips"] == 78);  // floor(0.28 * 280)
+  // evaluate rebuilds the run from config.json: the same split, image orientation and inputs.
+  const Result ev = run({"evaluate", "--run", out.string(), "--json"});
+  INFO(ev.out << ev.err);
+  REQUIRE(ev.code == 0);
+  const json again = json::parse(ev.out);
+  CHECK(again["test_clips"] == 78);
+  CHECK(again["spearman"]["valence"] == metrics["spearman"]["valence"]);
 
   const Result bad = run({"genre", "--recipe", "notebook", "--data", tiny_data(), "--out",
                           (scratch() / "x").string()});
