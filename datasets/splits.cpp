@@ -11,19 +11,34 @@
 namespace melgrad::data {
 
 Splits make_splits(Subset subset, const std::vector<int64_t>& train_pool,
-                   const std::vector<int64_t>& test_given, uint64_t seed) {
+                   const std::vector<int64_t>& test_given, uint64_t seed,
+                   const SplitFractions& fractions) {
+  const bool genre = is_genre_subset(subset);
+  const double val_fraction = fractions.val >= 0 ? fractions.val
+                              : genre            ? kGenreValFraction
+                                                 : kRegressionValFraction;
+  const double test_fraction = genre                 ? 0
+                               : fractions.test >= 0 ? fractions.test
+                                                     : kRegressionTestFraction;
+  if (genre && fractions.test >= 0)
+    throw std::invalid_argument(
+        "make_splits: a genre set's test split is its test/ folder; got a test fraction " +
+        std::to_string(fractions.test));
+  if (val_fraction + test_fraction >= 1)
+    throw std::invalid_argument("make_splits: validation fraction " + std::to_string(val_fraction) +
+                                " + test fraction " + std::to_string(test_fraction) +
+                                " leave no training clips");
   std::vector<int64_t> pool = train_pool;
   Rng rng(mix_seed(seed, fnv1a64("splits")));
   rng.shuffle(pool);
   const auto n = static_cast<double>(pool.size());
   size_t n_val = 0, n_test = 0;
   Splits s;
-  if (is_genre_subset(subset)) {
-    n_val = static_cast<size_t>(std::floor(n * kGenreValFraction + 1e-9));
+  n_val = static_cast<size_t>(std::floor(n * val_fraction + 1e-9));
+  if (genre) {
     s.test = test_given;
   } else {
-    n_val = static_cast<size_t>(std::floor(n * kRegressionValFraction + 1e-9));
-    n_test = static_cast<size_t>(std::floor(n * kRegressionTestFraction + 1e-9));
+    n_test = static_cast<size_t>(std::floor(n * test_fraction + 1e-9));
     s.unlabelled = test_given;
   }
   s.val.assign(pool.begin(), pool.begin() + static_cast<std::ptrdiff_t>(n_val));
@@ -35,8 +50,8 @@ Splits make_splits(Subset subset, const std::vector<int64_t>& train_pool,
   return s;
 }
 
-Splits make_splits(const SubsetData& data, uint64_t seed) {
-  return make_splits(data.subset, data.train_pool, data.test_given, seed);
+Splits make_splits(const SubsetData& data, uint64_t seed, const SplitFractions& fractions) {
+  return make_splits(data.subset, data.train_pool, data.test_given, seed, fractions);
 }
 
 BandStats compute_band_stats(const SubsetData& data, const std::vector<int64_t>& clips) {

@@ -129,7 +129,11 @@ RunData load_run_data(const nlohmann::json& config, bool strict) {
   RunData r;
   r.data = load_data(config.at("data").at("path").get<std::string>(), subset_of(config),
                      config.at("features").get<std::string>(), strict);
-  r.splits = data::make_splits(r.data, config.value("split_seed", data::kDefaultSplitSeed));
+  data::SplitFractions fractions;
+  fractions.val = config.value("val_fraction", -1.0);
+  fractions.test = config.value("test_fraction", -1.0);
+  r.splits =
+      data::make_splits(r.data, config.value("split_seed", data::kDefaultSplitSeed), fractions);
   if (config.contains("standardisation")) {
     data::BandStats st;
     st.mean = config["standardisation"].at("mean").get<std::vector<float>>();
@@ -162,6 +166,10 @@ static nlohmann::json fresh_config(ExperimentSpec& s, data::SubsetData& loaded, 
   config["clip_grad_norm"] = s.clip_grad_norm;
   config["seed"] = s.seed;
   config["split_seed"] = s.split_seed;
+  // Written only when set (`--recipe seed`), so that default-recipe configs stay as they were.
+  if (s.split_fractions.val >= 0) config["val_fraction"] = s.split_fractions.val;
+  if (s.split_fractions.test >= 0) config["test_fraction"] = s.split_fractions.test;
+  if (s.recipe != "default") config["recipe"] = s.recipe;
   config["device"] = s.device;
   config["data"] = describe_data_dir(s.data_dir).to_json();
   const int64_t outputs = genre ? static_cast<int64_t>(loaded.class_names.size()) : static_cast<int64_t>(s.targets.size());
@@ -237,7 +245,7 @@ nlohmann::json run_experiment(ExperimentSpec s) {
     data::Subset subset = s.command == "genre" ? (s.beat ? data::Subset::genre_beat : data::Subset::genre)
                                                : (s.beat ? data::Subset::multitask_beat : data::Subset::multitask);
     run.data = load_data(s.data_dir, subset, s.features, s.strict);
-    run.splits = data::make_splits(run.data, s.split_seed);
+    run.splits = data::make_splits(run.data, s.split_seed, s.split_fractions);
     config = fresh_config(s, run.data, run.splits);
     check_same_run(config, run.data);
     if (writer) write_json_file((dir / "config.json").string(), config);

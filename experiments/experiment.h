@@ -34,6 +34,8 @@ struct ExperimentSpec {
   double clip_grad_norm = 0;
   uint64_t seed = 42;
   uint64_t split_seed = data::kDefaultSplitSeed;
+  data::SplitFractions split_fractions;  // negative: the sub-set's defaults (splits.h)
+  std::string recipe = "default";        // default | seed (experiments/recipe_seed.h)
   std::string device = "cpu";
   bool cuda_graphs = true;  // --cuda-graphs on|off (GPU build; experiments/graph_step.h)
   bool deterministic = true;  // --deterministic on|off, else MELGRAD_DETERMINISTIC (determinism.h)

@@ -8,6 +8,7 @@
 #include "experiments/distributed.h"
 #include "experiments/interrupt.h"
 #include "experiments/model_config.h"
+#include "experiments/recipe_seed.h"
 #include "experiments/resume_options.h"
 #include "experiments/seeds.h"
 
@@ -55,7 +56,28 @@ std::vector<cli::Option> training_options() {
        "60"},
       {"sync-bn", "under mpirun: BatchNorm statistics over the global batch (default: per rank)",
        "", true},
+      recipe_option(),
   };
+}
+
+cli::Option recipe_option() {
+  return {"recipe",
+          "default | seed: seed takes every setting from the study's notebook (docs/EXPERIMENTS.md); "
+          "options given here still win",
+          "default"};
+}
+
+OptionGiven given_options(const cli::Args& a) {
+  return [&a](const std::string& option) {
+    for (const cli::Option& o : a.command().options)
+      if (o.name == option) return a.has(option);
+    return false;  // an option this command does not take was not given
+  };
+}
+
+void apply_recipe_option(const cli::Args& a, ExperimentSpec& spec) {
+  if (parse_recipe(a.str("recipe")) != "seed" || spec.mode == RunDirMode::resume) return;
+  apply_seed_recipe(spec, given_options(a));
 }
 
 std::vector<cli::Option> training_options_with(std::vector<cli::Option> extra) {
@@ -141,6 +163,7 @@ ExperimentSpec spec_from_args(const cli::Args& a, const std::string& command, co
 }
 
 int run_training_command(const cli::Args& args, ExperimentSpec spec) {
+  apply_recipe_option(args, spec);
   apply_threads(args.integer("threads"));
   if (spec.mode == RunDirMode::resume) check_resume_options(args, spec.out);
   try {

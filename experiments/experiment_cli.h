@@ -2,6 +2,7 @@
 // multitask, grid, study) and their translation into an ExperimentSpec.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -16,6 +17,15 @@ std::vector<cli::Option> training_options();
 // --strict (a label row whose clip file is missing is an error), taken by the training
 // commands and by the others that read a data set (evaluate, overfit-batch).
 cli::Option strict_option();
+
+// --recipe default|seed, taken by the training commands and `study`.
+cli::Option recipe_option();
+// With --recipe seed (and not --resume): the notebook's settings for the spec's command,
+// model, sub-set, features and target, except the options given (experiments/recipe_seed.h).
+// run_training_command calls it; commands that do not (grid) call it themselves.
+void apply_recipe_option(const cli::Args& args, ExperimentSpec& spec);
+// Whether an option was given on this command line (false for options the command lacks).
+std::function<bool(const std::string&)> given_options(const cli::Args& args);
 
 // Appends `extra` (command-specific options) to training_options().
 std::vector<cli::Option> training_options_with(std::vector<cli::Option> extra);

@@ -9,11 +9,23 @@
 namespace melgrad::experiments {
 
 nlohmann::json cnn_config_json(const models::CnnConfig& c) {
-  return {{"type", "cnn"},         {"channels", c.channels}, {"kernel", c.kernel},
-          {"padding", c.padding},  {"pool", c.pool},         {"batch_norm", c.batch_norm},
-          {"track_running_stats", c.track_running_stats},    {"frames", c.frames},
-          {"bands", c.bands},      {"hidden", c.hidden},     {"dropout", c.dropout},
-          {"outputs", c.outputs},  {"summary", models::describe_cnn(c)}};
+  nlohmann::json j = {{"type", "cnn"},
+                      {"channels", c.channels},
+                      {"kernel", c.kernel},
+                      {"padding", c.padding},
+                      {"pool", c.pool},
+                      {"batch_norm", c.batch_norm},
+                      {"track_running_stats", c.track_running_stats},
+                      {"frames", c.frames},
+                      {"bands", c.bands},
+                      {"hidden", c.hidden},
+                      {"dropout", c.dropout},
+                      {"outputs", c.outputs},
+                      {"summary", models::describe_cnn(c)}};
+  // Written only when set, so that configs of the default recipe stay as they were.
+  if (c.relu_before_batch_norm) j["relu_before_batch_norm"] = true;
+  if (c.frequency_major) j["frequency_major"] = true;
+  return j;
 }
 
 static const nlohmann::json& field(const nlohmann::json& j, const char* key) {
@@ -34,15 +46,23 @@ models::CnnConfig cnn_config_from_json(const nlohmann::json& j) {
   c.hidden = field(j, "hidden").get<std::vector<int64_t>>();
   c.dropout = field(j, "dropout").get<double>();
   c.outputs = field(j, "outputs").get<int64_t>();
+  c.relu_before_batch_norm = j.value("relu_before_batch_norm", false);
+  c.frequency_major = j.value("frequency_major", false);
   return c;
 }
 
 nlohmann::json lstm_config_json(const models::LstmConfig& c, int64_t max_frames) {
-  return {{"type", "lstm"},       {"input_size", c.input_size},
-          {"hidden", c.hidden},   {"layers", c.layers},
-          {"bidirectional", c.bidirectional}, {"dropout", c.dropout},
-          {"outputs", c.outputs}, {"max_frames", max_frames},
-          {"summary", models::describe_lstm(c)}};
+  nlohmann::json j = {{"type", "lstm"},
+                      {"input_size", c.input_size},
+                      {"hidden", c.hidden},
+                      {"layers", c.layers},
+                      {"bidirectional", c.bidirectional},
+                      {"dropout", c.dropout},
+                      {"outputs", c.outputs},
+                      {"max_frames", max_frames},
+                      {"summary", models::describe_lstm(c)}};
+  if (c.output_dropout > 0) j["output_dropout"] = c.output_dropout;  // only when set (as above)
+  return j;
 }
 
 models::LstmConfig lstm_config_from_json(const nlohmann::json& j) {
@@ -53,6 +73,7 @@ models::LstmConfig lstm_config_from_json(const nlohmann::json& j) {
   c.bidirectional = field(j, "bidirectional").get<bool>();
   c.dropout = field(j, "dropout").get<double>();
   c.outputs = field(j, "outputs").get<int64_t>();
+  c.output_dropout = j.value("output_dropout", 0.0);
   return c;
 }
 

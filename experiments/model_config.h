@@ -6,6 +6,8 @@
 //   {"type": "multitask_cnn", ...the cnn fields..., "targets": ["valence", ...]}
 //   {"type": "lstm", "input_size": 128, "hidden": 100, "layers": 2, "bidirectional": true,
 //    "dropout": 0.2, "outputs": 10, "max_frames": 0, "parameters": n, "summary": "..."}
+// Written only when set (the notebook's recipe, `--recipe seed`): cnn "relu_before_batch_norm"
+// and "frequency_major" (true), lstm "output_dropout" (> 0); absent means false / 0.
 #pragma once
 
 #include <memory>

@@ -11,6 +11,7 @@
 #include "experiments/distributed.h"
 #include "experiments/grid.h"
 #include "experiments/interrupt.h"
+#include "experiments/recipe_seed.h"
 #include "experiments/seeds.h"
 #if __has_include("experiments/report.h")
 #include "experiments/report.h"
@@ -55,9 +56,8 @@ ExperimentSpec base_spec(const StudyOptions& o, const std::string& command, cons
   return s;
 }
 
-}  // namespace
-
-std::vector<StudyExperiment> study_plan(const StudyOptions& o) {
+// The default recipe's experiments (the list in study.h).
+std::vector<StudyExperiment> default_study_plan(const StudyOptions& o) {
   const Budget b;
   auto epochs = [&](int64_t e) { return o.quick ? std::min<int64_t>(e, 2) : o.epochs > 0 ? std::min(e, o.epochs) : e; };
   std::vector<StudyExperiment> plan;
@@ -65,7 +65,8 @@ std::vector<StudyExperiment> study_plan(const StudyOptions& o) {
     s.epochs = epochs(e);
     s.label = name;
     s.out = (fs::path(o.out) / name).string();
-    plan.push_back({std::move(name), std::move(kind), std::move(title), std::move(s)});
+    plan.push_back(
+        {std::move(name), std::move(kind), std::move(title), std::move(s), std::nullopt});
   };
 
   add("genre-cnn-mel", "genre", "CNN on mel spectrograms, full clips", base_spec(o, "genre", "cnn", false), b.genre_full_cnn);
@@ -111,9 +112,17 @@ std::vector<StudyExperiment> study_plan(const StudyOptions& o) {
   if (o.with_grid) {
     ExperimentSpec s = base_spec(o, "regress", "lstm", true);
     s.epochs = epochs(b.regress);
-    plan.push_back({"grid-valence", "grid", "BiLSTM regression grid on valence (hidden 200, layers 2/3, lr x loss)", s});
+    plan.push_back({"grid-valence", "grid", "BiLSTM regression grid on valence (hidden 200, layers 2/3, lr x loss)", s,
+                    std::nullopt});
     plan.back().spec.out = (fs::path(o.out) / "grid-valence").string();
   }
+  return plan;
+}
+
+}  // namespace
+
+std::vector<StudyExperiment> study_plan(const StudyOptions& o) {
+  std::vector<StudyExperiment> plan = o.recipe == "seed" ? seed_study_plan(o) : default_study_plan(o);
   if (!o.only.empty()) {
     std::vector<StudyExperiment> chosen;
     for (const std::string& n : o.only) {
@@ -142,6 +151,7 @@ int run_study(const StudyOptions& o) {
                           {"quick", o.quick},
                           {"training_seeds", o.seeds},
                           {"experiments", nlohmann::json::array()}};
+  if (o.recipe != "default") study["recipe"] = o.recipe;  // only when set: as before otherwise
   double seconds_before = 0;  // of earlier sessions of a resumed study
   if (o.resume && fs::exists(dir / "study.json")) {
     const nlohmann::json old = read_json_file((dir / "study.json").string());
@@ -197,10 +207,13 @@ int run_study(const StudyOptions& o) {
         std::fprintf(stderr, "%s: finished earlier, kept\n", e.name.c_str());
       } else if (e.kind == "grid") {
         GridSpec g;
+        if (e.grid) g = *e.grid;
         g.base = e.spec;
         g.out = e.spec.out;
-        g.hidden = {200};
-        g.layers = {2, 3};
+        if (!e.grid) {
+          g.hidden = {200};
+          g.layers = {2, 3};
+        }
         g.resume = o.resume;
         metrics = run_grid(g);
       } else if (o.seeds > 1) {

@@ -12,12 +12,16 @@
 // runs once.
 // The epochs of each experiment are set so that the whole study fits the main command's
 // budget on 2 CPU cores (README); --quick runs two epochs each (a smoke test).
+// --recipe seed runs the notebook's own experiment list and settings instead
+// (experiments/recipe_seed.h).
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "experiments/experiment.h"
+#include "experiments/grid.h"
 
 namespace melgrad::experiments {
 
@@ -26,6 +30,7 @@ struct StudyExperiment {
   std::string kind;   // genre | regress | transfer | multitask | grid
   std::string title;
   ExperimentSpec spec;
+  std::optional<GridSpec> grid;  // a grid with these axes (unset: the default recipe's grid)
 };
 
 struct StudyOptions {
@@ -44,6 +49,7 @@ struct StudyOptions {
   bool cuda_graphs = true;      // and --cuda-graphs
   bool deterministic = true;    // and --deterministic
   bool strict = false;          // and --strict (a label row without its clip file is an error)
+  std::string recipe = "default";  // default | seed (the notebook's list, recipe_seed.h)
 };
 
 std::vector<StudyExperiment> study_plan(const StudyOptions& options);

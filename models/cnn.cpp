@@ -25,7 +25,7 @@ static void check_config(const CnnConfig& c) {
 
 std::array<int64_t, 3> cnn_trunk_output(const CnnConfig& c) {
   check_config(c);
-  int64_t h = c.frames, w = c.bands;
+  int64_t h = c.frequency_major ? c.bands : c.frames, w = c.frequency_major ? c.frames : c.bands;
   for (size_t i = 0; i + 1 < c.channels.size(); ++i) {
     h = h + 2 * c.padding - c.kernel + 1;
     w = w + 2 * c.padding - c.kernel + 1;
@@ -48,7 +48,8 @@ std::string describe_cnn(const CnnConfig& c) {
   s << ", kernel " << c.kernel << ", max-pool " << c.pool << ", "
     << (c.batch_norm ? (c.track_running_stats ? "BatchNorm (running stats)" : "BatchNorm (batch stats)")
                      : "no BatchNorm")
-    << ", input " << c.frames << " x " << c.bands << ", FC";
+    << (c.batch_norm && c.relu_before_batch_norm ? " after ReLU" : "") << ", input " << c.frames << " x "
+    << c.bands << (c.frequency_major ? " (image F x T)" : "") << ", FC";
   for (int64_t h : c.hidden) s << " " << h;
   s << " -> " << c.outputs << ", dropout " << c.dropout;
   return s.str();
@@ -60,10 +61,14 @@ std::shared_ptr<nn::Sequential> make_cnn_trunk(const CnnConfig& c, Generator& ge
   for (size_t i = 0; i + 1 < c.channels.size(); ++i) {
     trunk->push_back(std::make_shared<nn::Conv2d>(c.channels[i], c.channels[i + 1], c.kernel, gen,
                                                   /*stride=*/1, c.padding));
-    if (c.batch_norm)
-      trunk->push_back(std::make_shared<nn::BatchNorm2d>(c.channels[i + 1], 1e-5, 0.1, true,
-                                                         c.track_running_stats));
+    auto batch_norm = [&] {
+      if (c.batch_norm)
+        trunk->push_back(std::make_shared<nn::BatchNorm2d>(c.channels[i + 1], 1e-5, 0.1, true,
+                                                           c.track_running_stats));
+    };
+    if (!c.relu_before_batch_norm) batch_norm();
     trunk->push_back(std::make_shared<nn::ReLU>());
+    if (c.relu_before_batch_norm) batch_norm();
     trunk->push_back(std::make_shared<nn::MaxPool2d>(c.pool));
   }
   return trunk;
@@ -97,6 +102,7 @@ Tensor as_cnn_image(const Tensor& x, const CnnConfig& c, const char* who) {
     throw std::invalid_argument(std::string(who) + ": expected a batch [N, " + std::to_string(c.frames) +
                                 ", " + std::to_string(c.bands) + "] (frames x bands the network was built for), got " +
                                 x.str());
+  if (c.frequency_major) return x.transpose(1, 2).contiguous().unsqueeze(1);
   return x.unsqueeze(1);
 }
 

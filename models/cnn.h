@@ -1,8 +1,10 @@
 // The study's CNNs (REFERENCE §2), built from engine modules with PyTorch's names:
 //
-//   input x [N, T, F] (a batch, time-major) viewed as an image [N, 1, T, F]
+//   input x [N, T, F] (a batch, time-major) viewed as an image [N, 1, T, F], or with
+//               frequency_major as [N, 1, F, T] (the study's notebook: x.transpose(1, 2))
 //   features    per conv block i: Conv2d(c_i -> c_{i+1}, k 3, pad 1) [, BatchNorm2d], ReLU,
 //               MaxPool2d(pool)      -> [N, c_last, T', F'] (T' = T halved/thirded per block);
+//               relu_before_batch_norm: Conv2d, ReLU, BatchNorm2d, MaxPool2d (the notebook's order);
 //               without BatchNorm, each Conv2d and its ReLU run as one conv2d_relu (the
 //               Sequential fuses them; names and values are those of the separate layers)
 //   classifier  Flatten, Linear(c_last T' F' -> 128), ReLU, Dropout, Linear(128 -> 64), ReLU,
@@ -36,6 +38,8 @@ struct CnnConfig {
   std::vector<int64_t> hidden{128, 64};
   double dropout = 0.2;
   int64_t outputs = 10;
+  bool relu_before_batch_norm = false;  // block order conv, ReLU, BatchNorm, pool (notebook)
+  bool frequency_major = false;         // image [N, 1, F, T] instead of [N, 1, T, F] (notebook)
 };
 
 // The trunk's output [C, T', F'] for the config; throws naming the block where the
@@ -100,7 +104,8 @@ class MultitaskCnn : public Network {
   std::vector<std::shared_ptr<ReseedableDropout>> dropouts_;
 };
 
-// Checks x [N, T, F] against the CNN's T and F and views it as [N, 1, T, F].
+// Checks x [N, T, F] against the CNN's T and F and views it as [N, 1, T, F] (frequency_major:
+// copies it to [N, 1, F, T]).
 Tensor as_cnn_image(const Tensor& x, const CnnConfig& config, const char* who);
 
 }  // namespace melgrad::models

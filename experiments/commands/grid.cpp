@@ -7,6 +7,7 @@
 #include "experiments/grid.h"
 #include "experiments/interrupt.h"
 #include "experiments/model_config.h"
+#include "experiments/recipe_seed.h"
 
 namespace melgrad {
 namespace {
@@ -23,6 +24,8 @@ int run_grid_command(const cli::Args& a) {
   g.layers = parse_int_list(a.str("layer-counts"), "layer-counts");
   g.lrs = parse_number_list(a.str("lrs"), "lrs");
   g.losses = split_list(a.str("losses"));
+  if (parse_recipe(a.str("recipe")) == "seed" && g.base.mode != RunDirMode::resume)
+    apply_seed_grid_recipe(g, given_options(a));
   for (const std::string& l : g.losses)
     if (l != "mse" && l != "l1" && l != "smooth_l1")
       throw cli::UsageError("option --losses expects mse, l1, smooth_l1, got '" + l + "'");

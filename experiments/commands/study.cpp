@@ -7,6 +7,7 @@
 #include "experiments/experiment.h"
 #include "experiments/experiment_cli.h"
 #include "experiments/model_config.h"
+#include "experiments/recipe_seed.h"
 #include "experiments/study.h"
 
 namespace melgrad {
@@ -38,6 +39,7 @@ int run_study_command(const cli::Args& a) {
   o.deterministic =
       a.has("deterministic") ? on_off(a, "deterministic") : deterministic_algorithms();
   o.strict = a.flag("strict");
+  o.recipe = parse_recipe(a.str("recipe"));
   check_device(o.device);
   apply_threads(a.integer("threads"));
   rank0_first([&] { o.data_dir = data::resolve_data_dir(a.str("data")); });
@@ -53,7 +55,10 @@ const cli::CommandRegistrar reg({
          {"data", "DATA_DIR (default: the embedded synthetic data set, generated on first use)",
           ""},
          {"quick", "two epochs per experiment (a smoke test of the whole pipeline)", "", true},
-         {"with-grid", "also run a narrowed LSTM regression grid on valence (slow)", "", true},
+         {"with-grid",
+          "also run a narrowed LSTM regression grid on valence (slow; the seed recipe always runs "
+          "its grids)",
+          "", true},
          {"resume", "continue an interrupted study in --out", "", true},
          {"epochs", "cap every experiment at this many epochs (0: the study's budget)", "0"},
          {"frames", "CNN input frames: clips are padded/cropped to it (0: the longest clip)", "0"},
@@ -71,7 +76,11 @@ const cli::CommandRegistrar reg({
           ""},
          {"threads", "CPU threads (0: all cores)", "0"},
          strict_option(),
-         {"no-progress", "no in-place progress bars (one line per epoch only)", "", true}},
+         {"no-progress", "no in-place progress bars (one line per epoch only)", "", true},
+         {"recipe",
+          "default | seed: the study's notebook's own experiment list and settings "
+          "(docs/EXPERIMENTS.md); --epochs still caps every experiment",
+          "default"}},
     .positional_help = "",
     .run = run_study_command,
 });

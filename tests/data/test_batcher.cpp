@@ -68,6 +68,26 @@ TEST_CASE("splits: regression val 0.28 / test 0.12 of the labelled clips") {
   for (int64_t i : s.test) CHECK(!val.count(i));
 }
 
+TEST_CASE("splits: other fractions (the notebook's regression CNN: val 0.12, test 0.28)") {
+  const SubsetData d = toy(Subset::multitask, 1122, 375);
+  const Splits s = make_splits(d, 42, SplitFractions{.val = 0.12, .test = 0.28});
+  CHECK(s.val.size() == 134);   // floor(0.12 * 1122)
+  CHECK(s.test.size() == 314);  // floor(0.28 * 1122)
+  CHECK(s.train.size() == 674);
+  CHECK(sorted_union({&s.train, &s.val, &s.test}) == d.train_pool);
+  // Negative fractions keep the defaults: the same split as without fractions.
+  const Splits dflt = make_splits(d, 42, SplitFractions{});
+  const Splits plain = make_splits(d, 42);
+  CHECK(dflt.val == plain.val);
+  CHECK(dflt.test == plain.test);
+  const SubsetData g = toy(Subset::genre, 2305, 575);
+  CHECK(make_splits(g, 42, SplitFractions{.val = 0.5}).val.size() == 1152);
+  CHECK_THROWS_WITH_AS(make_splits(g, 42, SplitFractions{.val = 0.2, .test = 0.1}),
+                       doctest::Contains("test/ folder"), std::invalid_argument);
+  CHECK_THROWS_WITH_AS(make_splits(d, 42, SplitFractions{.val = 0.6, .test = 0.4}),
+                       doctest::Contains("no training clips"), std::invalid_argument);
+}
+
 TEST_CASE("standardisation uses the training split only and is applied to every clip") {
   SubsetData d = toy(Subset::genre, 30, 6);
   const Splits s = make_splits(d, 7);
