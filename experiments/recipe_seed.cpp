@@ -173,13 +173,7 @@ std::vector<StudyExperiment> seed_study_plan(const StudyOptions& o) {
     s.epochs = o.epochs > 0 ? o.epochs : kEpochCap;
     apply_seed_recipe(s, given);
     s.epochs = cap(s.epochs);
-    s.seed = o.seed;
-    s.cnn.frames = o.cnn_frames;
-    s.data_dir = o.data_dir;
-    s.progress_bar = o.progress_bar;
-    s.device = o.device;
-    s.cuda_graphs = o.cuda_graphs;
-    s.strict = o.strict;
+    apply_study_options(s, o);  // also --deterministic, which this copy had missed
     if (o.quick) {
       for (size_t i = 1; i < s.cnn.channels.size(); ++i)
         s.cnn.channels[i] = scaled_channels(s.cnn.channels[i]);

@@ -45,6 +45,13 @@ ExperimentSpec base_spec(const StudyOptions& o, const std::string& command, cons
   s.model = model;
   s.beat = beat;
   apply_recipe_defaults(s);
+  apply_study_options(s, o);
+  return s;
+}
+
+}  // namespace
+
+void apply_study_options(ExperimentSpec& s, const StudyOptions& o) {
   s.seed = o.seed;
   s.cnn.frames = o.cnn_frames;
   s.data_dir = o.data_dir;
@@ -53,8 +60,9 @@ ExperimentSpec base_spec(const StudyOptions& o, const std::string& command, cons
   s.cuda_graphs = o.cuda_graphs;
   s.deterministic = o.deterministic;
   s.strict = o.strict;
-  return s;
 }
+
+namespace {
 
 // The default recipe's experiments (the list in study.h).
 std::vector<StudyExperiment> default_study_plan(const StudyOptions& o) {

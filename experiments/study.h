@@ -54,6 +54,10 @@ struct StudyOptions {
 
 std::vector<StudyExperiment> study_plan(const StudyOptions& options);
 
+// Copies what every experiment of a study shares from the study's options into a spec:
+// the seed, CNN frames, data folder, progress bar, device, CUDA graphs, determinism, strict.
+void apply_study_options(ExperimentSpec& spec, const StudyOptions& options);
+
 // Runs the plan; returns 0, or 130 after Ctrl-C (state saved; --resume continues).
 int run_study(const StudyOptions& options);
 
