@@ -116,7 +116,9 @@ std::vector<ExtractedFile> extract_files(const std::vector<std::string>& audio_p
       // Decoder errors already start with the path; others get it in front.
       r.error = what.rfind(r.audio_path, 0) == 0 ? what : r.audio_path + ": " + what;
     }
-    bar.advance(1);
+    std::error_code size_error;  // the rate on the bar is MB of audio files read per second
+    const std::uintmax_t bytes = fs::file_size(r.audio_path, size_error);
+    bar.advance(1, size_error ? 0 : static_cast<uint64_t>(bytes));
   });
   bar.finish();
   return results;
