@@ -14,6 +14,11 @@ scripts/setup.sh
 # the 15-minute budget, and without a GPU `--device cuda` runs through the kernel emulator.
 if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then
   export MELGRAD_CUDA=AUTO
+elif grep -q '^CMAKE_CUDA_COMPILER:.*nvcc' build/CMakeCache.txt 2>/dev/null; then
+  # build/ was configured with CUDA (the test command ran first): keep it so (CMake cannot
+  # turn CUDA off in a configured folder); its CUDA objects are built already.
+  export MELGRAD_CUDA=AUTO
+  echo "run-study: no NVIDIA GPU found; build/ has the CUDA sources already, the study runs on the CPU"
 else
   export MELGRAD_CUDA=OFF
   echo "run-study: no NVIDIA GPU found; building the CPU program (the test command compiles the CUDA sources)"
