@@ -4,15 +4,8 @@
 // multiply-adds against 8 A values: shared-memory reads per result fall from 2 to 1 + 1/8,
 // and each block stages 64x8 + 8x64 floats per slice for 4096 results (v3: 2048 for 1024).
 // Elements outside the matrices load as 0 (any m, n, k).
-#include "kernels/emu/cuda_compat.h"
-#include "kernels/emu/emu_counters.h"
 #include "kernels/ladder/gemm_ladder.h"
-
-#if MG_EMULATED
-#define MG_LADDER_UNROLL
-#else
-#define MG_LADDER_UNROLL _Pragma("unroll")
-#endif
+#include "kernels/ladder/ladder_common.cuh"  // MG_LADDER_UNROLL, the emulator's counters
 
 namespace melgrad::kernels::ladder {
 namespace {

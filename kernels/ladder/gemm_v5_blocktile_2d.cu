@@ -4,15 +4,8 @@
 // and does 16 multiply-adds with them (an outer product): 8 shared reads for 16 results,
 // where v4 needed 9 for 8. Each thread now loads two elements of each slice.
 // Elements outside the matrices load as 0 (any m, n, k).
-#include "kernels/emu/cuda_compat.h"
-#include "kernels/emu/emu_counters.h"
 #include "kernels/ladder/gemm_ladder.h"
-
-#if MG_EMULATED
-#define MG_LADDER_UNROLL
-#else
-#define MG_LADDER_UNROLL _Pragma("unroll")
-#endif
+#include "kernels/ladder/ladder_common.cuh"  // MG_LADDER_UNROLL, the emulator's counters
 
 namespace melgrad::kernels::ladder {
 namespace {
