@@ -11,7 +11,8 @@ namespace melgrad::figures {
 namespace {
 
 constexpr int64_t kMelRows = 128, kChromaRows = 12;
-const char* const kPitchClasses[12] = {"C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"};
+const char* const kPitchClasses[12] = {"C",  "C#", "D",  "D#", "E",  "F",
+                                       "F#", "G",  "G#", "A",  "A#", "B"};
 
 struct Panel {
   std::vector<float> values;  // [rows, frames]
@@ -24,8 +25,9 @@ struct Panel {
 // (mel: -80..0 dB after power_to_db(ref=max, top_db=80), chroma: 0..1), widened to the data.
 std::vector<Panel> panels_of(const std::vector<float>& clip, int64_t rows, int64_t frames) {
   if (frames <= 0 || clip.size() != size_t(rows * frames))
-    throw std::invalid_argument("clip figure: expected " + std::to_string(rows) + " x " + std::to_string(frames) +
-                                " values, got " + std::to_string(clip.size()));
+    throw std::invalid_argument("clip figure: expected " + std::to_string(rows) + " x " +
+                                std::to_string(frames) + " values, got " +
+                                std::to_string(clip.size()));
   std::vector<Panel> out;
   auto take = [&](int64_t first, int64_t count, bool chroma) {
     Panel p;
@@ -46,20 +48,24 @@ std::vector<Panel> panels_of(const std::vector<float>& clip, int64_t rows, int64
   } else if (rows == kChromaRows) {
     take(0, kChromaRows, true);
   } else {
-    throw std::invalid_argument("clip figure: a clip has 140 rows (128 mel + 12 chroma), or 128 or 12; got " +
-                                std::to_string(rows));
+    throw std::invalid_argument(
+        "clip figure: a clip has 140 rows (128 mel + 12 chroma), or 128 or 12; got " +
+        std::to_string(rows));
   }
   return out;
 }
 
 // One panel: the image, axes (time or beats; mel band or pitch class) and a colour bar.
-void draw_panel(svg::Canvas& c, const Panel& p, int64_t frames, const ClipPlot& plot, double top, double height) {
+void draw_panel(svg::Canvas& c, const Panel& p, int64_t frames, const ClipPlot& plot, double top,
+                double height) {
   const double left = 58, bar_w = 12, right_margin = 70;
   const double width = plot.width - left - right_margin;
-  const double x_max = plot.beat ? double(frames) * plot.beats_per_column : double(frames) * plot.frame_seconds;
+  const double x_max =
+      plot.beat ? double(frames) * plot.beats_per_column : double(frames) * plot.frame_seconds;
   svg::Ticks xt = svg::nice_ticks(0, x_max, 6);
   xt.lo = 0, xt.hi = x_max;
-  xt.values.erase(std::remove_if(xt.values.begin(), xt.values.end(), [&](double v) { return v < 0 || v > x_max; }),
+  xt.values.erase(std::remove_if(xt.values.begin(), xt.values.end(),
+                                 [&](double v) { return v < 0 || v > x_max; }),
                   xt.values.end());
   svg::Ticks yt;
   yt.lo = 0, yt.hi = double(p.rows), yt.decimals = 0;
@@ -69,7 +75,8 @@ void draw_panel(svg::Canvas& c, const Panel& p, int64_t frames, const ClipPlot& 
     yt.values = {0, 32, 64, 96, 128};
   }
   svg::PlotFrame frame(left, top, width, height, xt, yt);
-  c.image(left, top, width, height, png::data_uri(heat_image(p.values, p.rows, frames, p.lo, p.hi)));
+  c.image(left, top, width, height,
+          png::data_uri(heat_image(p.values, p.rows, frames, p.lo, p.hi)));
   // Axes by hand: the frame's own draw_axes would print chroma ticks as numbers.
   c.rect(left, top, width, height, "none", "", "", "#444");
   svg::TextStyle tick{.size = 10, .anchor = "middle"};
@@ -84,8 +91,10 @@ void draw_panel(svg::Canvas& c, const Panel& p, int64_t frames, const ClipPlot& 
     c.line(left - 4, y, left, y, "#444");
     c.text(left - 6, y + 3, p.chroma ? kPitchClasses[i] : svg::format_tick(v, 0), ytick);
   }
-  c.text(left + width / 2, frame.bottom() + 30, plot.beat ? "beat" : "time (s)", {.size = 11, .anchor = "middle"});
-  c.text(16, top + height / 2, p.chroma ? "pitch class" : "mel band", {.size = 11, .anchor = "middle", .rotate = -90});
+  c.text(left + width / 2, frame.bottom() + 30, plot.beat ? "beat" : "time (s)",
+         {.size = 11, .anchor = "middle"});
+  c.text(16, top + height / 2, p.chroma ? "pitch class" : "mel band",
+         {.size = 11, .anchor = "middle", .rotate = -90});
   // Colour bar: a one-column image from hi (top) to lo (bottom), with its range.
   const double bx = left + width + 12;
   std::vector<float> ramp(64);
@@ -94,16 +103,17 @@ void draw_panel(svg::Canvas& c, const Panel& p, int64_t frames, const ClipPlot& 
   c.rect(bx, top, bar_w, height, "none", "", "", "#444");
   const std::string unit = p.chroma ? "" : " dB";
   c.text(bx + bar_w + 4, top + 9, svg::format_tick(p.hi, p.chroma ? 1 : 0) + unit, {.size = 9.5});
-  c.text(bx + bar_w + 4, top + height, svg::format_tick(p.lo, p.chroma ? 1 : 0) + unit, {.size = 9.5});
+  c.text(bx + bar_w + 4, top + height, svg::format_tick(p.lo, p.chroma ? 1 : 0) + unit,
+         {.size = 9.5});
 }
 
 }  // namespace
 
 void magma(double t, uint8_t rgb[3]) {
   // Anchors of matplotlib's magma at t = 0, 1/8, ..., 1, interpolated linearly.
-  static const double anchors[9][3] = {{0, 0, 4},       {28, 16, 68},    {79, 18, 123},
-                                       {129, 37, 129},  {181, 54, 122},  {229, 80, 100},
-                                       {251, 135, 97},  {254, 194, 135}, {252, 253, 191}};
+  static const double anchors[9][3] = {{0, 0, 4},      {28, 16, 68},    {79, 18, 123},
+                                       {129, 37, 129}, {181, 54, 122},  {229, 80, 100},
+                                       {251, 135, 97}, {254, 194, 135}, {252, 253, 191}};
   if (!std::isfinite(t)) t = 0;
   t = std::clamp(t, 0.0, 1.0) * 8.0;
   const int i = std::min(int(t), 7);
@@ -112,7 +122,8 @@ void magma(double t, uint8_t rgb[3]) {
     rgb[k] = uint8_t(std::lround(anchors[i][k] + (anchors[i + 1][k] - anchors[i][k]) * u));
 }
 
-png::Image heat_image(const std::vector<float>& values, int64_t rows, int64_t cols, double lo, double hi) {
+png::Image heat_image(const std::vector<float>& values, int64_t rows, int64_t cols, double lo,
+                      double hi) {
   if (rows <= 0 || cols <= 0 || values.size() != size_t(rows * cols))
     throw std::invalid_argument("heat_image: " + std::to_string(values.size()) + " values for " +
                                 std::to_string(rows) + " x " + std::to_string(cols));
@@ -120,13 +131,15 @@ png::Image heat_image(const std::vector<float>& values, int64_t rows, int64_t co
   const double span = hi > lo ? hi - lo : 1.0;
   for (int64_t r = 0; r < rows; ++r)
     for (int64_t t = 0; t < cols; ++t)
-      magma((double(values[size_t(r * cols + t)]) - lo) / span, &im.rgb[size_t(((rows - 1 - r) * cols + t) * 3)]);
+      magma((double(values[size_t(r * cols + t)]) - lo) / span,
+            &im.rgb[size_t(((rows - 1 - r) * cols + t) * 3)]);
   return im;
 }
 
 // Averages groups of k = ceil(frames / max_columns) frames (the last group may be shorter),
 // so a 30 s clip's 1293 frames do not make a picture wider than the page.
-static std::vector<float> average_frames(const std::vector<float>& clip, int64_t rows, int64_t frames, int64_t k) {
+static std::vector<float> average_frames(const std::vector<float>& clip, int64_t rows,
+                                         int64_t frames, int64_t k) {
   const int64_t cols = (frames + k - 1) / k;
   std::vector<float> out(size_t(rows * cols));
   for (int64_t r = 0; r < rows; ++r)
@@ -139,8 +152,10 @@ static std::vector<float> average_frames(const std::vector<float>& clip, int64_t
   return out;
 }
 
-std::string clip_svg(const std::vector<float>& clip, int64_t rows, int64_t frames, const ClipPlot& plot_in) {
-  if (plot_in.max_columns > 0 && frames > plot_in.max_columns && clip.size() == size_t(rows * frames)) {
+std::string clip_svg(const std::vector<float>& clip, int64_t rows, int64_t frames,
+                     const ClipPlot& plot_in) {
+  if (plot_in.max_columns > 0 && frames > plot_in.max_columns &&
+      clip.size() == size_t(rows * frames)) {
     const int64_t k = (frames + plot_in.max_columns - 1) / plot_in.max_columns;
     ClipPlot plot = plot_in;
     plot.max_columns = 0;
@@ -155,7 +170,8 @@ std::string clip_svg(const std::vector<float>& clip, int64_t rows, int64_t frame
   double height = title_h;
   for (const Panel& p : panels) height += panel_height(p) + gap;
   svg::Canvas c(plot.width, height, plot.title.empty() ? "clip" : plot.title);
-  if (!plot.title.empty()) c.text(plot.width / 2, 17, plot.title, {.size = 13, .anchor = "middle", .weight = "bold"});
+  if (!plot.title.empty())
+    c.text(plot.width / 2, 17, plot.title, {.size = 13, .anchor = "middle", .weight = "bold"});
   double top = title_h;
   for (const Panel& p : panels) {
     draw_panel(c, p, frames, plot, top, panel_height(p));
@@ -174,7 +190,8 @@ png::Image clip_png(const std::vector<float>& clip, int64_t rows, int64_t frames
     png::Image tall{frames, p.rows * scale, {}};
     for (int64_t r = 0; r < base.height; ++r)
       for (int64_t k = 0; k < scale; ++k)
-        tall.rgb.insert(tall.rgb.end(), base.rgb.begin() + r * frames * 3, base.rgb.begin() + (r + 1) * frames * 3);
+        tall.rgb.insert(tall.rgb.end(), base.rgb.begin() + r * frames * 3,
+                        base.rgb.begin() + (r + 1) * frames * 3);
     height += tall.height;
     parts.push_back(std::move(tall));
   }

@@ -22,7 +22,8 @@ bool is_bookkeeping(const std::string& key) { return key == "started" || key == 
 
 void flatten(const json& v, const std::string& prefix, std::map<std::string, std::string>& out) {
   if (v.is_object() && !v.empty()) {
-    for (const auto& [k, child] : v.items()) flatten(child, prefix.empty() ? k : prefix + "." + k, out);
+    for (const auto& [k, child] : v.items())
+      flatten(child, prefix.empty() ? k : prefix + "." + k, out);
   } else {
     out[prefix] = v.dump();
   }
@@ -56,9 +57,9 @@ std::map<std::string, stats::Interval> run_intervals(const ExperimentRun& r) {
       const std::vector<double>& truth = p.truth.at(t);
       const std::vector<double>& pred = p.predicted.at(t);
       if (truth.size() < 3) continue;
-      out["Spearman " + t] = stats::bootstrap(int64_t(truth.size()), [&](const std::vector<int64_t>& ix) {
-        return stats::spearman_of(truth, pred, ix);
-      });
+      out["Spearman " + t] = stats::bootstrap(
+          int64_t(truth.size()),
+          [&](const std::vector<int64_t>& ix) { return stats::spearman_of(truth, pred, ix); });
     }
   }
   return out;
@@ -75,17 +76,23 @@ std::string trait_text(const ExperimentRun& r) {
 Section runs_section(const std::vector<CompareEntry>& entries) {
   Section s{.id = "runs", .title = "Runs"};
   Table t;
-  t.header = {"run", "kind", "model / inputs", "epochs run", "best epoch", "training time", "folder"};
+  t.header = {"run",        "kind",          "model / inputs", "epochs run",
+              "best epoch", "training time", "folder"};
   for (const CompareEntry& e : entries) {
     const ExperimentRun& r = e.run;
-    t.rows.push_back({{e.label}, {r.kind}, {trait_text(r)},
-                      r.totals.epochs_run >= 0 ? number_cell(double(r.totals.epochs_run), 0) : Cell{"n/a", "na"},
-                      r.totals.best_epoch >= 0 ? number_cell(double(r.totals.best_epoch), 0) : Cell{"n/a", "na"},
-                      {format_duration(r.totals.train_seconds), "num"}, {r.folder}});
+    t.rows.push_back(
+        {{e.label},
+         {r.kind},
+         {trait_text(r)},
+         r.totals.epochs_run >= 0 ? number_cell(double(r.totals.epochs_run), 0) : Cell{"n/a", "na"},
+         r.totals.best_epoch >= 0 ? number_cell(double(r.totals.best_epoch), 0) : Cell{"n/a", "na"},
+         {format_duration(r.totals.train_seconds), "num"},
+         {r.folder}});
   }
   s.blocks.push_back(t);
   for (const CompareEntry& e : entries)
-    for (const std::string& note : e.run.notes) s.blocks.push_back(Paragraph{e.label + ": " + note, true});
+    for (const std::string& note : e.run.notes)
+      s.blocks.push_back(Paragraph{e.label + ": " + note, true});
   return s;
 }
 
@@ -133,7 +140,8 @@ Section group_section(const std::string& group, const std::vector<const CompareE
   for (const CompareEntry* e : members) runs.push_back(&e->run);
   const std::vector<ConfigDifference> diffs = config_differences(runs);
   if (diffs.empty()) {
-    s.blocks.push_back(Paragraph{"The configurations are identical (apart from start time and version)."});
+    s.blocks.push_back(
+        Paragraph{"The configurations are identical (apart from start time and version)."});
   } else {
     Table t;
     t.header = {"setting"};
@@ -197,7 +205,8 @@ std::vector<ConfigDifference> config_differences(const std::vector<const Experim
       auto it = f.find(k);
       d.values.push_back(it == f.end() ? "(absent)" : it->second);
     }
-    if (std::adjacent_find(d.values.begin(), d.values.end(), std::not_equal_to<>()) != d.values.end())
+    if (std::adjacent_find(d.values.begin(), d.values.end(), std::not_equal_to<>()) !=
+        d.values.end())
       out.push_back(std::move(d));
   }
   return out;
@@ -228,7 +237,8 @@ std::vector<CompareEntry> load_compare_entries(const std::vector<std::string>& p
     }
   }
   if (out.size() < 2)
-    throw ReportError("compare: give at least two runs, or studies with at least two experiments between them");
+    throw ReportError(
+        "compare: give at least two runs, or studies with at least two experiments between them");
   return out;
 }
 
@@ -240,12 +250,14 @@ ReportContent build_compare_content(const std::vector<CompareEntry>& entries) {
   for (const CompareEntry& e : entries)
     if (e.run.config.is_object() && e.run.config.contains("data")) {
       const json& d = e.run.config["data"];
-      datasets.insert(d.value("name", std::string("?")) + " at " + d.value("path", std::string("?")));
+      datasets.insert(d.value("name", std::string("?")) + " at " +
+                      d.value("path", std::string("?")));
       synthetic = synthetic || d.value("synthetic", false);
     }
-  c.dataset_label = std::to_string(entries.size()) + " runs compared" +
-                    (datasets.size() > 1 ? " — ON DIFFERENT DATA SETS: metrics are not comparable" : "") +
-                    (synthetic ? " (synthetic data: the numbers check the pipeline, not the study)" : "");
+  c.dataset_label =
+      std::to_string(entries.size()) + " runs compared" +
+      (datasets.size() > 1 ? " — ON DIFFERENT DATA SETS: metrics are not comparable" : "") +
+      (synthetic ? " (synthetic data: the numbers check the pipeline, not the study)" : "");
   for (const std::string& d : datasets) c.facts.push_back({"Data set", d});
   c.sections.push_back(runs_section(entries));
   c.sections.push_back(metrics_section(entries));
@@ -261,7 +273,8 @@ ReportContent build_compare_content(const std::vector<CompareEntry>& entries) {
     per_group.children.push_back(group_section(g, groups[g]));
   }
   if (per_group.children.empty())
-    per_group.blocks.push_back(Paragraph{"No experiment appears in more than one of the given folders.", true});
+    per_group.blocks.push_back(
+        Paragraph{"No experiment appears in more than one of the given folders.", true});
   c.sections.push_back(per_group);
   return c;
 }

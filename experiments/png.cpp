@@ -26,19 +26,21 @@ void put_chunk(std::string& out, const char* type, const std::string& data) {
 
 std::string encode(const Image& im) {
   if (im.width <= 0 || im.height <= 0 || im.rgb.size() != size_t(im.width * im.height * 3))
-    throw std::invalid_argument("png: image of " + std::to_string(im.width) + "x" + std::to_string(im.height) +
-                                " needs " + std::to_string(im.width * im.height * 3) + " bytes, has " +
-                                std::to_string(im.rgb.size()));
+    throw std::invalid_argument(
+        "png: image of " + std::to_string(im.width) + "x" + std::to_string(im.height) + " needs " +
+        std::to_string(im.width * im.height * 3) + " bytes, has " + std::to_string(im.rgb.size()));
   std::string raw;  // each row: filter type 0 (none), then the row's bytes
   raw.reserve(size_t(im.height * (im.width * 3 + 1)));
   for (int64_t y = 0; y < im.height; ++y) {
     raw.push_back('\0');
-    raw.append(reinterpret_cast<const char*>(im.rgb.data()) + y * im.width * 3, size_t(im.width * 3));
+    raw.append(reinterpret_cast<const char*>(im.rgb.data()) + y * im.width * 3,
+               size_t(im.width * 3));
   }
   uLongf packed_size = compressBound(uLong(raw.size()));
   std::string packed(packed_size, '\0');
-  if (compress2(reinterpret_cast<Bytef*>(packed.data()), &packed_size, reinterpret_cast<const Bytef*>(raw.data()),
-                uLong(raw.size()), Z_BEST_COMPRESSION) != Z_OK)
+  if (compress2(reinterpret_cast<Bytef*>(packed.data()), &packed_size,
+                reinterpret_cast<const Bytef*>(raw.data()), uLong(raw.size()),
+                Z_BEST_COMPRESSION) != Z_OK)
     throw std::runtime_error("png: zlib compression failed");
   packed.resize(packed_size);
 
@@ -70,8 +72,12 @@ std::string base64(const std::string& bytes) {
   return out;
 }
 
-std::string data_uri(const Image& image) { return "data:image/png;base64," + base64(encode(image)); }
+std::string data_uri(const Image& image) {
+  return "data:image/png;base64," + base64(encode(image));
+}
 
-void write_file(const std::string& path, const Image& image) { data::write_file_atomic(path, encode(image)); }
+void write_file(const std::string& path, const Image& image) {
+  data::write_file_atomic(path, encode(image));
+}
 
 }  // namespace melgrad::png

@@ -15,8 +15,8 @@ struct Image {
   std::vector<uint8_t> rgb;  // [height, width, 3]
 };
 
-std::string encode(const Image& image);            // the PNG file's bytes
-std::string data_uri(const Image& image);          // "data:image/png;base64,..."
+std::string encode(const Image& image);                        // the PNG file's bytes
+std::string data_uri(const Image& image);                      // "data:image/png;base64,..."
 void write_file(const std::string& path, const Image& image);  // atomic (temp + rename)
 std::string base64(const std::string& bytes);
 

@@ -21,7 +21,8 @@ std::string lower_extension(const fs::path& p) {
 }
 
 int run_show(const cli::Args& a) {
-  if (a.positionals().size() != 1) throw cli::UsageError("give exactly one clip file (CLIP.npy or CLIP.npy.gz)");
+  if (a.positionals().size() != 1)
+    throw cli::UsageError("give exactly one clip file (CLIP.npy or CLIP.npy.gz)");
   const std::string clip_path = a.positionals()[0];
   const fs::path out = a.str("out");
   const std::string ext = lower_extension(out);
@@ -52,12 +53,13 @@ int run_show(const cli::Args& a) {
 const cli::CommandRegistrar reg({
     .name = "show",
     .summary = "draw one clip's mel spectrogram and chromagram as an SVG or PNG heat map",
-    .options = {
-        {"out", "FILE.svg (axes, colour bars) or FILE.png (the bare picture)", "", false, true},
-        {"beat", "x counts beats (default: when the file name says 'beat')", "", true, false},
-        {"title", "title above the picture (default: the file name)", "", false, false},
-        {"force", "replace --out if it exists", "", true, false},
-    },
+    .options =
+        {
+            {"out", "FILE.svg (axes, colour bars) or FILE.png (the bare picture)", "", false, true},
+            {"beat", "x counts beats (default: when the file name says 'beat')", "", true, false},
+            {"title", "title above the picture (default: the file name)", "", false, false},
+            {"force", "replace --out if it exists", "", true, false},
+        },
     .positional_help = "CLIP.npy",
     .run = run_show,
 });

@@ -21,21 +21,25 @@ using namespace melgrad;
 namespace {
 
 uint32_t be32(const std::string& s, size_t at) {
-  return uint32_t(uint8_t(s[at])) << 24 | uint32_t(uint8_t(s[at + 1])) << 16 | uint32_t(uint8_t(s[at + 2])) << 8 |
-         uint32_t(uint8_t(s[at + 3]));
+  return uint32_t(uint8_t(s[at])) << 24 | uint32_t(uint8_t(s[at + 1])) << 16 |
+         uint32_t(uint8_t(s[at + 2])) << 8 | uint32_t(uint8_t(s[at + 3]));
 }
 
 std::vector<std::string> tiny_genre_run(const fs::path& out, const std::string& lr) {
-  return {"genre", "--data", tiny_data(), "--beat", "--frames", "16", "--channels", "1,4,8", "--epochs", "2",
-          "--lr", lr, "--threads", "2", "--no-progress", "--out", out.string()};
+  return {"genre",      "--data", tiny_data(),     "--beat", "--frames",  "16",
+          "--channels", "1,4,8",  "--epochs",      "2",      "--lr",      lr,
+          "--threads",  "2",      "--no-progress", "--out",  out.string()};
 }
 
 }  // namespace
 
-TEST_CASE("bootstrap: a proportion's interval matches the normal approximation, seeded and repeatable") {
+TEST_CASE(
+    "bootstrap: a proportion's interval matches the normal approximation, seeded and repeatable") {
   std::vector<int64_t> truth(400, 1), predicted(400, 1);
   for (int i = 0; i < 120; ++i) predicted[size_t(i * 3)] = 0;  // 280 of 400 right: p = 0.7
-  auto acc = [&](const std::vector<int64_t>& ix) { return stats::accuracy_of(truth, predicted, ix); };
+  auto acc = [&](const std::vector<int64_t>& ix) {
+    return stats::accuracy_of(truth, predicted, ix);
+  };
   const stats::Interval a = stats::bootstrap(400, acc, 2000, 42);
   CHECK(a.estimate == doctest::Approx(0.7));
   // 1.96 * sqrt(0.7 * 0.3 / 400) = 0.0449; the percentile interval's Monte Carlo error with
@@ -65,8 +69,10 @@ TEST_CASE("bootstrap statistics on all items equal the study's metrics") {
   const std::vector<std::string> classes = {"a", "b", "c", "d", "e", "f", "g", "h", "i", "j"};
   const metrics::ClassificationReport r = metrics::classification_report(truth, predicted, classes);
   CHECK(stats::accuracy_of(truth, predicted, all) == doctest::Approx(r.accuracy).epsilon(1e-12));
-  CHECK(stats::macro_f1_of(truth, predicted, 10, all) == doctest::Approx(r.macro_f1).epsilon(1e-12));
-  CHECK(stats::spearman_of(x, y, all) == doctest::Approx(metrics::spearman(x, y).rho).epsilon(1e-12));
+  CHECK(stats::macro_f1_of(truth, predicted, 10, all) ==
+        doctest::Approx(r.macro_f1).epsilon(1e-12));
+  CHECK(stats::spearman_of(x, y, all) ==
+        doctest::Approx(metrics::spearman(x, y).rho).epsilon(1e-12));
 }
 
 TEST_CASE("png: the file decodes back to the pixels written") {
@@ -82,11 +88,13 @@ TEST_CASE("png: the file decodes back to the pixels written") {
   const uint32_t len = be32(bytes, idat - 4);
   std::vector<uint8_t> raw(3 * (5 * 3 + 1));
   uLongf raw_size = uLongf(raw.size());
-  REQUIRE(uncompress(raw.data(), &raw_size, reinterpret_cast<const Bytef*>(bytes.data() + idat + 4), len) == Z_OK);
+  REQUIRE(uncompress(raw.data(), &raw_size, reinterpret_cast<const Bytef*>(bytes.data() + idat + 4),
+                     len) == Z_OK);
   REQUIRE(raw_size == raw.size());
   for (int row = 0; row < 3; ++row) {
     CHECK(raw[size_t(row * 16)] == 0);  // filter type "none"
-    for (int k = 0; k < 15; ++k) CHECK(raw[size_t(row * 16 + 1 + k)] == im.rgb[size_t(row * 15 + k)]);
+    for (int k = 0; k < 15; ++k)
+      CHECK(raw[size_t(row * 16 + 1 + k)] == im.rgb[size_t(row * 15 + k)]);
   }
   CHECK(bytes.substr(bytes.size() - 8, 4) == "IEND");
   CHECK(png::base64("Man") == "TWFu");
@@ -104,9 +112,11 @@ TEST_CASE("heat images put row 0 at the bottom and span the colour map") {
   CHECK_THROWS_AS(figures::clip_svg(std::vector<float>(50 * 3), 50, 3, {}), std::invalid_argument);
 }
 
-TEST_CASE("show draws a clip as SVG with axes and colour bars, or as a bare PNG; refuses to overwrite") {
+TEST_CASE(
+    "show draws a clip as SVG with axes and colour bars, or as a bare PNG; refuses to overwrite") {
   fs::path clip;
-  for (const auto& e : fs::directory_iterator(fs::path(tiny_data()) / "fma_genre_spectrograms" / "train")) {
+  for (const auto& e :
+       fs::directory_iterator(fs::path(tiny_data()) / "fma_genre_spectrograms" / "train")) {
     clip = e.path();
     break;
   }
@@ -169,7 +179,8 @@ TEST_CASE("compare puts two runs side by side: the differing setting, intervals,
 
 TEST_CASE("config differences name nested keys and absent values") {
   report::ExperimentRun x, y;
-  x.config = {{"lr", 0.1}, {"model_config", {{"dropout", 0.2}, {"hidden", 100}}}, {"started", "t1"}};
+  x.config = {
+      {"lr", 0.1}, {"model_config", {{"dropout", 0.2}, {"hidden", 100}}}, {"started", "t1"}};
   y.config = {{"lr", 0.1}, {"model_config", {{"dropout", 0.5}}}, {"started", "t2"}};
   const auto d = report::config_differences({&x, &y});
   REQUIRE(d.size() == 2);
@@ -179,7 +190,8 @@ TEST_CASE("config differences name nested keys and absent values") {
   CHECK(d[1].values[1] == "(absent)");
 }
 
-TEST_CASE("the report's data section draws a clip per genre and counts classes, lengths and targets") {
+TEST_CASE(
+    "the report's data section draws a clip per genre and counts classes, lengths and targets") {
   report::StudyData study;
   study.dataset.known = true;
   study.dataset.path = tiny_data();
@@ -194,7 +206,8 @@ TEST_CASE("the report's data section draws a clip per genre and counts classes, 
         correlations = correlations || f.svg.find("Spearman correlation") != std::string::npos;
       }
     } else if (const auto* t = std::get_if<report::Table>(&b)) {
-      for (const auto& cells : t->rows) dropped_row = dropped_row || (cells.size() == 3 && cells[2].text == "dropped");
+      for (const auto& cells : t->rows)
+        dropped_row = dropped_row || (cells.size() == 3 && cells[2].text == "dropped");
     } else if (const auto* p = std::get_if<report::Paragraph>(&b)) {
       lengths = lengths || p->text.find("Full clip lengths") != std::string::npos;
       INFO(p->text);
@@ -203,12 +216,13 @@ TEST_CASE("the report's data section draws a clip per genre and counts classes, 
   }
   CHECK(clip_figures == 20);  // 10 classes, full and beat-synchronised
   CHECK(beat_figures == 10);
-  CHECK(dropped_row);         // Indie-Rock, Post-Punk, ... are dropped by CLASS_MAPPING
+  CHECK(dropped_row);  // Indie-Rock, Post-Punk, ... are dropped by CLASS_MAPPING
   CHECK(lengths);
   CHECK(correlations);
 
   study.dataset.path = (scratch() / "no-such-data").string();
   const report::Section missing = report::eda_section(study);
   REQUIRE(missing.blocks.size() == 1);
-  CHECK(std::get<report::Paragraph>(missing.blocks[0]).text.find("no-such-data") != std::string::npos);
+  CHECK(std::get<report::Paragraph>(missing.blocks[0]).text.find("no-such-data") !=
+        std::string::npos);
 }
