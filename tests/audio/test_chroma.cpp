@@ -16,6 +16,7 @@
 #include "datasets/audio/chroma.h"
 #include "datasets/audio/cqt.h"
 #include "datasets/audio/resample.h"
+#include "tests/audio/audio_test_util.h"
 #include "datasets/audio/tuning.h"
 #include "datasets/npy.h"
 
@@ -74,7 +75,7 @@ std::vector<float> synthetic_signal() {
 // Frames [30 s, 40 s) of the track as libsndfile decodes it from the start, mixed to mono as
 // librosa.to_mono does (the channel mean in float32), resampled to 22 050 Hz (soxr HQ).
 std::vector<float> music_excerpt(const std::string& track) {
-  const std::string path = "/usr/share/planetblupi/music/" + track + ".ogg";
+  const std::string path = melgrad::audio::testing::music_track(track);
   SF_INFO info{};
   SNDFILE* file = sf_open(path.c_str(), SFM_READ, &info);
   REQUIRE_MESSAGE(file != nullptr, path << ": " << sf_strerror(nullptr));
