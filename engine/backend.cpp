@@ -22,4 +22,9 @@ void set_backend(DeviceType type, Backend* backend) {
   g_backends[static_cast<int>(type)] = backend;
 }
 
+void unsupported(const Backend& backend, const std::string& op, DType dtype) {
+  throw std::runtime_error("op '" + op + "': the " + backend.name() + " backend has no " +
+                           dtype_name(dtype) + " kernel");
+}
+
 }  // namespace melgrad

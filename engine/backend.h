@@ -249,4 +249,9 @@ class Backend {
 Backend& backend_for(Device device);
 void set_backend(DeviceType type, Backend* backend);
 
+// "Not here", the one way a backend refuses: a kernel it lacks for an op (a registry name,
+// OpInfo::name) on a dtype throws std::runtime_error
+//   "op 'conv2d': the cuda backend has no float64 kernel"
+[[noreturn]] void unsupported(const Backend& backend, const std::string& op, DType dtype);
+
 }  // namespace melgrad
