@@ -2,7 +2,8 @@
 # The installed package, as a user meets it: installs the build into a fresh prefix outside
 # the source and build trees, then builds the README's engine example against that prefix
 #   1. with find_package(melgrad) in a small CMake project (plus a program on melgrad::models,
-#      melgrad::datasets and melgrad::cuda_emu, the other libraries the README names), and
+#      melgrad::datasets, melgrad::cuda_emu and melgrad::dist, the other libraries the README
+#      names), and
 #   2. with pkg-config (melgrad.pc),
 # runs each and compares the example's output with the one the README quotes. It fails when
 # a compile or link line names the source or build tree, when the program loads the engine
@@ -66,10 +67,12 @@ check_engine_from_prefix() {
 # ---- 1. find_package ---------------------------------------------------------------------
 cat >"$work/src/components_example.cpp" <<'EOF'
 // The libraries beside the engine: a CNN (melgrad::models), an op on the CUDA backend in the
-// kernel emulator (melgrad::cuda_emu), a .npy round trip (melgrad::datasets).
+// kernel emulator (melgrad::cuda_emu), a .npy round trip (melgrad::datasets), the
+// single-process world of data-parallel training (melgrad::dist, outside mpirun).
 #include <iostream>
 
 #include "datasets/npy.h"
+#include "engine/dist/transport.h"
 #include "engine/ops/ops.h"
 #include "models/cnn.h"
 using namespace melgrad;
@@ -87,12 +90,13 @@ int main() {
   std::vector<double> values{1, 2, 3};
   std::vector<uint8_t> bytes = data::encode_npy({3}, values.data());
   std::cout << "scores " << scores.str() << "\ncuda sum " << sum(on_device).item() << "\nnpy "
-            << data::parse_npy(bytes.data(), bytes.size(), "values").data[2] << "\n";
+            << data::parse_npy(bytes.data(), bytes.size(), "values").data[2] << "\nworld "
+            << dist::world().name() << "\n";
 }
 EOF
 cat >"$work/src/CMakeLists.txt" <<EOF
 cmake_minimum_required(VERSION 3.25)
-project(melgrad_user CXX)
+project(melgrad_user C CXX)  # C: melgrad::dist's MPI is found through its C API
 # The version file must refuse another minor version (0.x may break the API in any minor
 # release) and a later major one; the config must refuse an unknown component.
 foreach(other 0.0 999.0)
@@ -111,12 +115,17 @@ if(NOT TARGET melgrad::engine OR NOT TARGET melgrad::models OR TARGET melgrad::k
   message(FATAL_ERROR "find_package(melgrad COMPONENTS models) loaded the wrong targets")
 endif()
 find_package(melgrad $version REQUIRED)
+foreach(component engine models datasets kernels cuda dist)  # all installed, all found here
+  if(NOT melgrad_\${component}_FOUND)
+    message(FATAL_ERROR "find_package(melgrad) left out the component \${component}")
+  endif()
+endforeach()
 message(STATUS "melgrad_DIR: \${melgrad_DIR}")
 add_executable(engine_example engine_example.cpp)
 target_link_libraries(engine_example PRIVATE melgrad::engine)
 add_executable(components_example components_example.cpp)
 target_link_libraries(components_example
-  PRIVATE melgrad::models melgrad::datasets melgrad::cuda_emu)
+  PRIVATE melgrad::models melgrad::datasets melgrad::cuda_emu melgrad::dist)
 EOF
 
 echo "== find_package(melgrad) in a CMake project"
@@ -137,7 +146,7 @@ grep -qF -- "-isystem $prefix/include/melgrad" <<<"$commands" ||
 check_engine_from_prefix "$work/cmake-build/engine_example"
 check_example_output "$work/cmake-build/engine_example"
 components=$("$work/cmake-build/components_example")
-expected=$'scores float32[2, 3] cpu\ncuda sum 4\nnpy 3'
+expected=$'scores float32[2, 3] cpu\ncuda sum 4\nnpy 3\nworld single process'
 [ "$components" == "$expected" ] ||
   fail "components_example printed:\n$components\nexpected:\n$expected"
 
