@@ -15,6 +15,8 @@ build_dir=$(realpath "$1")
 source_dir=$(realpath "$2")
 cxx=$3
 version=$4
+# Only the prefix may supply melgrad: no include or library paths from the environment.
+unset CPATH C_INCLUDE_PATH CPLUS_INCLUDE_PATH LIBRARY_PATH
 
 fail() {
   printf 'test_install_package: FAILED: %b\n' "$*" >&2
