@@ -7,8 +7,8 @@
 #   2. with pkg-config (melgrad.pc),
 # runs each and compares the example's output with the one the README quotes. It fails when
 # a compile or link line names the source or build tree, when the program loads the engine
-# from anywhere but the prefix, or when the package accepts a version or component it should
-# refuse.
+# from anywhere but the prefix, when the package accepts a version or component it should
+# refuse, or (3.) when it does not name what is missing on a machine without part of it.
 # Usage: test_install_package.sh BUILD_DIR SOURCE_DIR CXX_COMPILER VERSION
 set -euo pipefail
 build_dir=$(realpath "$1")
@@ -165,4 +165,30 @@ grep -qF -- "-I$prefix/include/melgrad" <<<"$flags" || fail "melgrad.pc's flags:
   -Wl,-rpath,"$(pkg-config --variable=libdir melgrad)" || fail "compiling with pkg-config"
 check_engine_from_prefix "$work/engine_example_pc"
 check_example_output "$work/engine_example_pc"
+
+# ---- 3. what the package says when something is missing ----------------------------------
+echo "== find_package(melgrad COMPONENTS dist datasets), without C and without libhdf5"
+# melgrad::datasets links libhdf5 by path (FindHDF5 gives no target): the path is changed in
+# this prefix, as on a machine without HDF5; and a C++-only project cannot find MPI's C API.
+targets=$prefix/lib/cmake/melgrad/melgrad-datasets-targets.cmake
+sed -i 's|/libhdf5\.so;|/libhdf5-removed.so;|' "$targets"
+grep -qF libhdf5-removed.so "$targets" || fail "$targets links no libhdf5.so by path"
+mkdir -p "$work/missing"
+cat >"$work/missing/CMakeLists.txt" <<'EOF'
+cmake_minimum_required(VERSION 3.25)
+project(melgrad_user_missing CXX)
+find_package(melgrad QUIET COMPONENTS dist datasets)
+if(NOT melgrad_FOUND)
+  message(STATUS "not found: ${melgrad_NOT_FOUND_MESSAGE}")
+endif()
+EOF
+env -u CMAKE_PREFIX_PATH -u melgrad_DIR -u melgrad_ROOT \
+  cmake -S "$work/missing" -B "$work/missing-build" -DCMAKE_CXX_COMPILER="$cxx" \
+        -DCMAKE_PREFIX_PATH="$prefix" >"$work/missing.log" 2>&1 ||
+  { cat "$work/missing.log"; fail "configuring the project with missing parts"; }
+said=$(grep 'not found:' "$work/missing.log") || fail "find_package(melgrad) accepted missing parts"
+for expected in "component dist needs the C language" \
+                "component datasets needs /" "libhdf5-removed.so (melgrad::datasets)"; do
+  grep -qF "$expected" <<<"$said" || fail "find_package(melgrad) does not say '$expected': $said"
+done
 echo "test_install_package: the installed package builds and runs the README's example"
