@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
+#include <utility>
 
 #include "datasets/batcher.h"
 #include "engine/backend.h"
@@ -13,8 +14,9 @@
 #include "engine/io/tensor_file.h"
 #include "experiments/cli.h"
 #include "experiments/distributed.h"
+#include "experiments/evaluation.h"
 #include "experiments/model_config.h"
-#include "experiments/run_validation.h"
+#include "experiments/run_config.h"
 #include "experiments/trainer.h"
 #include "models/transfer.h"
 
@@ -22,8 +24,37 @@ namespace fs = std::filesystem;
 
 namespace melgrad::experiments {
 
+static const std::vector<std::pair<ExperimentKind, std::string>> kKindNames = {
+    {ExperimentKind::genre, "genre"},
+    {ExperimentKind::regress, "regress"},
+    {ExperimentKind::transfer, "transfer"},
+    {ExperimentKind::multitask, "multitask"}};
+
+std::string experiment_kind_name(ExperimentKind kind) {
+  for (const auto& [k, name] : kKindNames)
+    if (k == kind) return name;
+  throw std::logic_error("experiment_kind_name: kind " + std::to_string(int(kind)) + " has no name");
+}
+
+ExperimentKind parse_experiment_kind(const std::string& name, const std::string& where) {
+  for (const auto& [kind, n] : kKindNames)
+    if (n == name) return kind;
+  throw std::invalid_argument(where + ": unknown experiment '" + name +
+                              "' (genre, regress, transfer or multitask)");
+}
+
+ExperimentKind experiment_kind_of(const nlohmann::json& config) {
+  return parse_experiment_kind(config.at("command").get<std::string>(),
+                               "config.json field 'command'");
+}
+
+data::Subset subset_for(ExperimentKind kind, bool beat) {
+  if (kind == ExperimentKind::genre) return beat ? data::Subset::genre_beat : data::Subset::genre;
+  return beat ? data::Subset::multitask_beat : data::Subset::multitask;
+}
+
 void apply_recipe_defaults(ExperimentSpec& s) {
-  if (s.command == "transfer" || s.command == "multitask") s.model = "cnn";
+  if (s.kind == ExperimentKind::transfer || s.kind == ExperimentKind::multitask) s.model = "cnn";
   if (s.model == "lstm") {
     // REFERENCE §2 trains the LSTM with lr 1e-5..2e-5 for many epochs; at the study's
     // budget of a few epochs on the small data set that barely moves the weights, so the
@@ -36,9 +67,9 @@ void apply_recipe_defaults(ExperimentSpec& s) {
   }
   s.weight_decay = 1e-5;
   s.patience = 12;
-  s.lr = s.command == "multitask" ? 5e-5 : 1e-4;
+  s.lr = s.kind == ExperimentKind::multitask ? 5e-5 : 1e-4;
   s.cnn = models::CnnConfig{};
-  const bool full_genre = s.command == "genre" && !s.beat;
+  const bool full_genre = s.kind == ExperimentKind::genre && !s.beat;
   s.cnn.channels = full_genre ? std::vector<int64_t>{1, 16, 64, 256, 512} : std::vector<int64_t>{1, 4, 16, 64, 256};
   s.cnn.pool = full_genre ? 3 : 2;
   s.cnn.frames = 0;
@@ -80,14 +111,8 @@ void apply_threads(int64_t threads) {
   if (threads > 0) omp_set_num_threads(static_cast<int>(threads));
 }
 
-static data::Subset subset_of(const nlohmann::json& config) {
-  const bool beat = config.at("beat").get<bool>();
-  if (config.at("command").get<std::string>() == "genre") return beat ? data::Subset::genre_beat : data::Subset::genre;
-  return beat ? data::Subset::multitask_beat : data::Subset::multitask;
-}
-
 Task task_for_config(const nlohmann::json& config) {
-  if (config.at("command").get<std::string>() == "genre")
+  if (experiment_kind_of(config) == ExperimentKind::genre)
     return classification_task(config.at("classes").get<std::vector<std::string>>());
   return regression_task(config.at("targets").get<std::vector<std::string>>(),
                          config.value("target_weights", std::vector<double>{}), config.value("loss", std::string("mse")));
@@ -127,7 +152,8 @@ void print_load_report(const std::string& label, const data::SubsetData& d) {
 
 RunData load_run_data(const nlohmann::json& config, bool strict) {
   RunData r;
-  r.data = load_data(config.at("data").at("path").get<std::string>(), subset_of(config),
+  r.data = load_data(config.at("data").at("path").get<std::string>(),
+                     subset_for(experiment_kind_of(config), config.at("beat").get<bool>()),
                      config.at("features").get<std::string>(), strict);
   data::SplitFractions fractions;
   fractions.val = config.value("val_fraction", -1.0);
@@ -149,11 +175,11 @@ RunData load_run_data(const nlohmann::json& config, bool strict) {
 // Builds config.json for a fresh run; needs the loaded data for frames, bands and classes.
 static nlohmann::json fresh_config(ExperimentSpec& s, data::SubsetData& loaded, const data::Splits& splits) {
   nlohmann::json config;
-  config["command"] = s.command;
+  config["command"] = experiment_kind_name(s.kind);
   config["model"] = s.model;
   config["features"] = s.features;
   config["beat"] = s.beat;
-  const bool genre = s.command == "genre";
+  const bool genre = s.kind == ExperimentKind::genre;
   if (genre) config["classes"] = loaded.class_names;
   else config["targets"] = s.targets;
   if (!genre && !s.target_weights.empty()) config["target_weights"] = s.target_weights;
@@ -185,12 +211,12 @@ static nlohmann::json fresh_config(ExperimentSpec& s, data::SubsetData& loaded, 
     s.cnn.outputs = outputs;
     if (s.cnn.frames == 0) s.cnn.frames = longest;
     mc = cnn_config_json(s.cnn);
-    if (s.command == "multitask") {
+    if (s.kind == ExperimentKind::multitask) {
       mc["type"] = "multitask_cnn";
       mc["targets"] = s.targets;
     }
   }
-  if (s.command == "transfer") config["transfer"] = {{"from", s.transfer_from}, {"freeze_trunk", s.freeze_trunk}};
+  if (s.kind == ExperimentKind::transfer) config["transfer"] = {{"from", s.transfer_from}, {"freeze_trunk", s.freeze_trunk}};
   if (s.standardise) {
     data::BandStats st = data::standardise_on_train(loaded, splits);
     config["standardisation"] = {{"mean", st.mean}, {"std", st.std}, {"computed_on", "train split"}};
@@ -218,11 +244,11 @@ static void adopt_transfer_source(ExperimentSpec& s) {
 nlohmann::json run_experiment(ExperimentSpec s) {
   set_deterministic_algorithms(s.deterministic);
   const Device device = check_device(s.device);
-  if (s.label.empty()) s.label = s.command;
+  if (s.label.empty()) s.label = experiment_kind_name(s.kind);
   // Data-parallel (mpirun): rank 0 names the folder, locks it and alone writes into it.
   dist::Transport& world = dist::world();
   const bool writer = world.rank() == 0;
-  if (writer && s.out.empty()) s.out = default_run_dir(s.command);  // creates it
+  if (writer && s.out.empty()) s.out = default_run_dir(experiment_kind_name(s.kind));  // creates it
   world.broadcast_bytes(s.out, 0);
   RunFolderLock lock;  // held until the run ends
   if (writer) lock = prepare_run_dir(s.out, s.mode);
@@ -241,10 +267,8 @@ nlohmann::json run_experiment(ExperimentSpec s) {
     }
     run = load_run_data(config, s.strict);
   } else {
-    if (s.command == "transfer") adopt_transfer_source(s);
-    data::Subset subset = s.command == "genre" ? (s.beat ? data::Subset::genre_beat : data::Subset::genre)
-                                               : (s.beat ? data::Subset::multitask_beat : data::Subset::multitask);
-    run.data = load_data(s.data_dir, subset, s.features, s.strict);
+    if (s.kind == ExperimentKind::transfer) adopt_transfer_source(s);
+    run.data = load_data(s.data_dir, subset_for(s.kind, s.beat), s.features, s.strict);
     run.splits = data::make_splits(run.data, s.split_seed, s.split_fractions);
     config = fresh_config(s, run.data, run.splits);
     check_same_run(config, run.data);

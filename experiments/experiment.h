@@ -10,15 +10,29 @@
 #include <nlohmann/json.hpp>
 
 #include "datasets/splits.h"
-#include "experiments/evaluation.h"
 #include "experiments/run_folder.h"
+#include "experiments/task.h"
 #include "models/cnn.h"
 #include "models/lstm.h"
 
 namespace melgrad::experiments {
 
+// The study's kinds of experiment, one per training command. The kind picks the data sub-set
+// (genre: the genre sub-set; regress, transfer, multitask: the multitask sub-set; each full
+// or beat-synchronised) and the task; config.json stores its name as "command".
+enum class ExperimentKind { genre, regress, transfer, multitask };
+// "genre", "regress", "transfer" or "multitask": the command that trains the kind.
+std::string experiment_kind_name(ExperimentKind kind);
+// The kind named `name`; an error naming `where` (e.g. "config.json field 'command'") and the
+// value otherwise.
+ExperimentKind parse_experiment_kind(const std::string& name, const std::string& where);
+// config.json's "command" as a kind.
+ExperimentKind experiment_kind_of(const nlohmann::json& config);
+// The data sub-set an experiment of `kind` reads, full clips or (beat) beat-synchronised.
+data::Subset subset_for(ExperimentKind kind, bool beat);
+
 struct ExperimentSpec {
-  std::string command = "genre";  // genre | regress | transfer | multitask
+  ExperimentKind kind = ExperimentKind::genre;
   std::string model = "cnn";      // cnn | lstm (transfer and multitask: cnn)
   std::string features = "mel";   // mel | chroma | fused
   bool beat = false;              // the beat-synchronised sub-set

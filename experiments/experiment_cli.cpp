@@ -105,9 +105,9 @@ bool on_off(const cli::Args& a, const std::string& name) {
   return v == "on";
 }
 
-ExperimentSpec spec_from_args(const cli::Args& a, const std::string& command, const std::string& model) {
+ExperimentSpec spec_from_args(const cli::Args& a, ExperimentKind kind, const std::string& model) {
   ExperimentSpec s;
-  s.command = command;
+  s.kind = kind;
   s.model = model;
   s.beat = a.flag("beat");
   apply_recipe_defaults(s);

@@ -6,6 +6,7 @@
 #include <filesystem>
 
 #include "engine/dist/transport.h"
+#include "experiments/evaluation.h"
 
 namespace fs = std::filesystem;
 
@@ -41,7 +42,7 @@ nlohmann::json run_grid(const GridSpec& g) {
           const std::string name = cell_name(hidden, layers, lr, loss);
           const fs::path dir = fs::path(g.out) / name;
           ExperimentSpec s = g.base;
-          s.command = "regress";
+          s.kind = ExperimentKind::regress;
           s.model = "lstm";
           s.targets = {g.target};
           s.lstm.hidden = hidden;

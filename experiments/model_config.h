@@ -16,7 +16,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "experiments/evaluation.h"
+#include "experiments/batch_tensors.h"
 #include "models/cnn.h"
 #include "models/lstm.h"
 

@@ -39,9 +39,9 @@ struct Budget {
           transfer = 30, multitask = 30;
 };
 
-ExperimentSpec base_spec(const StudyOptions& o, const std::string& command, const std::string& model, bool beat) {
+ExperimentSpec base_spec(const StudyOptions& o, ExperimentKind kind, const std::string& model, bool beat) {
   ExperimentSpec s;
-  s.command = command;
+  s.kind = kind;
   s.model = model;
   s.beat = beat;
   apply_recipe_defaults(s);
@@ -77,13 +77,13 @@ std::vector<StudyExperiment> default_study_plan(const StudyOptions& o) {
         {std::move(name), std::move(kind), std::move(title), std::move(s), std::nullopt});
   };
 
-  add("genre-cnn-mel", "genre", "CNN on mel spectrograms, full clips", base_spec(o, "genre", "cnn", false), b.genre_full_cnn);
-  add("genre-lstm-mel", "genre", "BiLSTM on mel spectrograms, full clips", base_spec(o, "genre", "lstm", false),
+  add("genre-cnn-mel", "genre", "CNN on mel spectrograms, full clips", base_spec(o, ExperimentKind::genre, "cnn", false), b.genre_full_cnn);
+  add("genre-lstm-mel", "genre", "BiLSTM on mel spectrograms, full clips", base_spec(o, ExperimentKind::genre, "lstm", false),
       b.genre_full_lstm);
-  add("genre-cnn-mel-beat", "genre", "CNN on beat-synchronised mel spectrograms", base_spec(o, "genre", "cnn", true),
+  add("genre-cnn-mel-beat", "genre", "CNN on beat-synchronised mel spectrograms", base_spec(o, ExperimentKind::genre, "cnn", true),
       b.genre_beat);
   for (const char* f : {"mel", "chroma", "fused"}) {
-    ExperimentSpec s = base_spec(o, "genre", "lstm", true);
+    ExperimentSpec s = base_spec(o, ExperimentKind::genre, "lstm", true);
     s.features = f;
     add(std::string("genre-lstm-") + f + "-beat", "genre",
         std::string("BiLSTM on beat-synchronised ") + (std::string(f) == "mel" ? "mel spectrograms"
@@ -93,7 +93,7 @@ std::vector<StudyExperiment> default_study_plan(const StudyOptions& o) {
   }
   for (const char* model : {"cnn", "lstm"})
     for (const char* target : {"valence", "energy", "danceability"}) {
-      ExperimentSpec s = base_spec(o, "regress", model, true);
+      ExperimentSpec s = base_spec(o, ExperimentKind::regress, model, true);
       s.targets = {target};
       add(std::string("regress-") + model + "-" + target, "regress",
           std::string(std::string(model) == "cnn" ? "CNN" : "BiLSTM") + " regression of " + target +
@@ -101,7 +101,7 @@ std::vector<StudyExperiment> default_study_plan(const StudyOptions& o) {
           s, b.regress);
     }
   {
-    ExperimentSpec s = base_spec(o, "transfer", "cnn", true);
+    ExperimentSpec s = base_spec(o, ExperimentKind::transfer, "cnn", true);
     s.targets = {"valence"};
     s.transfer_from = (fs::path(o.out) / "genre-cnn-mel-beat").string();
     add("transfer-valence", "transfer", "CNN regression of valence starting from the beat genre CNN (transfer)", s,
@@ -111,14 +111,14 @@ std::vector<StudyExperiment> default_study_plan(const StudyOptions& o) {
         "CNN regression of valence from the beat genre CNN, convolutional trunk frozen (transfer)", s, b.transfer);
   }
   {
-    ExperimentSpec s = base_spec(o, "multitask", "cnn", true);
+    ExperimentSpec s = base_spec(o, ExperimentKind::multitask, "cnn", true);
     s.targets = {"valence", "energy", "danceability"};
     s.target_weights = {0.5, 0.1, 0.4};
     add("multitask", "multitask", "Multitask CNN: shared trunk, valence/energy/danceability heads (0.5/0.1/0.4)", s,
         b.multitask);
   }
   if (o.with_grid) {
-    ExperimentSpec s = base_spec(o, "regress", "lstm", true);
+    ExperimentSpec s = base_spec(o, ExperimentKind::regress, "lstm", true);
     s.epochs = epochs(b.regress);
     plan.push_back({"grid-valence", "grid", "BiLSTM regression grid on valence (hidden 200, layers 2/3, lr x loss)", s,
                     std::nullopt});

@@ -13,7 +13,7 @@
 #include "experiments/experiment_cli.h"
 #include "experiments/metrics.h"
 #include "experiments/model_config.h"
-#include "experiments/run_validation.h"
+#include "experiments/run_config.h"
 
 namespace melgrad {
 namespace {

@@ -16,7 +16,7 @@ using namespace experiments;
 
 int run_grid_command(const cli::Args& a) {
   GridSpec g;
-  g.base = spec_from_args(a, "regress", "lstm");
+  g.base = spec_from_args(a, ExperimentKind::regress, "lstm");
   g.target = a.str("target");
   if (g.target != "valence" && g.target != "energy" && g.target != "danceability")
     throw cli::UsageError("option --target expects valence, energy or danceability, got '" + g.target + "'");

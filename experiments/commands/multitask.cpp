@@ -9,7 +9,7 @@ namespace {
 
 int run_multitask(const cli::Args& args) {
   experiments::check_seeds_option(args);  // before the data set is resolved
-  experiments::ExperimentSpec spec = experiments::spec_from_args(args, "multitask", "cnn");
+  experiments::ExperimentSpec spec = experiments::spec_from_args(args, experiments::ExperimentKind::multitask, "cnn");
   spec.targets = {"valence", "energy", "danceability"};
   spec.target_weights = experiments::parse_number_list(args.str("weights"), "weights");
   if (spec.target_weights.size() != 3)

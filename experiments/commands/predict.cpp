@@ -22,11 +22,11 @@
 #include "engine/io/tensor_file.h"
 #include "engine/ops/ops.h"
 #include "experiments/cli.h"
-#include "experiments/evaluation.h"
+#include "experiments/batch_tensors.h"
 #include "experiments/experiment.h"
 #include "experiments/seeds.h"
 #include "experiments/model_config.h"
-#include "experiments/run_validation.h"
+#include "experiments/run_config.h"
 #include "experiments/submission.h"
 
 namespace melgrad {

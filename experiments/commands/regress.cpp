@@ -8,7 +8,7 @@ namespace {
 
 int run_regress(const cli::Args& args) {
   experiments::check_seeds_option(args);  // before the data set is resolved
-  experiments::ExperimentSpec spec = experiments::spec_from_args(args, "regress", experiments::model_option(args));
+  experiments::ExperimentSpec spec = experiments::spec_from_args(args, experiments::ExperimentKind::regress, experiments::model_option(args));
   const std::string target = args.str("target");
   if (target != "valence" && target != "energy" && target != "danceability")
     throw cli::UsageError("option --target expects valence, energy or danceability, got '" + target + "'");
