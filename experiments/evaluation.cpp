@@ -14,7 +14,8 @@ namespace melgrad::experiments {
 
 std::vector<int64_t> Inference::predicted_classes() const {
   std::vector<int64_t> out;
-  for (const auto& row : outputs) out.push_back(std::max_element(row.begin(), row.end()) - row.begin());
+  for (const auto& row : outputs)
+    out.push_back(std::max_element(row.begin(), row.end()) - row.begin());
   return out;
 }
 
@@ -24,8 +25,9 @@ std::vector<double> Inference::column(size_t c) const {
   return out;
 }
 
-Inference run_inference(models::Network& net, const data::SubsetData& data, const std::vector<int64_t>& clips,
-                        const Task& task, const InputShape& shape, int64_t batch_size) {
+Inference run_inference(models::Network& net, const data::SubsetData& data,
+                        const std::vector<int64_t>& clips, const Task& task,
+                        const InputShape& shape, int64_t batch_size) {
   if (clips.empty()) throw std::runtime_error("inference: the split holds no clips");
   const bool was_training = net.is_training();
   net.eval();
@@ -69,28 +71,35 @@ Inference run_inference(models::Network& net, const data::SubsetData& data, cons
   return inf;
 }
 
-nlohmann::json number_or_null(double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); }
+nlohmann::json number_or_null(double v) {
+  return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr);
+}
 
 nlohmann::json task_metrics(const Inference& inf, const Task& task) {
   nlohmann::json m;
   if (task.kind == TaskKind::classification) {
-    metrics::ClassificationReport r = metrics::classification_report(inf.labels, inf.predicted_classes(), task.classes);
+    metrics::ClassificationReport r =
+        metrics::classification_report(inf.labels, inf.predicted_classes(), task.classes);
     nlohmann::json per_class = nlohmann::json::object();
     for (size_t c = 0; c < r.classes.size(); ++c)
-      per_class[r.classes[c]] = {{"precision", r.precision[c]}, {"recall", r.recall[c]}, {"f1", r.f1[c]},
+      per_class[r.classes[c]] = {{"precision", r.precision[c]},
+                                 {"recall", r.recall[c]},
+                                 {"f1", r.f1[c]},
                                  {"support", r.support[c]}};
-    m = {{"accuracy", r.accuracy}, {"macro_f1", r.macro_f1},     {"weighted_f1", r.weighted_f1},
-         {"classes", r.classes},   {"per_class", per_class},     {"confusion", r.confusion},
+    m = {{"accuracy", r.accuracy},   {"macro_f1", r.macro_f1}, {"weighted_f1", r.weighted_f1},
+         {"classes", r.classes},     {"per_class", per_class}, {"confusion", r.confusion},
          {"test_clips", inf.clips()}};
     return m;
   }
-  nlohmann::json rho = nlohmann::json::object(), p = nlohmann::json::object(), mse = nlohmann::json::object();
+  nlohmann::json rho = nlohmann::json::object(), p = nlohmann::json::object(),
+                 mse = nlohmann::json::object();
   double rho_sum = 0;
   for (size_t c = 0; c < task.target_names.size(); ++c) {
     const std::vector<double> pred = inf.column(c);
     metrics::SpearmanResult s = metrics::spearman(inf.truth[c], pred);
     double se = 0;
-    for (size_t i = 0; i < pred.size(); ++i) se += (pred[i] - inf.truth[c][i]) * (pred[i] - inf.truth[c][i]);
+    for (size_t i = 0; i < pred.size(); ++i)
+      se += (pred[i] - inf.truth[c][i]) * (pred[i] - inf.truth[c][i]);
     rho[task.target_names[c]] = number_or_null(s.rho);
     p[task.target_names[c]] = number_or_null(s.pvalue);
     mse[task.target_names[c]] = se / double(pred.size());
@@ -119,7 +128,10 @@ nlohmann::json validation_fields(const Inference& inf, const Task& task) {
 
 nlohmann::json predictions_json(const Inference& inf, const Task& task) {
   if (task.kind == TaskKind::classification)
-    return {{"classes", task.classes}, {"ids", inf.ids}, {"truth", inf.labels}, {"predicted", inf.predicted_classes()}};
+    return {{"classes", task.classes},
+            {"ids", inf.ids},
+            {"truth", inf.labels},
+            {"predicted", inf.predicted_classes()}};
   nlohmann::json truth = nlohmann::json::object(), pred = nlohmann::json::object();
   for (size_t c = 0; c < task.target_names.size(); ++c) {
     truth[task.target_names[c]] = inf.truth[c];

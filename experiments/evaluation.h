@@ -7,10 +7,9 @@
 //   per target (regression)
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "datasets/batcher.h"
 #include "experiments/batch_tensors.h"
@@ -33,8 +32,9 @@ struct Inference {
 // Eval mode, no gradients, the clips in the given order, in batches of `batch_size`, on the
 // network's device: each batch is uploaded once and its outputs copied back once; the loss
 // is summed on the device and read once at the end.
-Inference run_inference(models::Network& net, const data::SubsetData& data, const std::vector<int64_t>& clips,
-                        const Task& task, const InputShape& shape, int64_t batch_size);
+Inference run_inference(models::Network& net, const data::SubsetData& data,
+                        const std::vector<int64_t>& clips, const Task& task,
+                        const InputShape& shape, int64_t batch_size);
 
 // Test metrics of the contract (without the training fields best_epoch, epochs_run,
 // train_seconds): genre {accuracy, macro_f1, weighted_f1, classes, per_class, confusion,

@@ -14,7 +14,8 @@ namespace melgrad::experiments {
 
 static std::string cell_name(int64_t hidden, int64_t layers, double lr, const std::string& loss) {
   char buf[96];
-  std::snprintf(buf, sizeof buf, "h%lld-l%lld-lr%g-%s", (long long)hidden, (long long)layers, lr, loss.c_str());
+  std::snprintf(buf, sizeof buf, "h%lld-l%lld-lr%g-%s", (long long)hidden, (long long)layers, lr,
+                loss.c_str());
   return buf;
 }
 
@@ -85,9 +86,10 @@ nlohmann::json run_grid(const GridSpec& g) {
             write_json_file((fs::path(g.out) / "grid.json").string(),
                             {{"rows", rows}, {"best", best}});
         }
-  nlohmann::json metrics = {{"spearman", {{g.target, best.is_null() ? nlohmann::json(nullptr) : best["spearman"]}}},
-                            {"best", best},
-                            {"cells", rows.size()}};
+  nlohmann::json metrics = {
+      {"spearman", {{g.target, best.is_null() ? nlohmann::json(nullptr) : best["spearman"]}}},
+      {"best", best},
+      {"cells", rows.size()}};
   if (writer) write_json_file((fs::path(g.out) / "metrics.json").string(), metrics);
   return metrics;
 }

@@ -32,7 +32,8 @@ std::string paired_transfer_source(const std::string& from, uint64_t seed) {
 
 SeedRuns run_seed_runs(const ExperimentSpec& base, int64_t count) {
   if (count < 1) throw std::invalid_argument("--seeds must be >= 1, got " + std::to_string(count));
-  const std::string parent = base.out.empty() ? default_run_dir(experiment_kind_name(base.kind)) : base.out;
+  const std::string parent =
+      base.out.empty() ? default_run_dir(experiment_kind_name(base.kind)) : base.out;
   const bool resume = base.mode == RunDirMode::resume;
   if (base.mode == RunDirMode::fresh) prepare_run_dir(parent, RunDirMode::fresh);
   if (resume && !fs::is_directory(parent))
@@ -100,18 +101,19 @@ nlohmann::json single_experiment_study(const ExperimentSpec& base, const SeedRun
   const fs::path parent = fs::absolute(runs.parent).lexically_normal();
   std::string name = parent.filename().string();
   if (name.empty()) name = parent.parent_path().filename().string();
-  return {{"dataset", config.value("data", nlohmann::json())},
-          {"device", config.value("device", std::string())},
-          {"started", config.value("started", std::string())},
-          {"seeds", runs.seeds},
-          {"experiments",
-           {{{"name", name},
-             {"kind", experiment_kind_name(base.kind)},
-             {"title", experiment_kind_name(base.kind) + " (" + config.value("model", std::string()) + ", " +
-                           std::to_string(runs.seeds.size()) + " seeds)"},
-             {"dir", runs.dirs.front()},
-             {"seed_dirs", runs.dirs},
-             {"seeds", runs.seeds}}}}};
+  return {
+      {"dataset", config.value("data", nlohmann::json())},
+      {"device", config.value("device", std::string())},
+      {"started", config.value("started", std::string())},
+      {"seeds", runs.seeds},
+      {"experiments",
+       {{{"name", name},
+         {"kind", experiment_kind_name(base.kind)},
+         {"title", experiment_kind_name(base.kind) + " (" + config.value("model", std::string()) +
+                       ", " + std::to_string(runs.seeds.size()) + " seeds)"},
+         {"dir", runs.dirs.front()},
+         {"seed_dirs", runs.dirs},
+         {"seeds", runs.seeds}}}}};
 }
 
 cli::Option seeds_option() {
@@ -133,7 +135,8 @@ int run_seed_command(ExperimentSpec spec, int64_t count) {
   const SeedRuns runs = run_seed_runs(spec, count);
   write_json_file((fs::path(runs.parent) / "study.json").string(),
                   single_experiment_study(spec, runs));
-  print_seed_summary(spec.label.empty() ? experiment_kind_name(spec.kind) : spec.label, runs.summary);
+  print_seed_summary(spec.label.empty() ? experiment_kind_name(spec.kind) : spec.label,
+                     runs.summary);
   std::printf("seeds: %s/seeds.json; report: melgrad report --run %s\n", runs.parent.c_str(),
               runs.parent.c_str());
   return 0;
