@@ -27,6 +27,7 @@ enum class UnaryOp : int {
   affine,      // a * x + b
   step,        // x > a ? 1 : 0
   gelu,        // x * Phi(x), the erf form (PyTorch's default)
+  gelu_grad,   // d gelu / dx = Phi(x) + x * phi(x)
   silu,        // x * sigmoid(x)
 };
 // clang-format on
@@ -64,7 +65,8 @@ MELGRAD_HOST_DEVICE inline float rsqrt(float x) {
 }
 MELGRAD_HOST_DEVICE inline double rsqrt(double x) { return 1.0 / ::sqrt(x); }
 
-inline constexpr double kSqrtHalf = 0.70710678118654752440;  // 1 / sqrt(2)
+inline constexpr double kSqrtHalf = 0.70710678118654752440;    // 1 / sqrt(2)
+inline constexpr double kInvSqrt2Pi = 0.39894228040143267794;  // 1 / sqrt(2 pi)
 }  // namespace elementwise_math
 
 template <class T>
@@ -90,6 +92,11 @@ MELGRAD_HOST_DEVICE inline T unary_apply(UnaryOp op, T x, T a, T b) {
     case UnaryOp::affine: return a * x + b;
     case UnaryOp::step: return x > a ? T(1) : T(0);
     case UnaryOp::gelu: return T(0.5) * x * (T(1) + m::erf(x * T(m::kSqrtHalf)));
+    case UnaryOp::gelu_grad: {
+      const T cdf = T(0.5) * (T(1) + m::erf(x * T(m::kSqrtHalf)));
+      const T pdf = m::exp(T(-0.5) * x * x) * T(m::kInvSqrt2Pi);
+      return cdf + x * pdf;
+    }
     case UnaryOp::silu: return x / (T(1) + m::exp(-x));
   }
   // clang-format on

@@ -213,6 +213,16 @@ Tensor tanh(const Tensor& x) {
   });
 }
 
+static const OpInfo& kGelu = register_op({.name = "gelu", .family = "elementwise",
+                                          .devices = kAllDevices,
+                                          .gradcheck = make_unary_cases(gelu, -3, 3)});
+Tensor gelu(const Tensor& x) {
+  Tensor y = unary_forward(kGelu, UnaryOp::gelu, x);
+  return record(kGelu, {x}, y, [x = x.detach()](const TensorList& g) {
+    return TensorList{g[0] * unary_forward(kGelu, UnaryOp::gelu_grad, x)};
+  });
+}
+
 static const OpInfo& kAffine = register_op(
     {.name = "affine", .family = "elementwise", .devices = kAllDevices,
      .gradcheck = [](Generator& g) {
