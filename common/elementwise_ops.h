@@ -29,10 +29,11 @@ enum class UnaryOp : int {
   gelu,        // x * Phi(x), the erf form (PyTorch's default)
   gelu_grad,   // d gelu / dx = Phi(x) + x * phi(x)
   silu,        // x * sigmoid(x)
+  silu_grad,   // d silu / dx = s * (1 + x * (1 - s)), s = sigmoid(x)
 };
 // clang-format on
 // Unary ops are 0 .. kUnaryOpCount - 1 (the kernels validate against it).
-inline constexpr int kUnaryOpCount = static_cast<int>(UnaryOp::silu) + 1;
+inline constexpr int kUnaryOpCount = static_cast<int>(UnaryOp::silu_grad) + 1;
 
 enum class BinaryOp : int { add, sub, mul, div, pow, max, min, eq, gt, ge, lt, le };
 inline constexpr int kBinaryOpCount = static_cast<int>(BinaryOp::le) + 1;
@@ -98,6 +99,10 @@ MELGRAD_HOST_DEVICE inline T unary_apply(UnaryOp op, T x, T a, T b) {
       return cdf + x * pdf;
     }
     case UnaryOp::silu: return x / (T(1) + m::exp(-x));
+    case UnaryOp::silu_grad: {
+      const T s = T(1) / (T(1) + m::exp(-x));
+      return s * (T(1) + x * (T(1) - s));
+    }
   }
   // clang-format on
   return x;

@@ -223,6 +223,16 @@ Tensor gelu(const Tensor& x) {
   });
 }
 
+static const OpInfo& kSilu = register_op({.name = "silu", .family = "elementwise",
+                                          .devices = kAllDevices,
+                                          .gradcheck = make_unary_cases(silu, -4, 4)});
+Tensor silu(const Tensor& x) {
+  Tensor y = unary_forward(kSilu, UnaryOp::silu, x);
+  return record(kSilu, {x}, y, [x = x.detach()](const TensorList& g) {
+    return TensorList{g[0] * unary_forward(kSilu, UnaryOp::silu_grad, x)};
+  });
+}
+
 static const OpInfo& kAffine = register_op(
     {.name = "affine", .family = "elementwise", .devices = kAllDevices,
      .gradcheck = [](Generator& g) {

@@ -82,6 +82,14 @@ TEST_CASE("gelu (erf form) and its gradient match PyTorch") {
                        0.8674951246561629, 1.085231801078197, 1.0028217603536247});
 }
 
+TEST_CASE("silu and its gradient match PyTorch") {
+  check_against_torch(silu,
+                      {-0.07194483984836623, -0.2736382857095345, -0.10945587477855048, 0.0,
+                       0.3112296656009273, 1.7615941559557646, 3.3974071923702525},
+                      {-0.05266461489107291, -0.041294154299142946, 0.37628997842980233, 0.5,
+                       0.7399611873026519, 1.0907842487848955, 1.0702733528277182});
+}
+
 TEST_CASE("where, masked_fill and comparisons") {
   Tensor a = vec({1, 2, 3}), b = vec({3, 2, 1});
   CHECK(gt(a, b).to_vector() == std::vector<double>{0, 0, 1});
