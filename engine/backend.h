@@ -3,8 +3,9 @@
 // views unless a method says "contiguous". A backend that lacks a kernel throws an error
 // naming the kernel and the device.
 //
-// The big layers (conv, pooling, BatchNorm, LSTM) run the CPU's own kernels (engine/cpu)
-// on the CPU and, on other devices, the optional layer hooks at the end of this interface.
+// The CNN layers (conv, pooling, BatchNorm) reach every backend through the layer kernels
+// at the end of this interface; the LSTM runs the CPU's own kernels (engine/cpu) on the
+// CPU and, on other devices, the optional LSTM hooks.
 #pragma once
 
 #include <functional>
@@ -13,8 +14,8 @@
 #include <vector>
 
 #include "common/elementwise_ops.h"  // UnaryOp, BinaryOp, ReduceOp
+#include "common/layer_shapes.h"
 #include "engine/generator.h"
-#include "engine/ops/cnn.h"
 #include "engine/tensor.h"
 
 namespace melgrad {
@@ -179,53 +180,44 @@ class Backend {
     return nullptr;
   }
 
-  // ---- layer kernels (optional) ----------------------------------------------------
-  // The fused kernels of the CNN and LSTM layer ops (engine/ops/{conv,pool,norm,lstm}.cpp)
-  // on devices other than the CPU; false: not provided (the op then throws, naming the
-  // device). Tensors are contiguous and allocated by the op; outputs are overwritten.
+  // ---- layer kernels ------------------------------------------------------------------
+  // The fused kernels of the CNN layer ops (engine/ops/{conv,pool,norm}.cpp), which every
+  // backend implements. Tensors are contiguous, of one floating dtype, and allocated by
+  // the op; outputs are overwritten. Shapes (common/layer_shapes.h) are checked by the op.
   //
   // conv2d: x [N, C, H, W], weight [O, C, kh, kw], bias [O] or undefined, y [N, O, Ho, Wo];
   // relu: y = max(conv + bias, 0), the fused epilogue of conv2d_relu.
-  virtual bool conv2d_forward(const Tensor& /*x*/, const Tensor& /*weight*/, const Tensor& /*bias*/,
-                              const Tensor& /*y*/, const Conv2dOptions& /*opt*/, bool /*relu*/) {
-    return false;
-  }
+  virtual void conv2d_forward(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                              const Tensor& y, const Conv2dShape& shape, bool relu) = 0;
   // The backward passes take relu_y, conv2d_relu's output, or undefined (plain conv2d): when
   // defined, gy is the gradient of that output and is read as gy * (relu_y > 0).
   // gx [N, C, H, W] = d(sum(y * gy)) / dx.
-  virtual bool conv2d_backward_input(const Tensor& /*gy*/, const Tensor& /*relu_y*/,
-                                     const Tensor& /*weight*/, const Tensor& /*gx*/,
-                                     const Conv2dOptions& /*opt*/) {
-    return false;
-  }
-  // gw [O, C, kh, kw] and gb [O] (either undefined: skipped); x is the forward's input,
-  // weight_shape the weight's [O, C, kh, kw].
-  virtual bool conv2d_backward_weight(const Tensor& /*gy*/, const Tensor& /*relu_y*/,
-                                      const Tensor& /*x*/, const Shape& /*weight_shape*/,
-                                      const Tensor& /*gw*/, const Tensor& /*gb*/,
-                                      const Conv2dOptions& /*opt*/) {
-    return false;
-  }
-  // max_pool2d: x [N, C, H, W] or [C, H, W] -> y and argmax (int64 h * W + w in the plane),
-  // y's shape; opt has its stride resolved (> 0).
-  virtual bool max_pool2d_forward(const Tensor& /*x*/, const Tensor& /*y*/,
-                                  const Tensor& /*argmax*/, const Pool2dOptions& /*opt*/) {
-    return false;
-  }
+  virtual void conv2d_backward_input(const Tensor& gy, const Tensor& relu_y, const Tensor& weight,
+                                     const Tensor& gx, const Conv2dShape& shape) = 0;
+  // gw [O, C, kh, kw] and gb [O] (either undefined: skipped); x is the forward's input.
+  virtual void conv2d_backward_weight(const Tensor& gy, const Tensor& relu_y, const Tensor& x,
+                                      const Tensor& gw, const Tensor& gb,
+                                      const Conv2dShape& shape) = 0;
+  // max_pool2d: x [N, C, H, W] or [C, H, W] (shape.N = 1) -> y and argmax (int64 h * W + w
+  // in the plane), y's shape.
+  virtual void max_pool2d_forward(const Tensor& x, const Tensor& y, const Tensor& argmax,
+                                  const Pool2dShape& shape) = 0;
   // gx (x's shape) = gy routed to the argmax positions, summed where windows overlap.
-  virtual bool max_pool2d_backward(const Tensor& /*gy*/, const Tensor& /*argmax*/,
-                                   const Tensor& /*gx*/, const Pool2dOptions& /*opt*/) {
-    return false;
-  }
-  // batch_norm: y, the statistics used, and (training with running stats) the running update.
-  virtual bool batch_norm_forward(const BatchNormTensors& /*bn*/) { return false; }
+  virtual void max_pool2d_backward(const Tensor& gy, const Tensor& argmax, const Tensor& gx,
+                                   const Pool2dShape& shape) = 0;
+  // batch_norm: y, the statistics used (save_mean, save_invstd = 1 / sqrt(var + eps); batch
+  // statistics when training or without running ones, else the running ones) and, training
+  // with running statistics, their update.
+  virtual void batch_norm_forward(const BatchNormTensors& bn) = 0;
   // gx, gw, gb (each undefined: skipped) from gy and the forward's x, weight and statistics;
   // batch_stats: the forward used batch statistics (gx then carries their terms).
-  virtual bool batch_norm_backward(const Tensor& /*gy*/, const BatchNormTensors& /*forward*/,
-                                   bool /*batch_stats*/, const Tensor& /*gx*/,
-                                   const Tensor& /*gw*/, const Tensor& /*gb*/) {
-    return false;
-  }
+  virtual void batch_norm_backward(const Tensor& gy, const BatchNormTensors& forward,
+                                   bool batch_stats, const Tensor& gx, const Tensor& gw,
+                                   const Tensor& gb) = 0;
+
+  // ---- LSTM layer kernels (optional) --------------------------------------------------
+  // On devices other than the CPU; false: not provided (the op then throws, naming the
+  // device). Tensors are contiguous and allocated by the op; outputs are overwritten.
   // One LSTM layer: output, h_n, c_n, gates (and cells when defined) from x and the weights.
   virtual bool lstm_forward(const LstmLayerTensors& /*layer*/) { return false; }
   // BPTT through the layer the forward computed.

@@ -1,6 +1,6 @@
 // Convolution forward (kernels/conv.h): x [N, C, H, W], weight [O, C, kh, kw], bias [O]
-// -> y [N, O, Ho, Wo], bias and ReLU fused into the epilogue; plus the CPU references of
-// all three passes and the implementation choice (MELGRAD_CONV).
+// -> y [N, O, Ho, Wo], bias and ReLU fused into the epilogue, and the implementation choice
+// (MELGRAD_CONV). The CPU references of all three passes: kernels/cnn_reference.h.
 //   conv_forward igemm:  C[O, N*Ho*Wo] = weight[O, C kh kw] x im2col(x), the im2col
 //                        elements gathered from x as tiles are staged (conv_igemm.cuh);
 //                        Window3x3 or WindowRuntime geometry, TileSmall for O <= 16.
@@ -257,82 +257,6 @@ void conv2d_forward(const Conv2dForwardParams& p, Stream stream) {
                            stream);
   }
   MG_CHECK_LAUNCH(fn);
-}
-
-// ---- CPU references: the textbook loops of engine/cpu/conv.cpp, double accumulation ----
-
-namespace {
-// Calls f(x index, weight index, y index) for every term of the convolution sum.
-template <class F>
-void for_each_term(const Conv2dShape& s, F&& f) {
-  const int64_t Ho = s.out_h(), Wo = s.out_w();
-  for (int64_t n = 0; n < s.N; ++n)
-    for (int64_t o = 0; o < s.O; ++o)
-      for (int64_t oh = 0; oh < Ho; ++oh)
-        for (int64_t ow = 0; ow < Wo; ++ow)
-          for (int64_t c = 0; c < s.C; ++c)
-            for (int64_t i = 0; i < s.kh; ++i)
-              for (int64_t j = 0; j < s.kw; ++j) {
-                const int64_t ih = oh * s.stride_h - s.pad_h + i,
-                              iw = ow * s.stride_w - s.pad_w + j;
-                if (ih < 0 || ih >= s.H || iw < 0 || iw >= s.W) continue;
-                f(((n * s.C + c) * s.H + ih) * s.W + iw, ((o * s.C + c) * s.kh + i) * s.kw + j,
-                  ((n * s.O + o) * Ho + oh) * Wo + ow);
-              }
-}
-
-// dy with the fused ReLU's mask applied (relu_y > 0), in double.
-std::vector<double> masked_dy(const float* dy, const float* relu_y, const Conv2dShape& s) {
-  std::vector<double> g(static_cast<std::size_t>(s.N * s.O * s.out_h() * s.out_w()));
-  for (std::size_t i = 0; i < g.size(); ++i) {
-    g[i] = relu_y != nullptr && !(relu_y[i] > 0.0f) ? 0.0 : double{dy[i]};
-  }
-  return g;
-}
-
-void store(const std::vector<double>& v, float* out) {
-  if (out == nullptr) return;
-  for (std::size_t i = 0; i < v.size(); ++i) out[i] = static_cast<float>(v[i]);
-}
-}  // namespace
-
-void conv2d_forward_reference(const Conv2dForwardParams& p) {
-  const Conv2dShape& s = p.shape;
-  const int64_t hw = s.out_h() * s.out_w();
-  std::vector<double> y(static_cast<std::size_t>(s.N * s.O * hw), 0.0);
-  for_each_term(s, [&](int64_t xi, int64_t wi, int64_t yi) {
-    y[static_cast<std::size_t>(yi)] += double{p.x[xi]} * p.weight[wi];
-  });
-  for (std::size_t i = 0; i < y.size(); ++i) {
-    if (p.bias != nullptr) y[i] += p.bias[(static_cast<int64_t>(i) / hw) % s.O];
-    if (p.relu && y[i] < 0.0) y[i] = 0.0;
-  }
-  store(y, p.y);
-}
-
-void conv2d_backward_data_reference(const Conv2dBackwardDataParams& p) {
-  const Conv2dShape& s = p.shape;
-  const std::vector<double> g = masked_dy(p.dy, p.relu_y, s);
-  std::vector<double> dx(static_cast<std::size_t>(s.N * s.C * s.H * s.W), 0.0);
-  for_each_term(s, [&](int64_t xi, int64_t wi, int64_t yi) {
-    dx[static_cast<std::size_t>(xi)] += g[static_cast<std::size_t>(yi)] * p.weight[wi];
-  });
-  store(dx, p.dx);
-}
-
-void conv2d_backward_filter_reference(const Conv2dBackwardFilterParams& p) {
-  const Conv2dShape& s = p.shape;
-  const std::vector<double> g = masked_dy(p.dy, p.relu_y, s);
-  std::vector<double> dw(static_cast<std::size_t>(s.O * s.C * s.kh * s.kw), 0.0),
-      db(static_cast<std::size_t>(s.O), 0.0);
-  for_each_term(s, [&](int64_t xi, int64_t wi, int64_t yi) {
-    dw[static_cast<std::size_t>(wi)] += g[static_cast<std::size_t>(yi)] * p.x[xi];
-  });
-  const int64_t hw = s.out_h() * s.out_w();
-  for (std::size_t i = 0; i < g.size(); ++i)
-    db[static_cast<std::size_t>((static_cast<int64_t>(i) / hw) % s.O)] += g[i];
-  store(dw, p.dweight);
-  store(db, p.dbias);
 }
 
 }  // namespace melgrad::kernels

@@ -23,29 +23,21 @@
 // the emulator build) or cudnn (the reference and fast path of the nvcc build), per call
 // or for the process through MELGRAD_CONV=melgrad|cudnn.
 // Launchers validate (std::invalid_argument naming the launcher and field) and launch on
-// `stream`. Tensors must each hold fewer than 2^31 elements. The *_reference functions are
-// plain loops with double accumulation on host memory (engine/cpu/conv.cpp's semantics).
+// `stream`. Tensors must each hold fewer than 2^31 elements. The CPU references (plain
+// loops, double accumulation) are in kernels/cnn_reference.h.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 
+#include "common/layer_shapes.h"
 #include "kernels/cudnn.h"
 #include "kernels/runtime.h"
 
 namespace melgrad::kernels {
 
-struct Conv2dShape {
-  int64_t N = 0, C = 0, H = 0, W = 0;  // input
-  int64_t O = 0, kh = 0, kw = 0;       // weight [O, C, kh, kw]
-  int64_t stride_h = 1, stride_w = 1, pad_h = 0, pad_w = 0;
-
-  int64_t out_h() const { return (H + 2 * pad_h - kh) / stride_h + 1; }
-  int64_t out_w() const { return (W + 2 * pad_w - kw) / stride_w + 1; }
-  bool is_3x3_s1_p1() const {
-    return kh == 3 && kw == 3 && stride_h == 1 && stride_w == 1 && pad_h == 1 && pad_w == 1;
-  }
-};
+// The convolution's shape: common/layer_shapes.h (the engine's and the CPU kernels' too).
+using melgrad::Conv2dShape;
 
 enum class ConvAlgo : int {
   automatic,      // by shape: first_layer for C == 1 (O <= 32), 3x3 when it applies, else general
@@ -102,10 +94,6 @@ void conv2d_backward_data(const Conv2dBackwardDataParams& p, Stream stream = nul
 void conv2d_backward_filter(const Conv2dBackwardFilterParams& p, Stream stream = nullptr);
 // Scratch bytes conv2d_backward_filter needs for p (its implementation and split).
 std::size_t conv2d_backward_filter_workspace_bytes(const Conv2dBackwardFilterParams& p);
-
-void conv2d_forward_reference(const Conv2dForwardParams& p);
-void conv2d_backward_data_reference(const Conv2dBackwardDataParams& p);
-void conv2d_backward_filter_reference(const Conv2dBackwardFilterParams& p);
 
 // What DnnImpl::automatic resolves to for convolutions (MELGRAD_CONV, read once).
 DnnImpl default_conv_impl();

@@ -289,7 +289,7 @@ namespace {
 struct PoolDescs {
   TensorDesc x, y;
   PoolDesc pool;
-  explicit PoolDescs(const MaxPool2dShape& s) {
+  explicit PoolDescs(const Pool2dShape& s) {
     set_nchw(x, s.N, s.C, s.H, s.W);
     set_nchw(y, s.N, s.C, s.out_h(), s.out_w());
     MG_CUDNN_CHECK(cudnnSetPooling2dDescriptor(

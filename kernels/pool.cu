@@ -1,5 +1,5 @@
 // Max pooling (kernels/pool.h): x [N, C, H, W] -> y, argmax [N, C, Ho, Wo], and the
-// backward dx [N, C, H, W] from dy and argmax, with their CPU references.
+// backward dx [N, C, H, W] from dy and argmax (CPU references: kernels/cnn_reference.h).
 //   max_pool_forward:  one thread per output element (grid-stride), the window clipped to
 //                      the input, scanned row-major with (v > m || isnan(v)), PyTorch's
 //                      rule (the last NaN wins): engine/cpu/pool.cpp's, bit for bit.
@@ -27,7 +27,7 @@ struct PoolArgs {
   int H, W, Ho, Wo, kh, kw, sh, sw, ph, pw;
 };
 
-PoolArgs pool_args(const MaxPool2dShape& s) {
+PoolArgs pool_args(const Pool2dShape& s) {
   return {static_cast<int>(s.H),        static_cast<int>(s.W),        static_cast<int>(s.out_h()),
           static_cast<int>(s.out_w()),  static_cast<int>(s.kh),       static_cast<int>(s.kw),
           static_cast<int>(s.stride_h), static_cast<int>(s.stride_w), static_cast<int>(s.pad_h),
@@ -86,7 +86,7 @@ __global__ void __launch_bounds__(kThreads)
 }
 
 // Returns false when there is nothing to compute.
-bool validate(const char* fn, const MaxPool2dShape& s) {
+bool validate(const char* fn, const Pool2dShape& s) {
   require_non_negative(fn, "shape.N", s.N);
   require_non_negative(fn, "shape.C", s.C);
   if (s.H < 1 || s.W < 1) {
@@ -119,9 +119,9 @@ unsigned grid_for(int64_t total) {
 }
 
 // cuDNN pools with floor-mode output sizes: ceil mode is fine only when it changes nothing.
-bool cudnn_shape_ok(const MaxPool2dShape& s) {
+bool cudnn_shape_ok(const Pool2dShape& s) {
   if (!s.ceil_mode) return true;
-  MaxPool2dShape floor = s;
+  Pool2dShape floor = s;
   floor.ceil_mode = false;
   return floor.out_h() == s.out_h() && floor.out_w() == s.out_w();
 }
@@ -171,46 +171,6 @@ void max_pool2d_backward(const MaxPool2dBackwardParams& p, Stream stream) {
   MG_LAUNCH(max_pool_backward, grid_for(total), kThreads, 0, stream)
   (p.dy, p.argmax, p.dx, total, pool_args(p.shape));
   MG_CHECK_LAUNCH(fn);
-}
-
-// ---- CPU references: engine/cpu/pool.cpp's generic loops ----
-
-void max_pool2d_forward_reference(const MaxPool2dForwardParams& p) {
-  const MaxPool2dShape& s = p.shape;
-  const int64_t Ho = s.out_h(), Wo = s.out_w();
-  for (int64_t plane = 0; plane < s.N * s.C; ++plane) {
-    const float* x = p.x + plane * s.H * s.W;
-    for (int64_t oh = 0; oh < Ho; ++oh) {
-      for (int64_t ow = 0; ow < Wo; ++ow) {
-        const int64_t h0 = std::max<int64_t>(oh * s.stride_h - s.pad_h, 0);
-        const int64_t h1 = std::min<int64_t>(oh * s.stride_h - s.pad_h + s.kh, s.H);
-        const int64_t w0 = std::max<int64_t>(ow * s.stride_w - s.pad_w, 0);
-        const int64_t w1 = std::min<int64_t>(ow * s.stride_w - s.pad_w + s.kw, s.W);
-        float m = -INFINITY;
-        int64_t best = h0 * s.W + w0;
-        for (int64_t h = h0; h < h1; ++h) {
-          for (int64_t w = w0; w < w1; ++w) {
-            const float v = x[h * s.W + w];
-            if (v > m || std::isnan(v)) m = v, best = h * s.W + w;
-          }
-        }
-        const int64_t o = (plane * Ho + oh) * Wo + ow;
-        p.y[o] = m;
-        if (p.argmax != nullptr) p.argmax[o] = best;
-      }
-    }
-  }
-}
-
-void max_pool2d_backward_reference(const MaxPool2dBackwardParams& p) {
-  const MaxPool2dShape& s = p.shape;
-  const int64_t in_hw = s.H * s.W, out_hw = s.out_h() * s.out_w();
-  for (int64_t plane = 0; plane < s.N * s.C; ++plane) {
-    float* dx = p.dx + plane * in_hw;
-    std::fill(dx, dx + in_hw, 0.0f);
-    for (int64_t k = 0; k < out_hw; ++k)
-      dx[p.argmax[plane * out_hw + k]] += p.dy[plane * out_hw + k];
-  }
 }
 
 }  // namespace melgrad::kernels

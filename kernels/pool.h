@@ -14,37 +14,25 @@
 // or cudnn. cuDNN gives no indices (forward with argmax != nullptr, or a backward given
 // only argmax, runs melgrad) and no ceil mode (unless it changes nothing); its backward
 // recomputes the maxima from x and y, and on ties may route the gradient differently.
-// Launchers validate (std::invalid_argument); *_reference are plain loops on host memory.
+// Launchers validate (std::invalid_argument); the CPU references: kernels/cnn_reference.h.
 #pragma once
 
 #include <cstdint>
 
+#include "common/layer_shapes.h"
 #include "kernels/cudnn.h"
 #include "kernels/runtime.h"
 
 namespace melgrad::kernels {
 
-struct MaxPool2dShape {
-  int64_t N = 0, C = 0, H = 0, W = 0;
-  int64_t kh = 1, kw = 1, stride_h = 1, stride_w = 1, pad_h = 0, pad_w = 0;
-  bool ceil_mode = false;
-
-  int64_t out_h() const { return pooled_size(H, kh, stride_h, pad_h, ceil_mode); }
-  int64_t out_w() const { return pooled_size(W, kw, stride_w, pad_w, ceil_mode); }
-  // PyTorch's pooling_output_shape without dilation.
-  static int64_t pooled_size(int64_t in, int64_t k, int64_t s, int64_t p, bool ceil_mode) {
-    const int64_t num = in + 2 * p - k + (ceil_mode ? s - 1 : 0);
-    int64_t out = (num >= 0 ? num / s : -((-num + s - 1) / s)) + 1;
-    if (ceil_mode && (out - 1) * s >= in + p) --out;
-    return out;
-  }
-};
+// The pooling's shape: common/layer_shapes.h (the engine's and the CPU kernels' too).
+using melgrad::Pool2dShape;
 
 struct MaxPool2dForwardParams {
   const float* x = nullptr;
   float* y = nullptr;
   int64_t* argmax = nullptr;  // required by melgrad; must be null for cudnn
-  MaxPool2dShape shape;
+  Pool2dShape shape;
   DnnImpl impl = DnnImpl::automatic;
 };
 
@@ -54,14 +42,12 @@ struct MaxPool2dBackwardParams {
   const float* x = nullptr;         // cudnn: the forward's input and output
   const float* y = nullptr;
   float* dx = nullptr;  // [N, C, H, W], overwritten
-  MaxPool2dShape shape;
+  Pool2dShape shape;
   DnnImpl impl = DnnImpl::automatic;
 };
 
 void max_pool2d_forward(const MaxPool2dForwardParams& p, Stream stream = nullptr);
 void max_pool2d_backward(const MaxPool2dBackwardParams& p, Stream stream = nullptr);
-void max_pool2d_forward_reference(const MaxPool2dForwardParams& p);
-void max_pool2d_backward_reference(const MaxPool2dBackwardParams& p);
 
 // What DnnImpl::automatic resolves to for pooling (MELGRAD_POOL, read once).
 DnnImpl default_pool_impl();

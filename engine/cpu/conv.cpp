@@ -12,11 +12,17 @@
 #include <cstring>
 #include <vector>
 
+#include "engine/cpu/parallel.h"
+
 namespace melgrad::cpu {
 
 namespace {
 
-using G = Conv2dGeometry;
+// The shape with its output size computed once (the loops below read it often).
+struct G : Conv2dShape {
+  int64_t Ho, Wo;
+  explicit G(const Conv2dShape& s) : Conv2dShape(s), Ho(s.out_h()), Wo(s.out_w()) {}
+};
 template <class T>
 using RowMat = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 template <class T>
@@ -84,7 +90,8 @@ std::vector<Panel> plan_panels(const G& g, size_t elem, int64_t n_begin, int64_t
   if (P >= want || identity_columns(g)) {  // blocks of rows inside each image
     const int64_t rows = std::clamp<int64_t>((want + g.Wo - 1) / g.Wo, 1, g.Ho);
     for (int64_t n = n_begin; n < n_end; ++n)
-      for (int64_t oh0 = 0; oh0 < g.Ho; oh0 += rows) panels.push_back({n, 1, oh0, std::min(g.Ho, oh0 + rows)});
+      for (int64_t oh0 = 0; oh0 < g.Ho; oh0 += rows)
+        panels.push_back({n, 1, oh0, std::min(g.Ho, oh0 + rows)});
     return panels;
   }
   // Groups of whole images, balanced: ceil(count / per) groups of nearly equal size.
@@ -240,7 +247,8 @@ void forward_gemm(const T* x, const T* w, const T* b, T* y, const G& g, bool rel
 template <class T>
 ConstMat<T> panel_grad(const T* gy, T* buf, const Panel& p, const G& g) {
   const int64_t P = g.Ho * g.Wo, cols = p.columns(g);
-  if (p.images == 1) return ConstMat<T>(gy + p.n0 * g.O * P + p.oh0 * g.Wo, g.O, cols, Eigen::OuterStride<>(P));
+  if (p.images == 1)
+    return ConstMat<T>(gy + p.n0 * g.O * P + p.oh0 * g.Wo, g.O, cols, Eigen::OuterStride<>(P));
   Mat<T> m(buf, g.O, cols, Eigen::OuterStride<>(cols));
   for (int64_t j = 0; j < p.images; ++j)
     image_block(m, j, P) = ConstMat<T>(gy + (p.n0 + j) * g.O * P, g.O, P, Eigen::OuterStride<>(P));
@@ -258,7 +266,8 @@ void backward_input_gemm(const T* gy, const T* w, T* gx, const G& g) {
     if (identity_columns(g)) {  // gx_n [C, HW] = W^T gy_n
       for (int64_t n = nb; n < ne; ++n) {
         Mat<T> gxm(gx + n * plane, g.C, P, Eigen::OuterStride<>(P));
-        gxm.noalias() = wm.transpose() * ConstMat<T>(gy + n * g.O * P, g.O, P, Eigen::OuterStride<>(P));
+        gxm.noalias() =
+            wm.transpose() * ConstMat<T>(gy + n * g.O * P, g.O, P, Eigen::OuterStride<>(P));
       }
     } else {
       std::fill(gx + nb * plane, gx + ne * plane, T(0));
@@ -416,12 +425,30 @@ T* mut_ptr_or_null(const Tensor& t) {
   return t.defined() ? t.data<T>() : nullptr;
 }
 
+// gy * (relu_y > 0) when relu_y is defined (conv2d_relu's backward), else gy itself: the
+// product with the 0/1 step mask, as relu's backward computes it (ops/elementwise.cpp), in
+// a tensor of the CPU allocator's alignment (Eigen's sums over its rows then run as they
+// would over any other gradient tensor).
+Tensor relu_masked(const Tensor& gy, const Tensor& relu_y) {
+  if (!relu_y.defined()) return gy;
+  Tensor out = Tensor::empty(gy.shape(), gy.dtype(), gy.device());
+  dispatch_floating(gy.dtype(), "conv2d_relu backward", [&]<class T>() {
+    const T *g = gy.data<T>(), *y = relu_y.data<T>();
+    T* o = out.data<T>();
+    parallel_range(gy.numel(), [&](int64_t begin, int64_t end) {
+      for (int64_t i = begin; i < end; ++i) o[i] = g[i] * (y[i] > T(0) ? T(1) : T(0));
+    });
+  });
+  return out;
+}
+
 }  // namespace
 
 // ---- public kernels ----------------------------------------------------------------------
 
 void conv2d_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& y,
-                    const Conv2dGeometry& g, bool relu) {
+                    const Conv2dShape& shape, bool relu) {
+  const G g(shape);
   dispatch_floating(x.dtype(), "conv2d_forward", [&]<class T>() {
     if (g.C == 1)
       forward_direct_c1(x.data<T>(), weight.data<T>(), ptr_or_null<T>(bias), y.data<T>(), g, relu);
@@ -430,87 +457,28 @@ void conv2d_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, c
   });
 }
 
-void conv2d_backward_input(const Tensor& gy, const Tensor& weight, const Tensor& gx,
-                           const Conv2dGeometry& g) {
-  dispatch_floating(gy.dtype(), "conv2d_backward_input", [&]<class T>() {
-    backward_input_gemm(gy.data<T>(), weight.data<T>(), gx.data<T>(), g);
+void conv2d_backward_input(const Tensor& gy, const Tensor& relu_y, const Tensor& weight,
+                           const Tensor& gx, const Conv2dShape& shape) {
+  const G g(shape);
+  const Tensor dy = relu_masked(gy, relu_y);
+  dispatch_floating(dy.dtype(), "conv2d_backward_input", [&]<class T>() {
+    backward_input_gemm(dy.data<T>(), weight.data<T>(), gx.data<T>(), g);
   });
 }
 
-void conv2d_backward_weight(const Tensor& gy, const Tensor& x, const Tensor& gw,
-                            const Tensor& gb, const Conv2dGeometry& g) {
+void conv2d_backward_weight(const Tensor& gy, const Tensor& relu_y, const Tensor& x,
+                            const Tensor& gw, const Tensor& gb, const Conv2dShape& shape) {
   if (!gw.defined() && !gb.defined()) return;
-  dispatch_floating(gy.dtype(), "conv2d_backward_weight", [&]<class T>() {
+  const G g(shape);
+  const Tensor dy = relu_masked(gy, relu_y);
+  dispatch_floating(dy.dtype(), "conv2d_backward_weight", [&]<class T>() {
     if (g.C == 1)
-      backward_weight_direct_c1(gy.data<T>(), ptr_or_null<T>(x), mut_ptr_or_null<T>(gw),
+      backward_weight_direct_c1(dy.data<T>(), ptr_or_null<T>(x), mut_ptr_or_null<T>(gw),
                                 mut_ptr_or_null<T>(gb), g);
     else
-      backward_weight_gemm(gy.data<T>(), ptr_or_null<T>(x), mut_ptr_or_null<T>(gw),
+      backward_weight_gemm(dy.data<T>(), ptr_or_null<T>(x), mut_ptr_or_null<T>(gw),
                            mut_ptr_or_null<T>(gb), g);
   });
 }
-
-// ---- references --------------------------------------------------------------------------
-
-template <class T>
-void conv2d_forward_reference(const T* x, const T* w, const T* b, T* y, const G& g) {
-  for (int64_t n = 0; n < g.N; ++n)
-    for (int64_t o = 0; o < g.O; ++o)
-      for (int64_t oh = 0; oh < g.Ho; ++oh)
-        for (int64_t ow = 0; ow < g.Wo; ++ow) {
-          double s = b ? b[o] : 0.0;
-          for (int64_t c = 0; c < g.C; ++c)
-            for (int64_t i = 0; i < g.kh; ++i)
-              for (int64_t j = 0; j < g.kw; ++j) {
-                const int64_t ih = oh * g.stride_h - g.pad_h + i;
-                const int64_t iw = ow * g.stride_w - g.pad_w + j;
-                if (ih < 0 || ih >= g.H || iw < 0 || iw >= g.W) continue;
-                s += double(x[((n * g.C + c) * g.H + ih) * g.W + iw]) *
-                     double(w[((o * g.C + c) * g.kh + i) * g.kw + j]);
-              }
-          y[((n * g.O + o) * g.Ho + oh) * g.Wo + ow] = static_cast<T>(s);
-        }
-}
-
-template <class T>
-void conv2d_backward_reference(const T* x, const T* w, const T* gy, T* gx, T* gw, T* gb,
-                               const G& g) {
-  std::vector<double> dx(g.N * g.C * g.H * g.W, 0.0), dw(g.O * g.C * g.kh * g.kw, 0.0),
-      db(g.O, 0.0);
-  for (int64_t n = 0; n < g.N; ++n)
-    for (int64_t o = 0; o < g.O; ++o)
-      for (int64_t oh = 0; oh < g.Ho; ++oh)
-        for (int64_t ow = 0; ow < g.Wo; ++ow) {
-          const double d = gy[((n * g.O + o) * g.Ho + oh) * g.Wo + ow];
-          db[o] += d;
-          for (int64_t c = 0; c < g.C; ++c)
-            for (int64_t i = 0; i < g.kh; ++i)
-              for (int64_t j = 0; j < g.kw; ++j) {
-                const int64_t ih = oh * g.stride_h - g.pad_h + i;
-                const int64_t iw = ow * g.stride_w - g.pad_w + j;
-                if (ih < 0 || ih >= g.H || iw < 0 || iw >= g.W) continue;
-                const int64_t xi = ((n * g.C + c) * g.H + ih) * g.W + iw;
-                const int64_t wi = ((o * g.C + c) * g.kh + i) * g.kw + j;
-                dx[xi] += d * w[wi];
-                dw[wi] += d * x[xi];
-              }
-        }
-  auto store = [](const std::vector<double>& v, T* out) {
-    if (out)
-      for (size_t i = 0; i < v.size(); ++i) out[i] = static_cast<T>(v[i]);
-  };
-  store(dx, gx);
-  store(dw, gw);
-  store(db, gb);
-}
-
-template void conv2d_forward_reference<float>(const float*, const float*, const float*, float*,
-                                              const G&);
-template void conv2d_forward_reference<double>(const double*, const double*, const double*,
-                                               double*, const G&);
-template void conv2d_backward_reference<float>(const float*, const float*, const float*, float*,
-                                               float*, float*, const G&);
-template void conv2d_backward_reference<double>(const double*, const double*, const double*,
-                                                double*, double*, double*, const G&);
 
 }  // namespace melgrad::cpu

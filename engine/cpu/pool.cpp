@@ -14,7 +14,11 @@ namespace melgrad::cpu {
 
 namespace {
 
-using G = Pool2dGeometry;
+// The shape with its output size computed once (the loops below read it often).
+struct G : Pool2dShape {
+  int64_t Ho, Wo;
+  explicit G(const Pool2dShape& s) : Pool2dShape(s), Ho(s.out_h()), Wo(s.out_w()) {}
+};
 
 // Below 64K values the kernel runs on the calling thread: a fork/join (a few µs on idle
 // cores) would cost more than it saves. 1M before 2026-12-06, tuned on shared cores where a
@@ -38,10 +42,12 @@ inline void pool2x2_avx2(const float* r0, const float* r1, int64_t ow, int64_t t
   auto split = [](const float* r, __m256& even, __m256& odd) {
     const __m256 lo = _mm256_loadu_ps(r), hi = _mm256_loadu_ps(r + 8);
     // shuffle_ps works per 128-bit lane: fix the order of the 64-bit pairs afterwards.
-    even = _mm256_castpd_ps(_mm256_permute4x64_pd(
-        _mm256_castps_pd(_mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(2, 0, 2, 0))), _MM_SHUFFLE(3, 1, 2, 0)));
-    odd = _mm256_castpd_ps(_mm256_permute4x64_pd(
-        _mm256_castps_pd(_mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(3, 1, 3, 1))), _MM_SHUFFLE(3, 1, 2, 0)));
+    even = _mm256_castpd_ps(
+        _mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(2, 0, 2, 0))),
+                              _MM_SHUFFLE(3, 1, 2, 0)));
+    odd = _mm256_castpd_ps(
+        _mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(3, 1, 3, 1))),
+                              _MM_SHUFFLE(3, 1, 2, 0)));
   };
   __m256 a, b, d, e;
   split(r0 + 2 * ow, a, b);
@@ -49,10 +55,12 @@ inline void pool2x2_avx2(const float* r0, const float* r1, int64_t ow, int64_t t
   __m256 m = a;
   __m256i k = _mm256_setzero_si256();  // offset of the winner inside the window
   auto take = [&](__m256 v, int64_t offset) {
-    const __m256 t = _mm256_or_ps(_mm256_cmp_ps(v, m, _CMP_GT_OQ), _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
+    const __m256 t =
+        _mm256_or_ps(_mm256_cmp_ps(v, m, _CMP_GT_OQ), _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
     m = _mm256_blendv_ps(m, v, t);
-    k = _mm256_castps_si256(_mm256_blendv_ps(
-        _mm256_castsi256_ps(k), _mm256_castsi256_ps(_mm256_set1_epi32(static_cast<int>(offset))), t));
+    k = _mm256_castps_si256(
+        _mm256_blendv_ps(_mm256_castsi256_ps(k),
+                         _mm256_castsi256_ps(_mm256_set1_epi32(static_cast<int>(offset))), t));
   };
   take(b, 1);
   take(d, W);
@@ -65,8 +73,9 @@ inline void pool2x2_avx2(const float* r0, const float* r1, int64_t ow, int64_t t
   const __m256i base = _mm256_set1_epi64x(top);
   _mm256_storeu_si256(reinterpret_cast<__m256i*>(idx + ow),
                       _mm256_add_epi64(base, _mm256_cvtepi32_epi64(_mm256_castsi256_si128(rel))));
-  _mm256_storeu_si256(reinterpret_cast<__m256i*>(idx + ow + 4),
-                      _mm256_add_epi64(base, _mm256_cvtepi32_epi64(_mm256_extracti128_si256(rel, 1))));
+  _mm256_storeu_si256(
+      reinterpret_cast<__m256i*>(idx + ow + 4),
+      _mm256_add_epi64(base, _mm256_cvtepi32_epi64(_mm256_extracti128_si256(rel, 1))));
 }
 #endif
 
@@ -149,19 +158,23 @@ void scatter_tiles(const T* src, const int64_t* idx, T* dst, const G& g) {
 
 }  // namespace
 
-void max_pool2d_forward(const Tensor& x, const Tensor& y, const Tensor& argmax, const G& g) {
+void max_pool2d_forward(const Tensor& x, const Tensor& y, const Tensor& argmax,
+                        const Pool2dShape& shape) {
+  const G g(shape);
   dispatch_floating(x.dtype(), "max_pool2d_forward", [&]<class T>() {
     const T* px = x.data<T>();
     T* py = y.data<T>();
     int64_t* pi = argmax.data<int64_t>();
     const int64_t in_plane = g.H * g.W, out_plane = g.Ho * g.Wo;
-#pragma omp parallel for schedule(static) if (g.planes * in_plane >= kParallelValues)
-    for (int64_t p = 0; p < g.planes; ++p)
+#pragma omp parallel for schedule(static) if (g.planes() * in_plane >= kParallelValues)
+    for (int64_t p = 0; p < g.planes(); ++p)
       pool_plane(px + p * in_plane, py + p * out_plane, pi + p * out_plane, g);
   });
 }
 
-void max_pool2d_backward(const Tensor& gy, const Tensor& argmax, const Tensor& gx, const G& g) {
+void max_pool2d_backward(const Tensor& gy, const Tensor& argmax, const Tensor& gx,
+                         const Pool2dShape& shape) {
+  const G g(shape);
   // Windows that neither overlap nor leave gaps between them (stride = kernel, no padding):
   // each input element lies in at most one window, so one pass writes every element of
   // gx once (the gradient at the argmax, zero elsewhere, zero for rows and columns that
@@ -173,8 +186,8 @@ void max_pool2d_backward(const Tensor& gy, const Tensor& argmax, const Tensor& g
     const int64_t* pi = argmax.data<int64_t>();
     T* px = gx.data<T>();
     const int64_t in_plane = g.H * g.W, out_plane = g.Ho * g.Wo;
-#pragma omp parallel for schedule(static) if (g.planes * in_plane >= kParallelValues)
-    for (int64_t p = 0; p < g.planes; ++p) {
+#pragma omp parallel for schedule(static) if (g.planes() * in_plane >= kParallelValues)
+    for (int64_t p = 0; p < g.planes(); ++p) {
       T* dst = px + p * in_plane;
       const T* src = pg + p * out_plane;
       const int64_t* idx = pi + p * out_plane;
@@ -210,27 +223,5 @@ void max_pool2d_backward(const Tensor& gy, const Tensor& argmax, const Tensor& g
     }
   });
 }
-
-template <class T>
-void max_pool2d_forward_reference(const T* x, T* y, int64_t* argmax, const G& g) {
-  for (int64_t p = 0; p < g.planes; ++p)
-    for (int64_t oh = 0; oh < g.Ho; ++oh)
-      for (int64_t ow = 0; ow < g.Wo; ++ow) {
-        T m = 0;
-        int64_t best = -1;
-        for (int64_t i = 0; i < g.kh; ++i)
-          for (int64_t j = 0; j < g.kw; ++j) {
-            const int64_t h = oh * g.stride_h - g.pad_h + i, w = ow * g.stride_w - g.pad_w + j;
-            if (h < 0 || h >= g.H || w < 0 || w >= g.W) continue;
-            const T v = x[(p * g.H + h) * g.W + w];
-            if (best < 0 || v > m) m = v, best = h * g.W + w;
-          }
-        y[(p * g.Ho + oh) * g.Wo + ow] = m;
-        argmax[(p * g.Ho + oh) * g.Wo + ow] = best;
-      }
-}
-
-template void max_pool2d_forward_reference<float>(const float*, float*, int64_t*, const G&);
-template void max_pool2d_forward_reference<double>(const double*, double*, int64_t*, const G&);
 
 }  // namespace melgrad::cpu

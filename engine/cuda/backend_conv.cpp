@@ -1,10 +1,10 @@
-// CudaBackend: the conv2d layer hooks on kernels/conv.h (implicit-GEMM kernels, the direct
+// CudaBackend: the conv2d layer kernels on kernels/conv.h (implicit-GEMM kernels, the direct
 // first-layer kernels, or cuDNN where MELGRAD_CONV / the build choose it):
 //   x [N, C, H, W], weight [O, C, kh, kw], bias [O] (optional) -> y [N, O, Ho, Wo]
-// All operands arrive contiguous float32 from engine/ops/conv.cpp. conv2d_relu turns the
-// kernels' fused ReLU epilogue on (relu), and its backward passes hand the kernels the
-// forward's output (relu_y), which masks dy as they read it: no separate ReLU pass either
-// way. The backward-filter pass's split-K partial sums go to a workspace from the caching
+// All operands arrive contiguous from engine/ops/conv.cpp, float32 (another dtype:
+// unsupported()). conv2d_relu turns the kernels' fused ReLU epilogue on (relu), and its
+// backward passes hand the kernels the forward's output (relu_y), which masks dy as they
+// read it: no separate ReLU pass either way. The backward-filter pass's split-K partial sums go to a workspace from the caching
 // allocator. Each call passes the determinism setting (engine/determinism.h), which decides
 // cuDNN's algorithms.
 #include "engine/cuda/cuda_backend.h"
@@ -23,21 +23,16 @@ Tensor workspace(std::size_t bytes) {
 
 namespace {
 
-// x_shape: the input's [N, C, H, W]; w_shape: the weight's [O, C, kh, kw].
-kernels::Conv2dShape conv_shape(const Shape& x_shape, const Shape& w_shape,
-                                const Conv2dOptions& opt) {
-  kernels::Conv2dShape s;
-  s.N = x_shape[0], s.C = x_shape[1], s.H = x_shape[2], s.W = x_shape[3];
-  s.O = w_shape[0], s.kh = w_shape[2], s.kw = w_shape[3];
-  s.stride_h = opt.stride[0], s.stride_w = opt.stride[1];
-  s.pad_h = opt.padding[0], s.pad_w = opt.padding[1];
-  return s;
+// The kernels compute in float32: another dtype is an op this backend has no kernel for.
+void require_f32_op(const Backend& backend, bool relu, const Tensor& t) {
+  if (t.dtype() != DType::f32) unsupported(backend, relu ? "conv2d_relu" : "conv2d", t.dtype());
 }
 
 }  // namespace
 
-bool CudaBackend::conv2d_forward(const Tensor& x, const Tensor& weight, const Tensor& bias,
-                                 const Tensor& y, const Conv2dOptions& opt, bool relu) {
+void CudaBackend::conv2d_forward(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                                 const Tensor& y, const Conv2dShape& shape, bool relu) {
+  require_f32_op(*this, relu, x);
   require_f32("conv2d", {&x, &weight, &y});
   if (bias.defined()) require_f32("conv2d", {&bias});
   kernels::Conv2dForwardParams p;
@@ -45,16 +40,16 @@ bool CudaBackend::conv2d_forward(const Tensor& x, const Tensor& weight, const Te
   p.weight = f32_ptr(weight);
   p.bias = f32_ptr(bias);
   p.y = f32_ptr(y);
-  p.shape = conv_shape(x.shape(), weight.shape(), opt);
+  p.shape = shape;
   p.relu = relu;
   p.deterministic = deterministic_algorithms();
   kernels::conv2d_forward(p, stream());
-  return true;
 }
 
-bool CudaBackend::conv2d_backward_input(const Tensor& gy, const Tensor& relu_y,
+void CudaBackend::conv2d_backward_input(const Tensor& gy, const Tensor& relu_y,
                                         const Tensor& weight, const Tensor& gx,
-                                        const Conv2dOptions& opt) {
+                                        const Conv2dShape& shape) {
+  require_f32_op(*this, relu_y.defined(), gy);
   require_f32("conv2d backward", {&gy, &weight, &gx});
   if (relu_y.defined()) require_f32("conv2d backward", {&relu_y});
   kernels::Conv2dBackwardDataParams p;
@@ -62,15 +57,15 @@ bool CudaBackend::conv2d_backward_input(const Tensor& gy, const Tensor& relu_y,
   p.relu_y = f32_ptr(relu_y);
   p.weight = f32_ptr(weight);
   p.dx = f32_ptr(gx);
-  p.shape = conv_shape(gx.shape(), weight.shape(), opt);
+  p.shape = shape;
   p.deterministic = deterministic_algorithms();
   kernels::conv2d_backward_data(p, stream());
-  return true;
 }
 
-bool CudaBackend::conv2d_backward_weight(const Tensor& gy, const Tensor& relu_y, const Tensor& x,
-                                         const Shape& weight_shape, const Tensor& gw,
-                                         const Tensor& gb, const Conv2dOptions& opt) {
+void CudaBackend::conv2d_backward_weight(const Tensor& gy, const Tensor& relu_y, const Tensor& x,
+                                         const Tensor& gw, const Tensor& gb,
+                                         const Conv2dShape& shape) {
+  require_f32_op(*this, relu_y.defined(), gy);
   require_f32("conv2d backward", {&gy, &x});
   if (relu_y.defined()) require_f32("conv2d backward", {&relu_y});
   if (gw.defined()) require_f32("conv2d backward", {&gw});
@@ -81,14 +76,13 @@ bool CudaBackend::conv2d_backward_weight(const Tensor& gy, const Tensor& relu_y,
   p.relu_y = f32_ptr(relu_y);
   p.dweight = f32_ptr(gw);
   p.dbias = f32_ptr(gb);
-  p.shape = conv_shape(x.shape(), weight_shape, opt);
+  p.shape = shape;
   p.deterministic = deterministic_algorithms();
   const Tensor scratch = workspace(kernels::conv2d_backward_filter_workspace_bytes(p));
   p.workspace = f32_ptr(scratch);
   p.workspace_bytes =
       scratch.defined() ? static_cast<std::size_t>(scratch.numel()) * sizeof(float) : 0;
   kernels::conv2d_backward_filter(p, stream());
-  return true;
 }
 
 }  // namespace melgrad::cuda

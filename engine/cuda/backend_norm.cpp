@@ -1,4 +1,4 @@
-// CudaBackend: the batch_norm layer hooks on kernels/batchnorm.h (melgrad's Welford kernels,
+// CudaBackend: the batch_norm layer kernels on kernels/batchnorm.h (melgrad's Welford kernels,
 // or cuDNN where MELGRAD_BATCHNORM / the build choose it and it can do the call):
 //   x [N, C, ...] viewed as [N, C, S]; weight, bias, running stats, saved stats [C].
 // The forward computes the statistics (or takes the running ones), updates the running
@@ -30,7 +30,8 @@ std::size_t bytes_of(const Tensor& scratch) {
 
 }  // namespace
 
-bool CudaBackend::batch_norm_forward(const BatchNormTensors& bn) {
+void CudaBackend::batch_norm_forward(const BatchNormTensors& bn) {
+  if (bn.x.dtype() != DType::f32) unsupported(*this, "batch_norm", bn.x.dtype());
   require_f32("batch_norm", {&bn.x, &bn.y, &bn.save_mean, &bn.save_invstd});
   require_f32_if_defined("batch_norm", {&bn.weight, &bn.bias, &bn.running_mean, &bn.running_var});
   kernels::BatchNormForwardParams p;
@@ -50,12 +51,12 @@ bool CudaBackend::batch_norm_forward(const BatchNormTensors& bn) {
   p.workspace = f32_ptr(scratch);
   p.workspace_bytes = bytes_of(scratch);
   kernels::batch_norm_forward(p, stream());
-  return true;
 }
 
-bool CudaBackend::batch_norm_backward(const Tensor& gy, const BatchNormTensors& forward,
+void CudaBackend::batch_norm_backward(const Tensor& gy, const BatchNormTensors& forward,
                                       bool batch_stats, const Tensor& gx, const Tensor& gw,
                                       const Tensor& gb) {
+  if (gy.dtype() != DType::f32) unsupported(*this, "batch_norm", gy.dtype());
   require_f32("batch_norm backward", {&gy, &forward.x, &forward.save_mean, &forward.save_invstd});
   require_f32_if_defined("batch_norm backward", {&forward.weight, &gx, &gw, &gb});
   kernels::BatchNormBackwardParams p;
@@ -74,7 +75,6 @@ bool CudaBackend::batch_norm_backward(const Tensor& gy, const BatchNormTensors& 
   p.workspace = f32_ptr(scratch);
   p.workspace_bytes = bytes_of(scratch);
   kernels::batch_norm_backward(p, stream());
-  return true;
 }
 
 }  // namespace melgrad::cuda

@@ -47,19 +47,19 @@ class CudaBackend final : public Backend {
                        const AdamStepArgs& args) override;
   bool check_range(const Tensor& values, int64_t lo, int64_t hi, RangeCheck kind) override;
 
-  bool conv2d_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& y,
-                      const Conv2dOptions& opt, bool relu) override;
-  bool conv2d_backward_input(const Tensor& gy, const Tensor& relu_y, const Tensor& weight,
-                             const Tensor& gx, const Conv2dOptions& opt) override;
-  bool conv2d_backward_weight(const Tensor& gy, const Tensor& relu_y, const Tensor& x,
-                              const Shape& weight_shape, const Tensor& gw, const Tensor& gb,
-                              const Conv2dOptions& opt) override;
-  bool max_pool2d_forward(const Tensor& x, const Tensor& y, const Tensor& argmax,
-                          const Pool2dOptions& opt) override;
-  bool max_pool2d_backward(const Tensor& gy, const Tensor& argmax, const Tensor& gx,
-                           const Pool2dOptions& opt) override;
-  bool batch_norm_forward(const BatchNormTensors& bn) override;
-  bool batch_norm_backward(const Tensor& gy, const BatchNormTensors& forward, bool batch_stats,
+  void conv2d_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& y,
+                      const Conv2dShape& shape, bool relu) override;
+  void conv2d_backward_input(const Tensor& gy, const Tensor& relu_y, const Tensor& weight,
+                             const Tensor& gx, const Conv2dShape& shape) override;
+  void conv2d_backward_weight(const Tensor& gy, const Tensor& relu_y, const Tensor& x,
+                              const Tensor& gw, const Tensor& gb,
+                              const Conv2dShape& shape) override;
+  void max_pool2d_forward(const Tensor& x, const Tensor& y, const Tensor& argmax,
+                          const Pool2dShape& shape) override;
+  void max_pool2d_backward(const Tensor& gy, const Tensor& argmax, const Tensor& gx,
+                           const Pool2dShape& shape) override;
+  void batch_norm_forward(const BatchNormTensors& bn) override;
+  void batch_norm_backward(const Tensor& gy, const BatchNormTensors& forward, bool batch_stats,
                            const Tensor& gx, const Tensor& gw, const Tensor& gb) override;
   bool lstm_forward(const LstmLayerTensors& layer) override;
   bool lstm_backward(const LstmLayerTensors& layer, const LstmLayerGradients& grads) override;

@@ -14,11 +14,10 @@ namespace melgrad::nn {
 Conv2d::Conv2d(int64_t in_channels, int64_t out_channels, int64_t kernel_size, Generator& gen,
                int64_t stride, int64_t padding, bool with_bias) {
   if (in_channels <= 0 || out_channels <= 0 || kernel_size <= 0 || stride <= 0 || padding < 0)
-    throw std::invalid_argument("Conv2d: channels " + std::to_string(in_channels) + " -> " +
-                                std::to_string(out_channels) + ", kernel " +
-                                std::to_string(kernel_size) + " and stride " +
-                                std::to_string(stride) + " must be positive, padding " +
-                                std::to_string(padding) + " >= 0");
+    throw std::invalid_argument(
+        "Conv2d: channels " + std::to_string(in_channels) + " -> " + std::to_string(out_channels) +
+        ", kernel " + std::to_string(kernel_size) + " and stride " + std::to_string(stride) +
+        " must be positive, padding " + std::to_string(padding) + " >= 0");
   options.stride = {stride, stride};
   options.padding = {padding, padding};
   weight = Tensor::empty({out_channels, in_channels, kernel_size, kernel_size});
@@ -69,13 +68,10 @@ Tensor BatchNorm2d::forward(const Tensor& x) {
     throw std::invalid_argument("BatchNorm2d: expected input [N, C, H, W], got " + x.str());
   const bool tracking = running_mean.defined();
   if (tracking && is_training()) {
-    if (num_batches_tracked.device().is_cpu()) {
-      num_batches_tracked.fill_(num_batches_tracked.item() + 1);
-    } else {  // counted on the device, not read back (exact below 2^24 batches)
-      NoGradGuard no_grad;
-      num_batches_tracked.copy_(
-          to_dtype(to_dtype(num_batches_tracked, DType::f32) + 1.0, DType::i64));
-    }
+    // Counted on the tensor's device, not read back (exact below 2^24 batches).
+    NoGradGuard no_grad;
+    num_batches_tracked.copy_(
+        to_dtype(to_dtype(num_batches_tracked, DType::f32) + 1.0, DType::i64));
   }
   if (is_training() && t_batch_norm_training) return t_batch_norm_training(*this, x);
   return batch_norm(x, weight, bias, tracking ? &running_mean : nullptr,

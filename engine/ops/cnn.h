@@ -6,8 +6,9 @@
 //                              Ho = floor_or_ceil((H + 2 ph - kh) / sh) + 1; in ceil mode the
 //                              last window must start inside the input or the left padding
 //   ops/norm.cpp  batch_norm   x [N, C, ...] normalised per channel C
-// Each forward runs a fused CPU kernel (engine/cpu/{conv,pool,norm}.cpp); the backward is
-// one kernel call per gradient.
+// Each op checks its arguments, describes the layer to the kernels with one shape struct
+// (common/layer_shapes.h: Conv2dShape, Pool2dShape) and calls the layer kernels of the
+// input's backend (engine/backend.h): one forward call, one call per gradient.
 #pragma once
 
 #include <array>
@@ -17,6 +18,8 @@
 
 namespace melgrad {
 
+// The user-facing arguments of conv2d (what PyTorch's Conv2d takes besides the tensors);
+// the op turns them, with the tensors' sizes, into the kernels' Conv2dShape.
 struct Conv2dOptions {
   std::array<int64_t, 2> stride{1, 1};
   std::array<int64_t, 2> padding{0, 0};
@@ -28,6 +31,8 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, Conv2dO
 Tensor conv2d_relu(const Tensor& x, const Tensor& weight, const Tensor& bias,
                    Conv2dOptions opt = {});
 
+// The user-facing arguments of max_pool2d (PyTorch's MaxPool2d without dilation); the op
+// resolves the stride and turns them, with the input's sizes, into the kernels' Pool2dShape.
 struct Pool2dOptions {
   std::array<int64_t, 2> kernel{1, 1};
   std::array<int64_t, 2> stride{0, 0};  // 0 = kernel
@@ -46,8 +51,7 @@ Tensor max_pool2d(const Tensor& x, Pool2dOptions opt);
 // running stats, updates them in place like PyTorch:
 //   running = (1 - momentum) * running + momentum * stat, with the unbiased batch variance;
 // normalisation uses the biased variance. In eval with running stats, uses them.
-Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias,
-                  Tensor* running_mean, Tensor* running_var, bool training,
-                  double momentum = 0.1, double eps = 1e-5);
+Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, Tensor* running_mean,
+                  Tensor* running_var, bool training, double momentum = 0.1, double eps = 1e-5);
 
 }  // namespace melgrad

@@ -1,15 +1,14 @@
 // conv2d: x [N, C, H, W], weight [O, C, kh, kw], bias [O] (optional) -> y [N, O, Ho, Wo],
 // Ho = (H + 2 ph - kh) / sh + 1, Wo = (W + 2 pw - kw) / sw + 1 (PyTorch's Conv2d, no
-// dilation or groups). Forward and backward call the fused kernels of the tensors' device
-// (CPU: engine/cpu/conv.cpp; others: Backend::conv2d_*); the backward computes only the
-// gradients that are needed.
+// dilation or groups). Forward and backward call the layer kernels of the tensors' backend
+// (Backend::conv2d_*, engine/backend.h); the backward computes only the gradients that are
+// needed.
 // conv2d_relu: relu(conv2d(...)) as one op, the ReLU applied in the conv kernel's epilogue.
-// Its backward masks the gradient with the output (y > 0), as relu's does, then runs
-// conv2d's: on the CPU as a separate pass, elsewhere inside the backward kernels (relu_y).
+// Its backward hands the kernels the output (relu_y), whose mask (y > 0) they apply to the
+// gradient as they read it, as relu's backward would.
 #include <stdexcept>
 #include <string>
 
-#include "engine/cpu/conv.h"
 #include "engine/ops/cnn.h"
 #include "engine/ops/op_helpers.h"
 
@@ -30,13 +29,8 @@ Tensor dense(const Tensor& t) {
   return contiguous(t).detach();
 }
 
-[[noreturn]] void no_kernel(const char* kernel, const Tensor& t) {
-  throw std::runtime_error(std::string("conv2d: no ") + kernel + " kernel for device " +
-                           t.device().str());
-}
-
-cpu::Conv2dGeometry conv_geometry(const OpInfo& op, const Tensor& x, const Tensor& w,
-                                  const Tensor& b, const Conv2dOptions& opt) {
+Conv2dShape conv_shape(const OpInfo& op, const Tensor& x, const Tensor& w, const Tensor& b,
+                       const Conv2dOptions& opt) {
   check_floating(op, x);
   check_same_dtype(op, x, w);
   if (b.defined()) check_same_dtype(op, x, b);
@@ -52,12 +46,12 @@ cpu::Conv2dGeometry conv_geometry(const OpInfo& op, const Tensor& x, const Tenso
     throw std::invalid_argument("conv2d: bias " + b.str() + " does not match weight " + w.str() +
                                 " (expected [" + std::to_string(w.size(0)) + "])");
   if (opt.stride[0] < 1 || opt.stride[1] < 1 || opt.padding[0] < 0 || opt.padding[1] < 0)
-    throw std::invalid_argument("conv2d: stride " + pair_str(opt.stride) + " must be >= 1 and padding " +
-                                pair_str(opt.padding) + " >= 0");
+    throw std::invalid_argument("conv2d: stride " + pair_str(opt.stride) +
+                                " must be >= 1 and padding " + pair_str(opt.padding) + " >= 0");
   if (x.size(1) < 1 || w.size(0) < 1 || w.size(2) < 1 || w.size(3) < 1)
     throw std::invalid_argument("conv2d: empty channels or kernel in input " + x.str() +
                                 ", weight " + w.str());
-  cpu::Conv2dGeometry g;
+  Conv2dShape g;
   g.N = x.size(0), g.C = x.size(1), g.H = x.size(2), g.W = x.size(3);
   g.O = w.size(0), g.kh = w.size(2), g.kw = w.size(3);
   g.stride_h = opt.stride[0], g.stride_w = opt.stride[1];
@@ -68,46 +62,7 @@ cpu::Conv2dGeometry conv_geometry(const OpInfo& op, const Tensor& x, const Tenso
                                 std::to_string(g.kw) + " is larger than the padded input " +
                                 std::to_string(hp) + "x" + std::to_string(wp) + " (input " +
                                 x.str() + ", padding " + pair_str(opt.padding) + ")");
-  g.Ho = (hp - g.kh) / g.stride_h + 1;
-  g.Wo = (wp - g.kw) / g.stride_w + 1;
   return g;
-}
-
-// The device's kernel: the CPU's own (engine/cpu/conv.cpp) or the backend's layer hook.
-// relu_y (conv2d_relu's output, else undefined) masks gy; the CPU's kernels take gy masked
-// already (relu_mask_cpu).
-void conv_forward_kernel(const Tensor& x, const Tensor& w, const Tensor& b, const Tensor& y,
-                         const cpu::Conv2dGeometry& g, const Conv2dOptions& opt, bool relu) {
-  if (x.device().is_cpu()) return cpu::conv2d_forward(x, w, b, y, g, relu);
-  if (!backend_for(x.device()).conv2d_forward(x, w, b, y, opt, relu)) no_kernel("forward", x);
-}
-
-void conv_backward_input_kernel(const Tensor& gy, const Tensor& relu_y, const Tensor& w,
-                                const Tensor& gx, const cpu::Conv2dGeometry& g,
-                                const Conv2dOptions& opt) {
-  if (gy.device().is_cpu()) return cpu::conv2d_backward_input(gy, w, gx, g);
-  if (!backend_for(gy.device()).conv2d_backward_input(gy, relu_y, w, gx, opt))
-    no_kernel("backward-input", gy);
-}
-
-void conv_backward_weight_kernel(const Tensor& gy, const Tensor& relu_y, const Tensor& x,
-                                 const Tensor& gw, const Tensor& gb, const cpu::Conv2dGeometry& g,
-                                 const Conv2dOptions& opt) {
-  if (gy.device().is_cpu()) return cpu::conv2d_backward_weight(gy, x, gw, gb, g);
-  if (!backend_for(gy.device())
-           .conv2d_backward_weight(gy, relu_y, x, {g.O, g.C, g.kh, g.kw}, gw, gb, opt))
-    no_kernel("backward-weight", gy);
-}
-
-// gy * (y > 0): the ReLU's backward on the CPU, computed as relu's own (ops/elementwise.cpp),
-// so conv2d_relu's gradients equal those of conv2d then relu bit for bit.
-Tensor relu_mask_cpu(const Tensor& gy, const Tensor& y) {
-  Backend& cpu = backend_for(y.device());
-  Tensor mask = Tensor::empty(y.shape(), y.dtype(), y.device());
-  cpu.unary(UnaryOp::step, y, mask, 0.0, 0.0);
-  Tensor out = Tensor::empty(y.shape(), y.dtype(), y.device());
-  cpu.binary(BinaryOp::mul, gy, mask, out);
-  return out;
 }
 
 using ConvFn = Tensor (*)(const Tensor&, const Tensor&, const Tensor&, Conv2dOptions);
@@ -143,31 +98,28 @@ GradCases conv_cases(ConvFn conv, Generator& g) {
 Tensor conv2d_op(const OpInfo& op, const Tensor& x, const Tensor& weight, const Tensor& bias,
                  const Conv2dOptions& opt, bool relu) {
   check_device(op, {x, weight, bias});
-  const cpu::Conv2dGeometry g = conv_geometry(op, x, weight, bias, opt);
+  const Conv2dShape s = conv_shape(op, x, weight, bias, opt);
   const Tensor xc = dense(x), wc = dense(weight), bc = dense(bias);
-  Tensor y = Tensor::empty({g.N, g.O, g.Ho, g.Wo}, x.dtype(), x.device());
-  conv_forward_kernel(xc, wc, bc, y, g, opt, relu);
+  Tensor y = Tensor::empty({s.N, s.O, s.out_h(), s.out_w()}, x.dtype(), x.device());
+  backend_for(x.device()).conv2d_forward(xc, wc, bc, y, s, relu);
 
   const bool need_x = x.requires_grad(), need_w = weight.requires_grad(),
              need_b = bias.defined() && bias.requires_grad();
   return record(op, {x, weight, bias}, y,
-                [g, opt, need_x, need_w, need_b, x_saved = need_w ? xc.detach() : Tensor(),
+                [s, need_x, need_w, need_b, x_saved = need_w ? xc.detach() : Tensor(),
                  w_saved = need_x ? wc.detach() : Tensor(),
                  relu_y = relu ? y.detach() : Tensor()](const TensorList& grads) {
-                  Tensor gy = dense(grads[0]), mask_y = relu_y;
-                  if (relu_y.defined() && gy.device().is_cpu()) {
-                    gy = relu_mask_cpu(gy, relu_y);
-                    mask_y = Tensor();
-                  }
+                  const Tensor gy = dense(grads[0]);
+                  Backend& backend = backend_for(gy.device());
                   Tensor gx, gw, gb;
                   if (need_x) {
-                    gx = Tensor::empty({g.N, g.C, g.H, g.W}, gy.dtype(), gy.device());
-                    conv_backward_input_kernel(gy, mask_y, w_saved, gx, g, opt);
+                    gx = Tensor::empty({s.N, s.C, s.H, s.W}, gy.dtype(), gy.device());
+                    backend.conv2d_backward_input(gy, relu_y, w_saved, gx, s);
                   }
-                  if (need_w) gw = Tensor::empty({g.O, g.C, g.kh, g.kw}, gy.dtype(), gy.device());
-                  if (need_b) gb = Tensor::empty({g.O}, gy.dtype(), gy.device());
+                  if (need_w) gw = Tensor::empty({s.O, s.C, s.kh, s.kw}, gy.dtype(), gy.device());
+                  if (need_b) gb = Tensor::empty({s.O}, gy.dtype(), gy.device());
                   if (need_w || need_b)
-                    conv_backward_weight_kernel(gy, mask_y, x_saved, gw, gb, g, opt);
+                    backend.conv2d_backward_weight(gy, relu_y, x_saved, gw, gb, s);
                   return TensorList{gx, gw, gb};
                 });
 }

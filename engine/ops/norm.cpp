@@ -5,16 +5,16 @@
 //   - training with running stats also updates them in place:
 //       running = (1 - momentum) running + momentum stat  (unbiased variance);
 //   - eval with running stats normalises with them.
-// Forward: one statistics pass and one fused scale/shift pass (engine/cpu/norm.cpp);
-// backward: one kernel for all three gradients.
+// Forward and backward are the layer kernels of the input's backend (Backend::batch_norm_*,
+// engine/backend.h): statistics, running update and scale/shift in one call; one call for
+// all three gradients.
 #include <array>
 #include <map>
 #include <memory>
-#include <utility>
 #include <stdexcept>
 #include <string>
+#include <utility>
 
-#include "engine/cpu/norm.h"
 #include "engine/ops/cnn.h"
 #include "engine/ops/op_helpers.h"
 
@@ -41,11 +41,6 @@ void check_channel_tensor(const char* what, const Tensor& t, const Tensor& x) {
                                 " has a different dtype than input " + x.str());
 }
 
-[[noreturn]] void no_kernel(const Tensor& x, const char* kernel) {
-  throw std::runtime_error(std::string("batch_norm: no ") + kernel + " kernel for device " +
-                           x.device().str());
-}
-
 // Case helper: running statistics live in shared buffers so the case can be re-run; one
 // copy per device and dtype of the input (the cross-backend tests run it on both devices).
 struct Running {
@@ -55,14 +50,16 @@ struct Running {
     const std::string key = x.device().str() + " " + dtype_name(x.dtype());
     auto it = copies.find(key);
     if (it == copies.end())
-      it = copies.emplace(key, std::pair{mean.to(x.dtype()).to(x.device()),
-                                         var.to(x.dtype()).to(x.device())}).first;
+      it = copies
+               .emplace(key, std::pair{mean.to(x.dtype()).to(x.device()),
+                                       var.to(x.dtype()).to(x.device())})
+               .first;
     return it->second;
   }
 };
 
-GradCheckCase bn_case(std::string label, Generator& g, const Shape& xs, bool affine,
-                      bool training, bool running) {
+GradCheckCase bn_case(std::string label, Generator& g, const Shape& xs, bool affine, bool training,
+                      bool running) {
   const int64_t C = xs[1];
   TensorList in{gc_input(xs, g, -2, 2)};
   if (affine) {
@@ -85,7 +82,9 @@ GradCheckCase bn_case(std::string label, Generator& g, const Shape& xs, bool aff
 }  // namespace
 
 static const OpInfo& kBatchNorm = register_op(
-    {.name = "batch_norm", .family = "cnn", .devices = {DeviceType::cpu, DeviceType::cuda},
+    {.name = "batch_norm",
+     .family = "cnn",
+     .devices = {DeviceType::cpu, DeviceType::cuda},
      .gradcheck = [](Generator& g) {
        return GradCases{
            bn_case("training, batch stats, affine", g, {3, 2, 3, 4}, true, true, false),
@@ -93,41 +92,11 @@ static const OpInfo& kBatchNorm = register_op(
            bn_case("[N, C] input, affine", g, {6, 3}, true, true, false),
            bn_case("training with running stats", g, {2, 3, 3, 2}, true, true, true),
            bn_case("eval with running stats", g, {2, 3, 3, 2}, true, false, true),
-           bn_case("eval without running stats: batch stats", g, {3, 2, 2, 3}, true, false,
-                   false)};
+           bn_case("eval without running stats: batch stats", g, {3, 2, 2, 3}, true, false, false)};
      }});
 
-// Off the CPU: the backend's fused forward (statistics, running update and scale/shift in
-// one hook) and backward. Operands are contiguous and detached; `inputs` are the graph's.
-static Tensor device_batch_norm(const Tensor& xc, const Tensor& wc, const Tensor& bc,
-                                const Tensor& rm, const Tensor& rv, bool training,
-                                double momentum, double eps, bool batch_stats,
-                                std::array<bool, 3> need, const TensorList& inputs) {
-  BatchNormTensors bn;
-  bn.x = xc, bn.weight = wc, bn.bias = bc, bn.running_mean = rm, bn.running_var = rv;
-  bn.training = training, bn.momentum = momentum, bn.eps = eps;
-  bn.y = Tensor::empty(xc.shape(), xc.dtype(), xc.device());
-  bn.save_mean = Tensor::empty({xc.size(1)}, xc.dtype(), xc.device());
-  bn.save_invstd = Tensor::empty({xc.size(1)}, xc.dtype(), xc.device());
-  if (!backend_for(xc.device()).batch_norm_forward(bn)) no_kernel(xc, "forward");
-  const Tensor y = bn.y;
-  bn.y = Tensor();  // the backward does not need it
-  bn.bias = bn.running_mean = bn.running_var = Tensor();
-  return record(kBatchNorm, inputs, y, [bn, batch_stats, need](const TensorList& grads) {
-    const Tensor gy = dense(grads[0]);
-    Tensor gx, gw, gb;
-    if (need[0]) gx = Tensor::empty(bn.x.shape(), gy.dtype(), gy.device());
-    if (need[1]) gw = Tensor::empty({bn.x.size(1)}, gy.dtype(), gy.device());
-    if (need[2]) gb = Tensor::empty({bn.x.size(1)}, gy.dtype(), gy.device());
-    if (!backend_for(gy.device()).batch_norm_backward(gy, bn, batch_stats, gx, gw, gb))
-      no_kernel(gy, "backward");
-    return TensorList{gx, gw, gb};
-  });
-}
-
-Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias,
-                  Tensor* running_mean, Tensor* running_var, bool training, double momentum,
-                  double eps) {
+Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, Tensor* running_mean,
+                  Tensor* running_var, bool training, double momentum, double eps) {
   const Tensor rm = running_mean ? *running_mean : Tensor();
   const Tensor rv = running_var ? *running_var : Tensor();
   check_device(kBatchNorm, {x, weight, bias, rm, rv});
@@ -149,51 +118,37 @@ Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias,
                                 " must be > 0 and momentum " + std::to_string(momentum) +
                                 " in [0, 1]");
 
-  cpu::BatchNormGeometry g{x.size(0), x.size(1), 1};
-  for (int64_t d = 2; d < x.dim(); ++d) g.S *= x.size(d);
+  int64_t values_per_channel = x.size(0);
+  for (int64_t d = 2; d < x.dim(); ++d) values_per_channel *= x.size(d);
   const bool batch_stats = training || !rm.defined();
-  if (batch_stats && g.N * g.S <= 1)
-    throw std::invalid_argument("batch_norm: expected more than 1 value per channel when using "
-                                "batch statistics, got input " + x.str());
-  const Tensor xc = dense(x), wc = dense(weight), bc = dense(bias);
-  const bool need_x = x.requires_grad(), need_w = weight.defined() && weight.requires_grad(),
-             need_b = bias.defined() && bias.requires_grad();
-  if (!x.device().is_cpu()) return device_batch_norm(xc, wc, bc, rm, rv, training, momentum, eps,
-                                                     batch_stats, {need_x, need_w, need_b},
-                                                     {x, weight, bias});
+  if (batch_stats && values_per_channel <= 1)
+    throw std::invalid_argument(
+        "batch_norm: expected more than 1 value per channel when using "
+        "batch statistics, got input " +
+        x.str());
+  // Detached contiguous operands (the backward keeps x and weight).
+  BatchNormTensors bn;
+  bn.x = dense(x), bn.weight = dense(weight), bn.bias = dense(bias);
+  bn.running_mean = rm, bn.running_var = rv;
+  bn.training = training, bn.momentum = momentum, bn.eps = eps;
+  bn.y = Tensor::empty(x.shape(), x.dtype(), x.device());
+  bn.save_mean = Tensor::empty({x.size(1)}, x.dtype(), x.device());
+  bn.save_invstd = Tensor::empty({x.size(1)}, x.dtype(), x.device());
+  backend_for(x.device()).batch_norm_forward(bn);
+  const Tensor y = bn.y;
+  bn.y = bn.bias = bn.running_mean = bn.running_var = Tensor();  // the backward needs none
 
-  // Detached contiguous operands (the backward captures xc and wc).
-  Tensor mean, invstd;
-  {
-    NoGradGuard no_grad;
-    Tensor var;
-    if (batch_stats) {
-      mean = Tensor::empty({g.C}, x.dtype(), x.device());
-      var = Tensor::empty({g.C}, x.dtype(), x.device());
-      cpu::batch_norm_stats(xc, mean, var, g);
-      if (training && rm.defined()) cpu::batch_norm_update_running(rm, rv, mean, var, momentum, g);
-    } else {
-      mean = rm.clone().detach();  // a copy: a later training step may update the buffer
-      var = rv.detach();
-    }
-    invstd = pow(var + eps, -0.5).detach();
-  }
-  Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
-  cpu::batch_norm_apply(xc, mean, invstd, wc, bc, y, g);
-
-  return record(kBatchNorm, {x, weight, bias}, y,
-                [g, batch_stats, need_x, need_w, need_b, x_saved = xc, w_saved = wc, mean,
-                 invstd](const TensorList& grads) {
-                  const Tensor gy = dense(grads[0]);
-                  if (!gy.device().is_cpu()) no_kernel(gy, "backward");
-                  Tensor gx, gw, gb;
-                  if (need_x) gx = Tensor::empty(x_saved.shape(), gy.dtype(), gy.device());
-                  if (need_w) gw = Tensor::empty({g.C}, gy.dtype(), gy.device());
-                  if (need_b) gb = Tensor::empty({g.C}, gy.dtype(), gy.device());
-                  cpu::batch_norm_backward(gy, x_saved, mean, invstd, w_saved, gx, gw, gb,
-                                           batch_stats, g);
-                  return TensorList{gx, gw, gb};
-                });
+  const std::array<bool, 3> need{x.requires_grad(), weight.defined() && weight.requires_grad(),
+                                 bias.defined() && bias.requires_grad()};
+  return record(kBatchNorm, {x, weight, bias}, y, [bn, batch_stats, need](const TensorList& grads) {
+    const Tensor gy = dense(grads[0]);
+    Tensor gx, gw, gb;
+    if (need[0]) gx = Tensor::empty(bn.x.shape(), gy.dtype(), gy.device());
+    if (need[1]) gw = Tensor::empty({bn.x.size(1)}, gy.dtype(), gy.device());
+    if (need[2]) gb = Tensor::empty({bn.x.size(1)}, gy.dtype(), gy.device());
+    backend_for(gy.device()).batch_norm_backward(gy, bn, batch_stats, gx, gw, gb);
+    return TensorList{gx, gw, gb};
+  });
 }
 
 }  // namespace melgrad

@@ -8,7 +8,6 @@
 #include <stdexcept>
 #include <string>
 
-#include "engine/cpu/pool.h"
 #include "engine/ops/cnn.h"
 #include "engine/ops/op_helpers.h"
 
@@ -22,15 +21,7 @@ std::string pair_str(const std::array<int64_t, 2>& p) {
   return "(" + std::to_string(p[0]) + ", " + std::to_string(p[1]) + ")";
 }
 
-// PyTorch's pooling_output_shape without dilation.
-int64_t pooled_size(int64_t in, int64_t k, int64_t s, int64_t p, bool ceil_mode) {
-  const int64_t num = in + 2 * p - k + (ceil_mode ? s - 1 : 0);
-  int64_t out = (num >= 0 ? num / s : -((-num + s - 1) / s)) + 1;
-  if (ceil_mode && (out - 1) * s >= in + p) --out;
-  return out;
-}
-
-cpu::Pool2dGeometry pool_geometry(const OpInfo& op, const Tensor& x, Pool2dOptions& opt) {
+Pool2dShape pool_shape(const OpInfo& op, const Tensor& x, Pool2dOptions opt) {
   check_floating(op, x);
   if (x.dim() != 3 && x.dim() != 4)
     throw std::invalid_argument("max_pool2d: expected input [N, C, H, W] or [C, H, W], got " +
@@ -45,31 +36,32 @@ cpu::Pool2dGeometry pool_geometry(const OpInfo& op, const Tensor& x, Pool2dOptio
   if (2 * opt.padding[0] > opt.kernel[0] || 2 * opt.padding[1] > opt.kernel[1])
     throw std::invalid_argument("max_pool2d: padding " + pair_str(opt.padding) +
                                 " must be at most half of the kernel " + pair_str(opt.kernel));
-  cpu::Pool2dGeometry g;
-  g.H = x.size(-2), g.W = x.size(-1);
-  g.planes = x.numel() / std::max<int64_t>(g.H * g.W, 1);
+  Pool2dShape g;
+  g.N = x.dim() == 4 ? x.size(0) : 1, g.C = x.size(-3), g.H = x.size(-2), g.W = x.size(-1);
   g.kh = opt.kernel[0], g.kw = opt.kernel[1];
   g.stride_h = opt.stride[0], g.stride_w = opt.stride[1];
   g.pad_h = opt.padding[0], g.pad_w = opt.padding[1];
-  g.Ho = pooled_size(g.H, g.kh, g.stride_h, g.pad_h, opt.ceil_mode);
-  g.Wo = pooled_size(g.W, g.kw, g.stride_w, g.pad_w, opt.ceil_mode);
-  if (g.Ho < 1 || g.Wo < 1)
+  g.ceil_mode = opt.ceil_mode;
+  if (g.out_h() < 1 || g.out_w() < 1)
     throw std::invalid_argument("max_pool2d: input " + x.str() + " is too small for kernel " +
                                 pair_str(opt.kernel) + " with padding " + pair_str(opt.padding) +
-                                " (output " + std::to_string(g.Ho) + "x" + std::to_string(g.Wo) +
-                                ")");
+                                " (output " + std::to_string(g.out_h()) + "x" +
+                                std::to_string(g.out_w()) + ")");
   return g;
 }
 
 GradCheckCase pool_case(std::string label, Generator& g, const Shape& xs, Pool2dOptions opt) {
-  return {std::move(label), {gc_input(xs, g)},
-          [opt](const TensorList& t) { return max_pool2d(t[0], opt); }};
+  return {std::move(label), {gc_input(xs, g)}, [opt](const TensorList& t) {
+            return max_pool2d(t[0], opt);
+          }};
 }
 
 }  // namespace
 
 static const OpInfo& kMaxPool2d = register_op(
-    {.name = "max_pool2d", .family = "cnn", .devices = {DeviceType::cpu, DeviceType::cuda},
+    {.name = "max_pool2d",
+     .family = "cnn",
+     .devices = {DeviceType::cpu, DeviceType::cuda},
      .gradcheck = [](Generator& g) {
        return GradCases{
            pool_case("pool 2, odd width dropped", g, {2, 3, 6, 7}, {.kernel = {2, 2}}),
@@ -83,34 +75,26 @@ static const OpInfo& kMaxPool2d = register_op(
 
 Tensor max_pool2d(const Tensor& x, Pool2dOptions opt) {
   check_device(kMaxPool2d, {x});
-  const cpu::Pool2dGeometry g = pool_geometry(kMaxPool2d, x, opt);
+  const Pool2dShape s = pool_shape(kMaxPool2d, x, opt);
   Tensor xc;
   {
     NoGradGuard no_grad;
     xc = contiguous(x).detach();
   }
   Shape out_shape = x.shape();
-  out_shape[out_shape.size() - 2] = g.Ho;
-  out_shape[out_shape.size() - 1] = g.Wo;
+  out_shape[out_shape.size() - 2] = s.out_h();
+  out_shape[out_shape.size() - 1] = s.out_w();
   Tensor y = Tensor::empty(out_shape, x.dtype(), x.device());
   Tensor argmax = Tensor::empty(out_shape, DType::i64, x.device());
-  if (x.device().is_cpu())
-    cpu::max_pool2d_forward(xc, y, argmax, g);
-  else if (!backend_for(x.device()).max_pool2d_forward(xc, y, argmax, opt))
-    throw std::runtime_error("max_pool2d: no forward kernel for device " + x.device().str());
+  backend_for(x.device()).max_pool2d_forward(xc, y, argmax, s);
 
-  return record(kMaxPool2d, {x}, y,
-                [g, opt, argmax, in_shape = x.shape()](const TensorList& grads) {
-                  Tensor gy = grads[0];
-                  if (!gy.is_contiguous()) gy = contiguous(gy);
-                  Tensor gx = Tensor::empty(in_shape, gy.dtype(), gy.device());
-                  if (gy.device().is_cpu())
-                    cpu::max_pool2d_backward(gy, argmax, gx, g);
-                  else if (!backend_for(gy.device()).max_pool2d_backward(gy, argmax, gx, opt))
-                    throw std::runtime_error("max_pool2d: no backward kernel for device " +
-                                             gy.device().str());
-                  return TensorList{gx};
-                });
+  return record(kMaxPool2d, {x}, y, [s, argmax, in_shape = x.shape()](const TensorList& grads) {
+    Tensor gy = grads[0];
+    if (!gy.is_contiguous()) gy = contiguous(gy);
+    Tensor gx = Tensor::empty(in_shape, gy.dtype(), gy.device());
+    backend_for(gy.device()).max_pool2d_backward(gy, argmax, gx, s);
+    return TensorList{gx};
+  });
 }
 
 }  // namespace melgrad

@@ -16,7 +16,7 @@ namespace {
 
 void run_pool(benchmark::State& state, const StudyLayer& l, bool backward, DnnImpl impl) {
   if (!gpu_ready(state, impl, l)) return;
-  MaxPool2dShape s;
+  Pool2dShape s;
   s.N = l.N, s.C = l.O, s.H = l.H, s.W = l.W, s.kh = s.kw = s.stride_h = s.stride_w = l.pool;
   const std::size_t nx = static_cast<std::size_t>(s.N * s.C * s.H * s.W),
                     ny = static_cast<std::size_t>(s.N * s.C * s.out_h() * s.out_w());

@@ -15,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include "kernels/cnn_reference.h"
 #include "kernels/conv.h"
 #include "tests/kernels/kernel_test_util.h"
 
@@ -51,29 +52,11 @@ struct Expected {
 Expected reference(const Conv2dShape& s, const Inputs& in, bool bias, bool relu) {
   Expected e{std::vector<float>(y_size(s)), std::vector<float>(x_size(s)),
              std::vector<float>(w_size(s)), std::vector<float>(static_cast<std::size_t>(s.O))};
-  Conv2dForwardParams f;
-  f.x = in.x.data();
-  f.weight = in.w.data();
-  f.bias = bias ? in.b.data() : nullptr;
-  f.y = e.y.data();
-  f.shape = s;
-  f.relu = relu;
-  conv2d_forward_reference(f);
-  Conv2dBackwardDataParams d;
-  d.dy = in.dy.data();
-  d.weight = in.w.data();
-  d.relu_y = relu ? e.y.data() : nullptr;
-  d.dx = e.dx.data();
-  d.shape = s;
-  conv2d_backward_data_reference(d);
-  Conv2dBackwardFilterParams g;
-  g.x = in.x.data();
-  g.dy = in.dy.data();
-  g.relu_y = d.relu_y;
-  g.dweight = e.dw.data();
-  g.dbias = e.db.data();
-  g.shape = s;
-  conv2d_backward_filter_reference(g);
+  conv2d_forward_reference(in.x.data(), in.w.data(), bias ? in.b.data() : nullptr, e.y.data(), s,
+                           relu);
+  const float* relu_y = relu ? e.y.data() : nullptr;
+  conv2d_backward_data_reference(in.dy.data(), relu_y, in.w.data(), e.dx.data(), s);
+  conv2d_backward_filter_reference(in.x.data(), in.dy.data(), relu_y, e.dw.data(), e.db.data(), s);
   return e;
 }
 

@@ -85,10 +85,10 @@ TEST_CASE("conv kernels equal the engine's conv2d (+ relu) in value and gradient
 }
 
 TEST_CASE("max-pool kernels equal the engine's max_pool2d exactly") {
-  for (MaxPool2dShape s : {MaxPool2dShape{2, 3, 9, 7, 2, 2, 2, 2, 0, 0, false},
-                           MaxPool2dShape{1, 2, 8, 10, 3, 3, 3, 3, 0, 0, false},
-                           MaxPool2dShape{2, 2, 7, 6, 3, 3, 2, 2, 1, 1, true},
-                           MaxPool2dShape{1, 2, 5, 5, 3, 2, 1, 1, 1, 1, false}}) {
+  for (Pool2dShape s : {Pool2dShape{2, 3, 9, 7, 2, 2, 2, 2, 0, 0, false},
+                        Pool2dShape{1, 2, 8, 10, 3, 3, 3, 3, 0, 0, false},
+                        Pool2dShape{2, 2, 7, 6, 3, 3, 2, 2, 1, 1, true},
+                        Pool2dShape{1, 2, 5, 5, 3, 2, 1, 1, 1, 1, false}}) {
     CAPTURE(s.kh);
     CAPTURE(s.ceil_mode);
     const auto xv = random_floats(static_cast<std::size_t>(s.N * s.C * s.H * s.W), 5, -2.0f, 2.0f);

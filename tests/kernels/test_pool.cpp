@@ -11,6 +11,7 @@
 #include <limits>
 #include <vector>
 
+#include "kernels/cnn_reference.h"
 #include "kernels/pool.h"
 #include "tests/kernels/kernel_test_util.h"
 
@@ -20,19 +21,18 @@ using melgrad::kernels::testing::random_floats;
 
 namespace {
 
-MaxPool2dShape pool_shape(int64_t N, int64_t C, int64_t H, int64_t W, int64_t kh, int64_t kw,
-                          int64_t sh, int64_t sw, int64_t ph = 0, int64_t pw = 0,
-                          bool ceil = false) {
-  MaxPool2dShape s;
+Pool2dShape pool_shape(int64_t N, int64_t C, int64_t H, int64_t W, int64_t kh, int64_t kw,
+                       int64_t sh, int64_t sw, int64_t ph = 0, int64_t pw = 0, bool ceil = false) {
+  Pool2dShape s;
   s.N = N, s.C = C, s.H = H, s.W = W, s.kh = kh, s.kw = kw, s.stride_h = sh, s.stride_w = sw;
   s.pad_h = ph, s.pad_w = pw, s.ceil_mode = ceil;
   return s;
 }
 
-std::size_t in_size(const MaxPool2dShape& s) {
+std::size_t in_size(const Pool2dShape& s) {
   return static_cast<std::size_t>(s.N * s.C * s.H * s.W);
 }
-std::size_t out_size(const MaxPool2dShape& s) {
+std::size_t out_size(const Pool2dShape& s) {
   return static_cast<std::size_t>(s.N * s.C * s.out_h() * s.out_w());
 }
 
@@ -45,17 +45,12 @@ bool same_floats(const std::vector<float>& a, const std::vector<float>& b) {
   return true;
 }
 
-void check_pool(const MaxPool2dShape& s, const std::vector<float>& x, uint64_t seed = 3) {
+void check_pool(const Pool2dShape& s, const std::vector<float>& x, uint64_t seed = 3) {
   const std::vector<float> dy = random_floats(out_size(s), seed, -1.0f, 1.0f);
   std::vector<float> y_ref(out_size(s)), dx_ref(in_size(s));
   std::vector<int64_t> idx_ref(out_size(s));
-  max_pool2d_forward_reference({x.data(), y_ref.data(), idx_ref.data(), s});
-  MaxPool2dBackwardParams bref;
-  bref.dy = dy.data();
-  bref.argmax = idx_ref.data();
-  bref.dx = dx_ref.data();
-  bref.shape = s;
-  max_pool2d_backward_reference(bref);
+  max_pool2d_forward_reference(x.data(), y_ref.data(), idx_ref.data(), s);
+  max_pool2d_backward_reference(dy.data(), idx_ref.data(), dx_ref.data(), s);
   for_each_schedule([&] {
     DeviceBuffer<float> dxin(x), dyv(dy), y(out_size(s)), dx(in_size(s));
     DeviceBuffer<int64_t> idx(out_size(s));
@@ -78,7 +73,7 @@ void check_pool(const MaxPool2dShape& s, const std::vector<float>& x, uint64_t s
 TEST_CASE("max_pool2d matches the reference exactly: floor, ceil, padding, overlap") {
   struct Case {
     const char* name;
-    MaxPool2dShape s;
+    Pool2dShape s;
   };
   for (const Case& c :
        {Case{"pool 2, odd width dropped", pool_shape(2, 3, 6, 7, 2, 2, 2, 2)},
@@ -104,11 +99,11 @@ TEST_CASE("max_pool2d ties go to the first maximum; NaN wins; -inf windows") {
                                 1,    0,    2, 9,    //
                                 -inf, -inf, 3, 3,    //
                                 -inf, -inf, 3, 3};
-  const MaxPool2dShape s = pool_shape(1, 1, 4, 4, 2, 2, 2, 2);
+  const Pool2dShape s = pool_shape(1, 1, 4, 4, 2, 2, 2, 2);
   check_pool(s, x);
   std::vector<float> y(4);
   std::vector<int64_t> idx(4);
-  max_pool2d_forward_reference({x.data(), y.data(), idx.data(), s});
+  max_pool2d_forward_reference(x.data(), y.data(), idx.data(), s);
   CHECK(idx ==
         std::vector<int64_t>{0, 3, 8, 10});  // first of the tie, the NaN, first -inf, first 3
   CHECK(std::isnan(y[1]));
@@ -118,17 +113,17 @@ TEST_CASE("max_pool2d ties go to the first maximum; NaN wins; -inf windows") {
   x2[7] = nan;
   x2[8] = nan;
   check_pool(pool_shape(1, 1, 5, 5, 3, 3, 1, 1, 1, 1), x2);
-  const MaxPool2dShape s2 = pool_shape(1, 1, 5, 5, 3, 3, 1, 1, 1, 1);
+  const Pool2dShape s2 = pool_shape(1, 1, 5, 5, 3, 3, 1, 1, 1, 1);
   std::vector<float> y2(25);
   std::vector<int64_t> idx2(25);
-  max_pool2d_forward_reference({x2.data(), y2.data(), idx2.data(), s2});
+  max_pool2d_forward_reference(x2.data(), y2.data(), idx2.data(), s2);
   CHECK(idx2[8] == 8);  // output (1, 3): window rows 0-2, cols 2-4 hold both NaNs
 }
 
 TEST_CASE("max_pool2d backward sums gradients routed to one input") {
   // 3x3 windows with stride 1 over a plane whose maximum is in the centre: every window
   // that contains the centre picks it, so its gradient is the sum of theirs.
-  const MaxPool2dShape s = pool_shape(1, 1, 3, 3, 3, 3, 1, 1, 1, 1);
+  const Pool2dShape s = pool_shape(1, 1, 3, 3, 3, 3, 1, 1, 1, 1);
   std::vector<float> x(9, 0.0f);
   x[4] = 5.0f;
   const std::vector<float> dy = {1, 2, 3, 4, 5, 6, 7, 8, 9};
@@ -171,7 +166,7 @@ TEST_CASE("max_pool2d launchers validate their parameters") {
 // GPU build with cuDNN only (skipped elsewhere): cuDNN's pooling (no indices; it recomputes
 // the maxima in the backward) against the melgrad kernels on tie-free random inputs.
 TEST_CASE("max_pool2d melgrad kernels agree with cuDNN" * doctest::skip(!cudnn_built())) {
-  for (const MaxPool2dShape& s :
+  for (const Pool2dShape& s :
        {pool_shape(4, 16, 128, 40, 2, 2, 2, 2), pool_shape(2, 16, 128, 129, 3, 3, 3, 3),
         pool_shape(2, 3, 9, 8, 3, 3, 2, 2, 1, 1)}) {
     const std::vector<float> x = random_floats(in_size(s), 4, -2.0f, 2.0f);

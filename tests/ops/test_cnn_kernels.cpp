@@ -1,9 +1,11 @@
-// The fast CPU kernels of the CNN layers (engine/cpu/{conv,pool,norm}.cpp) against plain
-// reference loops, on shapes that take every path: conv's direct one-channel path, row-block
+// The fast CPU kernels of the CNN layers (engine/cpu/{conv,pool,norm}.cpp) against the
+// layer kernels' one CPU reference (kernels/cnn_reference.h, which the CUDA kernels' tests
+// compare with too), on shapes that take every path: conv's direct one-channel path, row-block
 // panels, multi-image panels (few output pixels per image), 1x1 identity columns, strides
 // and padding, a batch smaller and larger than the thread count, 1 and 2 threads; max-pool's
 // 2x2 vector path and generic windows (ties, NaN); BatchNorm's statistics and backward;
-// the fused ReLU epilogue of conv2d_relu on each conv path.
+// the fused ReLU of conv2d_relu on each conv path (the forward's epilogue and the mask the
+// backward kernels apply to the gradient).
 // x [N, C, H, W] throughout.
 #include <doctest/doctest.h>
 #include <omp.h>
@@ -18,6 +20,7 @@
 #include "engine/cpu/pool.h"
 #include "engine/ops/cnn.h"
 #include "engine/ops/ops.h"
+#include "kernels/cnn_reference.h"
 
 using namespace melgrad;
 
@@ -63,17 +66,17 @@ template <class T>
 void check_conv(const ConvShape& s, int threads, double tol) {
   CAPTURE(s.label);
   CAPTURE(threads);
-  cpu::Conv2dGeometry g{s.N, s.C, s.H, s.W, s.O, s.kh, s.kw, s.sh, s.sw, s.ph, s.pw, 0, 0};
-  g.Ho = (s.H + 2 * s.ph - s.kh) / s.sh + 1;
-  g.Wo = (s.W + 2 * s.pw - s.kw) / s.sw + 1;
+  const Conv2dShape g{s.N, s.C, s.H, s.W, s.O, s.kh, s.kw, s.sh, s.sw, s.ph, s.pw};
   Generator gen(static_cast<uint64_t>(s.N * 1000 + s.C * 100 + s.O));
-  const Shape xs{s.N, s.C, s.H, s.W}, ws{s.O, s.C, s.kh, s.kw}, ys{s.N, s.O, g.Ho, g.Wo};
+  const Shape xs{s.N, s.C, s.H, s.W}, ws{s.O, s.C, s.kh, s.kw}, ys{s.N, s.O, g.out_h(), g.out_w()};
   const auto x = random_values<T>(numel_of(xs), gen), w = random_values<T>(numel_of(ws), gen),
              b = random_values<T>(s.O, gen), gy = random_values<T>(numel_of(ys), gen);
   std::vector<T> y_ref(numel_of(ys)), gx_ref(x.size()), gw_ref(w.size()), gb_ref(s.O);
-  cpu::conv2d_forward_reference(x.data(), w.data(), b.data(), y_ref.data(), g);
-  cpu::conv2d_backward_reference(x.data(), w.data(), gy.data(), gx_ref.data(), gw_ref.data(),
-                                 gb_ref.data(), g);
+  kernels::conv2d_forward_reference(x.data(), w.data(), b.data(), y_ref.data(), g);
+  kernels::conv2d_backward_data_reference(gy.data(), static_cast<const T*>(nullptr), w.data(),
+                                          gx_ref.data(), g);
+  kernels::conv2d_backward_filter_reference(x.data(), gy.data(), static_cast<const T*>(nullptr),
+                                            gw_ref.data(), gb_ref.data(), g);
 
   const int saved = omp_get_max_threads();
   omp_set_num_threads(threads);
@@ -84,8 +87,13 @@ void check_conv(const ConvShape& s, int threads, double tol) {
   cpu::conv2d_forward(xt, wt, bt, y, g);
   Tensor y_relu = Tensor::empty(ys, dtype_of<T>());
   cpu::conv2d_forward(xt, wt, bt, y_relu, g, /*relu=*/true);
-  cpu::conv2d_backward_input(gyt, wt, gx, g);
-  cpu::conv2d_backward_weight(gyt, xt, gw, gb, g);
+  cpu::conv2d_backward_input(gyt, Tensor(), wt, gx, g);
+  cpu::conv2d_backward_weight(gyt, Tensor(), xt, gw, gb, g);
+  // conv2d_relu's backward: gy masked by the fused output inside the kernels.
+  Tensor gx_relu = Tensor::empty(xs, dtype_of<T>()), gw_relu = Tensor::empty(ws, dtype_of<T>()),
+         gb_relu = Tensor::empty({s.O}, dtype_of<T>());
+  cpu::conv2d_backward_input(gyt, y_relu, wt, gx_relu, g);
+  cpu::conv2d_backward_weight(gyt, y_relu, xt, gw_relu, gb_relu, g);
   omp_set_num_threads(saved);
   CHECK(max_rel_diff(values_of<T>(y), y_ref) < tol);
   // The fused ReLU epilogue: max(y, 0) of the same sums, bit for bit, on every path.
@@ -100,6 +108,13 @@ void check_conv(const ConvShape& s, int threads, double tol) {
   CHECK(max_rel_diff(values_of<T>(gx), gx_ref) < tol);
   CHECK(max_rel_diff(values_of<T>(gw), gw_ref) < tol * 10);  // sums over N * P terms
   CHECK(max_rel_diff(values_of<T>(gb), gb_ref) < tol * 10);
+  // The masked gradients against the reference given the same mask (the kernels' own y).
+  kernels::conv2d_backward_data_reference(gy.data(), fused.data(), w.data(), gx_ref.data(), g);
+  kernels::conv2d_backward_filter_reference(x.data(), gy.data(), fused.data(), gw_ref.data(),
+                                            gb_ref.data(), g);
+  CHECK(max_rel_diff(values_of<T>(gx_relu), gx_ref) < tol);
+  CHECK(max_rel_diff(values_of<T>(gw_relu), gw_ref) < tol * 10);
+  CHECK(max_rel_diff(values_of<T>(gb_relu), gb_ref) < tol * 10);
 }
 
 const ConvShape kConvShapes[] = {
@@ -147,29 +162,6 @@ TEST_CASE("conv2d gives the same float32 result with 1 and 2 threads") {
   CHECK(allclose(two[3], one[3], 1e-5, 1e-4));
 }
 
-// The documented window rule, written plainly: scan row-major, a value takes over when
-// v > max or v is NaN (the first of tied maxima stays, the last NaN wins: PyTorch's rule,
-// as the CUDA kernel).
-void pool_oracle(const std::vector<float>& x, const cpu::Pool2dGeometry& g, std::vector<float>& y,
-                 std::vector<int64_t>& idx) {
-  y.assign(g.planes * g.Ho * g.Wo, 0);
-  idx.assign(y.size(), -1);
-  for (int64_t p = 0; p < g.planes; ++p)
-    for (int64_t oh = 0; oh < g.Ho; ++oh)
-      for (int64_t ow = 0; ow < g.Wo; ++ow) {
-        float m = -std::numeric_limits<float>::infinity();
-        int64_t best = oh * g.stride_h * g.W + ow * g.stride_w;
-        for (int64_t i = 0; i < g.kh; ++i)
-          for (int64_t j = 0; j < g.kw; ++j) {
-            const int64_t at = (oh * g.stride_h + i) * g.W + ow * g.stride_w + j;
-            const float v = x[p * g.H * g.W + at];
-            if (v > m || std::isnan(v)) m = v, best = at;
-          }
-        y[(p * g.Ho + oh) * g.Wo + ow] = m;
-        idx[(p * g.Ho + oh) * g.Wo + ow] = best;
-      }
-}
-
 TEST_CASE("max_pool2d kernels follow the window rule (pool 2 vector path and tail, pool 3)") {
   // W = 37: pool 2 gives 18 output columns (two 8-wide vector blocks and a scalar tail),
   // odd H and W leave a dropped row and column; ties and NaNs are sprinkled in.
@@ -178,22 +170,23 @@ TEST_CASE("max_pool2d kernels follow the window rule (pool 2 vector path and tai
       CAPTURE(k);
       CAPTURE(threads);
       Generator g(static_cast<uint64_t>(k));
-      cpu::Pool2dGeometry geo;
-      geo.planes = 2 * 5, geo.H = 13, geo.W = 37, geo.kh = geo.kw = k, geo.stride_h = geo.stride_w = k;
-      geo.Ho = geo.H / k, geo.Wo = geo.W / k;
-      std::vector<float> x = random_values<float>(geo.planes * geo.H * geo.W, g);
+      Pool2dShape geo;
+      geo.N = 2, geo.C = 5, geo.H = 13, geo.W = 37, geo.kh = geo.kw = k;
+      geo.stride_h = geo.stride_w = k;
+      const int64_t Ho = geo.out_h(), Wo = geo.out_w();
+      std::vector<float> x = random_values<float>(geo.planes() * geo.H * geo.W, g);
       for (size_t i = 0; i < x.size(); i += 7) x[i] = 0.5f;  // ties: the first maximum wins
       for (size_t i = 3; i < x.size(); i += 53) x[i] = std::numeric_limits<float>::quiet_NaN();
       for (size_t i = 4; i < x.size(); i += 106) x[i] = std::numeric_limits<float>::quiet_NaN();
-      std::vector<float> y_ref;
-      std::vector<int64_t> idx_ref;
-      pool_oracle(x, geo, y_ref, idx_ref);
+      std::vector<float> y_ref(geo.planes() * Ho * Wo);
+      std::vector<int64_t> idx_ref(y_ref.size());
+      kernels::max_pool2d_forward_reference(x.data(), y_ref.data(), idx_ref.data(), geo);
       const int saved = omp_get_max_threads();
       omp_set_num_threads(threads);
-      Tensor xt = Tensor::from_vector(x, {2, 5, geo.H, geo.W}), y = Tensor::empty({2, 5, geo.Ho, geo.Wo}),
-             idx = Tensor::empty({2, 5, geo.Ho, geo.Wo}, DType::i64);
+      Tensor xt = Tensor::from_vector(x, {2, 5, geo.H, geo.W}), y = Tensor::empty({2, 5, Ho, Wo}),
+             idx = Tensor::empty({2, 5, Ho, Wo}, DType::i64);
       cpu::max_pool2d_forward(xt, y, idx, geo);
-      Tensor gy = Tensor::normal({2, 5, geo.Ho, geo.Wo}, 0, 1, g), gx = Tensor::empty(xt.shape());
+      Tensor gy = Tensor::normal({2, 5, Ho, Wo}, 0, 1, g), gx = Tensor::empty(xt.shape());
       cpu::max_pool2d_backward(gy, idx, gx, geo);
       omp_set_num_threads(saved);
       const std::vector<float> yv = values_of<float>(y);
@@ -205,24 +198,24 @@ TEST_CASE("max_pool2d kernels follow the window rule (pool 2 vector path and tai
       CHECK(nans > 0);
       CHECK(values_of<int64_t>(idx) == idx_ref);
       // The backward routes each gradient to its window's argmax and zero elsewhere.
-      std::vector<double> expect(x.size(), 0.0), gyv = gy.to_vector();
-      for (int64_t p = 0; p < geo.planes; ++p)
-        for (int64_t o = 0; o < geo.Ho * geo.Wo; ++o)
-          expect[p * geo.H * geo.W + idx_ref[p * geo.Ho * geo.Wo + o]] += gyv[p * geo.Ho * geo.Wo + o];
-      CHECK(gx.to_vector() == expect);
+      const std::vector<float> gyv = values_of<float>(gy);
+      std::vector<float> expect(x.size());
+      kernels::max_pool2d_backward_reference(gyv.data(), idx_ref.data(), expect.data(), geo);
+      CHECK(values_of<float>(gx) == expect);
     }
 }
 
 TEST_CASE("max_pool2d's fast paths agree with the reference loops on NaN-free data") {
   Generator g(4);
-  cpu::Pool2dGeometry geo;
-  geo.planes = 3, geo.H = 9, geo.W = 41, geo.kh = geo.kw = 2, geo.stride_h = geo.stride_w = 2;
-  geo.Ho = 4, geo.Wo = 20;
-  std::vector<float> x = random_values<float>(geo.planes * geo.H * geo.W, g);
-  std::vector<float> y_ref(geo.planes * geo.Ho * geo.Wo);
+  Pool2dShape geo;
+  geo.N = 1, geo.C = 3, geo.H = 9, geo.W = 41, geo.kh = geo.kw = 2, geo.stride_h = geo.stride_w = 2;
+  REQUIRE(geo.out_h() == 4);
+  REQUIRE(geo.out_w() == 20);
+  std::vector<float> x = random_values<float>(geo.planes() * geo.H * geo.W, g);
+  std::vector<float> y_ref(geo.planes() * 4 * 20);
   std::vector<int64_t> idx_ref(y_ref.size());
-  cpu::max_pool2d_forward_reference(x.data(), y_ref.data(), idx_ref.data(), geo);
-  Tensor y = Tensor::empty({3, geo.Ho, geo.Wo}), idx = Tensor::empty({3, geo.Ho, geo.Wo}, DType::i64);
+  kernels::max_pool2d_forward_reference(x.data(), y_ref.data(), idx_ref.data(), geo);
+  Tensor y = Tensor::empty({3, 4, 20}), idx = Tensor::empty({3, 4, 20}, DType::i64);
   cpu::max_pool2d_forward(Tensor::from_vector(x, {3, geo.H, geo.W}), y, idx, geo);
   CHECK(values_of<float>(y) == y_ref);
   CHECK(values_of<int64_t>(idx) == idx_ref);
@@ -231,9 +224,8 @@ TEST_CASE("max_pool2d's fast paths agree with the reference loops on NaN-free da
 TEST_CASE("max_pool2d lets NaN win its window and keeps the first of tied maxima") {
   const float nan = std::numeric_limits<float>::quiet_NaN();
   // One 4x4 plane, pool 2: windows {1,2,1,0}, {3,3,nan,0}, {-1,-2,-3,-4}, {5,nan,5,1}.
-  Tensor x = Tensor::from_vector(std::vector<float>{1, 2, 3, 3, 1, 0, nan, 0, -1, -2, 5, nan,
-                                                    -3, -4, 5, 1},
-                                 {1, 1, 4, 4});
+  Tensor x = Tensor::from_vector(
+      std::vector<float>{1, 2, 3, 3, 1, 0, nan, 0, -1, -2, 5, nan, -3, -4, 5, 1}, {1, 1, 4, 4});
   x.requires_grad_();
   Tensor y = max_pool2d(x, {.kernel = {2, 2}});
   std::vector<double> v = y.to_vector();
@@ -257,7 +249,8 @@ TEST_CASE("batch_norm forward and backward match float64 formulas on a large-S i
   // shifted sums must keep the variance accurate).
   Generator g(9);
   Tensor x64 = Tensor::normal({3, 4, 50, 60}, 100, 2, g, DType::f64);
-  Tensor w64 = Tensor::uniform({4}, 0.5, 1.5, g, DType::f64), b64 = Tensor::uniform({4}, -1, 1, g, DType::f64);
+  Tensor w64 = Tensor::uniform({4}, 0.5, 1.5, g, DType::f64),
+         b64 = Tensor::uniform({4}, -1, 1, g, DType::f64);
   Tensor gy64 = Tensor::normal({3, 4, 50, 60}, 0, 1, g, DType::f64);
   for (DType dt : {DType::f64, DType::f32}) {
     const std::string dtype = dtype_name(dt);
@@ -268,7 +261,8 @@ TEST_CASE("batch_norm forward and backward match float64 formulas on a large-S i
     Tensor y = batch_norm(x, w, b, nullptr, nullptr, true);
     Tensor mean = melgrad::mean(xr, {0, 2, 3}, true);
     Tensor var = melgrad::mean(pow(xr - mean, 2.0), {0, 2, 3}, true);
-    Tensor yr = (xr - mean) / sqrt(var + 1e-5) * wr.reshape({1, 4, 1, 1}) + br.reshape({1, 4, 1, 1});
+    Tensor yr =
+        (xr - mean) / sqrt(var + 1e-5) * wr.reshape({1, 4, 1, 1}) + br.reshape({1, 4, 1, 1});
     y.backward(gy64.to(dt));
     yr.backward(gy64);
     // float32: x ~ 100 +- 2 carries 6e-6 absolute rounding; normalised by std 2 that is
