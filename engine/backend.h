@@ -28,6 +28,13 @@ struct AdamStepArgs {
   int64_t step;
 };
 
+// One SGD step's hyper-parameters (engine/optim/optim.h's update rule, PyTorch's).
+struct SgdStepArgs {
+  double lr, momentum, weight_decay;
+  bool nesterov;
+  bool first_step;  // the momentum buffer is new: it starts as the gradient
+};
+
 // What a deferred range check guards (Backend::check_range), for its error message.
 enum class RangeCheck { class_target, sequence_length };
 
@@ -35,7 +42,7 @@ enum class RangeCheck { class_target, sequence_length };
 // All tensors contiguous, on the backend's device, allocated by the op.
 struct LstmLayerTensors {
   Tensor x;        // [N, T, I]
-  Tensor lengths;  // int64 [N]: the backend checks 1 <= len <= T on the device
+  Tensor lengths;  // int64 [N], 1 <= len <= T (the op checks them with check_range)
   std::vector<Tensor> weights;  // w_ih [4H, I], w_hh [4H, H], b_ih [4H], b_hh [4H] per direction
   std::vector<bool> reverse;    // per direction
   Tensor output;                // [N, T, D*H], zero at t >= len (written by the forward)
@@ -104,81 +111,81 @@ class Backend {
   // Fills with uniform [lo, hi) or normal(mean, std) from `gen`, in row-major order.
   virtual void random(const Tensor& out, Generator& gen, bool normal, double a, double b) = 0;
 
-  // ---- fused kernels (optional) ----------------------------------------------------
-  // A backend with a fused kernel for a composite op overrides its hook and returns the
-  // result; the defaults return an undefined Tensor (false), and the op then composes the
-  // primitives above, which is the CPU's path. No autograd here: ops record the node.
+  // ---- what this backend runs --------------------------------------------------------
+  // Whether this backend has kernels for the registry op `op` (OpInfo::name) computing in
+  // `dtype`. check_device (engine/registry.h) asks it before every op, and the registry
+  // walking tests take their device lists from it. An op a backend does not support, if
+  // called anyway, throws through unsupported().
+  virtual bool supports(const std::string& op, DType dtype) const = 0;
+
+  // ---- composite ops ----------------------------------------------------------------
+  // One kernel (or a fixed sequence of this backend's primitives) per composite op, with
+  // its backward beside it; ops (engine/ops) record the graph node, no autograd here.
+  // Results are allocated by the backend and contiguous.
   //
-  // y = softmax(x) (log: log_softmax) along dim; y contiguous, x's shape.
-  virtual Tensor fused_softmax(const Tensor& /*x*/, int64_t /*dim*/, bool /*log*/) { return {}; }
+  // y = softmax(x) (log: log_softmax) along dim, x's shape.
+  virtual Tensor softmax(const Tensor& x, int64_t dim, bool log) = 0;
   // dx for y = softmax(x) (y * (dy - sum(dy * y))) or log_softmax (dy - exp(y) * sum(dy)).
-  virtual Tensor fused_softmax_backward(const Tensor& /*y*/, const Tensor& /*dy*/,
-                                        int64_t /*dim*/, bool /*log*/) {
-    return {};
-  }
+  virtual Tensor softmax_backward(const Tensor& y, const Tensor& dy, int64_t dim, bool log) = 0;
   // Inverted dropout y = x * mask with ops/dropout.cpp's Philox mask for `seed` (element i
-  // of x in row-major order kept iff philox_uniform(seed, i) >= p, scaled by 1 / (1 - p));
-  // y contiguous. The backward regenerates the mask: dx = dy * mask. `seed_on_device`
-  // (from recording_dropout_seed, while a step graph is recorded): the kernels read the
-  // seed from there when they run.
-  virtual Tensor fused_dropout(const Tensor& /*x*/, double /*p*/, uint64_t /*seed*/,
-                               const uint64_t* /*seed_on_device*/) {
-    return {};
-  }
-  virtual Tensor fused_dropout_backward(const Tensor& /*dy*/, double /*p*/, uint64_t /*seed*/,
-                                        const uint64_t* /*seed_on_device*/) {
-    return {};
-  }
-  // Mean cross-entropy of logits [N, C] against int64 targets [N] in [0, C), with optional
-  // class weights [C] (ops/loss.h); returns {loss [], saved...} for the backward, which
-  // returns dlogits = grad_loss * dloss/dlogits. Targets are checked by the caller.
-  virtual std::vector<Tensor> fused_cross_entropy(const Tensor& /*logits*/,
-                                                  const Tensor& /*targets*/,
-                                                  const Tensor& /*weights*/) {
-    return {};
-  }
-  virtual Tensor fused_cross_entropy_backward(const Tensor& /*logits*/, const Tensor& /*targets*/,
-                                              const Tensor& /*weights*/,
-                                              const std::vector<Tensor>& /*saved*/,
-                                              const Tensor& /*grad_loss*/) {
-    return {};
-  }
+  // of x in row-major order kept iff philox_uniform(seed, i) >= p, scaled by 1 / (1 - p)).
+  // The backward regenerates the mask: dx = dy * mask. `seed_on_device` (from
+  // recording_dropout_seed, while a step graph is recorded; else null): the kernels read
+  // the seed from there when they run.
+  virtual Tensor dropout(const Tensor& x, double p, uint64_t seed,
+                         const uint64_t* seed_on_device) = 0;
+  virtual Tensor dropout_backward(const Tensor& dy, double p, uint64_t seed,
+                                  const uint64_t* seed_on_device) = 0;
+  // Mean cross-entropy of logits [N, C] against int64 targets [N] in [0, C) (checked by
+  // the caller through check_range), with optional class weights [C] (ops/loss.h):
+  // returns {loss [], saved...}, what the backward reads besides the inputs.
+  virtual std::vector<Tensor> cross_entropy(const Tensor& logits, const Tensor& targets,
+                                            const Tensor& weights) = 0;
+  // {dlogits [N, C], dweights [C]} = grad_loss * dloss/d(logits, weights); dweights only
+  // when `weights_grad` (else undefined). `loss` is the forward's result.
+  virtual std::vector<Tensor> cross_entropy_backward(const Tensor& logits, const Tensor& targets,
+                                                     const Tensor& weights, const Tensor& loss,
+                                                     const std::vector<Tensor>& saved,
+                                                     const Tensor& grad_loss,
+                                                     bool weights_grad) = 0;
+
+  // ---- optimiser steps (engine/optim) ------------------------------------------------
   // One Adam step over parameters with their gradients and moments (each list the same
-  // length; all contiguous, on this device), updated in place. False: not provided.
-  virtual bool fused_adam_step(const std::vector<Tensor>& /*params*/,
-                               const std::vector<Tensor>& /*grads*/,
-                               const std::vector<Tensor>& /*exp_avg*/,
-                               const std::vector<Tensor>& /*exp_avg_sq*/,
-                               const AdamStepArgs& /*args*/) {
-    return false;
-  }
+  // length; all contiguous, on this device), updated in place.
+  virtual void adam_step(const std::vector<Tensor>& params, const std::vector<Tensor>& grads,
+                         const std::vector<Tensor>& exp_avg, const std::vector<Tensor>& exp_avg_sq,
+                         const AdamStepArgs& args) = 0;
+  // One SGD step of one parameter (contiguous, with its gradient), in place; `momentum_buf`
+  // (p's shape, undefined without momentum) is set to the gradient on the first step.
+  virtual void sgd_step(const Tensor& param, const Tensor& grad, const Tensor& momentum_buf,
+                        const SgdStepArgs& args) = 0;
+  // Scales the gradients (in place) by min(1, max_norm / (norm + 1e-6)), norm their joint
+  // L2 norm, and returns the norm as a 0-d tensor on this device. A NaN or infinite norm:
+  // the CPU (which has read it) throws at once, "clip_grad_norm: the gradient norm is nan";
+  // a device does not wait for it (the gradients turn NaN) and the caller reports it.
+  virtual Tensor clip_grad_norm(const std::vector<Tensor>& grads, double max_norm) = 0;
 
-  // Checks lo <= v <= hi for every value of an int64 tensor without waiting for the device:
-  // a violation is reported by the next synchronisation (a copy to the host), naming
-  // `kind`. False: not provided (the caller then reads the values back and checks them).
-  virtual bool check_range(const Tensor& /*values*/, int64_t /*lo*/, int64_t /*hi*/,
-                           RangeCheck /*kind*/) {
-    return false;
-  }
+  // Checks lo <= v <= hi for every value of an int64 tensor for the op `op`. The CPU reads
+  // the values and throws at once, naming op and value; a device reports a violation at its
+  // next synchronisation (a copy to the host), naming `kind`, so a training step never
+  // waits for it.
+  virtual void check_range(const Tensor& values, int64_t lo, int64_t hi, RangeCheck kind,
+                           const std::string& op) = 0;
 
-  // ---- step graphs (optional) -------------------------------------------------------
+  // ---- step graphs ------------------------------------------------------------------
   // Records the device work that `step` queues (it must not read device memory back) into
   // a graph, runs it once, and returns it: replay() repeats that work on the same tensors.
   // Memory allocated while recording stays reserved for the graph. Dropout calls recorded
   // in it read their seeds from device memory (recording_dropout_seed) that each replay
   // refills, drawing from the same generators in the same order as an eager step would.
-  // Null, with `why_not` set, where the device cannot (the emulator) or recording failed
-  // (then nothing of `step` ran on the device: run it again eagerly).
-  virtual std::unique_ptr<StepGraph> capture_step(const std::function<void()>& /*step*/,
-                                                  std::string& why_not) {
-    why_not = std::string("the ") + name() + " backend has no step graphs";
-    return nullptr;
-  }
+  // Null, with `why_not` set, where the device cannot (a CPU runs no graphs, the emulator
+  // does not record) or recording failed (then nothing of `step` ran: run it eagerly).
+  virtual std::unique_ptr<StepGraph> capture_step(const std::function<void()>& step,
+                                                  std::string& why_not) = 0;
   // While capture_step records: the device word a dropout call reads its seed from (holding
-  // `seed` for the first run, refilled from `gen` by each replay); otherwise null.
-  virtual const uint64_t* recording_dropout_seed(Generator& /*gen*/, uint64_t /*seed*/) {
-    return nullptr;
-  }
+  // `seed` for the first run, refilled from `gen` by each replay). Null while nothing is
+  // being recorded (always, on a backend without step graphs).
+  virtual const uint64_t* recording_dropout_seed(Generator& gen, uint64_t seed) = 0;
 
   // ---- layer kernels ------------------------------------------------------------------
   // The fused kernels of the CNN layer ops (engine/ops/{conv,pool,norm}.cpp), which every
@@ -215,24 +222,32 @@ class Backend {
                                    bool batch_stats, const Tensor& gx, const Tensor& gw,
                                    const Tensor& gb) = 0;
 
-  // ---- LSTM layer kernels (optional) --------------------------------------------------
-  // On devices other than the CPU; false: not provided (the op then throws, naming the
-  // device). Tensors are contiguous and allocated by the op; outputs are overwritten.
-  // One LSTM layer: output, h_n, c_n, gates (and cells when defined) from x and the weights.
-  virtual bool lstm_forward(const LstmLayerTensors& /*layer*/) { return false; }
+  // ---- LSTM layer kernels -------------------------------------------------------------
+  // Tensors are contiguous and allocated by the op; outputs are overwritten.
+  // One LSTM layer: output, h_n, c_n, gates (and cells when defined) from x and the
+  // weights; the op has checked the lengths (check_range).
+  virtual void lstm_forward(const LstmLayerTensors& layer) = 0;
   // BPTT through the layer the forward computed.
-  virtual bool lstm_backward(const LstmLayerTensors& /*layer*/,
-                             const LstmLayerGradients& /*grads*/) {
-    return false;
-  }
+  virtual void lstm_backward(const LstmLayerTensors& layer, const LstmLayerGradients& grads) = 0;
 };
 
 Backend& backend_for(Device device);
 void set_backend(DeviceType type, Backend* backend);
+// Whether this build has a backend for the device type (the CPU's always).
+bool has_backend(DeviceType type);
 
 // "Not here", the one way a backend refuses: a kernel it lacks for an op (a registry name,
 // OpInfo::name) on a dtype throws std::runtime_error
 //   "op 'conv2d': the cuda backend has no float64 kernel"
 [[noreturn]] void unsupported(const Backend& backend, const std::string& op, DType dtype);
+
+// The class weights' gradient of the weighted mean cross-entropy, composed of `backend`'s
+// primitives for its cross_entropy_backward: loss = -sum_i w[t_i] lp_i / S, S = sum_i
+// w[t_i], so dloss/dw[c] = sum over i with t_i = c of -(lp_i + loss) / S, times grad_loss.
+// picked_log_probs lp [N], targets int64 [N], loss, weight_sum and grad_loss 0-d; -> [C].
+Tensor cross_entropy_weights_grad(Backend& backend, const Tensor& picked_log_probs,
+                                  const Tensor& targets, const Tensor& loss,
+                                  const Tensor& weight_sum, const Tensor& grad_loss,
+                                  int64_t classes);
 
 }  // namespace melgrad

@@ -5,15 +5,13 @@
 #include <memory>
 #include <stdexcept>
 
+#include "engine/backend.h"
+
 namespace melgrad {
 
 static std::vector<std::unique_ptr<OpInfo>>& table() {
   static std::vector<std::unique_ptr<OpInfo>> t;
   return t;
-}
-
-bool OpInfo::supports(DeviceType d) const {
-  return std::find(devices.begin(), devices.end(), d) != devices.end();
 }
 
 const OpInfo& register_op(OpInfo info) {
@@ -49,16 +47,31 @@ void check_device(const OpInfo& op, const TensorList& tensors) {
       throw std::invalid_argument("op '" + op.name + "': tensors on different devices (" +
                                   first->device().str() + " and " + t.device().str() + ")");
   }
-  if (first && !op.supports(first->device().type))
-    throw std::runtime_error("op '" + op.name + "' is not implemented for device " +
-                             first->device().str());
-  if (first && first->device().is_cuda())
-    for (const Tensor& t : tensors)
-      if (t.defined() && t.dtype() == DType::f64)
-        throw std::invalid_argument("op '" + op.name + "': float64 is not supported on " +
-                                    t.device().str() + " (got " + t.str() +
-                                    "); CUDA kernels compute in float32, convert with "
-                                    ".to(DType::f32)");
+  if (!first) return;
+  const Backend& backend = backend_for(first->device());
+  for (const Tensor& t : tensors) {
+    if (!t.defined() || backend.supports(op.name, t.dtype())) continue;
+    std::string message = "op '" + op.name + "': " + dtype_name(t.dtype()) +
+                          " is not supported on " + t.device().str() + " (got " + t.str() +
+                          "); the " + backend.name() + " backend has no " + dtype_name(t.dtype()) +
+                          " kernel for it";
+    for (DType other : {DType::f32, DType::f64})
+      if (is_floating(t.dtype()) && backend.supports(op.name, other)) {
+        message +=
+            std::string(", convert with .to(DType::") + (other == DType::f32 ? "f32" : "f64") + ")";
+        break;
+      }
+    throw std::invalid_argument(message);
+  }
+}
+
+std::vector<Device> devices_supporting(const std::string& op, DType dtype) {
+  std::vector<Device> out;
+  for (Device device : {Device::cpu(), Device::cuda()}) {
+    if (!has_backend(device.type)) continue;
+    if (backend_for(device).supports(op, dtype)) out.push_back(device);
+  }
+  return out;
 }
 
 }  // namespace melgrad

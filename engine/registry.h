@@ -1,8 +1,9 @@
 // The op registry: every op is declared once, in the file that holds its forward and
-// backward, with the devices it runs on and the float64 cases its gradient is checked on.
+// backward, with the float64 cases its gradient is checked on. Which devices run it, in
+// which dtypes, is each device's backend's answer (Backend::supports).
 //
 //   static const OpInfo& kExp = register_op({
-//       .name = "exp", .family = "elementwise", .devices = {DeviceType::cpu},
+//       .name = "exp", .family = "elementwise",
 //       .gradcheck = [](Generator& g) { return GradCases{unary_case("exp", g)}; }});
 //
 // Tests walk the registry: an op without gradient-check cases fails the suite, and an op
@@ -32,19 +33,22 @@ using GradCases = std::vector<GradCheckCase>;
 struct OpInfo {
   std::string name;
   std::string family;
-  std::vector<DeviceType> devices;
   std::function<GradCases(Generator&)> gradcheck;  // empty only when !differentiable
   bool differentiable = true;
-
-  bool supports(DeviceType d) const;
 };
 
 const OpInfo& register_op(OpInfo info);
 const OpInfo* find_op(const std::string& name);
 std::vector<const OpInfo*> all_ops();
 
-// Throws an error naming the op when the tensors are on different devices, the op has no
-// kernel for their device, or a float64 tensor is on a CUDA device (float32 only there).
+// Throws an error naming the op when the tensors are on different devices, or when their
+// device's backend does not support the op in one of their dtypes (Backend::supports), e.g.
+// "op 'exp': float64 is not supported on cuda:0 (got float64[3] cuda:0); the cuda backend
+// has no float64 kernel for it, convert with .to(DType::f32)".
 void check_device(const OpInfo& op, const TensorList& tensors);
+
+// The devices of this build (cpu, and cuda:0 when a CUDA backend is linked) whose backend
+// supports `op` in `dtype`: the device lists of the registry-walking tests.
+std::vector<Device> devices_supporting(const std::string& op, DType dtype);
 
 }  // namespace melgrad

@@ -131,6 +131,10 @@ class Tensor {
 
 std::ostream& operator<<(std::ostream& os, const Tensor& t);
 
+// A stride-0 view of x at `shape` (x's shape must broadcast to it, NumPy rules; x itself
+// when the shapes are equal); no autograd. Ops and backends use it to expand operands.
+Tensor broadcast_view(const Tensor& x, const Shape& shape);
+
 // True when shapes match and |a - b| <= atol + rtol * |b| everywhere (NaN never equal).
 bool allclose(const Tensor& a, const Tensor& b, double rtol = 1e-5, double atol = 1e-8);
 double max_abs_diff(const Tensor& a, const Tensor& b);

@@ -1,6 +1,9 @@
 // The CPU backend: primitive kernels on Eigen maps over our own buffers (no copies on the
 // contiguous paths). Split by kind over cpu/elementwise.cpp, cpu/reduce.cpp,
-// cpu/linalg.cpp, cpu/indexing.cpp and cpu/backend_cnn.cpp (the CNN layer kernels).
+// cpu/linalg.cpp and cpu/indexing.cpp; the CNN layer kernels in cpu/backend_cnn.cpp (on
+// cpu/{conv,pool,norm}.cpp), the composite ops (softmax, dropout, cross-entropy,
+// check_range, step graphs) in cpu/fused.cpp, the optimiser steps in cpu/optim_steps.cpp
+// and the LSTM layer in cpu/lstm_layer.cpp (on cpu/lstm.h's kernels).
 #pragma once
 
 #include "engine/backend.h"
@@ -27,6 +30,8 @@ class CpuBackend final : public Backend {
                    const Tensor& src) override;
   void random(const Tensor& out, Generator& gen, bool normal, double a, double b) override;
 
+  bool supports(const std::string& op, DType dtype) const override;
+
   // Layer kernels (cpu/backend_cnn.cpp, on cpu/{conv,pool,norm}.cpp).
   void conv2d_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& y,
                       const Conv2dShape& shape, bool relu) override;
@@ -42,6 +47,32 @@ class CpuBackend final : public Backend {
   void batch_norm_forward(const BatchNormTensors& bn) override;
   void batch_norm_backward(const Tensor& gy, const BatchNormTensors& forward, bool batch_stats,
                            const Tensor& gx, const Tensor& gw, const Tensor& gb) override;
+
+  Tensor softmax(const Tensor& x, int64_t dim, bool log) override;
+  Tensor softmax_backward(const Tensor& y, const Tensor& dy, int64_t dim, bool log) override;
+  Tensor dropout(const Tensor& x, double p, uint64_t seed, const uint64_t* seed_on_device) override;
+  Tensor dropout_backward(const Tensor& dy, double p, uint64_t seed,
+                          const uint64_t* seed_on_device) override;
+  std::vector<Tensor> cross_entropy(const Tensor& logits, const Tensor& targets,
+                                    const Tensor& weights) override;
+  std::vector<Tensor> cross_entropy_backward(const Tensor& logits, const Tensor& targets,
+                                             const Tensor& weights, const Tensor& loss,
+                                             const std::vector<Tensor>& saved,
+                                             const Tensor& grad_loss, bool weights_grad) override;
+  void adam_step(const std::vector<Tensor>& params, const std::vector<Tensor>& grads,
+                 const std::vector<Tensor>& exp_avg, const std::vector<Tensor>& exp_avg_sq,
+                 const AdamStepArgs& args) override;
+  void sgd_step(const Tensor& param, const Tensor& grad, const Tensor& momentum_buf,
+                const SgdStepArgs& args) override;
+  Tensor clip_grad_norm(const std::vector<Tensor>& grads, double max_norm) override;
+  void check_range(const Tensor& values, int64_t lo, int64_t hi, RangeCheck kind,
+                   const std::string& op) override;
+  std::unique_ptr<StepGraph> capture_step(const std::function<void()>& step,
+                                          std::string& why_not) override;
+  const uint64_t* recording_dropout_seed(Generator& gen, uint64_t seed) override;
+
+  void lstm_forward(const LstmLayerTensors& layer) override;
+  void lstm_backward(const LstmLayerTensors& layer, const LstmLayerGradients& grads) override;
 };
 
 // x itself when contiguous, else a contiguous copy (no autograd).

@@ -1,14 +1,13 @@
-// CudaBackend: the fused kernels of composite ops:
+// CudaBackend: what it supports, and the fused kernels of composite ops:
 //   dropout        kernels/dropout.h, the CPU's Philox mask, regenerated in the backward;
 //   cross_entropy  kernels/cross_entropy.h: logits [N, C], targets int64 [N], weights [C];
-//                  the forward saves the rows' log-sum-exp [N] and the weight sum [];
-//   Adam           kernels/adam.h: every parameter of the step in one multi-tensor launch.
+//                  the forward saves the rows' log-sum-exp [N] and the weight sum []; learned
+//                  class weights' gradient from the primitives (cross_entropy_weights_grad).
 #include <stdexcept>
 
 #include "engine/cuda/cuda_backend.h"
 #include "engine/cuda/device_runtime.h"
 #include "engine/cuda/kernel_layout.h"
-#include "kernels/adam.h"
 #include "kernels/cross_entropy.h"
 #include "kernels/dropout.h"
 
@@ -26,8 +25,14 @@ Tensor contiguous_or_undefined(const Tensor& t) {
 
 }  // namespace
 
-Tensor CudaBackend::fused_dropout(const Tensor& x, double p, uint64_t seed,
-                                  const uint64_t* seed_on_device) {
+bool CudaBackend::supports(const std::string& /*op*/, DType dtype) const {
+  // Every op of the registry has float32 kernels here (int64 for indices, targets, lengths
+  // and argmax); none computes in float64: such tensors can be stored and copied, not used.
+  return dtype != DType::f64;
+}
+
+Tensor CudaBackend::dropout(const Tensor& x, double p, uint64_t seed,
+                            const uint64_t* seed_on_device) {
   require_f32("dropout", {&x});
   const Tensor xc = contiguous_on_device(x);
   Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
@@ -42,8 +47,8 @@ Tensor CudaBackend::fused_dropout(const Tensor& x, double p, uint64_t seed,
   return y;
 }
 
-Tensor CudaBackend::fused_dropout_backward(const Tensor& dy, double p, uint64_t seed,
-                                           const uint64_t* seed_on_device) {
+Tensor CudaBackend::dropout_backward(const Tensor& dy, double p, uint64_t seed,
+                                     const uint64_t* seed_on_device) {
   require_f32("dropout backward", {&dy});
   const Tensor dyc = contiguous_on_device(dy);
   Tensor dx = Tensor::empty(dy.shape(), dy.dtype(), dy.device());
@@ -58,8 +63,8 @@ Tensor CudaBackend::fused_dropout_backward(const Tensor& dy, double p, uint64_t 
   return dx;
 }
 
-std::vector<Tensor> CudaBackend::fused_cross_entropy(const Tensor& logits, const Tensor& targets,
-                                                     const Tensor& weights) {
+std::vector<Tensor> CudaBackend::cross_entropy(const Tensor& logits, const Tensor& targets,
+                                               const Tensor& weights) {
   require_f32("cross_entropy", {&logits});
   if (weights.defined()) require_f32("cross_entropy", {&weights});
   const Tensor x = contiguous_on_device(logits), t = contiguous_on_device(targets),
@@ -81,10 +86,11 @@ std::vector<Tensor> CudaBackend::fused_cross_entropy(const Tensor& logits, const
   return {loss, lse, weight_sum};
 }
 
-Tensor CudaBackend::fused_cross_entropy_backward(const Tensor& logits, const Tensor& targets,
-                                                 const Tensor& weights,
-                                                 const std::vector<Tensor>& saved,
-                                                 const Tensor& grad_loss) {
+std::vector<Tensor> CudaBackend::cross_entropy_backward(const Tensor& logits, const Tensor& targets,
+                                                        const Tensor& weights, const Tensor& loss,
+                                                        const std::vector<Tensor>& saved,
+                                                        const Tensor& grad_loss,
+                                                        bool weights_grad) {
   require_f32("cross_entropy backward", {&logits, &grad_loss});
   const Tensor x = contiguous_on_device(logits), t = contiguous_on_device(targets),
                w = contiguous_or_undefined(weights), g = contiguous_on_device(grad_loss);
@@ -100,35 +106,15 @@ Tensor CudaBackend::fused_cross_entropy_backward(const Tensor& logits, const Ten
   p.n = logits.size(0);
   p.c = logits.size(1);
   kernels::cross_entropy_backward(p, stream());
-  return dx;
-}
-
-bool CudaBackend::fused_adam_step(const std::vector<Tensor>& params,
-                                  const std::vector<Tensor>& grads,
-                                  const std::vector<Tensor>& exp_avg,
-                                  const std::vector<Tensor>& exp_avg_sq, const AdamStepArgs& args) {
-  std::vector<kernels::AdamTensor> tensors;
-  for (std::size_t i = 0; i < params.size(); ++i) {
-    const Tensor &p = params[i], &g = grads.at(i), &m = exp_avg.at(i), &v = exp_avg_sq.at(i);
-    require_f32("Adam", {&p, &g, &m, &v});
-    for (const Tensor* t : {&p, &g, &m, &v})
-      if (!t->is_contiguous() || t->numel() != p.numel())
-        throw std::logic_error("cuda backend: Adam: " + t->str() + " is not a contiguous [" +
-                               std::to_string(p.numel()) + "] tensor");
-    tensors.push_back({f32(p), cf32(g), f32(m), f32(v), p.numel()});
-  }
-  kernels::AdamParams k;
-  k.tensors = tensors.data();
-  k.count = static_cast<int64_t>(tensors.size());
-  k.lr = args.lr;
-  k.beta1 = args.beta1;
-  k.beta2 = args.beta2;
-  k.eps = args.eps;
-  k.weight_decay = args.weight_decay;
-  k.decoupled_weight_decay = args.decoupled_weight_decay;
-  k.step = args.step;
-  kernels::adam_step(k, stream());
-  return true;
+  if (!weights_grad) return {dx, Tensor()};
+  // The picked log-probabilities lp_i = logits[i, t_i] - lse_i.
+  const int64_t N = logits.size(0);
+  Tensor picked = Tensor::empty({N, 1}, DType::f32, logits.device());
+  gather(x, 1, t.as_strided({N, 1}, {1, 1}, t.offset()), picked);
+  Tensor log_probs = Tensor::empty({N}, DType::f32, logits.device());
+  binary(BinaryOp::sub, picked.as_strided({N}, {1}, 0), saved.at(0), log_probs);
+  return {dx, cross_entropy_weights_grad(*this, log_probs, t, loss, saved.at(1), grad_loss,
+                                         logits.size(1))};
 }
 
 }  // namespace melgrad::cuda

@@ -70,10 +70,11 @@ void CudaBackend::scatter_add(const Tensor& out, int64_t dim, const Tensor& inde
                        stream());
 }
 
-bool CudaBackend::check_range(const Tensor& values, int64_t lo, int64_t hi, RangeCheck kind) {
+void CudaBackend::check_range(const Tensor& values, int64_t lo, int64_t hi, RangeCheck kind,
+                              const std::string& op) {
+  // The deferred report names the kind of value (kernels/indexing.h), not the op.
   if (values.dtype() != DType::i64)
-    throw std::invalid_argument("cuda backend: check_range: expected int64 values, got " +
-                                values.str());
+    throw std::invalid_argument(op + ": expected int64 values to check, got " + values.str());
   const Tensor v = contiguous_on_device(values);
   kernels::CheckRangeParams p;
   p.values = indices(v);
@@ -84,7 +85,6 @@ bool CudaBackend::check_range(const Tensor& values, int64_t lo, int64_t hi, Rang
   p.code = kind == RangeCheck::class_target ? kernels::IndexError::cross_entropy_target
                                             : kernels::IndexError::lstm_length;
   kernels::check_range(p, stream());
-  return true;
 }
 
 }  // namespace melgrad::cuda

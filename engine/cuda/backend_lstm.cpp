@@ -8,16 +8,15 @@
 //   backward: lstm_backward gives grad_gates [N, T, D*4H] (zero at padded steps), dW_hh and
 //             the bias gradient; then dx = sum_d grad_gates(d) · W_ih(d) and
 //             dW_ih(d) = grad_gates(d)^T · x, as GEMMs over all steps.
-// The lengths are checked on the device (1 <= len <= T): a bad one is reported at the next
-// synchronisation, and the kernels clamp it meanwhile, so no memory outside the tensors is
-// touched. Scratch (grad_gates, the step-wise path's carry) comes from the caching allocator.
+// The op has checked the lengths (check_range: a bad one is reported at the next
+// synchronisation), and the kernels clamp them meanwhile, so no memory outside the tensors
+// is touched. Scratch (grad_gates, the step-wise path's carry) comes from the caching
+// allocator.
 #include <stdexcept>
 
-#include "engine/autograd.h"
 #include "engine/cuda/cuda_backend.h"
 #include "engine/cuda/device_runtime.h"
 #include "engine/cuda/kernel_layout.h"
-#include "engine/ops/ops.h"
 #include "kernels/gemm.h"
 #include "kernels/lstm.h"
 
@@ -65,21 +64,17 @@ void require_layer_f32(const LstmLayerTensors& layer) {
 
 }  // namespace
 
-bool CudaBackend::lstm_forward(const LstmLayerTensors& layer) {
+void CudaBackend::lstm_forward(const LstmLayerTensors& layer) {
   require_layer_f32(layer);
   const LayerShape s = layer_shape(layer);
   const int64_t G = 4 * s.H, rows = s.N * s.T;
-  check_range(layer.lengths, 1, s.T, RangeCheck::sequence_length);
 
   // gates = b_ih + b_hh per direction, broadcast over the N*T rows; then the projection.
-  {
-    NoGradGuard no_grad;
-    Tensor bias_sum = Tensor::empty({s.D * G}, DType::f32, layer.x.device());
-    for (int64_t d = 0; d < s.D; ++d)
-      binary(BinaryOp::add, b_ih(layer, d), b_hh(layer, d), bias_sum.narrow(0, d * G, G));
-    copy(expand(reshape(bias_sum, {1, s.D * G}), {rows, s.D * G}),
-         reshape(layer.gates, {rows, s.D * G}));
-  }
+  const Tensor bias_sum = Tensor::empty({s.D * G}, DType::f32, layer.x.device());
+  for (int64_t d = 0; d < s.D; ++d)
+    binary(BinaryOp::add, b_ih(layer, d), b_hh(layer, d), bias_sum.as_strided({G}, {1}, d * G));
+  copy(bias_sum.as_strided({rows, s.D * G}, {0, 1}, 0),
+       layer.gates.as_strided({rows, s.D * G}, {s.D * G, 1}, layer.gates.offset()));
   for (int64_t d = 0; d < s.D; ++d)
     gemm(false, true, rows, G, s.I, f32_ptr(layer.x), s.I, f32_ptr(w_ih(layer, d)), s.I, 1.0f,
          f32_ptr(layer.gates) + d * G, s.D * G);
@@ -102,10 +97,9 @@ bool CudaBackend::lstm_forward(const LstmLayerTensors& layer) {
   p.c_n = f32_ptr(layer.c_n);
   p.cells = f32_ptr(cells);
   kernels::lstm_forward(p, stream());
-  return true;
 }
 
-bool CudaBackend::lstm_backward(const LstmLayerTensors& layer, const LstmLayerGradients& grads) {
+void CudaBackend::lstm_backward(const LstmLayerTensors& layer, const LstmLayerGradients& grads) {
   require_layer_f32(layer);
   require_f32("lstm backward",
               {&layer.cells, &grads.grad_output, &grads.grad_h_n, &grads.grad_c_n});
@@ -149,7 +143,6 @@ bool CudaBackend::lstm_backward(const LstmLayerTensors& layer, const LstmLayerGr
       gemm(true, false, G, s.I, rows, gd, s.D * G, f32_ptr(layer.x), s.I, 0.0f,
            f32_ptr(grads.grad_w_ih[d]), s.I);
   }
-  return true;
 }
 
 }  // namespace melgrad::cuda

@@ -158,7 +158,7 @@ void CudaBackend::argmax(const Tensor& x, int64_t dim, const Tensor& out) {
   });
 }
 
-Tensor CudaBackend::fused_softmax(const Tensor& x, int64_t dim, bool log) {
+Tensor CudaBackend::softmax(const Tensor& x, int64_t dim, bool log) {
   require_f32(log ? "log_softmax" : "softmax", {&x});
   const Tensor xl = contiguous_on_device(move_dim_last(x, dim));
   Tensor yl = Tensor::empty(xl.shape(), x.dtype(), x.device());
@@ -170,8 +170,7 @@ Tensor CudaBackend::fused_softmax(const Tensor& x, int64_t dim, bool log) {
   return y;
 }
 
-Tensor CudaBackend::fused_softmax_backward(const Tensor& y, const Tensor& dy, int64_t dim,
-                                           bool log) {
+Tensor CudaBackend::softmax_backward(const Tensor& y, const Tensor& dy, int64_t dim, bool log) {
   require_f32(log ? "log_softmax backward" : "softmax backward", {&y, &dy});
   const Tensor yl = contiguous_on_device(move_dim_last(y, dim));
   const Tensor dyl = contiguous_on_device(move_dim_last(dy, dim));

@@ -3,8 +3,9 @@
 // int64 for indices and argmax; copies and fills take every dtype. Split by kind over
 // backend_copy.cpp (fill, copies within and across devices, random), backend_math.cpp
 // (unary, binary, where, reductions, argmax, fused softmax), backend_indexing.cpp,
-// backend_linalg.cpp (matmul), backend_fused.cpp (dropout, cross-entropy, Adam), and the
-// layer hooks: backend_conv.cpp, backend_pool.cpp, backend_norm.cpp, backend_lstm.cpp.
+// backend_linalg.cpp (matmul), backend_fused.cpp (supports, dropout, cross-entropy),
+// backend_optim.cpp (Adam, SGD, gradient clipping), step_graph.cpp, and the layer hooks:
+// backend_conv.cpp, backend_pool.cpp, backend_norm.cpp, backend_lstm.cpp.
 #pragma once
 
 #include "engine/backend.h"
@@ -28,24 +29,30 @@ class CudaBackend final : public Backend {
   void scatter_add(const Tensor& out, int64_t dim, const Tensor& index, const Tensor& src) override;
   void random(const Tensor& out, Generator& gen, bool normal, double a, double b) override;
 
-  Tensor fused_softmax(const Tensor& x, int64_t dim, bool log) override;
-  Tensor fused_softmax_backward(const Tensor& y, const Tensor& dy, int64_t dim, bool log) override;
-  Tensor fused_dropout(const Tensor& x, double p, uint64_t seed,
-                       const uint64_t* seed_on_device) override;
-  Tensor fused_dropout_backward(const Tensor& dy, double p, uint64_t seed,
-                                const uint64_t* seed_on_device) override;
+  bool supports(const std::string& op, DType dtype) const override;
+
+  Tensor softmax(const Tensor& x, int64_t dim, bool log) override;
+  Tensor softmax_backward(const Tensor& y, const Tensor& dy, int64_t dim, bool log) override;
+  Tensor dropout(const Tensor& x, double p, uint64_t seed, const uint64_t* seed_on_device) override;
+  Tensor dropout_backward(const Tensor& dy, double p, uint64_t seed,
+                          const uint64_t* seed_on_device) override;
+  std::vector<Tensor> cross_entropy(const Tensor& logits, const Tensor& targets,
+                                    const Tensor& weights) override;
+  std::vector<Tensor> cross_entropy_backward(const Tensor& logits, const Tensor& targets,
+                                             const Tensor& weights, const Tensor& loss,
+                                             const std::vector<Tensor>& saved,
+                                             const Tensor& grad_loss, bool weights_grad) override;
+  void adam_step(const std::vector<Tensor>& params, const std::vector<Tensor>& grads,
+                 const std::vector<Tensor>& exp_avg, const std::vector<Tensor>& exp_avg_sq,
+                 const AdamStepArgs& args) override;
+  void sgd_step(const Tensor& param, const Tensor& grad, const Tensor& momentum_buf,
+                const SgdStepArgs& args) override;
+  Tensor clip_grad_norm(const std::vector<Tensor>& grads, double max_norm) override;
+  void check_range(const Tensor& values, int64_t lo, int64_t hi, RangeCheck kind,
+                   const std::string& op) override;
   std::unique_ptr<StepGraph> capture_step(const std::function<void()>& step,
                                           std::string& why_not) override;
   const uint64_t* recording_dropout_seed(Generator& gen, uint64_t seed) override;
-  std::vector<Tensor> fused_cross_entropy(const Tensor& logits, const Tensor& targets,
-                                          const Tensor& weights) override;
-  Tensor fused_cross_entropy_backward(const Tensor& logits, const Tensor& targets,
-                                      const Tensor& weights, const std::vector<Tensor>& saved,
-                                      const Tensor& grad_loss) override;
-  bool fused_adam_step(const std::vector<Tensor>& params, const std::vector<Tensor>& grads,
-                       const std::vector<Tensor>& exp_avg, const std::vector<Tensor>& exp_avg_sq,
-                       const AdamStepArgs& args) override;
-  bool check_range(const Tensor& values, int64_t lo, int64_t hi, RangeCheck kind) override;
 
   void conv2d_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& y,
                       const Conv2dShape& shape, bool relu) override;
@@ -61,8 +68,8 @@ class CudaBackend final : public Backend {
   void batch_norm_forward(const BatchNormTensors& bn) override;
   void batch_norm_backward(const Tensor& gy, const BatchNormTensors& forward, bool batch_stats,
                            const Tensor& gx, const Tensor& gw, const Tensor& gb) override;
-  bool lstm_forward(const LstmLayerTensors& layer) override;
-  bool lstm_backward(const LstmLayerTensors& layer, const LstmLayerGradients& grads) override;
+  void lstm_forward(const LstmLayerTensors& layer) override;
+  void lstm_backward(const LstmLayerTensors& layer, const LstmLayerGradients& grads) override;
 
   struct StepRecording;  // step_graph.cpp
 

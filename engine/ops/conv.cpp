@@ -129,7 +129,6 @@ Tensor conv2d_op(const OpInfo& op, const Tensor& x, const Tensor& weight, const 
 static const OpInfo& kConv2d =
     register_op({.name = "conv2d",
                  .family = "cnn",
-                 .devices = {DeviceType::cpu, DeviceType::cuda},
                  .gradcheck = [](Generator& g) { return conv_cases(conv2d, g); }});
 
 Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, Conv2dOptions opt) {
@@ -139,7 +138,6 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, Conv2dO
 static const OpInfo& kConv2dRelu =
     register_op({.name = "conv2d_relu",
                  .family = "cnn",
-                 .devices = {DeviceType::cpu, DeviceType::cuda},
                  .gradcheck = [](Generator& g) { return conv_cases(conv2d_relu, g); }});
 
 Tensor conv2d_relu(const Tensor& x, const Tensor& weight, const Tensor& bias, Conv2dOptions opt) {

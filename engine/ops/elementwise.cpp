@@ -56,15 +56,12 @@ std::function<GradCases(Generator&)> make_binary_cases(Tensor (*f)(const Tensor&
   };
 }
 
-const std::vector<DeviceType> kAllDevices = {DeviceType::cpu, DeviceType::cuda};
-
 }  // namespace
 
 // ---- binary arithmetic ---------------------------------------------------------------
 
 static const OpInfo& kAdd = register_op(
-    {.name = "add", .family = "elementwise", .devices = kAllDevices,
-     .gradcheck = make_binary_cases(add, -1, 1)});
+    {.name = "add", .family = "elementwise", .gradcheck = make_binary_cases(add, -1, 1)});
 Tensor add(const Tensor& a, const Tensor& b) {
   Tensor out = binary_forward(kAdd, BinaryOp::add, a, b);
   return record(kAdd, {a, b}, out, [sa = a.shape(), sb = b.shape()](const TensorList& g) {
@@ -73,8 +70,7 @@ Tensor add(const Tensor& a, const Tensor& b) {
 }
 
 static const OpInfo& kSub = register_op(
-    {.name = "sub", .family = "elementwise", .devices = kAllDevices,
-     .gradcheck = make_binary_cases(sub, -1, 1)});
+    {.name = "sub", .family = "elementwise", .gradcheck = make_binary_cases(sub, -1, 1)});
 Tensor sub(const Tensor& a, const Tensor& b) {
   Tensor out = binary_forward(kSub, BinaryOp::sub, a, b);
   return record(kSub, {a, b}, out, [sa = a.shape(), sb = b.shape()](const TensorList& g) {
@@ -83,8 +79,7 @@ Tensor sub(const Tensor& a, const Tensor& b) {
 }
 
 static const OpInfo& kMul = register_op(
-    {.name = "mul", .family = "elementwise", .devices = kAllDevices,
-     .gradcheck = make_binary_cases(mul, -1, 1)});
+    {.name = "mul", .family = "elementwise", .gradcheck = make_binary_cases(mul, -1, 1)});
 Tensor mul(const Tensor& a, const Tensor& b) {
   Tensor out = binary_forward(kMul, BinaryOp::mul, a, b);
   return record(kMul, {a, b}, out,
@@ -96,8 +91,7 @@ Tensor mul(const Tensor& a, const Tensor& b) {
 }
 
 static const OpInfo& kDiv = register_op(
-    {.name = "div", .family = "elementwise", .devices = kAllDevices,
-     .gradcheck = make_binary_cases(div, 0.5, 2)});
+    {.name = "div", .family = "elementwise", .gradcheck = make_binary_cases(div, 0.5, 2)});
 Tensor div(const Tensor& a, const Tensor& b) {
   Tensor out = binary_forward(kDiv, BinaryOp::div, a, b);
   return record(kDiv, {a, b}, out,
@@ -108,8 +102,7 @@ Tensor div(const Tensor& a, const Tensor& b) {
 }
 
 static const OpInfo& kPow = register_op(
-    {.name = "pow", .family = "elementwise", .devices = kAllDevices,
-     .gradcheck = make_binary_cases(pow, 0.5, 2)});
+    {.name = "pow", .family = "elementwise", .gradcheck = make_binary_cases(pow, 0.5, 2)});
 Tensor pow(const Tensor& a, const Tensor& b) {
   Tensor out = binary_forward(kPow, BinaryOp::pow, a, b);
   return record(kPow, {a, b}, out,
@@ -123,8 +116,7 @@ Tensor pow(const Tensor& a, const Tensor& b) {
 // ---- unary ---------------------------------------------------------------------------
 
 static const OpInfo& kPowScalar = register_op(
-    {.name = "pow_scalar", .family = "elementwise", .devices = kAllDevices,
-     .gradcheck = [](Generator& g) {
+    {.name = "pow_scalar", .family = "elementwise", .gradcheck = [](Generator& g) {
        return GradCases{{"square", {gc_input({3, 4}, g)},
                          [](const TensorList& in) { return pow(in[0], 2.0); }},
                         {"x^-1.5", {gc_input({5}, g, 0.5, 2)},
@@ -137,35 +129,31 @@ Tensor pow(const Tensor& x, double p) {
   });
 }
 
-static const OpInfo& kNeg = register_op({.name = "neg", .family = "elementwise",
-                                         .devices = kAllDevices,
-                                         .gradcheck = make_unary_cases(neg, -1, 1)});
+static const OpInfo& kNeg = register_op(
+    {.name = "neg", .family = "elementwise", .gradcheck = make_unary_cases(neg, -1, 1)});
 Tensor neg(const Tensor& x) {
   Tensor y = unary_forward(kNeg, UnaryOp::neg, x);
   return record(kNeg, {x}, y, [](const TensorList& g) { return TensorList{neg(g[0])}; });
 }
 
-static const OpInfo& kExp = register_op({.name = "exp", .family = "elementwise",
-                                         .devices = kAllDevices,
-                                         .gradcheck = make_unary_cases(exp, -2, 2)});
+static const OpInfo& kExp = register_op(
+    {.name = "exp", .family = "elementwise", .gradcheck = make_unary_cases(exp, -2, 2)});
 Tensor exp(const Tensor& x) {
   Tensor y = unary_forward(kExp, UnaryOp::exp, x);
   return record(kExp, {x}, y,
                 [y = y.detach()](const TensorList& g) { return TensorList{g[0] * y}; });
 }
 
-static const OpInfo& kLog = register_op({.name = "log", .family = "elementwise",
-                                         .devices = kAllDevices,
-                                         .gradcheck = make_unary_cases(log, 0.3, 3)});
+static const OpInfo& kLog = register_op(
+    {.name = "log", .family = "elementwise", .gradcheck = make_unary_cases(log, 0.3, 3)});
 Tensor log(const Tensor& x) {
   Tensor y = unary_forward(kLog, UnaryOp::log, x);
   return record(kLog, {x}, y,
                 [x = x.detach()](const TensorList& g) { return TensorList{g[0] / x}; });
 }
 
-static const OpInfo& kSqrt = register_op({.name = "sqrt", .family = "elementwise",
-                                          .devices = kAllDevices,
-                                          .gradcheck = make_unary_cases(sqrt, 0.3, 3)});
+static const OpInfo& kSqrt = register_op(
+    {.name = "sqrt", .family = "elementwise", .gradcheck = make_unary_cases(sqrt, 0.3, 3)});
 Tensor sqrt(const Tensor& x) {
   Tensor y = unary_forward(kSqrt, UnaryOp::sqrt, x);
   return record(kSqrt, {x}, y, [y = y.detach()](const TensorList& g) {
@@ -173,9 +161,8 @@ Tensor sqrt(const Tensor& x) {
   });
 }
 
-static const OpInfo& kAbs = register_op({.name = "abs", .family = "elementwise",
-                                         .devices = kAllDevices,
-                                         .gradcheck = make_unary_cases(abs, 0.2, 1, true)});
+static const OpInfo& kAbs = register_op(
+    {.name = "abs", .family = "elementwise", .gradcheck = make_unary_cases(abs, 0.2, 1, true)});
 Tensor abs(const Tensor& x) {
   Tensor y = unary_forward(kAbs, UnaryOp::abs, x);
   return record(kAbs, {x}, y, [x = x.detach()](const TensorList& g) {
@@ -183,9 +170,8 @@ Tensor abs(const Tensor& x) {
   });
 }
 
-static const OpInfo& kRelu = register_op({.name = "relu", .family = "elementwise",
-                                          .devices = kAllDevices,
-                                          .gradcheck = make_unary_cases(relu, 0.2, 1, true)});
+static const OpInfo& kRelu = register_op(
+    {.name = "relu", .family = "elementwise", .gradcheck = make_unary_cases(relu, 0.2, 1, true)});
 Tensor relu(const Tensor& x) {
   Tensor y = unary_forward(kRelu, UnaryOp::relu, x);
   return record(kRelu, {x}, y, [y = y.detach()](const TensorList& g) {
@@ -193,9 +179,8 @@ Tensor relu(const Tensor& x) {
   });
 }
 
-static const OpInfo& kSigmoid = register_op({.name = "sigmoid", .family = "elementwise",
-                                             .devices = kAllDevices,
-                                             .gradcheck = make_unary_cases(sigmoid, -3, 3)});
+static const OpInfo& kSigmoid = register_op(
+    {.name = "sigmoid", .family = "elementwise", .gradcheck = make_unary_cases(sigmoid, -3, 3)});
 Tensor sigmoid(const Tensor& x) {
   Tensor y = unary_forward(kSigmoid, UnaryOp::sigmoid, x);
   return record(kSigmoid, {x}, y, [y = y.detach()](const TensorList& g) {
@@ -203,9 +188,8 @@ Tensor sigmoid(const Tensor& x) {
   });
 }
 
-static const OpInfo& kTanh = register_op({.name = "tanh", .family = "elementwise",
-                                          .devices = kAllDevices,
-                                          .gradcheck = make_unary_cases(tanh, -2, 2)});
+static const OpInfo& kTanh = register_op(
+    {.name = "tanh", .family = "elementwise", .gradcheck = make_unary_cases(tanh, -2, 2)});
 Tensor tanh(const Tensor& x) {
   Tensor y = unary_forward(kTanh, UnaryOp::tanh, x);
   return record(kTanh, {x}, y, [y = y.detach()](const TensorList& g) {
@@ -214,7 +198,6 @@ Tensor tanh(const Tensor& x) {
 }
 
 static const OpInfo& kGelu = register_op({.name = "gelu", .family = "elementwise",
-                                          .devices = kAllDevices,
                                           .gradcheck = make_unary_cases(gelu, -3, 3)});
 Tensor gelu(const Tensor& x) {
   Tensor y = unary_forward(kGelu, UnaryOp::gelu, x);
@@ -224,7 +207,6 @@ Tensor gelu(const Tensor& x) {
 }
 
 static const OpInfo& kSilu = register_op({.name = "silu", .family = "elementwise",
-                                          .devices = kAllDevices,
                                           .gradcheck = make_unary_cases(silu, -4, 4)});
 Tensor silu(const Tensor& x) {
   Tensor y = unary_forward(kSilu, UnaryOp::silu, x);
@@ -234,8 +216,7 @@ Tensor silu(const Tensor& x) {
 }
 
 static const OpInfo& kAffine = register_op(
-    {.name = "affine", .family = "elementwise", .devices = kAllDevices,
-     .gradcheck = [](Generator& g) {
+    {.name = "affine", .family = "elementwise", .gradcheck = [](Generator& g) {
        return GradCases{{"3x-0.5", {gc_input({3, 4}, g)},
                          [](const TensorList& in) { return affine(in[0], 3.0, -0.5); }}};
      }});
@@ -247,8 +228,7 @@ Tensor affine(const Tensor& x, double scale, double shift) {
 }
 
 static const OpInfo& kClamp = register_op(
-    {.name = "clamp", .family = "elementwise", .devices = kAllDevices,
-     .gradcheck = [](Generator& g) {
+    {.name = "clamp", .family = "elementwise", .gradcheck = [](Generator& g) {
        // Values avoid the bounds ±0.5 by at least 0.05 (the gradient jumps there).
        Tensor x = gc_input_away_from_zero({4, 5}, g, 0.05, 0.45);
        double* p = x.data<double>();
@@ -270,8 +250,7 @@ Tensor clamp(const Tensor& x, double lo, double hi) {
 // ---- selection -----------------------------------------------------------------------
 
 static const OpInfo& kWhere = register_op(
-    {.name = "where", .family = "elementwise", .devices = kAllDevices,
-     .gradcheck = [](Generator& g) {
+    {.name = "where", .family = "elementwise", .gradcheck = [](Generator& g) {
        Tensor cond = Tensor::uniform({3, 4}, 0, 1, g, DType::f64);
        cond = gt(cond, Tensor::scalar(0.5, DType::f64));
        return GradCases{
@@ -303,12 +282,10 @@ Tensor masked_fill(const Tensor& x, const Tensor& mask, double value) {
 
 // ---- comparisons (no gradient) -------------------------------------------------------
 
-#define MELGRAD_COMPARISON(fn)                                                               \
-  static const OpInfo& k_##fn = register_op(                                                 \
-      {.name = #fn, .family = "comparison", .devices = kAllDevices, .gradcheck = {}, .differentiable = false}); \
-  Tensor fn(const Tensor& a, const Tensor& b) {                                              \
-    return binary_forward(k_##fn, BinaryOp::fn, a, b);                                       \
-  }
+#define MELGRAD_COMPARISON(fn)                                                          \
+  static const OpInfo& k_##fn = register_op(                                            \
+      {.name = #fn, .family = "comparison", .gradcheck = {}, .differentiable = false}); \
+  Tensor fn(const Tensor& a, const Tensor& b) { return binary_forward(k_##fn, BinaryOp::fn, a, b); }
 MELGRAD_COMPARISON(eq)
 MELGRAD_COMPARISON(gt)
 MELGRAD_COMPARISON(ge)

@@ -1,7 +1,8 @@
 // Losses (see loss.h), composed from registered ops so their gradients come from ops that
 // the registry's gradient check already covers; tests/ops/test_losses.cpp checks them
-// against hand-computed values and finite differences. cross_entropy runs a backend's
-// fused kernel where there is one (CUDA: kernels/cross_entropy.h), as one graph node.
+// against hand-computed values and finite differences. cross_entropy is one graph node
+// whose forward and backward are the device backend's (Backend::cross_entropy: the CPU's
+// primitives, kernels/cross_entropy.h on CUDA).
 #include "engine/ops/loss.h"
 
 #include <stdexcept>
@@ -21,11 +22,8 @@ static void check_same_shape(const char* op, const Tensor& pred, const Tensor& t
                                 " but target is " + dtype_name(target.dtype()));
 }
 
-// Registered so that a backend's fused kernel can record one node (the CPU composes
-// log_softmax, gather and mean, whose gradients the registry checks op by op).
 static const OpInfo& kCrossEntropy = register_op(
-    {.name = "cross_entropy", .family = "loss", .devices = {DeviceType::cpu, DeviceType::cuda},
-     .gradcheck = [](Generator& g) {
+    {.name = "cross_entropy", .family = "loss", .gradcheck = [](Generator& g) {
        const Tensor targets = Tensor::from_vector(std::vector<int64_t>{2, 0, 3, 1, 2, 3}, {6});
        auto weighted = [](const TensorList& in) { return cross_entropy(in[0], in[1], in[2]); };
        return GradCases{
@@ -46,36 +44,28 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& targets, const Tensor& 
   if (targets.dtype() != DType::i64 || targets.shape() != Shape{N})
     throw std::invalid_argument("cross_entropy: targets must be int64 [" + std::to_string(N) +
                                 "], got " + targets.str());
-  // A device checks the targets itself and reports a bad one at its next synchronisation
-  // (reading them back here would stall it every step).
-  if (targets.device().is_cpu() ||
-      !backend_for(targets.device()).check_range(targets, 0, C - 1, RangeCheck::class_target))
-    for (double t : targets.to_vector())
-      if (t < 0 || t >= C)
-        throw std::invalid_argument("cross_entropy: target class " + std::to_string(int64_t(t)) +
-                                    " out of range for " + std::to_string(C) + " classes");
   if (class_weights.defined() && class_weights.shape() != Shape{C})
     throw std::invalid_argument("cross_entropy: class weights must be [" + std::to_string(C) +
                                 "], got " + shape_str(class_weights.shape()));
-  // The fused kernel differentiates the logits only: learned class weights compose.
-  if (!(class_weights.defined() && class_weights.requires_grad())) {
-    std::vector<Tensor> fused =
-        backend_for(logits.device()).fused_cross_entropy(logits, targets, class_weights);
-    if (!fused.empty())
-      return record(kCrossEntropy, {logits, targets, class_weights}, fused[0],
-                    [x = logits.detach(), targets,
-                     w = class_weights.defined() ? class_weights.detach() : Tensor(),
-                     saved = std::vector<Tensor>(fused.begin() + 1, fused.end())](
-                        const TensorList& g) {
-                      return TensorList{backend_for(x.device()).fused_cross_entropy_backward(
-                                            x, targets, w, saved, g[0]),
-                                        Tensor(), Tensor()};
-                    });
-  }
-  Tensor picked = gather(log_softmax(logits, 1), 1, targets.reshape({N, 1})).reshape({N});
-  if (!class_weights.defined()) return -mean(picked);
-  Tensor w = index_select(class_weights, 0, targets);
-  return -sum(picked * w) / sum(w);
+  if (class_weights.defined() && class_weights.dtype() != logits.dtype())
+    throw std::invalid_argument("cross_entropy: class weights are " + class_weights.str() +
+                                " but logits are " + logits.str());
+  Backend& backend = backend_for(logits.device());
+  // The CPU reads the targets and throws at once; a device reports a bad one at its next
+  // synchronisation (reading them back here would stall it every step).
+  backend.check_range(targets, 0, C - 1, RangeCheck::class_target, "cross_entropy");
+  const std::vector<Tensor> result = backend.cross_entropy(logits, targets, class_weights);
+  const bool weights_grad = class_weights.defined() && class_weights.requires_grad();
+  return record(
+      kCrossEntropy, {logits, targets, class_weights}, result[0],
+      [x = logits.detach(), targets = targets.detach(),
+       w = class_weights.defined() ? class_weights.detach() : Tensor(), loss = result[0].detach(),
+       saved = TensorList(result.begin() + 1, result.end()), weights_grad](const TensorList& g) {
+        const TensorList grads =
+            backend_for(x.device())
+                .cross_entropy_backward(x, targets, w, loss, saved, g[0], weights_grad);
+        return TensorList{grads[0], Tensor(), grads[1]};
+      });
 }
 
 Tensor mse_loss(const Tensor& pred, const Tensor& target) {

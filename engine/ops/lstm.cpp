@@ -1,7 +1,8 @@
 // LSTM ops (see lstm.h): the fused layer ops lstm_layer (one direction) and
-// lstm_bidirectional_layer (both directions, two threads), each one multi-output graph
-// node whose backward is the BPTT kernel; the primitive-op reference; the multi-layer
-// stack with dropout between layers; the study's readout.
+// lstm_bidirectional_layer (both directions), each one multi-output graph node whose
+// forward and backward (BPTT) are the device backend's (Backend::lstm_forward/backward);
+// the primitive-op reference; the multi-layer stack with dropout between layers; the
+// study's readout.
 //   x [N, T, I], lengths int64 [N], w_ih [4H, I], w_hh [4H, H], b_ih/b_hh [4H]
 //   -> output [N, T, D*H], h_n/c_n [D, N, H] (lstm_layer: [N, H])
 #include "engine/ops/lstm.h"
@@ -10,8 +11,6 @@
 #include <string>
 #include <type_traits>
 
-#include "engine/cpu/cpu_backend.h"
-#include "engine/cpu/lstm.h"
 #include "engine/ops/dropout.h"
 #include "engine/ops/op_helpers.h"
 
@@ -23,7 +22,6 @@ namespace {
 
 struct LayerDims {
   int64_t N, T, I, H;
-  std::vector<int64_t> lengths;
 };
 
 std::string shape_of(std::initializer_list<int64_t> s) { return shape_str(Shape(s)); }
@@ -41,20 +39,13 @@ LayerDims check_layer_args(const OpInfo& op, const std::string& name, const Tens
     throw std::invalid_argument(name + ": x must be float32 or float64, got " + x.str());
   if (x.dim() != 3 || x.size(0) == 0 || x.size(1) == 0)
     throw std::invalid_argument(name + ": x must be [N, T, I] with N, T >= 1, got " + x.str());
-  LayerDims d{x.size(0), x.size(1), x.size(2), 0, {}};
+  LayerDims d{x.size(0), x.size(1), x.size(2), 0};
   if (lengths.dtype() != DType::i64 || lengths.shape() != Shape{d.N})
     throw std::invalid_argument(name + ": lengths must be int64 " + shape_of({d.N}) +
                                 " to match x " + shape_str(x.shape()) + ", got " + lengths.str());
-  // On the CPU the lengths are checked here; on a device by the backend's kernel (reading
-  // them back would stall the device every step).
-  if (lengths.device().is_cpu())
-    for (double v : lengths.to_vector()) {
-      if (v < 1 || v > d.T)
-        throw std::invalid_argument(name + ": length " + std::to_string(static_cast<int64_t>(v)) +
-                                    " is outside [1, T = " + std::to_string(d.T) + "] for x " +
-                                    shape_str(x.shape()));
-      d.lengths.push_back(static_cast<int64_t>(v));
-    }
+  // The CPU reads the lengths and throws at once; a device checks them in a kernel and
+  // reports a bad one at its next synchronisation (no read-back in a training step).
+  backend_for(x.device()).check_range(lengths, 1, d.T, RangeCheck::sequence_length, name);
   const Tensor& w_hh0 = dirs[0]->w_hh;
   if (w_hh0.dim() != 2 || w_hh0.size(1) == 0 || w_hh0.size(0) != 4 * w_hh0.size(1))
     throw std::invalid_argument(name + ": w_hh must be [4H, H], got " + w_hh0.str());
@@ -77,46 +68,33 @@ LayerDims check_layer_args(const OpInfo& op, const std::string& name, const Tens
   return d;
 }
 
-Tensor contiguous_detached(const Tensor& t) { return cpu::contiguous_copy(t.detach()); }
+Tensor contiguous_detached(const Tensor& t) { return contiguous(t.detach()); }
 
-// The kernel's per-direction pointers into `w` (w_ih, w_hh, b_ih, b_hh per direction).
-template <class P>
-void set_directions(P& p, const std::vector<Tensor>& w, const std::vector<bool>& reverse) {
-  using S = std::remove_const_t<std::remove_pointer_t<decltype(p.x)>>;
-  for (size_t d = 0; d < reverse.size(); ++d)
-    p.dir[d] = {w[4 * d].data<S>(), w[4 * d + 1].data<S>(), w[4 * d + 2].data<S>(),
-                w[4 * d + 3].data<S>(), reverse[d]};
-}
-
-[[noreturn]] void no_kernel(const OpInfo& op, const Tensor& x) {
-  throw std::runtime_error(op.name + ": no kernel for device " + x.device().str());
-}
-
-// Off the CPU: the graph node whose backward is the backend's BPTT hook. Inputs are
-// {x, lengths, w_ih, w_hh, b_ih, b_hh per direction}; outputs {output, h_n, c_n}.
-void record_device_backward(const OpInfo& op, const TensorList& inputs, TensorList& outs,
-                            LstmLayerTensors layer) {
-  std::vector<bool> need;
+// The graph node whose backward is the backend's BPTT. Inputs are {x, lengths, w_ih, w_hh,
+// b_ih, b_hh per direction}; outputs {output, h_n, c_n}.
+void record_layer(const OpInfo& op, const TensorList& inputs, TensorList& outs,
+                  LstmLayerTensors layer) {
+  std::vector<bool> need;  // which inputs want a gradient
   for (const Tensor& t : inputs) need.push_back(t.requires_grad());
-  record(op, inputs, outs, [&op, layer, need](const TensorList& g) {
-    const size_t D = layer.reverse.size();
+  record(op, inputs, outs, [layer, need](const TensorList& g) {
+    const std::size_t D = layer.reverse.size();
     LstmLayerGradients grads;
     grads.grad_output = contiguous_detached(g[0]);
     grads.grad_h_n = contiguous_detached(g[1]);
     grads.grad_c_n = contiguous_detached(g[2]);
-    auto grad_for = [&](size_t input, const Tensor& like) {
+    auto grad_for = [&](std::size_t input, const Tensor& like) {
       return need[input] ? Tensor::empty(like.shape(), like.dtype(), like.device()) : Tensor();
     };
     grads.grad_x = grad_for(0, layer.x);
-    for (size_t d = 0; d < D; ++d) {
+    for (std::size_t d = 0; d < D; ++d) {
       grads.grad_w_ih.push_back(grad_for(2 + 4 * d, layer.weights[4 * d]));
       grads.grad_w_hh.push_back(grad_for(3 + 4 * d, layer.weights[4 * d + 1]));
       grads.grad_b_ih.push_back(grad_for(4 + 4 * d, layer.weights[4 * d + 2]));
       grads.grad_b_hh.push_back(grad_for(5 + 4 * d, layer.weights[4 * d + 3]));
     }
-    if (!backend_for(layer.x.device()).lstm_backward(layer, grads)) no_kernel(op, layer.x);
+    backend_for(layer.x.device()).lstm_backward(layer, grads);
     TensorList result{grads.grad_x, Tensor()};
-    for (size_t d = 0; d < D; ++d)
+    for (std::size_t d = 0; d < D; ++d)
       result.insert(result.end(), {grads.grad_w_ih[d], grads.grad_w_hh[d], grads.grad_b_ih[d],
                                    grads.grad_b_hh[d]});
     return result;
@@ -129,7 +107,7 @@ void record_device_backward(const OpInfo& op, const TensorList& inputs, TensorLi
 std::array<Tensor, 3> fused_layer(const OpInfo& op, const Tensor& x, const Tensor& lengths,
                                   const std::vector<const LstmWeights*>& dirs,
                                   const std::vector<bool>& reverse) {
-  LayerDims dims = check_layer_args(op, op.name, x, lengths, dirs);
+  const LayerDims dims = check_layer_args(op, op.name, x, lengths, dirs);
   const int64_t D = static_cast<int64_t>(dirs.size()), N = dims.N, T = dims.T, H = dims.H;
   TensorList inputs{x, lengths};
   std::vector<Tensor> weights;  // contiguous, detached: w_ih, w_hh, b_ih, b_hh per direction
@@ -139,86 +117,25 @@ std::array<Tensor, 3> fused_layer(const OpInfo& op, const Tensor& x, const Tenso
       weights.push_back(contiguous_detached(*t));
     }
   const bool grad = needs_grad(inputs);
-  const Tensor xc = contiguous_detached(x);
   const Device dev = x.device();
   const Shape state = D == 1 ? Shape{N, H} : Shape{D, N, H};
-  // The CPU kernel expects a zero-filled output; device kernels write every element.
-  Tensor out = dev.is_cpu() ? Tensor::zeros({N, T, D * H}, x.dtype(), dev)
-                            : Tensor::empty({N, T, D * H}, x.dtype(), dev);
-  Tensor h_n = Tensor::empty(state, x.dtype(), dev), c_n = Tensor::empty(state, x.dtype(), dev);
-  Tensor gates = Tensor::empty({N, T, D * 4 * H}, x.dtype(), dev);
-  Tensor cells = grad ? Tensor::empty({N, T, D * H}, x.dtype(), dev) : Tensor();
-  const cpu::LstmDims kd{N, T, dims.I, H, D};
-
-  switch (dev.type) {
-    case DeviceType::cpu:
-      dispatch_floating(x.dtype(), op.name.c_str(), [&]<class S>() {
-        cpu::LstmForwardParams<S> p;
-        p.dims = kd;
-        p.x = xc.data<S>();
-        p.lengths = dims.lengths.data();
-        set_directions(p, weights, reverse);
-        p.output = out.data<S>();
-        p.h_n = h_n.data<S>();
-        p.c_n = c_n.data<S>();
-        p.gates = gates.data<S>();
-        p.cells = grad ? cells.data<S>() : nullptr;
-        cpu::lstm_forward(p);
-      });
-      break;
-    default: {
-      LstmLayerTensors layer{xc, contiguous_detached(lengths), weights, reverse, out, h_n, c_n,
-                             gates, cells};
-      if (!backend_for(dev).lstm_forward(layer)) no_kernel(op, x);
-    }
+  LstmLayerTensors layer{contiguous_detached(x),
+                         contiguous_detached(lengths),
+                         weights,
+                         reverse,
+                         Tensor::empty({N, T, D * H}, x.dtype(), dev),
+                         Tensor::empty(state, x.dtype(), dev),
+                         Tensor::empty(state, x.dtype(), dev),
+                         Tensor::empty({N, T, D * 4 * H}, x.dtype(), dev),
+                         grad ? Tensor::empty({N, T, D * H}, x.dtype(), dev) : Tensor()};
+  backend_for(dev).lstm_forward(layer);
+  TensorList outs{layer.output, layer.h_n, layer.c_n};
+  if (grad) {
+    layer.output = layer.output.detach();  // what the backward reads, without the graph
+    layer.h_n = layer.h_n.detach();
+    layer.c_n = layer.c_n.detach();
+    record_layer(op, inputs, outs, layer);
   }
-
-  std::vector<bool> need;  // which inputs want a gradient
-  for (const Tensor& t : inputs) need.push_back(t.requires_grad());
-  TensorList outs{out, h_n, c_n};
-  if (!dev.is_cpu()) {
-    if (!grad) return {outs[0], outs[1], outs[2]};
-    record_device_backward(op, inputs, outs,
-                           {xc, contiguous_detached(lengths), weights, reverse, out.detach(),
-                            h_n.detach(), c_n.detach(), gates, cells});
-    return {outs[0], outs[1], outs[2]};
-  }
-  record(op, inputs, outs,
-         [&op, kd, lengths = dims.lengths, xc, weights, reverse, need,
-          out = out.detach(), gates, cells](const TensorList& g) mutable {
-           const int64_t D = kd.directions;
-           const Tensor dout = cpu::contiguous_copy(g[0]), dh = cpu::contiguous_copy(g[1]),
-                        dc = cpu::contiguous_copy(g[2]);
-           TensorList grads(2 + 4 * D);
-           auto grad_for = [&](size_t i, const Tensor& like) {
-             if (need[i]) grads[i] = Tensor::empty(like.shape(), like.dtype(), like.device());
-             return grads[i];
-           };
-           if (xc.device().type != DeviceType::cpu) no_kernel(op, xc);
-           dispatch_floating(xc.dtype(), op.name.c_str(), [&]<class S>() {
-             cpu::LstmBackwardParams<S> p;
-             p.dims = kd;
-             p.x = xc.data<S>();
-             p.lengths = lengths.data();
-             set_directions(p, weights, reverse);
-             p.output = out.data<S>();
-             p.gates = gates.data<S>();
-             p.cells = cells.data<S>();
-             p.grad_output = dout.data<S>();
-             p.grad_h_n = dh.data<S>();
-             p.grad_c_n = dc.data<S>();
-             auto ptr = [](const Tensor& t) { return t.defined() ? t.data<S>() : nullptr; };
-             p.grad_x = ptr(grad_for(0, xc));
-             for (int64_t d = 0; d < D; ++d) {
-               p.grad_w_ih[d] = ptr(grad_for(2 + 4 * d, weights[4 * d]));
-               p.grad_w_hh[d] = ptr(grad_for(3 + 4 * d, weights[4 * d + 1]));
-               p.grad_b_ih[d] = ptr(grad_for(4 + 4 * d, weights[4 * d + 2]));
-               p.grad_b_hh[d] = ptr(grad_for(5 + 4 * d, weights[4 * d + 3]));
-             }
-             cpu::lstm_backward(p);
-           });
-           return grads;
-         });
   return {outs[0], outs[1], outs[2]};
 }
 
@@ -240,8 +157,7 @@ Tensor all_outputs(const std::array<Tensor, 3>& r) {
 // ---- one direction ---------------------------------------------------------------------
 
 static const OpInfo& kLstmLayer = register_op(
-    {.name = "lstm_layer", .family = "recurrent", .devices = {DeviceType::cpu, DeviceType::cuda},
-     .gradcheck = [](Generator& g) {
+    {.name = "lstm_layer", .family = "recurrent", .gradcheck = [](Generator& g) {
        GradCases cases;
        for (bool reverse : {false, true})
          for (bool all : {false, true}) {
@@ -266,9 +182,7 @@ std::array<Tensor, 3> lstm_layer(const Tensor& x, const Tensor& lengths, const T
 // ---- both directions -------------------------------------------------------------------
 
 static const OpInfo& kLstmBidirectional = register_op(
-    {.name = "lstm_bidirectional_layer", .family = "recurrent",
-     .devices = {DeviceType::cpu, DeviceType::cuda},
-     .gradcheck = [](Generator& g) {
+    {.name = "lstm_bidirectional_layer", .family = "recurrent", .gradcheck = [](Generator& g) {
        return GradCases{{"output + h_n + c_n, lengths {3,5,1}", gc_layer_inputs(g, {3, 5, 1}, 2),
                          [](const TensorList& in) {
                            return all_outputs(lstm_bidirectional_layer(
@@ -356,23 +270,13 @@ Tensor lstm_readout(const Tensor& output, const Tensor& lengths, bool bidirectio
     throw std::invalid_argument("lstm_readout: lengths must be int64 " + shape_of({N}) +
                                 " to match output " + shape_str(output.shape()) + ", got " +
                                 lengths.str());
-  Tensor index;  // [N, 1, H]: t = len - 1
-  if (lengths.device().is_cpu()) {
-    std::vector<int64_t> last;
-    for (double v : lengths.to_vector()) {
-      if (v < 1 || v > T)
-        throw std::invalid_argument("lstm_readout: length " +
-                                    std::to_string(static_cast<int64_t>(v)) +
-                                    " is outside [1, T = " + std::to_string(T) + "]");
-      last.insert(last.end(), H, static_cast<int64_t>(v) - 1);
-    }
-    index = to_device(Tensor::from_vector(last, {N, 1, H}), output.device());
-  } else {
-    // Built on the device (no read-back): lengths are exact in float32 up to 2^24, and
-    // gather reports an index outside [0, T) at the next synchronisation.
+  backend_for(lengths.device())
+      .check_range(lengths, 1, T, RangeCheck::sequence_length, "lstm_readout");
+  Tensor index;  // [N, 1, H]: t = len - 1, built where the lengths are (no read-back):
+  {              // lengths are exact in float32 up to 2^24
     NoGradGuard no_grad;
     const Tensor last = reshape(to_dtype(lengths, DType::f32) - 1.0, {N, 1, 1});
-    index = to_dtype(contiguous(expand(last, {N, 1, H})), DType::i64);
+    index = to_device(to_dtype(contiguous(expand(last, {N, 1, H})), DType::i64), output.device());
   }
   Tensor fwd = squeeze(gather(slice(output, 2, 0, H), 1, index), 1);  // [N, H]
   if (!bidirectional) return fwd;

@@ -8,9 +8,10 @@
 //   cell     i = σ(W_ii x + b_ii + W_hi h + b_hi), f = σ(..), g = tanh(..), o = σ(..)
 //            c' = f c + i g,  h' = o tanh(c'),  h_0 = c_0 = 0
 //
-// lstm_layer / lstm_bidirectional_layer are fused ops with their own BPTT kernels
-// (engine/cpu/lstm.*); lstm_layer_reference is the same math from primitive ops, the
-// slow reference the tests compare the fused ops with.
+// lstm_layer / lstm_bidirectional_layer are fused ops whose forward and BPTT are the
+// device backend's (Backend::lstm_forward/backward: engine/cpu/lstm.*, kernels/lstm.h);
+// lstm_layer_reference is the same math from primitive ops, the slow reference the tests
+// compare the fused ops with.
 #pragma once
 
 #include <array>

@@ -84,7 +84,6 @@ GradCheckCase bn_case(std::string label, Generator& g, const Shape& xs, bool aff
 static const OpInfo& kBatchNorm = register_op(
     {.name = "batch_norm",
      .family = "cnn",
-     .devices = {DeviceType::cpu, DeviceType::cuda},
      .gradcheck = [](Generator& g) {
        return GradCases{
            bn_case("training, batch stats, affine", g, {3, 2, 3, 4}, true, true, false),

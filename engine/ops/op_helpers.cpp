@@ -20,23 +20,6 @@ void check_index(const OpInfo& op, const Tensor& index) {
     throw std::invalid_argument(op.name + ": index must be int64, got " + index.str());
 }
 
-Tensor broadcast_view(const Tensor& x, const Shape& shape) {
-  if (x.shape() == shape) return x;
-  const size_t n = shape.size(), k = x.shape().size();
-  if (k > n)
-    throw std::invalid_argument("expand: cannot expand " + shape_str(x.shape()) + " to " +
-                                shape_str(shape));
-  Shape strides(n, 0);
-  for (size_t i = 0; i < k; ++i) {
-    int64_t xd = x.shape()[i], sd = shape[n - k + i];
-    if (xd == sd) strides[n - k + i] = x.strides()[i];
-    else if (xd != 1)
-      throw std::invalid_argument("expand: cannot expand " + shape_str(x.shape()) + " to " +
-                                  shape_str(shape));
-  }
-  return x.as_strided(shape, strides, x.offset());
-}
-
 Tensor scalar_like(const Tensor& x, double value) {
   return Tensor::scalar(value, x.dtype(), x.device());
 }

@@ -17,9 +17,6 @@ void check_floating(const OpInfo& op, const Tensor& x);
 void check_same_dtype(const OpInfo& op, const Tensor& a, const Tensor& b);
 void check_index(const OpInfo& op, const Tensor& index);
 
-// A stride-0 view of x at `shape` (x's shape must broadcast to it); no autograd.
-Tensor broadcast_view(const Tensor& x, const Shape& shape);
-
 // A scalar tensor with x's dtype and device.
 Tensor scalar_like(const Tensor& x, double value);
 

@@ -61,7 +61,6 @@ GradCheckCase pool_case(std::string label, Generator& g, const Shape& xs, Pool2d
 static const OpInfo& kMaxPool2d = register_op(
     {.name = "max_pool2d",
      .family = "cnn",
-     .devices = {DeviceType::cpu, DeviceType::cuda},
      .gradcheck = [](Generator& g) {
        return GradCases{
            pool_case("pool 2, odd width dropped", g, {2, 3, 6, 7}, {.kernel = {2, 2}}),

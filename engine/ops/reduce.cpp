@@ -64,9 +64,8 @@ std::function<GradCases(Generator&)> reduce_cases(
 
 }  // namespace
 
-static const OpInfo& kSum = register_op({.name = "sum", .family = "reduce",
-                                         .devices = {DeviceType::cpu, DeviceType::cuda},
-                                         .gradcheck = reduce_cases(sum)});
+static const OpInfo& kSum =
+    register_op({.name = "sum", .family = "reduce", .gradcheck = reduce_cases(sum)});
 Tensor sum(const Tensor& x, std::vector<int64_t> dims, bool keepdim) {
   dims = normalize_dims(kSum, x, std::move(dims));
   Tensor out = reduce_forward(kSum, ReduceOp::sum, x, dims, keepdim);
@@ -78,10 +77,7 @@ Tensor sum(const Tensor& x, std::vector<int64_t> dims, bool keepdim) {
 
 // mean is sum * (1 / count), so it has no registry entry of its own (the registry's
 // gradient checks of sum cover it); this OpInfo only names it in its argument errors.
-static const OpInfo kMeanArgs{.name = "mean",
-                              .family = "reduce",
-                              .devices = {DeviceType::cpu, DeviceType::cuda},
-                              .gradcheck = {}};
+static const OpInfo kMeanArgs{.name = "mean", .family = "reduce", .gradcheck = {}};
 Tensor mean(const Tensor& x, std::vector<int64_t> dims, bool keepdim) {
   dims = normalize_dims(kMeanArgs, x, std::move(dims));
   check_device(kMeanArgs, {x});
@@ -105,23 +101,20 @@ static Tensor extreme(const OpInfo& op, ReduceOp kind, const Tensor& x, std::vec
   });
 }
 
-static const OpInfo& kMax = register_op({.name = "max", .family = "reduce",
-                                         .devices = {DeviceType::cpu, DeviceType::cuda},
-                                         .gradcheck = reduce_cases(max)});
+static const OpInfo& kMax =
+    register_op({.name = "max", .family = "reduce", .gradcheck = reduce_cases(max)});
 Tensor max(const Tensor& x, std::vector<int64_t> dims, bool keepdim) {
   return extreme(kMax, ReduceOp::max, x, std::move(dims), keepdim);
 }
 
-static const OpInfo& kMin = register_op({.name = "min", .family = "reduce",
-                                         .devices = {DeviceType::cpu, DeviceType::cuda},
-                                         .gradcheck = reduce_cases(min)});
+static const OpInfo& kMin =
+    register_op({.name = "min", .family = "reduce", .gradcheck = reduce_cases(min)});
 Tensor min(const Tensor& x, std::vector<int64_t> dims, bool keepdim) {
   return extreme(kMin, ReduceOp::min, x, std::move(dims), keepdim);
 }
 
-static const OpInfo& kArgmax = register_op({.name = "argmax", .family = "reduce",
-                                            .devices = {DeviceType::cpu, DeviceType::cuda},
-                                            .gradcheck = {}, .differentiable = false});
+static const OpInfo& kArgmax =
+    register_op({.name = "argmax", .family = "reduce", .gradcheck = {}, .differentiable = false});
 Tensor argmax(const Tensor& x, int64_t dim, bool keepdim) {
   check_device(kArgmax, {x});
   check_floating(kArgmax, x);

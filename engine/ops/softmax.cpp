@@ -1,6 +1,5 @@
-// softmax and log_softmax along one dim, computed stably (x - max). One node each, with
-// the closed-form backward (a backend's fused kernels when it has them, e.g. CUDA;
-// otherwise composed from the primitive ops, as on the CPU):
+// softmax and log_softmax along one dim, computed stably (x - max) by the device's backend
+// (Backend::softmax). One node each, with the closed-form backward (softmax_backward):
 //   softmax:     dx = y * (g - sum(g * y))
 //   log_softmax: dx = g - exp(y) * sum(g)
 #include "engine/ops/op_helpers.h"
@@ -18,44 +17,27 @@ static std::function<GradCases(Generator&)> softmax_cases(Tensor (*f)(const Tens
   };
 }
 
-static const OpInfo& kSoftmax = register_op({.name = "softmax", .family = "softmax",
-                                             .devices = {DeviceType::cpu, DeviceType::cuda},
-                                             .gradcheck = softmax_cases(softmax)});
+static const OpInfo& kSoftmax =
+    register_op({.name = "softmax", .family = "softmax", .gradcheck = softmax_cases(softmax)});
 Tensor softmax(const Tensor& x, int64_t dim) {
   check_device(kSoftmax, {x});
   check_floating(kSoftmax, x);
   dim = wrap_dim(dim, x.dim(), "softmax");
-  Tensor y = backend_for(x.device()).fused_softmax(x, dim, false);
-  if (!y.defined()) {
-    NoGradGuard no_grad;
-    Tensor e = exp(x - max(x, {dim}, true));
-    y = e / sum(e, {dim}, true);
-  }
+  const Tensor y = backend_for(x.device()).softmax(x, dim, false);
   return record(kSoftmax, {x}, y, [y = y.detach(), dim](const TensorList& g) {
-    Tensor dx = backend_for(y.device()).fused_softmax_backward(y, g[0], dim, false);
-    if (dx.defined()) return TensorList{dx};
-    Tensor gy = g[0] * y;
-    return TensorList{gy - y * sum(gy, {dim}, true)};
+    return TensorList{backend_for(y.device()).softmax_backward(y, g[0], dim, false)};
   });
 }
 
-static const OpInfo& kLogSoftmax = register_op({.name = "log_softmax", .family = "softmax",
-                                                .devices = {DeviceType::cpu, DeviceType::cuda},
-                                                .gradcheck = softmax_cases(log_softmax)});
+static const OpInfo& kLogSoftmax = register_op(
+    {.name = "log_softmax", .family = "softmax", .gradcheck = softmax_cases(log_softmax)});
 Tensor log_softmax(const Tensor& x, int64_t dim) {
   check_device(kLogSoftmax, {x});
   check_floating(kLogSoftmax, x);
   dim = wrap_dim(dim, x.dim(), "log_softmax");
-  Tensor y = backend_for(x.device()).fused_softmax(x, dim, true);
-  if (!y.defined()) {
-    NoGradGuard no_grad;
-    Tensor shifted = x - max(x, {dim}, true);
-    y = shifted - log(sum(exp(shifted), {dim}, true));
-  }
+  const Tensor y = backend_for(x.device()).softmax(x, dim, true);
   return record(kLogSoftmax, {x}, y, [y = y.detach(), dim](const TensorList& g) {
-    Tensor dx = backend_for(y.device()).fused_softmax_backward(y, g[0], dim, true);
-    if (dx.defined()) return TensorList{dx};
-    return TensorList{g[0] - exp(y) * sum(g[0], {dim}, true)};
+    return TensorList{backend_for(y.device()).softmax_backward(y, g[0], dim, true)};
   });
 }
 

@@ -1,8 +1,7 @@
-// Optimisers, clipping and schedules (see optim.h). The CPU updates are single fused loops
-// per parameter (split over the threads for large ones). On other devices Adam is one fused
-// multi-tensor kernel of the device's backend (Backend::fused_adam_step), and SGD and clipping use
-// its elementwise kernels; nothing here reads device memory back except clip_grad_norm's returned
-// norm.
+// Optimisers, clipping and schedules (see optim.h). The updates are the parameters'
+// device backend's (Backend::adam_step, sgd_step, clip_grad_norm: fused loops on the CPU,
+// one multi-tensor kernel for Adam and the elementwise kernels on CUDA); nothing here reads
+// device memory back except clip_grad_norm's returned norm.
 #include "engine/optim/optim.h"
 
 #include <cmath>
@@ -11,7 +10,6 @@
 
 #include "engine/autograd.h"
 #include "engine/backend.h"
-#include "engine/cpu/parallel.h"
 #include "engine/ops/ops.h"
 
 namespace melgrad::optim {
@@ -39,55 +37,25 @@ Adam::Adam(std::vector<Tensor> params, AdamOptions o) : Optimizer(std::move(para
   }
 }
 
-template <class T>
-static void adam_update(T* p, const T* g, T* m, T* v, int64_t n, const AdamOptions& o, double lr,
-                        int64_t t) {
-  const T b1 = T(o.beta1), b2 = T(o.beta2), wd = T(o.weight_decay), eps = T(o.eps);
-  const T step_size = T(lr / (1 - std::pow(o.beta1, double(t))));
-  const T bc2_sqrt = T(std::sqrt(1 - std::pow(o.beta2, double(t))));
-  const T decay = T(1 - lr * o.weight_decay);
-  const bool decoupled = o.decoupled_weight_decay;
-  for (int64_t i = 0; i < n; ++i) {
-    T gi = g[i];
-    if (decoupled) p[i] *= decay;
-    else gi += wd * p[i];
-    m[i] = b1 * m[i] + (1 - b1) * gi;
-    v[i] = b2 * v[i] + (1 - b2) * gi * gi;
-    p[i] -= step_size * m[i] / (std::sqrt(v[i]) / bc2_sqrt + eps);
-  }
-}
-
 void Adam::step() {
   ++steps_;
   NoGradGuard no_grad;
-  std::vector<Tensor> dev_p, dev_g, dev_m, dev_v;  // off the CPU: one fused multi-tensor step
+  std::vector<Tensor> params, grads, exp_avg, exp_avg_sq;  // one multi-tensor step
   for (size_t i = 0; i < params_.size(); ++i) {
-    Tensor& p = params_[i];
+    const Tensor& p = params_[i];
     if (!p.grad().defined()) continue;
-    Tensor g = p.grad().contiguous();
-    if (!p.device().is_cpu()) {
-      if (!dev_p.empty() && !(dev_p[0].device() == p.device()))
-        throw std::invalid_argument("Adam: parameters on " + dev_p[0].device().str() + " and " +
-                                    p.device().str() + "; one optimiser updates one device");
-      dev_p.push_back(p);
-      dev_g.push_back(g);
-      dev_m.push_back(m_[i]);
-      dev_v.push_back(v_[i]);
-      continue;
-    }
-    dispatch_floating(p.dtype(), "Adam", [&]<class T>() {
-      T *pp = p.data<T>(), *pm = m_[i].data<T>(), *pv = v_[i].data<T>();
-      const T* pg = g.data<T>();
-      cpu::parallel_range(p.numel(), [&](int64_t lo, int64_t hi) {
-        adam_update<T>(pp + lo, pg + lo, pm + lo, pv + lo, hi - lo, options_, lr_, steps_);
-      });
-    });
+    if (!params.empty() && !(params[0].device() == p.device()))
+      throw std::invalid_argument("Adam: parameters on " + params[0].device().str() + " and " +
+                                  p.device().str() + "; one optimiser updates one device");
+    params.push_back(p);
+    grads.push_back(p.grad().contiguous());
+    exp_avg.push_back(m_[i]);
+    exp_avg_sq.push_back(v_[i]);
   }
-  if (dev_p.empty()) return;
+  if (params.empty()) return;
   const AdamStepArgs args{lr_, options_.beta1, options_.beta2, options_.eps,
                           options_.weight_decay, options_.decoupled_weight_decay, steps_};
-  if (!backend_for(dev_p[0].device()).fused_adam_step(dev_p, dev_g, dev_m, dev_v, args))
-    throw std::runtime_error("Adam: no update kernel for device " + dev_p[0].device().str());
+  backend_for(params[0].device()).adam_step(params, grads, exp_avg, exp_avg_sq, args);
 }
 
 std::unique_ptr<Adam> make_adamw(std::vector<Tensor> params, double lr, double weight_decay) {
@@ -105,34 +73,12 @@ void SGD::step() {
   ++steps_;
   NoGradGuard no_grad;
   for (size_t i = 0; i < params_.size(); ++i) {
-    Tensor& p = params_[i];
+    const Tensor& p = params_[i];
     if (!p.grad().defined()) continue;
-    Tensor g = p.grad().contiguous();
     const bool first = !buf_[i].defined();
-    if (!p.device().is_cpu()) {  // the same update from the device's elementwise kernels
-      Tensor d = options_.weight_decay != 0 ? g + p * options_.weight_decay : g;
-      if (options_.momentum > 0) {
-        buf_[i] = first ? clone(d) : buf_[i] * options_.momentum + d;
-        d = options_.nesterov ? d + buf_[i] * options_.momentum : buf_[i];
-      }
-      p.copy_(p - d * lr_);
-      continue;
-    }
-    if (first && options_.momentum > 0) buf_[i] = Tensor::zeros_like(p);
-    dispatch_floating(p.dtype(), "SGD", [&]<class T>() {
-      T* pp = p.data<T>();
-      const T* gg = g.data<T>();
-      T* b = options_.momentum > 0 ? buf_[i].data<T>() : nullptr;
-      const T mu = T(options_.momentum), wd = T(options_.weight_decay), lr = T(lr_);
-      for (int64_t k = 0; k < p.numel(); ++k) {
-        T d = gg[k] + wd * pp[k];
-        if (b) {
-          b[k] = first ? d : mu * b[k] + d;  // PyTorch: the first step copies the gradient
-          d = options_.nesterov ? d + mu * b[k] : b[k];
-        }
-        pp[k] -= lr * d;
-      }
-    });
+    if (first && options_.momentum > 0) buf_[i] = Tensor::empty_like(p);  // set by the step
+    const SgdStepArgs args{lr_, options_.momentum, options_.weight_decay, options_.nesterov, first};
+    backend_for(p.device()).sgd_step(p, p.grad().contiguous(), buf_[i], args);
   }
 }
 
@@ -140,51 +86,16 @@ Tensor clip_grad_norm_on_device(const std::vector<Tensor>& params, double max_no
   std::vector<Tensor> grads;
   for (const Tensor& p : params)
     if (p.grad().defined()) grads.push_back(p.grad());
-  if (grads.empty() || grads[0].device().is_cpu())
-    return Tensor::scalar(clip_grad_norm(params, max_norm), DType::f64);
+  if (grads.empty()) return Tensor::scalar(0.0, DType::f64);
   NoGradGuard no_grad;
-  Tensor total;
-  for (const Tensor& g : grads) {
-    const Tensor s = sum(g * g);
-    total = total.defined() ? total + s : s;
-  }
-  const Tensor norm = sqrt(total);
-  const Tensor coef = clamp(max_norm / (norm + 1e-6), 0.0, 1.0);  // NaN stays NaN
-  for (const Tensor& g : grads)
-    backend_for(g.device()).binary(BinaryOp::mul, g, expand(coef, g.shape()), g);
-  return norm;
+  return backend_for(grads[0].device()).clip_grad_norm(grads, max_norm);
 }
 
 double clip_grad_norm(const std::vector<Tensor>& params, double max_norm) {
-  for (const Tensor& p : params)
-    if (p.grad().defined() && !p.grad().device().is_cpu()) {
-      const double norm = clip_grad_norm_on_device(params, max_norm).item();
-      if (!std::isfinite(norm))
-        throw std::runtime_error("clip_grad_norm: the gradient norm is " + std::to_string(norm));
-      return norm;
-    }
-  double total = 0;
-  for (const Tensor& p : params)
-    if (p.grad().defined())
-      for (double v : p.grad().to_vector()) total += v * v;
-  total = std::sqrt(total);
-  if (!std::isfinite(total))
-    throw std::runtime_error("clip_grad_norm: the gradient norm is " + std::to_string(total));
-  const double coef = max_norm / (total + 1e-6);
-  if (coef < 1) {
-    NoGradGuard no_grad;
-    for (const Tensor& p : params)
-      if (p.grad().defined()) {
-        Tensor g = p.grad();
-        dispatch_floating(g.dtype(), "clip_grad_norm", [&]<class T>() {
-          Tensor c = g.contiguous();  // leaf gradients are contiguous; copy back otherwise
-          T* d = c.data<T>();
-          for (int64_t k = 0; k < c.numel(); ++k) d[k] *= T(coef);
-          if (!c.same(g)) g.copy_(c);
-        });
-      }
-  }
-  return total;
+  const double norm = clip_grad_norm_on_device(params, max_norm).item();
+  if (!std::isfinite(norm))
+    throw std::runtime_error("clip_grad_norm: the gradient norm is " + std::to_string(norm));
+  return norm;
 }
 
 StepLR::StepLR(double base_lr, int64_t step_size, double gamma)

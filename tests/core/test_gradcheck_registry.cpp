@@ -1,7 +1,12 @@
 // Walks the op registry: every differentiable op must carry float64 gradient-check cases,
-// and each case must pass the central-difference check. A new op without cases fails here.
+// and each case must pass the central-difference check on every device whose backend
+// supports the op in float64 (devices_supporting; the CPU always). A new op without cases
+// fails here.
 #include <doctest/doctest.h>
 
+#include <algorithm>
+
+#include "engine/backend.h"
 #include "engine/gradcheck.h"
 #include "engine/ops/ops.h"
 #include "engine/registry.h"
@@ -25,20 +30,33 @@ TEST_CASE("every differentiable op passes its float64 gradient check") {
     Generator gen(42);
     GradCases cases = op->gradcheck(gen);
     REQUIRE_MESSAGE(!cases.empty(), "op '", op->name, "' has no gradient-check cases");
-    for (const GradCheckCase& c : cases) {
-      GradCheckResult r = gradcheck(c);
-      CHECK_MESSAGE(r.ok, op->name, ": ", r.message);
-      ++checked;
-    }
+    const std::vector<Device> devices = devices_supporting(op->name, DType::f64);
+    CHECK_MESSAGE(std::count(devices.begin(), devices.end(), Device::cpu()) == 1,
+                  "the cpu backend does not support '", op->name, "' in float64");
+    for (const Device& device : devices)
+      for (const GradCheckCase& c : cases) {
+        CAPTURE(device.str());
+        GradCheckResult r = gradcheck(c, device);
+        CHECK_MESSAGE(r.ok, op->name, ": ", r.message);
+        ++checked;
+      }
   }
   CHECK(checked >= 40);
+}
+
+TEST_CASE("the cpu backend supports every registered op in float32 and float64") {
+  const Backend& cpu = backend_for(Device::cpu());
+  for (const OpInfo* op : all_ops()) {
+    CAPTURE(op->name);
+    CHECK(cpu.supports(op->name, DType::f32));
+    CHECK(cpu.supports(op->name, DType::f64));
+  }
 }
 
 TEST_CASE("gradcheck catches a wrong backward") {
   // A deliberately wrong gradient (d/dx x^2 taken as x) must fail the check.
   static const OpInfo& bad = register_op(
-      {.name = "test_wrong_square", .family = "test", .devices = {DeviceType::cpu},
-       .gradcheck = {}, .differentiable = false});
+      {.name = "test_wrong_square", .family = "test", .gradcheck = {}, .differentiable = false});
   GradCheckCase c{"wrong", {}, [](const TensorList& in) {
                     Tensor y = in[0] * in[0];
                     Tensor out = y.detach();

@@ -125,7 +125,8 @@ TEST_CASE("errors name the op, the dtype or the devices") {
   const Tensor d64 = Tensor::ones({3}, DType::f64, kCuda);  // storage and copies are fine
   CHECK_THROWS_WITH_AS(exp(d64),
                        "op 'exp': float64 is not supported on cuda:0 (got float64[3] cuda:0); "
-                       "CUDA kernels compute in float32, convert with .to(DType::f32)",
+                       "the cuda backend has no float64 kernel for it, convert with "
+                       ".to(DType::f32)",
                        std::invalid_argument);
   CHECK(exp(d64.to(DType::f32)).device() == kCuda);
 
