@@ -128,14 +128,15 @@ class Backend {
   // dx for y = softmax(x) (y * (dy - sum(dy * y))) or log_softmax (dy - exp(y) * sum(dy)).
   virtual Tensor softmax_backward(const Tensor& y, const Tensor& dy, int64_t dim, bool log) = 0;
   // Inverted dropout y = x * mask with ops/dropout.cpp's Philox mask for `seed` (element i
-  // of x in row-major order kept iff philox_uniform(seed, i) >= p, scaled by 1 / (1 - p)).
-  // The backward regenerates the mask: dx = dy * mask. `seed_on_device` (from
+  // of x in row-major order kept iff philox_uniform(seed, i) >= p, scaled by 1 / (1 - p)):
+  // returns {y, saved...}, what the backward reads besides the seed (the CPU keeps the
+  // mask; CUDA keeps nothing and regenerates it). dx = dy * mask. `seed_on_device` (from
   // recording_dropout_seed, while a step graph is recorded; else null): the kernels read
   // the seed from there when they run.
-  virtual Tensor dropout(const Tensor& x, double p, uint64_t seed,
-                         const uint64_t* seed_on_device) = 0;
-  virtual Tensor dropout_backward(const Tensor& dy, double p, uint64_t seed,
-                                  const uint64_t* seed_on_device) = 0;
+  virtual std::vector<Tensor> dropout(const Tensor& x, double p, uint64_t seed,
+                                      const uint64_t* seed_on_device) = 0;
+  virtual Tensor dropout_backward(const Tensor& dy, const std::vector<Tensor>& saved, double p,
+                                  uint64_t seed, const uint64_t* seed_on_device) = 0;
   // Mean cross-entropy of logits [N, C] against int64 targets [N] in [0, C) (checked by
   // the caller through check_range), with optional class weights [C] (ops/loss.h):
   // returns {loss [], saved...}, what the backward reads besides the inputs.

@@ -4,7 +4,7 @@
 //                 (x - max) - log(sum(exp(x - max))); the sequences the op composed of
 //                 primitive ops before, so the numbers are those of the primitive kernels;
 //   dropout       x * mask with the Philox mask (common/random.h, the CUDA
-//                 kernel's), regenerated in the backward instead of stored;
+//                 kernel's), kept for the backward (one pass of the generator per call);
 //   cross_entropy logits [N, C], targets int64 [N], weights [C] or undefined:
 //                 -mean(log_softmax(logits)[i, t_i]) or its weighted mean, and the backward
 //                 through the same steps (gather's backward is a scatter_add into zeros);
@@ -14,9 +14,8 @@
 #include <stdexcept>
 #include <string>
 
-#include "engine/cpu/cpu_backend.h"
-#include "engine/cpu/parallel.h"
 #include "common/random.h"
+#include "engine/cpu/cpu_backend.h"
 
 namespace melgrad::cpu {
 
@@ -38,23 +37,23 @@ Tensor contiguous_view(const Tensor& x, const Shape& shape) {
   return c.as_strided(shape, contiguous_strides(shape), c.offset());
 }
 
-// y[i] = x[i] * mask[i] with dropout's mask: 0 where philox_uniform(seed, i) < p, else
-// 1 / (1 - p). x and y contiguous, of x's dtype.
-void apply_dropout_mask(const Tensor& x, const Tensor& y, double p, uint64_t seed) {
+// Dropout's mask in x's dtype: 0 where philox_uniform(seed, i) < p, else 1 / (1 - p).
+Tensor dropout_mask(const Tensor& x, double p, uint64_t seed) {
+  Tensor mask = Tensor::empty(x.shape(), x.dtype());
   dispatch_floating(x.dtype(), "dropout", [&]<class T>() {
-    const T* in = x.data<T>();
-    T* out = y.data<T>();
+    T* m = mask.data<T>();
     const T keep = T(1.0 / (1.0 - p));
     const float pf = float(p);
-    // Chunks start at multiples of 64, so every chunk begins a Philox block of 4.
-    parallel_range(x.numel(), [&](int64_t lo, int64_t hi) {
-      for (int64_t i = lo; i < hi; i += 4) {
-        const PhiloxBlock r = philox4x32_10(uint64_t(i) / 4, seed);
-        for (int64_t j = 0; j < 4 && i + j < hi; ++j)
-          out[i + j] = in[i + j] * (philox_to_unit(r[j]) >= pf ? keep : T(0));
-      }
-    });
+    // One plain loop on the calling thread: the same loop split by parallel_range compiled
+    // to code twice as slow (measured), more than a second thread wins back here.
+    const int64_t n = mask.numel();
+    for (int64_t i = 0; i < n; i += 4) {
+      const PhiloxBlock r = philox4x32_10(uint64_t(i) / 4, seed);
+      for (int64_t j = 0; j < 4 && i + j < n; ++j)
+        m[i + j] = philox_to_unit(r[j]) >= pf ? keep : T(0);
+    }
   });
+  return mask;
 }
 
 }  // namespace
@@ -111,17 +110,19 @@ Tensor CpuBackend::softmax_backward(const Tensor& y, const Tensor& dy, int64_t d
 
 // ---- dropout ----------------------------------------------------------------------------
 
-Tensor CpuBackend::dropout(const Tensor& x, double p, uint64_t seed,
-                           const uint64_t* /*seed_on_device: never set on the CPU*/) {
+std::vector<Tensor> CpuBackend::dropout(const Tensor& x, double p, uint64_t seed,
+                                        const uint64_t* /*seed_on_device: never set here*/) {
+  const Tensor mask = dropout_mask(x, p, seed);
   Tensor y = Tensor::empty(x.shape(), x.dtype());
-  apply_dropout_mask(contiguous_copy(x), y, p, seed);
-  return y;
+  binary(BinaryOp::mul, x, mask, y);
+  return {y, mask};
 }
 
-Tensor CpuBackend::dropout_backward(const Tensor& dy, double p, uint64_t seed,
+Tensor CpuBackend::dropout_backward(const Tensor& dy, const std::vector<Tensor>& saved,
+                                    double /*p*/, uint64_t /*seed*/,
                                     const uint64_t* /*seed_on_device*/) {
   Tensor dx = Tensor::empty(dy.shape(), dy.dtype());
-  apply_dropout_mask(contiguous_copy(dy), dx, p, seed);
+  binary(BinaryOp::mul, dy, saved.at(0), dx);
   return dx;
 }
 

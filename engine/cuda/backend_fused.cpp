@@ -31,8 +31,8 @@ bool CudaBackend::supports(const std::string& /*op*/, DType dtype) const {
   return dtype != DType::f64;
 }
 
-Tensor CudaBackend::dropout(const Tensor& x, double p, uint64_t seed,
-                            const uint64_t* seed_on_device) {
+std::vector<Tensor> CudaBackend::dropout(const Tensor& x, double p, uint64_t seed,
+                                         const uint64_t* seed_on_device) {
   require_f32("dropout", {&x});
   const Tensor xc = contiguous_on_device(x);
   Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
@@ -44,11 +44,11 @@ Tensor CudaBackend::dropout(const Tensor& x, double p, uint64_t seed,
   k.seed = seed;
   k.seed_on_device = seed_on_device;
   kernels::dropout_forward(k, stream());
-  return y;
+  return {y};  // nothing saved: the backward regenerates the mask
 }
 
-Tensor CudaBackend::dropout_backward(const Tensor& dy, double p, uint64_t seed,
-                                     const uint64_t* seed_on_device) {
+Tensor CudaBackend::dropout_backward(const Tensor& dy, const std::vector<Tensor>& /*saved*/,
+                                     double p, uint64_t seed, const uint64_t* seed_on_device) {
   require_f32("dropout backward", {&dy});
   const Tensor dyc = contiguous_on_device(dy);
   Tensor dx = Tensor::empty(dy.shape(), dy.dtype(), dy.device());

@@ -33,9 +33,10 @@ class CudaBackend final : public Backend {
 
   Tensor softmax(const Tensor& x, int64_t dim, bool log) override;
   Tensor softmax_backward(const Tensor& y, const Tensor& dy, int64_t dim, bool log) override;
-  Tensor dropout(const Tensor& x, double p, uint64_t seed, const uint64_t* seed_on_device) override;
-  Tensor dropout_backward(const Tensor& dy, double p, uint64_t seed,
-                          const uint64_t* seed_on_device) override;
+  std::vector<Tensor> dropout(const Tensor& x, double p, uint64_t seed,
+                              const uint64_t* seed_on_device) override;
+  Tensor dropout_backward(const Tensor& dy, const std::vector<Tensor>& saved, double p,
+                          uint64_t seed, const uint64_t* seed_on_device) override;
   std::vector<Tensor> cross_entropy(const Tensor& logits, const Tensor& targets,
                                     const Tensor& weights) override;
   std::vector<Tensor> cross_entropy_backward(const Tensor& logits, const Tensor& targets,

@@ -29,10 +29,14 @@ static Tensor dropout_op(const Tensor& x, double p, uint64_t seed, const uint64_
   check_device(kDropout, {x});
   check_floating(kDropout, x);
   if (p == 0) return x;
-  const Tensor y = backend_for(x.device()).dropout(x, p, seed, seed_on_device);
-  return record(kDropout, {x}, y, [p, seed, seed_on_device](const TensorList& g) {
-    return TensorList{backend_for(g[0].device()).dropout_backward(g[0], p, seed, seed_on_device)};
-  });
+  const TensorList result = backend_for(x.device()).dropout(x, p, seed, seed_on_device);
+  return record(
+      kDropout, {x}, result[0],
+      [saved = TensorList(result.begin() + 1, result.end()), p, seed,
+       seed_on_device](const TensorList& g) {
+        return TensorList{
+            backend_for(g[0].device()).dropout_backward(g[0], saved, p, seed, seed_on_device)};
+      });
 }
 
 Tensor dropout_with_seed(const Tensor& x, double p, uint64_t seed) {
