@@ -1,8 +1,8 @@
 // Seeded random numbers for the data layer: splits, epoch shuffles and the synthetic
-// data-set generator. xoshiro256** seeded through splitmix64, normals by Box–Muller and
-// our own Fisher–Yates shuffle, so a seed gives the same stream on every platform and
-// standard library (std::shuffle and std::normal_distribution do not promise that).
-// Kept independent of engine/generator.h so the data layer builds without the engine.
+// data-set generator. xoshiro256** seeded through splitmix64 (common/random.h), normals by
+// Box–Muller and our own Fisher–Yates shuffle, so a seed gives the same stream on every
+// platform and standard library (std::shuffle and std::normal_distribution do not promise
+// that). Independent of engine/generator.h so the data layer builds without the engine.
 #pragma once
 
 #include <cmath>
@@ -11,18 +11,13 @@
 #include <utility>
 #include <vector>
 
-namespace melgrad::data {
+#include "common/random.h"
 
-inline uint64_t splitmix64(uint64_t& x) {
-  uint64_t z = (x += 0x9E3779B97F4A7C15ULL);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-  return z ^ (z >> 31);
-}
+namespace melgrad::data {
 
 // Mixes a seed with a stream key (e.g. a sub-set name and a clip id) into a new seed.
 inline uint64_t mix_seed(uint64_t seed, uint64_t key) {
-  uint64_t x = seed ^ (key * 0x9E3779B97F4A7C15ULL);
+  uint64_t x = seed ^ (key * kSplitmix64Gamma);
   splitmix64(x);
   return splitmix64(x);
 }
@@ -38,24 +33,11 @@ inline uint64_t fnv1a64(std::string_view s, uint64_t h = 0xcbf29ce484222325ULL) 
 
 class Rng {
  public:
-  explicit Rng(uint64_t seed) {
-    uint64_t x = seed;
-    for (uint64_t& s : s_) s = splitmix64(x);
-  }
+  explicit Rng(uint64_t seed) : bits_(seed) {}
 
-  uint64_t next_u64() {
-    const uint64_t result = rotl(s_[1] * 5, 7) * 9;
-    const uint64_t t = s_[1] << 17;
-    s_[2] ^= s_[0];
-    s_[3] ^= s_[1];
-    s_[1] ^= s_[2];
-    s_[0] ^= s_[3];
-    s_[2] ^= t;
-    s_[3] = rotl(s_[3], 45);
-    return result;
-  }
+  uint64_t next_u64() { return bits_.next(); }
 
-  double uniform() { return static_cast<double>(next_u64() >> 11) * 0x1.0p-53; }  // [0, 1)
+  double uniform() { return bits_.unit(); }  // [0, 1)
   double uniform(double lo, double hi) { return lo + (hi - lo) * uniform(); }
 
   // Uniform integer in [0, n) without modulo bias (Lemire's method with rejection).
@@ -92,8 +74,7 @@ class Rng {
   }
 
  private:
-  static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
-  uint64_t s_[4];
+  Xoshiro256StarStar bits_;
   double spare_ = 0.0;
   bool has_spare_ = false;
 };

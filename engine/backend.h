@@ -12,23 +12,12 @@
 #include <string>
 #include <vector>
 
+#include "common/elementwise_ops.h"  // UnaryOp, BinaryOp, ReduceOp
 #include "engine/generator.h"
 #include "engine/ops/cnn.h"
 #include "engine/tensor.h"
 
 namespace melgrad {
-
-enum class UnaryOp {
-  neg, exp, log, sqrt, abs, relu, sigmoid, tanh, sign,
-  pow_scalar,   // x ^ a
-  clamp,        // min(max(x, a), b)
-  affine,       // a * x + b
-  step,         // x > a ? 1 : 0
-};
-
-enum class BinaryOp { add, sub, mul, div, pow, max, min, eq, gt, ge, lt, le };
-
-enum class ReduceOp { sum, max, min };
 
 // One Adam/AdamW step's hyper-parameters (engine/optim/optim.h's update rule); step counts
 // from 1.

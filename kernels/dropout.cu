@@ -8,8 +8,8 @@
 #include <cmath>
 #include <string>
 
+#include "common/random.h"
 #include "kernels/dropout.h"
-#include "kernels/dropout_philox.h"
 #include "kernels/launch_checks.h"
 
 namespace melgrad::kernels {

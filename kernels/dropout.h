@@ -1,4 +1,4 @@
-// Inverted dropout with the counter-based Philox mask of kernels/dropout_philox.h, bit for
+// Inverted dropout with the counter-based Philox mask of common/random.h, bit for
 // bit the mask of the engine's CPU dropout (engine/ops/dropout.cpp) for the same seed:
 //   element i (global index g = offset + i) is kept iff uniform(seed, g) >= float(p);
 //   mask[i] = kept ? float(1 / (1 - p)) : 0,   y[i] = x[i] * mask[i]   (x, y, mask: [n])

@@ -1,8 +1,12 @@
 // Elementwise unary and binary kernels with strided / broadcast operands and a fused
 // activation, plus their CPU references and the stride helpers of elementwise.h.
-// Kernels are grid-stride loops (256 threads, at most 8 blocks per SM); the op is a runtime
-// switch (uniform across the grid, so no divergence). kContiguous selects linear indexing;
+// Kernels are grid-stride loops (256 threads, at most 8 blocks per SM) calling
+// common/elementwise_ops.h's unary_apply / binary_apply<float>; the op is a runtime switch
+// (uniform across the grid, so no divergence). kContiguous selects linear indexing;
 // otherwise each element's offsets come from decomposing its linear index over the shape.
+// The references evaluate the same functions in double: they check indexing and float
+// rounding here, while the maths itself is checked against closed forms and PyTorch's
+// values in the engine's tests (tests/core/test_ops.cpp).
 #include "kernels/emu/cuda_compat.h"
 
 #include <cmath>
@@ -83,62 +87,17 @@ __device__ void offsets_of(const Indexer& ix, int64_t linear, int64_t (&off)[kOp
   }
 }
 
-__host__ __device__ inline float sigmoidf(float x) { return 1.0f / (1.0f + expf(-x)); }
-
-__device__ float activate(Activation act, float x) {
-  switch (act) {
-    case Activation::relu: return x > 0.0f ? x : (x == x ? 0.0f : x);
-    case Activation::sigmoid: return sigmoidf(x);
-    case Activation::tanh: return tanhf(x);
-    case Activation::gelu: return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f));
-    case Activation::silu: return x * sigmoidf(x);
-    default: return x;
-  }
-}
-
-__device__ float apply_unary(UnaryOp op, float x) {
-  switch (op) {
-    case UnaryOp::neg: return -x;
-    case UnaryOp::abs: return fabsf(x);
-    case UnaryOp::exp: return expf(x);
-    case UnaryOp::log: return logf(x);
-    case UnaryOp::sqrt: return sqrtf(x);
-    case UnaryOp::rsqrt: return rsqrtf(x);
-    case UnaryOp::reciprocal: return 1.0f / x;
-    case UnaryOp::square: return x * x;
-    case UnaryOp::relu: return activate(Activation::relu, x);
-    case UnaryOp::sigmoid: return activate(Activation::sigmoid, x);
-    case UnaryOp::tanh: return activate(Activation::tanh, x);
-    case UnaryOp::gelu: return activate(Activation::gelu, x);
-    case UnaryOp::silu: return activate(Activation::silu, x);
-    default: return x;
-  }
-}
-
-__device__ float apply_binary(BinaryOp op, float a, float b) {
-  switch (op) {
-    case BinaryOp::sub: return a - b;
-    case BinaryOp::mul: return a * b;
-    case BinaryOp::div: return a / b;
-    case BinaryOp::max: return (a > b || a != a) ? a : b;
-    case BinaryOp::min: return (a < b || a != a) ? a : b;
-    case BinaryOp::pow: return powf(a, b);
-    default: return a + b;
-  }
-}
-
 template <bool kContiguous>
 __global__ void __launch_bounds__(kThreads)
-    unary_kernel(const float* x, float* y, int64_t n, Indexer ix, UnaryOp op, float alpha,
-                 float beta) {
+    unary_kernel(const float* x, float* y, int64_t n, Indexer ix, UnaryOp op, float a, float b) {
   const int64_t step = static_cast<int64_t>(gridDim.x) * blockDim.x;
   for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += step) {
     if (kContiguous) {
-      y[i] = apply_unary(op, alpha * x[i] + beta);
+      y[i] = unary_apply(op, x[i], a, b);
     } else {
       int64_t off[2];
       offsets_of<2>(ix, i, off);
-      y[off[1]] = apply_unary(op, alpha * x[off[0]] + beta);
+      y[off[1]] = unary_apply(op, x[off[0]], a, b);
     }
   }
 }
@@ -146,15 +105,15 @@ __global__ void __launch_bounds__(kThreads)
 template <bool kContiguous>
 __global__ void __launch_bounds__(kThreads)
     binary_kernel(const float* a, const float* b, float* y, int64_t n, Indexer ix, BinaryOp op,
-                  Activation act) {
+                  UnaryOp act) {
   const int64_t step = static_cast<int64_t>(gridDim.x) * blockDim.x;
   for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += step) {
     if (kContiguous) {
-      y[i] = activate(act, apply_binary(op, a[i], b[i]));
+      y[i] = unary_apply(act, binary_apply(op, a[i], b[i]), 0.0f, 0.0f);
     } else {
       int64_t off[3];
       offsets_of<3>(ix, i, off);
-      y[off[2]] = activate(act, apply_binary(op, a[off[0]], b[off[1]]));
+      y[off[2]] = unary_apply(act, binary_apply(op, a[off[0]], b[off[1]]), 0.0f, 0.0f);
     }
   }
 }
@@ -191,9 +150,12 @@ dim3 grid_for(int64_t n) {
   return dim3(static_cast<unsigned>(blocks < cap ? blocks : cap));
 }
 
-bool valid_unary(UnaryOp op) { return op >= UnaryOp::identity && op <= UnaryOp::silu; }
-bool valid_binary(BinaryOp op) { return op >= BinaryOp::add && op <= BinaryOp::pow; }
-bool valid_activation(Activation a) { return a >= Activation::none && a <= Activation::silu; }
+bool valid_unary(UnaryOp op) {
+  return static_cast<int>(op) >= 0 && static_cast<int>(op) < kUnaryOpCount;
+}
+bool valid_binary(BinaryOp op) {
+  return static_cast<int>(op) >= 0 && static_cast<int>(op) < kBinaryOpCount;
+}
 
 }  // namespace
 
@@ -202,14 +164,17 @@ void elementwise_unary(const UnaryParams& p, Stream stream) {
   Indexer ix;
   bool contiguous = false;
   const int64_t n = make_indexer(fn, p.shape, {&p.x_strides, &p.y_strides}, ix, contiguous);
-  if (!valid_unary(p.op)) invalid_params(fn, "unknown op " + std::to_string(static_cast<int>(p.op)));
+  if (!valid_unary(p.op)) {
+    invalid_params(fn, "unknown op " + std::to_string(static_cast<int>(p.op)));
+  }
   if (n == 0) return;
   require_pointer(fn, "x", p.x);
   require_pointer(fn, "y", p.y);
+  const dim3 grid = grid_for(n);
   if (contiguous) {
-    MG_LAUNCH(unary_kernel<true>, grid_for(n), kThreads, 0, stream)(p.x, p.y, n, ix, p.op, p.alpha, p.beta);
+    MG_LAUNCH(unary_kernel<true>, grid, kThreads, 0, stream)(p.x, p.y, n, ix, p.op, p.a, p.b);
   } else {
-    MG_LAUNCH(unary_kernel<false>, grid_for(n), kThreads, 0, stream)(p.x, p.y, n, ix, p.op, p.alpha, p.beta);
+    MG_LAUNCH(unary_kernel<false>, grid, kThreads, 0, stream)(p.x, p.y, n, ix, p.op, p.a, p.b);
   }
   MG_CHECK_LAUNCH(fn);
 }
@@ -220,66 +185,27 @@ void elementwise_binary(const BinaryParams& p, Stream stream) {
   bool contiguous = false;
   const int64_t n =
       make_indexer(fn, p.shape, {&p.a_strides, &p.b_strides, &p.y_strides}, ix, contiguous);
-  if (!valid_binary(p.op)) invalid_params(fn, "unknown op " + std::to_string(static_cast<int>(p.op)));
-  if (!valid_activation(p.act)) {
+  if (!valid_binary(p.op)) {
+    invalid_params(fn, "unknown op " + std::to_string(static_cast<int>(p.op)));
+  }
+  if (!valid_unary(p.act)) {
     invalid_params(fn, "unknown activation " + std::to_string(static_cast<int>(p.act)));
   }
   if (n == 0) return;
   require_pointer(fn, "a", p.a);
   require_pointer(fn, "b", p.b);
   require_pointer(fn, "y", p.y);
+  const dim3 grid = grid_for(n);
   if (contiguous) {
-    MG_LAUNCH(binary_kernel<true>, grid_for(n), kThreads, 0, stream)(p.a, p.b, p.y, n, ix, p.op, p.act);
+    MG_LAUNCH(binary_kernel<true>, grid, kThreads, 0, stream)(p.a, p.b, p.y, n, ix, p.op, p.act);
   } else {
-    MG_LAUNCH(binary_kernel<false>, grid_for(n), kThreads, 0, stream)(p.a, p.b, p.y, n, ix, p.op, p.act);
+    MG_LAUNCH(binary_kernel<false>, grid, kThreads, 0, stream)(p.a, p.b, p.y, n, ix, p.op, p.act);
   }
   MG_CHECK_LAUNCH(fn);
 }
 
-// ---- CPU references: double math, written independently of the device functions ----
+// ---- CPU references: the same functions in double, row-major loops on the host ----
 namespace {
-
-double ref_activate(Activation act, double x) {
-  switch (act) {
-    case Activation::relu: return std::isnan(x) ? x : std::max(x, 0.0);
-    case Activation::sigmoid: return 1.0 / (1.0 + std::exp(-x));
-    case Activation::tanh: return std::tanh(x);
-    case Activation::gelu: return 0.5 * x * (1.0 + std::erf(x / std::sqrt(2.0)));
-    case Activation::silu: return x / (1.0 + std::exp(-x));
-    default: return x;
-  }
-}
-
-double ref_unary(UnaryOp op, double x) {
-  switch (op) {
-    case UnaryOp::neg: return -x;
-    case UnaryOp::abs: return std::abs(x);
-    case UnaryOp::exp: return std::exp(x);
-    case UnaryOp::log: return std::log(x);
-    case UnaryOp::sqrt: return std::sqrt(x);
-    case UnaryOp::rsqrt: return 1.0 / std::sqrt(x);
-    case UnaryOp::reciprocal: return 1.0 / x;
-    case UnaryOp::square: return x * x;
-    case UnaryOp::relu: return ref_activate(Activation::relu, x);
-    case UnaryOp::sigmoid: return ref_activate(Activation::sigmoid, x);
-    case UnaryOp::tanh: return ref_activate(Activation::tanh, x);
-    case UnaryOp::gelu: return ref_activate(Activation::gelu, x);
-    case UnaryOp::silu: return ref_activate(Activation::silu, x);
-    default: return x;
-  }
-}
-
-double ref_binary(BinaryOp op, double a, double b) {
-  switch (op) {
-    case BinaryOp::sub: return a - b;
-    case BinaryOp::mul: return a * b;
-    case BinaryOp::div: return a / b;
-    case BinaryOp::max: return std::isnan(a) || std::isnan(b) ? NAN : std::max(a, b);
-    case BinaryOp::min: return std::isnan(a) || std::isnan(b) ? NAN : std::min(a, b);
-    case BinaryOp::pow: return std::pow(a, b);
-    default: return a + b;
-  }
-}
 
 // Calls f(offsets...) for every index of `shape`, in row-major order.
 template <int kOperands, class F>
@@ -301,16 +227,15 @@ void for_each_index(const Shape& shape, const Strides* const (&st)[kOperands], F
 void elementwise_unary_reference(const UnaryParams& p) {
   const Strides* const st[2] = {&p.x_strides, &p.y_strides};
   for_each_index<2>(p.shape, st, [&](const int64_t* off) {
-    const float t = p.alpha * p.x[off[0]] + p.beta;  // the argument rounds to float, as on the GPU
-    p.y[off[1]] = static_cast<float>(ref_unary(p.op, t));
+    p.y[off[1]] = static_cast<float>(unary_apply<double>(p.op, p.x[off[0]], p.a, p.b));
   });
 }
 
 void elementwise_binary_reference(const BinaryParams& p) {
   const Strides* const st[3] = {&p.a_strides, &p.b_strides, &p.y_strides};
   for_each_index<3>(p.shape, st, [&](const int64_t* off) {
-    const float v = static_cast<float>(ref_binary(p.op, p.a[off[0]], p.b[off[1]]));
-    p.y[off[2]] = static_cast<float>(ref_activate(p.act, v));
+    const float v = static_cast<float>(binary_apply<double>(p.op, p.a[off[0]], p.b[off[1]]));
+    p.y[off[2]] = static_cast<float>(unary_apply<double>(p.act, v, 0.0, 0.0));
   });
 }
 

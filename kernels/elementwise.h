@@ -1,29 +1,28 @@
 // Elementwise kernels over float32 tensors of up to kMaxDims dimensions with arbitrary
 // strides (in elements), so one launch covers contiguous tensors, transposed views and
 // NumPy-style broadcasting (a broadcast dimension has stride 0):
-//   unary:   y = op(alpha * x + beta)          x, y: iteration shape `shape`
-//   binary:  y = act(op(a, b))                 a, b broadcast to `shape`; act fused
-// Contiguous operands take a fast path with linear indexing. y may alias an input with the
-// same strides (in place). max/min and relu propagate NaN; gelu is the erf form.
+//   unary:   y = op(x; a, b)                   x, y: iteration shape `shape`
+//   binary:  y = act(a op b)                   a, b broadcast to `shape`; act fused
+// The ops and their maths are common/elementwise_ops.h's UnaryOp / BinaryOp, shared with the
+// engine; `act` is any unary op without parameters (identity: none; relu, sigmoid, tanh,
+// gelu, silu). Contiguous operands take a fast path with linear indexing. y may alias an
+// input with the same strides (in place). max/min and relu propagate NaN.
 // Launchers validate (std::invalid_argument) and launch on `stream`; the references are
-// plain C++ loops computing in double on host memory.
+// plain C++ loops evaluating the same functions in double on host memory.
 #pragma once
 
 #include <cstdint>
 #include <initializer_list>
 
+#include "common/elementwise_ops.h"
 #include "kernels/runtime.h"
 
 namespace melgrad::kernels {
 
 constexpr int kMaxDims = 6;
 
-enum class UnaryOp : int {
-  identity, neg, abs, exp, log, sqrt, rsqrt, reciprocal, square,
-  relu, sigmoid, tanh, gelu, silu,
-};
-enum class BinaryOp : int { add, sub, mul, div, max, min, pow };
-enum class Activation : int { none, relu, sigmoid, tanh, gelu, silu };
+using melgrad::BinaryOp;
+using melgrad::UnaryOp;
 
 // The iteration shape (the output's). ndim == 0 is a scalar (one element).
 struct Shape {
@@ -52,8 +51,8 @@ struct UnaryParams {
   Strides x_strides;
   Strides y_strides;
   UnaryOp op = UnaryOp::identity;
-  float alpha = 1.0f;
-  float beta = 0.0f;
+  float a = 0.0f;  // the op's scalar parameters (pow_scalar, clamp, affine, step)
+  float b = 0.0f;
 };
 
 struct BinaryParams {
@@ -65,7 +64,7 @@ struct BinaryParams {
   Strides b_strides;
   Strides y_strides;
   BinaryOp op = BinaryOp::add;
-  Activation act = Activation::none;
+  UnaryOp act = UnaryOp::identity;  // applied to the result with a = b = 0
 };
 
 void elementwise_unary(const UnaryParams& p, Stream stream = nullptr);

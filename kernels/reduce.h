@@ -9,11 +9,12 @@
 
 #include <cstdint>
 
+#include "common/elementwise_ops.h"
 #include "kernels/runtime.h"
 
 namespace melgrad::kernels {
 
-enum class ReduceOp : int { sum, mean, max, min };
+using melgrad::ReduceOp;  // common/elementwise_ops.h: sum, mean, max, min
 
 struct ReduceParams {
   const float* x = nullptr;

@@ -1,5 +1,5 @@
-// Fill, strided copy with dtype conversion, comparisons, where and the scalar-parameter maps
-// of tensor_ops.h, with their CPU references. One grid-stride "map" kernel serves them all:
+// Fill, strided copy with dtype conversion and where of tensor_ops.h, with their CPU
+// references. One grid-stride "map" kernel serves them all:
 // it computes each element's offsets in its K operands (linear index when every operand is
 // contiguous, else by decomposing the index over the shape) and calls a small functor.
 #include "kernels/emu/cuda_compat.h"
@@ -112,31 +112,6 @@ struct CopyFn {
   }
 };
 
-__host__ __device__ inline bool compare_values(CompareOp op, float a, float b) {
-  switch (op) {
-    case CompareOp::gt:
-      return a > b;
-    case CompareOp::ge:
-      return a >= b;
-    case CompareOp::lt:
-      return a < b;
-    case CompareOp::le:
-      return a <= b;
-    default:
-      return a == b;
-  }
-}
-
-struct CompareFn {
-  const float* a;
-  const float* b;
-  float* y;
-  CompareOp op;
-  __device__ void operator()(const int64_t (&off)[3]) const {
-    y[off[2]] = compare_values(op, a[off[0]], b[off[1]]) ? 1.0f : 0.0f;
-  }
-};
-
 template <class C>
 struct WhereFn {
   const C* cond;
@@ -145,29 +120,6 @@ struct WhereFn {
   float* y;
   __device__ void operator()(const int64_t (&off)[4]) const {
     y[off[3]] = cond[off[0]] != C(0) ? a[off[1]] : b[off[2]];
-  }
-};
-
-__host__ __device__ inline float apply_scalar_op(ScalarOp op, float x, float a, float b) {
-  switch (op) {
-    case ScalarOp::pow:
-      return a == 2.0f ? x * x : powf(x, a);
-    case ScalarOp::clamp:
-      return x < a ? a : (x > b ? b : x);
-    case ScalarOp::step:
-      return x > a ? 1.0f : 0.0f;
-    default:
-      return static_cast<float>((x > 0.0f) - (x < 0.0f));
-  }
-}
-
-struct ScalarFn {
-  const float* x;
-  float* y;
-  ScalarOp op;
-  float a, b;
-  __device__ void operator()(const int64_t (&off)[2]) const {
-    y[off[1]] = apply_scalar_op(op, x[off[0]], a, b);
   }
 };
 
@@ -198,20 +150,6 @@ void strided_copy(const CopyParams& p, Stream stream) {
   });
 }
 
-void compare(const CompareParams& p, Stream stream) {
-  const char* fn = "compare";
-  if (p.op < CompareOp::eq || p.op > CompareOp::le) {
-    invalid_params(fn, "unknown op " + std::to_string(static_cast<int>(p.op)));
-  }
-  if (p.shape.numel() > 0) {
-    require_pointer(fn, "a", p.a);
-    require_pointer(fn, "b", p.b);
-    require_pointer(fn, "y", p.y);
-  }
-  const Strides* const st[3] = {&p.a_strides, &p.b_strides, &p.y_strides};
-  launch_map<3>(fn, p.shape, st, CompareFn{p.a, p.b, p.y, p.op}, stream);
-}
-
 void where_select(const WhereParams& p, Stream stream) {
   const char* fn = "where_select";
   if (p.shape.numel() > 0) {
@@ -225,19 +163,6 @@ void where_select(const WhereParams& p, Stream stream) {
     launch_map<4>(fn, p.shape, st, WhereFn<C>{static_cast<const C*>(p.cond), p.a, p.b, p.y},
                   stream);
   });
-}
-
-void scalar_op(const ScalarOpParams& p, Stream stream) {
-  const char* fn = "scalar_op";
-  if (p.op < ScalarOp::sign || p.op > ScalarOp::step) {
-    invalid_params(fn, "unknown op " + std::to_string(static_cast<int>(p.op)));
-  }
-  if (p.shape.numel() > 0) {
-    require_pointer(fn, "x", p.x);
-    require_pointer(fn, "y", p.y);
-  }
-  const Strides* const st[2] = {&p.x_strides, &p.y_strides};
-  launch_map<2>(fn, p.shape, st, ScalarFn{p.x, p.y, p.op, p.a, p.b}, stream);
 }
 
 // ---- CPU references: row-major loops over the shape ----
@@ -280,19 +205,6 @@ void strided_copy_reference(const CopyParams& p) {
   });
 }
 
-void compare_reference(const CompareParams& p) {
-  const Strides* const st[3] = {&p.a_strides, &p.b_strides, &p.y_strides};
-  for_each_offset<3>(p.shape, st, [&](const int64_t* off) {
-    const double a = p.a[off[0]], b = p.b[off[1]];
-    bool r = a == b;
-    if (p.op == CompareOp::gt) r = a > b;
-    if (p.op == CompareOp::ge) r = a >= b;
-    if (p.op == CompareOp::lt) r = a < b;
-    if (p.op == CompareOp::le) r = a <= b;
-    p.y[off[2]] = r ? 1.0f : 0.0f;
-  });
-}
-
 void where_select_reference(const WhereParams& p) {
   const Strides* const st[4] = {&p.cond_strides, &p.a_strides, &p.b_strides, &p.y_strides};
   dispatch_type("where_select_reference", "cond_type", p.cond_type, [&]<class C>() {
@@ -300,29 +212,6 @@ void where_select_reference(const WhereParams& p) {
     for_each_offset<4>(p.shape, st, [&](const int64_t* off) {
       p.y[off[3]] = cond[off[0]] != C(0) ? p.a[off[1]] : p.b[off[2]];
     });
-  });
-}
-
-void scalar_op_reference(const ScalarOpParams& p) {
-  const Strides* const st[2] = {&p.x_strides, &p.y_strides};
-  for_each_offset<2>(p.shape, st, [&](const int64_t* off) {
-    const double x = p.x[off[0]], a = p.a, b = p.b;
-    double y = 0;
-    switch (p.op) {
-      case ScalarOp::sign:
-        y = x > 0 ? 1.0 : (x < 0 ? -1.0 : 0.0);
-        break;
-      case ScalarOp::pow:
-        y = std::pow(x, a);
-        break;
-      case ScalarOp::clamp:
-        y = std::isnan(x) ? x : std::min(std::max(x, a), b);
-        break;
-      case ScalarOp::step:
-        y = x > a ? 1.0 : 0.0;
-        break;
-    }
-    p.y[off[1]] = static_cast<float>(y);
   });
 }
 

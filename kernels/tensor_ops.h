@@ -1,9 +1,8 @@
-// Small tensor kernels the CUDA backend (engine/cuda) is built from, beside elementwise.h:
+// Small tensor kernels the CUDA backend (engine/cuda) is built from, beside elementwise.h
+// (which has the unary and binary maps, comparisons included):
 //   fill          y = value                           y: any dtype, any strides
 //   strided_copy  y = convert(x)                      x, y: any dtypes (f32/f64/i64), strides
-//   compare       y = (a op b) ? 1 : 0                a, b broadcast to `shape` (float32)
 //   where_select  y = cond != 0 ? a : b               cond f32/f64/i64; a, b, y float32
-//   scalar_op     y = sign(x) | x^a | clamp(x, a, b) | (x > a ? 1 : 0)      float32
 // All take the iteration shape (up to kMaxDims dims, elementwise.h's Shape) and one stride
 // vector (in elements) per operand; broadcast dims have stride 0. Contiguous operands take a
 // linear-index fast path. Launchers validate (std::invalid_argument naming the launcher and
@@ -38,19 +37,6 @@ struct CopyParams {
   Strides y_strides;
 };
 
-enum class CompareOp : int { eq, gt, ge, lt, le };
-
-struct CompareParams {
-  const float* a = nullptr;
-  const float* b = nullptr;
-  float* y = nullptr;
-  Shape shape;
-  Strides a_strides;
-  Strides b_strides;
-  Strides y_strides;
-  CompareOp op = CompareOp::eq;
-};
-
 struct WhereParams {
   const void* cond = nullptr;
   ElemType cond_type = ElemType::f32;
@@ -64,34 +50,12 @@ struct WhereParams {
   Strides y_strides;
 };
 
-enum class ScalarOp : int {
-  sign,   // -1, 0 or 1 (0 for NaN)
-  pow,    // x ^ a  (x * x when a == 2)
-  clamp,  // min(max(x, a), b); NaN stays NaN
-  step,   // x > a ? 1 : 0
-};
-
-struct ScalarOpParams {
-  const float* x = nullptr;
-  float* y = nullptr;
-  Shape shape;
-  Strides x_strides;
-  Strides y_strides;
-  ScalarOp op = ScalarOp::sign;
-  float a = 0.0f;
-  float b = 0.0f;
-};
-
 void fill(const FillParams& p, Stream stream = nullptr);
 void strided_copy(const CopyParams& p, Stream stream = nullptr);
-void compare(const CompareParams& p, Stream stream = nullptr);
 void where_select(const WhereParams& p, Stream stream = nullptr);
-void scalar_op(const ScalarOpParams& p, Stream stream = nullptr);
 
 void fill_reference(const FillParams& p);
 void strided_copy_reference(const CopyParams& p);
-void compare_reference(const CompareParams& p);
 void where_select_reference(const WhereParams& p);
-void scalar_op_reference(const ScalarOpParams& p);
 
 }  // namespace melgrad::kernels

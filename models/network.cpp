@@ -3,6 +3,7 @@
 
 #include <stdexcept>
 
+#include "common/random.h"
 #include "engine/ops/dropout.h"
 
 namespace melgrad::models {
@@ -14,11 +15,9 @@ ReseedableDropout::ReseedableDropout(double p_) : p(p_), gen_(0) {
 
 Tensor ReseedableDropout::forward(const Tensor& x) { return dropout(x, p, is_training(), gen_); }
 
+// The (k + 1)-th splitmix64 output from state `seed`.
 uint64_t derive_seed(uint64_t seed, uint64_t k) {
-  uint64_t z = seed + 0x9e3779b97f4a7c15ULL * (k + 1);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
+  return splitmix64_mix(seed + kSplitmix64Gamma * (k + 1));
 }
 
 }  // namespace melgrad::models

@@ -1,6 +1,8 @@
 // CPU elementwise kernels: fill, copy (with dtype conversion), unary and binary maps,
-// where, and random fills. Contiguous operands go through Eigen arrays (vectorised
-// exp/log/tanh); strided or broadcast ones through for_each_run.
+// where, and random fills. The maths of each unary and binary op is common/elementwise_ops.h's
+// (the CUDA kernels run the same functions); contiguous unary maps of the ops with an Eigen
+// array expression (vectorised exp/log/tanh) take it instead. Strided or broadcast operands
+// go through for_each_run.
 #include <Eigen/Core>
 #include <algorithm>
 #include <cmath>
@@ -50,6 +52,8 @@ void CpuBackend::copy(const Tensor& src, const Tensor& dst) {
   });
 }
 
+// o = op(x) over n contiguous elements: Eigen's vectorised expression where the op has one,
+// else common/elementwise_ops.h's scalar function, one element at a time.
 template <class T>
 static void unary_contiguous(UnaryOp op, const T* x, T* o, int64_t n, double a, double b) {
   ConstArrayMap<T> X(x, n);
@@ -72,6 +76,9 @@ static void unary_contiguous(UnaryOp op, const T* x, T* o, int64_t n, double a, 
     case UnaryOp::clamp: O = X.max(ta).min(tb); break;
     case UnaryOp::affine: O = X * ta + tb; break;
     case UnaryOp::step: O = (X > ta).template cast<T>(); break;
+    default:
+      for (int64_t i = 0; i < n; ++i) o[i] = unary_apply<T>(op, x[i], ta, tb);
+      break;
   }
 }
 
@@ -92,25 +99,6 @@ void CpuBackend::unary(UnaryOp op, const Tensor& x, const Tensor& out, double a,
   });
 }
 
-template <class T>
-static T apply_binary(BinaryOp op, T a, T b) {
-  switch (op) {
-    case BinaryOp::add: return a + b;
-    case BinaryOp::sub: return a - b;
-    case BinaryOp::mul: return a * b;
-    case BinaryOp::div: return a / b;
-    case BinaryOp::pow: return std::pow(a, b);
-    case BinaryOp::max: return a > b || std::isnan(a) ? a : b;
-    case BinaryOp::min: return a < b || std::isnan(a) ? a : b;
-    case BinaryOp::eq: return a == b;
-    case BinaryOp::gt: return a > b;
-    case BinaryOp::ge: return a >= b;
-    case BinaryOp::lt: return a < b;
-    case BinaryOp::le: return a <= b;
-  }
-  return T(0);
-}
-
 template <class T, BinaryOp OP>
 static void binary_loop(const T* a, const T* b, T* o, const Shape& shape,
                         const std::array<Shape, 3>& strides) {
@@ -119,16 +107,16 @@ static void binary_loop(const T* a, const T* b, T* o, const Shape& shape,
     const T* pb = b + off[2];
     T* po = o + off[0];
     if (step[0] == 1 && step[1] == 1 && step[2] == 1) {
-      for (int64_t i = 0; i < n; ++i) po[i] = apply_binary<T>(OP, pa[i], pb[i]);
+      for (int64_t i = 0; i < n; ++i) po[i] = binary_apply<T>(OP, pa[i], pb[i]);
     } else if (step[0] == 1 && step[1] == 1 && step[2] == 0) {
       const T vb = *pb;
-      for (int64_t i = 0; i < n; ++i) po[i] = apply_binary<T>(OP, pa[i], vb);
+      for (int64_t i = 0; i < n; ++i) po[i] = binary_apply<T>(OP, pa[i], vb);
     } else if (step[0] == 1 && step[1] == 0 && step[2] == 1) {
       const T va = *pa;
-      for (int64_t i = 0; i < n; ++i) po[i] = apply_binary<T>(OP, va, pb[i]);
+      for (int64_t i = 0; i < n; ++i) po[i] = binary_apply<T>(OP, va, pb[i]);
     } else {
       for (int64_t i = 0; i < n; ++i)
-        po[i * step[0]] = apply_binary<T>(OP, pa[i * step[1]], pb[i * step[2]]);
+        po[i * step[0]] = binary_apply<T>(OP, pa[i * step[1]], pb[i * step[2]]);
     }
   });
 }

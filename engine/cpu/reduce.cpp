@@ -1,4 +1,4 @@
-// CPU reductions (sum, max, min) over any set of dims. The reduced dims are brought last
+// CPU reductions (sum, mean, max, min) over any set of dims. The reduced dims are brought last
 // (a free view when they already are, else one copy) and each row is reduced by Eigen;
 // reducing leading dims of a contiguous tensor reduces columns instead, with no copy.
 #include <Eigen/Core>
@@ -17,6 +17,7 @@ static void reduce_rows(ReduceOp op, const T* x, T* out, int64_t rows, int64_t c
   Eigen::Map<Eigen::Matrix<T, Eigen::Dynamic, 1>> o(out, rows);
   switch (op) {
     case ReduceOp::sum: o = m.rowwise().sum(); break;
+    case ReduceOp::mean: o = m.rowwise().mean(); break;
     case ReduceOp::max: o = m.rowwise().maxCoeff(); break;
     case ReduceOp::min: o = m.rowwise().minCoeff(); break;
   }
@@ -28,6 +29,7 @@ static void reduce_cols(ReduceOp op, const T* x, T* out, int64_t rows, int64_t c
   Eigen::Map<Eigen::Matrix<T, 1, Eigen::Dynamic>> o(out, cols);
   switch (op) {
     case ReduceOp::sum: o = m.colwise().sum(); break;
+    case ReduceOp::mean: o = m.colwise().mean(); break;
     case ReduceOp::max: o = m.colwise().maxCoeff(); break;
     case ReduceOp::min: o = m.colwise().minCoeff(); break;
   }

@@ -1,8 +1,9 @@
 // CudaBackend: unary and binary maps, where, reductions, argmax and the fused softmax.
-// Maps run on any strides (broadcast operands have stride 0). A reduction of a contiguous
-// input over one run of neighbouring dims runs on it in place as [outer, r, inner]
-// (reduce_middle_dim); other reductions, and softmax, bring the reduced dims last and
-// contiguous (one strided copy when they are not) and run the row kernels of
+// Maps run on any strides (broadcast operands have stride 0); their ops are the kernels' own
+// (common/elementwise_ops.h), so every UnaryOp / BinaryOp reaches kernels/elementwise.h.
+// A reduction of a contiguous input over one run of neighbouring dims runs on it in place as
+// [outer, r, inner] (reduce_middle_dim); other reductions, and softmax, bring the reduced
+// dims last and contiguous (one strided copy when they are not) and run the row kernels of
 // kernels/reduce.h and kernels/softmax.h.
 #include <stdexcept>
 
@@ -21,32 +22,6 @@ namespace {
 const float* cf32(const Tensor& t) { return static_cast<const float*>(t.raw_data()); }
 float* f32(const Tensor& t) { return static_cast<float*>(t.raw_data()); }
 
-kernels::UnaryOp kernel_unary(UnaryOp op) {
-  switch (op) {
-    case UnaryOp::neg:
-      return kernels::UnaryOp::neg;
-    case UnaryOp::exp:
-      return kernels::UnaryOp::exp;
-    case UnaryOp::log:
-      return kernels::UnaryOp::log;
-    case UnaryOp::sqrt:
-      return kernels::UnaryOp::sqrt;
-    case UnaryOp::abs:
-      return kernels::UnaryOp::abs;
-    case UnaryOp::relu:
-      return kernels::UnaryOp::relu;
-    case UnaryOp::sigmoid:
-      return kernels::UnaryOp::sigmoid;
-    case UnaryOp::tanh:
-      return kernels::UnaryOp::tanh;
-    case UnaryOp::affine:
-      return kernels::UnaryOp::identity;  // alpha * x + beta
-    default:
-      break;
-  }
-  throw std::logic_error("cuda backend: unary op has no elementwise kernel");
-}
-
 // Writes into `out` through a contiguous temporary when the kernel needs a contiguous output.
 template <class F>
 void with_contiguous_output(const Tensor& out, F&& kernel) {
@@ -64,34 +39,15 @@ void with_contiguous_output(const Tensor& out, F&& kernel) {
 void CudaBackend::unary(UnaryOp op, const Tensor& x, const Tensor& out, double a, double b) {
   require_f32("unary", {&x, &out});
   const auto l = kernel_layout<2>("unary", out.shape(), {&x.strides(), &out.strides()});
-  if (op == UnaryOp::sign || op == UnaryOp::pow_scalar || op == UnaryOp::clamp ||
-      op == UnaryOp::step) {
-    kernels::ScalarOpParams p;
-    p.x = cf32(x);
-    p.y = f32(out);
-    p.shape = l.shape;
-    p.x_strides = l.strides[0];
-    p.y_strides = l.strides[1];
-    p.op = op == UnaryOp::sign         ? kernels::ScalarOp::sign
-           : op == UnaryOp::pow_scalar ? kernels::ScalarOp::pow
-           : op == UnaryOp::clamp      ? kernels::ScalarOp::clamp
-                                       : kernels::ScalarOp::step;
-    p.a = static_cast<float>(a);
-    p.b = static_cast<float>(b);
-    kernels::scalar_op(p, stream());
-    return;
-  }
   kernels::UnaryParams p;
   p.x = cf32(x);
   p.y = f32(out);
   p.shape = l.shape;
   p.x_strides = l.strides[0];
   p.y_strides = l.strides[1];
-  p.op = kernel_unary(op);
-  if (op == UnaryOp::affine) {
-    p.alpha = static_cast<float>(a);
-    p.beta = static_cast<float>(b);
-  }
+  p.op = op;
+  p.a = static_cast<float>(a);
+  p.b = static_cast<float>(b);
   kernels::elementwise_unary(p, stream());
 }
 
@@ -99,31 +55,6 @@ void CudaBackend::binary(BinaryOp op, const Tensor& a, const Tensor& b, const Te
   require_f32("binary", {&a, &b, &out});
   const auto l =
       kernel_layout<3>("binary", out.shape(), {&a.strides(), &b.strides(), &out.strides()});
-  switch (op) {
-    case BinaryOp::eq:
-    case BinaryOp::gt:
-    case BinaryOp::ge:
-    case BinaryOp::lt:
-    case BinaryOp::le: {
-      kernels::CompareParams p;
-      p.a = cf32(a);
-      p.b = cf32(b);
-      p.y = f32(out);
-      p.shape = l.shape;
-      p.a_strides = l.strides[0];
-      p.b_strides = l.strides[1];
-      p.y_strides = l.strides[2];
-      p.op = op == BinaryOp::eq   ? kernels::CompareOp::eq
-             : op == BinaryOp::gt ? kernels::CompareOp::gt
-             : op == BinaryOp::ge ? kernels::CompareOp::ge
-             : op == BinaryOp::lt ? kernels::CompareOp::lt
-                                  : kernels::CompareOp::le;
-      kernels::compare(p, stream());
-      return;
-    }
-    default:
-      break;
-  }
   kernels::BinaryParams p;
   p.a = cf32(a);
   p.b = cf32(b);
@@ -132,31 +63,7 @@ void CudaBackend::binary(BinaryOp op, const Tensor& a, const Tensor& b, const Te
   p.a_strides = l.strides[0];
   p.b_strides = l.strides[1];
   p.y_strides = l.strides[2];
-  switch (op) {
-    case BinaryOp::add:
-      p.op = kernels::BinaryOp::add;
-      break;
-    case BinaryOp::sub:
-      p.op = kernels::BinaryOp::sub;
-      break;
-    case BinaryOp::mul:
-      p.op = kernels::BinaryOp::mul;
-      break;
-    case BinaryOp::div:
-      p.op = kernels::BinaryOp::div;
-      break;
-    case BinaryOp::pow:
-      p.op = kernels::BinaryOp::pow;
-      break;
-    case BinaryOp::max:
-      p.op = kernels::BinaryOp::max;
-      break;
-    case BinaryOp::min:
-      p.op = kernels::BinaryOp::min;
-      break;
-    default:
-      throw std::logic_error("cuda backend: binary op without a kernel");
-  }
+  p.op = op;
   kernels::elementwise_binary(p, stream());
 }
 
@@ -179,12 +86,6 @@ void CudaBackend::where(const Tensor& cond, const Tensor& a, const Tensor& b, co
 }
 
 namespace {
-
-kernels::ReduceOp kernel_reduce_op(ReduceOp op) {
-  return op == ReduceOp::sum   ? kernels::ReduceOp::sum
-         : op == ReduceOp::max ? kernels::ReduceOp::max
-                               : kernels::ReduceOp::min;
-}
 
 // x as [outer, r, inner] when it is contiguous and its reduced dims (those of size > 1 that
 // `out` has as 1) are neighbours, with kept dims after them (inner > 1; inner == 1 is the
@@ -219,8 +120,7 @@ void CudaBackend::reduce(ReduceOp op, const Tensor& x, const Tensor& out) {
   require_f32("reduce", {&x, &out});
   if (const MiddleView v = middle_view(x, out); v.ok) {
     with_contiguous_output(out, [&](const Tensor& y) {
-      kernels::reduce_middle_dim({cf32(x), f32(y), v.outer, v.r, v.inner, kernel_reduce_op(op)},
-                                 stream());
+      kernels::reduce_middle_dim({cf32(x), f32(y), v.outer, v.r, v.inner, op}, stream());
     });
     return;
   }
@@ -241,7 +141,7 @@ void CudaBackend::reduce(ReduceOp op, const Tensor& x, const Tensor& out) {
     p.y = f32(y);
     p.rows = rows;
     p.cols = cols;
-    p.op = kernel_reduce_op(op);
+    p.op = op;
     kernels::reduce_last_dim(p, stream());
   });
 }

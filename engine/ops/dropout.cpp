@@ -1,22 +1,19 @@
 // Dropout with a Philox4x32-10 counter-based mask (see dropout.h). Element i uses lane
 // (i mod 4) of the Philox block for counter i / 4 under the call's 64-bit seed; the
-// generator is kernels/dropout_philox.h, shared with the CUDA kernel (kernels/dropout.cu),
+// generator is common/random.h's, shared with the CUDA kernel (kernels/dropout.cu),
 // so both backends draw the mask bit for bit alike.
 #include "engine/ops/dropout.h"
 
 #include <stdexcept>
 
+#include "common/random.h"
 #include "engine/ops/op_helpers.h"
-#include "kernels/dropout_philox.h"
 
 namespace melgrad {
 
 using namespace detail;
 
 namespace {
-
-using kernels::philox4x32_10;
-float to_unit(uint32_t r) { return kernels::philox_to_unit(r); }
 
 // The mask in x's dtype: 0 for dropped elements, 1 / (1 - p) for kept ones.
 Tensor dropout_mask(const Tensor& x, double p, uint64_t seed) {
@@ -27,8 +24,9 @@ Tensor dropout_mask(const Tensor& x, double p, uint64_t seed) {
     const T keep = T(1.0 / (1.0 - p));
     const float pf = float(p);
     for (int64_t i = 0; i < n; i += 4) {
-      const kernels::PhiloxBlock r = philox4x32_10(uint64_t(i) / 4, seed);
-      for (int64_t j = 0; j < 4 && i + j < n; ++j) m[i + j] = to_unit(r[j]) >= pf ? keep : T(0);
+      const PhiloxBlock r = philox4x32_10(uint64_t(i) / 4, seed);
+      for (int64_t j = 0; j < 4 && i + j < n; ++j)
+        m[i + j] = philox_to_unit(r[j]) >= pf ? keep : T(0);
     }
   });
   return x.device().is_cpu() ? mask : mask.to(x.device());
@@ -36,9 +34,7 @@ Tensor dropout_mask(const Tensor& x, double p, uint64_t seed) {
 
 }  // namespace
 
-float philox_uniform(uint64_t seed, uint64_t index) {
-  return to_unit(philox4x32_10(index / 4, seed)[index % 4]);
-}
+float philox_uniform(uint64_t seed, uint64_t index) { return philox_uniform_at(seed, index); }
 
 static const OpInfo& kDropout = register_op(
     {.name = "dropout", .family = "dropout", .devices = {DeviceType::cpu, DeviceType::cuda},

@@ -213,6 +213,26 @@ Tensor tanh(const Tensor& x) {
   });
 }
 
+static const OpInfo& kGelu = register_op({.name = "gelu", .family = "elementwise",
+                                          .devices = kAllDevices,
+                                          .gradcheck = make_unary_cases(gelu, -3, 3)});
+Tensor gelu(const Tensor& x) {
+  Tensor y = unary_forward(kGelu, UnaryOp::gelu, x);
+  return record(kGelu, {x}, y, [x = x.detach()](const TensorList& g) {
+    return TensorList{g[0] * unary_forward(kGelu, UnaryOp::gelu_grad, x)};
+  });
+}
+
+static const OpInfo& kSilu = register_op({.name = "silu", .family = "elementwise",
+                                          .devices = kAllDevices,
+                                          .gradcheck = make_unary_cases(silu, -4, 4)});
+Tensor silu(const Tensor& x) {
+  Tensor y = unary_forward(kSilu, UnaryOp::silu, x);
+  return record(kSilu, {x}, y, [x = x.detach()](const TensorList& g) {
+    return TensorList{g[0] * unary_forward(kSilu, UnaryOp::silu_grad, x)};
+  });
+}
+
 static const OpInfo& kAffine = register_op(
     {.name = "affine", .family = "elementwise", .devices = kAllDevices,
      .gradcheck = [](Generator& g) {

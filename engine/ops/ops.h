@@ -1,6 +1,7 @@
 // The engine's differentiable ops, as free functions. Each is registered once (its
 // OpInfo) in the file of its family, with its forward and backward side by side:
 //   ops/elementwise.cpp  add sub mul div pow neg exp log sqrt abs clamp relu sigmoid tanh
+//                        gelu silu
 //                        where masked_fill, comparisons
 //   ops/reduce.cpp       sum mean max min argmax
 //   ops/matmul.cpp       matmul (2-D and batched, broadcasting batch dims)
@@ -32,6 +33,8 @@ Tensor clamp(const Tensor& x, double lo, double hi);
 Tensor relu(const Tensor& x);
 Tensor sigmoid(const Tensor& x);
 Tensor tanh(const Tensor& x);
+Tensor gelu(const Tensor& x);  // x * Phi(x), the erf form (PyTorch's default)
+Tensor silu(const Tensor& x);  // x * sigmoid(x) (swish)
 Tensor affine(const Tensor& x, double scale, double shift);  // scale * x + shift
 // cond != 0 ? a : b (cond any dtype, not differentiated).
 Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b);

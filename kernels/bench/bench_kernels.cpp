@@ -25,7 +25,7 @@ BinaryParams bias_relu_layout(int64_t rows, int64_t cols) {
   p.a_strides = p.y_strides = contiguous_strides(p.shape);
   p.b_strides = broadcast_strides(p.shape, Shape{cols});
   p.op = BinaryOp::add;
-  p.act = Activation::relu;
+  p.act = UnaryOp::relu;
   return p;
 }
 

@@ -49,6 +49,47 @@ TEST_CASE("unary ops match the C library in float32 and float64") {
   }
 }
 
+// PyTorch 2.15's values (float64) of y = f(x) and dy/dx, printed by
+//   x = torch.tensor([-4, -1.5, -0.25, 0, 0.5, 2, 3.5], dtype=torch.float64, requires_grad=True)
+//   y = torch.nn.functional.gelu(x); y.sum().backward(); print(y.tolist(), x.grad.tolist())
+// (and likewise for silu). Tolerance (doctest's Approx: |a - b| < tol * (1 + max(|a|, |b|))):
+// float64 1e-14, a few ulp for libm's erf/exp, which may differ from PyTorch's by one ulp;
+// float32 1e-6: a few float ulp of values up to 3.5 (and 1 + erf(x) near x = -4 turns erf's
+// absolute rounding, 6e-8, into the result's).
+static void check_against_torch(Tensor (*f)(const Tensor&), const std::vector<double>& y_torch,
+                                const std::vector<double>& dy_torch) {
+  for (DType dt : {DType::f64, DType::f32}) {
+    CAPTURE(dtype_name(dt));
+    const double tol = dt == DType::f32 ? 1e-6 : 1e-14;
+    Tensor x = vec({-4, -1.5, -0.25, 0, 0.5, 2, 3.5}).to(dt).detach();
+    x.requires_grad_();
+    Tensor y = f(x);
+    sum(y).backward();
+    const std::vector<double> got_y = y.to_vector(), got_dy = x.grad().to_vector();
+    for (size_t i = 0; i < y_torch.size(); ++i) {
+      CAPTURE(i);
+      CHECK(got_y[i] == doctest::Approx(y_torch[i]).epsilon(tol));
+      CHECK(got_dy[i] == doctest::Approx(dy_torch[i]).epsilon(tol));
+    }
+  }
+}
+
+TEST_CASE("gelu (erf form) and its gradient match PyTorch") {
+  check_against_torch(gelu,
+                      {-0.00012668496733247991, -0.10021080190328704, -0.10032341857926907, 0.0,
+                       0.34573123063700656, 1.9544997361036416, 3.4991857982233756},
+                      {-0.0005036496612264215, -0.1274691922299796, 0.304626645116364, 0.5,
+                       0.8674951246561629, 1.085231801078197, 1.0028217603536247});
+}
+
+TEST_CASE("silu and its gradient match PyTorch") {
+  check_against_torch(silu,
+                      {-0.07194483984836623, -0.2736382857095345, -0.10945587477855048, 0.0,
+                       0.3112296656009273, 1.7615941559557646, 3.3974071923702525},
+                      {-0.05266461489107291, -0.041294154299142946, 0.37628997842980233, 0.5,
+                       0.7399611873026519, 1.0907842487848955, 1.0702733528277182});
+}
+
 TEST_CASE("where, masked_fill and comparisons") {
   Tensor a = vec({1, 2, 3}), b = vec({3, 2, 1});
   CHECK(gt(a, b).to_vector() == std::vector<double>{0, 0, 1});

@@ -1,4 +1,4 @@
-// Dropout (kernels/dropout.cu) and its Philox generator (kernels/dropout_philox.h):
+// Dropout (kernels/dropout.cu) and its Philox generator (common/random.h):
 //  - the generator against the Random123 known-answer vectors of Philox4x32-10;
 //  - the kernel's mask, y and dx bit for bit against the references, which draw element i
 //    from lane i % 4 of counter i / 4 exactly as engine/ops/dropout.cpp does (the engine
@@ -10,10 +10,11 @@
 #include <cmath>
 #include <vector>
 
+#include "common/random.h"
 #include "kernels/dropout.h"
-#include "kernels/dropout_philox.h"
 #include "tests/kernels/kernel_test_util.h"
 
+using namespace melgrad;
 using namespace melgrad::kernels;
 using melgrad::kernels::testing::for_each_schedule;
 using melgrad::kernels::testing::random_floats;

@@ -1,9 +1,12 @@
 // Elementwise kernels (kernels/elementwise.cu) against their CPU references: every unary op
-// and binary op with every fused activation, on odd sizes (not multiples of the block or
-// warp), broadcast operands, transposed (strided) inputs and outputs, scalars and empty
-// tensors. Tolerance: float32 CUDA/libm functions are within 2-4 ulp of the float64
-// reference and the argument alpha*x+beta may round once more (FMA), so 4e-6 relative plus
-// 1e-6 absolute (for results near zero, e.g. gelu of negative inputs).
+// (with its scalar parameters) and every binary op, comparisons included, with every fused
+// activation, on odd sizes (not multiples of the block or warp), broadcast operands,
+// transposed (strided) inputs and outputs, scalars and empty tensors. The references evaluate
+// common/elementwise_ops.h's functions in double, so this checks indexing and float rounding.
+// Tolerance: float32 CUDA/libm functions are within 2-4 ulp of the float64 evaluation and
+// a * x + b may fuse into one rounding (FMA), so 4e-6 relative plus 1e-6 absolute (for results
+// near zero, e.g. gelu of negative inputs). Ops that select or compare values (sign, clamp,
+// step, eq..le) must match exactly.
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -12,6 +15,7 @@
 #include "kernels/elementwise.h"
 #include "tests/kernels/kernel_test_util.h"
 
+using namespace melgrad;
 using namespace melgrad::kernels;
 using melgrad::kernels::testing::check_close;
 using melgrad::kernels::testing::for_each_schedule;
@@ -22,11 +26,17 @@ namespace {
 constexpr double kAtol = 1e-6, kRtol = 4e-6;
 
 bool needs_positive(UnaryOp op) {
-  return op == UnaryOp::log || op == UnaryOp::sqrt || op == UnaryOp::rsqrt;
+  return op == UnaryOp::log || op == UnaryOp::sqrt || op == UnaryOp::rsqrt ||
+         op == UnaryOp::pow_scalar;
 }
 
+// The activations a binary kernel fuses in the engine and the layers.
+constexpr UnaryOp kActivations[] = {UnaryOp::identity, UnaryOp::relu, UnaryOp::sigmoid,
+                                    UnaryOp::tanh,     UnaryOp::gelu, UnaryOp::silu};
+
 // Runs the unary kernel and the reference on one layout; `storage` elements back x and y.
-void check_unary(const UnaryParams& layout, std::size_t storage, uint64_t seed) {
+void check_unary(const UnaryParams& layout, std::size_t storage, uint64_t seed, double rtol = kRtol,
+                 double atol = kAtol) {
   const bool pos = needs_positive(layout.op);
   const auto x = random_floats(storage, seed, pos ? 0.05f : -4.0f, 4.0f);
   std::vector<float> expected(storage, -7.0f);  // untouched slots must stay -7 on both sides
@@ -40,7 +50,7 @@ void check_unary(const UnaryParams& layout, std::size_t storage, uint64_t seed) 
     p.x = dx.data();
     p.y = dy.data();
     elementwise_unary(p);
-    check_close(dy.to_host(), expected, kAtol, kRtol);
+    check_close(dy.to_host(), expected, atol, rtol);
   });
 }
 
@@ -71,16 +81,58 @@ void check_binary(const BinaryParams& layout, std::size_t a_n, std::size_t b_n, 
 
 }  // namespace
 
-TEST_CASE("elementwise_unary: every op, contiguous, odd size, with alpha and beta") {
-  for (int op = 0; op <= static_cast<int>(UnaryOp::silu); ++op) {
+TEST_CASE("elementwise_unary: every op, contiguous, odd size, with its parameters") {
+  for (int op = 0; op < kUnaryOpCount; ++op) {
     CAPTURE(op);
     UnaryParams p;
     p.shape = Shape{3, 337};  // 1011 elements: not a multiple of 32 or 256
     p.x_strides = p.y_strides = contiguous_strides(p.shape);
     p.op = static_cast<UnaryOp>(op);
-    p.alpha = 1.5f;
-    p.beta = needs_positive(p.op) ? 0.25f : -0.5f;
+    p.a = 0.75f;  // x^0.75, clamp to [0.75, 1.25], 0.75 x + 1.25, x > 0.75
+    p.b = 1.25f;
     check_unary(p, 1011, 100 + static_cast<uint64_t>(op));
+  }
+}
+
+TEST_CASE("elementwise_unary: sign, pow, clamp, step exactly, on a transposed input with 0, NaN") {
+  const int64_t r = 9, c = 41;
+  struct Case {
+    UnaryOp op;
+    float a, b;
+    double rtol;  // pow goes through powf, within a few ulp of the float64 reference
+  };
+  for (Case k : {Case{UnaryOp::sign, 0, 0, 0}, Case{UnaryOp::pow_scalar, 2.0f, 0, 0},
+                 Case{UnaryOp::pow_scalar, -1.5f, 0, 2e-6}, Case{UnaryOp::clamp, -0.5f, 0.75f, 0},
+                 Case{UnaryOp::step, 0.25f, 0, 0}}) {
+    CAPTURE(static_cast<int>(k.op));
+    CAPTURE(k.a);
+    UnaryParams p;
+    p.op = k.op;
+    p.a = k.a;
+    p.b = k.b;
+    p.shape = Shape{r, c};
+    p.x_strides = Strides{{1, r}};  // x stored as [c, r], read transposed
+    p.y_strides = contiguous_strides(p.shape);
+    check_unary(p, static_cast<std::size_t>(r * c), 9, k.rtol, 0);
+  }
+  // 0 and NaN: sign(0) = sign(NaN) = 0, clamp and relu keep NaN, step(NaN) = 0.
+  const std::vector<float> x = {0.0f, std::nanf(""), -0.0f};
+  for (UnaryOp op : {UnaryOp::sign, UnaryOp::clamp, UnaryOp::relu, UnaryOp::step}) {
+    CAPTURE(static_cast<int>(op));
+    DeviceBuffer<float> dx(x), dy(std::vector<float>(3, -7.0f));
+    UnaryParams p;
+    p.op = op;
+    p.a = -0.5f;
+    p.b = 0.5f;
+    p.shape = Shape{3};
+    p.x_strides = p.y_strides = contiguous_strides(p.shape);
+    p.x = dx.data();
+    p.y = dy.data();
+    elementwise_unary(p);
+    const std::vector<float> y = dy.to_host();
+    const bool keeps_nan = op == UnaryOp::clamp || op == UnaryOp::relu;
+    CHECK(y[0] == (op == UnaryOp::step ? 1.0f : 0.0f));  // step: 0 > -0.5
+    CHECK(keeps_nan ? std::isnan(y[1]) : y[1] == 0.0f);
   }
 }
 
@@ -119,17 +171,47 @@ TEST_CASE("elementwise_unary: a strided output leaves the gaps alone; scalars; e
 }
 
 TEST_CASE("elementwise_binary: every op with every fused activation, contiguous") {
-  for (int op = 0; op <= static_cast<int>(BinaryOp::pow); ++op) {
-    for (int act = 0; act <= static_cast<int>(Activation::silu); ++act) {
+  for (int op = 0; op < kBinaryOpCount; ++op) {
+    for (UnaryOp act : kActivations) {
       CAPTURE(op);
-      CAPTURE(act);
+      CAPTURE(static_cast<int>(act));
       BinaryParams p;
       p.shape = Shape{1, 613};
       p.a_strides = p.b_strides = p.y_strides = contiguous_strides(p.shape);
       p.op = static_cast<BinaryOp>(op);
-      p.act = static_cast<Activation>(act);
+      p.act = act;
       check_binary(p, 613, 613, 613, 10 * static_cast<uint64_t>(op) + static_cast<uint64_t>(act));
     }
+  }
+}
+
+TEST_CASE("elementwise_binary: comparisons exactly, broadcast row, with ties and NaN") {
+  auto a = random_floats(5 * 7, 4, -2.0f, 2.0f);
+  auto b = random_floats(7, 5, -2.0f, 2.0f);
+  a[3] = b[3];  // a tie in row 0
+  a[8] = NAN;
+  for (BinaryOp op : {BinaryOp::eq, BinaryOp::gt, BinaryOp::ge, BinaryOp::lt, BinaryOp::le}) {
+    CAPTURE(static_cast<int>(op));
+    BinaryParams p;
+    p.op = op;
+    p.shape = Shape{5, 7};
+    p.a_strides = p.y_strides = contiguous_strides(p.shape);
+    p.b_strides = broadcast_strides(p.shape, Shape{7});
+    std::vector<float> expected(35);
+    p.a = a.data();
+    p.b = b.data();
+    p.y = expected.data();
+    elementwise_binary_reference(p);
+    CHECK(expected[3] == (op == BinaryOp::eq || op == BinaryOp::ge || op == BinaryOp::le));
+    CHECK(expected[8] == 0.0f);  // every comparison with NaN is false
+    for_each_schedule([&] {
+      DeviceBuffer<float> da(a), db(b), dy(35);
+      p.a = da.data();
+      p.b = db.data();
+      p.y = dy.data();
+      elementwise_binary(p);
+      check_close(dy.to_host(), expected, 0, 0);
+    });
   }
 }
 
@@ -148,7 +230,7 @@ TEST_CASE("elementwise_binary: NumPy broadcasting through strides") {
   CHECK(p.b_strides.v[1] == 1);
   CHECK(p.b_strides.v[2] == 0);
   p.op = BinaryOp::add;
-  p.act = Activation::relu;
+  p.act = UnaryOp::relu;
   check_binary(p, 21, 5, 105, 7);
   // A scalar b (ndim 0) against a 4-D a, with mul and sigmoid.
   const Shape out4{2, 3, 5, 9};
@@ -157,7 +239,7 @@ TEST_CASE("elementwise_binary: NumPy broadcasting through strides") {
   q.a_strides = q.y_strides = contiguous_strides(out4);
   q.b_strides = broadcast_strides(out4, Shape{});
   q.op = BinaryOp::mul;
-  q.act = Activation::sigmoid;
+  q.act = UnaryOp::sigmoid;
   check_binary(q, 270, 1, 270, 8);
   CHECK_THROWS_AS(broadcast_strides(out, Shape{4, 7}), std::invalid_argument);
 }
@@ -195,7 +277,7 @@ TEST_CASE("elementwise launchers validate their parameters") {
   CHECK_THROWS_WITH_AS(elementwise_unary(p), "elementwise_unary: x is null", std::invalid_argument);
   BinaryParams q;
   q.shape = Shape{2};
-  q.act = static_cast<Activation>(42);
+  q.act = static_cast<UnaryOp>(42);
   CHECK_THROWS_WITH_AS(elementwise_binary(q), "elementwise_binary: unknown activation 42",
                        std::invalid_argument);
 }

@@ -1,8 +1,8 @@
-// Tensor kernels of kernels/tensor_ops.cu (fill, strided copy with dtype conversion, compare,
-// where, scalar maps) against their CPU references, through every emulator schedule, on odd
-// sizes, transposed and broadcast (stride-0) operands and every dtype pair. Fill, copy,
-// compare and where move or select values, so they must match exactly; sign/clamp/step are
-// exact too; pow goes through powf, within a few ulp of the float64 reference: rtol 2e-6.
+// Tensor kernels of kernels/tensor_ops.cu (fill, strided copy with dtype conversion, where)
+// against their CPU references, through every emulator schedule, on odd sizes, transposed and
+// broadcast (stride-0) operands and every dtype pair. They move or select values, so they
+// must match exactly. (Comparisons and the scalar maps are elementwise ops:
+// tests/kernels/test_elementwise.cpp.)
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -121,34 +121,6 @@ TEST_CASE("strided_copy: scatter into a strided destination leaves the gaps alon
   });
 }
 
-TEST_CASE("compare: every op, broadcast row and column, with ties and NaN") {
-  auto a = random_floats(5 * 7, 4, -2.0f, 2.0f);
-  auto b = random_floats(7, 5, -2.0f, 2.0f);
-  a[3] = b[3];  // a tie in row 0
-  a[8] = NAN;
-  for (int op = 0; op <= static_cast<int>(CompareOp::le); ++op) {
-    CAPTURE(op);
-    CompareParams p;
-    p.op = static_cast<CompareOp>(op);
-    p.shape = Shape{5, 7};
-    p.a_strides = p.y_strides = contiguous_strides(p.shape);
-    p.b_strides = broadcast_strides(p.shape, Shape{7});
-    std::vector<float> expected(35);
-    p.a = a.data();
-    p.b = b.data();
-    p.y = expected.data();
-    compare_reference(p);
-    for_each_schedule([&] {
-      DeviceBuffer<float> da(a), db(b), dy(35);
-      p.a = da.data();
-      p.b = db.data();
-      p.y = dy.data();
-      compare(p);
-      check_close(dy.to_host(), expected, 0, 0);
-    });
-  }
-}
-
 TEST_CASE("where_select: float and int64 conditions, broadcast operands") {
   const auto a = random_floats(3 * 9, 6, -1.0f, 1.0f), b = random_floats(3, 7, -1.0f, 1.0f);
   const auto cond = random_floats(3 * 9, 8, -1.0f, 1.0f);
@@ -181,53 +153,11 @@ TEST_CASE("where_select: float and int64 conditions, broadcast operands") {
   }
 }
 
-TEST_CASE("scalar_op: sign, pow, clamp, step on a transposed input") {
-  const int64_t r = 9, c = 41;
-  auto x = random_floats(static_cast<std::size_t>(r * c), 9, -3.0f, 3.0f);
-  x[0] = 0.0f;
-  x[1] = NAN;
-  struct Case {
-    ScalarOp op;
-    float a, b;
-    bool positive;
-  };
-  for (Case k : {Case{ScalarOp::sign, 0, 0, false}, Case{ScalarOp::pow, 2.0f, 0, false},
-                 Case{ScalarOp::pow, -1.5f, 0, true}, Case{ScalarOp::clamp, -0.5f, 0.75f, false},
-                 Case{ScalarOp::step, 0.25f, 0, false}}) {
-    CAPTURE(static_cast<int>(k.op));
-    CAPTURE(k.a);
-    std::vector<float> xs = x;
-    if (k.positive)
-      for (float& v : xs) v = std::abs(v) + 0.1f;
-    ScalarOpParams p;
-    p.op = k.op;
-    p.a = k.a;
-    p.b = k.b;
-    p.shape = Shape{r, c};
-    p.x_strides = transposed(r, c);
-    p.y_strides = contiguous_strides(p.shape);
-    std::vector<float> expected(xs.size());
-    p.x = xs.data();
-    p.y = expected.data();
-    scalar_op_reference(p);
-    for_each_schedule([&] {
-      DeviceBuffer<float> dx(xs), dy(xs.size());
-      p.x = dx.data();
-      p.y = dy.data();
-      scalar_op(p);
-      check_close(dy.to_host(), expected, 0, k.op == ScalarOp::pow ? 2e-6 : 0);
-    });
-  }
-}
-
 TEST_CASE("tensor_ops launchers reject bad parameters with the launcher and the field") {
   CopyParams p;
   p.shape = Shape{4};
   p.x_strides = p.y_strides = contiguous_strides(p.shape);
   CHECK_THROWS_WITH_AS(strided_copy(p), "strided_copy: x is null", std::invalid_argument);
-  CompareParams c;
-  c.op = static_cast<CompareOp>(17);
-  CHECK_THROWS_WITH_AS(compare(c), "compare: unknown op 17", std::invalid_argument);
   FillParams f;
   f.shape.ndim = 9;
   DeviceBuffer<float> y(1);
