@@ -37,9 +37,17 @@ GradientBuckets::GradientBuckets(dist::Transport& transport, std::vector<Tensor>
   }
 }
 
+double GradientBuckets::ms_since_step_start() const {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - step_start_)
+      .count();
+}
+
 void GradientBuckets::begin_step(double weight) {
   weight_ = weight;
   next_to_start_ = 0;
+  step_start_ = std::chrono::steady_clock::now();
+  timings_.assign(buckets_.size(), {});
+  backward_end_ms_ = 0;
   for (Bucket& b : buckets_) {
     b.ready = 0;
     b.pending.reset();
@@ -62,10 +70,14 @@ void GradientBuckets::on_ready(TensorImpl& leaf) {
   while (next_to_start_ < buckets_.size() &&
          buckets_[next_to_start_].ready == buckets_[next_to_start_].params.size())
     start(buckets_[next_to_start_++]);
-  for (size_t i = 0; i < next_to_start_; ++i) buckets_[i].pending->test();  // MPI progress
+  // MPI progress (also made by the transport's progress thread) and the completion times.
+  for (size_t i = 0; i < next_to_start_; ++i)
+    if (timings_[i].done_ms < 0 && buckets_[i].pending->test())
+      timings_[i].done_ms = ms_since_step_start();
 }
 
 void GradientBuckets::start(Bucket& b) {
+  timings_[size_t(&b - buckets_.data())].started_ms = ms_since_step_start();
   NoGradGuard no_grad;
   const bool cpu = b.flat.device().is_cpu();
   b.direct = Tensor();
@@ -100,10 +112,13 @@ void GradientBuckets::start(Bucket& b) {
 }
 
 void GradientBuckets::finish() {
+  backward_end_ms_ = ms_since_step_start();
   while (next_to_start_ < buckets_.size()) start(buckets_[next_to_start_++]);
   NoGradGuard no_grad;
   for (Bucket& b : buckets_) {
     b.pending->wait();
+    BucketTiming& t = timings_[size_t(&b - buckets_.data())];
+    if (t.done_ms < 0) t.done_ms = ms_since_step_start();
     if (b.direct.defined()) continue;  // the gradient itself holds the sum
     for (size_t j = 0; j < b.params.size(); ++j) {
       Tensor& p = params_[b.params[j]];

@@ -15,6 +15,7 @@
 // With one rank (no mpirun) none of this runs: the trainer takes its single-process path.
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -44,6 +45,16 @@ class GradientBuckets {
   size_t bucket_count() const { return buckets_.size(); }
   size_t buckets_started() const { return next_to_start_; }  // this step, so far
 
+  // When the last step's buckets started and were seen complete, and when finish() was
+  // called (the backward's end), in ms since begin_step (measurement: bench/dist). A bucket is seen
+  // complete by a test during the backward (at the next gradient that completes) or by finish()'s
+  // wait: done_ms below backward_end_ms means its all-reduce ran while the backward computed.
+  struct BucketTiming {
+    double started_ms = -1, done_ms = -1;  // -1: not (yet)
+  };
+  const std::vector<BucketTiming>& timings() const { return timings_; }
+  double backward_end_ms() const { return backward_end_ms_; }
+
  private:
   struct Bucket {
     std::vector<size_t> params;  // indices into params_
@@ -62,6 +73,10 @@ class GradientBuckets {
   std::unordered_map<const TensorImpl*, size_t> bucket_of_;
   size_t next_to_start_ = 0;
   double weight_ = 1;
+  std::chrono::steady_clock::time_point step_start_;
+  std::vector<BucketTiming> timings_;
+  double backward_end_ms_ = 0;
+  double ms_since_step_start() const;
 };
 
 // Rank 0's parameters and buffers (BatchNorm statistics) on every rank.

@@ -254,6 +254,19 @@ static void adopt_transfer_source(ExperimentSpec& s) {
   s.beat = src.at("beat").get<bool>();
 }
 
+// Under mpirun, once per experiment on rank 0: the transport and the data-parallel options
+// the run uses ("genre: data-parallel over 2 ranks (mpi): gradient buckets of 25 MiB,
+// BatchNorm statistics per rank, --dist-timeout 60 s").
+static void print_data_parallel_line(const std::string& label, Device device,
+                                     const DataParallelOptions& p) {
+  std::fprintf(stderr,
+               "%s: data-parallel over %d ranks (%s): gradient buckets of %g MiB, BatchNorm "
+               "statistics %s, --dist-timeout %g s\n",
+               label.c_str(), dist::world().size(), dist::transport_for(device).name().c_str(),
+               p.bucket_mb, p.sync_batch_norm ? "over the global batch (--sync-bn)" : "per rank",
+               p.timeout_seconds);
+}
+
 nlohmann::json run_experiment(ExperimentSpec s) {
   set_deterministic_algorithms(s.deterministic);
   const Device device = check_device(s.device);
@@ -324,9 +337,10 @@ nlohmann::json run_experiment(ExperimentSpec s) {
   to.label = label;
   to.progress_bar = s.progress_bar;
   to.cuda_graphs = s.cuda_graphs;
-  to.bucket_mb = s.bucket_mb;
-  to.dist_timeout = s.dist_timeout;
-  to.sync_bn = s.sync_bn;
+  to.bucket_mb = s.data_parallel.bucket_mb;
+  to.dist_timeout = s.data_parallel.timeout_seconds;
+  to.sync_bn = s.data_parallel.sync_batch_norm;
+  if (world.size() > 1 && writer) print_data_parallel_line(label, device, s.data_parallel);
   if (!resume)
     std::fprintf(stderr,
                  "%s: %s; %zu train / %zu val / %zu test clips; %lld parameters; run folder %s\n",

@@ -30,6 +30,13 @@ ExperimentKind experiment_kind_of(const nlohmann::json& config);
 // The data sub-set an experiment of `kind` reads, full clips or (beat) beat-synchronised.
 data::Subset subset_for(ExperimentKind kind, bool beat);
 
+// Data-parallel training (under mpirun; without it these change nothing).
+struct DataParallelOptions {
+  double bucket_mb = 25;         // --bucket-mb: gradient bucket size
+  double timeout_seconds = 60;   // --dist-timeout: seconds before a missing rank stops the run
+  bool sync_batch_norm = false;  // --sync-bn: BatchNorm statistics over the global batch
+};
+
 struct ExperimentSpec {
   ExperimentKind kind = ExperimentKind::genre;
   std::string model = "cnn";           // cnn | lstm (transfer and multitask: cnn)
@@ -64,9 +71,7 @@ struct ExperimentSpec {
   bool strict = false;  // --strict: a label row whose clip file is missing is an error
   std::string label;    // progress and summary lines ("" = the command)
   bool progress_bar = true;
-  double bucket_mb = 25;     // data-parallel (mpirun): gradient bucket size
-  double dist_timeout = 60;  // data-parallel: seconds before a missing rank stops the run
-  bool sync_bn = false;      // data-parallel: BatchNorm statistics over the global batch
+  DataParallelOptions data_parallel;
 };
 
 // The study's recipe (REFERENCE §2) as defaults for a command and model: channels and pool

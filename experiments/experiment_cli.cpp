@@ -20,7 +20,7 @@ cli::Option strict_option() {
 }
 
 std::vector<cli::Option> training_options() {
-  return {
+  std::vector<cli::Option> options = {
       {"data", "DATA_DIR (default: the embedded synthetic data set, generated on first use)", ""},
       {"beat", "use the beat-synchronised sub-set", "", true},
       {"features", "input rows: mel | chroma | fused", "mel"},
@@ -66,13 +66,31 @@ std::vector<cli::Option> training_options() {
        true},
       strict_option(),
       {"no-progress", "no in-place progress bar (one line per epoch only)", "", true},
+      recipe_option(),
+  };
+  for (cli::Option& o : data_parallel_options()) options.push_back(std::move(o));
+  return options;
+}
+
+std::vector<cli::Option> data_parallel_options() {
+  return {
       {"bucket-mb", "under mpirun: MiB of gradients per all-reduce bucket", "25"},
       {"dist-timeout", "under mpirun: seconds a collective may wait for a rank before all stop",
        "60"},
       {"sync-bn", "under mpirun: BatchNorm statistics over the global batch (default: per rank)",
        "", true},
-      recipe_option(),
   };
+}
+
+DataParallelOptions data_parallel_from_args(const cli::Args& a) {
+  DataParallelOptions p;
+  p.bucket_mb = a.number("bucket-mb");
+  p.timeout_seconds = a.number("dist-timeout");
+  p.sync_batch_norm = a.flag("sync-bn");
+  if (!(p.bucket_mb > 0) || !(p.timeout_seconds > 0))
+    throw cli::UsageError("--bucket-mb and --dist-timeout must be > 0, got " + a.str("bucket-mb") +
+                          " and " + a.str("dist-timeout"));
+  return p;
 }
 
 cli::Option recipe_option() {
@@ -174,11 +192,7 @@ ExperimentSpec spec_from_args(const cli::Args& a, ExperimentKind kind, const std
   s.standardise = !a.flag("no-standardise");
   s.strict = a.flag("strict");
   s.progress_bar = !a.flag("no-progress");
-  s.bucket_mb = a.number("bucket-mb");
-  s.dist_timeout = a.number("dist-timeout");
-  s.sync_bn = a.flag("sync-bn");
-  if (!(s.bucket_mb > 0) || !(s.dist_timeout > 0))
-    throw cli::UsageError("--bucket-mb and --dist-timeout must be > 0");
+  s.data_parallel = data_parallel_from_args(a);
   // Resolving the default data set may generate it (once, by rank 0 under mpirun), so it
   // comes last.
   if (s.mode != RunDirMode::resume)

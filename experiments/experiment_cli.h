@@ -27,6 +27,12 @@ void apply_recipe_option(const cli::Args& args, ExperimentSpec& spec);
 // Whether an option was given on this command line (false for options the command lacks).
 std::function<bool(const std::string&)> given_options(const cli::Args& args);
 
+// --bucket-mb, --dist-timeout and --sync-bn (data-parallel under mpirun): part of
+// training_options(), and taken by `study` for every experiment it runs.
+std::vector<cli::Option> data_parallel_options();
+// Their values; a usage error for a --bucket-mb or --dist-timeout that is not > 0.
+DataParallelOptions data_parallel_from_args(const cli::Args& args);
+
 // Appends `extra` (command-specific options) to training_options().
 std::vector<cli::Option> training_options_with(std::vector<cli::Option> extra);
 

@@ -62,6 +62,7 @@ void apply_study_options(ExperimentSpec& s, const StudyOptions& o) {
   s.cuda_graphs = o.cuda_graphs;
   s.deterministic = o.deterministic;
   s.strict = o.strict;
+  s.data_parallel = o.data_parallel;
 }
 
 namespace {

@@ -26,8 +26,8 @@
 namespace melgrad::experiments {
 
 struct StudyExperiment {
-  std::string name;   // also the run folder's name
-  std::string kind;   // genre | regress | transfer | multitask | grid
+  std::string name;  // also the run folder's name
+  std::string kind;  // genre | regress | transfer | multitask | grid
   std::string title;
   ExperimentSpec spec;
   std::optional<GridSpec> grid;  // a grid with these axes (unset: the default recipe's grid)
@@ -40,22 +40,24 @@ struct StudyOptions {
   bool with_grid = false;
   bool resume = false;
   uint64_t seed = 42;
-  int64_t seeds = 1;     // > 1: each experiment trained with seeds seed..seed+seeds-1 (seeds.h)
-  int64_t epochs = 0;    // > 0: every experiment runs at most this many epochs
+  int64_t seeds = 1;       // > 1: each experiment trained with seeds seed..seed+seeds-1 (seeds.h)
+  int64_t epochs = 0;      // > 0: every experiment runs at most this many epochs
   int64_t cnn_frames = 0;  // > 0: CNN input frames (default: the longest clip of the sub-set)
   std::vector<std::string> only;  // run only these experiments (names); empty: all
   bool progress_bar = true;
-  std::string device = "cpu";  // every experiment's --device
-  bool cuda_graphs = true;      // and --cuda-graphs
-  bool deterministic = true;    // and --deterministic
-  bool strict = false;          // and --strict (a label row without its clip file is an error)
+  std::string device = "cpu";      // every experiment's --device
+  bool cuda_graphs = true;         // and --cuda-graphs
+  bool deterministic = true;       // and --deterministic
+  bool strict = false;             // and --strict (a label row without its clip file is an error)
   std::string recipe = "default";  // default | seed (the notebook's list, recipe_seed.h)
+  DataParallelOptions data_parallel;  // every experiment's --bucket-mb, --dist-timeout, --sync-bn
 };
 
 std::vector<StudyExperiment> study_plan(const StudyOptions& options);
 
 // Copies what every experiment of a study shares from the study's options into a spec:
-// the seed, CNN frames, data folder, progress bar, device, CUDA graphs, determinism, strict.
+// the seed, CNN frames, data folder, progress bar, device, CUDA graphs, determinism, strict,
+// and the data-parallel options.
 void apply_study_options(ExperimentSpec& spec, const StudyOptions& options);
 
 // Runs the plan; returns 0, or 130 after Ctrl-C (state saved; --resume continues).

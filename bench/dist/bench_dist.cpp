@@ -8,14 +8,21 @@
 //      against GradientBuckets (buckets of --bucket-mb) after the backward.
 //   3. overlap: a training step at a per-rank batch of --batch clips, compute only (no
 //      reduction), with the reduction after the backward (serial), and with buckets started
-//      during the backward (the trainer's path).
+//      during the backward (the trainer's path); per bucket, when it started and when it was
+//      seen complete against the backward's end (GradientBuckets::timings).
+//   4. progress: an all-reduce started, then --probe-ms of computing without any MPI call,
+//      then its wait: how much of the all-reduce ran during the computing. OpenMPI moves a
+//      non-blocking collective only inside MPI calls; the transport's progress thread
+//      (MELGRAD_MPI_PROGRESS=thread, the default; =calls turns it off) makes those calls.
 //
 //   mpirun -np 2 build/bench/dist/bench_dist [--model cnn-beat] [--batch 16] [--steps 5]
 #include <mpi.h>
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <string>
 
 #include "engine/generator.h"
@@ -42,7 +49,7 @@ static double slowest(dist::Transport& w, double ms) {
 int main(int argc, char** argv) {
   std::string model = "cnn-beat";
   int64_t batch = 16, steps = 5;
-  double bucket_mb = 25;
+  double bucket_mb = 25, probe_ms = 200;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string k = argv[i], v = argv[i + 1];
     if (k == "--model")
@@ -53,6 +60,8 @@ int main(int argc, char** argv) {
       steps = std::stoll(v);
     else if (k == "--bucket-mb")
       bucket_mb = std::stod(v);
+    else if (k == "--probe-ms")
+      probe_ms = std::stod(v);
     else {
       std::fprintf(stderr, "bench_dist: unknown option %s\n", k.c_str());
       return 2;
@@ -145,7 +154,8 @@ int main(int argc, char** argv) {
         per_tensor, bucketed);
 
   // 3. the step: compute only, reduction after the backward, buckets during the backward.
-  double compute = 0, serial = 0, overlapped = 0;
+  double compute = 0, serial = 0, overlapped = 0, backward_end = 0;
+  std::vector<experiments::GradientBuckets::BucketTiming> timing(buckets.bucket_count());
   for (int64_t s = 0; s < steps; ++s) {
     w.barrier();
     t = Clock::now();
@@ -169,6 +179,11 @@ int main(int argc, char** argv) {
     buckets.finish();
     adam.step();
     overlapped += ms_since(t);
+    backward_end += buckets.backward_end_ms() / double(steps);
+    for (size_t b = 0; b < timing.size(); ++b) {
+      timing[b].started_ms += buckets.timings()[b].started_ms / double(steps);
+      timing[b].done_ms += buckets.timings()[b].done_ms / double(steps);
+    }
   }
   compute = slowest(w, compute / steps);
   serial = slowest(w, serial / steps);
@@ -178,6 +193,51 @@ int main(int argc, char** argv) {
         "step at %lld clips a rank: compute only %.1f ms, reduction after backward %.1f ms, "
         "buckets during backward %.1f ms\n",
         (long long)batch, compute, serial, overlapped);
+  if (print) {
+    std::printf(
+        "rank 0, buckets during the backward (mean of %lld steps; ms since the step's "
+        "start; the backward ends at %.1f ms):\n",
+        (long long)steps, backward_end);
+    for (size_t b = 0; b < timing.size(); ++b)
+      std::printf("  bucket %zu: started %.1f, seen complete %.1f (%s)\n", b, timing[b].started_ms,
+                  timing[b].done_ms,
+                  timing[b].done_ms < backward_end ? "during the backward" : "after it");
+  }
+
+  // 4. progress without MPI calls: start, compute for probe_ms, wait.
+  if (print)
+    std::printf(
+        "\nprogress (MELGRAD_MPI_PROGRESS=%s): all-reduce started, %.0f ms of computing "
+        "without MPI calls, then its wait\n| size | all-reduce alone ms | wait after "
+        "computing ms | ran during computing |\n|---|---|---|---|\n",
+        std::getenv("MELGRAD_MPI_PROGRESS") ? std::getenv("MELGRAD_MPI_PROGRESS") : "thread",
+        probe_ms);
+  std::vector<float> work(1 << 16, 1.0f);
+  for (int64_t bytes : {int64_t(1) << 20, int64_t(4) << 20, int64_t(16) << 20}) {
+    Tensor x = Tensor::ones({bytes / 4});
+    double alone = 0, after = 0;
+    const int reps = 3;
+    for (int r = 0; r < reps; ++r) {
+      w.barrier();
+      t = Clock::now();
+      w.all_reduce(x);
+      alone += ms_since(t) / reps;
+      w.barrier();
+      std::unique_ptr<dist::Pending> pending = w.all_reduce_start(x);
+      t = Clock::now();
+      while (ms_since(t) < probe_ms)  // a backward's worth of arithmetic, no MPI call
+        for (float& v : work) v = v * 0.999f + 0.001f;
+      t = Clock::now();
+      pending->wait();
+      after += ms_since(t) / reps;
+    }
+    alone = slowest(w, alone);
+    after = slowest(w, after);
+    if (print)
+      std::printf("| %lld MiB | %.1f | %.1f | %.0f%% |\n", (long long)(bytes >> 20), alone, after,
+                  100.0 * std::max(0.0, 1.0 - after / alone));
+  }
+  if (work[0] < 0) std::printf("%g\n", work[0]);  // keeps the arithmetic
   dist::finalize();
   return 0;
 }

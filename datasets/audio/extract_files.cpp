@@ -68,18 +68,25 @@ void write_feature_array(const std::string& path, const FeatureArray& a) {
                   data::NpyWriteOptions{.dtype = data::NpyDtype::f4});
 }
 
+void check_distinct_clip_ids(const std::vector<std::string>& audio_paths) {
+  std::map<std::string, std::string> first_with_id;
+  for (const std::string& path : audio_paths) {
+    const std::string id = clip_id_for(path);
+    auto [it, fresh] = first_with_id.emplace(id, path);
+    if (!fresh)
+      throw AudioError("two inputs give the clip id '" + id + "': " + it->second + " and " + path +
+                       " (rename one)");
+  }
+}
+
 std::vector<ExtractedFile> extract_files(const std::vector<std::string>& audio_paths,
                                          const std::string& out_dir,
                                          const ExtractFilesOptions& options) {
+  check_distinct_clip_ids(audio_paths);
   std::vector<ExtractedFile> results(audio_paths.size());
-  std::map<std::string, std::string> first_with_id;
   for (size_t i = 0; i < audio_paths.size(); ++i) {
     results[i].audio_path = audio_paths[i];
     results[i].id = clip_id_for(audio_paths[i]);
-    auto [it, fresh] = first_with_id.emplace(results[i].id, audio_paths[i]);
-    if (!fresh)
-      throw AudioError("two inputs give the clip id '" + results[i].id + "': " + it->second +
-                       " and " + audio_paths[i] + " (rename one)");
   }
   fs::create_directories(out_dir);
   if (options.beat) fs::create_directories(fs::path(out_dir) / "beat");
@@ -89,7 +96,7 @@ std::vector<ExtractedFile> extract_files(const std::vector<std::string>& audio_p
   const int workers = data::resolve_threads(options.threads);
   const int64_t at_once = std::max<int64_t>(1, std::min<int64_t>(workers, files));
   const int per_file = std::max(1, workers / int(at_once));
-  data::ProgressBar bar("extracting", files, options.progress);
+  data::ProgressBar bar(options.progress_label, files, options.progress);
   data::parallel_for(files, workers, [&](int64_t i) {
     ExtractedFile& r = results[size_t(i)];
     try {

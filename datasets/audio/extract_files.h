@@ -35,6 +35,7 @@ struct ExtractFilesOptions {
   bool force = false;
   int threads = 0;  // 0: all cores; files at once, the rest split inside each file
   data::Progress progress = data::Progress::automatic;
+  std::string progress_label = "extracting";
 };
 
 struct ExtractedFile {
@@ -44,6 +45,10 @@ struct ExtractedFile {
   int64_t frames = 0, beat_segments = 0;
   double seconds = 0;  // audio duration
 };
+
+// An AudioError naming the two inputs when two of them give the same clip id (which would
+// write the same feature file).
+void check_distinct_clip_ids(const std::vector<std::string>& audio_paths);
 
 // Extracts every file into out_dir (created). Ids must be distinct (an AudioError lists the
 // clash before anything is written). Never throws for a bad audio file: see ok / error.

@@ -1,13 +1,27 @@
 // The world of a process (see transport.h): MPI_COMM_WORLD under mpirun, a single-process
 // world otherwise. Collectives are MPI's non-blocking ones, polled against a deadline so a
 // missing rank is reported instead of waited for forever.
+//
+// Progress: OpenMPI (without an asynchronous progress thread of its own, as Debian builds it)
+// advances a non-blocking collective only while some thread of the rank is inside an MPI call.
+// So that a gradient bucket started during the backward moves while the backward computes,
+// a progress thread (MpiProgressThread) calls MPI_Iprobe on a private communicator every
+// kProgressInterval while any collective of this transport is outstanding, and sleeps on a
+// condition variable otherwise (no cost between steps). It never touches the requests
+// themselves (only their owner tests and waits), and the reduction's order is the
+// algorithm's whatever the timing, so results stay bit-identical. It needs
+// MPI_THREAD_MULTIPLE; MELGRAD_MPI_PROGRESS=calls turns it off (progress only inside the
+// owner's MPI calls, as before).
 #include <mpi.h>
 #include <sched.h>
 
+#include <atomic>
 #include <chrono>
 #include <climits>
+#include <condition_variable>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
 #include <thread>
 
 #include "engine/dist/transport.h"
@@ -17,6 +31,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 constexpr int kRollCallTag = 7301;
+constexpr auto kProgressInterval = std::chrono::microseconds(50);
 
 void check_mpi(int status, const char* call) {
   if (status == MPI_SUCCESS) return;
@@ -52,40 +67,108 @@ void check_cpu_contiguous(const Tensor& x, const char* what) {
                                 " (CUDA tensors go through NCCL: transport_for(device))");
 }
 
+// Drives MPI's progress engine while collectives are outstanding (see the file comment).
+class MpiProgressThread {
+ public:
+  explicit MpiProgressThread(MPI_Comm world) {
+    check_mpi(MPI_Comm_dup(world, &comm_), "MPI_Comm_dup");
+    thread_ = std::thread([this] { run(); });
+  }
+  ~MpiProgressThread() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stop_ = true;
+    }
+    wake_.notify_one();
+    thread_.join();
+    MPI_Comm_free(&comm_);
+  }
+  void collective_started() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      ++outstanding_;
+    }
+    wake_.notify_one();
+  }
+  void collective_done() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    --outstanding_;
+  }
+  uint64_t polls() const { return polls_.load(); }
+
+ private:
+  void run() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    while (true) {
+      wake_.wait(lock, [this] { return stop_ || outstanding_ > 0; });
+      if (stop_) return;
+      lock.unlock();
+      int flag = 0;  // nothing is ever sent on comm_: the call only runs the progress engine
+      MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, comm_, &flag, MPI_STATUS_IGNORE);
+      polls_.fetch_add(1, std::memory_order_relaxed);
+      std::this_thread::sleep_for(kProgressInterval);
+      lock.lock();
+    }
+  }
+
+  MPI_Comm comm_ = MPI_COMM_NULL;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  int64_t outstanding_ = 0;
+  bool stop_ = false;
+  std::atomic<uint64_t> polls_{0};
+  std::thread thread_;
+};
+
 class MpiTransport;
 
 class MpiPending : public Pending {
  public:
-  MpiPending(MpiTransport& t, MPI_Request r, std::string what)
-      : t_(t), request_(r), what_(std::move(what)) {}
+  MpiPending(MpiTransport& t, MPI_Request r, std::string what);
   // A collective abandoned after its deadline stays posted (MPI cannot cancel one): the
   // job is about to be aborted, or (tests) the late rank joins it afterwards.
-  ~MpiPending() override = default;
+  ~MpiPending() override { settle(); }
   bool test() override {
+    if (settled_) return true;
     int done = 0;
     check_mpi(MPI_Test(&request_, &done, MPI_STATUS_IGNORE), "MPI_Test");
+    if (done) settle();
     return done != 0;
   }
   void wait() override;
 
  private:
+  void settle();  // done or abandoned: the progress thread may sleep again
+
   MpiTransport& t_;
   MPI_Request request_;
   std::string what_;
+  bool settled_ = false;
 };
 
 class MpiTransport : public Transport {
  public:
   MpiTransport() {
+    const char* mode = std::getenv("MELGRAD_MPI_PROGRESS");
+    const std::string progress = mode ? mode : "thread";
+    if (progress != "thread" && progress != "calls")
+      throw std::invalid_argument("MELGRAD_MPI_PROGRESS is '" + progress +
+                                  "'; expected thread (default) or calls");
+    const int wanted = progress == "thread" ? MPI_THREAD_MULTIPLE : MPI_THREAD_FUNNELED;
     int provided = 0;
-    check_mpi(MPI_Init_thread(nullptr, nullptr, MPI_THREAD_FUNNELED, &provided), "MPI_Init_thread");
+    check_mpi(MPI_Init_thread(nullptr, nullptr, wanted, &provided), "MPI_Init_thread");
     check_mpi(MPI_Comm_dup(MPI_COMM_WORLD, &comm_), "MPI_Comm_dup");
     MPI_Comm_rank(comm_, &rank_);
     MPI_Comm_size(comm_, &size_);
+    if (progress == "thread" && provided == MPI_THREAD_MULTIPLE && size_ > 1)
+      progress_ = std::make_unique<MpiProgressThread>(comm_);
   }
+  ~MpiTransport() override { stop_progress(); }
+  void stop_progress() { progress_.reset(); }  // before MPI_Finalize (finalize())
   int rank() const override { return rank_; }
   int size() const override { return size_; }
   std::string name() const override { return "mpi"; }
+  MpiProgressThread* progress() { return progress_.get(); }
 
   std::unique_ptr<Pending> all_reduce_start(Tensor& x) override {
     check_cpu_contiguous(x, "all-reduce");
@@ -203,7 +286,19 @@ class MpiTransport : public Transport {
  private:
   MPI_Comm comm_ = MPI_COMM_NULL;
   int rank_ = 0, size_ = 1;
+  std::unique_ptr<MpiProgressThread> progress_;
 };
+
+MpiPending::MpiPending(MpiTransport& t, MPI_Request r, std::string what)
+    : t_(t), request_(r), what_(std::move(what)) {
+  if (t_.progress()) t_.progress()->collective_started();
+}
+
+void MpiPending::settle() {
+  if (settled_) return;
+  settled_ = true;
+  if (t_.progress()) t_.progress()->collective_done();
+}
 
 void MpiPending::wait() {
   // OpenMPI progresses a non-blocking collective only inside MPI calls, so test it back to
@@ -305,6 +400,8 @@ Transport& transport_for(Device device) {
 }
 
 void finalize() {
+  // The progress thread ends before MPI does.
+  if (auto* mpi = dynamic_cast<MpiTransport*>(world_slot().get())) mpi->stop_progress();
   if (mpi_running()) MPI_Finalize();
 }
 

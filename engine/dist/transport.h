@@ -16,8 +16,13 @@
 // roll call over point-to-point messages) and throws DistTimeout naming the ranks that did
 // not answer, so a rank that died or hangs never leaves the others hanging.
 //
+// Progress: under mpirun a progress thread drives MPI while a collective is outstanding, so a
+// gradient bucket started during the backward moves while the backward computes
+// (mpi_transport.cpp; MELGRAD_MPI_PROGRESS=calls turns it off).
+//
 // Determinism: a reduction's order is fixed by the MPI library's algorithm for a given
-// size and count (OpenMPI chooses it from those alone), so reruns are bit-identical.
+// size and count (OpenMPI chooses it from those alone, not from when it progresses), so
+// reruns are bit-identical.
 #pragma once
 
 #include <cstdint>

@@ -1,5 +1,7 @@
 // `melgrad study`: runs every experiment of the study in order into STUDY_DIR and writes
 // study.json, metrics.json and the report (experiments/study.h).
+#include "experiments/study.h"
+
 #include "datasets/default_data.h"
 #include "engine/determinism.h"
 #include "experiments/cli.h"
@@ -8,7 +10,6 @@
 #include "experiments/experiment_cli.h"
 #include "experiments/model_config.h"
 #include "experiments/recipe_seed.h"
-#include "experiments/study.h"
 
 namespace melgrad {
 namespace {
@@ -18,12 +19,14 @@ using namespace experiments;
 int run_study_command(const cli::Args& a) {
   StudyOptions o;
   // mpirun: rank 0 alone makes the default folder (default_run_dir creates it) and names it.
-  o.out = a.str("out").empty() && dist::world().rank() == 0 ? default_run_dir("study") : a.str("out");
+  o.out =
+      a.str("out").empty() && dist::world().rank() == 0 ? default_run_dir("study") : a.str("out");
   dist::world().broadcast_bytes(o.out, 0);  // mpirun: rank 0's name for the folder
   o.quick = a.flag("quick");
   o.with_grid = a.flag("with-grid");
   o.resume = a.flag("resume");
-  if (o.resume && a.str("out").empty()) throw cli::UsageError("--resume needs --out STUDY_DIR (the study to continue)");
+  if (o.resume && a.str("out").empty())
+    throw cli::UsageError("--resume needs --out STUDY_DIR (the study to continue)");
   const int64_t seed = a.integer("seed"), epochs = a.integer("epochs");
   if (seed < 0 || epochs < 0) throw cli::UsageError("--seed and --epochs must be >= 0");
   o.seed = static_cast<uint64_t>(seed);
@@ -40,6 +43,7 @@ int run_study_command(const cli::Args& a) {
       a.has("deterministic") ? on_off(a, "deterministic") : deterministic_algorithms();
   o.strict = a.flag("strict");
   o.recipe = parse_recipe(a.str("recipe"));
+  o.data_parallel = data_parallel_from_args(a);
   check_device(o.device);
   apply_threads(a.integer("threads"));
   rank0_first([&] { o.data_dir = data::resolve_data_dir(a.str("data")); });
@@ -47,10 +51,16 @@ int run_study_command(const cli::Args& a) {
   return run_study(o);
 }
 
+// The study's own options, then --bucket-mb, --dist-timeout and --sync-bn for its experiments.
+std::vector<cli::Option> with_data_parallel_options(std::vector<cli::Option> options) {
+  for (cli::Option& o : data_parallel_options()) options.push_back(std::move(o));
+  return options;
+}
+
 const cli::CommandRegistrar reg({
     .name = "study",
     .summary = "run every experiment of the study in order and write the report",
-    .options =
+    .options = with_data_parallel_options(
         {{"out", "STUDY_DIR (default: runs/study-<time>)", ""},
          {"data", "DATA_DIR (default: the embedded synthetic data set, generated on first use)",
           ""},
@@ -80,7 +90,7 @@ const cli::CommandRegistrar reg({
          {"recipe",
           "default | seed: the study's notebook's own experiment list and settings "
           "(docs/EXPERIMENTS.md); --epochs still caps every experiment",
-          "default"}},
+          "default"}}),
     .positional_help = "",
     .run = run_study_command,
 });
