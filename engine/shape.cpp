@@ -53,4 +53,12 @@ Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op) {
   return out;
 }
 
+DimSplit split_at(const Shape& shape, int64_t dim) {
+  DimSplit r;
+  for (int64_t d = 0; d < dim; ++d) r.outer *= shape[d];
+  for (std::size_t d = static_cast<std::size_t>(dim) + 1; d < shape.size(); ++d)
+    r.inner *= shape[d];
+  return r;
+}
+
 }  // namespace melgrad

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
+#include <utility>
 
 #include "datasets/batcher.h"
 #include "engine/backend.h"
@@ -13,8 +14,9 @@
 #include "engine/io/tensor_file.h"
 #include "experiments/cli.h"
 #include "experiments/distributed.h"
+#include "experiments/evaluation.h"
 #include "experiments/model_config.h"
-#include "experiments/run_validation.h"
+#include "experiments/run_config.h"
 #include "experiments/trainer.h"
 #include "models/transfer.h"
 
@@ -22,8 +24,38 @@ namespace fs = std::filesystem;
 
 namespace melgrad::experiments {
 
+static const std::vector<std::pair<ExperimentKind, std::string>> kKindNames = {
+    {ExperimentKind::genre, "genre"},
+    {ExperimentKind::regress, "regress"},
+    {ExperimentKind::transfer, "transfer"},
+    {ExperimentKind::multitask, "multitask"}};
+
+std::string experiment_kind_name(ExperimentKind kind) {
+  for (const auto& [k, name] : kKindNames)
+    if (k == kind) return name;
+  throw std::logic_error("experiment_kind_name: kind " + std::to_string(int(kind)) +
+                         " has no name");
+}
+
+ExperimentKind parse_experiment_kind(const std::string& name, const std::string& where) {
+  for (const auto& [kind, n] : kKindNames)
+    if (n == name) return kind;
+  throw std::invalid_argument(where + ": unknown experiment '" + name +
+                              "' (genre, regress, transfer or multitask)");
+}
+
+ExperimentKind experiment_kind_of(const nlohmann::json& config) {
+  return parse_experiment_kind(config.at("command").get<std::string>(),
+                               "config.json field 'command'");
+}
+
+data::Subset subset_for(ExperimentKind kind, bool beat) {
+  if (kind == ExperimentKind::genre) return beat ? data::Subset::genre_beat : data::Subset::genre;
+  return beat ? data::Subset::multitask_beat : data::Subset::multitask;
+}
+
 void apply_recipe_defaults(ExperimentSpec& s) {
-  if (s.command == "transfer" || s.command == "multitask") s.model = "cnn";
+  if (s.kind == ExperimentKind::transfer || s.kind == ExperimentKind::multitask) s.model = "cnn";
   if (s.model == "lstm") {
     // REFERENCE §2 trains the LSTM with lr 1e-5..2e-5 for many epochs; at the study's
     // budget of a few epochs on the small data set that barely moves the weights, so the
@@ -36,10 +68,11 @@ void apply_recipe_defaults(ExperimentSpec& s) {
   }
   s.weight_decay = 1e-5;
   s.patience = 12;
-  s.lr = s.command == "multitask" ? 5e-5 : 1e-4;
+  s.lr = s.kind == ExperimentKind::multitask ? 5e-5 : 1e-4;
   s.cnn = models::CnnConfig{};
-  const bool full_genre = s.command == "genre" && !s.beat;
-  s.cnn.channels = full_genre ? std::vector<int64_t>{1, 16, 64, 256, 512} : std::vector<int64_t>{1, 4, 16, 64, 256};
+  const bool full_genre = s.kind == ExperimentKind::genre && !s.beat;
+  s.cnn.channels = full_genre ? std::vector<int64_t>{1, 16, 64, 256, 512}
+                              : std::vector<int64_t>{1, 4, 16, 64, 256};
   s.cnn.pool = full_genre ? 3 : 2;
   s.cnn.frames = 0;
 }
@@ -55,8 +88,9 @@ Device check_device(const std::string& device) {
   try {
     backend_for(d);
   } catch (const std::exception&) {
-    throw std::runtime_error("--device " + device +
-                             ": this program was built without the CUDA backend; run with --device cpu");
+    throw std::runtime_error(
+        "--device " + device +
+        ": this program was built without the CUDA backend; run with --device cpu");
   }
   // The first device tensor initialises the device: no GPU (in the GPU build) fails here,
   // with a message that points to melgrad-emu.
@@ -80,17 +114,12 @@ void apply_threads(int64_t threads) {
   if (threads > 0) omp_set_num_threads(static_cast<int>(threads));
 }
 
-static data::Subset subset_of(const nlohmann::json& config) {
-  const bool beat = config.at("beat").get<bool>();
-  if (config.at("command").get<std::string>() == "genre") return beat ? data::Subset::genre_beat : data::Subset::genre;
-  return beat ? data::Subset::multitask_beat : data::Subset::multitask;
-}
-
 Task task_for_config(const nlohmann::json& config) {
-  if (config.at("command").get<std::string>() == "genre")
+  if (experiment_kind_of(config) == ExperimentKind::genre)
     return classification_task(config.at("classes").get<std::vector<std::string>>());
   return regression_task(config.at("targets").get<std::vector<std::string>>(),
-                         config.value("target_weights", std::vector<double>{}), config.value("loss", std::string("mse")));
+                         config.value("target_weights", std::vector<double>{}),
+                         config.value("loss", std::string("mse")));
 }
 
 static data::SubsetData load_data(const std::string& dir, data::Subset subset,
@@ -127,7 +156,8 @@ void print_load_report(const std::string& label, const data::SubsetData& d) {
 
 RunData load_run_data(const nlohmann::json& config, bool strict) {
   RunData r;
-  r.data = load_data(config.at("data").at("path").get<std::string>(), subset_of(config),
+  r.data = load_data(config.at("data").at("path").get<std::string>(),
+                     subset_for(experiment_kind_of(config), config.at("beat").get<bool>()),
                      config.at("features").get<std::string>(), strict);
   data::SplitFractions fractions;
   fractions.val = config.value("val_fraction", -1.0);
@@ -139,23 +169,27 @@ RunData load_run_data(const nlohmann::json& config, bool strict) {
     st.mean = config["standardisation"].at("mean").get<std::vector<float>>();
     st.std = config["standardisation"].at("std").get<std::vector<float>>();
     if (int64_t(st.mean.size()) != r.data.feature_dim)
-      throw std::runtime_error("config.json: standardisation has " + std::to_string(st.mean.size()) +
-                               " bands but the data has " + std::to_string(r.data.feature_dim));
+      throw std::runtime_error("config.json: standardisation has " +
+                               std::to_string(st.mean.size()) + " bands but the data has " +
+                               std::to_string(r.data.feature_dim));
     data::apply_band_stats(r.data, st);
   }
   return r;
 }
 
 // Builds config.json for a fresh run; needs the loaded data for frames, bands and classes.
-static nlohmann::json fresh_config(ExperimentSpec& s, data::SubsetData& loaded, const data::Splits& splits) {
+static nlohmann::json fresh_config(ExperimentSpec& s, data::SubsetData& loaded,
+                                   const data::Splits& splits) {
   nlohmann::json config;
-  config["command"] = s.command;
+  config["command"] = experiment_kind_name(s.kind);
   config["model"] = s.model;
   config["features"] = s.features;
   config["beat"] = s.beat;
-  const bool genre = s.command == "genre";
-  if (genre) config["classes"] = loaded.class_names;
-  else config["targets"] = s.targets;
+  const bool genre = s.kind == ExperimentKind::genre;
+  if (genre)
+    config["classes"] = loaded.class_names;
+  else
+    config["targets"] = s.targets;
   if (!genre && !s.target_weights.empty()) config["target_weights"] = s.target_weights;
   if (!genre) config["loss"] = s.loss;
   config["epochs"] = s.epochs;
@@ -172,7 +206,8 @@ static nlohmann::json fresh_config(ExperimentSpec& s, data::SubsetData& loaded, 
   if (s.recipe != "default") config["recipe"] = s.recipe;
   config["device"] = s.device;
   config["data"] = describe_data_dir(s.data_dir).to_json();
-  const int64_t outputs = genre ? static_cast<int64_t>(loaded.class_names.size()) : static_cast<int64_t>(s.targets.size());
+  const int64_t outputs = genre ? static_cast<int64_t>(loaded.class_names.size())
+                                : static_cast<int64_t>(s.targets.size());
   int64_t longest = 0;
   for (const data::Clip& c : loaded.clips) longest = std::max(longest, c.frames);
   nlohmann::json mc;
@@ -185,15 +220,17 @@ static nlohmann::json fresh_config(ExperimentSpec& s, data::SubsetData& loaded, 
     s.cnn.outputs = outputs;
     if (s.cnn.frames == 0) s.cnn.frames = longest;
     mc = cnn_config_json(s.cnn);
-    if (s.command == "multitask") {
+    if (s.kind == ExperimentKind::multitask) {
       mc["type"] = "multitask_cnn";
       mc["targets"] = s.targets;
     }
   }
-  if (s.command == "transfer") config["transfer"] = {{"from", s.transfer_from}, {"freeze_trunk", s.freeze_trunk}};
+  if (s.kind == ExperimentKind::transfer)
+    config["transfer"] = {{"from", s.transfer_from}, {"freeze_trunk", s.freeze_trunk}};
   if (s.standardise) {
     data::BandStats st = data::standardise_on_train(loaded, splits);
-    config["standardisation"] = {{"mean", st.mean}, {"std", st.std}, {"computed_on", "train split"}};
+    config["standardisation"] = {
+        {"mean", st.mean}, {"std", st.std}, {"computed_on", "train split"}};
   }
   config["longest_clip_frames"] = longest;
   config["label"] = s.label;
@@ -205,10 +242,12 @@ static nlohmann::json fresh_config(ExperimentSpec& s, data::SubsetData& loaded, 
 
 // Transfer: the genre CNN's config decides the trunk and the frames of the regression CNN.
 static void adopt_transfer_source(ExperimentSpec& s) {
-  if (s.transfer_from.empty()) throw std::invalid_argument("transfer: --from GENRE_RUN is required");
+  if (s.transfer_from.empty())
+    throw std::invalid_argument("transfer: --from GENRE_RUN is required");
   const nlohmann::json src = read_run_config(s.transfer_from);
   if (src.value("command", "") != "genre" || src.value("model", "") != "cnn")
-    throw std::invalid_argument("transfer: '" + s.transfer_from + "' is not a genre CNN run (its config.json says " +
+    throw std::invalid_argument("transfer: '" + s.transfer_from +
+                                "' is not a genre CNN run (its config.json says " +
                                 src.value("command", "?") + " / " + src.value("model", "?") + ")");
   s.cnn = cnn_config_from_json(src.at("model_config"));
   s.features = src.at("features").get<std::string>();
@@ -218,11 +257,11 @@ static void adopt_transfer_source(ExperimentSpec& s) {
 nlohmann::json run_experiment(ExperimentSpec s) {
   set_deterministic_algorithms(s.deterministic);
   const Device device = check_device(s.device);
-  if (s.label.empty()) s.label = s.command;
+  if (s.label.empty()) s.label = experiment_kind_name(s.kind);
   // Data-parallel (mpirun): rank 0 names the folder, locks it and alone writes into it.
   dist::Transport& world = dist::world();
   const bool writer = world.rank() == 0;
-  if (writer && s.out.empty()) s.out = default_run_dir(s.command);  // creates it
+  if (writer && s.out.empty()) s.out = default_run_dir(experiment_kind_name(s.kind));  // creates it
   world.broadcast_bytes(s.out, 0);
   RunFolderLock lock;  // held until the run ends
   if (writer) lock = prepare_run_dir(s.out, s.mode);
@@ -241,10 +280,8 @@ nlohmann::json run_experiment(ExperimentSpec s) {
     }
     run = load_run_data(config, s.strict);
   } else {
-    if (s.command == "transfer") adopt_transfer_source(s);
-    data::Subset subset = s.command == "genre" ? (s.beat ? data::Subset::genre_beat : data::Subset::genre)
-                                               : (s.beat ? data::Subset::multitask_beat : data::Subset::multitask);
-    run.data = load_data(s.data_dir, subset, s.features, s.strict);
+    if (s.kind == ExperimentKind::transfer) adopt_transfer_source(s);
+    run.data = load_data(s.data_dir, subset_for(s.kind, s.beat), s.features, s.strict);
     run.splits = data::make_splits(run.data, s.split_seed, s.split_fractions);
     config = fresh_config(s, run.data, run.splits);
     check_same_run(config, run.data);
@@ -264,10 +301,12 @@ nlohmann::json run_experiment(ExperimentSpec s) {
     if (!cnn) throw std::runtime_error("transfer: the target network is not a CNN");
     // On resume the weights come from last.h5, but the trunk must be frozen the same way.
     const std::string source = (fs::path(from) / "best.h5").string();
-    models::TransferReport rep = models::transfer_from_genre_cnn(*cnn, io::load_tensor_file(source).tensors, freeze);
+    models::TransferReport rep =
+        models::transfer_from_genre_cnn(*cnn, io::load_tensor_file(source).tensors, freeze);
     if (!resume)
-      std::fprintf(stderr, "%s: loaded %zu tensors from %s, re-initialised %zu, froze %zu\n", label.c_str(),
-                   rep.loaded.size(), source.c_str(), rep.reinitialised.size(), rep.frozen.size());
+      std::fprintf(stderr, "%s: loaded %zu tensors from %s, re-initialised %zu, froze %zu\n",
+                   label.c_str(), rep.loaded.size(), source.c_str(), rep.reinitialised.size(),
+                   rep.frozen.size());
   }
 
   net->to(device);  // after the transfer's weights are in; the trainer follows the network
@@ -289,9 +328,11 @@ nlohmann::json run_experiment(ExperimentSpec s) {
   to.dist_timeout = s.dist_timeout;
   to.sync_bn = s.sync_bn;
   if (!resume)
-    std::fprintf(stderr, "%s: %s; %zu train / %zu val / %zu test clips; %lld parameters; run folder %s\n", label.c_str(),
-                 mc.at("summary").get<std::string>().c_str(), run.splits.train.size(), run.splits.val.size(),
-                 run.splits.test.size(), (long long)net->parameter_count(), s.out.c_str());
+    std::fprintf(stderr,
+                 "%s: %s; %zu train / %zu val / %zu test clips; %lld parameters; run folder %s\n",
+                 label.c_str(), mc.at("summary").get<std::string>().c_str(),
+                 run.splits.train.size(), run.splits.val.size(), run.splits.test.size(),
+                 (long long)net->parameter_count(), s.out.c_str());
   TrainResult tr = train_network(*net, run.data, run.splits, task, to);
 
   Inference test =
@@ -305,8 +346,8 @@ nlohmann::json run_experiment(ExperimentSpec s) {
     write_json_file((dir / "metrics.json").string(), metrics);
   }
   std::printf("%s: %s; best epoch %lld of %lld, %.0f s; run folder %s\n", label.c_str(),
-              metrics_summary(metrics).c_str(), (long long)tr.best_epoch, (long long)tr.epochs_run, tr.train_seconds,
-              s.out.c_str());
+              metrics_summary(metrics).c_str(), (long long)tr.best_epoch, (long long)tr.epochs_run,
+              tr.train_seconds, s.out.c_str());
   std::fflush(stdout);
   return metrics;
 }
@@ -314,19 +355,22 @@ nlohmann::json run_experiment(ExperimentSpec s) {
 std::string metrics_summary(const nlohmann::json& m) {
   char buf[256];
   if (m.contains("accuracy")) {
-    std::snprintf(buf, sizeof buf, "test accuracy %.3f, macro F1 %.3f (%lld clips)", m["accuracy"].get<double>(),
-                  m.value("macro_f1", 0.0), (long long)m.value("test_clips", int64_t(0)));
+    std::snprintf(buf, sizeof buf, "test accuracy %.3f, macro F1 %.3f (%lld clips)",
+                  m["accuracy"].get<double>(), m.value("macro_f1", 0.0),
+                  (long long)m.value("test_clips", int64_t(0)));
     return buf;
   }
   std::string s = "test Spearman";
   for (const auto& [name, v] : m.at("spearman").items()) {
-    if (v.is_null()) s += " " + name + " n/a";
+    if (v.is_null())
+      s += " " + name + " n/a";
     else {
       std::snprintf(buf, sizeof buf, " %s %.3f", name.c_str(), v.get<double>());
       s += buf;
     }
   }
-  if (m.contains("test_clips")) s += " (" + std::to_string(m["test_clips"].get<int64_t>()) + " clips)";
+  if (m.contains("test_clips"))
+    s += " (" + std::to_string(m["test_clips"].get<int64_t>()) + " clips)";
   return s;
 }
 

@@ -4,27 +4,40 @@
 // its config.json, which is also what `--resume`, `evaluate` and `predict` rebuild from.
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
 #include "datasets/splits.h"
-#include "experiments/evaluation.h"
 #include "experiments/run_folder.h"
+#include "experiments/task.h"
 #include "models/cnn.h"
 #include "models/lstm.h"
 
 namespace melgrad::experiments {
 
+// The study's kinds of experiment, one per training command. The kind picks the data sub-set
+// (genre: the genre sub-set; regress, transfer, multitask: the multitask sub-set; each full
+// or beat-synchronised) and the task; config.json stores its name as "command".
+enum class ExperimentKind { genre, regress, transfer, multitask };
+// "genre", "regress", "transfer" or "multitask": the command that trains the kind.
+std::string experiment_kind_name(ExperimentKind kind);
+// The kind named `name`; an error naming `where` (e.g. "config.json field 'command'") and the
+// value otherwise.
+ExperimentKind parse_experiment_kind(const std::string& name, const std::string& where);
+// config.json's "command" as a kind.
+ExperimentKind experiment_kind_of(const nlohmann::json& config);
+// The data sub-set an experiment of `kind` reads, full clips or (beat) beat-synchronised.
+data::Subset subset_for(ExperimentKind kind, bool beat);
+
 struct ExperimentSpec {
-  std::string command = "genre";  // genre | regress | transfer | multitask
-  std::string model = "cnn";      // cnn | lstm (transfer and multitask: cnn)
-  std::string features = "mel";   // mel | chroma | fused
-  bool beat = false;              // the beat-synchronised sub-set
-  std::vector<std::string> targets;       // regression kinds
-  std::vector<double> target_weights;     // multitask loss weights (empty: 1 each)
-  std::string loss = "mse";               // regression: mse | l1 | smooth_l1
+  ExperimentKind kind = ExperimentKind::genre;
+  std::string model = "cnn";           // cnn | lstm (transfer and multitask: cnn)
+  std::string features = "mel";        // mel | chroma | fused
+  bool beat = false;                   // the beat-synchronised sub-set
+  std::vector<std::string> targets;    // regression kinds
+  std::vector<double> target_weights;  // multitask loss weights (empty: 1 each)
+  std::string loss = "mse";            // regression: mse | l1 | smooth_l1
   int64_t epochs = 30;
   bool epochs_given = false;  // with --resume: the new total number of epochs
   int64_t batch_size = 32;
@@ -37,19 +50,19 @@ struct ExperimentSpec {
   data::SplitFractions split_fractions;  // negative: the sub-set's defaults (splits.h)
   std::string recipe = "default";        // default | seed (experiments/recipe_seed.h)
   std::string device = "cpu";
-  bool cuda_graphs = true;  // --cuda-graphs on|off (GPU build; experiments/graph_step.h)
+  bool cuda_graphs = true;    // --cuda-graphs on|off (GPU build; experiments/graph_step.h)
   bool deterministic = true;  // --deterministic on|off, else MELGRAD_DETERMINISTIC (determinism.h)
-  std::string data_dir;  // resolved DATA_DIR
-  std::string out;       // "" = runs/<command>-<time>
+  std::string data_dir;       // resolved DATA_DIR
+  std::string out;            // "" = runs/<command>-<time>
   RunDirMode mode = RunDirMode::fresh;
-  models::CnnConfig cnn;   // cnn.frames 0: the longest clip of the sub-set
+  models::CnnConfig cnn;  // cnn.frames 0: the longest clip of the sub-set
   models::LstmConfig lstm;
-  int64_t max_frames = 0;  // LSTM: crop longer clips (0: never)
+  int64_t max_frames = 0;     // LSTM: crop longer clips (0: never)
   std::string transfer_from;  // transfer: the genre CNN run folder (its best.h5 and config.json)
   bool freeze_trunk = false;
   bool standardise = true;
-  bool strict = false;        // --strict: a label row whose clip file is missing is an error
-  std::string label;          // progress and summary lines ("" = the command)
+  bool strict = false;  // --strict: a label row whose clip file is missing is an error
+  std::string label;    // progress and summary lines ("" = the command)
   bool progress_bar = true;
   double bucket_mb = 25;     // data-parallel (mpirun): gradient bucket size
   double dist_timeout = 60;  // data-parallel: seconds before a missing rank stops the run

@@ -28,7 +28,10 @@ std::vector<cli::Option> training_options() {
       {"batch-size", "clips per batch", "32"},
       {"lr", "Adam learning rate (default: CNN 1e-4, multitask 5e-5, LSTM 1e-3)", ""},
       {"weight-decay", "Adam L2 weight decay (default: CNN 1e-5, LSTM 1e-6)", ""},
-      {"patience", "early stopping: epochs without a better validation loss (0: never; default CNN 12, LSTM 15)", ""},
+      {"patience",
+       "early stopping: epochs without a better validation loss (0: never; default CNN 12, LSTM "
+       "15)",
+       ""},
       {"clip-grad", "clip the gradients' joint L2 norm to this (0: off)", "0"},
       {"seed", "seed of initialisation, batch order and dropout", "42"},
       {"split-seed", "seed of the train/validation/test split", "42"},
@@ -36,19 +39,31 @@ std::vector<cli::Option> training_options() {
       {"resume", "continue the interrupted run in --out from its last.h5", "", true},
       {"force", "overwrite the run files in a non-empty --out", "", true},
       {"device", "cpu | cuda", "cpu"},
-      {"cuda-graphs", "on | off: replay the training step as a CUDA graph where the batch shape repeats (CUDA graphs on a GPU, the emulator's recordings in melgrad-emu)", "on"},
-      {"deterministic", "on | off: bit-reproducible algorithms only (same seed, same numbers; off lets cuDNN run its fastest convolutions; default: MELGRAD_DETERMINISTIC, else on)", ""},
+      {"cuda-graphs",
+       "on | off: replay the training step as a CUDA graph where the batch shape repeats (CUDA "
+       "graphs on a GPU, the emulator's recordings in melgrad-emu)",
+       "on"},
+      {"deterministic",
+       "on | off: bit-reproducible algorithms only (same seed, same numbers; off lets cuDNN run "
+       "its fastest convolutions; default: MELGRAD_DETERMINISTIC, else on)",
+       ""},
       {"threads", "CPU threads (0: all cores)", "0"},
-      {"channels", "CNN conv channels, input first (default: full-clip genre 1,16,64,256,512; else 1,4,16,64,256)", ""},
+      {"channels",
+       "CNN conv channels, input first (default: full-clip genre 1,16,64,256,512; else "
+       "1,4,16,64,256)",
+       ""},
       {"pool", "CNN max-pool size after each conv (default: full-clip genre 3, else 2)", ""},
       {"frames", "CNN input frames T: clips are padded/cropped to it (0: the longest clip)", "0"},
       {"no-batch-norm", "CNN without BatchNorm2d", "", true},
-      {"running-stats", "BatchNorm2d tracks running statistics for eval (the study uses batch statistics)", "", true},
+      {"running-stats",
+       "BatchNorm2d tracks running statistics for eval (the study uses batch statistics)", "",
+       true},
       {"dropout", "dropout probability (CNN FC layers; LSTM between layers)", "0.2"},
       {"hidden", "LSTM hidden size per direction", "100"},
       {"layers", "LSTM layers", "2"},
       {"max-frames", "LSTM: crop clips longer than this many frames (0: never)", "0"},
-      {"no-standardise", "do not standardise each band with the train split's mean and std", "", true},
+      {"no-standardise", "do not standardise each band with the train split's mean and std", "",
+       true},
       strict_option(),
       {"no-progress", "no in-place progress bar (one line per epoch only)", "", true},
       {"bucket-mb", "under mpirun: MiB of gradients per all-reduce bucket", "25"},
@@ -61,10 +76,11 @@ std::vector<cli::Option> training_options() {
 }
 
 cli::Option recipe_option() {
-  return {"recipe",
-          "default | seed: seed takes every setting from the study's notebook (docs/EXPERIMENTS.md); "
-          "options given here still win",
-          "default"};
+  return {
+      "recipe",
+      "default | seed: seed takes every setting from the study's notebook (docs/EXPERIMENTS.md); "
+      "options given here still win",
+      "default"};
 }
 
 OptionGiven given_options(const cli::Args& a) {
@@ -88,32 +104,36 @@ std::vector<cli::Option> training_options_with(std::vector<cli::Option> extra) {
 
 std::string model_option(const cli::Args& args) {
   const std::string m = args.str("model");
-  if (m != "cnn" && m != "lstm") throw cli::UsageError("option --model expects cnn or lstm, got '" + m + "'");
+  if (m != "cnn" && m != "lstm")
+    throw cli::UsageError("option --model expects cnn or lstm, got '" + m + "'");
   return m;
 }
 
 static int64_t positive(const cli::Args& a, const std::string& name, int64_t min = 1) {
   const int64_t v = a.integer(name);
   if (v < min)
-    throw cli::UsageError("option --" + name + " must be >= " + std::to_string(min) + ", got " + std::to_string(v));
+    throw cli::UsageError("option --" + name + " must be >= " + std::to_string(min) + ", got " +
+                          std::to_string(v));
   return v;
 }
 
 bool on_off(const cli::Args& a, const std::string& name) {
   const std::string v = a.str(name);
-  if (v != "on" && v != "off") throw cli::UsageError("option --" + name + " expects on or off, got '" + v + "'");
+  if (v != "on" && v != "off")
+    throw cli::UsageError("option --" + name + " expects on or off, got '" + v + "'");
   return v == "on";
 }
 
-ExperimentSpec spec_from_args(const cli::Args& a, const std::string& command, const std::string& model) {
+ExperimentSpec spec_from_args(const cli::Args& a, ExperimentKind kind, const std::string& model) {
   ExperimentSpec s;
-  s.command = command;
+  s.kind = kind;
   s.model = model;
   s.beat = a.flag("beat");
   apply_recipe_defaults(s);
   s.features = a.str("features");
   if (s.features != "mel" && s.features != "chroma" && s.features != "fused")
-    throw cli::UsageError("option --features expects mel, chroma or fused, got '" + s.features + "'");
+    throw cli::UsageError("option --features expects mel, chroma or fused, got '" + s.features +
+                          "'");
   s.epochs = positive(a, "epochs");
   s.epochs_given = a.has("epochs");
   s.batch_size = positive(a, "batch-size");
@@ -133,9 +153,13 @@ ExperimentSpec spec_from_args(const cli::Args& a, const std::string& command, co
   s.deterministic =
       a.has("deterministic") ? on_off(a, "deterministic") : deterministic_algorithms();
   s.out = a.str("out");
-  if (a.flag("resume") && a.flag("force")) throw cli::UsageError("--resume and --force exclude each other");
-  if (a.flag("resume") && s.out.empty()) throw cli::UsageError("--resume needs --out RUN_DIR (the run to continue)");
-  s.mode = a.flag("resume") ? RunDirMode::resume : a.flag("force") ? RunDirMode::force : RunDirMode::fresh;
+  if (a.flag("resume") && a.flag("force"))
+    throw cli::UsageError("--resume and --force exclude each other");
+  if (a.flag("resume") && s.out.empty())
+    throw cli::UsageError("--resume needs --out RUN_DIR (the run to continue)");
+  s.mode = a.flag("resume")  ? RunDirMode::resume
+           : a.flag("force") ? RunDirMode::force
+                             : RunDirMode::fresh;
   if (a.has("channels")) s.cnn.channels = parse_int_list(a.str("channels"), "channels");
   if (a.has("pool")) s.cnn.pool = positive(a, "pool");
   s.cnn.frames = positive(a, "frames", 0);

@@ -30,9 +30,9 @@ std::function<bool(const std::string&)> given_options(const cli::Args& args);
 // Appends `extra` (command-specific options) to training_options().
 std::vector<cli::Option> training_options_with(std::vector<cli::Option> extra);
 
-// The spec for `command` from the recipe defaults and the user's options. `model` is the
-// --model value for commands that take one (else "cnn").
-ExperimentSpec spec_from_args(const cli::Args& args, const std::string& command, const std::string& model);
+// The spec of an experiment of `kind` from the recipe defaults and the user's options.
+// `model` is the --model value for commands that take one (else "cnn").
+ExperimentSpec spec_from_args(const cli::Args& args, ExperimentKind kind, const std::string& model);
 
 // Applies --threads, runs the experiment, and maps Ctrl-C to exit code 130.
 int run_training_command(const cli::Args& args, ExperimentSpec spec);

@@ -1,6 +1,8 @@
 // The recorded training step (see graph_step.h).
 #include "experiments/graph_step.h"
 
+#include "experiments/task_loss.h"
+
 namespace melgrad::experiments {
 
 GraphedStep::GraphedStep(models::Network& net, const Task& task, std::vector<Tensor> params,

@@ -23,7 +23,8 @@
 #include <vector>
 
 #include "engine/backend.h"
-#include "experiments/evaluation.h"
+#include "experiments/batch_tensors.h"
+#include "experiments/task.h"
 
 namespace melgrad::experiments {
 

@@ -6,6 +6,7 @@
 #include <filesystem>
 
 #include "engine/dist/transport.h"
+#include "experiments/evaluation.h"
 
 namespace fs = std::filesystem;
 
@@ -13,7 +14,8 @@ namespace melgrad::experiments {
 
 static std::string cell_name(int64_t hidden, int64_t layers, double lr, const std::string& loss) {
   char buf[96];
-  std::snprintf(buf, sizeof buf, "h%lld-l%lld-lr%g-%s", (long long)hidden, (long long)layers, lr, loss.c_str());
+  std::snprintf(buf, sizeof buf, "h%lld-l%lld-lr%g-%s", (long long)hidden, (long long)layers, lr,
+                loss.c_str());
   return buf;
 }
 
@@ -41,7 +43,7 @@ nlohmann::json run_grid(const GridSpec& g) {
           const std::string name = cell_name(hidden, layers, lr, loss);
           const fs::path dir = fs::path(g.out) / name;
           ExperimentSpec s = g.base;
-          s.command = "regress";
+          s.kind = ExperimentKind::regress;
           s.model = "lstm";
           s.targets = {g.target};
           s.lstm.hidden = hidden;
@@ -84,9 +86,10 @@ nlohmann::json run_grid(const GridSpec& g) {
             write_json_file((fs::path(g.out) / "grid.json").string(),
                             {{"rows", rows}, {"best", best}});
         }
-  nlohmann::json metrics = {{"spearman", {{g.target, best.is_null() ? nlohmann::json(nullptr) : best["spearman"]}}},
-                            {"best", best},
-                            {"cells", rows.size()}};
+  nlohmann::json metrics = {
+      {"spearman", {{g.target, best.is_null() ? nlohmann::json(nullptr) : best["spearman"]}}},
+      {"best", best},
+      {"cells", rows.size()}};
   if (writer) write_json_file((fs::path(g.out) / "metrics.json").string(), metrics);
   return metrics;
 }

@@ -11,12 +11,11 @@
 #pragma once
 
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
-#include "experiments/evaluation.h"
+#include "experiments/batch_tensors.h"
 #include "models/cnn.h"
 #include "models/lstm.h"
 

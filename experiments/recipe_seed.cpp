@@ -36,7 +36,7 @@ void seed_cnn(ExperimentSpec& s, const OptionGiven& given) {
   int64_t pool = 2;
   double dropout = 0, lr = 0, weight_decay = 0;
   int64_t patience = 12;
-  if (s.command == "genre" && !s.beat) {
+  if (s.kind == ExperimentKind::genre && !s.beat) {
     // Full-clip genre CNN (mel, fused, chroma cells): conv_channels [1,16,64,256,512],
     // maxpools 3, dropout 0.25, lr 1e-4, weight_decay 1e-5, patience 12. A 12-row chromagram
     // does not survive four 3x3 max-pools (12 -> 4 -> 1 -> 0: the notebook's chroma cell
@@ -45,12 +45,12 @@ void seed_cnn(ExperimentSpec& s, const OptionGiven& given) {
                                       : std::vector<int64_t>{1, 16, 64, 256, 512};
     pool = 3;
     dropout = 0.25, lr = 1e-4, weight_decay = 1e-5;
-  } else if (s.command == "genre") {
+  } else if (s.kind == ExperimentKind::genre) {
     // Beat-synchronised genre CNN (the transfer cell's first model): [1,4,16,64,256],
     // maxpools 2, dropout 0.15, lr 1e-5, weight_decay 1e-6, patience 12.
     channels = {1, 4, 16, 64, 256};
     dropout = 0.15, lr = 1e-5, weight_decay = 1e-6;
-  } else if (s.command == "regress") {
+  } else if (s.kind == ExperimentKind::regress) {
     // Regression CNN (multitask_dataset, full clips, one attribute): [1,16,64,256,512],
     // maxpools 2, lin [128,64,1], dropout 0.25, lr 1e-5, weight_decay 1e-5, patience 12,
     // MSELoss; split with val_size 0.12, test_size 0.28.
@@ -58,7 +58,7 @@ void seed_cnn(ExperimentSpec& s, const OptionGiven& given) {
     dropout = 0.25, lr = 1e-5, weight_decay = 1e-5;
     unless_given(given, "loss", s.loss, std::string("mse"));
     s.split_fractions = {.val = 0.12, .test = 0.28};
-  } else if (s.command == "transfer") {
+  } else if (s.kind == ExperimentKind::transfer) {
     // Transfer (the trunk, dropout 0.15 and frames come from the genre run): lr 1e-5,
     // weight_decay 1e-6, patience 15, MSELoss; val 0.28, test 0.12.
     channels = {1, 4, 16, 64, 256};
@@ -84,7 +84,7 @@ void seed_lstm(ExperimentSpec& s, const OptionGiven& given) {
   // LSTMBackbone: nn.LSTM(..., dropout) and nn.Dropout(dropout) on its unpacked outputs.
   double lr = 0;
   int64_t hidden = 100, layers = 2, patience = 15;
-  if (s.command == "genre") {
+  if (s.kind == ExperimentKind::genre) {
     // rnn_size 100, num_layers 2, dropout 0.2, weight_decay 1e-6, patience 15; lr 1e-5 for
     // full mel and full chroma, 2e-5 for beat mel and full fused (beat chroma and beat
     // fused are not in the notebook: they take beat mel's 2e-5).
@@ -119,7 +119,7 @@ std::string parse_recipe(const std::string& name) {
 
 void apply_seed_recipe(ExperimentSpec& s, const OptionGiven& given) {
   s.recipe = "seed";
-  if (s.command == "transfer" || s.command == "multitask") s.model = "cnn";
+  if (s.kind == ExperimentKind::transfer || s.kind == ExperimentKind::multitask) s.model = "cnn";
   s.standardise = false;  // the notebook feeds the dB values as they are
   unless_given(given, "epochs", s.epochs, kEpochCap);
   unless_given(given, "batch-size", s.batch_size, int64_t(32));
@@ -162,10 +162,10 @@ std::vector<StudyExperiment> seed_study_plan(const StudyOptions& o) {
   auto cap = [&](int64_t e) {
     return o.quick ? std::min<int64_t>(e, 2) : o.epochs > 0 ? std::min(e, o.epochs) : e;
   };
-  auto spec = [&](const std::string& command, const std::string& model, bool beat,
+  auto spec = [&](ExperimentKind kind, const std::string& model, bool beat,
                   const std::string& features, const std::string& target) {
     ExperimentSpec s;
-    s.command = command;
+    s.kind = kind;
     s.model = model;
     s.beat = beat;
     s.features = features;
@@ -192,26 +192,26 @@ std::vector<StudyExperiment> seed_study_plan(const StudyOptions& o) {
   const std::vector<std::string> targets = {"valence", "energy", "danceability"};
 
   add("genre-lstm-mel", "genre", "BiLSTM on mel spectrograms, full clips",
-      spec("genre", "lstm", false, "mel", ""));
+      spec(ExperimentKind::genre, "lstm", false, "mel", ""));
   add("genre-lstm-mel-beat", "genre", "BiLSTM on beat-synchronised mel spectrograms",
-      spec("genre", "lstm", true, "mel", ""));
+      spec(ExperimentKind::genre, "lstm", true, "mel", ""));
   add("genre-lstm-chroma", "genre", "BiLSTM on chromagrams, full clips",
-      spec("genre", "lstm", false, "chroma", ""));
+      spec(ExperimentKind::genre, "lstm", false, "chroma", ""));
   add("genre-lstm-fused", "genre", "BiLSTM on fused mel + chroma, full clips",
-      spec("genre", "lstm", false, "fused", ""));
+      spec(ExperimentKind::genre, "lstm", false, "fused", ""));
   add("genre-cnn-mel", "genre", "CNN on mel spectrograms, full clips",
-      spec("genre", "cnn", false, "mel", ""));
+      spec(ExperimentKind::genre, "cnn", false, "mel", ""));
   add("genre-cnn-fused", "genre", "CNN on fused mel + chroma, full clips",
-      spec("genre", "cnn", false, "fused", ""));
+      spec(ExperimentKind::genre, "cnn", false, "fused", ""));
   add("genre-cnn-chroma", "genre", "CNN on chromagrams, full clips (first two conv blocks)",
-      spec("genre", "cnn", false, "chroma", ""));
+      spec(ExperimentKind::genre, "cnn", false, "chroma", ""));
   for (const std::string& t : targets)
     add("regress-cnn-" + t, "regress", "CNN regression of " + t + " (full-clip mel)",
-        spec("regress", "cnn", false, "mel", t));
+        spec(ExperimentKind::regress, "cnn", false, "mel", t));
   for (const std::string& t : targets) {
     GridSpec g;
     g.target = t;
-    g.base = spec("regress", "lstm", true, "mel", t);
+    g.base = spec(ExperimentKind::regress, "lstm", true, "mel", t);
     apply_seed_grid_recipe(g, given);
     g.base.epochs = cap(g.base.epochs);
     if (o.quick) {
@@ -231,19 +231,19 @@ std::vector<StudyExperiment> seed_study_plan(const StudyOptions& o) {
     add("regress-lstm-" + t, "regress",
         "BiLSTM regression of " + t + " (beat-synchronised mel; the grid's winner: hidden " +
             std::to_string(w.hidden) + ", " + std::to_string(w.layers) + " layers)",
-        spec("regress", "lstm", true, "mel", t));
+        spec(ExperimentKind::regress, "lstm", true, "mel", t));
   }
   add("genre-cnn-mel-beat", "genre",
       "CNN on beat-synchronised mel spectrograms (the transfer's source)",
-      spec("genre", "cnn", true, "mel", ""));
+      spec(ExperimentKind::genre, "cnn", true, "mel", ""));
   {
-    ExperimentSpec s = spec("transfer", "cnn", true, "mel", "valence");
+    ExperimentSpec s = spec(ExperimentKind::transfer, "cnn", true, "mel", "valence");
     s.transfer_from = (fs::path(o.out) / "genre-cnn-mel-beat").string();
     add("transfer-valence", "transfer",
         "CNN regression of valence starting from the beat genre CNN (transfer)", s);
   }
   {
-    ExperimentSpec s = spec("multitask", "cnn", true, "mel", "");
+    ExperimentSpec s = spec(ExperimentKind::multitask, "cnn", true, "mel", "");
     s.targets = targets;
     s.target_weights = {0.5, 0.1, 0.4};
     add("multitask", "multitask",

@@ -1,101 +1,11 @@
 // The report's summary: our headline numbers beside the study's published figures
-// (REFERENCE §3, all measured on the real patreco3 data set), plus the number formatting
-// and experiment lookup every section builder shares (report_content.h).
+// (REFERENCE §3, all measured on the real patreco3 data set).
 #include <algorithm>
 #include <cmath>
-#include <cstdio>
-#include <functional>
 
 #include "experiments/report_content.h"
 
 namespace melgrad::report {
-
-std::string format_number(double value, int decimals) {
-  if (!std::isfinite(value)) return "n/a";
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.*f", decimals, value);
-  std::string s = buf;
-  if (s.find_first_not_of("-0.") == std::string::npos && s[0] == '-') s = s.substr(1);
-  return s;
-}
-
-std::string format_pvalue(double p) {
-  if (!std::isfinite(p)) return "n/a";
-  char buf[64];
-  if (p != 0 && p < 1e-3)
-    std::snprintf(buf, sizeof buf, "%.1e", p);
-  else
-    std::snprintf(buf, sizeof buf, "%.3f", p);
-  return buf;
-}
-
-std::string format_duration(double seconds) {
-  if (!std::isfinite(seconds) || seconds < 0) return "n/a";
-  char buf[64];
-  if (seconds < 60) {
-    std::snprintf(buf, sizeof buf, "%.1f s", seconds);
-  } else if (seconds < 3600) {
-    const long s = std::lround(seconds);
-    std::snprintf(buf, sizeof buf, "%ld min %02ld s", s / 60, s % 60);
-  } else {
-    const long m = std::lround(seconds / 60);
-    std::snprintf(buf, sizeof buf, "%ld h %02ld min", m / 60, m % 60);
-  }
-  return buf;
-}
-
-Cell number_cell(double value, int decimals) {
-  return {format_number(value, decimals), std::isfinite(value) ? "num" : "na"};
-}
-
-// --- Finding experiments by what they are --------------------------------------------
-
-namespace {
-
-const ExperimentRun* find_run(const StudyData& s, const std::string& preferred_name,
-                              const std::function<bool(const ExperimentRun&)>& matches) {
-  const ExperimentRun* found = nullptr;
-  for (const ExperimentRun& r : s.runs) {
-    if (!r.has_metrics || !matches(r)) continue;
-    if (r.name == preferred_name) return &r;
-    if (!found) found = &r;
-  }
-  return found;
-}
-
-std::vector<std::string> targets_of(const ExperimentRun& r) {
-  return r.traits.targets.empty() ? r.regression.targets : r.traits.targets;
-}
-
-}  // namespace
-
-const ExperimentRun* find_genre_run(const StudyData& s, const std::string& model,
-                                    const std::string& features, bool beat) {
-  return find_run(s, "genre-" + model + "-" + features + (beat ? "-beat" : ""),
-                  [&](const ExperimentRun& r) {
-                    return r.is_genre() && r.traits.model == model &&
-                           r.traits.features == features && r.traits.beat == beat;
-                  });
-}
-
-const ExperimentRun* find_regress_run(const StudyData& s, const std::string& model,
-                                      const std::string& target) {
-  return find_run(s, "regress-" + model + "-" + target, [&](const ExperimentRun& r) {
-    const auto t = targets_of(r);
-    return r.kind == "regress" && r.traits.model == model && t.size() == 1 && t[0] == target;
-  });
-}
-
-const ExperimentRun* find_kind_run(const StudyData& s, const std::string& kind) {
-  const std::string preferred = kind == "transfer" ? "transfer-valence" : kind;
-  return find_run(s, preferred, [&](const ExperimentRun& r) { return r.kind == kind; });
-}
-
-double spearman_of(const ExperimentRun* run, const std::string& target) {
-  if (!run) return NAN;
-  auto it = run->regression.spearman.find(target);
-  return it == run->regression.spearman.end() ? NAN : it->second;
-}
 
 // --- The summary table ---------------------------------------------------------------
 

@@ -32,13 +32,14 @@ std::string paired_transfer_source(const std::string& from, uint64_t seed) {
 
 SeedRuns run_seed_runs(const ExperimentSpec& base, int64_t count) {
   if (count < 1) throw std::invalid_argument("--seeds must be >= 1, got " + std::to_string(count));
-  const std::string parent = base.out.empty() ? default_run_dir(base.command) : base.out;
+  const std::string parent =
+      base.out.empty() ? default_run_dir(experiment_kind_name(base.kind)) : base.out;
   const bool resume = base.mode == RunDirMode::resume;
   if (base.mode == RunDirMode::fresh) prepare_run_dir(parent, RunDirMode::fresh);
   if (resume && !fs::is_directory(parent))
     throw std::runtime_error("cannot resume: '" + parent + "' is not a folder");
   fs::create_directories(parent);
-  const std::string label = base.label.empty() ? base.command : base.label;
+  const std::string label = base.label.empty() ? experiment_kind_name(base.kind) : base.label;
 
   SeedRuns out;
   out.parent = parent;
@@ -100,18 +101,19 @@ nlohmann::json single_experiment_study(const ExperimentSpec& base, const SeedRun
   const fs::path parent = fs::absolute(runs.parent).lexically_normal();
   std::string name = parent.filename().string();
   if (name.empty()) name = parent.parent_path().filename().string();
-  return {{"dataset", config.value("data", nlohmann::json())},
-          {"device", config.value("device", std::string())},
-          {"started", config.value("started", std::string())},
-          {"seeds", runs.seeds},
-          {"experiments",
-           {{{"name", name},
-             {"kind", base.command},
-             {"title", base.command + " (" + config.value("model", std::string()) + ", " +
-                           std::to_string(runs.seeds.size()) + " seeds)"},
-             {"dir", runs.dirs.front()},
-             {"seed_dirs", runs.dirs},
-             {"seeds", runs.seeds}}}}};
+  return {
+      {"dataset", config.value("data", nlohmann::json())},
+      {"device", config.value("device", std::string())},
+      {"started", config.value("started", std::string())},
+      {"seeds", runs.seeds},
+      {"experiments",
+       {{{"name", name},
+         {"kind", experiment_kind_name(base.kind)},
+         {"title", experiment_kind_name(base.kind) + " (" + config.value("model", std::string()) +
+                       ", " + std::to_string(runs.seeds.size()) + " seeds)"},
+         {"dir", runs.dirs.front()},
+         {"seed_dirs", runs.dirs},
+         {"seeds", runs.seeds}}}}};
 }
 
 cli::Option seeds_option() {
@@ -128,12 +130,13 @@ void check_seeds_option(const cli::Args& args) {
 
 int run_seed_command(ExperimentSpec spec, int64_t count) {
   if (count < 1) throw cli::UsageError("option --seeds must be >= 1, got " + std::to_string(count));
-  if (spec.out.empty()) spec.out = default_run_dir(spec.command);
+  if (spec.out.empty()) spec.out = default_run_dir(experiment_kind_name(spec.kind));
   InterruptGuard interrupt_guard;
   const SeedRuns runs = run_seed_runs(spec, count);
   write_json_file((fs::path(runs.parent) / "study.json").string(),
                   single_experiment_study(spec, runs));
-  print_seed_summary(spec.label.empty() ? spec.command : spec.label, runs.summary);
+  print_seed_summary(spec.label.empty() ? experiment_kind_name(spec.kind) : spec.label,
+                     runs.summary);
   std::printf("seeds: %s/seeds.json; report: melgrad report --run %s\n", runs.parent.c_str(),
               runs.parent.c_str());
   return 0;

@@ -10,7 +10,7 @@
 #include "datasets/file_io.h"
 #include "engine/autograd.h"
 #include "engine/io/tensor_file.h"
-#include "experiments/evaluation.h"
+#include "experiments/batch_tensors.h"
 #include "experiments/experiment.h"
 #include "experiments/model_config.h"
 #include "experiments/run_folder.h"

@@ -21,6 +21,7 @@
 #include "experiments/graph_step.h"
 #include "experiments/interrupt.h"
 #include "experiments/run_folder.h"
+#include "experiments/task_loss.h"
 #include "models/transfer.h"
 
 namespace fs = std::filesystem;

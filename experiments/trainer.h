@@ -20,7 +20,8 @@
 #include <string>
 
 #include "datasets/splits.h"
-#include "experiments/evaluation.h"
+#include "experiments/batch_tensors.h"
+#include "experiments/task.h"
 #include "models/network.h"
 
 namespace melgrad::experiments {

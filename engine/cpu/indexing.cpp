@@ -9,17 +9,6 @@ namespace melgrad::cpu {
 
 namespace {
 
-struct Split {
-  int64_t outer = 1, inner = 1;
-};
-
-Split split_at(const Shape& s, int64_t dim) {
-  Split r;
-  for (int64_t d = 0; d < dim; ++d) r.outer *= s[d];
-  for (size_t d = dim + 1; d < s.size(); ++d) r.inner *= s[d];
-  return r;
-}
-
 int64_t checked(int64_t i, int64_t size, const char* op) {
   if (i < 0 || i >= size)
     throw std::out_of_range(std::string(op) + ": index " + std::to_string(i) +
@@ -32,7 +21,7 @@ int64_t checked(int64_t i, int64_t size, const char* op) {
 void CpuBackend::index_select(const Tensor& x, int64_t dim, const Tensor& index,
                               const Tensor& out) {
   Tensor xc = contiguous_copy(x), ic = contiguous_copy(index);
-  const Split sp = split_at(xc.shape(), dim);
+  const DimSplit sp = split_at(xc.shape(), dim);
   const int64_t D = xc.size(dim), L = ic.numel();
   const int64_t* idx = ic.data<int64_t>();
   dispatch_floating(x.dtype(), "index_select", [&]<class T>() {
@@ -50,7 +39,7 @@ void CpuBackend::index_add(const Tensor& out, int64_t dim, const Tensor& index,
                            const Tensor& src) {
   if (!out.is_contiguous()) throw std::logic_error("index_add: output must be contiguous");
   Tensor sc = contiguous_copy(src), ic = contiguous_copy(index);
-  const Split sp = split_at(out.shape(), dim);
+  const DimSplit sp = split_at(out.shape(), dim);
   const int64_t D = out.size(dim), L = ic.numel();
   const int64_t* idx = ic.data<int64_t>();
   dispatch_floating(out.dtype(), "index_add", [&]<class T>() {
@@ -67,7 +56,7 @@ void CpuBackend::index_add(const Tensor& out, int64_t dim, const Tensor& index,
 
 void CpuBackend::gather(const Tensor& x, int64_t dim, const Tensor& index, const Tensor& out) {
   Tensor xc = contiguous_copy(x), ic = contiguous_copy(index);
-  const Split sp = split_at(ic.shape(), dim);
+  const DimSplit sp = split_at(ic.shape(), dim);
   const int64_t D = xc.size(dim), L = ic.size(dim);
   const int64_t* idx = ic.data<int64_t>();
   dispatch_floating(x.dtype(), "gather", [&]<class T>() {
@@ -86,7 +75,7 @@ void CpuBackend::scatter_add(const Tensor& out, int64_t dim, const Tensor& index
                              const Tensor& src) {
   if (!out.is_contiguous()) throw std::logic_error("scatter_add: output must be contiguous");
   Tensor sc = contiguous_copy(src), ic = contiguous_copy(index);
-  const Split sp = split_at(ic.shape(), dim);
+  const DimSplit sp = split_at(ic.shape(), dim);
   const int64_t D = out.size(dim), L = ic.size(dim);
   const int64_t* idx = ic.data<int64_t>();
   dispatch_floating(out.dtype(), "scatter_add", [&]<class T>() {

@@ -15,17 +15,6 @@ namespace melgrad::cuda {
 
 namespace {
 
-struct Split {
-  int64_t outer = 1, inner = 1;
-};
-
-Split split_at(const Shape& s, int64_t dim) {
-  Split r;
-  for (int64_t d = 0; d < dim; ++d) r.outer *= s[d];
-  for (std::size_t d = static_cast<std::size_t>(dim) + 1; d < s.size(); ++d) r.inner *= s[d];
-  return r;
-}
-
 void check_operands(const char* kernel, const Tensor& values, const Tensor& index,
                     const Tensor& out) {
   require_f32(kernel, {&values, &out});
@@ -46,7 +35,7 @@ void CudaBackend::index_select(const Tensor& x, int64_t dim, const Tensor& index
                                const Tensor& out) {
   check_operands("index_select", x, index, out);
   const Tensor xc = contiguous_on_device(x), ic = contiguous_on_device(index);
-  const Split sp = split_at(x.shape(), dim);
+  const DimSplit sp = split_at(x.shape(), dim);
   kernels::index_select(
       {cf32(xc), indices(ic), f32(out), sp.outer, x.size(dim), ic.numel(), sp.inner, error_word()},
       stream());
@@ -56,7 +45,7 @@ void CudaBackend::index_add(const Tensor& out, int64_t dim, const Tensor& index,
                             const Tensor& src) {
   check_operands("index_add", src, index, out);
   const Tensor sc = contiguous_on_device(src), ic = contiguous_on_device(index);
-  const Split sp = split_at(out.shape(), dim);
+  const DimSplit sp = split_at(out.shape(), dim);
   kernels::index_add({f32(out), indices(ic), cf32(sc), sp.outer, out.size(dim), ic.numel(),
                       sp.inner, error_word()},
                      stream());
@@ -65,7 +54,7 @@ void CudaBackend::index_add(const Tensor& out, int64_t dim, const Tensor& index,
 void CudaBackend::gather(const Tensor& x, int64_t dim, const Tensor& index, const Tensor& out) {
   check_operands("gather", x, index, out);
   const Tensor xc = contiguous_on_device(x), ic = contiguous_on_device(index);
-  const Split sp = split_at(index.shape(), dim);
+  const DimSplit sp = split_at(index.shape(), dim);
   kernels::gather({cf32(xc), indices(ic), f32(out), sp.outer, x.size(dim), index.size(dim),
                    sp.inner, error_word()},
                   stream());
@@ -75,7 +64,7 @@ void CudaBackend::scatter_add(const Tensor& out, int64_t dim, const Tensor& inde
                               const Tensor& src) {
   check_operands("scatter_add", src, index, out);
   const Tensor sc = contiguous_on_device(src), ic = contiguous_on_device(index);
-  const Split sp = split_at(index.shape(), dim);
+  const DimSplit sp = split_at(index.shape(), dim);
   kernels::scatter_add({f32(out), indices(ic), cf32(sc), sp.outer, out.size(dim), index.size(dim),
                         sp.inner, error_word()},
                        stream());

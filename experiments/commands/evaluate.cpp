@@ -9,11 +9,11 @@
 #include "experiments/cli.h"
 #include "experiments/evaluation.h"
 #include "experiments/experiment.h"
-#include "experiments/seeds.h"
 #include "experiments/experiment_cli.h"
 #include "experiments/metrics.h"
 #include "experiments/model_config.h"
-#include "experiments/run_validation.h"
+#include "experiments/run_config.h"
+#include "experiments/seeds.h"
 
 namespace melgrad {
 namespace {
@@ -34,16 +34,23 @@ int run_evaluate(const cli::Args& a) {
   RunData rd = load_run_data(config, a.flag("strict"));
   print_skipped_rows("evaluate", rd.data);
   const Task task = task_for_config(config);
-  std::unique_ptr<models::Network> net = build_network(config.at("model_config"), config.at("seed").get<uint64_t>());
+  std::unique_ptr<models::Network> net =
+      build_network(config.at("model_config"), config.at("seed").get<uint64_t>());
   io::load_module((run / "best.h5").string(), *net, /*strict=*/true);
   net->to(device);
-  const std::vector<int64_t>& clips = split == "test" ? rd.splits.test : split == "val" ? rd.splits.val : rd.splits.train;
-  Inference inf = run_inference(*net, rd.data, clips, task, input_shape_for(config.at("model_config")),
-                                config.at("batch_size").get<int64_t>());
+  const std::vector<int64_t>& clips = split == "test"  ? rd.splits.test
+                                      : split == "val" ? rd.splits.val
+                                                       : rd.splits.train;
+  Inference inf =
+      run_inference(*net, rd.data, clips, task, input_shape_for(config.at("model_config")),
+                    config.at("batch_size").get<int64_t>());
   nlohmann::json metrics = task_metrics(inf, task);
   if (a.flag("write")) {
-    if (split != "test") throw cli::UsageError("--write rewrites the test metrics; use it with --split test");
-    nlohmann::json old = fs::exists(run / "metrics.json") ? read_json_file((run / "metrics.json").string()) : nlohmann::json::object();
+    if (split != "test")
+      throw cli::UsageError("--write rewrites the test metrics; use it with --split test");
+    nlohmann::json old = fs::exists(run / "metrics.json")
+                             ? read_json_file((run / "metrics.json").string())
+                             : nlohmann::json::object();
     for (const char* k : {"best_epoch", "epochs_run", "train_seconds"})
       if (old.contains(k)) metrics[k] = old[k];
     write_json_file((run / "metrics.json").string(), metrics);
@@ -53,10 +60,14 @@ int run_evaluate(const cli::Args& a) {
     std::printf("%s\n", metrics.dump(2).c_str());
     return 0;
   }
-  std::printf("%s (%s split of %s, best checkpoint %s)\n", config.value("label", config["command"].get<std::string>()).c_str(),
-              split.c_str(), config["data"].value("name", std::string("?")).c_str(), (run / "best.h5").c_str());
+  std::printf("%s (%s split of %s, best checkpoint %s)\n",
+              config.value("label", config["command"].get<std::string>()).c_str(), split.c_str(),
+              config["data"].value("name", std::string("?")).c_str(), (run / "best.h5").c_str());
   if (task.kind == TaskKind::classification) {
-    std::printf("%s", metrics::classification_report(inf.labels, inf.predicted_classes(), task.classes).to_text().c_str());
+    std::printf("%s",
+                metrics::classification_report(inf.labels, inf.predicted_classes(), task.classes)
+                    .to_text()
+                    .c_str());
   } else {
     std::printf("%-14s %9s %11s %9s\n", "target", "spearman", "p-value", "mse");
     for (const std::string& t : task.target_names) {
@@ -78,7 +89,8 @@ const cli::CommandRegistrar reg({
                 {"data", "DATA_DIR if the data moved (default: the path in config.json)", ""},
                 strict_option(),
                 {"json", "print the metrics as JSON", "", true},
-                {"write", "rewrite RUN/metrics.json and predictions.json from this evaluation", "", true},
+                {"write", "rewrite RUN/metrics.json and predictions.json from this evaluation", "",
+                 true},
                 {"device", "cpu | cuda", "cpu"},
                 {"threads", "CPU threads (0: all cores)", "0"}},
     .positional_help = "",

@@ -8,7 +8,8 @@ namespace {
 
 int run_genre(const cli::Args& args) {
   experiments::check_seeds_option(args);  // before the data set is resolved
-  experiments::ExperimentSpec spec = experiments::spec_from_args(args, "genre", experiments::model_option(args));
+  experiments::ExperimentSpec spec = experiments::spec_from_args(
+      args, experiments::ExperimentKind::genre, experiments::model_option(args));
   return experiments::run_training_command(args, spec);
 }
 

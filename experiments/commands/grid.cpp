@@ -1,10 +1,11 @@
 // `melgrad grid`: the study's LSTM regression grid search (REFERENCE §2). The full grid is
 // 36 LSTM runs; narrow it with --hidden/--layers/--lrs/--losses.
+#include "experiments/grid.h"
+
 #include <cstdio>
 
 #include "experiments/distributed.h"
 #include "experiments/experiment_cli.h"
-#include "experiments/grid.h"
 #include "experiments/interrupt.h"
 #include "experiments/model_config.h"
 #include "experiments/recipe_seed.h"
@@ -16,10 +17,11 @@ using namespace experiments;
 
 int run_grid_command(const cli::Args& a) {
   GridSpec g;
-  g.base = spec_from_args(a, "regress", "lstm");
+  g.base = spec_from_args(a, ExperimentKind::regress, "lstm");
   g.target = a.str("target");
   if (g.target != "valence" && g.target != "energy" && g.target != "danceability")
-    throw cli::UsageError("option --target expects valence, energy or danceability, got '" + g.target + "'");
+    throw cli::UsageError("option --target expects valence, energy or danceability, got '" +
+                          g.target + "'");
   g.hidden = parse_int_list(a.str("hidden-sizes"), "hidden-sizes");
   g.layers = parse_int_list(a.str("layer-counts"), "layer-counts");
   g.lrs = parse_number_list(a.str("lrs"), "lrs");
@@ -33,7 +35,8 @@ int run_grid_command(const cli::Args& a) {
   g.out = g.base.out.empty() && dist::world().rank() == 0 ? default_run_dir("grid") : g.base.out;
   dist::world().broadcast_bytes(g.out, 0);
   g.resume = g.base.mode == RunDirMode::resume;
-  if (g.base.mode == RunDirMode::force) throw cli::UsageError("grid: --force is not supported; use another --out");
+  if (g.base.mode == RunDirMode::force)
+    throw cli::UsageError("grid: --force is not supported; use another --out");
   apply_threads(a.integer("threads"));
   try {
     nlohmann::json m = run_grid(g);
@@ -54,7 +57,8 @@ const cli::CommandRegistrar reg({
                                       {"hidden-sizes", "LSTM hidden sizes to try", "200,600"},
                                       {"layer-counts", "LSTM layer counts to try", "2,3,5"},
                                       {"lrs", "learning rates to try", "1e-5,5e-6"},
-                                      {"losses", "losses to try: mse, l1, smooth_l1", "mse,l1,smooth_l1"}}),
+                                      {"losses", "losses to try: mse, l1, smooth_l1",
+                                       "mse,l1,smooth_l1"}}),
     .positional_help = "",
     .run = run_grid_command,
 });

@@ -8,9 +8,10 @@
 #include "datasets/batcher.h"
 #include "datasets/default_data.h"
 #include "engine/optim/optim.h"
-#include "experiments/evaluation.h"
+#include "experiments/batch_tensors.h"
 #include "experiments/experiment.h"
 #include "experiments/experiment_cli.h"
+#include "experiments/task_loss.h"
 #include "models/cnn.h"
 #include "models/lstm.h"
 
@@ -32,8 +33,9 @@ int run_overfit(const cli::Args& a) {
   data::LoadOptions lo;
   lo.features = data::parse_features(a.str("features"));
   lo.strict = a.flag("strict");
-  data::SubsetData d = data::load_subset(data::resolve_data_dir(a.str("data")),
-                                         a.flag("beat") ? data::Subset::genre_beat : data::Subset::genre, lo);
+  data::SubsetData d =
+      data::load_subset(data::resolve_data_dir(a.str("data")),
+                        a.flag("beat") ? data::Subset::genre_beat : data::Subset::genre, lo);
   print_skipped_rows("overfit-batch", d);
   data::Splits splits = data::make_splits(d);
   data::standardise_on_train(d, splits);
@@ -63,8 +65,9 @@ int run_overfit(const cli::Args& a) {
     c.dropout = a.number("dropout");
     net = std::make_unique<models::LstmNet>(c, seed);
   }
-  std::printf("overfit-batch: %s on one batch of %lld clips (T %lld), Adam lr %g, until loss < %g\n",
-              net->describe().c_str(), (long long)t.size, (long long)batch.shape[1], lr, target);
+  std::printf(
+      "overfit-batch: %s on one batch of %lld clips (T %lld), Adam lr %g, until loss < %g\n",
+      net->describe().c_str(), (long long)t.size, (long long)batch.shape[1], lr, target);
   net->to(device);
   t = to_device(t, device);
   optim::Adam adam(net->parameters(), {.lr = lr});
@@ -74,20 +77,24 @@ int run_overfit(const cli::Args& a) {
     Tensor loss = task_loss(net->forward(t.x, t.lengths), t, task);
     const double value = loss.item();
     if (!std::isfinite(value))
-      throw std::runtime_error("overfit-batch: the loss became " + std::to_string(value) + " at step " +
-                               std::to_string(step) + "; lower --lr");
-    if (step == 1 || step % 10 == 0 || value < target) std::printf("  step %4lld  loss %.5f\n", (long long)step, value);
+      throw std::runtime_error("overfit-batch: the loss became " + std::to_string(value) +
+                               " at step " + std::to_string(step) + "; lower --lr");
+    if (step == 1 || step % 10 == 0 || value < target)
+      std::printf("  step %4lld  loss %.5f\n", (long long)step, value);
     if (value < target) {
-      std::printf("overfit-batch: loss %.5f < %g after %lld steps: the network and the loop can learn\n", value,
-                  target, (long long)step);
+      std::printf(
+          "overfit-batch: loss %.5f < %g after %lld steps: the network and the loop can learn\n",
+          value, target, (long long)step);
       return 0;
     }
     adam.zero_grad();
     loss.backward();
     adam.step();
   }
-  std::fprintf(stderr, "overfit-batch: the loss did not fall below %g in %lld steps (raise --steps or --lr)\n",
-               target, (long long)steps);
+  std::fprintf(
+      stderr,
+      "overfit-batch: the loss did not fall below %g in %lld steps (raise --steps or --lr)\n",
+      target, (long long)steps);
   return 1;
 }
 

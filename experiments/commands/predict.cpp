@@ -21,12 +21,12 @@
 #include "engine/autograd.h"
 #include "engine/io/tensor_file.h"
 #include "engine/ops/ops.h"
+#include "experiments/batch_tensors.h"
 #include "experiments/cli.h"
-#include "experiments/evaluation.h"
 #include "experiments/experiment.h"
-#include "experiments/seeds.h"
 #include "experiments/model_config.h"
-#include "experiments/run_validation.h"
+#include "experiments/run_config.h"
+#include "experiments/seeds.h"
 #include "experiments/submission.h"
 
 namespace melgrad {
@@ -156,7 +156,8 @@ int run_predict(const cli::Args& a) {
   clips.feature_dim = data::feature_rows(clips.features).count();
   std::vector<Item> items;
   for (size_t i = 0; i < paths.size(); ++i) {
-    if (fs::is_directory(paths[i])) throw data::DataError("'" + paths[i] + "' is a folder, not a file");
+    if (fs::is_directory(paths[i]))
+      throw data::DataError("'" + paths[i] + "' is a folder, not a file");
     if (is_clip_file(paths[i])) {
       data::ClipEntry e;
       e.id = fs::path(paths[i]).filename().string();

@@ -8,10 +8,12 @@ namespace {
 
 int run_regress(const cli::Args& args) {
   experiments::check_seeds_option(args);  // before the data set is resolved
-  experiments::ExperimentSpec spec = experiments::spec_from_args(args, "regress", experiments::model_option(args));
+  experiments::ExperimentSpec spec = experiments::spec_from_args(
+      args, experiments::ExperimentKind::regress, experiments::model_option(args));
   const std::string target = args.str("target");
   if (target != "valence" && target != "energy" && target != "danceability")
-    throw cli::UsageError("option --target expects valence, energy or danceability, got '" + target + "'");
+    throw cli::UsageError("option --target expects valence, energy or danceability, got '" +
+                          target + "'");
   spec.targets = {target};
   spec.loss = args.str("loss");
   if (spec.loss != "mse" && spec.loss != "l1" && spec.loss != "smooth_l1")
@@ -24,7 +26,8 @@ const cli::CommandRegistrar reg({
     .summary = "train and test a valence/energy/danceability regressor (CNN or BiLSTM)",
     .options = experiments::training_options_with({experiments::seeds_option(),
                                                    {"model", "cnn | lstm", "cnn"},
-                                                   {"target", "valence | energy | danceability", "valence"},
+                                                   {"target", "valence | energy | danceability",
+                                                    "valence"},
                                                    {"loss", "mse | l1 | smooth_l1", "mse"}}),
     .positional_help = "",
     .run = run_regress,

@@ -8,8 +8,8 @@
 #include <filesystem>
 
 #include "experiments/experiment_cli.h"
-#include "experiments/seeds.h"
 #include "experiments/model_config.h"
+#include "experiments/seeds.h"
 
 namespace melgrad {
 namespace {
@@ -68,7 +68,8 @@ int run_transfer(const cli::Args& args) {
   experiments::check_seeds_option(args);
   if (!args.flag("resume") && args.has("from"))
     check_options_match_genre_run(args, args.str("from"));
-  experiments::ExperimentSpec spec = experiments::spec_from_args(args, "transfer", "cnn");
+  experiments::ExperimentSpec spec =
+      experiments::spec_from_args(args, experiments::ExperimentKind::transfer, "cnn");
   const std::string target = args.str("target");
   if (target != "valence" && target != "energy" && target != "danceability")
     throw cli::UsageError("option --target expects valence, energy or danceability, got '" +

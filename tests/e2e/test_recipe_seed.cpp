@@ -23,7 +23,7 @@ ExperimentSpec seeded(const std::string& command, const std::string& model, bool
                       const std::string& features, const std::string& target = "",
                       const OptionGiven& given = kNothingGiven) {
   ExperimentSpec s;
-  s.command = command;
+  s.kind = parse_experiment_kind(command, "seeded()");
   s.model = model;
   s.beat = beat;
   s.features = features;
@@ -127,7 +127,7 @@ TEST_CASE("seed recipe: options given on the command line win") {
   const std::set<std::string> given_set = {"lr", "dropout", "channels", "epochs", "loss", "hidden"};
   const OptionGiven given = [&](const std::string& o) { return given_set.count(o) > 0; };
   ExperimentSpec s;
-  s.command = "regress";
+  s.kind = ExperimentKind::regress;
   s.model = "cnn";
   s.targets = {"valence"};
   s.lr = 3e-4;
@@ -145,7 +145,7 @@ TEST_CASE("seed recipe: options given on the command line win") {
   CHECK(s.cnn.pool == 2);
 
   ExperimentSpec l;
-  l.command = "regress";
+  l.kind = ExperimentKind::regress;
   l.model = "lstm";
   l.targets = {"energy"};
   l.lstm.hidden = 32;

@@ -1,5 +1,5 @@
-// Validation of a run's config.json (see run_validation.h).
-#include "experiments/run_validation.h"
+// Reading and checking a run's config.json (see run_config.h).
+#include "experiments/run_config.h"
 
 #include <cmath>
 #include <filesystem>
