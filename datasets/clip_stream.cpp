@@ -217,7 +217,7 @@ std::vector<int64_t> header_frames(const SubsetIndex& scan, int threads) {
 }
 
 // Clips of ~this many fused bytes are read (in parallel) and written per block.
-constexpr uint64_t kCacheBlockBytes = uint64_t(64) << 20;
+constexpr uint64_t kCacheBlockBytes = uint64_t(16) << 20;
 
 void write_cache_by_blocks(const SubsetIndex& scan, const std::vector<int64_t>& frames,
                            const std::string& cache_file, const std::string& fingerprint,

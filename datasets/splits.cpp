@@ -12,7 +12,7 @@
 namespace melgrad::data {
 
 namespace {
-constexpr int64_t kStatsBlockFrames = 64 * 1024;  // ~36 MB of fused values per streamed read
+constexpr int64_t kStatsBlockFrames = 16 * 1024;  // ~9 MB of fused values per streamed read
 }  // namespace
 
 Splits make_splits(Subset subset, const std::vector<int64_t>& train_pool,
