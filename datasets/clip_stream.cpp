@@ -219,13 +219,15 @@ std::vector<int64_t> header_frames(const SubsetIndex& scan, int threads) {
 // Clips of ~this many fused bytes are read (in parallel) and written per block.
 constexpr uint64_t kCacheBlockBytes = uint64_t(16) << 20;
 
-void write_cache_by_blocks(const SubsetIndex& scan, const std::vector<int64_t>& frames,
-                           const std::string& cache_file, const std::string& fingerprint,
-                           const LoadOptions& options) {
+// Returns the bytes of the clip files read.
+uint64_t write_cache_by_blocks(const SubsetIndex& scan, const std::vector<int64_t>& frames,
+                               const std::string& cache_file, const std::string& fingerprint,
+                               const LoadOptions& options) {
   H5CacheWriter writer(cache_file, fingerprint, frames);
   const int64_t n = int64_t(frames.size());
   ProgressBar bar("caching " + subset_key(scan.subset), n, options.progress);
   std::vector<Clip> block;
+  std::atomic<uint64_t> source_bytes{0};
   for (int64_t begin = 0; begin < n;) {
     int64_t end = begin;
     uint64_t bytes = 0;
@@ -236,6 +238,7 @@ void write_cache_by_blocks(const SubsetIndex& scan, const std::vector<int64_t>& 
       uint64_t file_bytes = 0;
       block[size_t(k)] = read_clip(scan.clips[size_t(begin + k)], Features::fused, &file_bytes);
       bar.advance(1, file_bytes);
+      source_bytes += file_bytes;
     });
     for (int64_t k = 0; k < end - begin; ++k) {
       const Clip& c = block[size_t(k)];
@@ -249,6 +252,7 @@ void write_cache_by_blocks(const SubsetIndex& scan, const std::vector<int64_t>& 
   }
   block.clear();
   writer.finish(scan.skipped);
+  return source_bytes.load();
 }
 
 }  // namespace
@@ -284,7 +288,7 @@ bool load_streamed(const std::string& data_dir, Subset subset, const LoadOptions
   if (cached) {
     index = *cached;
   } else {
-    write_cache_by_blocks(scan, frames, cache_file, fingerprint, options);
+    out.report.source_bytes = write_cache_by_blocks(scan, frames, cache_file, fingerprint, options);
     std::string damage;
     if (!read_h5_cache_index(cache_file, fingerprint, index, &damage))
       throw DataError(cache_file + ": the HDF5 cache just written cannot be read back" +
