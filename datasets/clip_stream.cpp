@@ -107,13 +107,15 @@ std::vector<std::vector<float>> CachedValues::read(const std::vector<int64_t>& c
             "); the HDF5 cache is damaged: delete it and it is rebuilt on the next run");
       std::vector<float>& v = values[int64_t(i)];
       v.resize(size_t(T * F));
-      for (int64_t t = 0; t < T; ++t)
-        std::copy_n(fused + t * kFileRows + rows_.begin, F, v.begin() + t * F);
-      if (!mean_.empty())
-        for (size_t e = 0; e < v.size(); ++e) {
-          const size_t f = e % size_t(F);
-          v[e] = (v[e] - mean_[f]) / std_[f];
+      for (int64_t t = 0; t < T; ++t) {
+        const float* from = fused + t * kFileRows + rows_.begin;
+        float* to = v.data() + t * F;
+        if (mean_.empty()) {
+          std::copy_n(from, F, to);
+        } else {
+          for (int64_t f = 0; f < F; ++f) to[f] = (from[f] - mean_[size_t(f)]) / std_[size_t(f)];
         }
+      }
     }
     clips_read_ += int64_t(b - a);
     a = b;
