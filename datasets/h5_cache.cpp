@@ -193,8 +193,9 @@ H5CacheWriter::H5CacheWriter(std::string file, std::string fingerprint,
   // Contiguous (the default layout): streamed reads address its bytes directly.
   values_ = H5Dcreate2(file_id_, "values", H5T_IEEE_F32LE, values_space_, H5P_DEFAULT, H5P_DEFAULT,
                        H5P_DEFAULT);
-  if (values_space_ < 0 || values_ < 0) {
+  if (values_space_ < 0 || values_ < 0) {  // the destructor does not run: clean up here
     close_handles();
+    fs::remove(tmp_, ec);
     throw DataError(tmp_ + ": cannot create dataset 'values'");
   }
 }
