@@ -26,6 +26,29 @@ constexpr int kTileU = 8;   // hidden units per block
 constexpr int kTileK = 32;  // reduction chunk
 constexpr int kThreads = kTileN * kTileU;
 
+// Stages the block's kTileN sequences (n0 + r) into tile[r][kk]: column c0 + kk of `src`
+// ([N, T, D, width], direction d) at the sequence's step `read_step`, or 0 where the sequence
+// is not running at step `live_step` or the index is past N or width. Every thread calls it.
+template <class Args>
+__device__ __forceinline__ void stage_sequence_tile(float (&tile)[kTileN][kTileK + 1],
+                                                    const Args& a, const float* src, int width,
+                                                    int d, int n0, int c0, int live_step,
+                                                    int read_step) {
+  const bool rev = a.reverse[d] != 0;
+  for (int i = static_cast<int>(threadIdx.x); i < kTileN * kTileK; i += kThreads) {
+    const int r = i / kTileK, kk = i % kTileK, nn = n0 + r, col = c0 + kk;
+    float v = 0.0f;
+    if (nn < a.N && col < width) {
+      const int ln = clamped_length(a.lengths, nn, a.T);
+      if (live_step < ln) {
+        const int64_t row = static_cast<int64_t>(nn) * a.T + time_of(read_step, ln, rev);
+        v = src[row * a.D * width + static_cast<int64_t>(d) * width + col];
+      }
+    }
+    tile[r][kk] = v;
+  }
+}
+
 __global__ void __launch_bounds__(kThreads) lstm_step_forward(ForwardArgs a, int s) {
   MG_SHARED_2D(float, h_t, kTileN, kTileK + 1);      // [sequence][k]
   MG_SHARED_2D(float, w_t, 4 * kTileU, kTileK + 1);  // [gate*kTileU + unit][k]
@@ -42,18 +65,7 @@ __global__ void __launch_bounds__(kThreads) lstm_step_forward(ForwardArgs a, int
   if (s > 0) {
     const float* w = a.w_hh[d];
     for (int k0 = 0; k0 < H; k0 += kTileK) {
-      for (int i = tid; i < kTileN * kTileK; i += kThreads) {
-        const int r = i / kTileK, kk = i % kTileK, nn = n0 + r, k = k0 + kk;
-        float v = 0.0f;
-        if (nn < N && k < H) {
-          const int ln = clamped_length(a.lengths, nn, T);
-          if (s < ln) {
-            const int64_t row = static_cast<int64_t>(nn) * T + time_of(s - 1, ln, rev);
-            v = a.output[row * a.D * H + static_cast<int64_t>(d) * H + k];
-          }
-        }
-        h_t[r][kk] = v;
-      }
+      stage_sequence_tile(h_t, a, a.output, H, d, n0, k0, s, s - 1);
       for (int i = tid; i < 4 * kTileU * kTileK; i += kThreads) {
         const int r = i / kTileK, kk = i % kTileK, g = r / kTileU, jj = j0 + r % kTileU;
         const int k = k0 + kk;
@@ -85,7 +97,6 @@ __global__ void __launch_bounds__(kThreads)
   const int n0 = static_cast<int>(blockIdx.y) * kTileN, j0 = static_cast<int>(blockIdx.x) * kTileU;
   const int tid = static_cast<int>(threadIdx.x), nl = tid % kTileN, u = tid / kTileN;
   const int n = n0 + nl, j = j0 + u;
-  const bool rev = a.reverse[d] != 0;
   const int len = n < N ? clamped_length(a.lengths, n, T) : 0;
   const bool active = n < N && j < H && s < len;
   const bool has_next = s + 1 < len;
@@ -95,18 +106,7 @@ __global__ void __launch_bounds__(kThreads)
   if (__syncthreads_or(active && has_next)) {
     const float* w = a.w_hh[d];
     for (int r0 = 0; r0 < G; r0 += kTileK) {
-      for (int i = tid; i < kTileN * kTileK; i += kThreads) {
-        const int r = i / kTileK, kk = i % kTileK, nn = n0 + r, gr = r0 + kk;
-        float v = 0.0f;
-        if (nn < N && gr < G) {
-          const int ln = clamped_length(a.lengths, nn, T);
-          if (s + 1 < ln) {
-            const int64_t row = static_cast<int64_t>(nn) * T + time_of(s + 1, ln, rev);
-            v = a.grad_gates[row * a.D * G + static_cast<int64_t>(d) * G + gr];
-          }
-        }
-        g_t[r][kk] = v;
-      }
+      stage_sequence_tile(g_t, a, a.grad_gates, G, d, n0, r0, s + 1, s + 1);
       for (int i = tid; i < kTileK * kTileU; i += kThreads) {
         const int kk = i / kTileU, uu = i % kTileU, gr = r0 + kk, jj = j0 + uu;
         w_t[kk][uu] = gr < G && jj < H ? w[static_cast<int64_t>(gr) * H + jj] : 0.0f;
