@@ -72,10 +72,9 @@ struct BlockGroup {
   __device__ int size() const { return count; }
 };
 
-// The calling thread's row group: its warp, or its whole block.
-__device__ inline WarpGroup this_warp() { return {static_cast<int>(threadIdx.x) % kWarpSize}; }
-__device__ inline BlockGroup this_block() {
-  return {static_cast<int>(threadIdx.x), static_cast<int>(blockDim.x)};
+// The calling thread's warp as a row group.
+__device__ __forceinline__ WarpGroup this_warp() {
+  return {static_cast<int>(threadIdx.x) % kWarpSize};
 }
 
 // The row a warp-per-row kernel's warp works on.

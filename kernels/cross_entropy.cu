@@ -16,6 +16,7 @@
 namespace melgrad::kernels {
 namespace {
 
+using device::BlockGroup;
 constexpr int kThreads = 256;  // warp-rows kernel: 8 rows per block
 constexpr int kWarpRowsPerBlock = kThreads / device::kWarpSize;
 constexpr int kReduceThreads = 1024;
@@ -41,7 +42,8 @@ __global__ void __launch_bounds__(kThreads)
 
 __global__ void __launch_bounds__(1024) ce_lse_block_rows(const float* x, float* lse, int64_t c) {
   const int64_t row = blockIdx.x;
-  row_lse(x + row * c, c, lse + row, device::this_block());
+  row_lse(x + row * c, c, lse + row,
+          BlockGroup{static_cast<int>(threadIdx.x), static_cast<int>(blockDim.x)});
 }
 
 // w_{t_i} (1 without weights), NaN when the target is out of range.
@@ -61,7 +63,7 @@ __global__ void __launch_bounds__(kReduceThreads)
     num += w * (lse[i] - picked);
     den += w;
   }
-  const auto g = device::this_block();
+  const BlockGroup g{static_cast<int>(threadIdx.x), static_cast<int>(blockDim.x)};
   num = g.reduce(num, device::SumOp{}, 0.0f);
   den = g.reduce(den, device::SumOp{}, 0.0f);
   if (threadIdx.x == 0) {

@@ -14,6 +14,7 @@
 namespace melgrad::kernels {
 namespace {
 
+using device::BlockGroup;
 constexpr int kThreads = 256;  // warp-rows kernel: 8 rows per block
 constexpr int kWarpRowsPerBlock = kThreads / device::kWarpSize;
 
@@ -48,7 +49,8 @@ __global__ void __launch_bounds__(kThreads)
 template <ReduceOp kOp>
 __global__ void __launch_bounds__(1024) reduce_block_rows(const float* x, float* y, int64_t cols) {
   const int64_t row = blockIdx.x;
-  reduce_row<kOp>(x + row * cols, y + row, cols, device::this_block());
+  reduce_row<kOp>(x + row * cols, y + row, cols,
+                  BlockGroup{static_cast<int>(threadIdx.x), static_cast<int>(blockDim.x)});
 }
 
 template <ReduceOp kOp>

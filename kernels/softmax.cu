@@ -17,6 +17,7 @@
 namespace melgrad::kernels {
 namespace {
 
+using device::BlockGroup;
 using device::warp_row;
 
 constexpr int kThreads = 256;  // warp-rows kernel: 8 rows per block
@@ -62,7 +63,8 @@ template <bool kLog>
 __global__ void __launch_bounds__(1024)
     softmax_forward_block_rows(const float* x, float* y, int64_t cols) {
   const int64_t row = blockIdx.x;
-  softmax_row<kLog>(x + row * cols, y + row * cols, cols, device::this_block());
+  softmax_row<kLog>(x + row * cols, y + row * cols, cols,
+                    BlockGroup{static_cast<int>(threadIdx.x), static_cast<int>(blockDim.x)});
 }
 
 template <bool kLog>
@@ -79,7 +81,9 @@ template <bool kLog>
 __global__ void __launch_bounds__(1024)
     softmax_backward_block_rows(const float* y, const float* dy, float* dx, int64_t cols) {
   const int64_t o = static_cast<int64_t>(blockIdx.x) * cols;
-  softmax_backward_row<kLog>(y + o, dy + o, dx + o, cols, device::this_block());
+  softmax_backward_row<kLog>(
+      y + o, dy + o, dx + o, cols,
+      BlockGroup{static_cast<int>(threadIdx.x), static_cast<int>(blockDim.x)});
 }
 
 // Threads per block for the block-rows kernels: more for long rows.
