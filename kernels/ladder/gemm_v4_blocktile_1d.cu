@@ -21,9 +21,10 @@ __global__ void __launch_bounds__(kThreads)
   const int t = static_cast<int>(threadIdx.x);
   const int row0 = static_cast<int>(blockIdx.y) * BM, col0 = static_cast<int>(blockIdx.x) * BN;
   const int tx = t % BN, ty = t / BN;  // this thread: column tx, rows ty*TM .. ty*TM+TM-1
+  const SliceElement mine = slice_element<BN, BK>(t);  // what it loads
   float acc[TM] = {};
   for (int k0 = 0; k0 < k; k0 += BK) {
-    stage_slice_element(as, bs, a, b, m, n, k, row0, col0, k0, t);  // element t of each slice
+    stage_slice_element(as, bs, a, b, m, n, k, row0, col0, k0, mine);
     MG_BARRIER();
     for (int i = 0; i < BK; ++i) {
       const float bv = MG_LDS(&bs[i][tx]);  // one shared read, TM uses

@@ -27,7 +27,8 @@ __global__ void __launch_bounds__(kThreads)
   for (int k0 = 0; k0 < k; k0 += BK) {
     MG_LADDER_UNROLL
     for (int l = 0; l < kLoads; ++l)
-      stage_slice_element(as, bs, a, b, m, n, k, row0, col0, k0, t + l * kThreads);
+      stage_slice_element(as, bs, a, b, m, n, k, row0, col0, k0,
+                          slice_element<BN, BK>(t + l * kThreads));
     MG_BARRIER();
     for (int i = 0; i < BK; ++i) {
       MG_LADDER_UNROLL

@@ -28,14 +28,24 @@ dim3 c_tile_grid(const LadderGemmParams& p) {
   return dim3(ceil_div(p.n, BN), ceil_div(p.m, BM));
 }
 
-// Element e of the block's k-slices into shared memory, as v3 stages them (coalesced: e walks
-// along a row): as[e / BK][e % BK] = A[row0 + e / BK, k0 + e % BK] and
-// bs[e / BN][e % BN] = B[k0 + e / BN, col0 + e % BN], 0 outside A [m, k] and B [k, n].
+// Element e of the block's k-slices (e walks along a row, so loads coalesce as in v3): row
+// a_r, column a_i of the A slice [BM, BK] and row b_i, column b_s of the B slice [BK, BN].
+struct SliceElement {
+  int a_r, a_i, b_i, b_s;
+};
+template <int BN, int BK>
+__device__ __forceinline__ SliceElement slice_element(int e) {
+  return {e / BK, e % BK, e / BN, e % BN};
+}
+
+// Stages that element into shared memory: as[a_r][a_i] = A[row0 + a_r, k0 + a_i] and
+// bs[b_i][b_s] = B[k0 + b_i, col0 + b_s], 0 outside A [m, k] and B [k, n].
 template <int BM, int BN, int BK>
 __device__ __forceinline__ void stage_slice_element(float (&as)[BM][BK], float (&bs)[BK][BN],
                                                     const float* a, const float* b, int m, int n,
-                                                    int k, int row0, int col0, int k0, int e) {
-  const int a_r = e / BK, a_i = e % BK, b_i = e / BN, b_s = e % BN;
+                                                    int k, int row0, int col0, int k0,
+                                                    SliceElement s) {
+  const int a_r = s.a_r, a_i = s.a_i, b_i = s.b_i, b_s = s.b_s;
   MG_STS(&as[a_r][a_i],
          (row0 + a_r < m && k0 + a_i < k) ? MG_LDG(&a[(row0 + a_r) * k + k0 + a_i]) : 0.0f);
   MG_STS(&bs[b_i][b_s],
