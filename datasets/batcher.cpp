@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include "datasets/clip_stream.h"
 #include "datasets/rng.h"
 
 namespace melgrad::data {
@@ -11,6 +12,8 @@ namespace melgrad::data {
 Batch make_batch(const SubsetData& data, const std::vector<int64_t>& clip_indices, int64_t pad_to,
                  int64_t crop_to) {
   const int64_t N = static_cast<int64_t>(clip_indices.size()), F = data.feature_dim;
+  const std::vector<std::vector<float>> streamed =
+      data.stream ? data.stream->read(clip_indices) : std::vector<std::vector<float>>{};
   Batch b;
   int64_t T = pad_to;
   for (int64_t i : clip_indices) {
@@ -25,7 +28,8 @@ Batch make_batch(const SubsetData& data, const std::vector<int64_t>& clip_indice
   for (int64_t n = 0; n < N; ++n) {
     const Clip& c = data.clips[static_cast<size_t>(clip_indices[static_cast<size_t>(n)])];
     const int64_t len = b.lengths[static_cast<size_t>(n)];
-    std::copy_n(c.values.begin(), len * F, b.x.begin() + n * T * F);
+    const std::vector<float>& values = data.stream ? streamed[static_cast<size_t>(n)] : c.values;
+    std::copy_n(values.begin(), len * F, b.x.begin() + n * T * F);
     b.labels.push_back(c.label);
     std::copy(c.targets.begin(), c.targets.end(), b.targets.begin() + n * 3);
     b.ids.push_back(c.id);
@@ -49,7 +53,8 @@ Batcher::Batcher(const SubsetData& data, std::vector<int64_t> indices, BatcherOp
     : data_(&data), indices_(std::move(indices)), options_(options) {
   shard_of(0, options_.shard_rank, options_.shard_count);  // checks the shard's numbers
   if (options_.batch_size < 1)
-    throw std::invalid_argument("Batcher: batch_size must be >= 1, got " + std::to_string(options_.batch_size));
+    throw std::invalid_argument("Batcher: batch_size must be >= 1, got " +
+                                std::to_string(options_.batch_size));
   for (int64_t i : indices_)
     if (i < 0 || i >= static_cast<int64_t>(data.clips.size()))
       throw std::out_of_range("Batcher: clip index " + std::to_string(i) + " outside [0, " +
@@ -57,11 +62,34 @@ Batcher::Batcher(const SubsetData& data, std::vector<int64_t> indices, BatcherOp
   start_epoch(0);
 }
 
+Batcher::~Batcher() { stop_prefetch(); }
+
 void Batcher::start_epoch(int64_t epoch) {
-  order_ = indices_;
-  if (options_.shuffle) {
-    Rng rng(mix_seed(options_.seed, static_cast<uint64_t>(epoch) + 1));
-    rng.shuffle(order_);
+  stop_prefetch();
+  order_.clear();
+  const uint64_t seed = mix_seed(options_.seed, static_cast<uint64_t>(epoch) + 1);
+  if (!options_.shuffle) {
+    order_ = indices_;
+  } else if (options_.chunk_clips <= 0) {
+    order_ = indices_;
+    Rng(seed).shuffle(order_);
+  } else {
+    // Chunks in clip-index order, each the given clips of chunk_clips consecutive indices.
+    std::vector<std::vector<int64_t>> chunks;
+    int64_t current = -1;
+    for (int64_t i : indices_) {
+      if (chunks.empty() || i / options_.chunk_clips != current) {
+        chunks.emplace_back();
+        current = i / options_.chunk_clips;
+      }
+      chunks.back().push_back(i);
+    }
+    Rng(mix_seed(seed, fnv1a64("chunks"))).shuffle(chunks);
+    Rng within(seed);
+    for (std::vector<int64_t>& chunk : chunks) {
+      within.shuffle(chunk);
+      order_.insert(order_.end(), chunk.begin(), chunk.end());
+    }
   }
   cursor_ = 0;
 }
@@ -71,18 +99,84 @@ int64_t Batcher::batches_per_epoch() const {
   return options_.drop_last ? n / bs : (n + bs - 1) / bs;
 }
 
-bool Batcher::next(Batch& out) {
-  const int64_t n = static_cast<int64_t>(order_.size());
-  const int64_t left = n - cursor_;
-  if (left <= 0 || (options_.drop_last && left < options_.batch_size)) return false;
-  const int64_t take = std::min(left, options_.batch_size);
+int64_t Batcher::take_at(int64_t cursor) const {
+  const int64_t left = static_cast<int64_t>(order_.size()) - cursor;
+  if (left <= 0 || (options_.drop_last && left < options_.batch_size)) return 0;
+  return std::min(left, options_.batch_size);
+}
+
+std::vector<int64_t> Batcher::shard_at(int64_t cursor, int64_t take) const {
   const ShardRange part = shard_of(take, options_.shard_rank, options_.shard_count);
-  std::vector<int64_t> chosen(order_.begin() + cursor_ + part.begin,
-                              order_.begin() + cursor_ + part.end);
+  return std::vector<int64_t>(order_.begin() + cursor + part.begin,
+                              order_.begin() + cursor + part.end);
+}
+
+void Batcher::skip(int64_t batches) {
+  stop_prefetch();
+  for (int64_t b = 0; b < batches; ++b) {
+    const int64_t take = take_at(cursor_);
+    if (take == 0) break;
+    cursor_ += take;
+    last_global_size_ = take;
+  }
+}
+
+bool Batcher::next(Batch& out) {
+  const int64_t take = take_at(cursor_);
+  if (take == 0) return false;
+  if (!data_->stream || options_.prefetch <= 0) {
+    out = make_batch(*data_, shard_at(cursor_, take), options_.pad_to, options_.crop_to);
+  } else {
+    if (!running_) {
+      stop_ = false;
+      running_ = true;
+      thread_ = std::thread([this, from = cursor_] { prefetch_from(from); });
+    }
+    std::unique_lock<std::mutex> lock(mutex_);
+    changed_.wait(lock, [&] { return !ready_.empty(); });
+    Ready ready = std::move(ready_.front());
+    ready_.pop_front();
+    changed_.notify_all();
+    lock.unlock();
+    if (ready.error) {
+      stop_prefetch();
+      std::rethrow_exception(ready.error);
+    }
+    out = std::move(ready.batch);
+  }
   cursor_ += take;
   last_global_size_ = take;
-  out = make_batch(*data_, chosen, options_.pad_to, options_.crop_to);
   return true;
+}
+
+void Batcher::prefetch_from(int64_t cursor) {
+  for (int64_t take; (take = take_at(cursor)) > 0; cursor += take) {
+    Ready ready;
+    try {
+      ready.batch = make_batch(*data_, shard_at(cursor, take), options_.pad_to, options_.crop_to);
+    } catch (...) {
+      ready.error = std::current_exception();
+    }
+    std::unique_lock<std::mutex> lock(mutex_);
+    changed_.wait(lock, [&] { return stop_ || int64_t(ready_.size()) < options_.prefetch; });
+    if (stop_) return;
+    const bool failed = ready.error != nullptr;
+    ready_.push_back(std::move(ready));
+    changed_.notify_all();
+    if (failed) return;
+  }
+}
+
+void Batcher::stop_prefetch() {
+  if (!running_) return;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stop_ = true;
+  }
+  changed_.notify_all();
+  thread_.join();
+  running_ = false;
+  ready_.clear();
 }
 
 }  // namespace melgrad::data

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <stdexcept>
 
+#include "datasets/clip_stream.h"
 #include "datasets/default_data.h"
 #include "datasets/genres.h"
 #include "datasets/h5_cache.h"
@@ -22,20 +23,28 @@ namespace melgrad::data {
 
 std::string subset_key(Subset s) {
   switch (s) {
-    case Subset::genre: return "genre";
-    case Subset::genre_beat: return "genre_beat";
-    case Subset::multitask: return "multitask";
-    case Subset::multitask_beat: return "multitask_beat";
+    case Subset::genre:
+      return "genre";
+    case Subset::genre_beat:
+      return "genre_beat";
+    case Subset::multitask:
+      return "multitask";
+    case Subset::multitask_beat:
+      return "multitask_beat";
   }
   return "?";
 }
 
 std::string subset_folder(Subset s) {
   switch (s) {
-    case Subset::genre: return "fma_genre_spectrograms";
-    case Subset::genre_beat: return "fma_genre_spectrograms_beat";
-    case Subset::multitask: return "multitask_dataset";
-    case Subset::multitask_beat: return "multitask_dataset_beat";
+    case Subset::genre:
+      return "fma_genre_spectrograms";
+    case Subset::genre_beat:
+      return "fma_genre_spectrograms_beat";
+    case Subset::multitask:
+      return "multitask_dataset";
+    case Subset::multitask_beat:
+      return "multitask_dataset_beat";
   }
   return "?";
 }
@@ -51,18 +60,24 @@ Subset parse_subset(const std::string& name) {
 
 FeatureRows feature_rows(Features f) {
   switch (f) {
-    case Features::mel: return {0, 128};
-    case Features::chroma: return {128, 140};
-    case Features::fused: return {0, 140};
+    case Features::mel:
+      return {0, 128};
+    case Features::chroma:
+      return {128, 140};
+    case Features::fused:
+      return {0, 140};
   }
   return {0, 140};
 }
 
 std::string features_name(Features f) {
   switch (f) {
-    case Features::mel: return "mel";
-    case Features::chroma: return "chroma";
-    case Features::fused: return "fused";
+    case Features::mel:
+      return "mel";
+    case Features::chroma:
+      return "chroma";
+    case Features::fused:
+      return "fused";
   }
   return "?";
 }
@@ -107,7 +122,8 @@ std::string pick_file(const std::vector<std::string>& names, const std::string& 
 }
 
 void require_dir(const std::string& path, const std::string& what) {
-  if (!fs::is_directory(path)) throw DataError(what + " '" + path + "' does not exist or is not a folder");
+  if (!fs::is_directory(path))
+    throw DataError(what + " '" + path + "' does not exist or is not a folder");
 }
 void require_file(const std::string& path, const std::string& what) {
   if (!fs::is_regular_file(path)) throw DataError(what + " '" + path + "' does not exist");
@@ -126,7 +142,8 @@ std::string subset_root(const std::string& data_dir, Subset subset) {
   require_dir(data_dir, "data directory");
   const std::string root = (fs::path(data_dir) / subset_folder(subset)).string();
   if (!fs::is_directory(root))
-    throw DataError("data directory '" + data_dir + "' has no sub-folder '" + subset_folder(subset) +
+    throw DataError("data directory '" + data_dir + "' has no sub-folder '" +
+                    subset_folder(subset) +
                     "' (expected the patreco3 layout, see docs/DATASET.md)");
   return root;
 }
@@ -218,10 +235,12 @@ SubsetIndex scan_subset(const std::string& data_dir, Subset subset, bool strict)
   std::erase_if(index.clips, [](const ClipEntry& e) { return e.path.empty(); });
 
   if (strict && !index.skipped.empty()) {
-    std::string msg = std::to_string(index.skipped.size()) + " label row(s) have no clip file (--strict):";
+    std::string msg =
+        std::to_string(index.skipped.size()) + " label row(s) have no clip file (--strict):";
     for (size_t i = 0; i < index.skipped.size() && i < 5; ++i) {
       const SkippedRow& s = index.skipped[i];
-      msg += "\n  " + s.label_file + " line " + std::to_string(s.line) + " (id " + s.id + "): " + s.reason;
+      msg += "\n  " + s.label_file + " line " + std::to_string(s.line) + " (id " + s.id +
+             "): " + s.reason;
     }
     throw DataError(msg);
   }
@@ -265,7 +284,8 @@ Clip read_clip(const ClipEntry& entry, Features features, uint64_t* file_bytes) 
 void select_features(SubsetData& data, Features features) {
   if (data.features == features) return;
   if (data.feature_dim != kFileRows)
-    throw std::logic_error("select_features: data already narrowed to " + features_name(data.features));
+    throw std::logic_error("select_features: data already narrowed to " +
+                           features_name(data.features));
   const FeatureRows rows = feature_rows(features);
   const int64_t F = rows.count();
   for (Clip& c : data.clips) {
@@ -288,15 +308,18 @@ void fill_split_lists(SubsetData& d) {
   for (size_t i = 0; i < d.clips.size(); ++i)
     (d.clips[i].source == ClipSource::train_folder ? d.train_pool : d.test_given)
         .push_back(static_cast<int64_t>(i));
-  if (is_genre_subset(d.subset)) d.class_names = genre_classes();
-  else d.target_names = {"valence", "energy", "danceability"};
+  if (is_genre_subset(d.subset))
+    d.class_names = genre_classes();
+  else
+    d.target_names = {"valence", "energy", "danceability"};
 }
 
 void check_strict(const SubsetData& d, bool strict) {
   if (!strict || d.skipped.empty()) return;
   const SkippedRow& s = d.skipped.front();
-  throw DataError(std::to_string(d.skipped.size()) + " label row(s) have no clip file (--strict):\n  " +
-                  s.label_file + " line " + std::to_string(s.line) + " (id " + s.id + "): " + s.reason);
+  throw DataError(std::to_string(d.skipped.size()) +
+                  " label row(s) have no clip file (--strict):\n  " + s.label_file + " line " +
+                  std::to_string(s.line) + " (id " + s.id + "): " + s.reason);
 }
 
 }  // namespace
@@ -306,9 +329,11 @@ SubsetData load_subset(const std::string& data_dir, Subset subset, const LoadOpt
   auto seconds = [&] {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   };
+  if (options.stream != StreamMode::off && !options.use_cache)
+    throw DataError("streaming reads the clips from the HDF5 cache, which is turned off");
   SubsetData data;
   data.subset = subset;
-  std::string cache_file, fingerprint;
+  std::string cache_file, fingerprint, stream_reason;
   if (options.use_cache) {
     const std::string root = subset_root(data_dir, subset);
     fingerprint = subset_fingerprint(root);
@@ -317,14 +342,28 @@ SubsetData load_subset(const std::string& data_dir, Subset subset, const LoadOpt
     cache_file = cache_file_for(cache_dir, root, subset);
     report_stale_temps(remove_stale_temps(cache_dir), cache_dir);
     std::string damage;
-    if (read_h5_cache(cache_file, fingerprint, options.features, data, &damage)) {
-      fill_split_lists(data);
-      check_strict(data, options.strict);
-      data.report.seconds = seconds();
-      data.report.clips = static_cast<int64_t>(data.clips.size());
+    H5CacheIndex index;
+    const bool indexed = read_h5_cache_index(cache_file, fingerprint, index, &damage);
+    if (!indexed && !damage.empty())
+      std::fprintf(stderr, "melgrad: the HDF5 cache %s is damaged (%s); rebuilding it\n",
+                   cache_file.c_str(), damage.c_str());
+    auto finish = [&](SubsetData& d) {
+      fill_split_lists(d);
+      check_strict(d, options.strict);
+      d.report.seconds = seconds();
+      d.report.clips = static_cast<int64_t>(d.clips.size());
+      d.report.stream_reason = stream_reason;
+      return std::move(d);
+    };
+    const bool streamed = load_streamed(data_dir, subset, options, cache_file, fingerprint,
+                                        indexed ? &index : nullptr, data);
+    stream_reason = data.report.stream_reason;
+    if (streamed) return finish(data);
+    damage.clear();
+    if (indexed && read_h5_cache(cache_file, fingerprint, options.features, data, &damage)) {
       data.report.from_cache = true;
       data.report.cache_file = cache_file;
-      return data;
+      return finish(data);
     }
     if (!damage.empty())
       std::fprintf(stderr, "melgrad: the HDF5 cache %s is damaged (%s); rebuilding it\n",
@@ -363,6 +402,7 @@ SubsetData load_subset(const std::string& data_dir, Subset subset, const LoadOpt
   }
   data.report.seconds = seconds();
   data.report.clips = static_cast<int64_t>(data.clips.size());
+  data.report.stream_reason = stream_reason;
   return data;
 }
 

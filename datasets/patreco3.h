@@ -21,6 +21,7 @@
 #include <cstdint>
 #include <limits>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -54,8 +55,8 @@ struct ClipEntry {
   std::string id;
   std::string path;  // the file found for the id
   ClipSource source = ClipSource::train_folder;
-  int64_t label_line = 0;                               // 0 = unlabelled (multitask test/)
-  int64_t label = -1;                                   // genre class (genre sets), else -1
+  int64_t label_line = 0;  // 0 = unlabelled (multitask test/)
+  int64_t label = -1;      // genre class (genre sets), else -1
   std::array<float, 3> targets{kNoTarget, kNoTarget, kNoTarget};  // valence, energy, danceability
 };
 
@@ -90,13 +91,18 @@ SubsetIndex scan_subset(const std::string& data_dir, Subset subset, bool strict 
 
 enum class Progress { automatic, never, always };  // automatic: on a terminal, or when slow
 
+// Whether a load streams the clips from the HDF5 cache instead of reading them into memory
+// (clip_stream.h): off, on, or automatic (when holding them would not fit in memory).
+enum class StreamMode { off, on, automatic };
+
 struct LoadOptions {
   Features features = Features::fused;
   bool strict = false;
   int threads = 0;  // 0 = all hardware threads
   Progress progress = Progress::automatic;
   bool use_cache = true;
-  std::string cache_dir;  // "" = <cache_root()>/h5 (default_data.h)
+  std::string cache_dir;                // "" = <cache_root()>/h5 (default_data.h)
+  StreamMode stream = StreamMode::off;  // needs use_cache
 };
 
 struct Clip {
@@ -112,11 +118,16 @@ struct Clip {
 struct LoadReport {
   double seconds = 0;
   int64_t clips = 0;
-  uint64_t source_bytes = 0;  // bytes of the clip files (as stored, gzip or not) or of the cache read
-  uint64_t value_bytes = 0;   // float32 bytes held in memory
+  uint64_t source_bytes =
+      0;  // bytes of the clip files (as stored, gzip or not) or of the cache read
+  uint64_t value_bytes = 0;  // float32 bytes held in memory
   bool from_cache = false;
   std::string cache_file;     // "" when no cache was used
+  bool streamed = false;      // clips are read on demand from cache_file (SubsetData::stream)
+  std::string stream_reason;  // why streamed or not (StreamMode::on / automatic); "" when off
 };
+
+class CachedValues;  // clip_stream.h
 
 struct SubsetData {
   Subset subset = Subset::genre;
@@ -124,16 +135,18 @@ struct SubsetData {
   int64_t feature_dim = kFileRows;
   std::vector<std::string> class_names;   // the 10 classes (genre sets), else empty
   std::vector<std::string> target_names;  // valence, energy, danceability (multitask sets)
-  std::vector<Clip> clips;
-  std::vector<int64_t> train_pool;  // clips from train/ (labelled)
+  std::vector<Clip> clips;                // values empty when streamed
+  std::shared_ptr<CachedValues> stream;   // set: values are read on demand (clip_stream.h)
+  std::vector<int64_t> train_pool;        // clips from train/ (labelled)
   std::vector<int64_t> test_given;  // clips from test/ (genre: labelled; multitask: unlabelled)
   std::vector<SkippedRow> skipped;
   LoadReport report;
 };
 
 // Scans and loads one sub-set: float32, in parallel, with a progress bar, through the
-// HDF5 cache (h5_cache.h) when enabled. Corrupt files, wrong shapes and NaN/Inf values
-// are DataErrors naming the file.
+// HDF5 cache (h5_cache.h) when enabled; or streams it from the cache (options.stream,
+// clip_stream.h), building the cache a block of clips at a time when it is missing. Corrupt files,
+// wrong shapes and NaN/Inf values are DataErrors naming the file.
 SubsetData load_subset(const std::string& data_dir, Subset subset, const LoadOptions& options = {});
 
 // Reads one clip file into [T, F] for the given feature rows (validates shape (140, T) and

@@ -6,9 +6,14 @@
 #include <stdexcept>
 #include <string>
 
+#include "datasets/clip_stream.h"
 #include "datasets/rng.h"
 
 namespace melgrad::data {
+
+namespace {
+constexpr int64_t kStatsBlockFrames = 16 * 1024;  // ~9 MB of fused values per streamed read
+}  // namespace
 
 Splits make_splits(Subset subset, const std::vector<int64_t>& train_pool,
                    const std::vector<int64_t>& test_given, uint64_t seed,
@@ -58,16 +63,35 @@ BandStats compute_band_stats(const SubsetData& data, const std::vector<int64_t>&
   const auto F = static_cast<size_t>(data.feature_dim);
   std::vector<double> sum(F, 0.0), sum_sq(F, 0.0);
   int64_t frames = 0;
-  for (int64_t i : clips) {
-    const Clip& c = data.clips.at(static_cast<size_t>(i));
-    for (int64_t t = 0; t < c.frames; ++t) {
-      const float* row = c.values.data() + static_cast<size_t>(t) * F;
+  auto add = [&](const float* values, int64_t T) {
+    for (int64_t t = 0; t < T; ++t) {
+      const float* row = values + static_cast<size_t>(t) * F;
       for (size_t f = 0; f < F; ++f) {
         sum[f] += row[f];
         sum_sq[f] += static_cast<double>(row[f]) * row[f];
       }
     }
-    frames += c.frames;
+    frames += T;
+  };
+  if (data.stream) {
+    // One pass a block of clips at a time, in the given order (the same sums).
+    for (size_t begin = 0; begin < clips.size();) {
+      size_t end = begin;
+      int64_t block_frames = 0;
+      while (end < clips.size() && (end == begin || block_frames < kStatsBlockFrames))
+        block_frames += data.clips.at(static_cast<size_t>(clips[end++])).frames;
+      const std::vector<int64_t> block(clips.begin() + static_cast<std::ptrdiff_t>(begin),
+                                       clips.begin() + static_cast<std::ptrdiff_t>(end));
+      const std::vector<std::vector<float>> values = data.stream->read(block);
+      for (size_t k = 0; k < block.size(); ++k)
+        add(values[k].data(), data.clips[static_cast<size_t>(block[k])].frames);
+      begin = end;
+    }
+  } else {
+    for (int64_t i : clips) {
+      const Clip& c = data.clips.at(static_cast<size_t>(i));
+      add(c.values.data(), c.frames);
+    }
   }
   if (frames == 0) throw std::invalid_argument("compute_band_stats: no frames in the given clips");
   BandStats s;
@@ -86,8 +110,13 @@ BandStats compute_band_stats(const SubsetData& data, const std::vector<int64_t>&
 void apply_band_stats(SubsetData& data, const BandStats& stats) {
   const auto F = static_cast<size_t>(data.feature_dim);
   if (stats.mean.size() != F || stats.std.size() != F)
-    throw std::invalid_argument("apply_band_stats: stats have " + std::to_string(stats.mean.size()) +
-                                " bands, the data " + std::to_string(F));
+    throw std::invalid_argument("apply_band_stats: stats have " +
+                                std::to_string(stats.mean.size()) + " bands, the data " +
+                                std::to_string(F));
+  if (data.stream) {  // applied on every later read
+    data.stream->set_band_stats(stats.mean, stats.std);
+    return;
+  }
   for (Clip& c : data.clips)
     for (size_t k = 0; k < c.values.size(); ++k) {
       const size_t f = k % F;

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 
+#include "datasets/clip_stream.h"
 #include "engine/autograd.h"
 #include "engine/ops/ops.h"
 
@@ -216,14 +217,23 @@ std::string build_fingerprint() {
   return hex(h);
 }
 
+// Values: every 61st value of up to 256 clips spread over the set, read from memory or from
+// the HDF5 cache (streamed), so ranks that hold the data and ranks that stream it agree.
 nlohmann::json data_fingerprint(const data::SubsetData& data) {
   uint64_t ids = 1469598103934665603ull, values = ids;
   for (const data::Clip& c : data.clips) {
     ids = fnv1a(c.id.data(), c.id.size(), ids);
     ids = fnv1a(&c.frames, sizeof c.frames, ids);
     ids = fnv1a(&c.label, sizeof c.label, ids);
-    for (size_t i = 0; i < c.values.size(); i += 61)
-      values = fnv1a(&c.values[i], sizeof(float), values);
+  }
+  const size_t step = std::max<size_t>(1, data.clips.size() / 256);
+  std::vector<int64_t> sample;
+  for (size_t i = 0; i < data.clips.size(); i += step) sample.push_back(int64_t(i));
+  const std::vector<std::vector<float>> streamed =
+      data.stream ? data.stream->read(sample) : std::vector<std::vector<float>>{};
+  for (size_t k = 0; k < sample.size(); ++k) {
+    const std::vector<float>& v = data.stream ? streamed[k] : data.clips[size_t(sample[k])].values;
+    for (size_t i = 0; i < v.size(); i += 61) values = fnv1a(&v[i], sizeof(float), values);
   }
   return {{"clips", data.clips.size()},
           {"feature_dim", data.feature_dim},

@@ -123,10 +123,12 @@ Task task_for_config(const nlohmann::json& config) {
 }
 
 static data::SubsetData load_data(const std::string& dir, data::Subset subset,
-                                  const std::string& features, bool strict) {
+                                  const std::string& features, bool strict,
+                                  data::StreamMode stream) {
   data::LoadOptions lo;
   lo.features = data::parse_features(features);
   lo.strict = strict;
+  lo.stream = stream;
   return data::load_subset(dir, subset, lo);
 }
 
@@ -152,13 +154,19 @@ void print_load_report(const std::string& label, const data::SubsetData& d) {
   std::fprintf(stderr, "%s: loaded %s: %lld clips in %.2f s, %.1f MB/s (%s)\n", label.c_str(),
                data::subset_folder(d.subset).c_str(), (long long)r.clips, r.seconds, mb_per_s,
                how.c_str());
+  if (r.streamed)
+    std::fprintf(stderr, "%s: streaming batches from the HDF5 cache %s (%s)\n", label.c_str(),
+                 r.cache_file.c_str(), r.stream_reason.c_str());
+  else if (!r.stream_reason.empty())
+    std::fprintf(stderr, "%s: the data set is held in memory (%s)\n", label.c_str(),
+                 r.stream_reason.c_str());
 }
 
-RunData load_run_data(const nlohmann::json& config, bool strict) {
+RunData load_run_data(const nlohmann::json& config, bool strict, data::StreamMode stream) {
   RunData r;
   r.data = load_data(config.at("data").at("path").get<std::string>(),
                      subset_for(experiment_kind_of(config), config.at("beat").get<bool>()),
-                     config.at("features").get<std::string>(), strict);
+                     config.at("features").get<std::string>(), strict, stream);
   data::SplitFractions fractions;
   fractions.val = config.value("val_fraction", -1.0);
   fractions.test = config.value("test_fraction", -1.0);
@@ -233,6 +241,18 @@ static nlohmann::json fresh_config(ExperimentSpec& s, data::SubsetData& loaded,
         {"mean", st.mean}, {"std", st.std}, {"computed_on", "train split"}};
   }
   config["longest_clip_frames"] = longest;
+  // Streamed: shuffle by chunks of ~stream_chunk_mb of the cache (reads stay near each
+  // other); written only when there is more than one chunk, since one chunk is the in-memory
+  // order (data::Batcher). Resumed runs keep the order whether they stream or not.
+  if (loaded.stream) {
+    uint64_t fused_bytes = 0;
+    for (const data::Clip& c : loaded.clips)
+      fused_bytes += uint64_t(c.frames) * data::kFileRows * 4;
+    const double clip_bytes =
+        double(fused_bytes) / double(std::max<size_t>(loaded.clips.size(), 1));
+    const auto chunk = std::max<int64_t>(1, int64_t(s.stream_chunk_mb * 1e6 / clip_bytes));
+    if (chunk < int64_t(loaded.clips.size())) config["stream_chunk_clips"] = chunk;
+  }
   config["label"] = s.label;
   config["model_config"] = mc;
   config["melgrad_version"] = kMelgradVersion;
@@ -291,10 +311,10 @@ nlohmann::json run_experiment(ExperimentSpec s) {
       config["epochs"] = s.epochs;
       if (writer) write_json_file((dir / "config.json").string(), config);
     }
-    run = load_run_data(config, s.strict);
+    run = load_run_data(config, s.strict, s.stream);
   } else {
     if (s.kind == ExperimentKind::transfer) adopt_transfer_source(s);
-    run.data = load_data(s.data_dir, subset_for(s.kind, s.beat), s.features, s.strict);
+    run.data = load_data(s.data_dir, subset_for(s.kind, s.beat), s.features, s.strict, s.stream);
     run.splits = data::make_splits(run.data, s.split_seed, s.split_fractions);
     config = fresh_config(s, run.data, run.splits);
     check_same_run(config, run.data);
@@ -341,6 +361,7 @@ nlohmann::json run_experiment(ExperimentSpec s) {
   to.dist_timeout = s.data_parallel.timeout_seconds;
   to.sync_bn = s.data_parallel.sync_batch_norm;
   if (world.size() > 1 && writer) print_data_parallel_line(label, device, s.data_parallel);
+  to.chunk_clips = config.value("stream_chunk_clips", int64_t(0));
   if (!resume)
     std::fprintf(stderr,
                  "%s: %s; %zu train / %zu val / %zu test clips; %lld parameters; run folder %s\n",

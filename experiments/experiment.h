@@ -72,6 +72,10 @@ struct ExperimentSpec {
   std::string label;    // progress and summary lines ("" = the command)
   bool progress_bar = true;
   DataParallelOptions data_parallel;
+  // --stream on|off|auto: read batches from the HDF5 cache instead of holding the data set
+  // (datasets/clip_stream.h); a streamed fresh run shuffles by chunks of ~stream_chunk_mb.
+  data::StreamMode stream = data::StreamMode::automatic;
+  double stream_chunk_mb = 64;
 };
 
 // The study's recipe (REFERENCE §2) as defaults for a command and model: channels and pool
@@ -84,18 +88,20 @@ void apply_recipe_defaults(ExperimentSpec& spec);
 // Ctrl-C (state saved).
 nlohmann::json run_experiment(ExperimentSpec spec);
 
-// Loads the data sub-set a config.json names, with its splits, standardised with the
-// config's stored statistics. `strict`: a label row whose clip file is missing is a
-// DataError naming the label file, line and id; otherwise such rows are skipped and
+// Loads (or, by `stream`, streams) the data sub-set a config.json names, with its splits,
+// standardised with the config's stored statistics. `strict`: a label row whose clip file is
+// missing is a DataError naming the label file, line and id; otherwise such rows are skipped and
 // print_load_report says so.
 struct RunData {
   data::SubsetData data;
   data::Splits splits;
 };
-RunData load_run_data(const nlohmann::json& config, bool strict = false);
+RunData load_run_data(const nlohmann::json& config, bool strict = false,
+                      data::StreamMode stream = data::StreamMode::automatic);
 
-// On stderr, prefixed by `label`: how many label rows were skipped and why (when any), and
-// one line of clips, seconds, MB/s and whether the HDF5 cache was read or written.
+// On stderr, prefixed by `label`: how many label rows were skipped and why (when any),
+// one line of clips, seconds, MB/s and whether the HDF5 cache was read or written, and
+// (unless --stream off) whether the batches are streamed from the cache and why.
 void print_load_report(const std::string& label, const data::SubsetData& data);
 // Only the first of those lines (nothing when no row was skipped): for the commands that
 // read a data set without training on it (evaluate, overfit-batch).

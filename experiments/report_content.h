@@ -5,6 +5,7 @@
 #pragma once
 
 #include <string>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -95,6 +96,9 @@ Section summary_section(const StudyData& study, const std::string& ours_label);
 // nullptr when the study has no such run with metrics.
 const ExperimentRun* find_genre_run(const StudyData& s, const std::string& model,
                                     const std::string& features, bool beat);
+// (features, beat-synced) of every genre combination: the study's four standard ones first,
+// then any other a genre run used, in run order.
+std::vector<std::pair<std::string, bool>> genre_feature_clips(const StudyData& s);
 const ExperimentRun* find_regress_run(const StudyData& s, const std::string& model,
                                       const std::string& target);
 const ExperimentRun* find_kind_run(const StudyData& s, const std::string& kind);

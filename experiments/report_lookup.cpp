@@ -1,6 +1,7 @@
 // Finding the study's experiments by what they are (report_content.h): by the traits of
 // their config.json (kind, model, features, beat, targets), preferring the standard name
 // when several match; only runs with metrics count.
+#include <algorithm>
 #include <cmath>
 #include <functional>
 
@@ -34,6 +35,16 @@ const ExperimentRun* find_genre_run(const StudyData& s, const std::string& model
                     return r.is_genre() && r.traits.model == model &&
                            r.traits.features == features && r.traits.beat == beat;
                   });
+}
+
+std::vector<std::pair<std::string, bool>> genre_feature_clips(const StudyData& s) {
+  std::vector<std::pair<std::string, bool>> combos = {
+      {"mel", false}, {"mel", true}, {"chroma", true}, {"fused", true}};
+  for (const ExperimentRun& r : s.runs)
+    if (r.is_genre() && std::find(combos.begin(), combos.end(),
+                                  std::make_pair(r.traits.features, r.traits.beat)) == combos.end())
+      combos.emplace_back(r.traits.features, r.traits.beat);
+  return combos;
 }
 
 const ExperimentRun* find_regress_run(const StudyData& s, const std::string& model,

@@ -74,12 +74,7 @@ Section genre_section(const StudyData& s, const std::string& ours) {
       "checkpoint of the best validation loss. Features: mel spectrogram (128 rows), chroma "
       "(12) or both fused (140); clips full-length or beat-synchronised."});
   // LSTM vs CNN for every feature / clip combination the study ran (standard ones first).
-  std::vector<std::pair<std::string, bool>> combos = {
-      {"mel", false}, {"mel", true}, {"chroma", true}, {"fused", true}};
-  for (const ExperimentRun& r : s.runs)
-    if (r.is_genre() && std::find(combos.begin(), combos.end(),
-                                  std::make_pair(r.traits.features, r.traits.beat)) == combos.end())
-      combos.emplace_back(r.traits.features, r.traits.beat);
+  const auto combos = genre_feature_clips(s);
   Table versus;
   versus.header = {"Features", "Clips", "CNN accuracy", "LSTM accuracy"};
   for (const auto& [features, beat] : combos)

@@ -50,12 +50,7 @@ struct Comparison {
 
 std::vector<Comparison> study_comparisons(const StudyData& s) {
   std::vector<Comparison> out;
-  std::vector<std::pair<std::string, bool>> combos = {
-      {"mel", false}, {"mel", true}, {"chroma", true}, {"fused", true}};
-  for (const ExperimentRun& r : s.runs)
-    if (r.is_genre() && std::find(combos.begin(), combos.end(),
-                                  std::make_pair(r.traits.features, r.traits.beat)) == combos.end())
-      combos.emplace_back(r.traits.features, r.traits.beat);
+  const auto combos = genre_feature_clips(s);
   for (const auto& [features, beat] : combos) {
     const ExperimentRun* cnn = find_genre_run(s, "cnn", features, beat);
     const ExperimentRun* lstm = find_genre_run(s, "lstm", features, beat);

@@ -170,6 +170,7 @@ void validate_run_config(const json& config, const std::string& path) {
   r.number(config, "", "weight_decay", 0, true);
   r.integer(config, "", "seed", 0);
   if (config.contains("split_seed")) r.integer(config, "", "split_seed", 0);
+  if (config.contains("stream_chunk_clips")) r.integer(config, "", "stream_chunk_clips", 1);
   r.text(r.at(config, "", "data"), "data", "path");
   const json& mc = r.at(config, "", "model_config");
   if (command == "genre") {

@@ -30,7 +30,9 @@ namespace melgrad::experiments {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+double seconds_since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
 
 // Where the loop stands; saved in last.h5's attributes.
 struct LoopState {
@@ -38,11 +40,11 @@ struct LoopState {
   int64_t batches_done = 0;  // batches of epoch epochs_done + 1 already trained (mid-epoch save)
   double best_val_loss = std::numeric_limits<double>::infinity();
   int64_t best_epoch = 0;
-  int64_t bad_epochs = 0;           // epochs since the best one
-  double partial_loss_sum = 0;      // sum of batch loss * batch size in the epoch in progress
+  int64_t bad_epochs = 0;       // epochs since the best one
+  double partial_loss_sum = 0;  // sum of batch loss * batch size in the epoch in progress
   int64_t partial_clips = 0;
   double partial_train_seconds = 0;
-  double train_seconds = 0;         // completed epochs, all sessions
+  double train_seconds = 0;  // completed epochs, all sessions
 };
 
 // A batch loss above this factor times the session's first one (floored, so that a tiny
@@ -56,13 +58,17 @@ std::string exact(double v) {
   return buf;
 }
 
-double attr_number(const std::map<std::string, std::string>& attrs, const std::string& key, const std::string& file) {
+double attr_number(const std::map<std::string, std::string>& attrs, const std::string& key,
+                   const std::string& file) {
   auto it = attrs.find(key);
-  if (it == attrs.end()) throw std::runtime_error("'" + file + "' has no attribute '" + key + "' (not a melgrad last.h5?)");
+  if (it == attrs.end())
+    throw std::runtime_error("'" + file + "' has no attribute '" + key +
+                             "' (not a melgrad last.h5?)");
   return std::stod(it->second);
 }
 
-void save_last(const std::string& path, const models::Network& net, optim::Adam& adam, const LoopState& s) {
+void save_last(const std::string& path, const models::Network& net, optim::Adam& adam,
+               const LoopState& s) {
   nn::NamedTensors tensors;
   for (const auto& [name, t] : net.state()) tensors.emplace_back("model." + name, t);
   for (size_t i = 0; i < adam.params().size(); ++i) {
@@ -91,10 +97,12 @@ LoopState load_last(const std::string& path, models::Network& net, optim::Adam& 
   net.load_state(model, /*strict=*/true);
   NoGradGuard no_grad;
   for (size_t i = 0; i < adam.params().size(); ++i)
-    for (auto [prefix, slot] : {std::pair{"adam.exp_avg.", &adam.exp_avg(i)}, {"adam.exp_avg_sq.", &adam.exp_avg_sq(i)}}) {
+    for (auto [prefix, slot] : {std::pair{"adam.exp_avg.", &adam.exp_avg(i)},
+                                {"adam.exp_avg_sq.", &adam.exp_avg_sq(i)}}) {
       auto it = file.tensors.find(prefix + std::to_string(i));
       if (it == file.tensors.end() || it->second.shape() != slot->shape())
-        throw std::runtime_error("'" + path + "' does not hold Adam state " + prefix + std::to_string(i) +
+        throw std::runtime_error("'" + path + "' does not hold Adam state " + prefix +
+                                 std::to_string(i) +
                                  " for this network (was it written by another model?)");
       slot->copy_(it->second);
     }
@@ -134,8 +142,11 @@ void share_training_state(dist::Transport& world, models::Network& net, optim::A
 std::string clock_text(double seconds) {
   const int64_t s = static_cast<int64_t>(seconds + 0.5);
   char buf[32];
-  if (s >= 3600) std::snprintf(buf, sizeof buf, "%lld:%02lld:%02lld", (long long)(s / 3600), (long long)(s / 60 % 60), (long long)(s % 60));
-  else std::snprintf(buf, sizeof buf, "%lld:%02lld", (long long)(s / 60), (long long)(s % 60));
+  if (s >= 3600)
+    std::snprintf(buf, sizeof buf, "%lld:%02lld:%02lld", (long long)(s / 3600),
+                  (long long)(s / 60 % 60), (long long)(s % 60));
+  else
+    std::snprintf(buf, sizeof buf, "%lld:%02lld", (long long)(s / 60), (long long)(s % 60));
   return buf;
 }
 
@@ -148,7 +159,8 @@ class ProgressLine {
         tty_(bar && isatty(STDERR_FILENO)),
         printer_(printer),
         ranks_(ranks > 1 ? " " + std::to_string(ranks) + " ranks" : "") {}
-  void batch(int64_t epoch, int64_t epochs, int64_t b, int64_t batches, double loss, double clips_per_s, double eta) {
+  void batch(int64_t epoch, int64_t epochs, int64_t b, int64_t batches, double loss,
+             double clips_per_s, double eta) {
     if (!printer_ || !tty_ || seconds_since(last_) < 0.2) return;
     last_ = Clock::now();
     const int width = 20;
@@ -182,7 +194,8 @@ std::string validation_text(const nlohmann::json& fields) {
   }
   std::string s = "val rho";
   for (const auto& [name, v] : fields["val_spearman"].items()) {
-    if (v.is_null()) s += " " + name.substr(0, 1) + " n/a";
+    if (v.is_null())
+      s += " " + name.substr(0, 1) + " n/a";
     else {
       std::snprintf(buf, sizeof buf, " %s %.3f", name.substr(0, 1).c_str(), v.get<double>());
       s += buf;
@@ -193,14 +206,16 @@ std::string validation_text(const nlohmann::json& fields) {
 
 }  // namespace
 
-TrainResult train_network(models::Network& net, const data::SubsetData& data, const data::Splits& splits,
-                          const Task& task, const TrainOptions& o) {
+TrainResult train_network(models::Network& net, const data::SubsetData& data,
+                          const data::Splits& splits, const Task& task, const TrainOptions& o) {
   if (o.epochs <= 0 || o.batch_size <= 0 || o.patience < 0)
-    throw std::invalid_argument("training: epochs and batch size must be positive and patience >= 0");
+    throw std::invalid_argument(
+        "training: epochs and batch size must be positive and patience >= 0");
   if (splits.train.empty() || splits.val.empty())
-    throw std::runtime_error("training: the train split has " + std::to_string(splits.train.size()) +
-                             " clips and the validation split " + std::to_string(splits.val.size()) +
-                             "; both need at least one");
+    throw std::runtime_error("training: the train split has " +
+                             std::to_string(splits.train.size()) +
+                             " clips and the validation split " +
+                             std::to_string(splits.val.size()) + "; both need at least one");
   const fs::path dir(o.run_dir);
   const std::string log_path = (dir / "log.jsonl").string(), best_path = (dir / "best.h5").string(),
                     last_path = (dir / "last.h5").string();
@@ -231,7 +246,8 @@ TrainResult train_network(models::Network& net, const data::SubsetData& data, co
                          .pad_to = o.input.pad_to,
                          .crop_to = o.input.crop_to,
                          .shard_rank = world.rank(),
-                         .shard_count = world.size()});
+                         .shard_count = world.size(),
+                         .chunk_clips = o.chunk_clips});
   const int64_t batches = batcher.batches_per_epoch();
   const int64_t last_batch = int64_t(splits.train.size()) - (batches - 1) * o.batch_size;
   if (sync_bn && std::min(o.batch_size, last_batch) < world.size())
@@ -249,13 +265,15 @@ TrainResult train_network(models::Network& net, const data::SubsetData& data, co
   if (parallel) share_training_state(world, net, adam, s);  // also a fresh run: rank 0's weights
   if (o.resume) {
     progress.line(o.label + ": resuming after epoch " + std::to_string(s.epochs_done) +
-                  (s.batches_done ? ", batch " + std::to_string(s.batches_done) : std::string()) + " from " + last_path);
+                  (s.batches_done ? ", batch " + std::to_string(s.batches_done) : std::string()) +
+                  " from " + last_path);
   }
   InterruptGuard interrupt_guard;
   auto stop_on_interrupt = [&](int64_t epoch, int64_t batch) {
     if (writer) save_last(last_path, net, adam, s);
-    throw Interrupted(o.label + ": interrupted at epoch " + std::to_string(epoch) + ", batch " + std::to_string(batch) +
-                      " of " + std::to_string(batches) + "; the run's state is saved in " + last_path +
+    throw Interrupted(o.label + ": interrupted at epoch " + std::to_string(epoch) + ", batch " +
+                      std::to_string(batch) + " of " + std::to_string(batches) +
+                      "; the run's state is saved in " + last_path +
                       " (continue it with the same command and --resume)");
   };
 
@@ -268,7 +286,7 @@ TrainResult train_network(models::Network& net, const data::SubsetData& data, co
     net.train();
     batcher.start_epoch(epoch);
     data::Batch batch;
-    for (int64_t b = 0; b < s.batches_done; ++b) batcher.next(batch);  // already trained before the interruption
+    batcher.skip(s.batches_done);  // already trained before the interruption
     const double resumed_train_seconds = s.partial_train_seconds;
     for (int64_t b = s.batches_done + 1; batcher.next(batch); ++b) {
       const uint64_t step_seed =
@@ -317,29 +335,33 @@ TrainResult train_network(models::Network& net, const data::SubsetData& data, co
         value = sum / double(clips);
       }
       if (!std::isfinite(value))
-        throw std::runtime_error(o.label + ": training stopped: the loss became " + std::to_string(value) +
-                                 " at epoch " + std::to_string(epoch) + ", batch " + std::to_string(b) + " of " +
-                                 std::to_string(batches) + " (learning rate " + exact(o.lr) +
+        throw std::runtime_error(o.label + ": training stopped: the loss became " +
+                                 std::to_string(value) + " at epoch " + std::to_string(epoch) +
+                                 ", batch " + std::to_string(b) + " of " + std::to_string(batches) +
+                                 " (learning rate " + exact(o.lr) +
                                  "); lower --lr or check the input data");
       if (first_loss < 0) first_loss = value;
       if (value > kLossExplosionFactor * std::max(first_loss, kLossExplosionFloor))
-        throw std::runtime_error(o.label + ": training stopped: the loss exploded to " +
-                                 exact(value) + " at epoch " + std::to_string(epoch) + ", batch " +
-                                 std::to_string(b) + ", over " + exact(kLossExplosionFactor) +
-                                 " times its first value " + exact(first_loss) +
-                                 " (learning rate " + exact(o.lr) +
-                                 "); lower --lr or check the input data");
+        throw std::runtime_error(
+            o.label + ": training stopped: the loss exploded to " + exact(value) + " at epoch " +
+            std::to_string(epoch) + ", batch " + std::to_string(b) + ", over " +
+            exact(kLossExplosionFactor) + " times its first value " + exact(first_loss) +
+            " (learning rate " + exact(o.lr) + "); lower --lr or check the input data");
       if (o.clip_grad_norm > 0) optim::clip_grad_norm_on_device(params, o.clip_grad_norm);
       adam.step();
-      if (graphed_step.note() != graph_note) progress.line(o.label + ": " + (graph_note = graphed_step.note()));
+      if (graphed_step.note() != graph_note)
+        progress.line(o.label + ": " + (graph_note = graphed_step.note()));
       s.partial_loss_sum += value * double(clips);
       s.partial_clips += clips;
       s.batches_done = b;
       s.partial_train_seconds = resumed_train_seconds + seconds_since(epoch_start);
       const double clips_per_s = s.partial_clips / std::max(s.partial_train_seconds, 1e-9);
-      const double per_epoch = epochs_timed ? epoch_seconds_avg : s.partial_train_seconds / b * batches * 1.15;
-      const double eta = per_epoch * (o.epochs - epoch) + std::max(0.0, per_epoch - s.partial_train_seconds);
-      progress.batch(epoch, o.epochs, b, batches, s.partial_loss_sum / s.partial_clips, clips_per_s, eta);
+      const double per_epoch =
+          epochs_timed ? epoch_seconds_avg : s.partial_train_seconds / b * batches * 1.15;
+      const double eta =
+          per_epoch * (o.epochs - epoch) + std::max(0.0, per_epoch - s.partial_train_seconds);
+      progress.batch(epoch, o.epochs, b, batches, s.partial_loss_sum / s.partial_clips, clips_per_s,
+                     eta);
       if (interrupted) stop_on_interrupt(epoch, b);
     }
 
@@ -347,11 +369,12 @@ TrainResult train_network(models::Network& net, const data::SubsetData& data, co
     Inference val = run_inference_sharded(net, data, splits.val, task, o.input, o.batch_size);
     if (!std::isfinite(val.mean_loss))
       throw std::runtime_error(o.label + ": training stopped: the validation loss became " +
-                               std::to_string(val.mean_loss) + " after epoch " + std::to_string(epoch) +
-                               "; lower --lr or check the input data");
+                               std::to_string(val.mean_loss) + " after epoch " +
+                               std::to_string(epoch) + "; lower --lr or check the input data");
     const double train_loss = s.partial_loss_sum / std::max<int64_t>(s.partial_clips, 1);
     const double clips_per_s = s.partial_clips / std::max(s.partial_train_seconds, 1e-9);
-    const double seconds = resumed_train_seconds + seconds_since(epoch_start);  // train + validation
+    const double seconds =
+        resumed_train_seconds + seconds_since(epoch_start);  // train + validation
     const bool best = val.mean_loss < s.best_val_loss;
     if (best) {
       s.best_val_loss = val.mean_loss;
@@ -364,9 +387,10 @@ TrainResult train_network(models::Network& net, const data::SubsetData& data, co
       ++s.bad_epochs;
     }
     nlohmann::json fields = validation_fields(val, task);
-    nlohmann::json line = {{"epoch", epoch},     {"train_loss", train_loss}, {"val_loss", val.mean_loss},
-                           {"lr", adam.lr()},    {"seconds", seconds},       {"clips_per_s", clips_per_s},
-                           {"best", best}};
+    nlohmann::json line = {
+        {"epoch", epoch},  {"train_loss", train_loss}, {"val_loss", val.mean_loss},
+        {"lr", adam.lr()}, {"seconds", seconds},       {"clips_per_s", clips_per_s},
+        {"best", best}};
     line.update(fields);
     if (writer) append_json_line(log_path, line);
     s.epochs_done = epoch;
@@ -388,8 +412,9 @@ TrainResult train_network(models::Network& net, const data::SubsetData& data, co
     progress.line(text);
     stopped_early = o.patience > 0 && s.bad_epochs >= o.patience;
     if (stopped_early)
-      progress.line(o.label + ": early stop, no better validation loss for " + std::to_string(o.patience) +
-                    " epochs; best epoch " + std::to_string(s.best_epoch));
+      progress.line(o.label + ": early stop, no better validation loss for " +
+                    std::to_string(o.patience) + " epochs; best epoch " +
+                    std::to_string(s.best_epoch));
     bool interrupted = interrupt_requested();
     if (parallel) {
       const Tensor flags = world.all_gather(Tensor::full({1}, interrupted ? 1.0 : 0.0, DType::f64));

@@ -35,16 +35,17 @@ struct TrainOptions {
   double clip_grad_norm = 0;   // 0: no clipping
   uint64_t seed = 42;
   InputShape input;
-  std::string run_dir;  // receives log.jsonl, best.h5, last.h5
-  bool resume = false;  // continue from run_dir/last.h5
-  std::string label;    // names the run in progress lines
+  std::string run_dir;       // receives log.jsonl, best.h5, last.h5
+  bool resume = false;       // continue from run_dir/last.h5
+  std::string label;         // names the run in progress lines
   bool progress_bar = true;  // draw in place when stderr is a terminal (epoch lines always)
   bool cuda_graphs = true;   // off a CPU: replay the step as a CUDA graph (graph_step.h)
   // Data-parallel training (under mpirun, distributed.h): gradient bucket size and the
   // deadline of every collective (a rank that died or hangs stops the others).
   double bucket_mb = 25;
   double dist_timeout = 60;
-  bool sync_bn = false;  // BatchNorm statistics over the global batch (default: per rank)
+  bool sync_bn = false;     // BatchNorm statistics over the global batch (default: per rank)
+  int64_t chunk_clips = 0;  // shuffle by chunks of this many clips, then within (batcher.h)
 };
 
 struct TrainResult {
@@ -59,7 +60,8 @@ struct TrainResult {
 // into `net` on return. Throws Interrupted (interrupt.h) after saving last.h5 when Ctrl-C
 // was pressed, and std::runtime_error naming the epoch and batch when the loss is NaN/Inf
 // or explodes (over 1e4 times this session's first batch loss, floored at 1e-2).
-TrainResult train_network(models::Network& net, const data::SubsetData& data, const data::Splits& splits,
-                          const Task& task, const TrainOptions& options);
+TrainResult train_network(models::Network& net, const data::SubsetData& data,
+                          const data::Splits& splits, const Task& task,
+                          const TrainOptions& options);
 
 }  // namespace melgrad::experiments

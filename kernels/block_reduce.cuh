@@ -1,6 +1,6 @@
-// Device helpers shared by the row-reduction kernels (reduce.cu, softmax.cu): NaN-propagating
-// max/min, warp reductions by __shfl_xor_sync (every lane gets the result), a block
-// reduction through one 32-float shared array (every thread gets the result), and the two
+// Device helpers shared by the row-reduction kernels (reduce.cu, softmax.cu, cross_entropy.cu):
+// NaN-propagating max/min, warp reductions by __shfl_xor_sync (every lane gets the result), a
+// block reduction through one 32-float shared array (every thread gets the result), and the two
 // "row groups" (a warp or a block working on one row together).
 // Include after kernels/emu/cuda_compat.h; device code only.
 #pragma once
@@ -71,6 +71,11 @@ struct BlockGroup {
   }
   __device__ int size() const { return count; }
 };
+
+// The calling thread's warp as a row group.
+__device__ __forceinline__ WarpGroup this_warp() {
+  return {static_cast<int>(threadIdx.x) % kWarpSize};
+}
 
 // The row a warp-per-row kernel's warp works on.
 __device__ inline int64_t warp_row() {

@@ -17,10 +17,8 @@ namespace melgrad::kernels {
 namespace {
 
 using device::BlockGroup;
-using device::kWarpSize;
-using device::WarpGroup;
-
-constexpr int kThreads = 256;
+constexpr int kThreads = 256;  // warp-rows kernel: 8 rows per block
+constexpr int kWarpRowsPerBlock = kThreads / device::kWarpSize;
 constexpr int kReduceThreads = 1024;
 constexpr int kBlocksPerSm = 8;
 
@@ -39,7 +37,7 @@ __global__ void __launch_bounds__(kThreads)
     ce_lse_warp_rows(const float* x, float* lse, int64_t n, int64_t c) {
   const int64_t row = device::warp_row();
   if (row >= n) return;  // whole warps leave together; there is no block barrier
-  row_lse(x + row * c, c, lse + row, WarpGroup{static_cast<int>(threadIdx.x) % kWarpSize});
+  row_lse(x + row * c, c, lse + row, device::this_warp());
 }
 
 __global__ void __launch_bounds__(1024) ce_lse_block_rows(const float* x, float* lse, int64_t c) {
@@ -100,7 +98,7 @@ bool validate(const char* fn, int64_t n, int64_t c) {
   require_non_negative(fn, "n", n);
   require_non_negative(fn, "c", c);
   if (n > 0 && c == 0) invalid_params(fn, "c must be > 0 when there are rows (got c = 0)");
-  require_grid_x(fn, c <= kCrossEntropyWarpRowMaxClasses ? ceil_div(n, kThreads / kWarpSize) : n);
+  require_grid_x(fn, c <= kCrossEntropyWarpRowMaxClasses ? ceil_div(n, kWarpRowsPerBlock) : n);
   return n > 0;
 }
 
@@ -114,7 +112,7 @@ void cross_entropy_forward(const CrossEntropyParams& p, Stream stream) {
     require_pointer(fn, "targets", p.targets);
     require_pointer(fn, "lse", p.lse);
     if (p.c <= kCrossEntropyWarpRowMaxClasses) {
-      const dim3 grid(static_cast<unsigned>(ceil_div(p.n, kThreads / kWarpSize)));
+      const dim3 grid(static_cast<unsigned>(ceil_div(p.n, kWarpRowsPerBlock)));
       MG_LAUNCH(ce_lse_warp_rows, grid, kThreads, 0, stream)(p.logits, p.lse, p.n, p.c);
     } else {
       const int threads = p.c >= 8192 ? 1024 : kThreads;

@@ -43,14 +43,22 @@ __device__ __forceinline__ void reduce_split(float rec[4], int split) {
   }
 }
 
+// This block's share of the recurrence: direction d and hidden units [j0, j0 + nu), where
+// nu < units only in a direction's last block (B = ceil(H / units) blocks a direction).
+struct UnitSlice {
+  int d, j0, nu;
+};
+__device__ __forceinline__ UnitSlice unit_slice_of_block(int H, int units) {
+  const int per_dir = (H + units - 1) / units, block = static_cast<int>(blockIdx.x);
+  const int j0 = (block % per_dir) * units;
+  return {block / per_dir, j0, min(units, H - j0)};
+}
+
 __global__ void __launch_bounds__(1024)
     lstm_persistent_forward(ForwardArgs a, int units, int split) {
   MG_SHARED_DYN(float, smem);
   const int N = a.N, T = a.T, H = a.H, ldh = H | 1;
-  const int per_dir = (H + units - 1) / units;
-  const int d = static_cast<int>(blockIdx.x) / per_dir;
-  const int j0 = (static_cast<int>(blockIdx.x) % per_dir) * units;
-  const int nu = min(units, H - j0);
+  const auto [d, j0, nu] = unit_slice_of_block(H, units);
   const bool rev = a.reverse[d] != 0;
   const int tid = static_cast<int>(threadIdx.x), nthreads = static_cast<int>(blockDim.x);
   float* w_s = smem;                   // [4*units][ldh]: row g*units+u = W_hh row g*H + j0+u
@@ -108,10 +116,7 @@ __global__ void __launch_bounds__(1024)
     lstm_persistent_backward(BackwardArgs a, int units, int split) {
   MG_SHARED_DYN(float, smem);
   const int N = a.N, T = a.T, H = a.H, G = 4 * H, ldh = H | 1, ldg = G | 1;
-  const int per_dir = (H + units - 1) / units;
-  const int d = static_cast<int>(blockIdx.x) / per_dir;
-  const int j0 = (static_cast<int>(blockIdx.x) % per_dir) * units;
-  const int nu = min(units, H - j0);
+  const auto [d, j0, nu] = unit_slice_of_block(H, units);
   const bool rev = a.reverse[d] != 0;
   const int tid = static_cast<int>(threadIdx.x), nthreads = static_cast<int>(blockDim.x);
   float* wc_s = smem;                    // [4*units][ldh]: row g*units+u, col k = W_hh[g*H+k][j0+u]

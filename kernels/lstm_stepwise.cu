@@ -26,13 +26,53 @@ constexpr int kTileU = 8;   // hidden units per block
 constexpr int kTileK = 32;  // reduction chunk
 constexpr int kThreads = kTileN * kTileU;
 
+// This thread's place in the step grid: the block's tile starts at sequence n0 and unit j0
+// (blockIdx.y, blockIdx.x); thread tid holds sequence n = n0 + nl and unit j = j0 + u.
+struct TileCell {
+  int n0, j0, tid, nl, u, n, j;
+};
+__device__ __forceinline__ TileCell tile_cell_of_thread() {
+  const int n0 = static_cast<int>(blockIdx.y) * kTileN, j0 = static_cast<int>(blockIdx.x) * kTileU;
+  const int tid = static_cast<int>(threadIdx.x), nl = tid % kTileN, u = tid / kTileN;
+  return {n0, j0, tid, nl, u, n0 + nl, j0 + u};
+}
+
+// What stage_sequence_tile reads: direction d's `width` columns of src [N, T, D, width] at the
+// sequences' steps (lengths, and whether direction d runs backwards in time).
+struct SequenceRows {
+  const float* src;
+  const int64_t* lengths;
+  int N, T, D, width, d;
+  bool rev;
+};
+
+// Stages the block's kTileN sequences (n0 + r) into tile[r][kk]: column c0 + kk of rows.src at
+// the sequence's step `read_step`, or 0 where the sequence is not running at step `live_step`
+// or the index is past N or width. Every thread (tid) calls it. It takes the values it needs,
+// not the kernel's argument struct by reference (that would copy the arguments to local memory).
+__device__ __forceinline__ void stage_sequence_tile(float (&tile)[kTileN][kTileK + 1],
+                                                    SequenceRows rows, int tid, int n0, int c0,
+                                                    int live_step, int read_step) {
+  const int width = rows.width, d = rows.d;
+  for (int i = tid; i < kTileN * kTileK; i += kThreads) {
+    const int r = i / kTileK, kk = i % kTileK, nn = n0 + r, col = c0 + kk;
+    float v = 0.0f;
+    if (nn < rows.N && col < width) {
+      const int ln = clamped_length(rows.lengths, nn, rows.T);
+      if (live_step < ln) {
+        const int64_t row = static_cast<int64_t>(nn) * rows.T + time_of(read_step, ln, rows.rev);
+        v = rows.src[row * rows.D * width + static_cast<int64_t>(d) * width + col];
+      }
+    }
+    tile[r][kk] = v;
+  }
+}
+
 __global__ void __launch_bounds__(kThreads) lstm_step_forward(ForwardArgs a, int s) {
   MG_SHARED_2D(float, h_t, kTileN, kTileK + 1);      // [sequence][k]
   MG_SHARED_2D(float, w_t, 4 * kTileU, kTileK + 1);  // [gate*kTileU + unit][k]
   const int N = a.N, T = a.T, H = a.H, d = static_cast<int>(blockIdx.z);
-  const int n0 = static_cast<int>(blockIdx.y) * kTileN, j0 = static_cast<int>(blockIdx.x) * kTileU;
-  const int tid = static_cast<int>(threadIdx.x), nl = tid % kTileN, u = tid / kTileN;
-  const int n = n0 + nl, j = j0 + u;
+  const auto [n0, j0, tid, nl, u, n, j] = tile_cell_of_thread();
   const bool rev = a.reverse[d] != 0;
   const int len = n < N ? clamped_length(a.lengths, n, T) : 0;
   const bool active = n < N && j < H && s < len;
@@ -42,18 +82,7 @@ __global__ void __launch_bounds__(kThreads) lstm_step_forward(ForwardArgs a, int
   if (s > 0) {
     const float* w = a.w_hh[d];
     for (int k0 = 0; k0 < H; k0 += kTileK) {
-      for (int i = tid; i < kTileN * kTileK; i += kThreads) {
-        const int r = i / kTileK, kk = i % kTileK, nn = n0 + r, k = k0 + kk;
-        float v = 0.0f;
-        if (nn < N && k < H) {
-          const int ln = clamped_length(a.lengths, nn, T);
-          if (s < ln) {
-            const int64_t row = static_cast<int64_t>(nn) * T + time_of(s - 1, ln, rev);
-            v = a.output[row * a.D * H + static_cast<int64_t>(d) * H + k];
-          }
-        }
-        h_t[r][kk] = v;
-      }
+      stage_sequence_tile(h_t, {a.output, a.lengths, N, T, a.D, H, d, rev}, tid, n0, k0, s, s - 1);
       for (int i = tid; i < 4 * kTileU * kTileK; i += kThreads) {
         const int r = i / kTileK, kk = i % kTileK, g = r / kTileU, jj = j0 + r % kTileU;
         const int k = k0 + kk;
@@ -82,9 +111,7 @@ __global__ void __launch_bounds__(kThreads)
   MG_SHARED_2D(float, g_t, kTileN, kTileK + 1);  // [sequence][gate row r]
   MG_SHARED_2D(float, w_t, kTileK, kTileU + 1);  // [gate row r][unit]
   const int N = a.N, T = a.T, H = a.H, G = 4 * H, d = static_cast<int>(blockIdx.z);
-  const int n0 = static_cast<int>(blockIdx.y) * kTileN, j0 = static_cast<int>(blockIdx.x) * kTileU;
-  const int tid = static_cast<int>(threadIdx.x), nl = tid % kTileN, u = tid / kTileN;
-  const int n = n0 + nl, j = j0 + u;
+  const auto [n0, j0, tid, nl, u, n, j] = tile_cell_of_thread();
   const bool rev = a.reverse[d] != 0;
   const int len = n < N ? clamped_length(a.lengths, n, T) : 0;
   const bool active = n < N && j < H && s < len;
@@ -95,18 +122,8 @@ __global__ void __launch_bounds__(kThreads)
   if (__syncthreads_or(active && has_next)) {
     const float* w = a.w_hh[d];
     for (int r0 = 0; r0 < G; r0 += kTileK) {
-      for (int i = tid; i < kTileN * kTileK; i += kThreads) {
-        const int r = i / kTileK, kk = i % kTileK, nn = n0 + r, gr = r0 + kk;
-        float v = 0.0f;
-        if (nn < N && gr < G) {
-          const int ln = clamped_length(a.lengths, nn, T);
-          if (s + 1 < ln) {
-            const int64_t row = static_cast<int64_t>(nn) * T + time_of(s + 1, ln, rev);
-            v = a.grad_gates[row * a.D * G + static_cast<int64_t>(d) * G + gr];
-          }
-        }
-        g_t[r][kk] = v;
-      }
+      stage_sequence_tile(g_t, {a.grad_gates, a.lengths, N, T, a.D, G, d, rev}, tid, n0, r0, s + 1,
+                          s + 1);
       for (int i = tid; i < kTileK * kTileU; i += kThreads) {
         const int kk = i / kTileU, uu = i % kTileU, gr = r0 + kk, jj = j0 + uu;
         w_t[kk][uu] = gr < G && jj < H ? w[static_cast<int64_t>(gr) * H + jj] : 0.0f;

@@ -15,10 +15,8 @@ namespace melgrad::kernels {
 namespace {
 
 using device::BlockGroup;
-using device::kWarpSize;
-using device::WarpGroup;
-
-constexpr int kThreads = 256;
+constexpr int kThreads = 256;  // warp-rows kernel: 8 rows per block
+constexpr int kWarpRowsPerBlock = kThreads / device::kWarpSize;
 
 template <ReduceOp kOp, class Group>
 __device__ void reduce_row(const float* x, float* y, int64_t cols, Group g) {
@@ -45,7 +43,7 @@ __global__ void __launch_bounds__(kThreads)
     reduce_warp_rows(const float* x, float* y, int64_t rows, int64_t cols) {
   const int64_t row = device::warp_row();
   if (row >= rows) return;  // whole warps leave together; there is no block barrier
-  reduce_row<kOp>(x + row * cols, y + row, cols, WarpGroup{static_cast<int>(threadIdx.x) % kWarpSize});
+  reduce_row<kOp>(x + row * cols, y + row, cols, device::this_warp());
 }
 
 template <ReduceOp kOp>
@@ -58,7 +56,7 @@ __global__ void __launch_bounds__(1024) reduce_block_rows(const float* x, float*
 template <ReduceOp kOp>
 void launch(const ReduceParams& p, Stream stream) {
   if (p.cols <= kReduceWarpRowMaxCols) {
-    const dim3 grid(static_cast<unsigned>(ceil_div(p.rows, kThreads / kWarpSize)));
+    const dim3 grid(static_cast<unsigned>(ceil_div(p.rows, kWarpRowsPerBlock)));
     MG_LAUNCH(reduce_warp_rows<kOp>, grid, kThreads, 0, stream)(p.x, p.y, p.rows, p.cols);
   } else {
     const int threads = p.cols >= 8192 ? 1024 : kThreads;
@@ -73,7 +71,8 @@ void reduce_last_dim(const ReduceParams& p, Stream stream) {
   const char* fn = "reduce_last_dim";
   require_non_negative(fn, "rows", p.rows);
   require_non_negative(fn, "cols", p.cols);
-  require_grid_x(fn, p.cols <= kReduceWarpRowMaxCols ? ceil_div(p.rows, kThreads / kWarpSize) : p.rows);
+  require_grid_x(fn,
+                 p.cols <= kReduceWarpRowMaxCols ? ceil_div(p.rows, kWarpRowsPerBlock) : p.rows);
   if (p.rows == 0) return;
   if (p.cols == 0 && (p.op == ReduceOp::max || p.op == ReduceOp::min)) {
     invalid_params(fn, "max/min over an empty last dimension (cols == 0)");

@@ -18,11 +18,10 @@ namespace melgrad::kernels {
 namespace {
 
 using device::BlockGroup;
-using device::kWarpSize;
 using device::warp_row;
-using device::WarpGroup;
 
 constexpr int kThreads = 256;  // warp-rows kernel: 8 rows per block
+constexpr int kWarpRowsPerBlock = kThreads / device::kWarpSize;
 
 template <bool kLog, class Group>
 __device__ void softmax_row(const float* x, float* y, int64_t cols, Group g) {
@@ -57,8 +56,7 @@ __global__ void __launch_bounds__(kThreads)
     softmax_forward_warp_rows(const float* x, float* y, int64_t rows, int64_t cols) {
   const int64_t row = warp_row();
   if (row >= rows) return;  // whole warps leave together; there is no block barrier
-  softmax_row<kLog>(x + row * cols, y + row * cols, cols,
-                    WarpGroup{static_cast<int>(threadIdx.x) % kWarpSize});
+  softmax_row<kLog>(x + row * cols, y + row * cols, cols, device::this_warp());
 }
 
 template <bool kLog>
@@ -76,16 +74,16 @@ __global__ void __launch_bounds__(kThreads)
   const int64_t row = warp_row();
   if (row >= rows) return;
   const int64_t o = row * cols;
-  softmax_backward_row<kLog>(y + o, dy + o, dx + o, cols,
-                             WarpGroup{static_cast<int>(threadIdx.x) % kWarpSize});
+  softmax_backward_row<kLog>(y + o, dy + o, dx + o, cols, device::this_warp());
 }
 
 template <bool kLog>
 __global__ void __launch_bounds__(1024)
     softmax_backward_block_rows(const float* y, const float* dy, float* dx, int64_t cols) {
   const int64_t o = static_cast<int64_t>(blockIdx.x) * cols;
-  softmax_backward_row<kLog>(y + o, dy + o, dx + o, cols,
-                             BlockGroup{static_cast<int>(threadIdx.x), static_cast<int>(blockDim.x)});
+  softmax_backward_row<kLog>(
+      y + o, dy + o, dx + o, cols,
+      BlockGroup{static_cast<int>(threadIdx.x), static_cast<int>(blockDim.x)});
 }
 
 // Threads per block for the block-rows kernels: more for long rows.
@@ -94,7 +92,7 @@ int block_rows_threads(int64_t cols) { return cols >= 8192 ? 1024 : 256; }
 bool validate(const char* fn, int64_t rows, int64_t cols) {
   require_non_negative(fn, "rows", rows);
   require_non_negative(fn, "cols", cols);
-  require_grid_x(fn, cols <= kSoftmaxWarpRowMaxCols ? ceil_div(rows, kThreads / kWarpSize) : rows);
+  require_grid_x(fn, cols <= kSoftmaxWarpRowMaxCols ? ceil_div(rows, kWarpRowsPerBlock) : rows);
   return rows > 0 && cols > 0;
 }
 
@@ -106,7 +104,7 @@ void softmax_forward(const SoftmaxParams& p, Stream stream) {
   require_pointer(fn, "x", p.x);
   require_pointer(fn, "y", p.y);
   if (p.cols <= kSoftmaxWarpRowMaxCols) {
-    const dim3 grid(static_cast<unsigned>(ceil_div(p.rows, kThreads / kWarpSize)));
+    const dim3 grid(static_cast<unsigned>(ceil_div(p.rows, kWarpRowsPerBlock)));
     if (p.log) {
       MG_LAUNCH(softmax_forward_warp_rows<true>, grid, kThreads, 0, stream)(p.x, p.y, p.rows, p.cols);
     } else {
@@ -131,7 +129,7 @@ void softmax_backward(const SoftmaxBackwardParams& p, Stream stream) {
   require_pointer(fn, "dy", p.dy);
   require_pointer(fn, "dx", p.dx);
   if (p.cols <= kSoftmaxWarpRowMaxCols) {
-    const dim3 grid(static_cast<unsigned>(ceil_div(p.rows, kThreads / kWarpSize)));
+    const dim3 grid(static_cast<unsigned>(ceil_div(p.rows, kWarpRowsPerBlock)));
     if (p.log) {
       MG_LAUNCH(softmax_backward_warp_rows<true>, grid, kThreads, 0, stream)(p.y, p.dy, p.dx, p.rows, p.cols);
     } else {

@@ -23,6 +23,7 @@
 #include "engine/ops/ops.h"
 #include "experiments/batch_tensors.h"
 #include "experiments/cli.h"
+#include "experiments/commands/submit.h"
 #include "experiments/experiment.h"
 #include "experiments/model_config.h"
 #include "experiments/run_config.h"
@@ -126,14 +127,7 @@ int predict_test_split(const cli::Args& a) {
   if (!a.has("csv")) throw cli::UsageError("--split test writes the submission: give --csv FILE");
   if (!a.positionals().empty())
     throw cli::UsageError("--split test predicts the data set's test/ clips: give no files");
-  SubmissionOptions o;
-  o.run_dir = a.str("run");
-  o.csv_path = a.str("csv");
-  o.force = a.flag("force");
-  o.device = check_device(a.str("device"));
-  const int64_t rows = write_submission(o);
-  std::printf("%lld clips -> %s\n", static_cast<long long>(rows), o.csv_path.c_str());
-  return 0;
+  return write_submission_from_args(a, "");  // the run's own data set
 }
 
 int run_predict(const cli::Args& a) {

@@ -1,6 +1,8 @@
 // `melgrad submit --run RUN --csv FILE`: the course's submission file, the run's predictions
 // for every unlabelled clip of the multitask test/ folder as `id,valence,energy,danceability`
 // (experiments/submission.h).
+#include "experiments/commands/submit.h"
+
 #include <cstdio>
 
 #include "experiments/cli.h"
@@ -8,21 +10,26 @@
 #include "experiments/submission.h"
 
 namespace melgrad {
+
+int write_submission_from_args(const cli::Args& a, const std::string& data_dir) {
+  experiments::SubmissionOptions o;
+  o.run_dir = a.str("run");
+  o.csv_path = a.str("csv");
+  o.data_dir = data_dir;
+  o.force = a.flag("force");
+  o.device = experiments::check_device(a.str("device"));
+  const int64_t rows = experiments::write_submission(o);
+  std::printf("%lld clips -> %s\n", static_cast<long long>(rows), o.csv_path.c_str());
+  return 0;
+}
+
 namespace {
 
 using namespace experiments;
 
 int run_submit(const cli::Args& a) {
   apply_threads(a.integer("threads"));
-  SubmissionOptions o;
-  o.run_dir = a.str("run");
-  o.csv_path = a.str("csv");
-  o.data_dir = a.str("data");
-  o.force = a.flag("force");
-  o.device = check_device(a.str("device"));
-  const int64_t rows = write_submission(o);
-  std::printf("%lld clips -> %s\n", static_cast<long long>(rows), o.csv_path.c_str());
-  return 0;
+  return write_submission_from_args(a, a.str("data"));
 }
 
 const cli::CommandRegistrar reg({

@@ -5,7 +5,7 @@
 // and each block stages 64x8 + 8x64 floats per slice for 4096 results (v3: 2048 for 1024).
 // Elements outside the matrices load as 0 (any m, n, k).
 #include "kernels/ladder/gemm_ladder.h"
-#include "kernels/ladder/ladder_common.cuh"  // MG_LADDER_UNROLL, the emulator's counters
+#include "kernels/ladder/ladder_common.cuh"  // stage_slice_element, c_tile_grid, ...
 
 namespace melgrad::kernels::ladder {
 namespace {
@@ -21,13 +21,10 @@ __global__ void __launch_bounds__(kThreads)
   const int t = static_cast<int>(threadIdx.x);
   const int row0 = static_cast<int>(blockIdx.y) * BM, col0 = static_cast<int>(blockIdx.x) * BN;
   const int tx = t % BN, ty = t / BN;  // this thread: column tx, rows ty*TM .. ty*TM+TM-1
-  const int a_r = t / BK, a_i = t % BK, b_i = t / BN, b_s = t % BN;  // what it loads
+  const SliceElement mine = slice_element<BN, BK>(t);  // what it loads
   float acc[TM] = {};
   for (int k0 = 0; k0 < k; k0 += BK) {
-    MG_STS(&as[a_r][a_i],
-           (row0 + a_r < m && k0 + a_i < k) ? MG_LDG(&a[(row0 + a_r) * k + k0 + a_i]) : 0.0f);
-    MG_STS(&bs[b_i][b_s],
-           (k0 + b_i < k && col0 + b_s < n) ? MG_LDG(&b[(k0 + b_i) * n + col0 + b_s]) : 0.0f);
+    stage_slice_element(as, bs, a, b, m, n, k, row0, col0, k0, mine);
     MG_BARRIER();
     for (int i = 0; i < BK; ++i) {
       const float bv = MG_LDS(&bs[i][tx]);  // one shared read, TM uses
@@ -46,9 +43,9 @@ __global__ void __launch_bounds__(kThreads)
 }  // namespace
 
 void gemm_v4_blocktile_1d(const LadderGemmParams& p, Stream stream) {
-  const dim3 grid(ceil_div(p.n, BN), ceil_div(p.m, BM)), block(kThreads);
-  MG_LAUNCH(gemm_blocktile_1d, grid, block, 0, stream)(
-      static_cast<int>(p.m), static_cast<int>(p.n), static_cast<int>(p.k), p.a, p.b, p.c);
+  const dim3 grid = c_tile_grid<BM, BN>(p), block(kThreads);
+  const auto [m, n, k] = int_sizes(p);
+  MG_LAUNCH(gemm_blocktile_1d, grid, block, 0, stream)(m, n, k, p.a, p.b, p.c);
   MG_CHECK_LAUNCH("ladder gemm v4 blocktile_1d");
 }
 

@@ -5,7 +5,7 @@
 // where v4 needed 9 for 8. Each thread now loads two elements of each slice.
 // Elements outside the matrices load as 0 (any m, n, k).
 #include "kernels/ladder/gemm_ladder.h"
-#include "kernels/ladder/ladder_common.cuh"  // MG_LADDER_UNROLL, the emulator's counters
+#include "kernels/ladder/ladder_common.cuh"  // stage_slice_element, c_tile_grid, ...
 
 namespace melgrad::kernels::ladder {
 namespace {
@@ -26,14 +26,9 @@ __global__ void __launch_bounds__(kThreads)
   float av[TM], bv[TN];
   for (int k0 = 0; k0 < k; k0 += BK) {
     MG_LADDER_UNROLL
-    for (int l = 0; l < kLoads; ++l) {
-      const int e = t + l * kThreads;  // element e of each slice
-      const int a_r = e / BK, a_i = e % BK, b_i = e / BN, b_s = e % BN;
-      MG_STS(&as[a_r][a_i],
-             (row0 + a_r < m && k0 + a_i < k) ? MG_LDG(&a[(row0 + a_r) * k + k0 + a_i]) : 0.0f);
-      MG_STS(&bs[b_i][b_s],
-             (k0 + b_i < k && col0 + b_s < n) ? MG_LDG(&b[(k0 + b_i) * n + col0 + b_s]) : 0.0f);
-    }
+    for (int l = 0; l < kLoads; ++l)
+      stage_slice_element(as, bs, a, b, m, n, k, row0, col0, k0,
+                          slice_element<BN, BK>(t + l * kThreads));
     MG_BARRIER();
     for (int i = 0; i < BK; ++i) {
       MG_LADDER_UNROLL
@@ -59,9 +54,9 @@ __global__ void __launch_bounds__(kThreads)
 }  // namespace
 
 void gemm_v5_blocktile_2d(const LadderGemmParams& p, Stream stream) {
-  const dim3 grid(ceil_div(p.n, BN), ceil_div(p.m, BM)), block(kThreads);
-  MG_LAUNCH(gemm_blocktile_2d, grid, block, 0, stream)(
-      static_cast<int>(p.m), static_cast<int>(p.n), static_cast<int>(p.k), p.a, p.b, p.c);
+  const dim3 grid = c_tile_grid<BM, BN>(p), block(kThreads);
+  const auto [m, n, k] = int_sizes(p);
+  MG_LAUNCH(gemm_blocktile_2d, grid, block, 0, stream)(m, n, k, p.a, p.b, p.c);
   MG_CHECK_LAUNCH("ladder gemm v5 blocktile_2d");
 }
 

@@ -53,9 +53,9 @@ __global__ void __launch_bounds__(kThreads)
 }  // namespace
 
 void gemm_v6_vectorized(const LadderGemmParams& p, Stream stream) {
-  const dim3 grid(ceil_div(p.n, BN), ceil_div(p.m, BM)), block(kThreads);
+  const dim3 grid = c_tile_grid<BM, BN>(p), block(kThreads);
   const std::size_t smem = kSmemFloats * sizeof(float);
-  const int m = static_cast<int>(p.m), n = static_cast<int>(p.n), k = static_cast<int>(p.k);
+  const auto [m, n, k] = int_sizes(p);
   if (vec4_friendly(p.a, p.b, p.c, p.k, p.n))
     MG_LAUNCH(gemm_vectorized<true>, grid, block, smem, stream)(m, n, k, p.a, p.b, p.c);
   else

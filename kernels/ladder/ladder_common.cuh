@@ -1,15 +1,18 @@
-// Helpers shared by the vectorised rungs of the GEMM ladder (v6, v7): 16-byte loads and
+// Helpers shared by the rungs of the GEMM ladder: the launch geometry of the tiled rungs
+// (v4 .. v7: one block per tile of C), and for the vectorised ones (v6, v7) 16-byte loads and
 // stores (float4 under nvcc; in the emulator four scalar accesses after an alignment check,
 // because a misaligned float4 faults on a GPU, recorded as one 16-byte access of global or
 // shared memory for the emulator's counters, kernels/emu/emu_counters.h), and the unroll
 // pragma (the emulator leaves loops rolled: g++ unrolls what pays).
 #pragma once
 
-#include "kernels/emu/cuda_compat.h"
-#include "kernels/emu/emu_counters.h"
-
 #include <cstdint>
 #include <string>
+
+#include "kernels/emu/cuda_compat.h"
+#include "kernels/emu/emu_counters.h"
+#include "kernels/ladder/gemm_ladder.h"
+#include "kernels/launch_checks.h"
 
 #if MG_EMULATED
 #define MG_LADDER_UNROLL
@@ -18,6 +21,44 @@
 #endif
 
 namespace melgrad::kernels::ladder {
+
+// The grid of a rung whose block computes one BM x BN tile of C [m, n]: x walks the columns.
+template <int BM, int BN>
+dim3 c_tile_grid(const LadderGemmParams& p) {
+  return dim3(ceil_div(p.n, BN), ceil_div(p.m, BM));
+}
+
+// Element e of the block's k-slices (e walks along a row, so loads coalesce as in v3): row
+// a_r, column a_i of the A slice [BM, BK] and row b_i, column b_s of the B slice [BK, BN].
+struct SliceElement {
+  int a_r, a_i, b_i, b_s;
+};
+template <int BN, int BK>
+__device__ __forceinline__ SliceElement slice_element(int e) {
+  return {e / BK, e % BK, e / BN, e % BN};
+}
+
+// Stages that element into shared memory: as[a_r][a_i] = A[row0 + a_r, k0 + a_i] and
+// bs[b_i][b_s] = B[k0 + b_i, col0 + b_s], 0 outside A [m, k] and B [k, n].
+template <int BM, int BN, int BK>
+__device__ __forceinline__ void stage_slice_element(float (&as)[BM][BK], float (&bs)[BK][BN],
+                                                    const float* a, const float* b, int m, int n,
+                                                    int k, int row0, int col0, int k0,
+                                                    SliceElement s) {
+  const int a_r = s.a_r, a_i = s.a_i, b_i = s.b_i, b_s = s.b_s;
+  MG_STS(&as[a_r][a_i],
+         (row0 + a_r < m && k0 + a_i < k) ? MG_LDG(&a[(row0 + a_r) * k + k0 + a_i]) : 0.0f);
+  MG_STS(&bs[b_i][b_s],
+         (k0 + b_i < k && col0 + b_s < n) ? MG_LDG(&b[(k0 + b_i) * n + col0 + b_s]) : 0.0f);
+}
+
+// m, n, k as the kernels take them (plain ints: gemm_ladder.cu bounds every matrix by 2^31).
+struct GemmSizes {
+  int m, n, k;
+};
+inline GemmSizes int_sizes(const LadderGemmParams& p) {
+  return {static_cast<int>(p.m), static_cast<int>(p.n), static_cast<int>(p.k)};
+}
 
 struct alignas(16) F4 {
   float v[4];
