@@ -5,9 +5,11 @@
 //   conv2d     x [N, C, H, W], weight [O, C, kh, kw], bias [O] -> y [N, O, Ho, Wo]
 //              relu: y = max(conv + bias, 0); a non-null relu_y (that fused output) makes
 //              the backward passes read dy as dy * (relu_y > 0)
-//   max_pool2d x [N, C, H, W] -> y, argmax [N, C, Ho, Wo] (int64 h * W + w in the plane);
-//              windows clipped to the input, the first maximum in row-major window order,
-//              a NaN is the maximum and the last NaN gives the index (PyTorch's rule)
+//   pool2d     x [N, C, H, W] -> y [N, C, Ho, Wo], shape.kind's reduction of each window
+//              (pool2d_forward_reference / pool2d_backward_reference pick the kind's pair):
+//   max_pool2d and argmax [N, C, Ho, Wo] (int64 h * W + w in the plane); windows clipped to
+//              the input, the first maximum in row-major window order, a NaN is the maximum
+//              and the last NaN gives the index (PyTorch's rule)
 // Optional outputs and inputs (bias, relu_y, dweight, dbias, argmax) may be null. Header-only
 // (templates), so that tests of either side include it without linking the kernels.
 #pragma once
@@ -139,6 +141,24 @@ void max_pool2d_backward_reference(const T* dy, const int64_t* argmax, T* dx,
     T* dxp = dx + plane * in_hw;
     std::fill(dxp, dxp + in_hw, T(0));
     for (int64_t k = 0; k < out_hw; ++k) dxp[argmax[plane * out_hw + k]] += dy[plane * out_hw + k];
+  }
+}
+
+// Every PoolKind's reference through one pair; argmax is written (forward) and read
+// (backward) only for the kinds that keep indices (Pool2dShape::has_indices()).
+template <class T>
+void pool2d_forward_reference(const T* x, T* y, int64_t* argmax, const Pool2dShape& s) {
+  switch (s.kind) {
+    case PoolKind::max:
+      return max_pool2d_forward_reference(x, y, argmax, s);
+  }
+}
+
+template <class T>
+void pool2d_backward_reference(const T* dy, const int64_t* argmax, T* dx, const Pool2dShape& s) {
+  switch (s.kind) {
+    case PoolKind::max:
+      return max_pool2d_backward_reference(dy, argmax, dx, s);
   }
 }
 

@@ -1,5 +1,5 @@
-// Max pooling (kernels/pool.h): x [N, C, H, W] -> y, argmax [N, C, Ho, Wo], and the
-// backward dx [N, C, H, W] from dy and argmax (CPU references: kernels/cnn_reference.h).
+// Pooling kernels (kernels/pool.h): x [N, C, H, W] -> y [N, C, Ho, Wo] (max: and argmax),
+// and the backward dx [N, C, H, W] (CPU references: kernels/cnn_reference.h), per PoolKind:
 //   max_pool_forward:  one thread per output element (grid-stride), the window clipped to
 //                      the input, scanned row-major with (v > m || isnan(v)), PyTorch's
 //                      rule (the last NaN wins): engine/cpu/pool.cpp's, bit for bit.
@@ -133,43 +133,59 @@ DnnImpl default_pool_impl() {
   return impl;
 }
 
-void max_pool2d_forward(const MaxPool2dForwardParams& p, Stream stream) {
-  const char* fn = "max_pool2d_forward";
+void pool2d_forward(const Pool2dForwardParams& p, Stream stream) {
+  const std::string name = std::string(pool_kind_name(p.shape.kind)) + "_pool2d_forward";
+  const char* fn = name.c_str();
   if (!validate(fn, p.shape)) return;
   require_pointer(fn, "x", p.x);
   require_pointer(fn, "y", p.y);
-  const bool cudnn_ok = p.argmax == nullptr && cudnn_shape_ok(p.shape);
+  const bool is_max = p.shape.kind == PoolKind::max;
+  const bool cudnn_ok = is_max && p.argmax == nullptr && cudnn_shape_ok(p.shape);
   const DnnImpl impl = detail::resolve_dnn_impl(
       fn, p.impl, default_pool_impl(), cudnn_ok,
-      p.argmax != nullptr ? "it gives no argmax indices (pass argmax = nullptr)" : "ceil mode");
+      !is_max               ? "it runs max pooling only here"
+      : p.argmax != nullptr ? "it gives no argmax indices (pass argmax = nullptr)"
+                            : "ceil mode");
   if (impl == DnnImpl::cudnn) {
     detail::cudnn_max_pool2d_forward(p, stream);
     return;
   }
-  require_pointer(fn, "argmax", p.argmax);
+  if (p.shape.has_indices()) require_pointer(fn, "argmax", p.argmax);
   const int64_t total = p.shape.N * p.shape.C * p.shape.out_h() * p.shape.out_w();
-  MG_LAUNCH(max_pool_forward, grid_for(total), kThreads, 0, stream)
-  (p.x, p.y, p.argmax, total, pool_args(p.shape));
+  switch (p.shape.kind) {
+    case PoolKind::max:
+      MG_LAUNCH(max_pool_forward, grid_for(total), kThreads, 0, stream)
+      (p.x, p.y, p.argmax, total, pool_args(p.shape));
+      break;
+  }
   MG_CHECK_LAUNCH(fn);
 }
 
-void max_pool2d_backward(const MaxPool2dBackwardParams& p, Stream stream) {
-  const char* fn = "max_pool2d_backward";
+void pool2d_backward(const Pool2dBackwardParams& p, Stream stream) {
+  const std::string name = std::string(pool_kind_name(p.shape.kind)) + "_pool2d_backward";
+  const char* fn = name.c_str();
   if (!validate(fn, p.shape)) return;
   require_pointer(fn, "dy", p.dy);
   require_pointer(fn, "dx", p.dx);
-  const bool cudnn_ok = p.x != nullptr && p.y != nullptr && cudnn_shape_ok(p.shape);
-  const DnnImpl impl = detail::resolve_dnn_impl(
-      fn, p.impl, default_pool_impl(), cudnn_ok,
-      cudnn_shape_ok(p.shape) ? "it needs the forward's x and y" : "ceil mode");
+  const bool is_max = p.shape.kind == PoolKind::max;
+  const bool cudnn_ok = is_max && p.x != nullptr && p.y != nullptr && cudnn_shape_ok(p.shape);
+  const DnnImpl impl =
+      detail::resolve_dnn_impl(fn, p.impl, default_pool_impl(), cudnn_ok,
+                               !is_max                   ? "it runs max pooling only here"
+                               : cudnn_shape_ok(p.shape) ? "it needs the forward's x and y"
+                                                         : "ceil mode");
   if (impl == DnnImpl::cudnn) {
     detail::cudnn_max_pool2d_backward(p, stream);
     return;
   }
-  require_pointer(fn, "argmax", p.argmax);
+  if (p.shape.has_indices()) require_pointer(fn, "argmax", p.argmax);
   const int64_t total = p.shape.N * p.shape.C * p.shape.H * p.shape.W;
-  MG_LAUNCH(max_pool_backward, grid_for(total), kThreads, 0, stream)
-  (p.dy, p.argmax, p.dx, total, pool_args(p.shape));
+  switch (p.shape.kind) {
+    case PoolKind::max:
+      MG_LAUNCH(max_pool_backward, grid_for(total), kThreads, 0, stream)
+      (p.dy, p.argmax, p.dx, total, pool_args(p.shape));
+      break;
+  }
   MG_CHECK_LAUNCH(fn);
 }
 

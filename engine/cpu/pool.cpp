@@ -1,9 +1,14 @@
-// CPU max-pooling kernels (see pool.h): x [planes, H, W] -> y, argmax [planes, Ho, Wo].
+// CPU pooling kernels (see pool.h): x [planes, H, W] -> y [planes, Ho, Wo], per PoolKind:
+//   max  windows start at oh * sh - ph and are clipped to the input (padding never wins);
+//        ties go to the first maximum in row-major window order, NaN counts as the maximum
+//        (as PyTorch); argmax [planes, Ho, Wo] keeps the winner, the backward routes dy there.
 #include "engine/cpu/pool.h"
 
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <stdexcept>
+#include <string>
 #include <type_traits>
 
 #if defined(__AVX2__)
@@ -156,8 +161,6 @@ void scatter_tiles(const T* src, const int64_t* idx, T* dst, const G& g) {
   std::fill(dst + K * g.Ho * g.W, dst + g.H * g.W, T(0));
 }
 
-}  // namespace
-
 void max_pool2d_forward(const Tensor& x, const Tensor& y, const Tensor& argmax,
                         const Pool2dShape& shape) {
   const G g(shape);
@@ -222,6 +225,31 @@ void max_pool2d_backward(const Tensor& gy, const Tensor& argmax, const Tensor& g
       std::fill(dst + g.Ho * g.kh * g.W, dst + in_plane, T(0));
     }
   });
+}
+
+[[noreturn]] void unknown_kind(const char* fn, const Pool2dShape& shape) {
+  throw std::invalid_argument(std::string(fn) + ": pool kind " +
+                              std::to_string(static_cast<int>(shape.kind)) + " has no CPU kernel");
+}
+
+}  // namespace
+
+void pool2d_forward(const Tensor& x, const Tensor& y, const Tensor& argmax,
+                    const Pool2dShape& shape) {
+  switch (shape.kind) {
+    case PoolKind::max:
+      return max_pool2d_forward(x, y, argmax, shape);
+  }
+  unknown_kind("pool2d_forward", shape);
+}
+
+void pool2d_backward(const Tensor& gy, const Tensor& argmax, const Tensor& gx,
+                     const Pool2dShape& shape) {
+  switch (shape.kind) {
+    case PoolKind::max:
+      return max_pool2d_backward(gy, argmax, gx, shape);
+  }
+  unknown_kind("pool2d_backward", shape);
 }
 
 }  // namespace melgrad::cpu
