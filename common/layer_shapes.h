@@ -34,12 +34,16 @@ struct Conv2dShape {
 
 // The reductions a pooling window can apply. A new kind is an enumerator here, a name and
 // an entry in kPoolKinds (which the kernel tests and benchmarks walk), and its kernels.
-enum class PoolKind { max };
-inline constexpr PoolKind kPoolKinds[] = {PoolKind::max};
+// max: the largest value (and its index); avg: the mean over the window, counting padding
+// (PyTorch's count_include_pad=True), i.e. divided by the window clipped to the padded input.
+enum class PoolKind { max, avg };
+inline constexpr PoolKind kPoolKinds[] = {PoolKind::max, PoolKind::avg};
 inline const char* pool_kind_name(PoolKind kind) {
   switch (kind) {
     case PoolKind::max:
       return "max";
+    case PoolKind::avg:
+      return "avg";
   }
   return "unknown";
 }

@@ -114,4 +114,25 @@ Tensor max_pool2d(const Tensor& x, Pool2dOptions opt) {
   return pool2d(kMaxPool2d, x, opt, PoolKind::max);
 }
 
+// avg_pool2d: each window's sum over the input divided by the window clipped to the padded
+// input (PyTorch's count_include_pad=True). Backward: dx[h, w] = sum of gy / divisor over
+// the windows that contain (h, w).
+static const OpInfo& kAvgPool2d = register_op(
+    {.name = "avg_pool2d",
+     .family = "cnn",
+     .devices = {DeviceType::cpu, DeviceType::cuda},
+     .gradcheck = [](Generator& g) {
+       return GradCases{
+           pool_case(avg_pool2d, "pool 2, odd width dropped", g, {2, 3, 6, 7}, {.kernel = {2, 2}}),
+           pool_case(avg_pool2d, "3x3 stride 2 pad 1 ceil mode: clipped divisors", g, {2, 2, 7, 6},
+                     {.kernel = {3, 3}, .stride = {2, 2}, .padding = {1, 1}, .ceil_mode = true}),
+           pool_case(avg_pool2d, "overlapping 3x2 stride 1 pad (1, 1)", g, {1, 2, 5, 5},
+                     {.kernel = {3, 2}, .stride = {1, 1}, .padding = {1, 1}}),
+           pool_case(avg_pool2d, "3-D input", g, {2, 5, 5}, {.kernel = {2, 2}, .stride = {1, 2}})};
+     }});
+
+Tensor avg_pool2d(const Tensor& x, Pool2dOptions opt) {
+  return pool2d(kAvgPool2d, x, opt, PoolKind::avg);
+}
+
 }  // namespace melgrad
