@@ -11,6 +11,8 @@
 //                Ho = ceil((H + 2 pad_h - kh) / stride_h) + 1, minus one if that last window
 //                     would start at or beyond H + pad_h                         ceil mode
 //                (PyTorch's pooling_output_shape without dilation)
+//                kind: the window's reduction (PoolKind); each kind's rule, forward and
+//                backward, is spelled out by its reference in kernels/cnn_reference.h
 // Header-only, no dependencies: include it from anywhere.
 #pragma once
 
@@ -30,11 +32,31 @@ struct Conv2dShape {
   }
 };
 
+// The reductions a pooling window can apply. A new kind is an enumerator here, a name and
+// an entry in kPoolKinds (which the kernel tests and benchmarks walk), and its kernels.
+// max: the largest value (and its index); avg: the mean over the window, counting padding
+// (PyTorch's count_include_pad=True), i.e. divided by the window clipped to the padded input.
+enum class PoolKind { max, avg };
+inline constexpr PoolKind kPoolKinds[] = {PoolKind::max, PoolKind::avg};
+inline const char* pool_kind_name(PoolKind kind) {
+  switch (kind) {
+    case PoolKind::max:
+      return "max";
+    case PoolKind::avg:
+      return "avg";
+  }
+  return "unknown";
+}
+
 struct Pool2dShape {
   int64_t N = 0, C = 0, H = 0, W = 0;  // a [C, H, W] input is N = 1
   int64_t kh = 1, kw = 1, stride_h = 1, stride_w = 1, pad_h = 0, pad_w = 0;
   bool ceil_mode = false;
+  PoolKind kind = PoolKind::max;
 
+  // Whether the forward keeps each window's argmax for the backward (int64 h * W + w in the
+  // plane); the other kinds' backward needs only the shape.
+  bool has_indices() const { return kind == PoolKind::max; }
   int64_t planes() const { return N * C; }
   int64_t out_h() const { return pooled_size(H, kh, stride_h, pad_h, ceil_mode); }
   int64_t out_w() const { return pooled_size(W, kw, stride_w, pad_w, ceil_mode); }

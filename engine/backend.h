@@ -206,13 +206,15 @@ class Backend {
   virtual void conv2d_backward_weight(const Tensor& gy, const Tensor& relu_y, const Tensor& x,
                                       const Tensor& gw, const Tensor& gb,
                                       const Conv2dShape& shape) = 0;
-  // max_pool2d: x [N, C, H, W] or [C, H, W] (shape.N = 1) -> y and argmax (int64 h * W + w
-  // in the plane), y's shape.
-  virtual void max_pool2d_forward(const Tensor& x, const Tensor& y, const Tensor& argmax,
-                                  const Pool2dShape& shape) = 0;
-  // gx (x's shape) = gy routed to the argmax positions, summed where windows overlap.
-  virtual void max_pool2d_backward(const Tensor& gy, const Tensor& argmax, const Tensor& gx,
-                                   const Pool2dShape& shape) = 0;
+  // pool2d: x [N, C, H, W] or [C, H, W] (shape.N = 1) -> y, each window reduced by
+  // shape.kind; argmax (int64 h * W + w in the plane, y's shape) is written for the kinds
+  // that keep indices (shape.has_indices(): max) and is undefined for the others.
+  virtual void pool2d_forward(const Tensor& x, const Tensor& y, const Tensor& argmax,
+                              const Pool2dShape& shape) = 0;
+  // gx (x's shape) = d(sum(y * gy)) / dx, from the forward's argmax where the kind keeps one
+  // (max: gy routed to the argmax positions, summed where windows overlap).
+  virtual void pool2d_backward(const Tensor& gy, const Tensor& argmax, const Tensor& gx,
+                               const Pool2dShape& shape) = 0;
   // batch_norm: y, the statistics used (save_mean, save_invstd = 1 / sqrt(var + eps); batch
   // statistics when training or without running ones, else the running ones) and, training
   // with running statistics, their update.

@@ -5,9 +5,14 @@
 //   conv2d     x [N, C, H, W], weight [O, C, kh, kw], bias [O] -> y [N, O, Ho, Wo]
 //              relu: y = max(conv + bias, 0); a non-null relu_y (that fused output) makes
 //              the backward passes read dy as dy * (relu_y > 0)
-//   max_pool2d x [N, C, H, W] -> y, argmax [N, C, Ho, Wo] (int64 h * W + w in the plane);
-//              windows clipped to the input, the first maximum in row-major window order,
-//              a NaN is the maximum and the last NaN gives the index (PyTorch's rule)
+//   pool2d     x [N, C, H, W] -> y [N, C, Ho, Wo], shape.kind's reduction of each window
+//              (pool2d_forward_reference / pool2d_backward_reference pick the kind's pair):
+//   max_pool2d and argmax [N, C, Ho, Wo] (int64 h * W + w in the plane); windows clipped to
+//              the input, the first maximum in row-major window order, a NaN is the maximum
+//              and the last NaN gives the index (PyTorch's rule)
+//   avg_pool2d the sum over the window clipped to the input, divided by the window clipped
+//              to the padded input [-pad, H + pad) (PyTorch's count_include_pad=True, so
+//              ceil mode's last windows divide by less than kh * kw); no argmax
 // Optional outputs and inputs (bias, relu_y, dweight, dbias, argmax) may be null. Header-only
 // (templates), so that tests of either side include it without linking the kernels.
 #pragma once
@@ -139,6 +144,68 @@ void max_pool2d_backward_reference(const T* dy, const int64_t* argmax, T* dx,
     T* dxp = dx + plane * in_hw;
     std::fill(dxp, dxp + in_hw, T(0));
     for (int64_t k = 0; k < out_hw; ++k) dxp[argmax[plane * out_hw + k]] += dy[plane * out_hw + k];
+  }
+}
+
+// Calls f(window's first input row, last + 1, first column, last + 1, divisor, y index) for
+// every window of avg pooling, in (plane, oh, ow) order.
+template <class F>
+void for_each_avg_window(const Pool2dShape& s, F&& f) {
+  const int64_t Ho = s.out_h(), Wo = s.out_w();
+  for (int64_t plane = 0; plane < s.planes(); ++plane)
+    for (int64_t oh = 0; oh < Ho; ++oh)
+      for (int64_t ow = 0; ow < Wo; ++ow) {
+        const int64_t hs = oh * s.stride_h - s.pad_h, ws = ow * s.stride_w - s.pad_w;
+        const int64_t he = std::min(hs + s.kh, s.H + s.pad_h),
+                      we = std::min(ws + s.kw, s.W + s.pad_w);
+        f(plane, std::max<int64_t>(hs, 0), std::min(he, s.H), std::max<int64_t>(ws, 0),
+          std::min(we, s.W), double((he - hs) * (we - ws)), (plane * Ho + oh) * Wo + ow);
+      }
+}
+
+template <class T>
+void avg_pool2d_forward_reference(const T* x, T* y, const Pool2dShape& s) {
+  for_each_avg_window(s, [&](int64_t plane, int64_t h0, int64_t h1, int64_t w0, int64_t w1,
+                             double divisor, int64_t o) {
+    double sum = 0.0;
+    for (int64_t h = h0; h < h1; ++h)
+      for (int64_t w = w0; w < w1; ++w) sum += double(x[(plane * s.H + h) * s.W + w]);
+    y[o] = static_cast<T>(sum / divisor);
+  });
+}
+
+// dx [N, C, H, W]: every window spreads dy / divisor over its input elements.
+template <class T>
+void avg_pool2d_backward_reference(const T* dy, T* dx, const Pool2dShape& s) {
+  std::vector<double> acc(static_cast<std::size_t>(s.planes() * s.H * s.W), 0.0);
+  for_each_avg_window(s, [&](int64_t plane, int64_t h0, int64_t h1, int64_t w0, int64_t w1,
+                             double divisor, int64_t o) {
+    for (int64_t h = h0; h < h1; ++h)
+      for (int64_t w = w0; w < w1; ++w)
+        acc[static_cast<std::size_t>((plane * s.H + h) * s.W + w)] += double(dy[o]) / divisor;
+  });
+  reference_detail::store(acc, dx);
+}
+
+// Every PoolKind's reference through one pair; argmax is written (forward) and read
+// (backward) only for the kinds that keep indices (Pool2dShape::has_indices()).
+template <class T>
+void pool2d_forward_reference(const T* x, T* y, int64_t* argmax, const Pool2dShape& s) {
+  switch (s.kind) {
+    case PoolKind::max:
+      return max_pool2d_forward_reference(x, y, argmax, s);
+    case PoolKind::avg:
+      return avg_pool2d_forward_reference(x, y, s);
+  }
+}
+
+template <class T>
+void pool2d_backward_reference(const T* dy, const int64_t* argmax, T* dx, const Pool2dShape& s) {
+  switch (s.kind) {
+    case PoolKind::max:
+      return max_pool2d_backward_reference(dy, argmax, dx, s);
+    case PoolKind::avg:
+      return avg_pool2d_backward_reference(dy, dx, s);
   }
 }
 

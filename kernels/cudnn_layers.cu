@@ -28,10 +28,10 @@ void cudnn_conv2d_backward_data(const Conv2dBackwardDataParams&, Stream) {
 void cudnn_conv2d_backward_filter(const Conv2dBackwardFilterParams&, Stream) {
   no_cudnn("conv2d_backward_filter");
 }
-void cudnn_max_pool2d_forward(const MaxPool2dForwardParams&, Stream) {
+void cudnn_max_pool2d_forward(const Pool2dForwardParams&, Stream) {
   no_cudnn("max_pool2d_forward");
 }
-void cudnn_max_pool2d_backward(const MaxPool2dBackwardParams&, Stream) {
+void cudnn_max_pool2d_backward(const Pool2dBackwardParams&, Stream) {
   no_cudnn("max_pool2d_backward");
 }
 void cudnn_batch_norm_forward(const BatchNormForwardParams&, Stream) {

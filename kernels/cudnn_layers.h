@@ -18,8 +18,8 @@ void cudnn_conv2d_forward(const Conv2dForwardParams& p, Stream stream);
 void cudnn_conv2d_backward_data(const Conv2dBackwardDataParams& p, Stream stream);
 void cudnn_conv2d_backward_filter(const Conv2dBackwardFilterParams& p, Stream stream);
 
-void cudnn_max_pool2d_forward(const MaxPool2dForwardParams& p, Stream stream);
-void cudnn_max_pool2d_backward(const MaxPool2dBackwardParams& p, Stream stream);
+void cudnn_max_pool2d_forward(const Pool2dForwardParams& p, Stream stream);
+void cudnn_max_pool2d_backward(const Pool2dBackwardParams& p, Stream stream);
 
 void cudnn_batch_norm_forward(const BatchNormForwardParams& p, Stream stream);
 void cudnn_batch_norm_backward(const BatchNormBackwardParams& p, Stream stream);

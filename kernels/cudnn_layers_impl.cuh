@@ -299,14 +299,14 @@ struct PoolDescs {
 };
 }  // namespace
 
-void cudnn_max_pool2d_forward(const MaxPool2dForwardParams& p, Stream stream) {
+void cudnn_max_pool2d_forward(const Pool2dForwardParams& p, Stream stream) {
   cudnnHandle_t h = context().handle(stream);
   const PoolDescs d(p.shape);
   const float one = 1.0f, zero = 0.0f;
   MG_CUDNN_CHECK(cudnnPoolingForward(h, d.pool, &one, d.x, p.x, &zero, d.y, p.y));
 }
 
-void cudnn_max_pool2d_backward(const MaxPool2dBackwardParams& p, Stream stream) {
+void cudnn_max_pool2d_backward(const Pool2dBackwardParams& p, Stream stream) {
   cudnnHandle_t h = context().handle(stream);
   const PoolDescs d(p.shape);
   const float one = 1.0f, zero = 0.0f;

@@ -1,5 +1,5 @@
-// Max pooling (kernels/pool.h): x [N, C, H, W] -> y, argmax [N, C, Ho, Wo], and the
-// backward dx [N, C, H, W] from dy and argmax (CPU references: kernels/cnn_reference.h).
+// Pooling kernels (kernels/pool.h): x [N, C, H, W] -> y [N, C, Ho, Wo] (max: and argmax),
+// and the backward dx [N, C, H, W] (CPU references: kernels/cnn_reference.h), per PoolKind:
 //   max_pool_forward:  one thread per output element (grid-stride), the window clipped to
 //                      the input, scanned row-major with (v > m || isnan(v)), PyTorch's
 //                      rule (the last NaN wins): engine/cpu/pool.cpp's, bit for bit.
@@ -7,6 +7,11 @@
 //                      contain it and chose it, in (oh, ow) order: the CPU scatter's order
 //                      of additions, so overlapping windows give the same sums, without
 //                      atomics.
+//   avg_pool_forward:  one thread per output element, the window clipped to the input summed
+//                      row-major in float, divided by the window clipped to the padded
+//                      input (count_include_pad): engine/cpu/pool.cpp's float32, bit for bit.
+//   avg_pool_backward: one thread per input element gathers dy / divisor from the windows
+//                      that contain it, in (oh, ow) order: the CPU scatter's sums.
 // clang-format off: the CUDA / emulator shim comes first
 #include "kernels/emu/cuda_compat.h"
 // clang-format on
@@ -85,6 +90,51 @@ __global__ void __launch_bounds__(kThreads)
   }
 }
 
+// Window (oh, ow) of avg pooling: its first input row / column (may be negative: padding)
+// and its divisor, the window clipped to the padded input (PyTorch's pool_size).
+__device__ __forceinline__ int avg_divisor(int oh, int ow, const PoolArgs& a) {
+  const int hs = oh * a.sh - a.ph, ws = ow * a.sw - a.pw;
+  return (min(hs + a.kh, a.H + a.ph) - hs) * (min(ws + a.kw, a.W + a.pw) - ws);
+}
+
+__global__ void __launch_bounds__(kThreads)
+    avg_pool_forward(const float* x, float* y, int64_t total, PoolArgs a) {
+  const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
+  for (int64_t e = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; e < total;
+       e += stride) {
+    const int hw = a.Ho * a.Wo;
+    const int64_t plane = e / hw;
+    const int rem = static_cast<int>(e - plane * hw), oh = rem / a.Wo, ow = rem - oh * a.Wo;
+    const int h0 = max(oh * a.sh - a.ph, 0), h1 = min(oh * a.sh - a.ph + a.kh, a.H);
+    const int w0 = max(ow * a.sw - a.pw, 0), w1 = min(ow * a.sw - a.pw + a.kw, a.W);
+    const float* xp = x + plane * a.H * a.W;
+    float sum = 0.0f;
+    for (int h = h0; h < h1; ++h)
+      for (int w = w0; w < w1; ++w) sum += xp[h * a.W + w];
+    y[e] = sum / static_cast<float>(avg_divisor(oh, ow, a));
+  }
+}
+
+__global__ void __launch_bounds__(kThreads)
+    avg_pool_backward(const float* dy, float* dx, int64_t total, PoolArgs a) {
+  const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
+  for (int64_t e = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; e < total;
+       e += stride) {
+    const int in_hw = a.H * a.W, out_hw = a.Ho * a.Wo;
+    const int64_t plane = e / in_hw;
+    const int idx = static_cast<int>(e - plane * in_hw), h = idx / a.W, w = idx - h * a.W;
+    // Output rows whose window [oh sh - ph, oh sh - ph + kh) contains h; columns likewise.
+    const int oh0 = max(0, (h + a.ph - a.kh + a.sh) / a.sh), oh1 = min(a.Ho - 1, (h + a.ph) / a.sh);
+    const int ow0 = max(0, (w + a.pw - a.kw + a.sw) / a.sw), ow1 = min(a.Wo - 1, (w + a.pw) / a.sw);
+    const float* dyp = dy + plane * out_hw;
+    float s = 0.0f;
+    for (int oh = oh0; oh <= oh1; ++oh)
+      for (int ow = ow0; ow <= ow1; ++ow)
+        s += dyp[oh * a.Wo + ow] / static_cast<float>(avg_divisor(oh, ow, a));
+    dx[e] = s;
+  }
+}
+
 // Returns false when there is nothing to compute.
 bool validate(const char* fn, const Pool2dShape& s) {
   require_non_negative(fn, "shape.N", s.N);
@@ -133,43 +183,67 @@ DnnImpl default_pool_impl() {
   return impl;
 }
 
-void max_pool2d_forward(const MaxPool2dForwardParams& p, Stream stream) {
-  const char* fn = "max_pool2d_forward";
+void pool2d_forward(const Pool2dForwardParams& p, Stream stream) {
+  const std::string name = std::string(pool_kind_name(p.shape.kind)) + "_pool2d_forward";
+  const char* fn = name.c_str();
   if (!validate(fn, p.shape)) return;
   require_pointer(fn, "x", p.x);
   require_pointer(fn, "y", p.y);
-  const bool cudnn_ok = p.argmax == nullptr && cudnn_shape_ok(p.shape);
+  const bool is_max = p.shape.kind == PoolKind::max;
+  const bool cudnn_ok = is_max && p.argmax == nullptr && cudnn_shape_ok(p.shape);
   const DnnImpl impl = detail::resolve_dnn_impl(
       fn, p.impl, default_pool_impl(), cudnn_ok,
-      p.argmax != nullptr ? "it gives no argmax indices (pass argmax = nullptr)" : "ceil mode");
+      !is_max               ? "it runs max pooling only here"
+      : p.argmax != nullptr ? "it gives no argmax indices (pass argmax = nullptr)"
+                            : "ceil mode");
   if (impl == DnnImpl::cudnn) {
     detail::cudnn_max_pool2d_forward(p, stream);
     return;
   }
-  require_pointer(fn, "argmax", p.argmax);
+  if (p.shape.has_indices()) require_pointer(fn, "argmax", p.argmax);
   const int64_t total = p.shape.N * p.shape.C * p.shape.out_h() * p.shape.out_w();
-  MG_LAUNCH(max_pool_forward, grid_for(total), kThreads, 0, stream)
-  (p.x, p.y, p.argmax, total, pool_args(p.shape));
+  switch (p.shape.kind) {
+    case PoolKind::max:
+      MG_LAUNCH(max_pool_forward, grid_for(total), kThreads, 0, stream)
+      (p.x, p.y, p.argmax, total, pool_args(p.shape));
+      break;
+    case PoolKind::avg:
+      MG_LAUNCH(avg_pool_forward, grid_for(total), kThreads, 0, stream)
+      (p.x, p.y, total, pool_args(p.shape));
+      break;
+  }
   MG_CHECK_LAUNCH(fn);
 }
 
-void max_pool2d_backward(const MaxPool2dBackwardParams& p, Stream stream) {
-  const char* fn = "max_pool2d_backward";
+void pool2d_backward(const Pool2dBackwardParams& p, Stream stream) {
+  const std::string name = std::string(pool_kind_name(p.shape.kind)) + "_pool2d_backward";
+  const char* fn = name.c_str();
   if (!validate(fn, p.shape)) return;
   require_pointer(fn, "dy", p.dy);
   require_pointer(fn, "dx", p.dx);
-  const bool cudnn_ok = p.x != nullptr && p.y != nullptr && cudnn_shape_ok(p.shape);
-  const DnnImpl impl = detail::resolve_dnn_impl(
-      fn, p.impl, default_pool_impl(), cudnn_ok,
-      cudnn_shape_ok(p.shape) ? "it needs the forward's x and y" : "ceil mode");
+  const bool is_max = p.shape.kind == PoolKind::max;
+  const bool cudnn_ok = is_max && p.x != nullptr && p.y != nullptr && cudnn_shape_ok(p.shape);
+  const DnnImpl impl =
+      detail::resolve_dnn_impl(fn, p.impl, default_pool_impl(), cudnn_ok,
+                               !is_max                   ? "it runs max pooling only here"
+                               : cudnn_shape_ok(p.shape) ? "it needs the forward's x and y"
+                                                         : "ceil mode");
   if (impl == DnnImpl::cudnn) {
     detail::cudnn_max_pool2d_backward(p, stream);
     return;
   }
-  require_pointer(fn, "argmax", p.argmax);
+  if (p.shape.has_indices()) require_pointer(fn, "argmax", p.argmax);
   const int64_t total = p.shape.N * p.shape.C * p.shape.H * p.shape.W;
-  MG_LAUNCH(max_pool_backward, grid_for(total), kThreads, 0, stream)
-  (p.dy, p.argmax, p.dx, total, pool_args(p.shape));
+  switch (p.shape.kind) {
+    case PoolKind::max:
+      MG_LAUNCH(max_pool_backward, grid_for(total), kThreads, 0, stream)
+      (p.dy, p.argmax, p.dx, total, pool_args(p.shape));
+      break;
+    case PoolKind::avg:
+      MG_LAUNCH(avg_pool_backward, grid_for(total), kThreads, 0, stream)
+      (p.dy, p.dx, total, pool_args(p.shape));
+      break;
+  }
   MG_CHECK_LAUNCH(fn);
 }
 

@@ -1,6 +1,6 @@
 // CpuBackend: the CNN layer kernels (engine/backend.h) on the CPU's own kernels:
 //   conv2d      x [N, C, H, W], weight [O, C, kh, kw] -> y [N, O, Ho, Wo]  (cpu/conv.cpp)
-//   max_pool2d  x [N, C, H, W] -> y, argmax [N, C, Ho, Wo]                 (cpu/pool.cpp)
+//   pool2d      x [N, C, H, W] -> y [N, C, Ho, Wo] (max: and argmax)     (cpu/pool.cpp)
 //   batch_norm  x [N, C, ...] viewed as [N, C, S], statistics [C]          (cpu/norm.cpp)
 // All operands arrive contiguous from the ops (engine/ops/{conv,pool,norm}.cpp), float32 or
 // float64. conv2d_relu's ReLU runs in the forward kernel's epilogue, and its mask
@@ -28,14 +28,14 @@ void CpuBackend::conv2d_backward_weight(const Tensor& gy, const Tensor& relu_y, 
   cpu::conv2d_backward_weight(gy, relu_y, x, gw, gb, shape);
 }
 
-void CpuBackend::max_pool2d_forward(const Tensor& x, const Tensor& y, const Tensor& argmax,
-                                    const Pool2dShape& shape) {
-  cpu::max_pool2d_forward(x, y, argmax, shape);
+void CpuBackend::pool2d_forward(const Tensor& x, const Tensor& y, const Tensor& argmax,
+                                const Pool2dShape& shape) {
+  cpu::pool2d_forward(x, y, argmax, shape);
 }
 
-void CpuBackend::max_pool2d_backward(const Tensor& gy, const Tensor& argmax, const Tensor& gx,
-                                     const Pool2dShape& shape) {
-  cpu::max_pool2d_backward(gy, argmax, gx, shape);
+void CpuBackend::pool2d_backward(const Tensor& gy, const Tensor& argmax, const Tensor& gx,
+                                 const Pool2dShape& shape) {
+  cpu::pool2d_backward(gy, argmax, gx, shape);
 }
 
 namespace {

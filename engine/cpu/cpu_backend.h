@@ -40,10 +40,10 @@ class CpuBackend final : public Backend {
   void conv2d_backward_weight(const Tensor& gy, const Tensor& relu_y, const Tensor& x,
                               const Tensor& gw, const Tensor& gb,
                               const Conv2dShape& shape) override;
-  void max_pool2d_forward(const Tensor& x, const Tensor& y, const Tensor& argmax,
-                          const Pool2dShape& shape) override;
-  void max_pool2d_backward(const Tensor& gy, const Tensor& argmax, const Tensor& gx,
-                           const Pool2dShape& shape) override;
+  void pool2d_forward(const Tensor& x, const Tensor& y, const Tensor& argmax,
+                      const Pool2dShape& shape) override;
+  void pool2d_backward(const Tensor& gy, const Tensor& argmax, const Tensor& gx,
+                       const Pool2dShape& shape) override;
   void batch_norm_forward(const BatchNormTensors& bn) override;
   void batch_norm_backward(const Tensor& gy, const BatchNormTensors& forward, bool batch_stats,
                            const Tensor& gx, const Tensor& gw, const Tensor& gb) override;

@@ -1,9 +1,17 @@
-// CPU max-pooling kernels (see pool.h): x [planes, H, W] -> y, argmax [planes, Ho, Wo].
+// CPU pooling kernels (see pool.h): x [planes, H, W] -> y [planes, Ho, Wo], per PoolKind:
+//   max  windows start at oh * sh - ph and are clipped to the input (padding never wins);
+//        ties go to the first maximum in row-major window order, NaN counts as the maximum
+//        (as PyTorch); argmax [planes, Ho, Wo] keeps the winner, the backward routes dy there.
+//   avg  the sum of the window clipped to the input (row-major, in T) divided by the window
+//        clipped to the padded input (count_include_pad); the backward adds dy / divisor to
+//        each input of the window, windows in (oh, ow) order (kernels/pool.cu's order).
 #include "engine/cpu/pool.h"
 
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <stdexcept>
+#include <string>
 #include <type_traits>
 
 #if defined(__AVX2__)
@@ -156,8 +164,6 @@ void scatter_tiles(const T* src, const int64_t* idx, T* dst, const G& g) {
   std::fill(dst + K * g.Ho * g.W, dst + g.H * g.W, T(0));
 }
 
-}  // namespace
-
 void max_pool2d_forward(const Tensor& x, const Tensor& y, const Tensor& argmax,
                         const Pool2dShape& shape) {
   const G g(shape);
@@ -222,6 +228,90 @@ void max_pool2d_backward(const Tensor& gy, const Tensor& argmax, const Tensor& g
       std::fill(dst + g.Ho * g.kh * g.W, dst + in_plane, T(0));
     }
   });
+}
+
+// One avg-pooling window of output (oh, ow): the input rows [h0, h1) and columns [w0, w1)
+// it covers and its divisor, the window clipped to the padded input (PyTorch's pool_size).
+struct AvgWindow {
+  int64_t h0, h1, w0, w1, divisor;
+  AvgWindow(const G& g, int64_t oh, int64_t ow) {
+    const int64_t hs = oh * g.stride_h - g.pad_h, ws = ow * g.stride_w - g.pad_w;
+    const int64_t he = std::min(hs + g.kh, g.H + g.pad_h), we = std::min(ws + g.kw, g.W + g.pad_w);
+    divisor = (he - hs) * (we - ws);
+    h0 = std::max<int64_t>(hs, 0), h1 = std::min(he, g.H);
+    w0 = std::max<int64_t>(ws, 0), w1 = std::min(we, g.W);
+  }
+};
+
+void avg_pool2d_forward(const Tensor& x, const Tensor& y, const Pool2dShape& shape) {
+  const G g(shape);
+  dispatch_floating(x.dtype(), "avg_pool2d_forward", [&]<class T>() {
+    const T* px = x.data<T>();
+    T* py = y.data<T>();
+    const int64_t in_plane = g.H * g.W, out_plane = g.Ho * g.Wo;
+#pragma omp parallel for schedule(static) if (g.planes() * in_plane >= kParallelValues)
+    for (int64_t p = 0; p < g.planes(); ++p) {
+      const T* src = px + p * in_plane;
+      for (int64_t oh = 0; oh < g.Ho; ++oh)
+        for (int64_t ow = 0; ow < g.Wo; ++ow) {
+          const AvgWindow win(g, oh, ow);
+          T sum = 0;
+          for (int64_t h = win.h0; h < win.h1; ++h)
+            for (int64_t w = win.w0; w < win.w1; ++w) sum += src[h * g.W + w];
+          py[p * out_plane + oh * g.Wo + ow] = sum / static_cast<T>(win.divisor);
+        }
+    }
+  });
+}
+
+void avg_pool2d_backward(const Tensor& gy, const Tensor& gx, const Pool2dShape& shape) {
+  const G g(shape);
+  dispatch_floating(gy.dtype(), "avg_pool2d_backward", [&]<class T>() {
+    const T* pg = gy.data<T>();
+    T* px = gx.data<T>();
+    const int64_t in_plane = g.H * g.W, out_plane = g.Ho * g.Wo;
+#pragma omp parallel for schedule(static) if (g.planes() * in_plane >= kParallelValues)
+    for (int64_t p = 0; p < g.planes(); ++p) {
+      T* dst = px + p * in_plane;
+      std::fill(dst, dst + in_plane, T(0));
+      for (int64_t oh = 0; oh < g.Ho; ++oh)
+        for (int64_t ow = 0; ow < g.Wo; ++ow) {
+          const AvgWindow win(g, oh, ow);
+          const T v = pg[p * out_plane + oh * g.Wo + ow] / static_cast<T>(win.divisor);
+          for (int64_t h = win.h0; h < win.h1; ++h)
+            for (int64_t w = win.w0; w < win.w1; ++w) dst[h * g.W + w] += v;
+        }
+    }
+  });
+}
+
+[[noreturn]] void unknown_kind(const char* fn, const Pool2dShape& shape) {
+  throw std::invalid_argument(std::string(fn) + ": pool kind " +
+                              std::to_string(static_cast<int>(shape.kind)) + " has no CPU kernel");
+}
+
+}  // namespace
+
+void pool2d_forward(const Tensor& x, const Tensor& y, const Tensor& argmax,
+                    const Pool2dShape& shape) {
+  switch (shape.kind) {
+    case PoolKind::max:
+      return max_pool2d_forward(x, y, argmax, shape);
+    case PoolKind::avg:
+      return avg_pool2d_forward(x, y, shape);
+  }
+  unknown_kind("pool2d_forward", shape);
+}
+
+void pool2d_backward(const Tensor& gy, const Tensor& argmax, const Tensor& gx,
+                     const Pool2dShape& shape) {
+  switch (shape.kind) {
+    case PoolKind::max:
+      return max_pool2d_backward(gy, argmax, gx, shape);
+    case PoolKind::avg:
+      return avg_pool2d_backward(gy, gx, shape);
+  }
+  unknown_kind("pool2d_backward", shape);
 }
 
 }  // namespace melgrad::cpu

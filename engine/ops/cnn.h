@@ -5,6 +5,7 @@
 //   ops/pool.cpp  max_pool2d   x [N, C, H, W] (or [C, H, W]) -> [N, C, Ho, Wo]
 //                              Ho = floor_or_ceil((H + 2 ph - kh) / sh) + 1; in ceil mode the
 //                              last window must start inside the input or the left padding
+//                 avg_pool2d   the same windows and sizes, averaged
 //   ops/norm.cpp  batch_norm   x [N, C, ...] normalised per channel C
 // Each op checks its arguments, describes the layer to the kernels with one shape struct
 // (common/layer_shapes.h: Conv2dShape, Pool2dShape) and calls the layer kernels of the
@@ -31,7 +32,8 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, Conv2dO
 Tensor conv2d_relu(const Tensor& x, const Tensor& weight, const Tensor& bias,
                    Conv2dOptions opt = {});
 
-// The user-facing arguments of max_pool2d (PyTorch's MaxPool2d without dilation); the op
+// The user-facing arguments of max_pool2d / avg_pool2d (PyTorch's MaxPool2d / AvgPool2d
+// without dilation, divisor_override or count_include_pad=False); the op
 // resolves the stride and turns them, with the input's sizes, into the kernels' Pool2dShape.
 struct Pool2dOptions {
   std::array<int64_t, 2> kernel{1, 1};
@@ -44,6 +46,10 @@ struct Pool2dOptions {
 // window giving the index (PyTorch's `(val > maxval) || isnan(val)`); the
 // backward routes each gradient to the argmax index kept from the forward.
 Tensor max_pool2d(const Tensor& x, Pool2dOptions opt);
+// Mean over each window, padding counting as zeros (PyTorch's count_include_pad=True): the
+// window's sum divided by the window clipped to the padded input, so ceil mode's last
+// windows divide by less than kh * kw. The backward spreads gy / divisor over each window.
+Tensor avg_pool2d(const Tensor& x, Pool2dOptions opt);
 
 // x [N, C, ...]; weight/bias [C] or undefined; running_mean/var: pointers to [C] buffers or
 // nullptr (track_running_stats=false).

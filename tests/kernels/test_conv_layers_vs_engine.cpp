@@ -106,12 +106,12 @@ TEST_CASE("max-pool kernels equal the engine's max_pool2d exactly") {
 
     DeviceBuffer<float> dxv(xv), yv(dyv.size()), ddy(dyv), ddx(xv.size());
     DeviceBuffer<int64_t> idx(dyv.size());
-    max_pool2d_forward({dxv.data(), yv.data(), idx.data(), s, DnnImpl::melgrad});
+    pool2d_forward({dxv.data(), yv.data(), idx.data(), s, DnnImpl::melgrad});
     CHECK(yv.to_host() == floats(y));
-    MaxPool2dBackwardParams b;
+    Pool2dBackwardParams b;
     b.dy = ddy.data(), b.argmax = idx.data(), b.dx = ddx.data(), b.shape = s,
     b.impl = DnnImpl::melgrad;
-    max_pool2d_backward(b);
+    pool2d_backward(b);
     CHECK(ddx.to_host() == floats(x.grad()));
   }
 }

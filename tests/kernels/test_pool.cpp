@@ -1,4 +1,5 @@
-// Max-pooling kernels (kernels/pool.cu) against their CPU references, bit for bit: the
+// Pooling kernels (kernels/pool.cu) against their CPU references: every PoolKind on the
+// shapes below (to float rounding), and max pooling bit for bit: the
 // forward picks one input value per window (no arithmetic) and the backward adds the same
 // dy values in the same order as the reference's scatter, so tolerances are zero. Shapes:
 // the study's pool 2 and pool 3 (odd sizes: trailing rows / columns dropped), stride 2 with
@@ -18,6 +19,9 @@
 using namespace melgrad::kernels;
 using melgrad::kernels::testing::for_each_schedule;
 using melgrad::kernels::testing::random_floats;
+using melgrad::kPoolKinds;
+using melgrad::PoolKind;
+using melgrad::pool_kind_name;
 
 namespace {
 
@@ -54,16 +58,16 @@ void check_pool(const Pool2dShape& s, const std::vector<float>& x, uint64_t seed
   for_each_schedule([&] {
     DeviceBuffer<float> dxin(x), dyv(dy), y(out_size(s)), dx(in_size(s));
     DeviceBuffer<int64_t> idx(out_size(s));
-    max_pool2d_forward({dxin.data(), y.data(), idx.data(), s, DnnImpl::melgrad});
+    pool2d_forward({dxin.data(), y.data(), idx.data(), s, DnnImpl::melgrad});
     CHECK(same_floats(y.to_host(), y_ref));
     CHECK(idx.to_host() == idx_ref);
-    MaxPool2dBackwardParams b;
+    Pool2dBackwardParams b;
     b.dy = dyv.data();
     b.argmax = idx.data();
     b.dx = dx.data();
     b.shape = s;
     b.impl = DnnImpl::melgrad;
-    max_pool2d_backward(b);
+    pool2d_backward(b);
     CHECK(same_floats(dx.to_host(), dx_ref));
   });
 }
@@ -89,6 +93,46 @@ TEST_CASE("max_pool2d matches the reference exactly: floor, ceil, padding, overl
     CAPTURE(c.name);
     check_pool(c.s, random_floats(in_size(c.s), 7, -2.0f, 2.0f));
   }
+}
+
+TEST_CASE("every pool kind's kernels match the reference: floor, ceil, padding, overlap") {
+  // Each PoolKind (kPoolKinds): y and dx within 4e-6 of the reference (which sums a window
+  // of <= 9 values in [-2, 2] in double, the kernels in float; max picks values and is
+  // exact), the argmax exactly where the kind keeps one.
+  for (PoolKind kind : kPoolKinds)
+    for (Pool2dShape s :
+         {pool_shape(2, 3, 6, 7, 2, 2, 2, 2), pool_shape(1, 2, 8, 7, 3, 3, 3, 3),
+          pool_shape(2, 2, 7, 6, 3, 3, 2, 2, 1, 1, true),
+          pool_shape(1, 1, 5, 5, 2, 2, 2, 2, 1, 1, true), pool_shape(1, 2, 5, 5, 3, 2, 1, 1, 1, 1),
+          pool_shape(4, 37, 9, 11, 2, 2, 2, 2)}) {
+      CAPTURE(pool_kind_name(kind));
+      CAPTURE(s.H);
+      CAPTURE(s.kh);
+      s.kind = kind;
+      const std::vector<float> x = random_floats(in_size(s), 7, -2.0f, 2.0f),
+                               dy = random_floats(out_size(s), 3, -1.0f, 1.0f);
+      std::vector<float> y_ref(out_size(s)), dx_ref(in_size(s));
+      std::vector<int64_t> idx_ref(out_size(s));
+      pool2d_forward_reference(x.data(), y_ref.data(), idx_ref.data(), s);
+      pool2d_backward_reference(dy.data(), idx_ref.data(), dx_ref.data(), s);
+      for_each_schedule([&] {
+        DeviceBuffer<float> xv(x), dyv(dy), y(out_size(s)), dx(in_size(s));
+        DeviceBuffer<int64_t> idx(out_size(s));
+        int64_t* argmax = s.has_indices() ? idx.data() : nullptr;
+        pool2d_forward({xv.data(), y.data(), argmax, s, DnnImpl::melgrad});
+        Pool2dBackwardParams b;
+        b.dy = dyv.data();
+        b.argmax = argmax;
+        b.dx = dx.data();
+        b.shape = s;
+        b.impl = DnnImpl::melgrad;
+        pool2d_backward(b);
+        const std::vector<float> yv = y.to_host(), dxv = dx.to_host();
+        for (std::size_t i = 0; i < yv.size(); ++i) CHECK(std::abs(yv[i] - y_ref[i]) <= 4e-6f);
+        for (std::size_t i = 0; i < dxv.size(); ++i) CHECK(std::abs(dxv[i] - dx_ref[i]) <= 4e-6f);
+        if (s.has_indices()) CHECK(idx.to_host() == idx_ref);
+      });
+    }
 }
 
 TEST_CASE("max_pool2d ties go to the first maximum; NaN wins; -inf windows") {
@@ -129,37 +173,37 @@ TEST_CASE("max_pool2d backward sums gradients routed to one input") {
   const std::vector<float> dy = {1, 2, 3, 4, 5, 6, 7, 8, 9};
   DeviceBuffer<float> dx_in(x), y(9), dyv(dy), dx(9);
   DeviceBuffer<int64_t> idx(9);
-  max_pool2d_forward({dx_in.data(), y.data(), idx.data(), s, DnnImpl::melgrad});
-  MaxPool2dBackwardParams b;
+  pool2d_forward({dx_in.data(), y.data(), idx.data(), s, DnnImpl::melgrad});
+  Pool2dBackwardParams b;
   b.dy = dyv.data();
   b.argmax = idx.data();
   b.dx = dx.data();
   b.shape = s;
   b.impl = DnnImpl::melgrad;
-  max_pool2d_backward(b);
+  pool2d_backward(b);
   CHECK(dx.to_host() == std::vector<float>{0, 0, 0, 0, 45, 0, 0, 0, 0});
 }
 
 TEST_CASE("max_pool2d launchers validate their parameters") {
   DeviceBuffer<float> a(64);
   DeviceBuffer<int64_t> i(64);
-  MaxPool2dForwardParams f{a.data(), a.data(), i.data(), pool_shape(1, 1, 4, 4, 2, 2, 2, 2, 2, 0),
-                           DnnImpl::melgrad};
-  CHECK_THROWS_WITH_AS(max_pool2d_forward(f),
+  Pool2dForwardParams f{a.data(), a.data(), i.data(), pool_shape(1, 1, 4, 4, 2, 2, 2, 2, 2, 0),
+                        DnnImpl::melgrad};
+  CHECK_THROWS_WITH_AS(pool2d_forward(f),
                        "max_pool2d_forward: padding 2x0 must be at most half of the kernel 2x2",
                        std::invalid_argument);
   f.shape = pool_shape(1, 1, 2, 2, 3, 3, 1, 1);
-  CHECK_THROWS_WITH_AS(max_pool2d_forward(f),
+  CHECK_THROWS_WITH_AS(pool2d_forward(f),
                        "max_pool2d_forward: input 2x2 is too small for the kernel (output 0x0)",
                        std::invalid_argument);
   f.shape = pool_shape(1, 1, 4, 4, 2, 2, 2, 2);
   f.argmax = nullptr;
-  CHECK_THROWS_WITH_AS(max_pool2d_forward(f), "max_pool2d_forward: argmax is null",
+  CHECK_THROWS_WITH_AS(pool2d_forward(f), "max_pool2d_forward: argmax is null",
                        std::invalid_argument);
   if (!cudnn_built()) {
     f.argmax = i.data();
     f.impl = DnnImpl::cudnn;
-    CHECK_THROWS_AS(max_pool2d_forward(f), std::invalid_argument);
+    CHECK_THROWS_AS(pool2d_forward(f), std::invalid_argument);
   }
 }
 
@@ -174,16 +218,16 @@ TEST_CASE("max_pool2d melgrad kernels agree with cuDNN" * doctest::skip(!cudnn_b
     DeviceBuffer<float> dxin(x), ddy(dy), y0(out_size(s)), y1(out_size(s)), dx0(in_size(s)),
         dx1(in_size(s));
     DeviceBuffer<int64_t> idx(out_size(s));
-    max_pool2d_forward({dxin.data(), y0.data(), idx.data(), s, DnnImpl::melgrad});
-    max_pool2d_forward({dxin.data(), y1.data(), nullptr, s, DnnImpl::cudnn});
+    pool2d_forward({dxin.data(), y0.data(), idx.data(), s, DnnImpl::melgrad});
+    pool2d_forward({dxin.data(), y1.data(), nullptr, s, DnnImpl::cudnn});
     CHECK(y0.to_host() == y1.to_host());
-    MaxPool2dBackwardParams b;
+    Pool2dBackwardParams b;
     b.dy = ddy.data(), b.argmax = idx.data(), b.dx = dx0.data(), b.shape = s,
     b.impl = DnnImpl::melgrad;
-    max_pool2d_backward(b);
+    pool2d_backward(b);
     b.argmax = nullptr, b.x = dxin.data(), b.y = y1.data(), b.dx = dx1.data(),
     b.impl = DnnImpl::cudnn;
-    max_pool2d_backward(b);
+    pool2d_backward(b);
     melgrad::kernels::testing::check_close(dx1.to_host(), dx0.to_host(), 1e-6, 1e-6);
   }
 }

@@ -5,7 +5,8 @@
 // features, logits, loss, every parameter's gradient, then 3 Adam steps: each step's loss,
 // every parameter (and BatchNorm buffer) after each update; cnn_bn_running also checks the
 // eval-mode forward with the running statistics. Plus a float64 gradient check of a whole
-// conv -> BatchNorm -> ReLU -> MaxPool -> Linear network (x and every parameter).
+// conv -> BatchNorm -> ReLU -> MaxPool -> Linear network (x and every parameter), and
+// avg_pool2d's values against PyTorch's (tests/fixtures/make_avg_pool2d_values.py).
 // Shapes: x [N, 1, T, F] = [3, 1, 20, 16]; features [3, 8, 5, 4] or [3, 8, 2, 1].
 #include <doctest/doctest.h>
 
@@ -17,6 +18,7 @@
 
 #include "engine/gradcheck.h"
 #include "engine/nn/cnn_layers.h"
+#include "engine/ops/cnn.h"
 #include "engine/nn/layers.h"
 #include "engine/ops/loss.h"
 #include "engine/ops/ops.h"
@@ -225,4 +227,157 @@ TEST_CASE("a fixture-shaped CNN passes a float64 gradient check in x and every p
     CHECK_MESSAGE(r.ok, r.message);
     CHECK(r.max_error < 1e-6);
   }
+}
+
+// avg_pool2d against PyTorch's F.avg_pool2d (count_include_pad=True), printed in float64 by
+// tests/fixtures/make_avg_pool2d_values.py: y and d(sum(y * w)) / dx for the inputs
+//   x[i] = ((7 i) mod 11 - 5) / 4 + i / 64,  w[i] = ((5 i) mod 7 - 3) / 2   (flat index i).
+// float64 to 1e-15 (one division per value); float32 to 1e-6 (sums of <= 9 values).
+namespace {
+
+std::vector<double> pool_formula(int64_t n, int64_t a, int64_t b, int64_t c, double d) {
+  std::vector<double> v(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) v[static_cast<size_t>(i)] = double((a * i) % b - c) / d;
+  return v;
+}
+
+void check_avg_pool(const Shape& xs, Pool2dOptions opt, const std::vector<double>& y_torch,
+                    const std::vector<double>& gx_torch) {
+  int64_t n = 1;
+  for (int64_t e : xs) n *= e;
+  std::vector<double> xv = pool_formula(n, 7, 11, 5, 4.0);
+  for (int64_t i = 0; i < n; ++i) xv[static_cast<size_t>(i)] += double(i) / 64;
+  for (DType dt : {DType::f64, DType::f32}) {
+    CAPTURE(dt == DType::f64);
+    const double tol = dt == DType::f64 ? 1e-15 : 1e-6;
+    Tensor x = Tensor::from_vector(xv, xs).to(dt).requires_grad_(true);
+    Tensor y = avg_pool2d(x, opt);
+    REQUIRE(y.numel() == static_cast<int64_t>(y_torch.size()));
+    Tensor w = Tensor::from_vector(pool_formula(y.numel(), 5, 7, 3, 2.0), y.shape()).to(dt);
+    sum(mul(y, w)).backward();
+    const std::vector<double> yv = y.to_vector(), gxv = x.grad().to_vector();
+    REQUIRE(gxv.size() == gx_torch.size());
+    for (size_t i = 0; i < yv.size(); ++i) CHECK(std::abs(yv[i] - y_torch[i]) <= tol);
+    for (size_t i = 0; i < gxv.size(); ++i) CHECK(std::abs(gxv[i] - gx_torch[i]) <= tol);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("avg_pool2d matches PyTorch: padding counted, ceil mode's clipped divisors") {
+  // 3x3 stride 2 pad 1 ceil mode: x [1, 1, 5, 6] -> y [1, 1, 3, 4]
+  check_avg_pool(
+      {1, 1, 5, 6}, {.kernel = {3, 3}, .stride = {2, 2}, .padding = {1, 1}, .ceil_mode = true},
+      {0.052083333333333336, 0.16319444444444445, 0.072916666666666671, -0.29166666666666669,
+       0.13020833333333334, 0.24652777777777779, 0.1111111111111111, 0.17447916666666666,
+       0.12152777777777778, 0.2673611111111111, 0.17708333333333334, 0.21875},
+      {-0.16666666666666666,
+       -0.055555555555555552,
+       0.1111111111111111,
+       0.1111111111111111,
+       0,
+       -0.16666666666666666,
+       0,
+       0.16666666666666666,
+       0.16666666666666666,
+       0.1111111111111111,
+       -0.055555555555555552,
+       -0.47222222222222221,
+       0.16666666666666666,
+       0.22222222222222221,
+       0.055555555555555552,
+       0,
+       -0.055555555555555552,
+       -0.30555555555555558,
+       0.27777777777777779,
+       0.33333333333333331,
+       0.055555555555555552,
+       -0.1111111111111111,
+       -0.16666666666666666,
+       -0.16666666666666669,
+       0.1111111111111111,
+       0.1111111111111111,
+       0,
+       -0.1111111111111111,
+       -0.1111111111111111,
+       0.1388888888888889});
+  // 2x3 stride (2, 1) pad (1, 1): x [1, 2, 4, 5] -> y [1, 2, 3, 5]
+  check_avg_pool({1, 2, 4, 5}, {.kernel = {2, 3}, .stride = {2, 1}, .padding = {1, 1}},
+                 {-0.12239583333333333,
+                  -0.20052083333333334,
+                  0.22395833333333334,
+                  0.19010416666666666,
+                  0.26822916666666669,
+                  -0.125,
+                  0.0078125,
+                  -0.059895833333333336,
+                  0.33072916666666669,
+                  0.19791666666666666,
+                  -0.0026041666666666665,
+                  0.20833333333333334,
+                  0.17447916666666666,
+                  0.140625,
+                  -0.0703125,
+                  0.19010416666666666,
+                  0.0390625,
+                  0.005208333333333333,
+                  -0.028645833333333332,
+                  0.12239583333333333,
+                  0.5,
+                  0.48697916666666669,
+                  0.41927083333333331,
+                  0.3515625,
+                  0.36458333333333331,
+                  0.30989583333333331,
+                  0.44791666666666669,
+                  0.4140625,
+                  0.38020833333333331,
+                  0.2421875},
+                 {-0.083333333333333343,
+                  -0.083333333333333343,
+                  0,
+                  0.083333333333333343,
+                  0.083333333333333343,
+                  0,
+                  -0.25,
+                  -0.16666666666666666,
+                  -0.083333333333333343,
+                  0.16666666666666666,
+                  0,
+                  -0.25,
+                  -0.16666666666666666,
+                  -0.083333333333333343,
+                  0.16666666666666666,
+                  0.083333333333333343,
+                  0.16666666666666669,
+                  0.25,
+                  -0.25,
+                  -0.33333333333333331,
+                  0.16666666666666666,
+                  0,
+                  0.083333333333333343,
+                  0.16666666666666669,
+                  0.33333333333333331,
+                  -0.33333333333333331,
+                  -0.16666666666666666,
+                  -0.083333333333333343,
+                  0,
+                  -0.16666666666666666,
+                  -0.33333333333333331,
+                  -0.16666666666666666,
+                  -0.083333333333333343,
+                  0,
+                  -0.16666666666666666,
+                  0.33333333333333331,
+                  0.25,
+                  -0.25,
+                  -0.16666666666666666,
+                  -0.083333333333333343});
+  // pool 2 ceil mode, odd sizes: x [2, 1, 5, 3] -> y [2, 1, 3, 2]
+  check_avg_pool({2, 1, 5, 3}, {.kernel = {2, 2}, .ceil_mode = true},
+                 {0.21875, -0.5703125, 0.5, -0.9765625, 0.1953125, 1.46875, -0.109375, 1.1640625,
+                  0.171875, 0.7578125, 0.5546875, 0.453125},
+                 {-0.375, -0.375, 0.5,  -0.375, -0.375, 0.5,    0,      0,     -0.5,   0,
+                  0,      -0.5,   0.75, 0.75,   0.5,    -0.125, -0.125, -0.75, -0.125, -0.125,
+                  -0.75,  0.25,   0.25, 0,      0.25,   0.25,   0,      -0.5,  -0.5,   1.5});
 }

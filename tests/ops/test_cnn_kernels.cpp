@@ -3,10 +3,10 @@
 // compare with too), on shapes that take every path: conv's direct one-channel path, row-block
 // panels, multi-image panels (few output pixels per image), 1x1 identity columns, strides
 // and padding, a batch smaller and larger than the thread count, 1 and 2 threads; max-pool's
-// 2x2 vector path and generic windows (ties, NaN); BatchNorm's statistics and backward;
-// the fused ReLU of conv2d_relu on each conv path (the forward's epilogue and the mask the
-// backward kernels apply to the gradient).
-// x [N, C, H, W] throughout.
+// 2x2 vector path and generic windows (ties, NaN); every pool kind (kPoolKinds) against its
+// reference; BatchNorm's statistics and backward; the fused ReLU of conv2d_relu on each conv path
+// (the forward's epilogue and the mask the backward kernels apply to the gradient). x [N, C, H, W]
+// throughout.
 #include <doctest/doctest.h>
 #include <omp.h>
 
@@ -14,6 +14,7 @@
 #include <cmath>
 #include <limits>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "engine/cpu/conv.h"
@@ -162,6 +163,56 @@ TEST_CASE("conv2d gives the same float32 result with 1 and 2 threads") {
   CHECK(allclose(two[3], one[3], 1e-5, 1e-4));
 }
 
+// One pooling kind on one shape: cpu::pool2d_forward / _backward against the reference, in T.
+template <class T>
+void check_pool_kind(const Pool2dShape& geo, int threads, double tolerance) {
+  Generator g(11);
+  const int64_t Ho = geo.out_h(), Wo = geo.out_w();
+  const Shape xs{geo.N, geo.C, geo.H, geo.W}, ys{geo.N, geo.C, Ho, Wo};
+  const std::vector<T> x = random_values<T>(geo.planes() * geo.H * geo.W, g);
+  const std::vector<T> gy = random_values<T>(geo.planes() * Ho * Wo, g);
+  std::vector<T> y_ref(gy.size()), gx_ref(x.size());
+  std::vector<int64_t> idx_ref(gy.size());
+  kernels::pool2d_forward_reference(x.data(), y_ref.data(), idx_ref.data(), geo);
+  kernels::pool2d_backward_reference(gy.data(), idx_ref.data(), gx_ref.data(), geo);
+  const DType dt = std::is_same_v<T, float> ? DType::f32 : DType::f64;
+  Tensor y = Tensor::empty(ys, dt), gx = Tensor::empty(xs, dt), idx;
+  if (geo.has_indices()) idx = Tensor::empty(ys, DType::i64);
+  const int saved = omp_get_max_threads();
+  omp_set_num_threads(threads);
+  cpu::pool2d_forward(to_tensor(x, xs), y, idx, geo);
+  cpu::pool2d_backward(to_tensor(gy, ys), idx, gx, geo);
+  omp_set_num_threads(saved);
+  CHECK(max_rel_diff(values_of<T>(y), y_ref) <= tolerance);
+  CHECK(max_rel_diff(values_of<T>(gx), gx_ref) <= tolerance);
+  if (geo.has_indices()) CHECK(values_of<int64_t>(idx) == idx_ref);
+}
+
+TEST_CASE("every pool kind's CPU kernels match the reference: floor, ceil, padding, overlap") {
+  // Each PoolKind (kPoolKinds) on the fast 2x2 path, a strided / padded ceil-mode shape, and
+  // overlapping windows; float64 to 1e-12 and float32 to 4e-6 relative (the reference sums
+  // a window of <= 9 values in double, the kernels in T; max picks values and is exact),
+  // with 1 and 2 threads (planes * H * W >= 64K: the threaded path).
+  struct Case {
+    const char* label;
+    Pool2dShape s;
+  };
+  for (PoolKind kind : kPoolKinds)
+    for (Case c : {Case{"pool 2, odd sizes", {2, 3, 9, 37, 2, 2, 2, 2, 0, 0, false}},
+                   Case{"3x3 stride 2 pad 1 ceil", {2, 2, 7, 6, 3, 3, 2, 2, 1, 1, true}},
+                   Case{"ceil drops a window in the padding", {1, 1, 5, 5, 2, 2, 2, 2, 1, 1, true}},
+                   Case{"overlapping 3x2 stride 1 pad 1", {1, 2, 5, 5, 3, 2, 1, 1, 1, 1, false}},
+                   Case{"threaded, 64K values", {2, 8, 64, 64, 3, 3, 3, 3, 0, 0, true}}})
+      for (int threads : {1, 2}) {
+        CAPTURE(pool_kind_name(kind));
+        CAPTURE(c.label);
+        CAPTURE(threads);
+        c.s.kind = kind;
+        check_pool_kind<double>(c.s, threads, 1e-12);
+        check_pool_kind<float>(c.s, threads, 4e-6);
+      }
+}
+
 TEST_CASE("max_pool2d kernels follow the window rule (pool 2 vector path and tail, pool 3)") {
   // W = 37: pool 2 gives 18 output columns (two 8-wide vector blocks and a scalar tail),
   // odd H and W leave a dropped row and column; ties and NaNs are sprinkled in.
@@ -185,9 +236,9 @@ TEST_CASE("max_pool2d kernels follow the window rule (pool 2 vector path and tai
       omp_set_num_threads(threads);
       Tensor xt = Tensor::from_vector(x, {2, 5, geo.H, geo.W}), y = Tensor::empty({2, 5, Ho, Wo}),
              idx = Tensor::empty({2, 5, Ho, Wo}, DType::i64);
-      cpu::max_pool2d_forward(xt, y, idx, geo);
+      cpu::pool2d_forward(xt, y, idx, geo);
       Tensor gy = Tensor::normal({2, 5, Ho, Wo}, 0, 1, g), gx = Tensor::empty(xt.shape());
-      cpu::max_pool2d_backward(gy, idx, gx, geo);
+      cpu::pool2d_backward(gy, idx, gx, geo);
       omp_set_num_threads(saved);
       const std::vector<float> yv = values_of<float>(y);
       int nans = 0;
@@ -216,7 +267,7 @@ TEST_CASE("max_pool2d's fast paths agree with the reference loops on NaN-free da
   std::vector<int64_t> idx_ref(y_ref.size());
   kernels::max_pool2d_forward_reference(x.data(), y_ref.data(), idx_ref.data(), geo);
   Tensor y = Tensor::empty({3, 4, 20}), idx = Tensor::empty({3, 4, 20}, DType::i64);
-  cpu::max_pool2d_forward(Tensor::from_vector(x, {3, geo.H, geo.W}), y, idx, geo);
+  cpu::pool2d_forward(Tensor::from_vector(x, {3, geo.H, geo.W}), y, idx, geo);
   CHECK(values_of<float>(y) == y_ref);
   CHECK(values_of<int64_t>(idx) == idx_ref);
 }
