@@ -119,7 +119,6 @@ Tensor max_pool2d(const Tensor& x, Pool2dOptions opt) {
 static const OpInfo& kAvgPool2d = register_op(
     {.name = "avg_pool2d",
      .family = "cnn",
-     .devices = {DeviceType::cpu, DeviceType::cuda},
      .gradcheck = [](Generator& g) {
        return GradCases{
            pool_case(avg_pool2d, "pool 2, odd width dropped", g, {2, 3, 6, 7}, {.kernel = {2, 2}}),
