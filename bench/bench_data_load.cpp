@@ -56,8 +56,8 @@ BenchData& bench_data() {
 void report(benchmark::State& state, const SubsetData& d) {
   state.counters["MB/s"] = benchmark::Counter(static_cast<double>(d.report.source_bytes) / 1e6,
                                               benchmark::Counter::kIsIterationInvariantRate);
-  state.counters["clips/s"] =
-      benchmark::Counter(static_cast<double>(d.clips.size()), benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["clips/s"] = benchmark::Counter(static_cast<double>(d.clips.size()),
+                                                 benchmark::Counter::kIsIterationInvariantRate);
   state.counters["clips"] = static_cast<double>(d.clips.size());
 }
 
@@ -70,7 +70,8 @@ void BM_NpyParseFullClip(benchmark::State& state) {
     NpyArray a = parse_npy(bytes.data(), bytes.size(), "bench.npy");
     benchmark::DoNotOptimize(a.data.data());
   }
-  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * static_cast<int64_t>(bytes.size()));
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) *
+                          static_cast<int64_t>(bytes.size()));
 }
 BENCHMARK(BM_NpyParseFullClip)->Unit(benchmark::kMicrosecond);
 
@@ -120,7 +121,8 @@ void BM_MakeBatch32(benchmark::State& state) {
     }
     benchmark::DoNotOptimize(batch.x.data());
   }
-  state.counters["clips/s"] = benchmark::Counter(32.0, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["clips/s"] =
+      benchmark::Counter(32.0, benchmark::Counter::kIsIterationInvariantRate);
 }
 BENCHMARK(BM_MakeBatch32)->Unit(benchmark::kMicrosecond);
 

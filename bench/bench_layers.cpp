@@ -83,7 +83,8 @@ void register_cnn_blocks(const char* stage, int64_t T, const std::vector<int64_t
                          int64_t pool) {
   int64_t c_in = 1, h = T, w = kMels;
   std::string config = std::string(stage) + "-";
-  for (size_t k = 0; k < channels.size(); ++k) config += (k ? "_" : "") + std::to_string(channels[k]);
+  for (size_t k = 0; k < channels.size(); ++k)
+    config += (k ? "_" : "") + std::to_string(channels[k]);
   for (size_t k = 0; k < channels.size(); ++k) {
     const int64_t c_out = channels[k];
     const Shape xs{kBatch, c_in, h, w}, ys{kBatch, c_out, h, w};
@@ -99,7 +100,12 @@ void register_cnn_blocks(const char* stage, int64_t T, const std::vector<int64_t
       Generator g(1);
       nn::Conv2d conv(c_in, c_out, 3, g, 1, 1);
       Tensor x = input(xs, 2, k > 0);  // the first layer's input (the spectrogram) needs none
-      time_backward(st, [&] { return conv(x); }, [&] { conv.zero_grad(); x.zero_grad(); });
+      time_backward(
+          st, [&] { return conv(x); },
+          [&] {
+            conv.zero_grad();
+            x.zero_grad();
+          });
     })->Unit(benchmark::kMillisecond);
     benchmark::RegisterBenchmark(("batchnorm_forward/" + ytag).c_str(), [=](benchmark::State& st) {
       nn::BatchNorm2d bn(c_out, 1e-5, 0.1, true, false);
@@ -109,7 +115,12 @@ void register_cnn_blocks(const char* stage, int64_t T, const std::vector<int64_t
     benchmark::RegisterBenchmark(("batchnorm_backward/" + ytag).c_str(), [=](benchmark::State& st) {
       nn::BatchNorm2d bn(c_out, 1e-5, 0.1, true, false);
       Tensor x = input(ys, 4, true);
-      time_backward(st, [&] { return bn(x); }, [&] { bn.zero_grad(); x.zero_grad(); });
+      time_backward(
+          st, [&] { return bn(x); },
+          [&] {
+            bn.zero_grad();
+            x.zero_grad();
+          });
     })->Unit(benchmark::kMillisecond);
     benchmark::RegisterBenchmark(("maxpool_forward/" + ytag).c_str(), [=](benchmark::State& st) {
       nn::MaxPool2d mp(pool);
@@ -119,7 +130,8 @@ void register_cnn_blocks(const char* stage, int64_t T, const std::vector<int64_t
     benchmark::RegisterBenchmark(("maxpool_backward/" + ytag).c_str(), [=](benchmark::State& st) {
       nn::MaxPool2d mp(pool);
       Tensor x = input(ys, 5, true);
-      time_backward(st, [&] { return mp(x); }, [&] { x.zero_grad(); });
+      time_backward(
+          st, [&] { return mp(x); }, [&] { x.zero_grad(); });
     })->Unit(benchmark::kMillisecond);
     c_in = c_out, h /= pool, w /= pool;
   }
@@ -139,7 +151,12 @@ void register_linear(int64_t in, int64_t out) {
     Generator g(1);
     nn::Linear fc(in, out, g);
     Tensor x = input({kBatch, in}, 2, true);
-    time_backward(st, [&] { return fc(x); }, [&] { fc.zero_grad(); x.zero_grad(); });
+    time_backward(
+        st, [&] { return fc(x); },
+        [&] {
+          fc.zero_grad();
+          x.zero_grad();
+        });
   })->Unit(benchmark::kMicrosecond);
 }
 
@@ -166,8 +183,9 @@ void register_lstm(int64_t T) {
         t.requires_grad_();
         return t;
       };
-      return std::array<LstmWeights, 2>{LstmWeights{p({4 * H, I}), p({4 * H, H}), p({4 * H}), p({4 * H})},
-                                        LstmWeights{p({4 * H, I}), p({4 * H, H}), p({4 * H}), p({4 * H})}};
+      return std::array<LstmWeights, 2>{
+          LstmWeights{p({4 * H, I}), p({4 * H, H}), p({4 * H}), p({4 * H})},
+          LstmWeights{p({4 * H, I}), p({4 * H, H}), p({4 * H}), p({4 * H})}};
     };
     benchmark::RegisterBenchmark(("lstm_layer_forward/" + tag).c_str(), [=](benchmark::State& st) {
       Generator g(1);
@@ -179,12 +197,13 @@ void register_lstm(int64_t T) {
       Generator g(1);
       auto w = make(g);
       Tensor x = input({kBatch, T, I}, 2, layer > 0), len = seeded_lengths(T);
-      time_backward(st, [&] { return lstm_bidirectional_layer(x, len, w[0], w[1])[0]; },
-                    [&] {
-                      x.zero_grad();
-                      for (auto& d : w)
-                        for (Tensor* t : {&d.w_ih, &d.w_hh, &d.b_ih, &d.b_hh}) t->zero_grad();
-                    });
+      time_backward(
+          st, [&] { return lstm_bidirectional_layer(x, len, w[0], w[1])[0]; },
+          [&] {
+            x.zero_grad();
+            for (auto& d : w)
+              for (Tensor* t : {&d.w_ih, &d.w_hh, &d.b_ih, &d.b_hh}) t->zero_grad();
+          });
     })->Unit(benchmark::kMillisecond);
   }
   const std::string tag = "T" + std::to_string(T) + "/2x100_bidirectional_dropout0.2";
@@ -198,7 +217,8 @@ void register_lstm(int64_t T) {
     Generator g(1);
     nn::LSTM net(kMels, H, 2, true, 0.2, g);
     Tensor x = input({kBatch, T, kMels}, 2, false), len = seeded_lengths(T);
-    time_backward(st, [&] { return net(x, len).output; }, [&] { net.zero_grad(); });
+    time_backward(
+        st, [&] { return net(x, len).output; }, [&] { net.zero_grad(); });
   })->Unit(benchmark::kMillisecond);
 }
 

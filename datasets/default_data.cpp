@@ -39,18 +39,20 @@ void remove_stale_temps(const fs::path& dir, const std::string& name) {
 
 std::string default_data_dir(DatasetSize size, uint64_t seed, bool log) {
   const fs::path dir = fs::path(cache_root()) / "datasets";
-  const std::string name = "patreco3-synthetic-" + dataset_size_name(size) + "-seed" + std::to_string(seed) + "-v" +
-                           std::to_string(kGeneratorVersion);
+  const std::string name = "patreco3-synthetic-" + dataset_size_name(size) + "-seed" +
+                           std::to_string(seed) + "-v" + std::to_string(kGeneratorVersion);
   const fs::path target = dir / name;
   if (fs::is_regular_file(target / "melgrad-synthetic.txt")) return target.string();
   std::error_code ec;
   fs::create_directories(dir, ec);
-  if (ec) throw DataError("cannot create the cache folder '" + dir.string() + "': " + ec.message() +
-                          " (set MELGRAD_CACHE to a writable folder, or pass --data)");
+  if (ec)
+    throw DataError("cannot create the cache folder '" + dir.string() + "': " + ec.message() +
+                    " (set MELGRAD_CACHE to a writable folder, or pass --data)");
   remove_stale_temps(dir, name);
   if (log)
     std::fprintf(stderr, "melgrad: generating the embedded %s data set (seed %llu) into %s\n",
-                 dataset_size_name(size).c_str(), static_cast<unsigned long long>(seed), target.string().c_str());
+                 dataset_size_name(size).c_str(), static_cast<unsigned long long>(seed),
+                 target.string().c_str());
   // Generate under a private name, then move into place; if another process got there
   // first, its complete copy is used and ours is dropped.
   const fs::path staging = dir / (name + ".staging-" + std::to_string(::getpid()));
@@ -65,7 +67,8 @@ std::string default_data_dir(DatasetSize size, uint64_t seed, bool log) {
     if (!fs::is_regular_file(target / "melgrad-synthetic.txt"))
       throw DataError("cannot move the generated data set into '" + target.string() + "'");
   }
-  if (log) std::fprintf(stderr, "melgrad: embedded data set ready at %s\n", target.string().c_str());
+  if (log)
+    std::fprintf(stderr, "melgrad: embedded data set ready at %s\n", target.string().c_str());
   return target.string();
 }
 

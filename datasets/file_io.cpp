@@ -66,8 +66,8 @@ class Inflater {
       }
       if (rc == Z_BUF_ERROR && zs_.avail_in == 0) return false;  // needs more input
       if (rc != Z_OK && rc != Z_BUF_ERROR)
-        throw DataError("corrupt gzip data in '" + name_ + "': " +
-                        (zs_.msg ? zs_.msg : "inflate error " + std::to_string(rc)));
+        throw DataError("corrupt gzip data in '" + name_ +
+                        "': " + (zs_.msg ? zs_.msg : "inflate error " + std::to_string(rc)));
       if (zs_.avail_in == 0 && zs_.avail_out != 0) return false;
     }
     return false;
@@ -141,7 +141,8 @@ std::vector<uint8_t> read_file_bytes(const std::string& path, size_t max_bytes) 
       throw DataError("'" + path + "' is larger than " + std::to_string(max_bytes) + " bytes");
   }
   if (std::ferror(f.get())) throw DataError("read error on '" + path + "': " + errno_text());
-  if (is_gzip(bytes.data(), bytes.size())) return gunzip(bytes.data(), bytes.size(), path, max_bytes);
+  if (is_gzip(bytes.data(), bytes.size()))
+    return gunzip(bytes.data(), bytes.size(), path, max_bytes);
   return bytes;
 }
 

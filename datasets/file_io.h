@@ -24,8 +24,7 @@ bool file_is_gzip(const std::string& path);
 
 // Whole file as bytes; gzip content (detected by its magic, whatever the name says) is
 // inflated. `max_bytes` bounds the (inflated) size: larger files are rejected as corrupt.
-std::vector<uint8_t> read_file_bytes(const std::string& path,
-                                     size_t max_bytes = size_t(4) << 30);
+std::vector<uint8_t> read_file_bytes(const std::string& path, size_t max_bytes = size_t(4) << 30);
 
 // The first `count` bytes of the file's content (inflated when gzip); fewer when the
 // content is shorter. Used to read .npy headers without reading the data.

@@ -11,13 +11,16 @@ namespace {
 // raw genre -> mapped class name ("" = dropped). The one table the mapping lives in.
 const std::vector<std::pair<std::string, std::string>>& mapping_table() {
   static const std::vector<std::pair<std::string, std::string>> t = {
-      {"Blues", "Blues"},           {"Chiptune", "Electronic"},   {"Classical", "Classical"},
-      {"Electronic", "Electronic"}, {"Folk", "Folk"},             {"Hip-Hop", "Hip-Hop"},
-      {"Indie-Rock", ""},           {"International", ""},        {"Jazz", "Jazz"},
-      {"Metal", "Metal"},           {"Old-Time", ""},             {"Pop", "Pop"},
-      {"Post-Punk", ""},            {"Post-Rock", "Rock"},        {"Psych-Folk", "Folk"},
-      {"Psych-Rock", "Rock"},       {"Punk", "Metal"},            {"Rock", "Rock"},
-      {"Soundtrack", ""},           {"Trip-Hop", "Trip-Hop"},
+      {"Blues", "Blues"},         {"Chiptune", "Electronic"},
+      {"Classical", "Classical"}, {"Electronic", "Electronic"},
+      {"Folk", "Folk"},           {"Hip-Hop", "Hip-Hop"},
+      {"Indie-Rock", ""},         {"International", ""},
+      {"Jazz", "Jazz"},           {"Metal", "Metal"},
+      {"Old-Time", ""},           {"Pop", "Pop"},
+      {"Post-Punk", ""},          {"Post-Rock", "Rock"},
+      {"Psych-Folk", "Folk"},     {"Psych-Rock", "Rock"},
+      {"Punk", "Metal"},          {"Rock", "Rock"},
+      {"Soundtrack", ""},         {"Trip-Hop", "Trip-Hop"},
   };
   return t;
 }

@@ -62,13 +62,15 @@ std::string where(const std::string& path, int64_t line) {
 }  // namespace
 
 std::string clip_id_of(const std::string& name) {
-  const std::string base = name.substr(name.find_last_of('/') == std::string::npos ? 0 : name.find_last_of('/') + 1);
+  const std::string base =
+      name.substr(name.find_last_of('/') == std::string::npos ? 0 : name.find_last_of('/') + 1);
   return base.substr(0, base.find('.'));
 }
 
 std::vector<GenreLabelRow> read_genre_labels(const std::string& path) {
   const auto lines = read_lines(path);
-  if (lines.empty()) throw DataError(path + ": empty label file (expected the header 'Id<TAB>Genre')");
+  if (lines.empty())
+    throw DataError(path + ": empty label file (expected the header 'Id<TAB>Genre')");
   const auto header = split(lines[0].second, '\t');
   if (header.size() != 2 || lower(header[0]) != "id" || lower(header[1]) != "genre")
     throw DataError(where(path, lines[0].first) + ": expected the header 'Id<TAB>Genre', found '" +
@@ -79,14 +81,16 @@ std::vector<GenreLabelRow> read_genre_labels(const std::string& path) {
     const auto& [line_no, text] = lines[i];
     const auto fields = split(text, '\t');
     if (fields.size() != 2)
-      throw DataError(where(path, line_no) + ": expected 2 tab-separated fields (name, genre), found " +
+      throw DataError(where(path, line_no) +
+                      ": expected 2 tab-separated fields (name, genre), found " +
                       std::to_string(fields.size()) + " in '" + trim(text) + "'");
     GenreLabelRow row;
     row.line = line_no;
     row.name = fields[0];
     row.id = clip_id_of(fields[0]);
     row.genre = fields[1];
-    if (row.id.empty()) throw DataError(where(path, line_no) + ": empty clip id in '" + row.name + "'");
+    if (row.id.empty())
+      throw DataError(where(path, line_no) + ": empty clip id in '" + row.name + "'");
     row.label = map_genre(row.genre);
     if (row.label == kUnknownGenre)
       throw DataError(where(path, line_no) + " (" + row.name + "): unknown genre '" + row.genre +
@@ -103,7 +107,8 @@ std::vector<MultitaskLabelRow> read_multitask_labels(const std::string& path) {
   static const char* kColumns[4] = {"id", "valence", "energy", "danceability"};
   const auto lines = read_lines(path);
   if (lines.empty())
-    throw DataError(path + ": empty label file (expected the header 'Id,valence,energy,danceability')");
+    throw DataError(path +
+                    ": empty label file (expected the header 'Id,valence,energy,danceability')");
   const auto header = split(lines[0].second, ',');
   int column[4] = {-1, -1, -1, -1};
   for (size_t c = 0; c < header.size(); ++c)
@@ -112,7 +117,8 @@ std::vector<MultitaskLabelRow> read_multitask_labels(const std::string& path) {
   for (int k = 0; k < 4; ++k)
     if (column[k] < 0)
       throw DataError(where(path, lines[0].first) + ": header lacks the column '" + kColumns[k] +
-                      "' (expected 'Id,valence,energy,danceability', found '" + trim(lines[0].second) + "')");
+                      "' (expected 'Id,valence,energy,danceability', found '" +
+                      trim(lines[0].second) + "')");
   std::vector<MultitaskLabelRow> rows;
   std::map<std::string, int64_t> seen;
   for (size_t i = 1; i < lines.size(); ++i) {

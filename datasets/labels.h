@@ -16,11 +16,11 @@
 namespace melgrad::data {
 
 struct GenreLabelRow {
-  int64_t line = 0;        // 1-based line in the label file
-  std::string name;        // the file name the row claims, e.g. "1042.fused.full.npy.gz"
-  std::string id;          // "1042"
-  std::string genre;       // raw genre, e.g. "Psych-Rock"
-  int label = -1;          // class index after CLASS_MAPPING, or kDroppedGenre
+  int64_t line = 0;   // 1-based line in the label file
+  std::string name;   // the file name the row claims, e.g. "1042.fused.full.npy.gz"
+  std::string id;     // "1042"
+  std::string genre;  // raw genre, e.g. "Psych-Rock"
+  int label = -1;     // class index after CLASS_MAPPING, or kDroppedGenre
 };
 
 struct MultitaskLabelRow {
@@ -30,7 +30,8 @@ struct MultitaskLabelRow {
   std::array<float, 3> targets{};  // valence, energy, danceability
 };
 
-// The clip id of a file or label name: the text before the first '.' ("1042.fused.full.npy" -> "1042").
+// The clip id of a file or label name: the text before the first '.' ("1042.fused.full.npy" ->
+// "1042").
 std::string clip_id_of(const std::string& name);
 
 std::vector<GenreLabelRow> read_genre_labels(const std::string& path);

@@ -24,7 +24,8 @@ constexpr int64_t kMaxDim = int64_t(1) << 40;
   throw DataError(name + ": " + what);
 }
 
-// Reader for the header's dict literal: {'descr': '<f8', 'fortran_order': False, 'shape': (140, 1293), }
+// Reader for the header's dict literal: {'descr': '<f8', 'fortran_order': False, 'shape': (140,
+// 1293), }
 class HeaderParser {
  public:
   HeaderParser(const std::string& text, const std::string& name) : s_(text), name_(name) {}
@@ -48,13 +49,17 @@ class HeaderParser {
         if (have_descr) fail(name_, "header repeats the key 'descr'");
         have_descr = true;
         if (peek() != '\'' && peek() != '"')
-          fail(name_, "header field 'descr' must be a string (structured dtypes are not supported)");
+          fail(name_,
+               "header field 'descr' must be a string (structured dtypes are not supported)");
         const std::string d = parse_string("the value of 'descr'");
-        if (d == "<f4") h.dtype = NpyDtype::f4;
-        else if (d == "<f8") h.dtype = NpyDtype::f8;
+        if (d == "<f4")
+          h.dtype = NpyDtype::f4;
+        else if (d == "<f8")
+          h.dtype = NpyDtype::f8;
         else if (d == ">f4" || d == ">f8")
           fail(name_, "big-endian dtype '" + d + "' is not supported (expected '<f4' or '<f8')");
-        else fail(name_, "unsupported dtype '" + d + "' (expected '<f4' or '<f8')");
+        else
+          fail(name_, "unsupported dtype '" + d + "' (expected '<f4' or '<f8')");
       } else if (key == "fortran_order") {
         if (have_order) fail(name_, "header repeats the key 'fortran_order'");
         have_order = true;
@@ -220,7 +225,8 @@ NpyHeader parse_npy_header(const uint8_t* bytes, size_t size, const std::string&
                  size_t(bytes[11]) << 24;
     prefix = 12;
   }
-  if (header_len > (size_t(1) << 24)) fail(name, "implausible .npy header length " + std::to_string(header_len));
+  if (header_len > (size_t(1) << 24))
+    fail(name, "implausible .npy header length " + std::to_string(header_len));
   if (size < prefix + header_len)
     fail(name, "truncated .npy header (declares " + std::to_string(header_len) + " bytes, " +
                    std::to_string(size - prefix) + " present)");
@@ -247,8 +253,8 @@ NpyArray parse_npy(const uint8_t* bytes, size_t size, const std::string& name) {
     fail(name, "truncated: shape " + npy_shape_string(h.shape) + " needs " + std::to_string(need) +
                    " data bytes, the file has " + std::to_string(have));
   if (have > need)
-    fail(name, "corrupt: " + std::to_string(have - need) + " unexpected bytes after the data of shape " +
-                   npy_shape_string(h.shape));
+    fail(name, "corrupt: " + std::to_string(have - need) +
+                   " unexpected bytes after the data of shape " + npy_shape_string(h.shape));
   NpyArray a;
   a.shape = h.shape;
   a.source_dtype = h.dtype;
@@ -266,7 +272,8 @@ NpyArray read_npy(const std::string& path) {
 NpyHeader read_npy_header(const std::string& path) {
   std::vector<uint8_t> head = read_file_prefix(path, 4096);
   if (head.size() >= 12 && head[6] >= 2) {  // v2/v3 headers may be longer than 4 KiB
-    const size_t len = size_t(head[8]) | size_t(head[9]) << 8 | size_t(head[10]) << 16 | size_t(head[11]) << 24;
+    const size_t len =
+        size_t(head[8]) | size_t(head[9]) << 8 | size_t(head[10]) << 16 | size_t(head[11]) << 24;
     if (len + 12 > head.size() && len < (size_t(1) << 24)) head = read_file_prefix(path, len + 12);
   }
   NpyHeader h = parse_npy_header(head.data(), head.size(), path);
@@ -282,8 +289,8 @@ NpyHeader read_npy_header(const std::string& path) {
   if (!ec && !is_gzip(raw, raw_n)) {
     const size_t need = h.data_offset + h.data_bytes();
     if (file_size < need)
-      fail(path, "truncated: shape " + npy_shape_string(h.shape) + " needs " + std::to_string(need) +
-                     " bytes, the file has " + std::to_string(file_size));
+      fail(path, "truncated: shape " + npy_shape_string(h.shape) + " needs " +
+                     std::to_string(need) + " bytes, the file has " + std::to_string(file_size));
     if (file_size > need)
       fail(path, "corrupt: " + std::to_string(file_size - need) +
                      " unexpected bytes after the data of shape " + npy_shape_string(h.shape));

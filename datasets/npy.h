@@ -25,9 +25,9 @@ struct NpyHeader {
   int major_version = 1;          // 1, 2 or 3
   NpyDtype dtype = NpyDtype::f8;  // from 'descr'
   bool fortran_order = false;
-  std::vector<int64_t> shape;     // () for a scalar
-  size_t data_offset = 0;         // bytes from the start of the file to the data
-  size_t element_count = 1;       // product of shape
+  std::vector<int64_t> shape;  // () for a scalar
+  size_t data_offset = 0;      // bytes from the start of the file to the data
+  size_t element_count = 1;    // product of shape
   size_t data_bytes() const { return element_count * (dtype == NpyDtype::f4 ? 4 : 8); }
 };
 

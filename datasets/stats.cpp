@@ -34,11 +34,21 @@ std::string json_escape(const std::string& s) {
   std::string o;
   for (char c : s) {
     switch (c) {
-      case '"': o += "\\\""; break;
-      case '\\': o += "\\\\"; break;
-      case '\n': o += "\\n"; break;
-      case '\t': o += "\\t"; break;
-      case '\r': o += "\\r"; break;
+      case '"':
+        o += "\\\"";
+        break;
+      case '\\':
+        o += "\\\\";
+        break;
+      case '\n':
+        o += "\\n";
+        break;
+      case '\t':
+        o += "\\t";
+        break;
+      case '\r':
+        o += "\\r";
+        break;
       default:
         if (static_cast<unsigned char>(c) < 0x20) {
           char buf[8];
@@ -82,13 +92,15 @@ DataStats compute_data_stats(const std::string& data_dir, uint64_t seed, bool st
       const ClipEntry& e = index.clips[static_cast<size_t>(i)];
       const NpyHeader h = read_npy_header(e.path);
       if (h.shape.size() != 2 || h.shape[0] != kFileRows || h.shape[1] < 1)
-        throw DataError(e.path + ": expected a clip of shape (140, T) with T >= 1, found " + npy_shape_string(h.shape));
+        throw DataError(e.path + ": expected a clip of shape (140, T) with T >= 1, found " +
+                        npy_shape_string(h.shape));
       frames[static_cast<size_t>(i)] = h.shape[1];
       gz[static_cast<size_t>(i)] = file_is_gzip(e.path);  // by its magic, as the reader decides
     });
     std::vector<int64_t> pool, given;
     for (size_t i = 0; i < index.clips.size(); ++i)
-      (index.clips[i].source == ClipSource::train_folder ? pool : given).push_back(static_cast<int64_t>(i));
+      (index.clips[i].source == ClipSource::train_folder ? pool : given)
+          .push_back(static_cast<int64_t>(i));
     const Splits sp = make_splits(subset, pool, given, seed);
 
     SubsetStats s;
@@ -110,7 +122,9 @@ DataStats compute_data_stats(const std::string& data_dir, uint64_t seed, bool st
       if (is_genre_subset(subset)) {
         auto& classes = s.classes[name];
         for (const std::string& c : genre_classes()) classes[c] = 0;
-        for (int64_t i : *list) ++classes[genre_classes()[static_cast<size_t>(index.clips[static_cast<size_t>(i)].label)]];
+        for (int64_t i : *list)
+          ++classes[genre_classes()[static_cast<size_t>(
+              index.clips[static_cast<size_t>(i)].label)]];
       }
     }
     stats.subsets.push_back(std::move(s));
@@ -131,8 +145,9 @@ std::string data_stats_json(const DataStats& stats) {
     bool first = true;
     for (const std::string& split : s.split_names) {
       const LengthStats& l = s.lengths.at(split);
-      o << (first ? "" : ", ") << json_escape(split) << ": {\"count\": " << l.count << ", \"min\": " << l.min
-        << ", \"max\": " << l.max << ", \"mean\": " << num(l.mean) << ", \"median\": " << num(l.median) << "}";
+      o << (first ? "" : ", ") << json_escape(split) << ": {\"count\": " << l.count
+        << ", \"min\": " << l.min << ", \"max\": " << l.max << ", \"mean\": " << num(l.mean)
+        << ", \"median\": " << num(l.median) << "}";
       first = false;
     }
     o << "},\n    \"skipped\": [";
@@ -161,7 +176,8 @@ std::string data_stats_text(const DataStats& stats) {
       for (const std::string& c : genre_classes()) {
         std::snprintf(line, sizeof line, "  %-12s %7lld %7lld %7lld\n", c.c_str(),
                       static_cast<long long>(s.classes.at("train").at(c)),
-                      static_cast<long long>(s.classes.at("val").at(c)), static_cast<long long>(s.classes.at("test").at(c)));
+                      static_cast<long long>(s.classes.at("val").at(c)),
+                      static_cast<long long>(s.classes.at("test").at(c)));
         o << line;
       }
     }
@@ -170,8 +186,9 @@ std::string data_stats_text(const DataStats& stats) {
     o << "\n  lengths (frames):\n";
     for (const std::string& split : s.split_names) {
       const LengthStats& l = s.lengths.at(split);
-      std::snprintf(line, sizeof line, "    %-10s min %5lld  max %5lld  mean %8.1f  median %7.1f\n", split.c_str(),
-                    static_cast<long long>(l.min), static_cast<long long>(l.max), l.mean, l.median);
+      std::snprintf(line, sizeof line, "    %-10s min %5lld  max %5lld  mean %8.1f  median %7.1f\n",
+                    split.c_str(), static_cast<long long>(l.min), static_cast<long long>(l.max),
+                    l.mean, l.median);
       o << line;
     }
     int64_t dropped = 0;
@@ -188,10 +205,12 @@ std::string data_stats_text(const DataStats& stats) {
       }
       o << ")\n";
     }
-    o << "  gzip files: " << s.gzip_files << ", files without a label row: " << s.unlisted_files << "\n";
+    o << "  gzip files: " << s.gzip_files << ", files without a label row: " << s.unlisted_files
+      << "\n";
     o << "  skipped rows: " << s.skipped.size() << "\n";
     for (const SkippedRow& k : s.skipped)
-      o << "    " << k.label_file << " line " << k.line << " (id " << k.id << "): " << k.reason << "\n";
+      o << "    " << k.label_file << " line " << k.line << " (id " << k.id << "): " << k.reason
+        << "\n";
   }
   return o.str();
 }

@@ -27,10 +27,10 @@ struct LengthStats {
 
 struct SubsetStats {
   Subset subset = Subset::genre;
-  std::vector<std::string> split_names;                          // train, val, test[, unlabelled]
-  std::map<std::string, int64_t> counts;                         // split -> clips
+  std::vector<std::string> split_names;                           // train, val, test[, unlabelled]
+  std::map<std::string, int64_t> counts;                          // split -> clips
   std::map<std::string, std::map<std::string, int64_t>> classes;  // split -> class -> clips (genre)
-  std::map<std::string, LengthStats> lengths;                    // split -> T statistics
+  std::map<std::string, LengthStats> lengths;                     // split -> T statistics
   std::vector<SkippedRow> skipped;
   std::map<std::string, int64_t> dropped_train, dropped_test;
   int64_t gzip_files = 0, unlisted_files = 0;

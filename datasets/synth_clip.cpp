@@ -54,8 +54,10 @@ double clamp01(double x) { return std::clamp(x, 0.0, 1.0); }
 double sigmoid(double x) { return 1.0 / (1.0 + std::exp(-x)); }
 
 // Krumhansl–Kessler key profiles (tonic first).
-constexpr double kMajorProfile[12] = {6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88};
-constexpr double kMinorProfile[12] = {6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17};
+constexpr double kMajorProfile[12] = {6.35, 2.23, 3.48, 2.33, 4.38, 4.09,
+                                      2.52, 5.19, 2.39, 3.66, 2.29, 2.88};
+constexpr double kMinorProfile[12] = {6.33, 2.68, 3.52, 5.38, 2.60, 3.53,
+                                      2.54, 4.75, 3.98, 2.69, 3.34, 3.17};
 
 // Mel band (fractional) of a frequency: 128 bands equally spaced in HTK mel over 0..11025 Hz.
 double band_of_hz(double f) {
@@ -78,7 +80,8 @@ std::vector<int64_t> beat_boundaries(int64_t T, int64_t B, double regularity, Rn
   std::vector<int64_t> b(static_cast<size_t>(B + 1));
   b[0] = 0;
   b[static_cast<size_t>(B)] = T;
-  for (int64_t k = 1; k < B; ++k) b[static_cast<size_t>(k)] = std::llround(pos[static_cast<size_t>(k)]);
+  for (int64_t k = 1; k < B; ++k)
+    b[static_cast<size_t>(k)] = std::llround(pos[static_cast<size_t>(k)]);
   // Keep boundaries strictly increasing and leave room for the ones after them.
   for (int64_t k = 1; k < B; ++k)
     b[static_cast<size_t>(k)] =
@@ -149,7 +152,8 @@ SynthClip synthesize_clip(const ClipStyle& s, const ClipFrames& shape, uint64_t 
                                        s.bass * std::exp(-m / 8.0) + 10.0 * s.loudness * x;
   }
   // Slow level changes, compressed by loudness.
-  const double p1 = static_cast<double>(T) / rng.uniform(1.0, 3.0), p2 = static_cast<double>(T) / rng.uniform(3.0, 8.0);
+  const double p1 = static_cast<double>(T) / rng.uniform(1.0, 3.0),
+               p2 = static_cast<double>(T) / rng.uniform(3.0, 8.0);
   const double ph1 = rng.uniform(0.0, 2 * M_PI), ph2 = rng.uniform(0.0, 2 * M_PI);
   const double dyn = s.dynamics * (1.0 - 0.8 * s.loudness);
   // Percussive pulse per frame: strong on beats, weaker off-beat, decaying over ~12 % of a beat.
@@ -160,7 +164,9 @@ SynthClip synthesize_clip(const ClipStyle& s, const ClipFrames& shape, uint64_t 
     const int64_t off = on + (next - on) / 2;
     for (int64_t t = on; t < next; ++t) {
       const double a = std::exp(-static_cast<double>(t - on) / decay);
-      const double b = t >= off && off > on ? 0.5 * s.regularity * std::exp(-static_cast<double>(t - off) / decay) : 0.0;
+      const double b = t >= off && off > on
+                           ? 0.5 * s.regularity * std::exp(-static_cast<double>(t - off) / decay)
+                           : 0.0;
       pulse[static_cast<size_t>(t)] = s.percussion * std::max(a, b);
     }
   }
@@ -172,9 +178,12 @@ SynthClip synthesize_clip(const ClipStyle& s, const ClipFrames& shape, uint64_t 
       const int pc = midi % 12;
       if (pc != tones[0] && pc != tones[1] && pc != tones[2]) continue;
       const double band = band_of_hz(440.0 * std::pow(2.0, (midi - 69) / 12.0));
-      const double amp = 9.0 * s.tonality * (pc == tones[0] ? 1.0 : 0.8) * (1.0 - (midi - 48) / 80.0);
-      for (int m = std::max(0, static_cast<int>(band) - 3); m < std::min(kMel, static_cast<int>(band) + 4); ++m)
-        p[static_cast<size_t>(m)] = std::max(p[static_cast<size_t>(m)], amp * std::exp(-0.5 * (m - band) * (m - band) / 0.5));
+      const double amp =
+          9.0 * s.tonality * (pc == tones[0] ? 1.0 : 0.8) * (1.0 - (midi - 48) / 80.0);
+      for (int m = std::max(0, static_cast<int>(band) - 3);
+           m < std::min(kMel, static_cast<int>(band) + 4); ++m)
+        p[static_cast<size_t>(m)] = std::max(p[static_cast<size_t>(m)],
+                                             amp * std::exp(-0.5 * (m - band) * (m - band) / 0.5));
     }
     return p;
   };
@@ -184,7 +193,9 @@ SynthClip synthesize_clip(const ClipStyle& s, const ClipFrames& shape, uint64_t 
     perc_shape[static_cast<size_t>(m)] = 0.6 * std::exp(-m / 12.0) + 0.4 * (0.3 + 0.7 * m / 127.0);
 
   clip.full.assign(static_cast<size_t>(kRows * T), 0.0);
-  auto at = [&](int row, int64_t t) -> double& { return clip.full[static_cast<size_t>(row * T + t)]; };
+  auto at = [&](int row, int64_t t) -> double& {
+    return clip.full[static_cast<size_t>(row * T + t)];
+  };
   const double* profile = s.major ? kMajorProfile : kMinorProfile;
   int64_t beat = 0;
   std::array<double, kMel> chord_partials = partials(chord_of_beat[0]);
@@ -195,9 +206,11 @@ SynthClip synthesize_clip(const ClipStyle& s, const ClipFrames& shape, uint64_t 
       const Chord& now = chord_of_beat[static_cast<size_t>(beat)];
       if (prev.root != now.root || prev.third != now.third) chord_partials = partials(now);
     }
-    const double level = dyn * (0.6 * std::sin(2 * M_PI * t / p1 + ph1) + 0.4 * std::sin(2 * M_PI * t / p2 + ph2));
+    const double level =
+        dyn * (0.6 * std::sin(2 * M_PI * t / p1 + ph1) + 0.4 * std::sin(2 * M_PI * t / p2 + ph2));
     for (int m = 0; m < kMel; ++m) {
-      at(m, t) = envelope[static_cast<size_t>(m)] + level + pulse[static_cast<size_t>(t)] * perc_shape[static_cast<size_t>(m)] +
+      at(m, t) = envelope[static_cast<size_t>(m)] + level +
+                 pulse[static_cast<size_t>(t)] * perc_shape[static_cast<size_t>(m)] +
                  chord_partials[static_cast<size_t>(m)] + rng.normal(0.0, kCellNoiseDb);
     }
     // Chroma: chord template mixed with the key profile, plus noise; max-normalised.
@@ -207,7 +220,8 @@ SynthClip synthesize_clip(const ClipStyle& s, const ClipFrames& shape, uint64_t 
       const int rel = (pc - c.root + 12) % 12;
       const double tone = rel == 0 ? 1.0 : rel == c.third ? 0.8 : rel == 7 ? 0.9 : 0.0;
       const double key = profile[(pc - s.key + 12) % 12] / 6.35;
-      const double v = std::max(0.0, s.tonality * tone + (1.0 - s.tonality) * 0.6 * key + rng.uniform(0.0, 0.35));
+      const double v = std::max(
+          0.0, s.tonality * tone + (1.0 - s.tonality) * 0.6 * key + rng.uniform(0.0, 0.35));
       at(kMel + pc, t) = v;
       mx = std::max(mx, v);
     }
@@ -231,7 +245,8 @@ SynthClip synthesize_clip(const ClipStyle& s, const ClipFrames& shape, uint64_t 
       std::nth_element(seg.begin(), seg.begin() + static_cast<std::ptrdiff_t>(mid), seg.end());
       double med = seg[mid];
       if (seg.size() % 2 == 0) {
-        const double lower = *std::max_element(seg.begin(), seg.begin() + static_cast<std::ptrdiff_t>(mid));
+        const double lower =
+            *std::max_element(seg.begin(), seg.begin() + static_cast<std::ptrdiff_t>(mid));
         med = 0.5 * (med + lower);
       }
       clip.beat[static_cast<size_t>(row * B + k)] = med;
@@ -240,9 +255,10 @@ SynthClip synthesize_clip(const ClipStyle& s, const ClipFrames& shape, uint64_t 
 
   // Affective targets: noisy logistic functions of mode, loudness and beat regularity.
   const double mode = s.major ? 1.0 : -1.0;
-  clip.targets[0] = sigmoid(1.3 * mode + 1.4 * (s.tempo - 0.5) + 1.0 * (s.tonality - 0.6) + rng.normal(0.0, 0.8));
-  clip.targets[1] = sigmoid(4.0 * (s.loudness - 0.55) + 0.08 * (s.percussion - 9.0) + 1.5 * (s.tempo - 0.5) +
-                            rng.normal(0.0, 0.65));
+  clip.targets[0] =
+      sigmoid(1.3 * mode + 1.4 * (s.tempo - 0.5) + 1.0 * (s.tonality - 0.6) + rng.normal(0.0, 0.8));
+  clip.targets[1] = sigmoid(4.0 * (s.loudness - 0.55) + 0.08 * (s.percussion - 9.0) +
+                            1.5 * (s.tempo - 0.5) + rng.normal(0.0, 0.65));
   clip.targets[2] = sigmoid(4.0 * (s.regularity - 0.65) + 0.08 * (s.percussion - 9.0) +
                             1.2 * (0.5 - std::abs(s.tempo - 0.5)) - 0.3 + rng.normal(0.0, 0.65));
   return clip;

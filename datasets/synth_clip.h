@@ -25,16 +25,16 @@
 namespace melgrad::data {
 
 struct ClipStyle {
-  double centroid, width, tilt, bass;   // mel envelope: band, bands, dB over the range, dB
-  double tempo;                         // 0..1 -> beat count in [beats_min, beats_max]
-  double regularity;                    // 0..1, 1 = metronomic beats
-  double percussion;                    // dB of the beat pulses
-  bool major;                           // mode
-  int key;                              // 0..11 (C..B)
-  int chord_beats;                      // beats per chord
-  double tonality;                      // 0..1 chroma peakedness
-  double loudness;                      // 0..1 compression and brightness
-  double dynamics;                      // dB of slow level changes
+  double centroid, width, tilt, bass;  // mel envelope: band, bands, dB over the range, dB
+  double tempo;                        // 0..1 -> beat count in [beats_min, beats_max]
+  double regularity;                   // 0..1, 1 = metronomic beats
+  double percussion;                   // dB of the beat pulses
+  bool major;                          // mode
+  int key;                             // 0..11 (C..B)
+  int chord_beats;                     // beats per chord
+  double tonality;                     // 0..1 chroma peakedness
+  double loudness;                     // 0..1 compression and brightness
+  double dynamics;                     // dB of slow level changes
 };
 
 struct ClipFrames {
@@ -44,8 +44,8 @@ struct ClipFrames {
 
 struct SynthClip {
   int64_t frames = 0, beats = 0;
-  std::vector<double> full;  // (140, frames)
-  std::vector<double> beat;  // (140, beats)
+  std::vector<double> full;         // (140, frames)
+  std::vector<double> beat;         // (140, beats)
   std::array<double, 3> targets{};  // valence, energy, danceability
   ClipStyle style{};
 };

@@ -28,18 +28,20 @@ namespace {
 // numbers: train 3069 -> 2305, test 765 -> 575 (Blues 40, Classical 40, Electronic 80,
 // Folk 80, Hip-Hop 40, Jazz 40, Metal 78, Pop 40, Rock 103, Trip-Hop 34).
 const std::vector<GenreCount> kFullCounts = {
-    {"Blues", 160, 40},      {"Chiptune", 160, 40},   {"Classical", 160, 40},  {"Electronic", 160, 40},
-    {"Folk", 160, 40},       {"Hip-Hop", 160, 40},    {"Indie-Rock", 153, 38}, {"International", 153, 38},
-    {"Jazz", 160, 40},       {"Metal", 160, 40},      {"Old-Time", 153, 38},   {"Pop", 160, 40},
-    {"Post-Punk", 153, 38},  {"Post-Rock", 121, 29},  {"Psych-Folk", 160, 40}, {"Psych-Rock", 136, 34},
-    {"Punk", 152, 38},       {"Rock", 160, 40},       {"Soundtrack", 152, 38}, {"Trip-Hop", 136, 34},
+    {"Blues", 160, 40},      {"Chiptune", 160, 40},      {"Classical", 160, 40},
+    {"Electronic", 160, 40}, {"Folk", 160, 40},          {"Hip-Hop", 160, 40},
+    {"Indie-Rock", 153, 38}, {"International", 153, 38}, {"Jazz", 160, 40},
+    {"Metal", 160, 40},      {"Old-Time", 153, 38},      {"Pop", 160, 40},
+    {"Post-Punk", 153, 38},  {"Post-Rock", 121, 29},     {"Psych-Folk", 160, 40},
+    {"Psych-Rock", 136, 34}, {"Punk", 152, 38},          {"Rock", 160, 40},
+    {"Soundtrack", 152, 38}, {"Trip-Hop", 136, 34},
 };
 
 struct PlannedClip {
   std::string id, genre;
   bool test = false;
-  bool gzip = false;             // files of this clip are written gzip-compressed
-  std::string label_name;        // what the (full) label row claims
+  bool gzip = false;       // files of this clip are written gzip-compressed
+  std::string label_name;  // what the (full) label row claims
 };
 
 std::vector<std::string> draw_ids(size_t n, std::set<int64_t>& used, Rng& rng) {
@@ -79,13 +81,16 @@ DatasetSize parse_dataset_size(const std::string& name) {
   throw std::invalid_argument("unknown data-set size '" + name + "' (expected small or full)");
 }
 
-std::string dataset_size_name(DatasetSize size) { return size == DatasetSize::full ? "full" : "small"; }
+std::string dataset_size_name(DatasetSize size) {
+  return size == DatasetSize::full ? "full" : "small";
+}
 
 std::vector<GenreCount> genre_counts(DatasetSize size) {
   if (size == DatasetSize::full) return kFullCounts;
   std::vector<GenreCount> small;
   for (const GenreCount& c : kFullCounts)  // 1/8, rounded half up
-    small.push_back({c.genre, std::max<int64_t>(1, (c.train + 4) / 8), std::max<int64_t>(1, (c.test + 4) / 8)});
+    small.push_back(
+        {c.genre, std::max<int64_t>(1, (c.train + 4) / 8), std::max<int64_t>(1, (c.test + 4) / 8)});
   return small;
 }
 
@@ -97,7 +102,8 @@ int64_t multitask_count(DatasetSize size, bool labelled) {
 SynthSummary make_dataset(const std::string& out_dir, const SynthOptions& options) {
   const auto start = std::chrono::steady_clock::now();
   if (fs::exists(out_dir) && !(fs::is_directory(out_dir) && fs::is_empty(out_dir)))
-    throw DataError("output folder '" + out_dir + "' already exists and is not empty; choose another --out");
+    throw DataError("output folder '" + out_dir +
+                    "' already exists and is not empty; choose another --out");
   fs::path final_path = fs::absolute(out_dir).lexically_normal();
   if (!final_path.has_filename()) final_path = final_path.parent_path();  // "out/" -> "out"
   const fs::path parent = final_path.parent_path();
@@ -110,7 +116,9 @@ SynthSummary make_dataset(const std::string& out_dir, const SynthOptions& option
   for (Subset s : kAllSubsets)
     for (const char* part : {"train", "test"}) {
       fs::create_directories(tmp / subset_folder(s) / part, ec);
-      if (ec) throw DataError("cannot create '" + (tmp / subset_folder(s) / part).string() + "': " + ec.message());
+      if (ec)
+        throw DataError("cannot create '" + (tmp / subset_folder(s) / part).string() +
+                        "': " + ec.message());
     }
 
   // Plan: ids, genres, gzip files and label names from one layout stream.
@@ -121,8 +129,9 @@ SynthSummary make_dataset(const std::string& out_dir, const SynthOptions& option
     for (const std::string& id : draw_ids(static_cast<size_t>(c.train), used, layout))
       genre_train.push_back({id, c.genre, false, false, id + ".fused.full.npy.gz"});
     for (const std::string& id : draw_ids(static_cast<size_t>(c.test), used, layout))
-      genre_test.push_back({id, c.genre, true, false,
-                            id + (layout.uniform() < 0.15 ? ".full.fused.npy.gz" : ".fused.full.npy.gz")});
+      genre_test.push_back(
+          {id, c.genre, true, false,
+           id + (layout.uniform() < 0.15 ? ".full.fused.npy.gz" : ".fused.full.npy.gz")});
   }
   const std::vector<std::string>& genres = [] {
     static std::vector<std::string> g;
@@ -131,8 +140,10 @@ SynthSummary make_dataset(const std::string& out_dir, const SynthOptions& option
     return g;
   }();
   for (bool labelled : {true, false})
-    for (const std::string& id : draw_ids(static_cast<size_t>(multitask_count(options.size, labelled)), used, layout))
-      (labelled ? mt_train : mt_test).push_back({id, genres[layout.below(genres.size())], !labelled, false, id});
+    for (const std::string& id :
+         draw_ids(static_cast<size_t>(multitask_count(options.size, labelled)), used, layout))
+      (labelled ? mt_train : mt_test)
+          .push_back({id, genres[layout.below(genres.size())], !labelled, false, id});
   for (auto* list : {&genre_train, &genre_test, &mt_train, &mt_test}) {
     layout.shuffle(*list);  // label rows in no particular order, as in the real files
     choose_gzip(*list, layout);
@@ -144,20 +155,24 @@ SynthSummary make_dataset(const std::string& out_dir, const SynthOptions& option
     bool multitask;
   };
   std::vector<Job> jobs;
-  for (const auto* list : {&genre_train, &genre_test}) for (const PlannedClip& c : *list) jobs.push_back({&c, false});
-  for (const auto* list : {&mt_train, &mt_test}) for (const PlannedClip& c : *list) jobs.push_back({&c, true});
+  for (const auto* list : {&genre_train, &genre_test})
+    for (const PlannedClip& c : *list) jobs.push_back({&c, false});
+  for (const auto* list : {&mt_train, &mt_test})
+    for (const PlannedClip& c : *list) jobs.push_back({&c, true});
   std::vector<std::array<double, 3>> targets(jobs.size());
   std::atomic<uint64_t> bytes{0};
   const ClipFrames frames = frames_for(options.size, options.short_arrays);
   {
-    ProgressBar bar("generating " + dataset_size_name(options.size) + " data set", static_cast<int64_t>(jobs.size()),
-                    options.progress);
+    ProgressBar bar("generating " + dataset_size_name(options.size) + " data set",
+                    static_cast<int64_t>(jobs.size()), options.progress);
     parallel_for(static_cast<int64_t>(jobs.size()), options.threads, [&](int64_t j) {
       const Job& job = jobs[static_cast<size_t>(j)];
       const PlannedClip& c = *job.clip;
       const std::string family = job.multitask ? "multitask:" : "genre:";
-      const ClipStyle style = draw_style(c.genre, mix_seed(options.seed, fnv1a64(family + "style:" + c.id)));
-      const SynthClip clip = synthesize_clip(style, frames, mix_seed(options.seed, fnv1a64(family + "clip:" + c.id)));
+      const ClipStyle style =
+          draw_style(c.genre, mix_seed(options.seed, fnv1a64(family + "style:" + c.id)));
+      const SynthClip clip =
+          synthesize_clip(style, frames, mix_seed(options.seed, fnv1a64(family + "clip:" + c.id)));
       targets[static_cast<size_t>(j)] = clip.targets;
       const Subset full = job.multitask ? Subset::multitask : Subset::genre;
       const Subset beat = job.multitask ? Subset::multitask_beat : Subset::genre_beat;
@@ -177,7 +192,8 @@ SynthSummary make_dataset(const std::string& out_dir, const SynthOptions& option
   // Label files.
   auto genre_labels = [](const std::vector<PlannedClip>& clips, bool beat) {
     std::string text = "Id\tGenre\n";
-    for (const PlannedClip& c : clips) text += (beat ? c.id + ".beatsync.fused.npy" : c.label_name) + "\t" + c.genre + "\n";
+    for (const PlannedClip& c : clips)
+      text += (beat ? c.id + ".beatsync.fused.npy" : c.label_name) + "\t" + c.genre + "\n";
     return text;
   };
   for (bool beat : {false, true}) {
@@ -189,19 +205,23 @@ SynthSummary make_dataset(const std::string& out_dir, const SynthOptions& option
   const size_t mt_first = genre_train.size() + genre_test.size();
   for (size_t i = 0; i < mt_train.size(); ++i) {
     const auto& t = targets[mt_first + i];
-    mt_text += mt_train[i].id + "," + fmt_target(t[0]) + "," + fmt_target(t[1]) + "," + fmt_target(t[2]) + "\n";
+    mt_text += mt_train[i].id + "," + fmt_target(t[0]) + "," + fmt_target(t[1]) + "," +
+               fmt_target(t[2]) + "\n";
   }
   for (Subset s : {Subset::multitask, Subset::multitask_beat})
     write_file_atomic((tmp / subset_folder(s) / "train_labels.txt").string(), mt_text);
   write_file_atomic((tmp / "melgrad-synthetic.txt").string(),
                     "synthetic patreco3 data set written by melgrad make-dataset\nsize " +
-                        dataset_size_name(options.size) + (options.short_arrays ? " (short arrays)" : "") +
-                        "\nseed " + std::to_string(options.seed) + "\ngenerator version " +
+                        dataset_size_name(options.size) +
+                        (options.short_arrays ? " (short arrays)" : "") + "\nseed " +
+                        std::to_string(options.seed) + "\ngenerator version " +
                         std::to_string(kGeneratorVersion) + "\n");
 
   if (fs::exists(final_path)) fs::remove(final_path, ec);  // an empty folder (checked above)
   fs::rename(tmp, final_path, ec);
-  if (ec) throw DataError("cannot rename '" + tmp.string() + "' to '" + final_path.string() + "': " + ec.message());
+  if (ec)
+    throw DataError("cannot rename '" + tmp.string() + "' to '" + final_path.string() +
+                    "': " + ec.message());
 
   SynthSummary summary;
   summary.genre_clips = static_cast<int64_t>(genre_train.size() + genre_test.size());

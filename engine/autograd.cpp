@@ -31,8 +31,7 @@ bool needs_grad(const TensorList& inputs) {
   return false;
 }
 
-void record(const OpInfo& op, const TensorList& inputs, TensorList& outputs,
-            BackwardFn backward) {
+void record(const OpInfo& op, const TensorList& inputs, TensorList& outputs, BackwardFn backward) {
   if (!needs_grad(inputs)) return;
   auto node = std::make_shared<Node>();
   node->op = &op;
@@ -163,8 +162,8 @@ void run_backward(const Tensor& root, const Tensor& gradient, bool retain_graph)
     TensorList grads_out(node->output_shapes.size());
     for (size_t i = 0; i < grads_out.size(); ++i)
       grads_out[i] = it->second[i] ? Tensor(it->second[i])
-                                   : Tensor::zeros(node->output_shapes[i],
-                                                   node->output_dtypes[i], node->device);
+                                   : Tensor::zeros(node->output_shapes[i], node->output_dtypes[i],
+                                                   node->device);
     pending.erase(it);
     TensorList grads_in = node->backward(grads_out);
     if (grads_in.size() != node->inputs.size())

@@ -27,8 +27,8 @@ using TensorList = std::vector<Tensor>;
 using BackwardFn = std::function<TensorList(const TensorList& grad_outputs)>;
 
 struct Edge {
-  std::shared_ptr<Node> node;         // the producer of the input, or
-  std::shared_ptr<TensorImpl> leaf;   // the leaf to accumulate into; both null: no grad
+  std::shared_ptr<Node> node;        // the producer of the input, or
+  std::shared_ptr<TensorImpl> leaf;  // the leaf to accumulate into; both null: no grad
   uint32_t output_nr = 0;
 };
 
@@ -64,8 +64,7 @@ bool needs_grad(const TensorList& inputs);
 // the common single-output case.
 Tensor record(const OpInfo& op, const TensorList& inputs, const Tensor& output,
               BackwardFn backward);
-void record(const OpInfo& op, const TensorList& inputs, TensorList& outputs,
-            BackwardFn backward);
+void record(const OpInfo& op, const TensorList& inputs, TensorList& outputs, BackwardFn backward);
 
 void run_backward(const Tensor& root, const Tensor& gradient, bool retain_graph);
 

@@ -41,8 +41,8 @@ enum class RangeCheck { class_target, sequence_length };
 // One LSTM layer of D = reverse.size() directions (engine/ops/lstm.h), for the layer hooks.
 // All tensors contiguous, on the backend's device, allocated by the op.
 struct LstmLayerTensors {
-  Tensor x;        // [N, T, I]
-  Tensor lengths;  // int64 [N], 1 <= len <= T (the op checks them with check_range)
+  Tensor x;                     // [N, T, I]
+  Tensor lengths;               // int64 [N], 1 <= len <= T (the op checks them with check_range)
   std::vector<Tensor> weights;  // w_ih [4H, I], w_hh [4H, H], b_ih [4H], b_hh [4H] per direction
   std::vector<bool> reverse;    // per direction
   Tensor output;                // [N, T, D*H], zero at t >= len (written by the forward)
@@ -59,11 +59,11 @@ struct LstmLayerGradients {
 
 // The layer hooks' BatchNorm arguments (engine/ops/cnn.h's batch_norm), x [N, C, ...].
 struct BatchNormTensors {
-  Tensor x, weight, bias;           // weight, bias [C] or undefined (1, 0)
+  Tensor x, weight, bias;            // weight, bias [C] or undefined (1, 0)
   Tensor running_mean, running_var;  // [C] or undefined; updated in place in training
   bool training = true;
   double momentum = 0.1, eps = 1e-5;
-  Tensor y;                     // x's shape
+  Tensor y;                       // x's shape
   Tensor save_mean, save_invstd;  // [C]: the statistics the forward used (batch or running)
 };
 
@@ -88,8 +88,7 @@ class Backend {
   // out = a (op) b: a and b already expanded to out's shape (stride 0 on broadcast dims).
   virtual void binary(BinaryOp op, const Tensor& a, const Tensor& b, const Tensor& out) = 0;
   // out = cond != 0 ? a : b, all expanded to out's shape.
-  virtual void where(const Tensor& cond, const Tensor& a, const Tensor& b,
-                     const Tensor& out) = 0;
+  virtual void where(const Tensor& cond, const Tensor& a, const Tensor& b, const Tensor& out) = 0;
   // out has x's rank with size 1 on the reduced dims.
   virtual void reduce(ReduceOp op, const Tensor& x, const Tensor& out) = 0;
   // out (int64, keepdim shape) = index of the first maximum along dim.

@@ -19,9 +19,7 @@ struct Device {
   bool is_cuda() const { return type == DeviceType::cuda; }
   bool operator==(const Device&) const = default;
 
-  std::string str() const {
-    return is_cpu() ? "cpu" : "cuda:" + std::to_string(index);
-  }
+  std::string str() const { return is_cpu() ? "cpu" : "cuda:" + std::to_string(index); }
 
   // "cpu", "cuda", "cuda:1".
   static Device parse(const std::string& s) {

@@ -51,8 +51,8 @@ GradCheckResult gradcheck(const GradCheckCase& c, Device device) {
     const Tensor& x = c.inputs[k];
     if (!x.requires_grad()) continue;
     Tensor grad = leaves[k].grad();
-    std::vector<double> analytic = grad.defined() ? grad.to_vector()
-                                                  : std::vector<double>(x.numel(), 0.0);
+    std::vector<double> analytic =
+        grad.defined() ? grad.to_vector() : std::vector<double>(x.numel(), 0.0);
     double* p = x.data<double>();
     for (int64_t i = 0; i < x.numel(); ++i) {
       const double saved = p[i];
@@ -67,8 +67,8 @@ GradCheckResult gradcheck(const GradCheckCase& c, Device device) {
       if (r.ok && !(err <= c.atol + c.rtol * std::abs(numeric))) {
         r.ok = false;
         std::ostringstream m;
-        m << "case '" << c.label << "': input " << k << " " << shape_str(x.shape())
-          << " element " << i << ": analytic " << analytic[i] << " vs numeric " << numeric;
+        m << "case '" << c.label << "': input " << k << " " << shape_str(x.shape()) << " element "
+          << i << ": analytic " << analytic[i] << " vs numeric " << numeric;
         r.message = m.str();
       }
     }

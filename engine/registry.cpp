@@ -17,7 +17,8 @@ static std::vector<std::unique_ptr<OpInfo>>& table() {
 const OpInfo& register_op(OpInfo info) {
   if (find_op(info.name)) throw std::logic_error("op registered twice: " + info.name);
   if (info.differentiable && !info.gradcheck)
-    throw std::logic_error("differentiable op '" + info.name + "' registered without gradcheck cases");
+    throw std::logic_error("differentiable op '" + info.name +
+                           "' registered without gradcheck cases");
   table().push_back(std::make_unique<OpInfo>(std::move(info)));
   return *table().back();
 }

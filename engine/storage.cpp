@@ -1,12 +1,12 @@
 // Storage and the per-device allocator table (see storage.h).
 #include "engine/storage.h"
 
-#include "engine/cpu/cpu_allocator.h"
-
 #include <cstdlib>
 #include <new>
 #include <stdexcept>
 #include <string>
+
+#include "engine/cpu/cpu_allocator.h"
 
 namespace melgrad {
 

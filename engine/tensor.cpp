@@ -64,9 +64,15 @@ static Tensor from_values(const std::vector<T>& values, const Shape& shape) {
   std::copy(values.begin(), values.end(), t.data<T>());
   return t;
 }
-Tensor Tensor::from_vector(const std::vector<float>& v, const Shape& s) { return from_values(v, s); }
-Tensor Tensor::from_vector(const std::vector<double>& v, const Shape& s) { return from_values(v, s); }
-Tensor Tensor::from_vector(const std::vector<int64_t>& v, const Shape& s) { return from_values(v, s); }
+Tensor Tensor::from_vector(const std::vector<float>& v, const Shape& s) {
+  return from_values(v, s);
+}
+Tensor Tensor::from_vector(const std::vector<double>& v, const Shape& s) {
+  return from_values(v, s);
+}
+Tensor Tensor::from_vector(const std::vector<int64_t>& v, const Shape& s) {
+  return from_values(v, s);
+}
 
 Tensor Tensor::uniform(const Shape& shape, double lo, double hi, Generator& gen, DType dtype,
                        Device device) {
@@ -75,8 +81,8 @@ Tensor Tensor::uniform(const Shape& shape, double lo, double hi, Generator& gen,
   return t;
 }
 
-Tensor Tensor::normal(const Shape& shape, double mean, double stddev, Generator& gen,
-                      DType dtype, Device device) {
+Tensor Tensor::normal(const Shape& shape, double mean, double stddev, Generator& gen, DType dtype,
+                      Device device) {
   Tensor t = empty(shape, dtype, device);
   backend_for(device).random(t, gen, true, mean, stddev);
   return t;
@@ -119,8 +125,8 @@ std::vector<double> Tensor::to_vector() const {
 
 double Tensor::item() const {
   if (numel() != 1)
-    throw std::invalid_argument("item(): tensor of shape " + shape_str(shape()) +
-                                " has " + std::to_string(numel()) + " elements, not 1");
+    throw std::invalid_argument("item(): tensor of shape " + shape_str(shape()) + " has " +
+                                std::to_string(numel()) + " elements, not 1");
   return to_vector()[0];
 }
 

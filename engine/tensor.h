@@ -77,7 +77,8 @@ class Tensor {
 
   // ---- raw memory (CPU, or device memory for kernels) --------------------------------
   void* raw_data() const;
-  template <class T> T* data() const {
+  template <class T>
+  T* data() const {
     check_dtype(dtype_of<T>());
     return static_cast<T*>(raw_data());
   }

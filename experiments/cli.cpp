@@ -35,8 +35,10 @@ std::string usage(const Command& cmd) {
   for (const Option& o : cmd.options) {
     std::string head = "  --" + o.name + (o.is_flag ? "" : " VALUE");
     s << head << std::string(head.size() < 26 ? 26 - head.size() : 1, ' ') << o.help;
-    if (o.required) s << " (required)";
-    else if (!o.default_value.empty()) s << " (default: " << o.default_value << ")";
+    if (o.required)
+      s << " (required)";
+    else if (!o.default_value.empty())
+      s << " (default: " << o.default_value << ")";
     s << "\n";
   }
   s << "  --help                  show this help\n";

@@ -20,7 +20,7 @@
 namespace melgrad::cli {
 
 struct Option {
-  std::string name;           // without the leading "--"
+  std::string name;  // without the leading "--"
   std::string help;
   std::string default_value;  // "" = no default (required when `required`)
   bool is_flag = false;       // takes no value; true when present

@@ -5,10 +5,9 @@
 // functions cannot be compared).
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "experiments/experiment.h"
 
@@ -21,7 +20,7 @@ struct GridSpec {
   std::vector<int64_t> layers{2, 3, 5};
   std::vector<double> lrs{1e-5, 5e-6};
   std::vector<std::string> losses{"mse", "l1", "smooth_l1"};
-  std::string out;  // GRID_DIR
+  std::string out;      // GRID_DIR
   bool resume = false;  // skip finished cells, resume an interrupted one
 };
 

@@ -8,7 +8,7 @@ namespace melgrad::experiments {
 
 namespace {
 volatile std::sig_atomic_t g_interrupted = 0;  // set by the handler, polled by the loop
-int g_guard_depth = 0;                          // nested guards: main thread only
+int g_guard_depth = 0;                         // nested guards: main thread only
 struct sigaction g_previous_int {};
 struct sigaction g_previous_term {};
 

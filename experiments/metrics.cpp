@@ -58,15 +58,16 @@ ClassificationReport classification_report(const std::vector<int64_t>& truth,
 nlohmann::json ClassificationReport::to_json() const {
   nlohmann::json per_class = nlohmann::json::object();
   for (size_t c = 0; c < classes.size(); ++c)
-    per_class[classes[c]] = {{"precision", precision[c]}, {"recall", recall[c]},
-                             {"f1", f1[c]}, {"support", support[c]}};
-  return {{"accuracy", accuracy},
-          {"macro_avg", {{"precision", macro_precision}, {"recall", macro_recall}, {"f1", macro_f1}}},
-          {"weighted_avg",
-           {{"precision", weighted_precision}, {"recall", weighted_recall}, {"f1", weighted_f1}}},
-          {"per_class", per_class},
-          {"classes", classes},
-          {"confusion_matrix", confusion}};
+    per_class[classes[c]] = {
+        {"precision", precision[c]}, {"recall", recall[c]}, {"f1", f1[c]}, {"support", support[c]}};
+  return {
+      {"accuracy", accuracy},
+      {"macro_avg", {{"precision", macro_precision}, {"recall", macro_recall}, {"f1", macro_f1}}},
+      {"weighted_avg",
+       {{"precision", weighted_precision}, {"recall", weighted_recall}, {"f1", weighted_f1}}},
+      {"per_class", per_class},
+      {"classes", classes},
+      {"confusion_matrix", confusion}};
 }
 
 std::string ClassificationReport::to_text() const {

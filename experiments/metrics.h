@@ -5,10 +5,9 @@
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 namespace melgrad::metrics {
 
@@ -16,7 +15,7 @@ struct ClassificationReport {
   std::vector<std::string> classes;
   std::vector<std::vector<int64_t>> confusion;  // [true class][predicted class]
   std::vector<double> precision, recall, f1;
-  std::vector<int64_t> support;                 // true samples per class
+  std::vector<int64_t> support;  // true samples per class
   double accuracy = 0;
   double macro_precision = 0, macro_recall = 0, macro_f1 = 0;
   double weighted_precision = 0, weighted_recall = 0, weighted_f1 = 0;

@@ -29,7 +29,8 @@ nlohmann::json cnn_config_json(const models::CnnConfig& c) {
 }
 
 static const nlohmann::json& field(const nlohmann::json& j, const char* key) {
-  if (!j.contains(key)) throw std::runtime_error("model_config has no field '" + std::string(key) + "'");
+  if (!j.contains(key))
+    throw std::runtime_error("model_config has no field '" + std::string(key) + "'");
   return j.at(key);
 }
 
@@ -81,10 +82,11 @@ std::unique_ptr<models::Network> build_network(const nlohmann::json& mc, uint64_
   const std::string type = field(mc, "type").get<std::string>();
   if (type == "cnn") return std::make_unique<models::CnnNet>(cnn_config_from_json(mc), seed);
   if (type == "multitask_cnn")
-    return std::make_unique<models::MultitaskCnn>(cnn_config_from_json(mc),
-                                                  field(mc, "targets").get<std::vector<std::string>>(), seed);
+    return std::make_unique<models::MultitaskCnn>(
+        cnn_config_from_json(mc), field(mc, "targets").get<std::vector<std::string>>(), seed);
   if (type == "lstm") return std::make_unique<models::LstmNet>(lstm_config_from_json(mc), seed);
-  throw std::runtime_error("model_config: unknown network type '" + type + "' (cnn, multitask_cnn or lstm)");
+  throw std::runtime_error("model_config: unknown network type '" + type +
+                           "' (cnn, multitask_cnn or lstm)");
 }
 
 InputShape input_shape_for(const nlohmann::json& mc) {
@@ -114,10 +116,13 @@ std::vector<int64_t> parse_int_list(const std::string& text, const std::string& 
       used = 0;
     }
     if (used != item.size() || used == 0)
-      throw cli::UsageError("option --" + option + " expects comma-separated integers, got '" + text + "'");
+      throw cli::UsageError("option --" + option + " expects comma-separated integers, got '" +
+                            text + "'");
     out.push_back(v);
   }
-  if (out.empty()) throw cli::UsageError("option --" + option + " expects comma-separated integers, got '" + text + "'");
+  if (out.empty())
+    throw cli::UsageError("option --" + option + " expects comma-separated integers, got '" + text +
+                          "'");
   return out;
 }
 
@@ -134,10 +139,13 @@ std::vector<double> parse_number_list(const std::string& text, const std::string
     // Decimal numbers only: std::stod would also take "0x1p-1", "inf" and "nan".
     const bool decimal = item.find_first_not_of("0123456789.eE+-") == std::string::npos;
     if (!decimal || used != item.size() || used == 0)
-      throw cli::UsageError("option --" + option + " expects comma-separated numbers, got '" + text + "'");
+      throw cli::UsageError("option --" + option + " expects comma-separated numbers, got '" +
+                            text + "'");
     out.push_back(v);
   }
-  if (out.empty()) throw cli::UsageError("option --" + option + " expects comma-separated numbers, got '" + text + "'");
+  if (out.empty())
+    throw cli::UsageError("option --" + option + " expects comma-separated numbers, got '" + text +
+                          "'");
   return out;
 }
 

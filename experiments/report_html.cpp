@@ -136,9 +136,9 @@ std::string render_html(const ReportContent& c) {
     }
     out += "</section>\n";
   }
-  out +=
-      "</main>\n<footer>Written by melgrad (" + escape_xml(c.remake) + " re-renders it). "
-      "Self-contained: no scripts, no external files.</footer>\n</div>\n</body>\n</html>\n";
+  out += "</main>\n<footer>Written by melgrad (" + escape_xml(c.remake) +
+         " re-renders it). "
+         "Self-contained: no scripts, no external files.</footer>\n</div>\n</body>\n</html>\n";
   return out;
 }
 

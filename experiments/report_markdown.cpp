@@ -96,7 +96,8 @@ std::string render_markdown(const ReportContent& c) {
   facts.header = {"", ""};
   for (const auto& [label, value] : c.facts) facts.rows.push_back({{label, ""}, {value, ""}});
   render_table(out, facts);
-  out += "Plots (learning curves, confusion matrices, scatter plots) are in " + c.html_name + ".\n\n";
+  out +=
+      "Plots (learning curves, confusion matrices, scatter plots) are in " + c.html_name + ".\n\n";
   for (const Section& s : c.sections) {
     out += "## " + inline_text(s.title) + "\n\n";
     render_blocks(out, s.blocks);

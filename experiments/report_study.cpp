@@ -1,12 +1,12 @@
 // Reading a study folder for the report: study.json, metrics.json and the run folders,
 // with errors that name the file and the field (report_study.h).
+#include "experiments/report_study.h"
+
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
-
-#include "experiments/report_study.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -461,10 +461,12 @@ ExperimentRun read_experiment(const json& entry, size_t index, const std::string
     if (!dirs->is_array()) wrong_type(study_file, field + ".seed_dirs", "a list of folders", *dirs);
     for (size_t k = 0; k < dirs->size(); ++k) {
       const std::string sub = field + ".seed_dirs[" + std::to_string(k) + "]";
-      json seed_entry = {{"name", run.name}, {"kind", run.kind}, {"title", run.title},
+      json seed_entry = {{"name", run.name},
+                         {"kind", run.kind},
+                         {"title", run.title},
                          {"dir", as_string((*dirs)[k], study_file, sub)}};
-      run.seed_runs.push_back(read_experiment(seed_entry, index, study_dir, json::object(),
-                                              study_file, metrics_file));
+      run.seed_runs.push_back(
+          read_experiment(seed_entry, index, study_dir, json::object(), study_file, metrics_file));
     }
   }
   return run;

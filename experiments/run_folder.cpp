@@ -94,7 +94,8 @@ std::vector<nlohmann::json> read_json_lines(const std::string& path) {
     try {
       lines.push_back(nlohmann::json::parse(line));
     } catch (const nlohmann::json::exception& e) {
-      throw std::runtime_error("'" + path + "' line " + std::to_string(number) + " is not valid JSON: " + e.what());
+      throw std::runtime_error("'" + path + "' line " + std::to_string(number) +
+                               " is not valid JSON: " + e.what());
     }
   }
   return lines;

@@ -6,9 +6,8 @@
 #pragma once
 
 #include <cstdint>
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "experiments/run_folder_lock.h"
 
@@ -17,10 +16,10 @@ namespace melgrad::experiments {
 constexpr const char* kMelgradVersion = "0.1.0";
 
 // Files a run writes (what --force removes; nothing else in the folder is touched).
-constexpr const char* kRunFiles[] = {"config.json", "log.jsonl", "best.h5", "last.h5", "metrics.json",
-                                     "predictions.json"};
+constexpr const char* kRunFiles[] = {"config.json", "log.jsonl",    "best.h5",
+                                     "last.h5",     "metrics.json", "predictions.json"};
 
-std::string iso_time_now();              // "2024-05-01T12:34:56Z" (UTC)
+std::string iso_time_now();  // "2024-05-01T12:34:56Z" (UTC)
 // Creates and returns "runs/<command>-YYYYmmdd-HHMMSS" (with "-2", "-3", ... when taken).
 std::string default_run_dir(const std::string& command);
 
@@ -34,8 +33,9 @@ enum class RunDirMode {
 // it (saying so on stderr), and checks it; errors say which option to use.
 RunFolderLock prepare_run_dir(const std::string& dir, RunDirMode mode);
 
-void write_json_file(const std::string& path, const nlohmann::json& value);  // atomic, 2-space indent
-nlohmann::json read_json_file(const std::string& path);                      // errors name the file
+void write_json_file(const std::string& path,
+                     const nlohmann::json& value);       // atomic, 2-space indent
+nlohmann::json read_json_file(const std::string& path);  // errors name the file
 
 // log.jsonl: one JSON object per line.
 void append_json_line(const std::string& path, const nlohmann::json& value);
@@ -47,7 +47,9 @@ struct DataInfo {
   std::string path;
   bool synthetic = false;
   std::string name;  // "synthetic patreco3 (small, seed 42)" or "patreco3 at /path"
-  nlohmann::json to_json() const { return {{"path", path}, {"synthetic", synthetic}, {"name", name}}; }
+  nlohmann::json to_json() const {
+    return {{"path", path}, {"synthetic", synthetic}, {"name", name}};
+  }
 };
 // Reads the generator's marker file (melgrad-synthetic.txt) when there is one.
 DataInfo describe_data_dir(const std::string& dir);

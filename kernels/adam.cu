@@ -3,12 +3,11 @@
 // sizes of up to 36 tensors and, per block, which tensor and which kAdamChunk-element
 // chunk of it the block updates. A block's 256 threads stride through their chunk (one
 // element per thread per iteration, coalesced); the math is the CPU loop's, in float.
-#include "kernels/emu/cuda_compat.h"
-
 #include <cmath>
 #include <string>
 
 #include "kernels/adam.h"
+#include "kernels/emu/cuda_compat.h"
 #include "kernels/launch_checks.h"
 
 namespace melgrad::kernels {
@@ -23,7 +22,7 @@ struct AdamScalars {
   float bc2_sqrt;   // sqrt(1 - beta2^t)
   float decay;      // 1 - lr * weight_decay
   int decoupled;
-  int64_t chunk;    // elements per block
+  int64_t chunk;  // elements per block
 };
 
 struct AdamTable {

@@ -19,12 +19,12 @@
 namespace melgrad::kernels {
 
 struct CrossEntropyParams {
-  const float* logits = nullptr;    // [n, c]
+  const float* logits = nullptr;     // [n, c]
   const int64_t* targets = nullptr;  // [n]
-  const float* weight = nullptr;    // [c], optional
-  float* loss = nullptr;            // [1]
-  float* lse = nullptr;             // [n], log-sum-exp of every row
-  float* weight_sum = nullptr;      // [1], optional: W
+  const float* weight = nullptr;     // [c], optional
+  float* loss = nullptr;             // [1]
+  float* lse = nullptr;              // [n], log-sum-exp of every row
+  float* weight_sum = nullptr;       // [1], optional: W
   int64_t n = 0;
   int64_t c = 0;
 };

@@ -109,8 +109,8 @@ class Context {
   }
 
   // pass, deterministic, N C H W O kh kw sh sw ph pw
-  using Key = std::tuple<int, bool, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t,
-                         int64_t, int64_t, int64_t, int64_t, int64_t>;
+  using Key = std::tuple<int, bool, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t,
+                         int64_t, int64_t, int64_t, int64_t>;
   CudnnAlgorithmCache<Key> algos;
 
  private:
@@ -143,8 +143,8 @@ struct ConvDescs {
 };
 
 Context::Key conv_key(int pass, bool deterministic, const Conv2dShape& s) {
-  return {pass,  deterministic, s.N,        s.C,        s.H,     s.W,    s.O,
-          s.kh,  s.kw,          s.stride_h, s.stride_w, s.pad_h, s.pad_w};
+  return {pass, deterministic, s.N,        s.C,        s.H,     s.W,    s.O,
+          s.kh, s.kw,          s.stride_h, s.stride_w, s.pad_h, s.pad_w};
 }
 
 template <class Perf>
@@ -267,19 +267,19 @@ void cudnn_conv2d_backward_filter(const Conv2dBackwardFilterParams& p, Stream st
             ctx, conv_key(2, p.deterministic, p.shape), p.deterministic, stream,
             "conv2d_backward_filter",
             [&](cudnnConvolutionBwdFilterAlgoPerf_t* perf, int* count) {
-              return cudnnGetConvolutionBackwardFilterAlgorithm_v7(h, d.x, d.y, d.conv, d.w,
-                                                                   kCount, count, perf);
+              return cudnnGetConvolutionBackwardFilterAlgorithm_v7(h, d.x, d.y, d.conv, d.w, kCount,
+                                                                   count, perf);
             },
             [&](cudnnConvolutionBwdFilterAlgoPerf_t* perf, int* count) {
-              return cudnnFindConvolutionBackwardFilterAlgorithm(h, d.x, d.y, d.conv, d.w,
-                                                                 kCount, count, perf);
+              return cudnnFindConvolutionBackwardFilterAlgorithm(h, d.x, d.y, d.conv, d.w, kCount,
+                                                                 count, perf);
             }));
     std::size_t bytes = 0;
     MG_CUDNN_CHECK(
         cudnnGetConvolutionBackwardFilterWorkspaceSize(h, d.x, d.y, d.conv, d.w, algo, &bytes));
     MG_CUDNN_CHECK(cudnnConvolutionBackwardFilter(h, &one, d.x, p.x, d.y, dy, d.conv, algo,
-                                                  ctx.workspace(bytes, stream), bytes, &zero,
-                                                  d.w, p.dweight));
+                                                  ctx.workspace(bytes, stream), bytes, &zero, d.w,
+                                                  p.dweight));
   }
   if (p.dbias != nullptr)
     MG_CUDNN_CHECK(cudnnConvolutionBackwardBias(h, &one, d.y, dy, &zero, d.bias, p.dbias));

@@ -7,8 +7,6 @@
 // W_hh, whose offsets are looked up once (cudnnGetRNNWeightParams) and then used for plain
 // device-to-device copies. In builds without cuDNN (the emulator, or nvcc without the
 // library) the layer's constructor throws.
-#include "kernels/emu/cuda_compat.h"
-
 #include <algorithm>
 #include <cstdint>
 #include <cstdlib>
@@ -18,6 +16,7 @@
 #include <vector>
 
 #include "kernels/cudnn_rnn.h"
+#include "kernels/emu/cuda_compat.h"
 
 #if !MG_EMULATED && defined(MELGRAD_HAVE_CUDNN)
 #include <cudnn.h>
@@ -59,7 +58,7 @@ void check(cudaError_t e, const char* call, const char* file, int line) {
 }
 #define MG_CHECKED(call) check((call), #call, __FILE__, __LINE__)
 
-struct Block {  // a parameter's place in the packed weight space
+struct Block {             // a parameter's place in the packed weight space
   std::size_t offset = 0;  // bytes
   std::size_t count = 0;   // floats
 };
@@ -158,9 +157,10 @@ CudnnLstmLayer::CudnnLstmLayer(const CudnnLstmDims& dims) : dims_(dims), state_(
         const std::size_t want = static_cast<std::size_t>(H * (lin < 4 ? I : H));
         if (m == nullptr || b == nullptr || s.mat[d][lin].count != want ||
             s.bias[d][lin].count != static_cast<std::size_t>(H)) {
-          throw std::runtime_error("CudnnLstmLayer: cuDNN's weight space holds an unexpected "
-                                   "layout for direction " + std::to_string(d) + ", matrix " +
-                                   std::to_string(lin));
+          throw std::runtime_error(
+              "CudnnLstmLayer: cuDNN's weight space holds an unexpected "
+              "layout for direction " +
+              std::to_string(d) + ", matrix " + std::to_string(lin));
         }
       }
     }
@@ -181,7 +181,8 @@ void CudnnLstmLayer::set_weights(const float* const w_ih[2], const float* const 
                                  const float* const b_ih[2], const float* const b_hh[2],
                                  Stream stream) {
   State& s = *state_;
-  const std::size_t H = static_cast<std::size_t>(dims_.hidden), I = static_cast<std::size_t>(dims_.input);
+  const std::size_t H = static_cast<std::size_t>(dims_.hidden),
+                    I = static_cast<std::size_t>(dims_.input);
   for (int d = 0; d < dims_.directions; ++d) {
     require(w_ih[d] != nullptr && w_hh[d] != nullptr && b_ih[d] != nullptr && b_hh[d] != nullptr,
             "set_weights: a parameter of direction " + std::to_string(d) + " is null");
@@ -190,7 +191,8 @@ void CudnnLstmLayer::set_weights(const float* const w_ih[2], const float* const 
       const float* m = lin < 4 ? w_ih[d] + g * H * I : w_hh[d] + g * H * H;
       const float* b = (lin < 4 ? b_ih[d] : b_hh[d]) + g * H;
       MG_CHECKED(cudaMemcpyAsync(s.weights.data() + s.mat[d][lin].offset, m,
-                                 s.mat[d][lin].count * sizeof(float), cudaMemcpyDeviceToDevice, stream));
+                                 s.mat[d][lin].count * sizeof(float), cudaMemcpyDeviceToDevice,
+                                 stream));
       MG_CHECKED(cudaMemcpyAsync(s.weights.data() + s.bias[d][lin].offset, b, H * sizeof(float),
                                  cudaMemcpyDeviceToDevice, stream));
     }
@@ -206,20 +208,18 @@ void CudnnLstmLayer::forward(const CudnnLstmForwardParams& p, Stream stream) {
   s.lengths.resize(static_cast<std::size_t>(N));
   for (int64_t n = 0; n < N; ++n) {
     const int64_t len = p.lengths_host[n];
-    require(len >= 1 && len <= T, "forward: lengths[" + std::to_string(n) + "] = " +
-                                      std::to_string(len) + " is outside [1, T = " +
-                                      std::to_string(T) + "]");
+    require(len >= 1 && len <= T, "forward: lengths[" + std::to_string(n) +
+                                      "] = " + std::to_string(len) +
+                                      " is outside [1, T = " + std::to_string(T) + "]");
     s.lengths[static_cast<std::size_t>(n)] = static_cast<int>(len);
   }
   float zero = 0.0f;
-  MG_CHECKED(cudnnSetRNNDataDescriptor(s.x_desc, CUDNN_DATA_FLOAT,
-                                       CUDNN_RNN_DATA_LAYOUT_BATCH_MAJOR_UNPACKED,
-                                       static_cast<int>(T), static_cast<int>(N),
-                                       static_cast<int>(dims_.input), s.lengths.data(), &zero));
-  MG_CHECKED(cudnnSetRNNDataDescriptor(s.y_desc, CUDNN_DATA_FLOAT,
-                                       CUDNN_RNN_DATA_LAYOUT_BATCH_MAJOR_UNPACKED,
-                                       static_cast<int>(T), static_cast<int>(N),
-                                       static_cast<int>(D * dims_.hidden), s.lengths.data(), &zero));
+  MG_CHECKED(cudnnSetRNNDataDescriptor(
+      s.x_desc, CUDNN_DATA_FLOAT, CUDNN_RNN_DATA_LAYOUT_BATCH_MAJOR_UNPACKED, static_cast<int>(T),
+      static_cast<int>(N), static_cast<int>(dims_.input), s.lengths.data(), &zero));
+  MG_CHECKED(cudnnSetRNNDataDescriptor(
+      s.y_desc, CUDNN_DATA_FLOAT, CUDNN_RNN_DATA_LAYOUT_BATCH_MAJOR_UNPACKED, static_cast<int>(T),
+      static_cast<int>(N), static_cast<int>(D * dims_.hidden), s.lengths.data(), &zero));
   // Pageable source: the copy has left s.lengths when cudaMemcpyAsync returns.
   MG_CHECKED(cudaMemcpyAsync(s.lengths_device.data(), s.lengths.data(),
                              s.lengths.size() * sizeof(int32_t), cudaMemcpyHostToDevice, stream));
@@ -231,8 +231,8 @@ void CudnnLstmLayer::forward(const CudnnLstmForwardParams& p, Stream stream) {
   reserve_bytes(s.workspace, work_bytes);
   reserve_bytes(s.reserve, reserve_bytes_needed);
   MG_CHECKED(cudnnRNNForward(s.handle, s.rnn, mode, s.lengths_device.data(), s.x_desc, p.x,
-                             s.y_desc, p.output, s.h_desc, nullptr, p.h_n, s.h_desc, nullptr,
-                             p.c_n, s.weights.size(), s.weights.data(), s.workspace.size(),
+                             s.y_desc, p.output, s.h_desc, nullptr, p.h_n, s.h_desc, nullptr, p.c_n,
+                             s.weights.size(), s.weights.data(), s.workspace.size(),
                              s.workspace.data(), s.reserve.size(), s.reserve.data()));
   s.have_reserve = p.training;
 }
@@ -240,32 +240,34 @@ void CudnnLstmLayer::forward(const CudnnLstmForwardParams& p, Stream stream) {
 void CudnnLstmLayer::backward(const CudnnLstmBackwardParams& p, Stream stream) {
   State& s = *state_;
   if (!s.have_reserve) {
-    throw std::logic_error("CudnnLstmLayer: backward() needs a forward() with training = true first");
+    throw std::logic_error(
+        "CudnnLstmLayer: backward() needs a forward() with training = true first");
   }
   require(p.x != nullptr && p.output != nullptr && p.grad_output != nullptr && p.grad_x != nullptr,
           "backward: x, output, grad_output and grad_x are required");
   MG_CHECKED(cudnnSetStream(s.handle, stream));
-  MG_CHECKED(cudnnRNNBackwardData_v8(
-      s.handle, s.rnn, s.lengths_device.data(), s.y_desc, p.output, p.grad_output, s.x_desc,
-      p.grad_x, s.h_desc, nullptr, p.grad_h_n, nullptr, s.h_desc, nullptr, p.grad_c_n, nullptr,
-      s.weights.size(), s.weights.data(), s.workspace.size(), s.workspace.data(),
-      s.reserve.size(), s.reserve.data()));
+  MG_CHECKED(cudnnRNNBackwardData_v8(s.handle, s.rnn, s.lengths_device.data(), s.y_desc, p.output,
+                                     p.grad_output, s.x_desc, p.grad_x, s.h_desc, nullptr,
+                                     p.grad_h_n, nullptr, s.h_desc, nullptr, p.grad_c_n, nullptr,
+                                     s.weights.size(), s.weights.data(), s.workspace.size(),
+                                     s.workspace.data(), s.reserve.size(), s.reserve.data()));
   // cuDNN only adds weight gradients (CUDNN_WGRAD_MODE_ADD): start from zero.
   MG_CHECKED(cudaMemsetAsync(s.grad_weights.data(), 0, s.grad_weights.size(), stream));
   MG_CHECKED(cudnnRNNBackwardWeights_v8(
       s.handle, s.rnn, CUDNN_WGRAD_MODE_ADD, s.lengths_device.data(), s.x_desc, p.x, s.h_desc,
-      nullptr, s.y_desc, p.output, s.grad_weights.size(), s.grad_weights.data(),
-      s.workspace.size(), s.workspace.data(), s.reserve.size(), s.reserve.data()));
-  const std::size_t H = static_cast<std::size_t>(dims_.hidden), I = static_cast<std::size_t>(dims_.input);
+      nullptr, s.y_desc, p.output, s.grad_weights.size(), s.grad_weights.data(), s.workspace.size(),
+      s.workspace.data(), s.reserve.size(), s.reserve.data()));
+  const std::size_t H = static_cast<std::size_t>(dims_.hidden),
+                    I = static_cast<std::size_t>(dims_.input);
   for (int d = 0; d < dims_.directions; ++d) {
     for (int lin = 0; lin < 8; ++lin) {
       const int g = lin % 4;
       float* m = lin < 4 ? p.grad_w_ih[d] : p.grad_w_hh[d];
       float* b = lin < 4 ? p.grad_b_ih[d] : p.grad_b_hh[d];
       if (m != nullptr) {
-        MG_CHECKED(cudaMemcpyAsync(m + g * H * (lin < 4 ? I : H),
-                                   s.grad_weights.data() + s.mat[d][lin].offset,
-                                   s.mat[d][lin].count * sizeof(float), cudaMemcpyDeviceToDevice, stream));
+        MG_CHECKED(cudaMemcpyAsync(
+            m + g * H * (lin < 4 ? I : H), s.grad_weights.data() + s.mat[d][lin].offset,
+            s.mat[d][lin].count * sizeof(float), cudaMemcpyDeviceToDevice, stream));
       }
       if (b != nullptr) {
         MG_CHECKED(cudaMemcpyAsync(b + g * H, s.grad_weights.data() + s.bias[d][lin].offset,

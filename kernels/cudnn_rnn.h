@@ -30,11 +30,11 @@ bool cudnn_rnn_available();
 LstmImpl lstm_impl();
 
 struct CudnnLstmDims {
-  int64_t batch = 0;   // N
-  int64_t steps = 0;   // T
-  int64_t input = 0;   // I
-  int64_t hidden = 0;  // H
-  int directions = 1;  // D: 1, or 2 (direction 1 runs in reverse)
+  int64_t batch = 0;        // N
+  int64_t steps = 0;        // T
+  int64_t input = 0;        // I
+  int64_t hidden = 0;       // H
+  int directions = 1;       // D: 1, or 2 (direction 1 runs in reverse)
   bool allow_tf32 = false;  // let cuDNN use TF32 tensor cores (PyTorch's default on Ampere+)
 };
 

@@ -3,13 +3,12 @@
 // One thread per Philox block: a block yields the uniforms of 4 consecutive global indices
 // 4c .. 4c+3, so a thread handles the (up to) 4 elements of one counter c; a grid-stride
 // loop covers the counters of [offset, offset + n). 256 threads, at most 8 blocks per SM.
-#include "kernels/emu/cuda_compat.h"
-
 #include <cmath>
 #include <string>
 
 #include "common/random.h"
 #include "kernels/dropout.h"
+#include "kernels/emu/cuda_compat.h"
 #include "kernels/launch_checks.h"
 
 namespace melgrad::kernels {
@@ -22,12 +21,12 @@ constexpr int kBlocksPerSm = 8;
 struct DropoutStream {
   uint64_t seed;
   const uint64_t* seed_on_device;  // when set, the seed is read from here
-  uint64_t offset;      // global index of element 0
-  uint64_t first;       // first counter: offset / 4
-  int64_t counters;     // counters touched by [offset, offset + n)
+  uint64_t offset;                 // global index of element 0
+  uint64_t first;                  // first counter: offset / 4
+  int64_t counters;                // counters touched by [offset, offset + n)
   int64_t n;
-  float threshold;      // float(p): kept iff uniform >= threshold
-  float keep;           // float(1 / (1 - p))
+  float threshold;  // float(p): kept iff uniform >= threshold
+  float keep;       // float(1 / (1 - p))
 };
 
 // Calls f(i, m) for the elements i of counter `c` inside the call, m their mask value.
@@ -81,7 +80,8 @@ DropoutStream make_stream(const char* fn, int64_t n, double p, uint64_t seed, ui
   s.offset = offset;
   s.first = offset / 4;
   s.n = n;
-  s.counters = n == 0 ? 0 : static_cast<int64_t>((offset + static_cast<uint64_t>(n) - 1) / 4 - s.first + 1);
+  s.counters =
+      n == 0 ? 0 : static_cast<int64_t>((offset + static_cast<uint64_t>(n) - 1) / 4 - s.first + 1);
   s.threshold = static_cast<float>(p);
   s.keep = static_cast<float>(1.0 / (1.0 - p));
   return s;

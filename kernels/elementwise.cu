@@ -7,13 +7,12 @@
 // The references evaluate the same functions in double: they check indexing and float
 // rounding here, while the maths itself is checked against closed forms and PyTorch's
 // values in the engine's tests (tests/core/test_ops.cpp).
-#include "kernels/emu/cuda_compat.h"
-
 #include <cmath>
 #include <string>
 
 #include "kernels/block_reduce.cuh"
 #include "kernels/elementwise.h"
+#include "kernels/emu/cuda_compat.h"
 #include "kernels/launch_checks.h"
 
 namespace melgrad::kernels {

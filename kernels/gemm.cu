@@ -16,12 +16,11 @@
 //    m, n, k works (a tile's out-of-range elements load as 0 and are not stored).
 // Two tile shapes: Tile64 (64x64, BK 16, 4x4 per thread) for small or skinny problems and
 // Tile128 (128x128, BK 8, 8x8 per thread) for large ones; both 256 threads.
-#include "kernels/emu/cuda_compat.h"
-
 #include <cstdint>
 #include <cstdlib>
 #include <string>
 
+#include "kernels/emu/cuda_compat.h"
 #include "kernels/gemm.h"
 #include "kernels/gemm_cublas.h"
 #include "kernels/gemm_tf32.h"
@@ -206,9 +205,8 @@ __global__ void __launch_bounds__(T::kThreads, T::kMinBlocksPerSm)
     float* cb = c + batch * d.stride_c;
     float acc[TM][TN];
     MG_GEMM_UNROLL
-    for (int i = 0; i < TM; ++i)
-      MG_GEMM_UNROLL
-      for (int j = 0; j < TN; ++j) acc[i][j] = 0.0f;
+    for (int i = 0; i < TM; ++i) MG_GEMM_UNROLL
+    for (int j = 0; j < TN; ++j) acc[i][j] = 0.0f;
 
     load_a.begin(ab, d.lda, d.m, m0, tid);
     load_b.begin(bb, d.ldb, d.n, n0, tid);
@@ -244,9 +242,8 @@ __global__ void __launch_bounds__(T::kThreads, T::kMinBlocksPerSm)
           for (int e = 0; e < 4; ++e) bv[q * 4 + e] = v.v[e];
         }
         MG_GEMM_UNROLL
-        for (int i = 0; i < TM; ++i)
-          MG_GEMM_UNROLL
-          for (int j = 0; j < TN; ++j) acc[i][j] = fmaf(av[i], bv[j], acc[i][j]);
+        for (int i = 0; i < TM; ++i) MG_GEMM_UNROLL
+        for (int j = 0; j < TN; ++j) acc[i][j] = fmaf(av[i], bv[j], acc[i][j]);
       }
       if (more) {  // the other stage was last read in slice t-1, before the last barrier
         load_a.store(stage_a(cur ^ 1), T::kLdA, tid);
@@ -292,11 +289,11 @@ void launch_tiled(const GemmParams& p, const GemmDims& d, bool vec, Stream strea
                   static_cast<unsigned>(ceil_div(p.n, T::BN)),
                   static_cast<unsigned>(p.batch < 65535 ? p.batch : 65535));
   if (vec) {
-    MG_LAUNCH((gemm_tiled<T, kTransA, kTransB, true>), grid, T::kThreads, T::kSmemBytes, stream)(
-        p.a, p.b, p.c, d);
+    MG_LAUNCH((gemm_tiled<T, kTransA, kTransB, true>), grid, T::kThreads, T::kSmemBytes, stream)
+    (p.a, p.b, p.c, d);
   } else {
-    MG_LAUNCH((gemm_tiled<T, kTransA, kTransB, false>), grid, T::kThreads, T::kSmemBytes, stream)(
-        p.a, p.b, p.c, d);
+    MG_LAUNCH((gemm_tiled<T, kTransA, kTransB, false>), grid, T::kThreads, T::kSmemBytes, stream)
+    (p.a, p.b, p.c, d);
   }
 }
 
@@ -309,11 +306,15 @@ void launch_tile(const GemmParams& p, const GemmDims& d, bool vec, Stream stream
                            std::to_string(T::BN));
   }
   if (p.trans_a) {
-    if (p.trans_b) launch_tiled<T, true, true>(p, d, vec, stream);
-    else launch_tiled<T, true, false>(p, d, vec, stream);
+    if (p.trans_b)
+      launch_tiled<T, true, true>(p, d, vec, stream);
+    else
+      launch_tiled<T, true, false>(p, d, vec, stream);
   } else {
-    if (p.trans_b) launch_tiled<T, false, true>(p, d, vec, stream);
-    else launch_tiled<T, false, false>(p, d, vec, stream);
+    if (p.trans_b)
+      launch_tiled<T, false, true>(p, d, vec, stream);
+    else
+      launch_tiled<T, false, false>(p, d, vec, stream);
   }
 }
 
@@ -327,7 +328,7 @@ bool vector_friendly(const GemmParams& p) {
 }
 
 void gemm_melgrad(const GemmParams& p, Stream stream) {
-  const GemmDims d{p.m,        p.n,        p.k,        p.lda,   p.ldb,  p.ldc,
+  const GemmDims d{p.m,        p.n,        p.k,        p.lda,   p.ldb,   p.ldc,
                    p.stride_a, p.stride_b, p.stride_c, p.batch, p.alpha, p.beta};
   const bool vec = vector_friendly(p);
   int tile = p.tile;
@@ -335,8 +336,10 @@ void gemm_melgrad(const GemmParams& p, Stream stream) {
     const int64_t big_tiles = ceil_div(p.m, Tile128::BM) * ceil_div(p.n, Tile128::BN) * p.batch;
     tile = (p.m >= 128 && p.n >= 128 && big_tiles >= device_sm_count()) ? 128 : 64;
   }
-  if (tile == 128) launch_tile<Tile128>(p, d, vec, stream);
-  else launch_tile<Tile64>(p, d, vec, stream);
+  if (tile == 128)
+    launch_tile<Tile128>(p, d, vec, stream);
+  else
+    launch_tile<Tile64>(p, d, vec, stream);
   MG_CHECK_LAUNCH("gemm (melgrad kernel)");
 }
 
@@ -382,10 +385,14 @@ GemmImpl parse_gemm_impl(std::string_view text) {
 
 const char* gemm_impl_name(GemmImpl impl) {
   switch (impl) {
-    case GemmImpl::melgrad: return "melgrad";
-    case GemmImpl::cublas: return "cublas";
-    case GemmImpl::melgrad_tf32: return "melgrad_tf32";
-    default: return "auto";
+    case GemmImpl::melgrad:
+      return "melgrad";
+    case GemmImpl::cublas:
+      return "cublas";
+    case GemmImpl::melgrad_tf32:
+      return "melgrad_tf32";
+    default:
+      return "auto";
   }
 }
 
@@ -414,10 +421,17 @@ void gemm(const GemmParams& p, Stream stream) {
   require_pointer("gemm", "c", p.c);
   const GemmImpl impl = p.impl == GemmImpl::automatic ? default_gemm_impl() : p.impl;
   switch (impl) {
-    case GemmImpl::melgrad: gemm_melgrad(p, stream); break;
-    case GemmImpl::cublas: detail::gemm_cublas(p, stream); break;
-    case GemmImpl::melgrad_tf32: detail::gemm_tf32(p, stream); break;
-    default: invalid_params("gemm", "unknown impl " + std::to_string(static_cast<int>(impl)));
+    case GemmImpl::melgrad:
+      gemm_melgrad(p, stream);
+      break;
+    case GemmImpl::cublas:
+      detail::gemm_cublas(p, stream);
+      break;
+    case GemmImpl::melgrad_tf32:
+      detail::gemm_tf32(p, stream);
+      break;
+    default:
+      invalid_params("gemm", "unknown impl " + std::to_string(static_cast<int>(impl)));
   }
 }
 

@@ -29,9 +29,9 @@
 namespace melgrad::kernels {
 
 enum class GemmImpl : int {
-  automatic,  // MELGRAD_GEMM, else the build's default (see above)
-  melgrad,    // the hand-written SIMT kernel
-  cublas,     // cuBLAS (CUDA build only; requesting it in the emulator throws)
+  automatic,     // MELGRAD_GEMM, else the build's default (see above)
+  melgrad,       // the hand-written SIMT kernel
+  cublas,        // cuBLAS (CUDA build only; requesting it in the emulator throws)
   melgrad_tf32,  // the hand-written TF32 tensor-core kernel (CUDA build, sm_80+; inputs
                  // rounded to 10 mantissa bits: relative errors ~1e-3)
 };

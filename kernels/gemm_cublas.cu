@@ -12,13 +12,12 @@
 // eager one bit for bit), and concurrent streams never share scratch (NVIDIA's condition for
 // reproducible results). The workspaces live as long as the thread, so a graph that
 // captured a GEMM never points at freed memory.
-#include "kernels/emu/cuda_compat.h"
-
 #include <climits>
 #include <map>
 #include <stdexcept>
 #include <string>
 
+#include "kernels/emu/cuda_compat.h"
 #include "kernels/gemm_cublas.h"
 #include "kernels/launch_checks.h"
 
@@ -78,7 +77,7 @@ class CublasHandle {
 
  private:
   cublasHandle_t handle_ = nullptr;
-  std::map<Stream, DeviceBuffer<unsigned char>> workspaces_;  // per stream, for good
+  std::map<Stream, DeviceBuffer<unsigned char> > workspaces_;  // per stream, for good
 };
 
 CublasHandle& thread_handle() {
@@ -88,8 +87,8 @@ CublasHandle& thread_handle() {
 
 int as_int(const char* field, int64_t v) {
   if (v > INT_MAX) {
-    invalid_params("gemm (cublas)", std::string(field) + " = " + std::to_string(v) +
-                                        " exceeds cuBLAS's int range");
+    invalid_params("gemm (cublas)",
+                   std::string(field) + " = " + std::to_string(v) + " exceeds cuBLAS's int range");
   }
   return static_cast<int>(v);
 }

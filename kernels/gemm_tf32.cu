@@ -9,12 +9,11 @@
 // accumulator to a per-warp scratch in shared memory and writes alpha * acc + beta * C
 // with bounds checks. Two barriers per slice; no register prefetch (a simple first
 // version: its speed against cuBLAS's TF32 path is not measured yet).
-#include "kernels/emu/cuda_compat.h"
-
 #include <stdexcept>
 #include <string>
 #include <type_traits>
 
+#include "kernels/emu/cuda_compat.h"
 #include "kernels/gemm_tf32.h"
 #include "kernels/launch_checks.h"
 
@@ -44,12 +43,13 @@ namespace wmma = nvcuda::wmma;
 constexpr int kBM = 128, kBN = 128, kBK = 32, kThreads = 256;
 constexpr int kWarpM = 64, kWarpN = 32;  // warp tile; warps form (kBM / kWarpM) x (kBN / kWarpN)
 constexpr int kFragM = kWarpM / 16, kFragN = kWarpN / 16;  // 16 x 16 accumulators per warp
-static_assert(kFragM * 16 == kWarpM && kFragN * 16 == kWarpN && (kBM / kWarpM) * (kBN / kWarpN) == 8,
+static_assert(kFragM * 16 == kWarpM && kFragN * 16 == kWarpN &&
+                  (kBM / kWarpM) * (kBN / kWarpN) == 8,
               "8 warps of whole 16 x 16 fragments cover the tile");
 constexpr int kPad = 4;
 // Each operand's stage holds the larger of its two layouts.
-constexpr int kStageFloats = (kBM * (kBK + kPad) > kBK * (kBM + kPad)) ? kBM * (kBK + kPad)
-                                                                      : kBK * (kBM + kPad);
+constexpr int kStageFloats =
+    (kBM * (kBK + kPad) > kBK * (kBM + kPad)) ? kBM * (kBK + kPad) : kBK * (kBM + kPad);
 constexpr std::size_t kSmemBytes = 2 * kStageFloats * sizeof(float);
 static_assert(kBM == kBN, "one stage size serves both operands");
 
@@ -109,10 +109,14 @@ __global__ void __launch_bounds__(kThreads)
 
     for (int64_t k0 = 0; k0 < d.k; k0 += kBK) {
       __syncthreads();  // the previous slice (or batch entry's epilogue) is done with smem
-      if (kTransA) stage<kBK, kBM>(ab, d.lda, d.k, d.m, k0, m0, sa);   // A stored [k, m]
-      else stage<kBM, kBK>(ab, d.lda, d.m, d.k, m0, k0, sa);           // A stored [m, k]
-      if (kTransB) stage<kBN, kBK>(bb, d.ldb, d.n, d.k, n0, k0, sb);   // B stored [n, k]
-      else stage<kBK, kBN>(bb, d.ldb, d.k, d.n, k0, n0, sb);           // B stored [k, n]
+      if (kTransA)
+        stage<kBK, kBM>(ab, d.lda, d.k, d.m, k0, m0, sa);  // A stored [k, m]
+      else
+        stage<kBM, kBK>(ab, d.lda, d.m, d.k, m0, k0, sa);  // A stored [m, k]
+      if (kTransB)
+        stage<kBN, kBK>(bb, d.ldb, d.n, d.k, n0, k0, sb);  // B stored [n, k]
+      else
+        stage<kBK, kBN>(bb, d.ldb, d.k, d.n, k0, n0, sb);  // B stored [k, n]
       __syncthreads();
       // Rolled on purpose: unrolled, nvcc hoists every fragment load and needs 255
       // registers; with one A fragment live at a time it needs 128-200 (sm_80/90).
@@ -122,7 +126,8 @@ __global__ void __launch_bounds__(kThreads)
 #pragma unroll
         for (int j = 0; j < kFragN; ++j) {
           const int col = wn * kWarpN + j * 16;
-          wmma::load_matrix_sync(fb[j], kTransB ? sb + col * kLdB + kk : sb + kk * kLdB + col, kLdB);
+          wmma::load_matrix_sync(fb[j], kTransB ? sb + col * kLdB + kk : sb + kk * kLdB + col,
+                                 kLdB);
           round_to_tf32(fb[j]);
         }
 #pragma unroll
@@ -174,9 +179,11 @@ template <bool kTransA, bool kTransB>
 void launch(const GemmParams& p, Stream stream) {
   const Tf32Dims d{p.m,        p.n,        p.k,        p.lda,   p.ldb,   p.ldc,
                    p.stride_a, p.stride_b, p.stride_c, p.batch, p.alpha, p.beta};
-  const dim3 grid(static_cast<unsigned>(ceil_div(p.m, kBM)), static_cast<unsigned>(ceil_div(p.n, kBN)),
+  const dim3 grid(static_cast<unsigned>(ceil_div(p.m, kBM)),
+                  static_cast<unsigned>(ceil_div(p.n, kBN)),
                   static_cast<unsigned>(p.batch < 65535 ? p.batch : 65535));
-  MG_LAUNCH((gemm_tf32_wmma<kTransA, kTransB>), grid, kThreads, kSmemBytes, stream)(p.a, p.b, p.c, d);
+  MG_LAUNCH((gemm_tf32_wmma<kTransA, kTransB>), grid, kThreads, kSmemBytes, stream)
+  (p.a, p.b, p.c, d);
 }
 
 }  // namespace
@@ -187,17 +194,23 @@ void gemm_tf32(const GemmParams& p, Stream stream) {
   const char* fn = "gemm (melgrad_tf32)";
   const int major = compute_capability_major();
   if (major < 8) {
-    throw std::runtime_error(std::string(fn) + ": TF32 tensor cores need compute capability 8.0 "
-                             "or newer; this device is " + std::to_string(major) + ".x");
+    throw std::runtime_error(std::string(fn) +
+                             ": TF32 tensor cores need compute capability 8.0 "
+                             "or newer; this device is " +
+                             std::to_string(major) + ".x");
   }
   require_grid_x(fn, ceil_div(p.m, kBM));
   if (ceil_div(p.n, kBN) > 65535) invalid_params(fn, "n needs more than 65535 column tiles");
   if (p.trans_a) {
-    if (p.trans_b) launch<true, true>(p, stream);
-    else launch<true, false>(p, stream);
+    if (p.trans_b)
+      launch<true, true>(p, stream);
+    else
+      launch<true, false>(p, stream);
   } else {
-    if (p.trans_b) launch<false, true>(p, stream);
-    else launch<false, false>(p, stream);
+    if (p.trans_b)
+      launch<false, true>(p, stream);
+    else
+      launch<false, false>(p, stream);
   }
   MG_CHECK_LAUNCH(fn);
 }

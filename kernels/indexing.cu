@@ -1,14 +1,13 @@
 // argmax, index_select / index_add and gather / scatter_add along one dimension (see
 // indexing.h), with their CPU references. Every kernel is a grid-stride loop with one
 // thread per output element; the adds loop over the sources of their element in order.
-#include "kernels/emu/cuda_compat.h"
-
 #include <cmath>
 #include <initializer_list>
 #include <stdexcept>
 #include <string>
 #include <utility>
 
+#include "kernels/emu/cuda_compat.h"
 #include "kernels/indexing.h"
 #include "kernels/launch_checks.h"
 

@@ -27,7 +27,8 @@ inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 }
 
 inline void require_non_negative(const char* launcher, const char* field, int64_t v) {
-  if (v < 0) invalid_params(launcher, std::string(field) + " must be >= 0 (got " + std::to_string(v) + ")");
+  if (v < 0)
+    invalid_params(launcher, std::string(field) + " must be >= 0 (got " + std::to_string(v) + ")");
 }
 
 // A non-null pointer to host memory that the launcher itself reads (e.g. adam's tensor list).

@@ -7,11 +7,10 @@
 //                      gradient sum of grad_gates, as one tiled reduction over all N*T rows
 //                      after the recurrence (off its critical path; deterministic order).
 // Shapes: grad_gates [N, T, D*4H], output [N, T, D*H], dW_hh [4H, H], db [4H] per direction.
-#include "kernels/emu/cuda_compat.h"
-
 #include <algorithm>
 #include <string>
 
+#include "kernels/emu/cuda_compat.h"
 #include "kernels/launch_checks.h"
 #include "kernels/lstm_device.cuh"
 
@@ -19,25 +18,37 @@ namespace melgrad::kernels {
 namespace lstm_detail {
 
 ForwardArgs forward_args(const LstmForwardParams& p) {
-  return ForwardArgs{p.lengths,  p.gates_x,
+  return ForwardArgs{p.lengths,
+                     p.gates_x,
                      {p.w_hh[0], p.w_hh[1]},
                      {p.reverse[0] ? 1 : 0, p.reverse[1] ? 1 : 0},
-                     p.output,   p.h_n,
-                     p.c_n,      p.cells,
-                     p.gates,    static_cast<int>(p.dims.batch),
-                     static_cast<int>(p.dims.steps), static_cast<int>(p.dims.hidden),
+                     p.output,
+                     p.h_n,
+                     p.c_n,
+                     p.cells,
+                     p.gates,
+                     static_cast<int>(p.dims.batch),
+                     static_cast<int>(p.dims.steps),
+                     static_cast<int>(p.dims.hidden),
                      p.dims.directions};
 }
 
 BackwardArgs backward_args(const LstmBackwardParams& p) {
-  return BackwardArgs{p.lengths,      {p.w_hh[0], p.w_hh[1]},
+  return BackwardArgs{p.lengths,
+                      {p.w_hh[0], p.w_hh[1]},
                       {p.reverse[0] ? 1 : 0, p.reverse[1] ? 1 : 0},
-                      p.output,       p.gates,
-                      p.cells,        p.grad_output,
-                      p.grad_h_n,     p.grad_c_n,
-                      p.grad_gates,   p.grad_h0,
-                      p.grad_c0,      static_cast<int>(p.dims.batch),
-                      static_cast<int>(p.dims.steps), static_cast<int>(p.dims.hidden),
+                      p.output,
+                      p.gates,
+                      p.cells,
+                      p.grad_output,
+                      p.grad_h_n,
+                      p.grad_c_n,
+                      p.grad_gates,
+                      p.grad_h0,
+                      p.grad_c0,
+                      static_cast<int>(p.dims.batch),
+                      static_cast<int>(p.dims.steps),
+                      static_cast<int>(p.dims.hidden),
                       p.dims.directions};
 }
 
@@ -64,8 +75,8 @@ __global__ void __launch_bounds__(kZeroThreads)
   }
 }
 
-constexpr int kWgTile = 32;                // a 32 x 32 tile of dW_hh per block
-constexpr int kWgThreads = kWgTile * 8;    // each thread: 4 rows of one column
+constexpr int kWgTile = 32;              // a 32 x 32 tile of dW_hh per block
+constexpr int kWgThreads = kWgTile * 8;  // each thread: 4 rows of one column
 constexpr int kWgRowsPerThread = kWgTile / 8;
 
 // Block (x, y, z): dW_hh(z) rows [32y, 32y+32) x columns [32x, 32x+32), summed over the
@@ -76,7 +87,8 @@ __global__ void __launch_bounds__(kWgThreads)
   MG_SHARED_2D(float, g_t, kWgTile, kWgTile + 1);  // [row m][gate row r]
   MG_SHARED_2D(float, h_t, kWgTile, kWgTile + 1);  // [row m][k]: h at the previous step
   const int N = a.N, T = a.T, H = a.H, G = 4 * H, d = static_cast<int>(blockIdx.z);
-  const int k0 = static_cast<int>(blockIdx.x) * kWgTile, r0 = static_cast<int>(blockIdx.y) * kWgTile;
+  const int k0 = static_cast<int>(blockIdx.x) * kWgTile,
+            r0 = static_cast<int>(blockIdx.y) * kWgTile;
   float* grad_w = d == 0 ? grad_w0 : grad_w1;
   float* grad_b = blockIdx.x == 0 ? (d == 0 ? grad_b0 : grad_b1) : nullptr;
   if (grad_w == nullptr && grad_b == nullptr) return;  // uniform over the block
@@ -95,7 +107,8 @@ __global__ void __launch_bounds__(kWgThreads)
         const int n = static_cast<int>(m / T), t = static_cast<int>(m % T);
         const int len = clamped_length(a.lengths, n, T), tp = rev ? t + 1 : t - 1;
         if (k < H && t < len && tp >= 0 && tp < len) {  // not the sequence's first step
-          hv = a.output[(static_cast<int64_t>(n) * T + tp) * a.D * H + static_cast<int64_t>(d) * H + k];
+          hv = a.output[(static_cast<int64_t>(n) * T + tp) * a.D * H + static_cast<int64_t>(d) * H +
+                        k];
         }
       }
       g_t[mm][c] = gv;
@@ -125,9 +138,9 @@ void zero_padded(float* y, int64_t width, const int64_t* lengths, const LstmDims
   const int64_t total = dims.batch * dims.steps * width;
   const int64_t blocks = std::min<int64_t>(ceil_div(total, kZeroThreads), 8 * device_sm_count());
   MG_LAUNCH(lstm_zero_padded, static_cast<unsigned>(std::max<int64_t>(blocks, 1)), kZeroThreads, 0,
-            stream)(y, static_cast<int>(width), lengths, static_cast<int>(dims.batch),
-                    static_cast<int>(dims.steps), state0, state1, dims.directions,
-                    static_cast<int>(dims.hidden));
+            stream)
+  (y, static_cast<int>(width), lengths, static_cast<int>(dims.batch), static_cast<int>(dims.steps),
+   state0, state1, dims.directions, static_cast<int>(dims.hidden));
   MG_CHECK_LAUNCH("lstm (zero padded steps)");
 }
 
@@ -135,7 +148,8 @@ void zero_padded(float* y, int64_t width, const int64_t* lengths, const LstmDims
 bool validate_dims(const char* fn, const LstmDims& d) {
   require_non_negative(fn, "dims.batch", d.batch);
   require_non_negative(fn, "dims.steps", d.steps);
-  if (d.hidden < 1) invalid_params(fn, "dims.hidden must be >= 1 (got " + std::to_string(d.hidden) + ")");
+  if (d.hidden < 1)
+    invalid_params(fn, "dims.hidden must be >= 1 (got " + std::to_string(d.hidden) + ")");
   if (d.directions != 1 && d.directions != 2) {
     invalid_params(fn, "dims.directions must be 1 or 2 (got " + std::to_string(d.directions) + ")");
   }
@@ -155,15 +169,15 @@ void require_weights(const char* fn, const LstmDims& d, const float* const w_hh[
 
 // The algorithm to run: `requested`, or the persistent kernel when it fits; throws when the
 // persistent kernel is requested but cannot run.
-LstmAlgo resolve(const char* fn, LstmAlgo requested, const LstmDims& dims, bool backward,
-                 int units, LstmPersistentPlan& plan) {
+LstmAlgo resolve(const char* fn, LstmAlgo requested, const LstmDims& dims, bool backward, int units,
+                 LstmPersistentPlan& plan) {
   if (requested == LstmAlgo::stepwise) return requested;
   plan = lstm_persistent_plan(dims, backward, units);
   if (plan.fits) return LstmAlgo::persistent;
   if (requested == LstmAlgo::persistent) {
     invalid_params(fn, "the persistent kernel cannot run N = " + std::to_string(dims.batch) +
-                           ", H = " + std::to_string(dims.hidden) + ", D = " +
-                           std::to_string(dims.directions) + ": " + plan.why_not);
+                           ", H = " + std::to_string(dims.hidden) +
+                           ", D = " + std::to_string(dims.directions) + ": " + plan.why_not);
   }
   return LstmAlgo::stepwise;
 }
@@ -173,20 +187,24 @@ LstmAlgo resolve(const char* fn, LstmAlgo requested, const LstmDims& dims, bool 
 
 const char* lstm_algo_name(LstmAlgo a) {
   switch (a) {
-    case LstmAlgo::automatic: return "automatic";
-    case LstmAlgo::persistent: return "persistent";
-    case LstmAlgo::stepwise: return "stepwise";
+    case LstmAlgo::automatic:
+      return "automatic";
+    case LstmAlgo::persistent:
+      return "persistent";
+    case LstmAlgo::stepwise:
+      return "stepwise";
   }
   return "?";
 }
 
 LstmAlgo lstm_choose_algo(const LstmDims& dims, bool backward, int units_per_block) {
   return lstm_persistent_plan(dims, backward, units_per_block).fits ? LstmAlgo::persistent
-                                                                     : LstmAlgo::stepwise;
+                                                                    : LstmAlgo::stepwise;
 }
 
 std::size_t lstm_backward_workspace_bytes(const LstmDims& dims) {
-  return sizeof(float) * static_cast<std::size_t>(std::max<int64_t>(0, dims.directions * dims.batch * dims.hidden));
+  return sizeof(float) *
+         static_cast<std::size_t>(std::max<int64_t>(0, dims.directions * dims.batch * dims.hidden));
 }
 
 void lstm_forward(const LstmForwardParams& p, Stream stream) {
@@ -236,15 +254,17 @@ void lstm_backward(const LstmBackwardParams& p, Stream stream) {
   } else {
     stepwise_backward(p, stream);
   }
-  const bool weights = p.grad_w_hh[0] != nullptr || p.grad_bias[0] != nullptr ||
-                       (p.dims.directions == 2 && (p.grad_w_hh[1] != nullptr || p.grad_bias[1] != nullptr));
+  const bool weights =
+      p.grad_w_hh[0] != nullptr || p.grad_bias[0] != nullptr ||
+      (p.dims.directions == 2 && (p.grad_w_hh[1] != nullptr || p.grad_bias[1] != nullptr));
   if (!weights) return;
   const int64_t H = p.dims.hidden;
-  const dim3 grid(static_cast<unsigned>(ceil_div(H, kWgTile)), static_cast<unsigned>(ceil_div(4 * H, kWgTile)),
+  const dim3 grid(static_cast<unsigned>(ceil_div(H, kWgTile)),
+                  static_cast<unsigned>(ceil_div(4 * H, kWgTile)),
                   static_cast<unsigned>(p.dims.directions));
-  MG_LAUNCH(lstm_weight_grad, grid, kWgThreads, 0, stream)(
-      backward_args(p), p.grad_w_hh[0], p.dims.directions == 2 ? p.grad_w_hh[1] : nullptr,
-      p.grad_bias[0], p.dims.directions == 2 ? p.grad_bias[1] : nullptr);
+  MG_LAUNCH(lstm_weight_grad, grid, kWgThreads, 0, stream)
+  (backward_args(p), p.grad_w_hh[0], p.dims.directions == 2 ? p.grad_w_hh[1] : nullptr,
+   p.grad_bias[0], p.dims.directions == 2 ? p.grad_bias[1] : nullptr);
   MG_CHECK_LAUNCH("lstm_backward (weight gradients)");
 }
 

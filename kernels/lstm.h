@@ -50,14 +50,14 @@ struct LstmDims {
 
 struct LstmForwardParams {
   LstmDims dims;
-  const int64_t* lengths = nullptr;      // [N]
-  const float* gates_x = nullptr;        // [N, T, D*4H] input projection + both biases
+  const int64_t* lengths = nullptr;           // [N]
+  const float* gates_x = nullptr;             // [N, T, D*4H] input projection + both biases
   const float* w_hh[2] = {nullptr, nullptr};  // [4H, H] per direction
-  bool reverse[2] = {false, true};       // direction d runs from t = len-1 down to 0
-  float* output = nullptr;  // [N, T, D*H], written everywhere (zero at t >= len)
-  float* h_n = nullptr;     // [D, N, H]: h after each sequence's own last processed step
-  float* c_n = nullptr;     // [D, N, H]
-  float* cells = nullptr;   // [N, T, D*H]: c_t at every real step (backward, step-wise path)
+  bool reverse[2] = {false, true};            // direction d runs from t = len-1 down to 0
+  float* output = nullptr;                    // [N, T, D*H], written everywhere (zero at t >= len)
+  float* h_n = nullptr;    // [D, N, H]: h after each sequence's own last processed step
+  float* c_n = nullptr;    // [D, N, H]
+  float* cells = nullptr;  // [N, T, D*H]: c_t at every real step (backward, step-wise path)
   // [N, T, D*4H]: the activated gates i, f, g, o at every real step, for the backward; null
   // skips them (inference). May be gates_x itself (overwritten in place).
   float* gates = nullptr;
@@ -99,11 +99,11 @@ std::size_t lstm_backward_workspace_bytes(const LstmDims& dims);
 // How the persistent kernel would run these dims on this device, or why it cannot.
 struct LstmPersistentPlan {
   bool fits = false;
-  std::string why_not;       // when !fits
-  int units_per_block = 0;   // U
-  int blocks = 0;            // D * ceil(H / U)
-  int threads = 0;           // per block
-  int split = 0;             // threads sharing one (sequence, unit) dot product
+  std::string why_not;      // when !fits
+  int units_per_block = 0;  // U
+  int blocks = 0;           // D * ceil(H / U)
+  int threads = 0;          // per block
+  int split = 0;            // threads sharing one (sequence, unit) dot product
   std::size_t smem_bytes = 0;
 };
 LstmPersistentPlan lstm_persistent_plan(const LstmDims& dims, bool backward,

@@ -1,14 +1,14 @@
 // Internals shared by the LSTM sources (lstm.cu, lstm_persistent.cu, lstm_stepwise.cu): the
 // kernel argument structs, the algorithms' host entry points, the time index of a step,
 // and the fused per-(sequence, unit) cell updates of the forward and the backward, which
-// both algorithms call once the recurrent sums of a step are known. Layouts as in kernels/lstm.h: gates [N, T, D*4H], output and
-// cells [N, T, D*H], states [D, N, H]; row (n, t) of a [N, T, ...] array is n*T + t.
+// both algorithms call once the recurrent sums of a step are known. Layouts as in kernels/lstm.h:
+// gates [N, T, D*4H], output and cells [N, T, D*H], states [D, N, H]; row (n, t) of a [N, T, ...]
+// array is n*T + t.
 #pragma once
-
-#include "kernels/emu/cuda_compat.h"
 
 #include <cstdint>
 
+#include "kernels/emu/cuda_compat.h"
 #include "kernels/lstm.h"
 
 namespace melgrad::kernels::lstm_detail {
@@ -107,8 +107,7 @@ __device__ __forceinline__ void cell_forward(const ForwardArgs& a, int d, int n,
 // the one flowing to step s-1. At s = -1 only the gradients of the initial state are
 // written. Writes the four pre-activation gradients of step s into grad_gates.
 __device__ __forceinline__ void cell_backward(const BackwardArgs& a, int d, int n, int j, int s,
-                                              int len, bool has_next, float rec,
-                                              float& dc_carry) {
+                                              int len, bool has_next, float rec, float& dc_carry) {
   const int H = a.H;
   const int64_t st = (static_cast<int64_t>(d) * a.N + n) * H + j;
   float dh = has_next ? rec : (a.grad_h_n != nullptr ? a.grad_h_n[st] : 0.0f);

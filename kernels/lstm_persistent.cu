@@ -15,11 +15,10 @@
 // reduced with warp shuffles, so a block has enough threads when N*U is small.
 // Shared memory rows use an odd stride (H | 1): lanes reading different rows at the same k
 // hit different banks.
-#include "kernels/emu/cuda_compat.h"
-
 #include <algorithm>
 #include <string>
 
+#include "kernels/emu/cuda_compat.h"
 #include "kernels/launch_checks.h"
 #include "kernels/lstm_device.cuh"
 
@@ -162,7 +161,8 @@ __global__ void __launch_bounds__(1024)
         }
       }
       for (int m = split / 2; m > 0; m /= 2) rec += __shfl_xor_sync(0xffffffffu, rec, m);
-      if (active && q == 0) cell_backward(a, d, n, j0 + u, s, len_s[n], has_next, rec, dc_s[u * N + n]);
+      if (active && q == 0)
+        cell_backward(a, d, n, j0 + u, s, len_s[n], has_next, rec, dc_s[u * N + n]);
     }
     if (s >= 0) mg_grid_sync();  // this step's grad_gates, read by every block next step
   }
@@ -173,8 +173,8 @@ std::size_t forward_smem(int N, int H, int U) {
          sizeof(int) * N;
 }
 std::size_t backward_smem(int N, int H, int U) {
-  return sizeof(float) * (std::size_t(4 * U) * odd(H) + std::size_t(N) * odd(4 * H) +
-                          std::size_t(U) * N) +
+  return sizeof(float) *
+             (std::size_t(4 * U) * odd(H) + std::size_t(N) * odd(4 * H) + std::size_t(U) * N) +
          sizeof(int) * N;
 }
 
@@ -182,15 +182,15 @@ std::size_t backward_smem(int N, int H, int U) {
 
 void persistent_forward(const LstmForwardParams& p, const LstmPersistentPlan& plan, Stream s) {
   MG_LAUNCH_COOPERATIVE(lstm_persistent_forward, static_cast<unsigned>(plan.blocks),
-                        static_cast<unsigned>(plan.threads), plan.smem_bytes, s)(
-      forward_args(p), plan.units_per_block, plan.split);
+                        static_cast<unsigned>(plan.threads), plan.smem_bytes, s)
+  (forward_args(p), plan.units_per_block, plan.split);
   MG_CHECK_LAUNCH("lstm_forward (persistent)");
 }
 
 void persistent_backward(const LstmBackwardParams& p, const LstmPersistentPlan& plan, Stream s) {
   MG_LAUNCH_COOPERATIVE(lstm_persistent_backward, static_cast<unsigned>(plan.blocks),
-                        static_cast<unsigned>(plan.threads), plan.smem_bytes, s)(
-      backward_args(p), plan.units_per_block, plan.split);
+                        static_cast<unsigned>(plan.threads), plan.smem_bytes, s)
+  (backward_args(p), plan.units_per_block, plan.split);
   MG_CHECK_LAUNCH("lstm_backward (persistent)");
 }
 
@@ -206,8 +206,9 @@ LstmPersistentPlan lstm_persistent_plan(const LstmDims& dims, bool backward, int
   }
   const std::size_t smem_limit = device_max_dynamic_smem();
   const int sms = device_sm_count();
-  const int first = units_per_block > 0 ? static_cast<int>(std::min<int64_t>(units_per_block, H))
-                                        : static_cast<int>(std::max<int64_t>(1, ceil_div(D * H, sms)));
+  const int first = units_per_block > 0
+                        ? static_cast<int>(std::min<int64_t>(units_per_block, H))
+                        : static_cast<int>(std::max<int64_t>(1, ceil_div(D * H, sms)));
   const int last = units_per_block > 0 ? first : static_cast<int>(H);
   for (int U = first; U <= last; ++U) {
     const int n = static_cast<int>(N), h = static_cast<int>(H);

@@ -2,12 +2,11 @@
 // parameters: the textbook per-sequence loops, in double, one sequence and one direction
 // at a time (no batching, no fusion), so a test compares the kernels with an independent
 // formulation. Shapes: gates [N, T, D*4H], output and cells [N, T, D*H], states [D, N, H].
-#include "kernels/emu/cuda_compat.h"
-
 #include <algorithm>
 #include <cmath>
 #include <vector>
 
+#include "kernels/emu/cuda_compat.h"
 #include "kernels/launch_checks.h"
 #include "kernels/lstm.h"
 
@@ -103,7 +102,8 @@ void lstm_backward_reference(const LstmBackwardParams& p) {
           dG_all[static_cast<std::size_t>(row * D * G + d * G + r)] = dg[r];
           db[r] += dg[r];
           if (prev >= 0) {
-            for (int64_t k = 0; k < H; ++k) dw[r * H + k] += dg[r] * p.output[prev * D * H + d * H + k];
+            for (int64_t k = 0; k < H; ++k)
+              dw[r * H + k] += dg[r] * p.output[prev * D * H + d * H + k];
           }
         }
         for (int64_t k = 0; k < H; ++k) {  // dh_{s-1} = dG_s W_hh

@@ -14,7 +14,6 @@
 // whose sequences have all finished leave at once. The host launches every step 0..T-1:
 // the lengths live on the device.
 #include "kernels/emu/cuda_compat.h"
-
 #include "kernels/launch_checks.h"
 #include "kernels/lstm_device.cuh"
 
@@ -142,8 +141,8 @@ __global__ void __launch_bounds__(kThreads)
 }
 
 dim3 step_grid(int64_t N, int64_t H, int D) {
-  return dim3(static_cast<unsigned>(ceil_div(H, kTileU)), static_cast<unsigned>(ceil_div(N, kTileN)),
-              static_cast<unsigned>(D));
+  return dim3(static_cast<unsigned>(ceil_div(H, kTileU)),
+              static_cast<unsigned>(ceil_div(N, kTileN)), static_cast<unsigned>(D));
 }
 
 }  // namespace

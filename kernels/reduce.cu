@@ -2,12 +2,11 @@
 // max, min, with the CPU reference. Two kernels, as in softmax.cu:
 //   reduce_warp_rows:  cols <= 1024, one warp per row, shuffle reduction only;
 //   reduce_block_rows: longer rows, one block per row, warp shuffles + shared partials.
-#include "kernels/emu/cuda_compat.h"
-
 #include <cmath>
 #include <string>
 
 #include "kernels/block_reduce.cuh"
+#include "kernels/emu/cuda_compat.h"
 #include "kernels/launch_checks.h"
 #include "kernels/reduce.h"
 
@@ -60,8 +59,8 @@ void launch(const ReduceParams& p, Stream stream) {
     MG_LAUNCH(reduce_warp_rows<kOp>, grid, kThreads, 0, stream)(p.x, p.y, p.rows, p.cols);
   } else {
     const int threads = p.cols >= 8192 ? 1024 : kThreads;
-    MG_LAUNCH(reduce_block_rows<kOp>, dim3(static_cast<unsigned>(p.rows)), threads, 0, stream)(
-        p.x, p.y, p.cols);
+    MG_LAUNCH(reduce_block_rows<kOp>, dim3(static_cast<unsigned>(p.rows)), threads, 0, stream)
+    (p.x, p.y, p.cols);
   }
 }
 
@@ -80,11 +79,20 @@ void reduce_last_dim(const ReduceParams& p, Stream stream) {
   if (p.cols > 0) require_pointer(fn, "x", p.x);
   require_pointer(fn, "y", p.y);
   switch (p.op) {
-    case ReduceOp::sum: launch<ReduceOp::sum>(p, stream); break;
-    case ReduceOp::mean: launch<ReduceOp::mean>(p, stream); break;
-    case ReduceOp::max: launch<ReduceOp::max>(p, stream); break;
-    case ReduceOp::min: launch<ReduceOp::min>(p, stream); break;
-    default: invalid_params(fn, "unknown op " + std::to_string(static_cast<int>(p.op)));
+    case ReduceOp::sum:
+      launch<ReduceOp::sum>(p, stream);
+      break;
+    case ReduceOp::mean:
+      launch<ReduceOp::mean>(p, stream);
+      break;
+    case ReduceOp::max:
+      launch<ReduceOp::max>(p, stream);
+      break;
+    case ReduceOp::min:
+      launch<ReduceOp::min>(p, stream);
+      break;
+    default:
+      invalid_params(fn, "unknown op " + std::to_string(static_cast<int>(p.op)));
   }
   MG_CHECK_LAUNCH(fn);
 }

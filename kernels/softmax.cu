@@ -5,12 +5,11 @@
 //   *_block_rows: longer rows, one block per row, reductions through block_reduce.
 // Both run the same row routine over a "group" of threads (a warp or a block), three
 // passes over the row: max, sum of exp(x - max), write.
-#include "kernels/emu/cuda_compat.h"
-
 #include <cmath>
 #include <vector>
 
 #include "kernels/block_reduce.cuh"
+#include "kernels/emu/cuda_compat.h"
 #include "kernels/launch_checks.h"
 #include "kernels/softmax.h"
 
@@ -106,9 +105,11 @@ void softmax_forward(const SoftmaxParams& p, Stream stream) {
   if (p.cols <= kSoftmaxWarpRowMaxCols) {
     const dim3 grid(static_cast<unsigned>(ceil_div(p.rows, kWarpRowsPerBlock)));
     if (p.log) {
-      MG_LAUNCH(softmax_forward_warp_rows<true>, grid, kThreads, 0, stream)(p.x, p.y, p.rows, p.cols);
+      MG_LAUNCH(softmax_forward_warp_rows<true>, grid, kThreads, 0, stream)
+      (p.x, p.y, p.rows, p.cols);
     } else {
-      MG_LAUNCH(softmax_forward_warp_rows<false>, grid, kThreads, 0, stream)(p.x, p.y, p.rows, p.cols);
+      MG_LAUNCH(softmax_forward_warp_rows<false>, grid, kThreads, 0, stream)
+      (p.x, p.y, p.rows, p.cols);
     }
   } else {
     const dim3 grid(static_cast<unsigned>(p.rows));
@@ -131,17 +132,21 @@ void softmax_backward(const SoftmaxBackwardParams& p, Stream stream) {
   if (p.cols <= kSoftmaxWarpRowMaxCols) {
     const dim3 grid(static_cast<unsigned>(ceil_div(p.rows, kWarpRowsPerBlock)));
     if (p.log) {
-      MG_LAUNCH(softmax_backward_warp_rows<true>, grid, kThreads, 0, stream)(p.y, p.dy, p.dx, p.rows, p.cols);
+      MG_LAUNCH(softmax_backward_warp_rows<true>, grid, kThreads, 0, stream)
+      (p.y, p.dy, p.dx, p.rows, p.cols);
     } else {
-      MG_LAUNCH(softmax_backward_warp_rows<false>, grid, kThreads, 0, stream)(p.y, p.dy, p.dx, p.rows, p.cols);
+      MG_LAUNCH(softmax_backward_warp_rows<false>, grid, kThreads, 0, stream)
+      (p.y, p.dy, p.dx, p.rows, p.cols);
     }
   } else {
     const dim3 grid(static_cast<unsigned>(p.rows));
     const int threads = block_rows_threads(p.cols);
     if (p.log) {
-      MG_LAUNCH(softmax_backward_block_rows<true>, grid, threads, 0, stream)(p.y, p.dy, p.dx, p.cols);
+      MG_LAUNCH(softmax_backward_block_rows<true>, grid, threads, 0, stream)
+      (p.y, p.dy, p.dx, p.cols);
     } else {
-      MG_LAUNCH(softmax_backward_block_rows<false>, grid, threads, 0, stream)(p.y, p.dy, p.dx, p.cols);
+      MG_LAUNCH(softmax_backward_block_rows<false>, grid, threads, 0, stream)
+      (p.y, p.dy, p.dx, p.cols);
     }
   }
   MG_CHECK_LAUNCH(fn);

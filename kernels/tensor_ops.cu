@@ -2,11 +2,10 @@
 // references. One grid-stride "map" kernel serves them all:
 // it computes each element's offsets in its K operands (linear index when every operand is
 // contiguous, else by decomposing the index over the shape) and calls a small functor.
-#include "kernels/emu/cuda_compat.h"
-
 #include <cmath>
 #include <string>
 
+#include "kernels/emu/cuda_compat.h"
 #include "kernels/launch_checks.h"
 #include "kernels/tensor_ops.h"
 

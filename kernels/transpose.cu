@@ -6,11 +6,10 @@
 // covered by grid-stride loops (a second barrier guards the tile between iterations).
 // strided_copy_kernel: a grid-stride loop over the coalesced shape, offsets decomposed
 // from the linear index as in elementwise.cu; T is uint32_t or uint64_t (bit copies).
-#include "kernels/emu/cuda_compat.h"
-
 #include <cstring>
 #include <string>
 
+#include "kernels/emu/cuda_compat.h"
 #include "kernels/launch_checks.h"
 #include "kernels/transpose.h"
 
@@ -23,7 +22,7 @@ constexpr int kCopyThreads = 256;
 constexpr int kBlocksPerSm = 8;
 
 template <class T>
-__global__ void __launch_bounds__(kTile * kRowsPerPass)
+__global__ void __launch_bounds__(kTile* kRowsPerPass)
     transpose_tiled(const T* x, T* y, int64_t batch, int64_t rows, int64_t cols) {
   MG_SHARED_2D(T, tile, kTile, kTile + 1);
   const int tx = static_cast<int>(threadIdx.x), ty = static_cast<int>(threadIdx.y);
@@ -82,7 +81,8 @@ void launch_transpose(const T* x, T* y, int64_t batch, int64_t rows, int64_t col
   const dim3 grid(static_cast<unsigned>(col_tiles),
                   static_cast<unsigned>(row_tiles < 65535 ? row_tiles : 65535),
                   static_cast<unsigned>(z));
-  MG_LAUNCH(transpose_tiled<T>, grid, dim3(kTile, kRowsPerPass), 0, stream)(x, y, batch, rows, cols);
+  MG_LAUNCH(transpose_tiled<T>, grid, dim3(kTile, kRowsPerPass), 0, stream)
+  (x, y, batch, rows, cols);
 }
 
 // Drops size-1 dimensions and merges neighbours that are contiguous in both x and y.
@@ -133,7 +133,8 @@ void launch_copy(const StridedCopyParams& p, const CopyIndexer& ix, int64_t n, S
   const int64_t cap = static_cast<int64_t>(device_sm_count()) * kBlocksPerSm;
   const int64_t blocks = ceil_div(n, kCopyThreads);
   MG_LAUNCH(strided_copy_kernel<T>, dim3(static_cast<unsigned>(blocks < cap ? blocks : cap)),
-            kCopyThreads, 0, stream)(x, y, n, ix);
+            kCopyThreads, 0, stream)
+  (x, y, n, ix);
 }
 
 }  // namespace
@@ -161,15 +162,18 @@ void strided_copy(const StridedCopyParams& p, Stream stream) {
     require_non_negative(fn, ("shape.sizes[" + std::to_string(d) + "]").c_str(), p.shape.sizes[d]);
   }
   if (p.element_size != 4 && p.element_size != 8) {
-    invalid_params(fn, "element_size must be 4 or 8 bytes (got " + std::to_string(p.element_size) + ")");
+    invalid_params(
+        fn, "element_size must be 4 or 8 bytes (got " + std::to_string(p.element_size) + ")");
   }
   const int64_t n = p.shape.numel();
   if (n == 0) return;
   require_pointer(fn, "x", p.x);
   require_pointer(fn, "y", p.y);
   const CopyIndexer ix = coalesce(p);
-  if (p.element_size == 4) launch_copy<uint32_t>(p, ix, n, stream);
-  else launch_copy<uint64_t>(p, ix, n, stream);
+  if (p.element_size == 4)
+    launch_copy<uint32_t>(p, ix, n, stream);
+  else
+    launch_copy<uint64_t>(p, ix, n, stream);
   MG_CHECK_LAUNCH(fn);
 }
 
@@ -195,7 +199,8 @@ void strided_copy_reference(const StridedCopyParams& p) {
       xo += i * p.x_strides.v[d];
       yo += i * p.y_strides.v[d];
     }
-    std::memcpy(y + yo * p.element_size, x + xo * p.element_size, static_cast<std::size_t>(p.element_size));
+    std::memcpy(y + yo * p.element_size, x + xo * p.element_size,
+                static_cast<std::size_t>(p.element_size));
   }
 }
 

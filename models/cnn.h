@@ -4,8 +4,8 @@
 //               frequency_major as [N, 1, F, T] (the study's notebook: x.transpose(1, 2))
 //   features    per conv block i: Conv2d(c_i -> c_{i+1}, k 3, pad 1) [, BatchNorm2d], ReLU,
 //               MaxPool2d(pool)      -> [N, c_last, T', F'] (T' = T halved/thirded per block);
-//               relu_before_batch_norm: Conv2d, ReLU, BatchNorm2d, MaxPool2d (the notebook's order);
-//               without BatchNorm, each Conv2d and its ReLU run as one conv2d_relu (the
+//               relu_before_batch_norm: Conv2d, ReLU, BatchNorm2d, MaxPool2d (the notebook's
+//               order); without BatchNorm, each Conv2d and its ReLU run as one conv2d_relu (the
 //               Sequential fuses them; names and values are those of the separate layers)
 //   classifier  Flatten, Linear(c_last T' F' -> 128), ReLU, Dropout, Linear(128 -> 64), ReLU,
 //               Dropout, Linear(64 -> outputs)     -> [N, outputs]
@@ -30,7 +30,7 @@ struct CnnConfig {
   std::vector<int64_t> channels{1, 4, 16, 64, 256};  // channels[0]: input planes (1)
   int64_t kernel = 3;
   int64_t padding = 1;
-  int64_t pool = 2;                 // max-pool kernel = stride after every conv
+  int64_t pool = 2;  // max-pool kernel = stride after every conv
   bool batch_norm = true;
   bool track_running_stats = false;  // false: batch statistics also at eval (the study)
   int64_t frames = 40;               // T the network is built for
@@ -52,9 +52,9 @@ std::shared_ptr<nn::Sequential> make_cnn_trunk(const CnnConfig& config, Generato
 
 // Flatten-input head: Linear(in -> hidden[0]), ReLU, Dropout, ..., Linear(hidden.back() ->
 // outputs). Dropout modules are appended to `dropouts` so the owner can reseed them.
-std::shared_ptr<nn::Sequential> make_fc_head(int64_t in_features, const std::vector<int64_t>& hidden,
-                                             int64_t outputs, double dropout, Generator& gen,
-                                             std::vector<std::shared_ptr<ReseedableDropout>>& dropouts);
+std::shared_ptr<nn::Sequential> make_fc_head(
+    int64_t in_features, const std::vector<int64_t>& hidden, int64_t outputs, double dropout,
+    Generator& gen, std::vector<std::shared_ptr<ReseedableDropout>>& dropouts);
 
 class CnnNet : public Network {
  public:

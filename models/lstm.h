@@ -21,9 +21,9 @@ struct LstmConfig {
   int64_t hidden = 100;
   int64_t layers = 2;
   bool bidirectional = true;
-  double dropout = 0.2;        // between layers (PyTorch's nn.LSTM dropout)
+  double dropout = 0.2;  // between layers (PyTorch's nn.LSTM dropout)
   int64_t outputs = 10;
-  double output_dropout = 0;   // on the LSTM's outputs before the FC layer (0: none)
+  double output_dropout = 0;  // on the LSTM's outputs before the FC layer (0: none)
 };
 
 std::string describe_lstm(const LstmConfig& config);

@@ -21,7 +21,8 @@ struct TransferReport {
 // `source_state`: tensors by name (e.g. io::load_tensor_file(best.h5).tensors) of a CnnNet
 // with the same trunk and first FC layer. Throws naming the tensor whose shape differs
 // (e.g. a genre CNN built for another number of frames) or that is missing.
-TransferReport transfer_from_genre_cnn(CnnNet& target, const std::map<std::string, Tensor>& source_state,
+TransferReport transfer_from_genre_cnn(CnnNet& target,
+                                       const std::map<std::string, Tensor>& source_state,
                                        bool freeze_trunk);
 
 // Parameters that require gradients (what an optimiser should update).

@@ -12,6 +12,7 @@ packages=(
   ccache                               # cheap rebuilds
   nlohmann-json3-dev                   # run configs, logs and metrics as JSON
   clang libclang-rt-14-dev             # libFuzzer target for the .npy parser
+  clang-format-14                      # scripts/check-format.sh (the pinned formatter)
   libsndfile1-dev libsoxr-dev libfftw3-dev  # audio front end: decode, resample, FFT
   planetblupi-music-ogg                # real music (OGG) for the audio parity tests
   openmpi-bin libopenmpi-dev           # data-parallel training over MPI

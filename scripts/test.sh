@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The test suite: installs dependencies, builds, runs every test not labelled `slow`,
+# The test suite: installs dependencies, checks the formatting (scripts/check-format.sh:
+# every C++/CUDA file as clang-format-14 writes it), builds, runs every test not labelled `slow`,
 # then runs the sanitizer pass (scripts/test-asan.sh: the core, data and models tests
 # rebuilt under AddressSanitizer + UBSan), and fuzzes the .npy parser for a bounded time
 # when its fuzz script is present. docs/TESTING.md has the details and costs.
@@ -10,6 +11,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
+
+echo "== format (clang-format-14)"
+scripts/check-format.sh
 
 echo "== build (Release)"
 scripts/build.sh build

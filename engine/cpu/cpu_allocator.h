@@ -33,7 +33,7 @@ class CachingCpuAllocator final : public Allocator {
   void deallocate(void* p, size_t bytes) override;
 
   size_t cached_bytes() const;
-  void release_cached();  // frees every cached block
+  void release_cached();                   // frees every cached block
   static size_t size_class(size_t bytes);  // the rounded size a request is served with
 
  private:

@@ -21,13 +21,10 @@ class CpuBackend final : public Backend {
   void reduce(ReduceOp op, const Tensor& x, const Tensor& out) override;
   void argmax(const Tensor& x, int64_t dim, const Tensor& out) override;
   void matmul(const Tensor& a, const Tensor& b, const Tensor& out) override;
-  void index_select(const Tensor& x, int64_t dim, const Tensor& index,
-                    const Tensor& out) override;
-  void index_add(const Tensor& out, int64_t dim, const Tensor& index,
-                 const Tensor& src) override;
+  void index_select(const Tensor& x, int64_t dim, const Tensor& index, const Tensor& out) override;
+  void index_add(const Tensor& out, int64_t dim, const Tensor& index, const Tensor& src) override;
   void gather(const Tensor& x, int64_t dim, const Tensor& index, const Tensor& out) override;
-  void scatter_add(const Tensor& out, int64_t dim, const Tensor& index,
-                   const Tensor& src) override;
+  void scatter_add(const Tensor& out, int64_t dim, const Tensor& index, const Tensor& src) override;
   void random(const Tensor& out, Generator& gen, bool normal, double a, double b) override;
 
   bool supports(const std::string& op, DType dtype) const override;

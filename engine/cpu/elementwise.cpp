@@ -14,8 +14,10 @@
 
 namespace melgrad::cpu {
 
-template <class T> using ArrayMap = Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>>;
-template <class T> using ConstArrayMap = Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>>;
+template <class T>
+using ArrayMap = Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>>;
+template <class T>
+using ConstArrayMap = Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>>;
 
 Tensor contiguous_copy(const Tensor& x) {
   if (x.is_contiguous()) return x;
@@ -60,22 +62,48 @@ static void unary_contiguous(UnaryOp op, const T* x, T* o, int64_t n, double a, 
   ArrayMap<T> O(o, n);
   const T ta = static_cast<T>(a), tb = static_cast<T>(b);
   switch (op) {
-    case UnaryOp::neg: O = -X; break;
-    case UnaryOp::exp: O = X.exp(); break;
-    case UnaryOp::log: O = X.log(); break;
-    case UnaryOp::sqrt: O = X.sqrt(); break;
-    case UnaryOp::abs: O = X.abs(); break;
-    case UnaryOp::relu: O = X.max(T(0)); break;
-    case UnaryOp::sigmoid: O = T(1) / (T(1) + (-X).exp()); break;
-    case UnaryOp::tanh: O = X.tanh(); break;
-    case UnaryOp::sign: O = X.sign(); break;
-    case UnaryOp::pow_scalar:
-      if (a == 2.0) O = X.square();
-      else O = X.pow(ta);
+    case UnaryOp::neg:
+      O = -X;
       break;
-    case UnaryOp::clamp: O = X.max(ta).min(tb); break;
-    case UnaryOp::affine: O = X * ta + tb; break;
-    case UnaryOp::step: O = (X > ta).template cast<T>(); break;
+    case UnaryOp::exp:
+      O = X.exp();
+      break;
+    case UnaryOp::log:
+      O = X.log();
+      break;
+    case UnaryOp::sqrt:
+      O = X.sqrt();
+      break;
+    case UnaryOp::abs:
+      O = X.abs();
+      break;
+    case UnaryOp::relu:
+      O = X.max(T(0));
+      break;
+    case UnaryOp::sigmoid:
+      O = T(1) / (T(1) + (-X).exp());
+      break;
+    case UnaryOp::tanh:
+      O = X.tanh();
+      break;
+    case UnaryOp::sign:
+      O = X.sign();
+      break;
+    case UnaryOp::pow_scalar:
+      if (a == 2.0)
+        O = X.square();
+      else
+        O = X.pow(ta);
+      break;
+    case UnaryOp::clamp:
+      O = X.max(ta).min(tb);
+      break;
+    case UnaryOp::affine:
+      O = X * ta + tb;
+      break;
+    case UnaryOp::step:
+      O = (X > ta).template cast<T>();
+      break;
     default:
       for (int64_t i = 0; i < n; ++i) o[i] = unary_apply<T>(op, x[i], ta, tb);
       break;

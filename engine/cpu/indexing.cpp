@@ -35,8 +35,7 @@ void CpuBackend::index_select(const Tensor& x, int64_t dim, const Tensor& index,
   });
 }
 
-void CpuBackend::index_add(const Tensor& out, int64_t dim, const Tensor& index,
-                           const Tensor& src) {
+void CpuBackend::index_add(const Tensor& out, int64_t dim, const Tensor& index, const Tensor& src) {
   if (!out.is_contiguous()) throw std::logic_error("index_add: output must be contiguous");
   Tensor sc = contiguous_copy(src), ic = contiguous_copy(index);
   const DimSplit sp = split_at(out.shape(), dim);

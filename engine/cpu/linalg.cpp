@@ -69,8 +69,8 @@ void CpuBackend::matmul(const Tensor& a, const Tensor& b, const Tensor& out) {
         Eigen::Map<RowMat<T>> o(po + i * M * N, M, N);
         with_matrix(pa + i * am.strides()[0], M, K, am.strides()[1], am.strides()[2],
                     [&](const auto& ma) {
-                      with_matrix(pb + i * bm.strides()[0], K, N, bm.strides()[1],
-                                  bm.strides()[2], [&](const auto& mb) {
+                      with_matrix(pb + i * bm.strides()[0], K, N, bm.strides()[1], bm.strides()[2],
+                                  [&](const auto& mb) {
                                     if (by_batch || parts == 1)
                                       o.noalias() = ma * mb;
                                     else if (by_rows)

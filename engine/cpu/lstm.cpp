@@ -148,8 +148,8 @@ void backward_direction(const LstmBackwardParams<T>& p, int d, const Schedule& s
       Vec<T>(dg, H) = dC * gg * i * (T(1) - i);
       if (s > 0) {
         const int64_t tp = rev ? t + 1 : t - 1;  // the step before, in this direction
-        Vec<T>(dg + H, H) = dC * ConstVec<T>(p.cells + (b * Tn + tp) * ldo + d * H, H) * f *
-                            (T(1) - f);
+        Vec<T>(dg + H, H) =
+            dC * ConstVec<T>(p.cells + (b * Tn + tp) * ldo + d * H, H) * f * (T(1) - f);
         std::memcpy(hprev + idx * H, p.output + (b * Tn + tp) * ldo + d * H, H * sizeof(T));
       } else {
         Vec<T>(dg + H, H).setZero();  // c_{-1} = 0
@@ -216,8 +216,10 @@ void lstm_backward(const LstmBackwardParams<T>& p) {
     for (int64_t d = 0; d < D; ++d) {
       const ConstRowMap<T> dG(dG_all.data() + r0 * D * G + d * G, r1 - r0, G, Stride(D * G));
       const ConstRowMap<T> W(p.dir[d].w_ih, G, I, Stride(I));
-      if (d == 0) dX.noalias() = dG * W;
-      else dX.noalias() += dG * W;
+      if (d == 0)
+        dX.noalias() = dG * W;
+      else
+        dX.noalias() += dG * W;
     }
   };
   if (D == 2 && omp_get_max_threads() >= 2) {

@@ -65,9 +65,9 @@ struct LstmBackwardParams {
   const T* x = nullptr;
   const int64_t* lengths = nullptr;
   LstmDirectionParams<T> dir[2];
-  const T* output = nullptr;  // [N, T, D*H]  from the forward
-  const T* gates = nullptr;   // [N, T, D*4H] from the forward
-  const T* cells = nullptr;   // [N, T, D*H]  from the forward
+  const T* output = nullptr;       // [N, T, D*H]  from the forward
+  const T* gates = nullptr;        // [N, T, D*4H] from the forward
+  const T* cells = nullptr;        // [N, T, D*H]  from the forward
   const T* grad_output = nullptr;  // [N, T, D*H] (values at padded steps are ignored)
   const T* grad_h_n = nullptr;     // [D, N, H]
   const T* grad_c_n = nullptr;     // [D, N, H]

@@ -90,8 +90,7 @@ void batch_norm_apply(const Tensor& x, const Tensor& mean, const Tensor& invstd,
 }
 
 void batch_norm_update_running(const Tensor& running_mean, const Tensor& running_var,
-                               const Tensor& mean, const Tensor& var, double momentum,
-                               const G& g) {
+                               const Tensor& mean, const Tensor& var, double momentum, const G& g) {
   dispatch_floating(mean.dtype(), "batch_norm_update_running", [&]<class T>() {
     T *rm = running_mean.data<T>(), *rv = running_var.data<T>();
     const T *pm = mean.data<T>(), *pv = var.data<T>();
@@ -106,11 +105,10 @@ void batch_norm_update_running(const Tensor& running_mean, const Tensor& running
 
 void batch_norm_backward(const Tensor& gy, const Tensor& x, const Tensor& mean,
                          const Tensor& invstd, const Tensor& weight, const Tensor& gx,
-                         const Tensor& gweight, const Tensor& gbias, bool batch_stats,
-                         const G& g) {
+                         const Tensor& gweight, const Tensor& gbias, bool batch_stats, const G& g) {
   dispatch_floating(gy.dtype(), "batch_norm_backward", [&]<class T>() {
-    const T *pg = gy.data<T>(), *px = x.data<T>(), *pm = mean.data<T>(),
-            *pi = invstd.data<T>(), *pw = ptr_or_null<T>(weight);
+    const T *pg = gy.data<T>(), *px = x.data<T>(), *pm = mean.data<T>(), *pi = invstd.data<T>(),
+            *pw = ptr_or_null<T>(weight);
     T* pgx = gx.defined() ? gx.data<T>() : nullptr;
     T* pgw = gweight.defined() ? gweight.data<T>() : nullptr;
     T* pgb = gbias.defined() ? gbias.data<T>() : nullptr;

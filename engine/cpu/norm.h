@@ -1,9 +1,9 @@
 // CPU kernels of batch normalisation, float and double. x is viewed as [N, C, S]
 // (S = product of the dims after the channel dim, 1 for [N, C]); statistics are per
 // channel over the N * S values of that channel. Channels are split over the OpenMP
-// threads (inputs of >= 1M values); sums are accumulated in double (blocks of T partial sums), so float32 results
-// do not depend on the thread count. All tensors are contiguous; outputs are allocated by
-// the caller. Per-channel tensors ([C]) have x's dtype.
+// threads (inputs of >= 1M values); sums are accumulated in double (blocks of T partial sums), so
+// float32 results do not depend on the thread count. All tensors are contiguous; outputs are
+// allocated by the caller. Per-channel tensors ([C]) have x's dtype.
 #pragma once
 
 #include <cstdint>

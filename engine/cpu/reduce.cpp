@@ -9,17 +9,26 @@
 namespace melgrad::cpu {
 
 template <class T>
-using RowMajorMap = Eigen::Map<const Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>;
+using RowMajorMap =
+    Eigen::Map<const Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>;
 
 template <class T>
 static void reduce_rows(ReduceOp op, const T* x, T* out, int64_t rows, int64_t cols) {
   RowMajorMap<T> m(x, rows, cols);
   Eigen::Map<Eigen::Matrix<T, Eigen::Dynamic, 1>> o(out, rows);
   switch (op) {
-    case ReduceOp::sum: o = m.rowwise().sum(); break;
-    case ReduceOp::mean: o = m.rowwise().mean(); break;
-    case ReduceOp::max: o = m.rowwise().maxCoeff(); break;
-    case ReduceOp::min: o = m.rowwise().minCoeff(); break;
+    case ReduceOp::sum:
+      o = m.rowwise().sum();
+      break;
+    case ReduceOp::mean:
+      o = m.rowwise().mean();
+      break;
+    case ReduceOp::max:
+      o = m.rowwise().maxCoeff();
+      break;
+    case ReduceOp::min:
+      o = m.rowwise().minCoeff();
+      break;
   }
 }
 
@@ -28,10 +37,18 @@ static void reduce_cols(ReduceOp op, const T* x, T* out, int64_t rows, int64_t c
   RowMajorMap<T> m(x, rows, cols);
   Eigen::Map<Eigen::Matrix<T, 1, Eigen::Dynamic>> o(out, cols);
   switch (op) {
-    case ReduceOp::sum: o = m.colwise().sum(); break;
-    case ReduceOp::mean: o = m.colwise().mean(); break;
-    case ReduceOp::max: o = m.colwise().maxCoeff(); break;
-    case ReduceOp::min: o = m.colwise().minCoeff(); break;
+    case ReduceOp::sum:
+      o = m.colwise().sum();
+      break;
+    case ReduceOp::mean:
+      o = m.colwise().mean();
+      break;
+    case ReduceOp::max:
+      o = m.colwise().maxCoeff();
+      break;
+    case ReduceOp::min:
+      o = m.colwise().minCoeff();
+      break;
   }
 }
 

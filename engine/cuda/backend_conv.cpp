@@ -4,9 +4,9 @@
 // All operands arrive contiguous from engine/ops/conv.cpp, float32 (another dtype:
 // unsupported()). conv2d_relu turns the kernels' fused ReLU epilogue on (relu), and its
 // backward passes hand the kernels the forward's output (relu_y), which masks dy as they
-// read it: no separate ReLU pass either way. The backward-filter pass's split-K partial sums go to a workspace from the caching
-// allocator. Each call passes the determinism setting (engine/determinism.h), which decides
-// cuDNN's algorithms.
+// read it: no separate ReLU pass either way. The backward-filter pass's split-K partial sums go to
+// a workspace from the caching allocator. Each call passes the determinism setting
+// (engine/determinism.h), which decides cuDNN's algorithms.
 #include "engine/cuda/cuda_backend.h"
 #include "engine/cuda/device_runtime.h"
 #include "engine/cuda/kernel_layout.h"

@@ -37,9 +37,12 @@ void quiet_hdf5() {
 
 hid_t native_type(DType t) {
   switch (t) {
-    case DType::f32: return H5T_NATIVE_FLOAT;
-    case DType::f64: return H5T_NATIVE_DOUBLE;
-    case DType::i64: return H5T_NATIVE_INT64;
+    case DType::f32:
+      return H5T_NATIVE_FLOAT;
+    case DType::f64:
+      return H5T_NATIVE_DOUBLE;
+    case DType::i64:
+      return H5T_NATIVE_INT64;
   }
   return -1;
 }
@@ -68,8 +71,8 @@ void write_file(const std::string& path, const nn::NamedTensors& tensors,
     Handle space{dims.empty() ? H5Screate(H5S_SCALAR)
                               : H5Screate_simple(int(dims.size()), dims.data(), nullptr),
                  H5Sclose};
-    Handle dset{H5Dcreate2(file.id, name.c_str(), native_type(host.dtype()), space.id,
-                           H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+    Handle dset{H5Dcreate2(file.id, name.c_str(), native_type(host.dtype()), space.id, H5P_DEFAULT,
+                           H5P_DEFAULT, H5P_DEFAULT),
                 H5Dclose};
     if (dset.id < 0) throw std::runtime_error(path + ": cannot create dataset '" + name + "'");
     check(H5Dwrite(dset.id, native_type(host.dtype()), H5S_ALL, H5S_ALL, H5P_DEFAULT,
@@ -107,8 +110,8 @@ void check_finite(const Tensor& t, const std::string& name, const std::string& p
     for (int64_t i = 0; i < t.numel(); ++i)
       if (!std::isfinite(v[i]))
         throw std::runtime_error(path + ": tensor '" + name + "' holds a non-finite value (" +
-                                 std::to_string(double(v[i])) + " at element " +
-                                 std::to_string(i) + "); the file is damaged");
+                                 std::to_string(double(v[i])) + " at element " + std::to_string(i) +
+                                 "); the file is damaged");
   };
   if (t.dtype() == DType::f32) scan(static_cast<const float*>(t.raw_data()));
   if (t.dtype() == DType::f64) scan(static_cast<const double*>(t.raw_data()));

@@ -40,7 +40,8 @@ void xavier_uniform_(Tensor& t, Generator& gen) {
 Linear::Linear(int64_t in_features, int64_t out_features, Generator& gen, bool with_bias) {
   if (in_features <= 0 || out_features <= 0)
     throw std::invalid_argument("Linear: sizes must be positive, got " +
-                                std::to_string(in_features) + " -> " + std::to_string(out_features));
+                                std::to_string(in_features) + " -> " +
+                                std::to_string(out_features));
   weight = Tensor::empty({out_features, in_features});
   kaiming_uniform_(weight, std::sqrt(5.0), gen);
   register_parameter("weight", &weight);

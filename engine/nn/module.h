@@ -3,8 +3,8 @@
 // between melgrad and PyTorch by name. Layer: a Module with a one-tensor forward.
 //
 //   struct Net : nn::Layer {
-//     std::shared_ptr<nn::Linear> fc = register_module("fc", std::make_shared<nn::Linear>(4, 2, gen));
-//     Tensor forward(const Tensor& x) override { return fc->forward(x); }
+//     std::shared_ptr<nn::Linear> fc = register_module("fc", std::make_shared<nn::Linear>(4, 2,
+//     gen)); Tensor forward(const Tensor& x) override { return fc->forward(x); }
 //   };
 //
 // Parameters and buffers are registered by address (members of the module), so loading a
@@ -32,8 +32,8 @@ class Module {
 
   NamedTensors named_parameters() const;  // recursive, registration order
   std::vector<Tensor> parameters() const;
-  NamedTensors named_buffers() const;     // e.g. BatchNorm running statistics
-  NamedTensors state() const;             // parameters then buffers, by name
+  NamedTensors named_buffers() const;  // e.g. BatchNorm running statistics
+  NamedTensors state() const;          // parameters then buffers, by name
   int64_t parameter_count() const;
 
   // Copies values by name. strict: every name must be present on both sides with equal

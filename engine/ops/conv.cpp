@@ -127,18 +127,18 @@ Tensor conv2d_op(const OpInfo& op, const Tensor& x, const Tensor& weight, const 
 }  // namespace
 
 static const OpInfo& kConv2d =
-    register_op({.name = "conv2d",
-                 .family = "cnn",
-                 .gradcheck = [](Generator& g) { return conv_cases(conv2d, g); }});
+    register_op({.name = "conv2d", .family = "cnn", .gradcheck = [](Generator& g) {
+                   return conv_cases(conv2d, g);
+                 }});
 
 Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, Conv2dOptions opt) {
   return conv2d_op(kConv2d, x, weight, bias, opt, /*relu=*/false);
 }
 
 static const OpInfo& kConv2dRelu =
-    register_op({.name = "conv2d_relu",
-                 .family = "cnn",
-                 .gradcheck = [](Generator& g) { return conv_cases(conv2d_relu, g); }});
+    register_op({.name = "conv2d_relu", .family = "cnn", .gradcheck = [](Generator& g) {
+                   return conv_cases(conv2d_relu, g);
+                 }});
 
 Tensor conv2d_relu(const Tensor& x, const Tensor& weight, const Tensor& bias, Conv2dOptions opt) {
   return conv2d_op(kConv2dRelu, x, weight, bias, opt, /*relu=*/true);

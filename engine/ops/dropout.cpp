@@ -16,11 +16,12 @@ using namespace detail;
 
 float philox_uniform(uint64_t seed, uint64_t index) { return philox_uniform_at(seed, index); }
 
-static const OpInfo& kDropout = register_op(
-    {.name = "dropout", .family = "dropout", .gradcheck = [](Generator& g) {
-       return GradCases{{"p=0.3", {gc_input({4, 5}, g)},
-                         [](const TensorList& in) { return dropout_with_seed(in[0], 0.3, 99); }}};
-     }});
+static const OpInfo& kDropout =
+    register_op({.name = "dropout", .family = "dropout", .gradcheck = [](Generator& g) {
+                   return GradCases{{"p=0.3", {gc_input({4, 5}, g)}, [](const TensorList& in) {
+                                       return dropout_with_seed(in[0], 0.3, 99);
+                                     }}};
+                 }});
 
 // The op; `seed_on_device` is where a recorded step graph keeps this call's seed (or null).
 static Tensor dropout_op(const Tensor& x, double p, uint64_t seed, const uint64_t* seed_on_device) {

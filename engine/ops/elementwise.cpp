@@ -11,8 +11,7 @@ using namespace detail;
 
 namespace {
 
-Tensor unary_forward(const OpInfo& op, UnaryOp kind, const Tensor& x, double a = 0,
-                     double b = 0) {
+Tensor unary_forward(const OpInfo& op, UnaryOp kind, const Tensor& x, double a = 0, double b = 0) {
   check_device(op, {x});
   check_floating(op, x);
   Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
@@ -39,8 +38,9 @@ std::function<GradCases(Generator&)> make_unary_cases(Tensor (*f)(const Tensor&)
     auto apply = [f](const TensorList& in) { return f(in[0]); };
     return GradCases{{"vector", {draw({7})}, apply},
                      {"matrix", {draw({3, 4})}, apply},
-                     {"strided view", {draw({4, 3})},
-                      [f](const TensorList& in) { return f(transpose(in[0], 0, 1)); }}};
+                     {"strided view", {draw({4, 3})}, [f](const TensorList& in) {
+                        return f(transpose(in[0], 0, 1));
+                      }}};
   };
 }
 
@@ -117,10 +117,11 @@ Tensor pow(const Tensor& a, const Tensor& b) {
 
 static const OpInfo& kPowScalar = register_op(
     {.name = "pow_scalar", .family = "elementwise", .gradcheck = [](Generator& g) {
-       return GradCases{{"square", {gc_input({3, 4}, g)},
-                         [](const TensorList& in) { return pow(in[0], 2.0); }},
-                        {"x^-1.5", {gc_input({5}, g, 0.5, 2)},
-                         [](const TensorList& in) { return pow(in[0], -1.5); }}};
+       return GradCases{
+           {"square", {gc_input({3, 4}, g)}, [](const TensorList& in) { return pow(in[0], 2.0); }},
+           {"x^-1.5", {gc_input({5}, g, 0.5, 2)}, [](const TensorList& in) {
+              return pow(in[0], -1.5);
+            }}};
      }});
 Tensor pow(const Tensor& x, double p) {
   Tensor y = unary_forward(kPowScalar, UnaryOp::pow_scalar, x, p);
@@ -156,9 +157,8 @@ static const OpInfo& kSqrt = register_op(
     {.name = "sqrt", .family = "elementwise", .gradcheck = make_unary_cases(sqrt, 0.3, 3)});
 Tensor sqrt(const Tensor& x) {
   Tensor y = unary_forward(kSqrt, UnaryOp::sqrt, x);
-  return record(kSqrt, {x}, y, [y = y.detach()](const TensorList& g) {
-    return TensorList{g[0] / (y * 2.0)};
-  });
+  return record(kSqrt, {x}, y,
+                [y = y.detach()](const TensorList& g) { return TensorList{g[0] / (y * 2.0)}; });
 }
 
 static const OpInfo& kAbs = register_op(
@@ -183,22 +183,20 @@ static const OpInfo& kSigmoid = register_op(
     {.name = "sigmoid", .family = "elementwise", .gradcheck = make_unary_cases(sigmoid, -3, 3)});
 Tensor sigmoid(const Tensor& x) {
   Tensor y = unary_forward(kSigmoid, UnaryOp::sigmoid, x);
-  return record(kSigmoid, {x}, y, [y = y.detach()](const TensorList& g) {
-    return TensorList{g[0] * y * (1.0 - y)};
-  });
+  return record(kSigmoid, {x}, y,
+                [y = y.detach()](const TensorList& g) { return TensorList{g[0] * y * (1.0 - y)}; });
 }
 
 static const OpInfo& kTanh = register_op(
     {.name = "tanh", .family = "elementwise", .gradcheck = make_unary_cases(tanh, -2, 2)});
 Tensor tanh(const Tensor& x) {
   Tensor y = unary_forward(kTanh, UnaryOp::tanh, x);
-  return record(kTanh, {x}, y, [y = y.detach()](const TensorList& g) {
-    return TensorList{g[0] * (1.0 - y * y)};
-  });
+  return record(kTanh, {x}, y,
+                [y = y.detach()](const TensorList& g) { return TensorList{g[0] * (1.0 - y * y)}; });
 }
 
-static const OpInfo& kGelu = register_op({.name = "gelu", .family = "elementwise",
-                                          .gradcheck = make_unary_cases(gelu, -3, 3)});
+static const OpInfo& kGelu = register_op(
+    {.name = "gelu", .family = "elementwise", .gradcheck = make_unary_cases(gelu, -3, 3)});
 Tensor gelu(const Tensor& x) {
   Tensor y = unary_forward(kGelu, UnaryOp::gelu, x);
   return record(kGelu, {x}, y, [x = x.detach()](const TensorList& g) {
@@ -206,8 +204,8 @@ Tensor gelu(const Tensor& x) {
   });
 }
 
-static const OpInfo& kSilu = register_op({.name = "silu", .family = "elementwise",
-                                          .gradcheck = make_unary_cases(silu, -4, 4)});
+static const OpInfo& kSilu = register_op(
+    {.name = "silu", .family = "elementwise", .gradcheck = make_unary_cases(silu, -4, 4)});
 Tensor silu(const Tensor& x) {
   Tensor y = unary_forward(kSilu, UnaryOp::silu, x);
   return record(kSilu, {x}, y, [x = x.detach()](const TensorList& g) {
@@ -215,27 +213,28 @@ Tensor silu(const Tensor& x) {
   });
 }
 
-static const OpInfo& kAffine = register_op(
-    {.name = "affine", .family = "elementwise", .gradcheck = [](Generator& g) {
-       return GradCases{{"3x-0.5", {gc_input({3, 4}, g)},
-                         [](const TensorList& in) { return affine(in[0], 3.0, -0.5); }}};
-     }});
+static const OpInfo& kAffine =
+    register_op({.name = "affine", .family = "elementwise", .gradcheck = [](Generator& g) {
+                   return GradCases{{"3x-0.5", {gc_input({3, 4}, g)}, [](const TensorList& in) {
+                                       return affine(in[0], 3.0, -0.5);
+                                     }}};
+                 }});
 Tensor affine(const Tensor& x, double scale, double shift) {
   Tensor y = unary_forward(kAffine, UnaryOp::affine, x, scale, shift);
-  return record(kAffine, {x}, y, [scale](const TensorList& g) {
-    return TensorList{affine(g[0], scale, 0.0)};
-  });
+  return record(kAffine, {x}, y,
+                [scale](const TensorList& g) { return TensorList{affine(g[0], scale, 0.0)}; });
 }
 
-static const OpInfo& kClamp = register_op(
-    {.name = "clamp", .family = "elementwise", .gradcheck = [](Generator& g) {
-       // Values avoid the bounds ±0.5 by at least 0.05 (the gradient jumps there).
-       Tensor x = gc_input_away_from_zero({4, 5}, g, 0.05, 0.45);
-       double* p = x.data<double>();
-       for (int64_t i = 0; i < x.numel(); i += 2) p[i] += p[i] > 0 ? 0.5 : -0.5;
-       return GradCases{{"[-0.5, 0.5]", {x},
-                         [](const TensorList& in) { return clamp(in[0], -0.5, 0.5); }}};
-     }});
+static const OpInfo& kClamp =
+    register_op({.name = "clamp", .family = "elementwise", .gradcheck = [](Generator& g) {
+                   // Values avoid the bounds ±0.5 by at least 0.05 (the gradient jumps there).
+                   Tensor x = gc_input_away_from_zero({4, 5}, g, 0.05, 0.45);
+                   double* p = x.data<double>();
+                   for (int64_t i = 0; i < x.numel(); i += 2) p[i] += p[i] > 0 ? 0.5 : -0.5;
+                   return GradCases{{"[-0.5, 0.5]", {x}, [](const TensorList& in) {
+                                       return clamp(in[0], -0.5, 0.5);
+                                     }}};
+                 }});
 Tensor clamp(const Tensor& x, double lo, double hi) {
   if (!(lo <= hi))
     throw std::invalid_argument("clamp: lower bound " + std::to_string(lo) +
@@ -253,18 +252,19 @@ static const OpInfo& kWhere = register_op(
     {.name = "where", .family = "elementwise", .gradcheck = [](Generator& g) {
        Tensor cond = Tensor::uniform({3, 4}, 0, 1, g, DType::f64);
        cond = gt(cond, Tensor::scalar(0.5, DType::f64));
-       return GradCases{
-           {"same shape", {cond, gc_input({3, 4}, g), gc_input({3, 4}, g)},
-            [](const TensorList& in) { return where(in[0], in[1], in[2]); }},
-           {"broadcast", {cond, gc_input({4}, g), gc_input({3, 1}, g)},
-            [](const TensorList& in) { return where(in[0], in[1], in[2]); }}};
+       return GradCases{{"same shape",
+                         {cond, gc_input({3, 4}, g), gc_input({3, 4}, g)},
+                         [](const TensorList& in) { return where(in[0], in[1], in[2]); }},
+                        {"broadcast",
+                         {cond, gc_input({4}, g), gc_input({3, 1}, g)},
+                         [](const TensorList& in) { return where(in[0], in[1], in[2]); }}};
      }});
 Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
   check_device(kWhere, {cond, a, b});
   check_floating(kWhere, a);
   check_same_dtype(kWhere, a, b);
-  Shape s = broadcast_shapes(broadcast_shapes(cond.shape(), a.shape(), "where"), b.shape(),
-                             "where");
+  Shape s =
+      broadcast_shapes(broadcast_shapes(cond.shape(), a.shape(), "where"), b.shape(), "where");
   Tensor out = Tensor::empty(s, a.dtype(), a.device());
   backend_for(a.device())
       .where(broadcast_view(cond, s), broadcast_view(a, s), broadcast_view(b, s), out);

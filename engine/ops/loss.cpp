@@ -7,8 +7,8 @@
 
 #include <stdexcept>
 
-#include "engine/ops/ops.h"
 #include "engine/ops/op_helpers.h"
+#include "engine/ops/ops.h"
 
 namespace melgrad {
 
@@ -27,12 +27,16 @@ static const OpInfo& kCrossEntropy = register_op(
        const Tensor targets = Tensor::from_vector(std::vector<int64_t>{2, 0, 3, 1, 2, 3}, {6});
        auto weighted = [](const TensorList& in) { return cross_entropy(in[0], in[1], in[2]); };
        return GradCases{
-           {"unweighted", {detail::gc_input({6, 4}, g, -2, 2), targets},
+           {"unweighted",
+            {detail::gc_input({6, 4}, g, -2, 2), targets},
             [](const TensorList& in) { return cross_entropy(in[0], in[1]); }},
-           {"class weights", {detail::gc_input({6, 4}, g, -2, 2), targets,
-                              Tensor::uniform({4}, 0.5, 2, g, DType::f64)}, weighted},
-           {"learned class weights", {detail::gc_input({6, 4}, g, -2, 2), targets,
-                                      detail::gc_input({4}, g, 0.5, 2)}, weighted}};
+           {"class weights",
+            {detail::gc_input({6, 4}, g, -2, 2), targets,
+             Tensor::uniform({4}, 0.5, 2, g, DType::f64)},
+            weighted},
+           {"learned class weights",
+            {detail::gc_input({6, 4}, g, -2, 2), targets, detail::gc_input({4}, g, 0.5, 2)},
+            weighted}};
      }});
 
 Tensor cross_entropy(const Tensor& logits, const Tensor& targets, const Tensor& class_weights) {

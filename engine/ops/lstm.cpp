@@ -163,12 +163,11 @@ static const OpInfo& kLstmLayer = register_op(
          for (bool all : {false, true}) {
            std::string label = std::string(reverse ? "reverse" : "forward") +
                                (all ? ", output + h_n + c_n" : ", output") + ", lengths {5,3,1}";
-           cases.push_back({label, gc_layer_inputs(g, {5, 3, 1}, 1),
-                            [reverse, all](const TensorList& in) {
-                              auto r = lstm_layer(in[0], in[1], in[2], in[3], in[4], in[5],
-                                                  reverse);
-                              return all ? all_outputs(r) : r[0];
-                            }});
+           cases.push_back(
+               {label, gc_layer_inputs(g, {5, 3, 1}, 1), [reverse, all](const TensorList& in) {
+                  auto r = lstm_layer(in[0], in[1], in[2], in[3], in[4], in[5], reverse);
+                  return all ? all_outputs(r) : r[0];
+                }});
          }
        return cases;
      }});
@@ -185,9 +184,9 @@ static const OpInfo& kLstmBidirectional = register_op(
     {.name = "lstm_bidirectional_layer", .family = "recurrent", .gradcheck = [](Generator& g) {
        return GradCases{{"output + h_n + c_n, lengths {3,5,1}", gc_layer_inputs(g, {3, 5, 1}, 2),
                          [](const TensorList& in) {
-                           return all_outputs(lstm_bidirectional_layer(
-                               in[0], in[1], {in[2], in[3], in[4], in[5]},
-                               {in[6], in[7], in[8], in[9]}));
+                           return all_outputs(
+                               lstm_bidirectional_layer(in[0], in[1], {in[2], in[3], in[4], in[5]},
+                                                        {in[6], in[7], in[8], in[9]}));
                          }}};
      }});
 std::array<Tensor, 3> lstm_bidirectional_layer(const Tensor& x, const Tensor& lengths,
@@ -234,11 +233,12 @@ LstmResult lstm(const Tensor& x, const Tensor& lengths, const std::vector<LstmWe
   if (num_layers < 1)
     throw std::invalid_argument("lstm: num_layers must be >= 1, got " + std::to_string(num_layers));
   if (static_cast<int64_t>(layers.size()) != num_layers * D)
-    throw std::invalid_argument("lstm: expected num_layers * directions = " +
-                                std::to_string(num_layers * D) + " weight sets, got " +
-                                std::to_string(layers.size()));
+    throw std::invalid_argument(
+        "lstm: expected num_layers * directions = " + std::to_string(num_layers * D) +
+        " weight sets, got " + std::to_string(layers.size()));
   if (!(dropout_p >= 0 && dropout_p < 1))
-    throw std::invalid_argument("lstm: dropout must be in [0, 1), got " + std::to_string(dropout_p));
+    throw std::invalid_argument("lstm: dropout must be in [0, 1), got " +
+                                std::to_string(dropout_p));
   Tensor input = x;
   std::vector<Tensor> hs, cs;
   for (int64_t l = 0; l < num_layers; ++l) {

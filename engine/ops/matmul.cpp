@@ -43,7 +43,8 @@ static const OpInfo& kMatmul = register_op(
            {"2-D", {gc_input({3, 4}, g), gc_input({4, 5}, g)}, mm},
            {"batched", {gc_input({2, 3, 4}, g), gc_input({2, 4, 2}, g)}, mm},
            {"broadcast batch", {gc_input({2, 1, 3, 4}, g), gc_input({3, 4, 2}, g)}, mm},
-           {"transposed operand", {gc_input({3, 4}, g), gc_input({5, 4}, g)},
+           {"transposed operand",
+            {gc_input({3, 4}, g), gc_input({5, 4}, g)},
             [](const TensorList& in) { return matmul(in[0], transpose(in[1], 0, 1)); }}};
      }});
 

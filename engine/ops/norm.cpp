@@ -82,9 +82,7 @@ GradCheckCase bn_case(std::string label, Generator& g, const Shape& xs, bool aff
 }  // namespace
 
 static const OpInfo& kBatchNorm = register_op(
-    {.name = "batch_norm",
-     .family = "cnn",
-     .gradcheck = [](Generator& g) {
+    {.name = "batch_norm", .family = "cnn", .gradcheck = [](Generator& g) {
        return GradCases{
            bn_case("training, batch stats, affine", g, {3, 2, 3, 4}, true, true, false),
            bn_case("training, no affine, [N, C, L]", g, {4, 3, 5}, false, true, false),

@@ -64,9 +64,7 @@ GradCheckCase pool_case(PoolOp op, std::string label, Generator& g, const Shape&
 }  // namespace
 
 static const OpInfo& kMaxPool2d = register_op(
-    {.name = "max_pool2d",
-     .family = "cnn",
-     .gradcheck = [](Generator& g) {
+    {.name = "max_pool2d", .family = "cnn", .gradcheck = [](Generator& g) {
        return GradCases{
            pool_case(max_pool2d, "pool 2, odd width dropped", g, {2, 3, 6, 7}, {.kernel = {2, 2}}),
            pool_case(max_pool2d, "pool 3, floor mode drops rows", g, {1, 2, 8, 7},
@@ -117,9 +115,7 @@ Tensor max_pool2d(const Tensor& x, Pool2dOptions opt) {
 // input (PyTorch's count_include_pad=True). Backward: dx[h, w] = sum of gy / divisor over
 // the windows that contain (h, w).
 static const OpInfo& kAvgPool2d = register_op(
-    {.name = "avg_pool2d",
-     .family = "cnn",
-     .gradcheck = [](Generator& g) {
+    {.name = "avg_pool2d", .family = "cnn", .gradcheck = [](Generator& g) {
        return GradCases{
            pool_case(avg_pool2d, "pool 2, odd width dropped", g, {2, 3, 6, 7}, {.kernel = {2, 2}}),
            pool_case(avg_pool2d, "3x3 stride 2 pad 1 ceil mode: clipped divisors", g, {2, 2, 7, 6},

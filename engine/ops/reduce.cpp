@@ -48,17 +48,22 @@ Tensor reduce_forward(const OpInfo& op, ReduceOp kind, const Tensor& x,
   return out.as_strided(ss, contiguous_strides(ss), 0);
 }
 
-std::function<GradCases(Generator&)> reduce_cases(
-    Tensor (*f)(const Tensor&, std::vector<int64_t>, bool)) {
+std::function<GradCases(Generator&)> reduce_cases(Tensor (*f)(const Tensor&, std::vector<int64_t>,
+                                                              bool)) {
   return [f](Generator& g) {
     return GradCases{
         {"all", {gc_input({3, 4}, g)}, [f](const TensorList& in) { return f(in[0], {}, false); }},
-        {"dim 1", {gc_input({3, 4, 2}, g)},
+        {"dim 1",
+         {gc_input({3, 4, 2}, g)},
          [f](const TensorList& in) { return f(in[0], {1}, false); }},
-        {"dims 0,2 keepdim", {gc_input({3, 4, 2}, g)},
-         [f](const TensorList& in) { return f(in[0], {0, 2}, true); }},
-        {"last dim of a transposed view", {gc_input({4, 3}, g)},
-         [f](const TensorList& in) { return f(transpose(in[0], 0, 1), {-1}, false); }}};
+        {"dims 0,2 keepdim",
+         {gc_input({3, 4, 2}, g)},
+         [f](const TensorList& in) {
+           return f(in[0], {0, 2}, true);
+         }},
+        {"last dim of a transposed view", {gc_input({4, 3}, g)}, [f](const TensorList& in) {
+           return f(transpose(in[0], 0, 1), {-1}, false);
+         }}};
   };
 }
 
@@ -69,10 +74,10 @@ static const OpInfo& kSum =
 Tensor sum(const Tensor& x, std::vector<int64_t> dims, bool keepdim) {
   dims = normalize_dims(kSum, x, std::move(dims));
   Tensor out = reduce_forward(kSum, ReduceOp::sum, x, dims, keepdim);
-  return record(kSum, {x}, out, [s = x.shape(), ks = keepdim_shape(x.shape(), dims)](
-                                    const TensorList& g) {
-    return TensorList{expand(reshape(g[0], ks), s)};
-  });
+  return record(kSum, {x}, out,
+                [s = x.shape(), ks = keepdim_shape(x.shape(), dims)](const TensorList& g) {
+                  return TensorList{expand(reshape(g[0], ks), s)};
+                });
 }
 
 // mean is sum * (1 / count), so it has no registry entry of its own (the registry's

@@ -23,20 +23,25 @@ Tensor copy_of(const Tensor& x, DType dtype, Device device) {
 
 // ---- reshape ---------------------------------------------------------------------------
 
-static const OpInfo& kReshape = register_op(
-    {.name = "reshape", .family = "shape", .gradcheck = [](Generator& g) {
-       return GradCases{
-           {"contiguous", {gc_input({2, 6}, g)},
-            [](const TensorList& in) { return reshape(in[0], {3, -1}); }},
-           {"non-contiguous (copies)", {gc_input({3, 4}, g)},
-            [](const TensorList& in) { return reshape(transpose(in[0], 0, 1), {12}); }}};
-     }});
+static const OpInfo& kReshape =
+    register_op({.name = "reshape", .family = "shape", .gradcheck = [](Generator& g) {
+                   return GradCases{
+                       {"contiguous",
+                        {gc_input({2, 6}, g)},
+                        [](const TensorList& in) {
+                          return reshape(in[0], {3, -1});
+                        }},
+                       {"non-contiguous (copies)", {gc_input({3, 4}, g)}, [](const TensorList& in) {
+                          return reshape(transpose(in[0], 0, 1), {12});
+                        }}};
+                 }});
 Tensor reshape(const Tensor& x, const Shape& shape) {
   Shape s = shape;
   int64_t known = 1, infer = -1;
   for (size_t i = 0; i < s.size(); ++i) {
     if (s[i] == -1) {
-      if (infer >= 0) throw std::invalid_argument("reshape: more than one -1 in " + shape_str(shape));
+      if (infer >= 0)
+        throw std::invalid_argument("reshape: more than one -1 in " + shape_str(shape));
       infer = static_cast<int64_t>(i);
     } else if (s[i] < 0) {
       throw std::invalid_argument("reshape: negative size in " + shape_str(shape));
@@ -51,9 +56,8 @@ Tensor reshape(const Tensor& x, const Shape& shape) {
   if (s == x.shape()) return x;
   Tensor base = x.is_contiguous() ? x : copy_of(x, x.dtype(), x.device());
   Tensor out = base.as_strided(s, contiguous_strides(s), base.offset());
-  return record(kReshape, {x}, out, [xs = x.shape()](const TensorList& g) {
-    return TensorList{reshape(g[0], xs)};
-  });
+  return record(kReshape, {x}, out,
+                [xs = x.shape()](const TensorList& g) { return TensorList{reshape(g[0], xs)}; });
 }
 
 Tensor view(const Tensor& x, const Shape& shape) {
@@ -78,11 +82,12 @@ Tensor flatten(const Tensor& x, int64_t start_dim, int64_t end_dim) {
 
 // ---- permute / transpose ------------------------------------------------------------
 
-static const OpInfo& kPermute = register_op(
-    {.name = "permute", .family = "shape", .gradcheck = [](Generator& g) {
-       return GradCases{{"3-D", {gc_input({2, 3, 4}, g)},
-                         [](const TensorList& in) { return permute(in[0], {2, 0, 1}); }}};
-     }});
+static const OpInfo& kPermute =
+    register_op({.name = "permute", .family = "shape", .gradcheck = [](Generator& g) {
+                   return GradCases{{"3-D", {gc_input({2, 3, 4}, g)}, [](const TensorList& in) {
+                                       return permute(in[0], {2, 0, 1});
+                                     }}};
+                 }});
 Tensor permute(const Tensor& x, const std::vector<int64_t>& dims) {
   if (static_cast<int64_t>(dims.size()) != x.dim())
     throw std::invalid_argument("permute: " + std::to_string(dims.size()) + " dims given for " +
@@ -97,9 +102,8 @@ Tensor permute(const Tensor& x, const std::vector<int64_t>& dims) {
     strides.push_back(x.strides()[d[i]]);
   }
   Tensor out = x.as_strided(shape, strides, x.offset());
-  return record(kPermute, {x}, out, [inverse](const TensorList& g) {
-    return TensorList{permute(g[0], inverse)};
-  });
+  return record(kPermute, {x}, out,
+                [inverse](const TensorList& g) { return TensorList{permute(g[0], inverse)}; });
 }
 
 Tensor transpose(const Tensor& x, int64_t d0, int64_t d1) {
@@ -115,14 +119,17 @@ Tensor transpose(const Tensor& x, int64_t d0, int64_t d1) {
 
 static const OpInfo& kSlice = register_op(
     {.name = "slice", .family = "shape", .gradcheck = [](Generator& g) {
-       return GradCases{{"rows 1..3", {gc_input({4, 3}, g)},
+       return GradCases{{"rows 1..3",
+                         {gc_input({4, 3}, g)},
                          [](const TensorList& in) { return slice(in[0], 0, 1, 3); }},
-                        {"every 2nd column", {gc_input({3, 7}, g)},
-                         [](const TensorList& in) { return slice(in[0], 1, 0, 7, 2); }}};
+                        {"every 2nd column", {gc_input({3, 7}, g)}, [](const TensorList& in) {
+                           return slice(in[0], 1, 0, 7, 2);
+                         }}};
      }});
 Tensor slice(const Tensor& x, int64_t dim, int64_t start, int64_t end, int64_t step) {
   dim = wrap_dim(dim, x.dim(), "slice");
-  if (step <= 0) throw std::invalid_argument("slice: step must be positive, got " + std::to_string(step));
+  if (step <= 0)
+    throw std::invalid_argument("slice: step must be positive, got " + std::to_string(step));
   const int64_t n = x.size(dim);
   if (start < 0) start += n;
   if (end < 0) end += n;
@@ -152,11 +159,12 @@ Tensor narrow(const Tensor& x, int64_t dim, int64_t start, int64_t length) {
 
 // ---- squeeze / unsqueeze / expand -------------------------------------------------------
 
-static const OpInfo& kUnsqueeze = register_op(
-    {.name = "unsqueeze", .family = "shape", .gradcheck = [](Generator& g) {
-       return GradCases{{"middle", {gc_input({3, 4}, g)},
-                         [](const TensorList& in) { return unsqueeze(in[0], 1); }}};
-     }});
+static const OpInfo& kUnsqueeze =
+    register_op({.name = "unsqueeze", .family = "shape", .gradcheck = [](Generator& g) {
+                   return GradCases{{"middle", {gc_input({3, 4}, g)}, [](const TensorList& in) {
+                                       return unsqueeze(in[0], 1);
+                                     }}};
+                 }});
 Tensor unsqueeze(const Tensor& x, int64_t dim) {
   dim = wrap_dim(dim, x.dim() + 1, "unsqueeze");
   Shape shape = x.shape(), strides = x.strides();
@@ -168,11 +176,12 @@ Tensor unsqueeze(const Tensor& x, int64_t dim) {
                 [dim](const TensorList& g) { return TensorList{squeeze(g[0], dim)}; });
 }
 
-static const OpInfo& kSqueeze = register_op(
-    {.name = "squeeze", .family = "shape", .gradcheck = [](Generator& g) {
-       return GradCases{{"middle", {gc_input({3, 1, 4}, g)},
-                         [](const TensorList& in) { return squeeze(in[0], 1); }}};
-     }});
+static const OpInfo& kSqueeze =
+    register_op({.name = "squeeze", .family = "shape", .gradcheck = [](Generator& g) {
+                   return GradCases{{"middle", {gc_input({3, 1, 4}, g)}, [](const TensorList& in) {
+                                       return squeeze(in[0], 1);
+                                     }}};
+                 }});
 Tensor squeeze(const Tensor& x, int64_t dim) {
   dim = wrap_dim(dim, x.dim(), "squeeze");
   if (x.size(dim) != 1) return x;  // as PyTorch: squeezing a dim of size > 1 is a no-op
@@ -186,10 +195,14 @@ Tensor squeeze(const Tensor& x, int64_t dim) {
 
 static const OpInfo& kExpand = register_op(
     {.name = "expand", .family = "shape", .gradcheck = [](Generator& g) {
-       return GradCases{{"row to matrix", {gc_input({1, 4}, g)},
-                         [](const TensorList& in) { return expand(in[0], {3, 4}); }},
-                        {"new leading dims", {gc_input({3, 1}, g)},
-                         [](const TensorList& in) { return expand(in[0], {2, 3, 5}); }}};
+       return GradCases{{"row to matrix",
+                         {gc_input({1, 4}, g)},
+                         [](const TensorList& in) {
+                           return expand(in[0], {3, 4});
+                         }},
+                        {"new leading dims", {gc_input({3, 1}, g)}, [](const TensorList& in) {
+                           return expand(in[0], {2, 3, 5});
+                         }}};
      }});
 Tensor expand(const Tensor& x, const Shape& shape) {
   Shape s = shape;
@@ -206,10 +219,11 @@ Tensor expand(const Tensor& x, const Shape& shape) {
 
 static const OpInfo& kClone = register_op(
     {.name = "clone", .family = "shape", .gradcheck = [](Generator& g) {
-       return GradCases{{"matrix", {gc_input({3, 4}, g)},
-                         [](const TensorList& in) { return clone(in[0]); }},
-                        {"transposed (contiguous)", {gc_input({3, 4}, g)},
-                         [](const TensorList& in) { return contiguous(transpose(in[0], 0, 1)); }}};
+       return GradCases{
+           {"matrix", {gc_input({3, 4}, g)}, [](const TensorList& in) { return clone(in[0]); }},
+           {"transposed (contiguous)", {gc_input({3, 4}, g)}, [](const TensorList& in) {
+              return contiguous(transpose(in[0], 0, 1));
+            }}};
      }});
 Tensor clone(const Tensor& x) {
   Tensor out = copy_of(x, x.dtype(), x.device());
@@ -224,39 +238,43 @@ static const OpInfo& kToDtype = register_op(
        // float32 rounding (~6e-8 / 1e-2 relative).
        return GradCases{{.label = "f64 -> f32 -> f64",
                          .inputs = {gc_input({5}, g)},
-                         .fn = [](const TensorList& in) {
-                           return to_dtype(to_dtype(in[0], DType::f32), DType::f64) * 1.0;
-                         },
-                         .eps = 1e-2, .atol = 1e-4, .rtol = 1e-4}};
+                         .fn =
+                             [](const TensorList& in) {
+                               return to_dtype(to_dtype(in[0], DType::f32), DType::f64) * 1.0;
+                             },
+                         .eps = 1e-2,
+                         .atol = 1e-4,
+                         .rtol = 1e-4}};
      }});
 Tensor to_dtype(const Tensor& x, DType dtype) {
   if (x.dtype() == dtype) return x;
   Tensor out = copy_of(x, dtype, x.device());
-  return record(kToDtype, {x}, out, [d = x.dtype()](const TensorList& g) {
-    return TensorList{to_dtype(g[0], d)};
-  });
+  return record(kToDtype, {x}, out,
+                [d = x.dtype()](const TensorList& g) { return TensorList{to_dtype(g[0], d)}; });
 }
 
-static const OpInfo& kToDevice = register_op(
-    {.name = "to_device", .family = "shape", .gradcheck = [](Generator& g) {
-       return GradCases{{"cpu -> cpu", {gc_input({5}, g)},
-                         [](const TensorList& in) { return to_device(in[0], Device::cpu()) * 2.0; }}};
-     }});
+static const OpInfo& kToDevice =
+    register_op({.name = "to_device", .family = "shape", .gradcheck = [](Generator& g) {
+                   return GradCases{{"cpu -> cpu", {gc_input({5}, g)}, [](const TensorList& in) {
+                                       return to_device(in[0], Device::cpu()) * 2.0;
+                                     }}};
+                 }});
 Tensor to_device(const Tensor& x, Device device) {
   if (x.device() == device) return x;
   Tensor out = copy_of(x, x.dtype(), device);
-  return record(kToDevice, {x}, out, [d = x.device()](const TensorList& g) {
-    return TensorList{to_device(g[0], d)};
-  });
+  return record(kToDevice, {x}, out,
+                [d = x.device()](const TensorList& g) { return TensorList{to_device(g[0], d)}; });
 }
 
 // ---- concat / stack --------------------------------------------------------------------
 
 static const OpInfo& kConcat = register_op(
     {.name = "concat", .family = "shape", .gradcheck = [](Generator& g) {
-       return GradCases{{"dim 1", {gc_input({2, 3}, g), gc_input({2, 1}, g), gc_input({2, 2}, g)},
+       return GradCases{{"dim 1",
+                         {gc_input({2, 3}, g), gc_input({2, 1}, g), gc_input({2, 2}, g)},
                          [](const TensorList& in) { return concat(in, 1); }},
-                        {"stack dim 0", {gc_input({2, 3}, g), gc_input({2, 3}, g)},
+                        {"stack dim 0",
+                         {gc_input({2, 3}, g), gc_input({2, 3}, g)},
                          [](const TensorList& in) { return stack(in, 0); }}};
      }});
 Tensor concat(const std::vector<Tensor>& xs, int64_t dim) {
@@ -283,7 +301,8 @@ Tensor concat(const std::vector<Tensor>& xs, int64_t dim) {
   for (const Tensor& x : xs) {
     Shape part = shape;
     part[dim] = x.size(dim);
-    backend_for(out.device()).copy(x, out.as_strided(part, out.strides(), offset * out.strides()[dim]));
+    backend_for(out.device())
+        .copy(x, out.as_strided(part, out.strides(), offset * out.strides()[dim]));
     offset += x.size(dim);
     sizes.push_back(x.size(dim));
   }
@@ -315,10 +334,12 @@ Tensor stack(const std::vector<Tensor>& xs, int64_t dim) {
 static const OpInfo& kIndexSelect = register_op(
     {.name = "index_select", .family = "indexing", .gradcheck = [](Generator& g) {
        Tensor idx = Tensor::from_vector(std::vector<int64_t>{2, 0, 2, 1}, {4});
-       return GradCases{{"rows with a repeat", {gc_input({3, 4}, g), idx},
+       return GradCases{{"rows with a repeat",
+                         {gc_input({3, 4}, g), idx},
                          [](const TensorList& in) { return index_select(in[0], 0, in[1]); }},
-                        {"columns", {gc_input({2, 3}, g), idx},
-                         [](const TensorList& in) { return index_select(in[0], 1, in[1]); }}};
+                        {"columns", {gc_input({2, 3}, g), idx}, [](const TensorList& in) {
+                           return index_select(in[0], 1, in[1]);
+                         }}};
      }});
 Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index) {
   check_device(kIndexSelect, {x, index});
@@ -342,8 +363,9 @@ Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index) {
 static const OpInfo& kGather = register_op(
     {.name = "gather", .family = "indexing", .gradcheck = [](Generator& g) {
        Tensor idx = Tensor::from_vector(std::vector<int64_t>{0, 2, 1, 1, 3, 0}, {3, 2});
-       return GradCases{{"pick per row", {gc_input({3, 4}, g), idx},
-                         [](const TensorList& in) { return gather(in[0], 1, in[1]); }}};
+       return GradCases{{"pick per row", {gc_input({3, 4}, g), idx}, [](const TensorList& in) {
+                           return gather(in[0], 1, in[1]);
+                         }}};
      }});
 Tensor gather(const Tensor& x, int64_t dim, const Tensor& index) {
   check_device(kGather, {x, index});
@@ -372,7 +394,9 @@ Tensor Tensor::reshape(const Shape& s) const { return melgrad::reshape(*this, s)
 Tensor Tensor::view(const Shape& s) const { return melgrad::view(*this, s); }
 Tensor Tensor::permute(const std::vector<int64_t>& d) const { return melgrad::permute(*this, d); }
 Tensor Tensor::transpose(int64_t a, int64_t b) const { return melgrad::transpose(*this, a, b); }
-Tensor Tensor::narrow(int64_t d, int64_t s, int64_t n) const { return melgrad::narrow(*this, d, s, n); }
+Tensor Tensor::narrow(int64_t d, int64_t s, int64_t n) const {
+  return melgrad::narrow(*this, d, s, n);
+}
 Tensor Tensor::unsqueeze(int64_t d) const { return melgrad::unsqueeze(*this, d); }
 Tensor Tensor::squeeze(int64_t d) const { return melgrad::squeeze(*this, d); }
 Tensor Tensor::expand(const Shape& s) const { return melgrad::expand(*this, s); }

@@ -10,10 +10,12 @@ using namespace detail;
 
 static std::function<GradCases(Generator&)> softmax_cases(Tensor (*f)(const Tensor&, int64_t)) {
   return [f](Generator& g) {
-    return GradCases{
-        {"last dim", {gc_input({3, 5}, g, -2, 2)}, [f](const TensorList& in) { return f(in[0], -1); }},
-        {"dim 0 of 3-D", {gc_input({4, 2, 3}, g, -2, 2)},
-         [f](const TensorList& in) { return f(in[0], 0); }}};
+    return GradCases{{"last dim",
+                      {gc_input({3, 5}, g, -2, 2)},
+                      [f](const TensorList& in) { return f(in[0], -1); }},
+                     {"dim 0 of 3-D", {gc_input({4, 2, 3}, g, -2, 2)}, [f](const TensorList& in) {
+                        return f(in[0], 0);
+                      }}};
   };
 }
 

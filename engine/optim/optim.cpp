@@ -15,7 +15,8 @@
 namespace melgrad::optim {
 
 Optimizer::Optimizer(std::vector<Tensor> params, double lr) : params_(std::move(params)), lr_(lr) {
-  if (!(lr >= 0)) throw std::invalid_argument("optimizer: learning rate must be >= 0, got " + std::to_string(lr));
+  if (!(lr >= 0))
+    throw std::invalid_argument("optimizer: learning rate must be >= 0, got " + std::to_string(lr));
   for (const Tensor& p : params_)
     if (!p.requires_grad() || !p.is_leaf() || !p.is_contiguous())
       throw std::invalid_argument("optimizer: parameter " + p.str() +
@@ -26,7 +27,8 @@ void Optimizer::zero_grad() {
   for (Tensor& p : params_) p.zero_grad();
 }
 
-Adam::Adam(std::vector<Tensor> params, AdamOptions o) : Optimizer(std::move(params), o.lr), options_(o) {
+Adam::Adam(std::vector<Tensor> params, AdamOptions o)
+    : Optimizer(std::move(params), o.lr), options_(o) {
   if (!(o.beta1 >= 0 && o.beta1 < 1 && o.beta2 >= 0 && o.beta2 < 1))
     throw std::invalid_argument("Adam: betas must be in [0, 1)");
   if (!(o.eps >= 0) || !(o.weight_decay >= 0))
@@ -53,19 +55,22 @@ void Adam::step() {
     exp_avg_sq.push_back(v_[i]);
   }
   if (params.empty()) return;
-  const AdamStepArgs args{lr_, options_.beta1, options_.beta2, options_.eps,
-                          options_.weight_decay, options_.decoupled_weight_decay, steps_};
+  const AdamStepArgs args{lr_,          options_.beta1,        options_.beta2,
+                          options_.eps, options_.weight_decay, options_.decoupled_weight_decay,
+                          steps_};
   backend_for(params[0].device()).adam_step(params, grads, exp_avg, exp_avg_sq, args);
 }
 
 std::unique_ptr<Adam> make_adamw(std::vector<Tensor> params, double lr, double weight_decay) {
-  return std::make_unique<Adam>(std::move(params),
-                                AdamOptions{.lr = lr, .weight_decay = weight_decay,
-                                            .decoupled_weight_decay = true});
+  return std::make_unique<Adam>(
+      std::move(params),
+      AdamOptions{.lr = lr, .weight_decay = weight_decay, .decoupled_weight_decay = true});
 }
 
-SGD::SGD(std::vector<Tensor> params, SgdOptions o) : Optimizer(std::move(params), o.lr), options_(o) {
-  if (o.nesterov && o.momentum <= 0) throw std::invalid_argument("SGD: Nesterov needs momentum > 0");
+SGD::SGD(std::vector<Tensor> params, SgdOptions o)
+    : Optimizer(std::move(params), o.lr), options_(o) {
+  if (o.nesterov && o.momentum <= 0)
+    throw std::invalid_argument("SGD: Nesterov needs momentum > 0");
   buf_.resize(params_.size());
 }
 

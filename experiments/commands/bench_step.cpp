@@ -96,7 +96,8 @@ Bench make_bench(const std::string& name, uint64_t seed, Device device, bool cud
     b.net = std::make_shared<models::LstmNet>(c, seed);
     const int64_t lo = (9 * T + 9) / 10;  // ceil(0.9 T)
     std::vector<int64_t> len(kBatch);
-    for (int64_t& l : len) l = lo + static_cast<int64_t>(gen.below(static_cast<uint64_t>(T - lo + 1)));
+    for (int64_t& l : len)
+      l = lo + static_cast<int64_t>(gen.below(static_cast<uint64_t>(T - lo + 1)));
     b.lengths = Tensor::from_vector(len, {kBatch});
     b.x = Tensor::normal({kBatch, T, kMels}, 0, 1, gen);
     float* px = b.x.data<float>();
@@ -108,8 +109,8 @@ Bench make_bench(const std::string& name, uint64_t seed, Device device, bool cud
   b.targets = Tensor::from_vector(targets, {kBatch});
   b.net->train();
   b.net->to(device);  // the CPU's initial weights, moved
-  b.adam = std::make_unique<optim::Adam>(b.net->parameters(),
-                                         optim::AdamOptions{.lr = kLr, .weight_decay = kWeightDecay});
+  b.adam = std::make_unique<optim::Adam>(
+      b.net->parameters(), optim::AdamOptions{.lr = kLr, .weight_decay = kWeightDecay});
   if (!device.is_cpu()) {
     std::vector<std::string> classes;
     for (int64_t c = 0; c < kClasses; ++c) classes.push_back("class" + std::to_string(c));
@@ -126,7 +127,8 @@ int run_bench_step(const cli::Args& args) {
     throw cli::UsageError("option --model: unknown model '" + name +
                           "' (expected cnn-beat, cnn-full, cnn-full-wide, lstm-beat or lstm-full)");
   const int64_t threads = args.integer("threads");
-  if (threads < 1) throw cli::UsageError("option --threads expects >= 1, got " + args.str("threads"));
+  if (threads < 1)
+    throw cli::UsageError("option --threads expects >= 1, got " + args.str("threads"));
   const bool slow = name == "lstm-full" && args.str("device") == "cpu";  // minutes per step
   const int64_t warmup = args.has("warmup") ? args.integer("warmup") : (slow ? 1 : 2);
   const int64_t fixed_steps = args.has("steps") ? args.integer("steps") : 0;
@@ -159,7 +161,10 @@ int run_bench_step(const cli::Args& args) {
   int64_t steps = fixed_steps;
   if (steps == 0) {  // adaptive: >= 3 steps and >= min_seconds of timed work
     if (warmup == 0) last = b.step();
-    steps = slow ? 1 : std::max<int64_t>(3, static_cast<int64_t>(std::ceil(min_seconds * 1e3 / std::max(last, 1e-3))));
+    steps = slow
+                ? 1
+                : std::max<int64_t>(
+                      3, static_cast<int64_t>(std::ceil(min_seconds * 1e3 / std::max(last, 1e-3))));
   }
   std::vector<double> ms;
   for (int64_t i = 0; i < steps; ++i) ms.push_back(b.step());
@@ -174,16 +179,18 @@ int run_bench_step(const cli::Args& args) {
   const size_t n = sorted.size();
   const double median = n % 2 ? sorted[n / 2] : 0.5 * (sorted[n / 2 - 1] + sorted[n / 2]);
   if (json) {
-    std::printf("{\"model\": \"%s\", \"ms_per_step\": %.3f, \"min_ms\": %.3f, \"median_ms\": %.3f, "
-                "\"steps\": %lld, \"threads\": %lld, \"device\": \"%s\", \"device_name\": \"%s\", "
-                "\"cuda_graphs\": %s}\n",
-                name.c_str(), mean, sorted.front(), median, static_cast<long long>(n),
-                static_cast<long long>(threads), device.is_cpu() ? "cpu" : "cuda", where.c_str(),
-                replayed ? "true" : "false");
+    std::printf(
+        "{\"model\": \"%s\", \"ms_per_step\": %.3f, \"min_ms\": %.3f, \"median_ms\": %.3f, "
+        "\"steps\": %lld, \"threads\": %lld, \"device\": \"%s\", \"device_name\": \"%s\", "
+        "\"cuda_graphs\": %s}\n",
+        name.c_str(), mean, sorted.front(), median, static_cast<long long>(n),
+        static_cast<long long>(threads), device.is_cpu() ? "cpu" : "cuda", where.c_str(),
+        replayed ? "true" : "false");
   } else {
-    std::printf("%-14s %12.1f ms/step  (mean of %lld steps; min %.1f, median %.1f; %lld threads, %s%s)\n",
-                name.c_str(), mean, static_cast<long long>(n), sorted.front(), median,
-                static_cast<long long>(threads), where.c_str(), replayed ? ", CUDA graph" : "");
+    std::printf(
+        "%-14s %12.1f ms/step  (mean of %lld steps; min %.1f, median %.1f; %lld threads, %s%s)\n",
+        name.c_str(), mean, static_cast<long long>(n), sorted.front(), median,
+        static_cast<long long>(threads), where.c_str(), replayed ? ", CUDA graph" : "");
   }
   return 0;
 }
@@ -192,17 +199,24 @@ int run_bench_step(const cli::Args& args) {
 const cli::CommandRegistrar reg({
     .name = "bench-step",
     .summary = "time one training step (forward, backward, Adam) of a study model at batch 32",
-    .options = {
-        {"model", "cnn-beat, cnn-full, cnn-full-wide, lstm-beat or lstm-full", "", false, true},
-        {"threads", "CPU threads (OpenMP)", "2", false, false},
-        {"steps", "timed steps (default: adaptive, >= 3 and >= --min-seconds; lstm-full: 1)", "", false, false},
-        {"warmup", "untimed steps first (default 2; lstm-full: 1)", "", false, false},
-        {"min-seconds", "adaptive mode: at least this much timed work", "3", false, false},
-        {"seed", "seed of the weights, inputs, targets and lengths", "0", false, false},
-        {"device", "cpu | cuda (melgrad-emu: the kernel emulator, for checking, not timing)", "cpu", false, false},
-        {"cuda-graphs", "on | off: on cuda, replay the step as a CUDA graph after 2 eager steps", "on", false, false},
-        {"json", "print one JSON line {\"model\": NAME, \"ms_per_step\": X, ...} and nothing else", "", true, false},
-    },
+    .options =
+        {
+            {"model", "cnn-beat, cnn-full, cnn-full-wide, lstm-beat or lstm-full", "", false, true},
+            {"threads", "CPU threads (OpenMP)", "2", false, false},
+            {"steps", "timed steps (default: adaptive, >= 3 and >= --min-seconds; lstm-full: 1)",
+             "", false, false},
+            {"warmup", "untimed steps first (default 2; lstm-full: 1)", "", false, false},
+            {"min-seconds", "adaptive mode: at least this much timed work", "3", false, false},
+            {"seed", "seed of the weights, inputs, targets and lengths", "0", false, false},
+            {"device", "cpu | cuda (melgrad-emu: the kernel emulator, for checking, not timing)",
+             "cpu", false, false},
+            {"cuda-graphs",
+             "on | off: on cuda, replay the step as a CUDA graph after 2 eager steps", "on", false,
+             false},
+            {"json",
+             "print one JSON line {\"model\": NAME, \"ms_per_step\": X, ...} and nothing else", "",
+             true, false},
+        },
     .positional_help = "",
     .run = run_bench_step,
 });

@@ -38,8 +38,9 @@ int run(const cli::Args& args) {
   Tensor b1 = Tensor::zeros({hidden}).requires_grad_();
   Tensor w2 = Tensor::normal({hidden, 1}, 0, 1.0 / std::sqrt(double(hidden)), gen).requires_grad_();
   Tensor b2 = Tensor::zeros({1}).requires_grad_();
-  std::printf("demo-mlp: 2 -> %lld -> 1 MLP on 400 two-spiral points, %lld steps of gradient descent\n",
-              (long long)hidden, (long long)steps);
+  std::printf(
+      "demo-mlp: 2 -> %lld -> 1 MLP on 400 two-spiral points, %lld steps of gradient descent\n",
+      (long long)hidden, (long long)steps);
   for (int64_t step = 0; step <= steps; ++step) {
     Tensor p = sigmoid(matmul(tanh(matmul(x, w1) + b1), w2) + b2);
     // Binary cross-entropy, clamped away from log(0).

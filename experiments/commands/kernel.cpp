@@ -201,8 +201,9 @@ int run_ladder(const cli::Args& args, const Ladder& l, int (*find)(std::string_v
   const std::string variant = args.str("variant");
   const bool emulated = std::string(backend_name()) == "emulator";
   if (!device_available())
-    throw std::runtime_error("kernel: this build runs kernels on a GPU and none is usable here; "
-                             "melgrad-emu kernel ... runs them on the kernel emulator");
+    throw std::runtime_error(
+        "kernel: this build runs kernels on a GPU and none is usable here; "
+        "melgrad-emu kernel ... runs them on the kernel emulator");
   std::vector<int> chosen;
   if (variant == "all") {
     for (int i = 0; i < static_cast<int>(l.labels.size()); ++i)

@@ -1,6 +1,6 @@
-// `melgrad make-dataset`: writes the embedded synthetic patreco3 data set (datasets/synth_dataset.h),
-// or, with --from-audio DIR and a label file, a data set of the same layout from the user's own
-// audio (datasets/audio/audio_dataset.h).
+// `melgrad make-dataset`: writes the embedded synthetic patreco3 data set
+// (datasets/synth_dataset.h), or, with --from-audio DIR and a label file, a data set of the same
+// layout from the user's own audio (datasets/audio/audio_dataset.h).
 #include <cstdio>
 
 #include "datasets/audio/audio_dataset.h"
@@ -59,17 +59,20 @@ int run_make_dataset(const cli::Args& args) {
     throw cli::UsageError(std::string("option --size: ") + e.what());
   }
   const int64_t seed = args.integer("seed");
-  if (seed < 0) throw cli::UsageError("option --seed expects a non-negative integer, got " + args.str("seed"));
+  if (seed < 0)
+    throw cli::UsageError("option --seed expects a non-negative integer, got " + args.str("seed"));
   o.seed = static_cast<uint64_t>(seed);
   o.short_arrays = args.flag("short-arrays");
   o.threads = static_cast<int>(args.integer("threads"));
   const std::string out = args.str("out");
   const data::SynthSummary s = data::make_dataset(out, o);
-  std::printf("wrote %s: %lld genre clips, %lld multitask clips, %lld files, %.1f MB in %.1f s (%s, seed %llu%s)\n",
-              out.c_str(), static_cast<long long>(s.genre_clips), static_cast<long long>(s.multitask_clips),
-              static_cast<long long>(s.files), static_cast<double>(s.bytes) / 1e6, s.seconds,
-              data::dataset_size_name(o.size).c_str(), static_cast<unsigned long long>(o.seed),
-              o.short_arrays ? ", short arrays" : "");
+  std::printf(
+      "wrote %s: %lld genre clips, %lld multitask clips, %lld files, %.1f MB in %.1f s (%s, seed "
+      "%llu%s)\n",
+      out.c_str(), static_cast<long long>(s.genre_clips), static_cast<long long>(s.multitask_clips),
+      static_cast<long long>(s.files), static_cast<double>(s.bytes) / 1e6, s.seconds,
+      data::dataset_size_name(o.size).c_str(), static_cast<unsigned long long>(o.seed),
+      o.short_arrays ? ", short arrays" : "");
   return 0;
 }
 
@@ -77,19 +80,25 @@ int run_make_dataset(const cli::Args& args) {
 const cli::CommandRegistrar reg({
     .name = "make-dataset",
     .summary = "write the synthetic patreco3 data set, or one from your audio (--from-audio)",
-    .options = {
-        {"out", "folder to create (must not exist or be empty)", "", false, true},
-        {"size", "small (fast study, ~15 min on 2 cores) or full (real counts and lengths)", "small", false, false},
-        {"seed", "random seed; the same seed writes the same bytes", "42", false, false},
-        {"short-arrays", "keep the counts of --size but write tiny arrays (T 3-5), e.g. to check counts", "", true, false},
-        {"threads", "worker threads (0 = all cores)", "0", false, false},
-        {"from-audio", "build the data set from this folder of audio files (docs/AUDIO.md)", ""},
-        {"genre-labels", "--from-audio: Id<TAB>Genre file (Id = audio file name or stem)", ""},
-        {"multitask-labels", "--from-audio: Id,valence,energy,danceability file", ""},
-        {"beat", "--from-audio: also write the beat-synchronised sub-set", "", true},
-        {"test-fraction",
-         "--from-audio, genre: share of each genre's tracks in test/ (seeded by --seed)", "0.2"},
-    },
+    .options =
+        {
+            {"out", "folder to create (must not exist or be empty)", "", false, true},
+            {"size", "small (fast study, ~15 min on 2 cores) or full (real counts and lengths)",
+             "small", false, false},
+            {"seed", "random seed; the same seed writes the same bytes", "42", false, false},
+            {"short-arrays",
+             "keep the counts of --size but write tiny arrays (T 3-5), e.g. to check counts", "",
+             true, false},
+            {"threads", "worker threads (0 = all cores)", "0", false, false},
+            {"from-audio", "build the data set from this folder of audio files (docs/AUDIO.md)",
+             ""},
+            {"genre-labels", "--from-audio: Id<TAB>Genre file (Id = audio file name or stem)", ""},
+            {"multitask-labels", "--from-audio: Id,valence,energy,danceability file", ""},
+            {"beat", "--from-audio: also write the beat-synchronised sub-set", "", true},
+            {"test-fraction",
+             "--from-audio, genre: share of each genre's tracks in test/ (seeded by --seed)",
+             "0.2"},
+        },
     .positional_help = "",
     .run = run_make_dataset,
 });

@@ -1,9 +1,10 @@
 // `melgrad report --run STUDY_DIR`: re-renders STUDY_DIR/report.html and report.md from the
 // study's JSON files (experiments/report.h) and prints their paths.
+#include "experiments/report.h"
+
 #include <cstdio>
 
 #include "experiments/cli.h"
-#include "experiments/report.h"
 
 namespace melgrad {
 namespace {
@@ -18,9 +19,10 @@ int run_report(const cli::Args& args) {
 const cli::CommandRegistrar reg({
     .name = "report",
     .summary = "re-render a study's report.html and report.md from its JSON files",
-    .options = {
-        {"run", "STUDY_DIR written by `melgrad study`", "", false, true},
-    },
+    .options =
+        {
+            {"run", "STUDY_DIR written by `melgrad study`", "", false, true},
+        },
     .positional_help = "",
     .run = run_report,
 });

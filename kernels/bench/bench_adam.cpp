@@ -42,8 +42,9 @@ void BM_adam_step(benchmark::State& state) {
 
 void BM_adam_step_reference(benchmark::State& state) {
   const int64_t count = state.range(0), size = state.range(1);
-  std::vector<std::vector<float>> buffers(static_cast<std::size_t>(4 * count),
-                                          std::vector<float>(static_cast<std::size_t>(size), 0.01f));
+  std::vector<std::vector<float>> buffers(
+      static_cast<std::size_t>(4 * count),
+      std::vector<float>(static_cast<std::size_t>(size), 0.01f));
   std::vector<AdamTensor> list;
   for (int64_t i = 0; i < count; ++i) {
     list.push_back({buffers[4 * i].data(), buffers[4 * i + 1].data(), buffers[4 * i + 2].data(),
@@ -63,4 +64,7 @@ void BM_adam_step_reference(benchmark::State& state) {
 }  // namespace
 
 BENCHMARK(BM_adam_step)->Args({20, 1 << 12})->Args({20, 1 << 17})->Unit(benchmark::kMicrosecond);
-BENCHMARK(BM_adam_step_reference)->Args({20, 1 << 12})->Args({20, 1 << 17})->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_adam_step_reference)
+    ->Args({20, 1 << 12})
+    ->Args({20, 1 << 17})
+    ->Unit(benchmark::kMicrosecond);

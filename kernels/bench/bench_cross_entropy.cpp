@@ -41,7 +41,8 @@ void BM_cross_entropy_forward(benchmark::State& state) {
   DeviceBuffer<float> x(in.x), w(in.w), lse(static_cast<std::size_t>(n)), loss(1), wsum(1);
   DeviceBuffer<int64_t> t(in.t);
   for (auto _ : state) {
-    cross_entropy_forward({x.data(), t.data(), w.data(), loss.data(), lse.data(), wsum.data(), n, c});
+    cross_entropy_forward(
+        {x.data(), t.data(), w.data(), loss.data(), lse.data(), wsum.data(), n, c});
     device_synchronize();
   }
   state.SetBytesProcessed(state.iterations() * n * c * 4);

@@ -1,5 +1,6 @@
 // Google Benchmark for gemm (kernels/gemm.h): the melgrad SIMT kernel, cuBLAS and the
-// melgrad TF32 tensor-core kernel side by side on the same shapes, with FLOP/s counters (2 m n k per matrix). Shapes (m, n, k):
+// melgrad TF32 tensor-core kernel side by side on the same shapes, with FLOP/s counters (2 m n k
+// per matrix). Shapes (m, n, k):
 //   GPU (bench_kernels_cuda): 4096^3 and 1024^3, and the seed's layers at batch 32:
 //     41376 x 800 x 128   BiLSTM input projection, 32 clips x 1293 frames, both directions
 //     32 x 400 x 100      one BiLSTM time step (h @ W_hh^T), one direction

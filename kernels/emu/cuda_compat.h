@@ -71,7 +71,7 @@
 #define MG_SHARED(T, name, N) __shared__ T name[N]
 #define MG_SHARED_2D(T, name, R, C) __shared__ T name[R][C]
 #define MG_SHARED_VAR(T, name) __shared__ T name
-#define MG_SHARED_DYN(T, name)                                  \
+#define MG_SHARED_DYN(T, name)                                     \
   extern __shared__ __align__(16) unsigned char mg_dynamic_smem[]; \
   T* const name = reinterpret_cast<T*>(mg_dynamic_smem)
 #define MG_CHECK_LAUNCH(what)                                                                   \
@@ -214,7 +214,7 @@ CooperativeLauncher<P...> make_cooperative_launcher(const char* name, void (*fn)
   ::melgrad::cuda_launch::set_max_dynamic_smem(#kernel, kernel, (bytes), {__FILE__, __LINE__})
 #define MG_RAISE_MAX_DYNAMIC_SMEM(kernel, bytes) \
   ::melgrad::cuda_launch::raise_max_dynamic_smem(#kernel, kernel, (bytes), {__FILE__, __LINE__})
-#define MG_OCCUPANCY_MAX_ACTIVE_BLOCKS(kernel, threads, smem) \
+#define MG_OCCUPANCY_MAX_ACTIVE_BLOCKS(kernel, threads, smem)                          \
   ::melgrad::cuda_launch::max_active_blocks_per_sm(#kernel, kernel, (threads), (smem), \
                                                    {__FILE__, __LINE__})
 #define MG_DECLARE_REGISTERS(kernel, n) ((void)(kernel), (void)(n))
@@ -236,9 +236,9 @@ CooperativeLauncher<P...> make_cooperative_launcher(const char* name, void (*fn)
 #define __host__
 #define __forceinline__ inline
 // Encoded as NOPs at the kernel's entry, which the launch counts (launch_bounds_of).
-#define __launch_bounds__(...)                 \
-  __attribute__((patchable_function_entry( \
-      ::melgrad::emu::detail::launch_bounds_nops(__VA_ARGS__), 0)))
+#define __launch_bounds__(...) \
+  __attribute__((              \
+      patchable_function_entry(::melgrad::emu::detail::launch_bounds_nops(__VA_ARGS__), 0)))
 #define __align__(n) alignas(n)
 #define __shared__ \
   static_assert(false, "raw __shared__ is not emulated: use MG_SHARED(T, name, N) instead");
@@ -251,20 +251,29 @@ constexpr int warpSize = 32;
 
 #define MG_LAUNCH(kernel, grid, block, smem, stream) \
   ::melgrad::emu::detail::make_launcher(#kernel, kernel, (grid), (block), (smem), (stream))
-#define MG_SHARED_SITE_ []() -> const void* { static const char mg_site_ = 0; return &mg_site_; }()
-#define MG_SHARED(T, name, N)                                                                 \
-  T(&name)[N] = *static_cast<T(*)[N]>(                                                        \
+// clang-format off: it would split `T(&name)[N]`, the reference-to-array declarator.
+#define MG_SHARED_SITE_             \
+  []() -> const void* {             \
+    static const char mg_site_ = 0; \
+    return &mg_site_;               \
+  }()
+#define MG_SHARED(T, name, N)  \
+  T(&name)                     \
+  [N] = *static_cast<T(*)[N]>( \
       ::melgrad::emu::detail::shared_static(MG_SHARED_SITE_, sizeof(T[N]), alignof(T), #name))
-#define MG_SHARED_2D(T, name, R, C)                                                           \
-  T(&name)[R][C] = *static_cast<T(*)[R][C]>(                                                  \
+#define MG_SHARED_2D(T, name, R, C)  \
+  T(&name)                           \
+  [R][C] = *static_cast<T(*)[R][C]>( \
       ::melgrad::emu::detail::shared_static(MG_SHARED_SITE_, sizeof(T[R][C]), alignof(T), #name))
-#define MG_SHARED_VAR(T, name)                                                                \
-  T& name = *static_cast<T*>(                                                                 \
+#define MG_SHARED_VAR(T, name) \
+  T& name = *static_cast<T*>(  \
       ::melgrad::emu::detail::shared_static(MG_SHARED_SITE_, sizeof(T), alignof(T), #name))
-#define MG_SHARED_DYN(T, name) T* const name = static_cast<T*>(::melgrad::emu::detail::shared_dynamic())
+#define MG_SHARED_DYN(T, name) \
+  T* const name = static_cast<T*>(::melgrad::emu::detail::shared_dynamic())
+// clang-format on
 #define MG_CHECK_LAUNCH(what) ((void)(what))  // emulator launches throw KernelError themselves
-#define MG_LAUNCH_COOPERATIVE(kernel, grid, block, smem, stream)                                \
-  ::melgrad::emu::detail::make_cooperative_launcher(#kernel, kernel, (grid), (block), (smem),   \
+#define MG_LAUNCH_COOPERATIVE(kernel, grid, block, smem, stream)                              \
+  ::melgrad::emu::detail::make_cooperative_launcher(#kernel, kernel, (grid), (block), (smem), \
                                                     (stream))
 #define MG_COOPERATIVE_MAX_BLOCKS(kernel, threads, smem)             \
   ::melgrad::emu::detail::cooperative_max_blocks_of(#kernel, kernel, \
@@ -273,7 +282,7 @@ constexpr int warpSize = 32;
   ::melgrad::emu::detail::set_max_dynamic_smem_of(#kernel, kernel, (bytes))
 #define MG_RAISE_MAX_DYNAMIC_SMEM(kernel, bytes) \
   ::melgrad::emu::detail::raise_max_dynamic_smem_of(#kernel, kernel, (bytes))
-#define MG_OCCUPANCY_MAX_ACTIVE_BLOCKS(kernel, threads, smem)                            \
+#define MG_OCCUPANCY_MAX_ACTIVE_BLOCKS(kernel, threads, smem)                                 \
   ::melgrad::emu::detail::max_active_blocks_per_sm_of(kernel, static_cast<unsigned>(threads), \
                                                       (smem))
 #define MG_DECLARE_REGISTERS(kernel, n) ::melgrad::emu::detail::declare_registers_of(kernel, (n))
@@ -359,17 +368,17 @@ inline int __any_sync(unsigned int mask, int pred,
 }
 inline int __all_sync(unsigned int mask, int pred,
                       const std::source_location& w = std::source_location::current()) {
-  const uint64_t r = ::melgrad::emu::detail::warp_collective(
-      ::melgrad::emu::detail::WarpOp::ballot, mask, pred != 0, 0, 32, w);
+  const uint64_t r = ::melgrad::emu::detail::warp_collective(::melgrad::emu::detail::WarpOp::ballot,
+                                                             mask, pred != 0, 0, 32, w);
   return static_cast<uint32_t>(r) == static_cast<uint32_t>(r >> 32);
 }
 inline unsigned int __activemask() { return ::melgrad::emu::detail::active_mask(); }
 
-#define MG_EMU_WARP_REDUCE_(fn, T, op)                                                        \
-  inline T fn(unsigned int mask, T value,                                                     \
-              const std::source_location& w = std::source_location::current()) {              \
-    return static_cast<T>(::melgrad::emu::detail::warp_collective(                           \
-        ::melgrad::emu::detail::WarpOp::op, mask, static_cast<uint32_t>(value), 0, 32, w));   \
+#define MG_EMU_WARP_REDUCE_(fn, T, op)                                                      \
+  inline T fn(unsigned int mask, T value,                                                   \
+              const std::source_location& w = std::source_location::current()) {            \
+    return static_cast<T>(::melgrad::emu::detail::warp_collective(                          \
+        ::melgrad::emu::detail::WarpOp::op, mask, static_cast<uint32_t>(value), 0, 32, w)); \
   }
 MG_EMU_WARP_REDUCE_(__reduce_add_sync, unsigned int, reduce_add)
 MG_EMU_WARP_REDUCE_(__reduce_add_sync, int, reduce_add)
@@ -398,7 +407,7 @@ T atomic_update(T* p, F f) {  // CAS loop for the operations std::atomic_ref lac
 }
 }  // namespace melgrad::emu::detail
 
-#define MG_EMU_ATOMIC_ADD_(T)                                                    \
+#define MG_EMU_ATOMIC_ADD_(T)                                                            \
   inline T atomicAdd(T* p, T v) { return ::melgrad::emu::detail::atom(p).fetch_add(v); } \
   inline T atomicSub(T* p, T v) { return ::melgrad::emu::detail::atom(p).fetch_sub(v); } \
   inline T atomicExch(T* p, T v) { return ::melgrad::emu::detail::atom(p).exchange(v); }
@@ -409,19 +418,19 @@ MG_EMU_ATOMIC_ADD_(float)
 MG_EMU_ATOMIC_ADD_(double)
 #undef MG_EMU_ATOMIC_ADD_
 
-#define MG_EMU_ATOMIC_INT_(T)                                                                   \
-  inline T atomicMin(T* p, T v) {                                                               \
-    return ::melgrad::emu::detail::atomic_update(p, [v](T o) { return o < v ? o : v; });        \
-  }                                                                                             \
-  inline T atomicMax(T* p, T v) {                                                               \
-    return ::melgrad::emu::detail::atomic_update(p, [v](T o) { return o > v ? o : v; });        \
-  }                                                                                             \
-  inline T atomicAnd(T* p, T v) { return ::melgrad::emu::detail::atom(p).fetch_and(v); }      \
-  inline T atomicOr(T* p, T v) { return ::melgrad::emu::detail::atom(p).fetch_or(v); }        \
-  inline T atomicXor(T* p, T v) { return ::melgrad::emu::detail::atom(p).fetch_xor(v); }      \
-  inline T atomicCAS(T* p, T compare, T v) {                                                    \
-    ::melgrad::emu::detail::atom(p).compare_exchange_strong(compare, v);                        \
-    return compare;                                                                             \
+#define MG_EMU_ATOMIC_INT_(T)                                                            \
+  inline T atomicMin(T* p, T v) {                                                        \
+    return ::melgrad::emu::detail::atomic_update(p, [v](T o) { return o < v ? o : v; }); \
+  }                                                                                      \
+  inline T atomicMax(T* p, T v) {                                                        \
+    return ::melgrad::emu::detail::atomic_update(p, [v](T o) { return o > v ? o : v; }); \
+  }                                                                                      \
+  inline T atomicAnd(T* p, T v) { return ::melgrad::emu::detail::atom(p).fetch_and(v); } \
+  inline T atomicOr(T* p, T v) { return ::melgrad::emu::detail::atom(p).fetch_or(v); }   \
+  inline T atomicXor(T* p, T v) { return ::melgrad::emu::detail::atom(p).fetch_xor(v); } \
+  inline T atomicCAS(T* p, T compare, T v) {                                             \
+    ::melgrad::emu::detail::atom(p).compare_exchange_strong(compare, v);                 \
+    return compare;                                                                      \
   }
 MG_EMU_ATOMIC_INT_(int)
 MG_EMU_ATOMIC_INT_(unsigned int)
@@ -429,7 +438,8 @@ MG_EMU_ATOMIC_INT_(unsigned long long)
 MG_EMU_ATOMIC_INT_(long long)
 #undef MG_EMU_ATOMIC_INT_
 
-inline unsigned int atomicInc(unsigned int* p, unsigned int limit) {  // ((old >= limit) ? 0 : old+1)
+inline unsigned int atomicInc(unsigned int* p,
+                              unsigned int limit) {  // ((old >= limit) ? 0 : old+1)
   return ::melgrad::emu::detail::atomic_update(
       p, [limit](unsigned int o) { return o >= limit ? 0u : o + 1u; });
 }

@@ -17,10 +17,11 @@
 // block exceeds the kernel's __launch_bounds__ or a cooperative grid exceeds the device
 // profile's co-residency (emu_device.cpp). The Runner and its types are in emu_runner.h;
 // warp collectives in emu_warp.cpp.
-#include <boost/context/fiber.hpp>
+#include "kernels/emu/emu.h"
 
 #include <algorithm>
 #include <bit>
+#include <boost/context/fiber.hpp>
 #include <cstdlib>
 #include <cstring>
 #include <map>
@@ -29,7 +30,6 @@
 #include <sstream>
 #include <vector>
 
-#include "kernels/emu/emu.h"
 #include "kernels/emu/emu_internal.h"
 #include "kernels/emu/emu_runner.h"
 
@@ -67,10 +67,14 @@ Schedule Schedule::parse(std::string_view text) {
 
 std::string Schedule::str() const {
   switch (kind) {
-    case ScheduleKind::in_order: return "inorder";
-    case ScheduleKind::reversed: return "reversed";
-    case ScheduleKind::random: return "random:" + std::to_string(seed);
-    case ScheduleKind::concurrent: return "concurrent:" + std::to_string(workers);
+    case ScheduleKind::in_order:
+      return "inorder";
+    case ScheduleKind::reversed:
+      return "reversed";
+    case ScheduleKind::random:
+      return "random:" + std::to_string(seed);
+    case ScheduleKind::concurrent:
+      return "concurrent:" + std::to_string(workers);
   }
   return "?";
 }
@@ -131,9 +135,11 @@ void Runner::launch(const LaunchConfig& cfg, void (*body)(void*), void* closure)
   if (resources.max_threads > 0 && nthreads > static_cast<uint64_t>(resources.max_threads)) {
     throw KernelError("kernel '" + std::string(cfg.kernel) +
                       "': too many resources requested for launch "
-                      "(cudaErrorLaunchOutOfResources): block " + dim_str(cfg.block) + " has " +
-                      std::to_string(nthreads) + " threads but the kernel's __launch_bounds__ "
-                      "allows at most " + std::to_string(resources.max_threads));
+                      "(cudaErrorLaunchOutOfResources): block " +
+                      dim_str(cfg.block) + " has " + std::to_string(nthreads) +
+                      " threads but the kernel's __launch_bounds__ "
+                      "allows at most " +
+                      std::to_string(resources.max_threads));
   }
   const std::size_t smem_limit = max_dynamic_smem(cfg.fn);
   if (cfg.dynamic_smem > smem_limit) {
@@ -153,19 +159,22 @@ void Runner::launch(const LaunchConfig& cfg, void (*body)(void*), void* closure)
     if (nblocks > static_cast<uint64_t>(fit)) {
       const DeviceProfile& d = device();
       throw KernelError(
-          "kernel '" + std::string(cfg.kernel) + "': too many blocks in cooperative launch "
-          "(cudaErrorCooperativeLaunchTooLarge): grid " + dim_str(cfg.grid) + " has " +
-          std::to_string(nblocks) + " blocks but at most " + std::to_string(fit) + " of " +
-          std::to_string(nthreads) + " threads, " + std::to_string(resources.registers) +
-          " registers per thread" + (resources.registers_declared ? "" : " (estimated)") +
-          " and " + std::to_string(cfg.dynamic_smem) +
-          " bytes of dynamic shared memory can be co-resident on the emulated device '" +
-          d.name + "' (" + std::to_string(d.sms) + " SMs)");
+          "kernel '" + std::string(cfg.kernel) +
+          "': too many blocks in cooperative launch "
+          "(cudaErrorCooperativeLaunchTooLarge): grid " +
+          dim_str(cfg.grid) + " has " + std::to_string(nblocks) + " blocks but at most " +
+          std::to_string(fit) + " of " + std::to_string(nthreads) + " threads, " +
+          std::to_string(resources.registers) + " registers per thread" +
+          (resources.registers_declared ? "" : " (estimated)") + " and " +
+          std::to_string(cfg.dynamic_smem) +
+          " bytes of dynamic shared memory can be co-resident on the emulated device '" + d.name +
+          "' (" + std::to_string(d.sms) + " SMs)");
     }
   }
   if (running_ != nullptr) {
-    throw KernelError(k + "launched from inside a running kernel (dynamic parallelism is not "
-                          "emulated)");
+    throw KernelError(k +
+                      "launched from inside a running kernel (dynamic parallelism is not "
+                      "emulated)");
   }
   cfg_ = cfg;
   body_ = body;
@@ -192,7 +201,7 @@ void Runner::launch(const LaunchConfig& cfg, void (*body)(void*), void* closure)
       run_resident(static_cast<unsigned>(nblocks));
     } else if (sched_.kind == ScheduleKind::concurrent && nblocks > 1) {
       run_concurrent(nblocks);  // blocks on several host threads at once
-    } else {  // one block after another, in the schedule's block order
+    } else {                    // one block after another, in the schedule's block order
       if (blocks_.empty()) blocks_.resize(1);
       for (uint64_t b : order) {
         blocks_[0].idx = block_of(cfg.grid, b);
@@ -226,8 +235,8 @@ void Runner::run_resident(unsigned nblocks) {
     blk.at_barrier = 0;
     for (unsigned i = 0; i < per; ++i) {
       Thread& t = threads_[blk.first + i];
-      t.ctx = ThreadCtx{{i % bd.x, i / bd.x % bd.y, i / (bd.x * bd.y)}, blk.idx, bd, cfg_.grid,
-                        i % 32};
+      t.ctx =
+          ThreadCtx{{i % bd.x, i / bd.x % bd.y, i / (bd.x * bd.y)}, blk.idx, bd, cfg_.grid, i % 32};
       t.linear = i;
       t.block = b;
     }
@@ -334,7 +343,9 @@ void Runner::fail_thread(const Thread& t) {
   try {
     std::rethrow_exception(t.error);
   } catch (const MemoryFault& f) {
-    const char* kind = !f.known_write ? "invalid access" : f.write ? "invalid write" : "invalid read";
+    const char* kind = !f.known_write ? "invalid access"
+                       : f.write      ? "invalid write"
+                                      : "invalid read";
     fail(b, th + kind + " at " + describe_address(f.addr));
   } catch (const KernelError& e) {
     fail(b, th + e.what());
@@ -426,9 +437,9 @@ bool Runner::complete_grid_barrier() {
     if (t.status != Status::grid) continue;
     if (first == nullptr) first = &t;
     if (!same_site(t.where, first->where)) {
-      fail(blocks_[t.block], "grid barrier divergence: " + who(*first) + " waits at mg_grid_sync at " +
-                                 site_str(first->where) + " but " + who(t) +
-                                 " waits at a different one at " + site_str(t.where));
+      fail(blocks_[t.block], "grid barrier divergence: " + who(*first) +
+                                 " waits at mg_grid_sync at " + site_str(first->where) + " but " +
+                                 who(t) + " waits at a different one at " + site_str(t.where));
     }
   }
   if (first == nullptr) return false;
@@ -451,16 +462,16 @@ void* Runner::shared_static(const void* site, std::size_t bytes, std::size_t ali
                              std::max<std::size_t>(align, 16) * std::max<std::size_t>(align, 16);
   // Thrown inside the kernel thread; fail_thread() adds kernel, block and thread.
   if (offset + bytes > kStaticSmemLimit) {
-    throw KernelError(std::string("static shared memory '") + name + "' does not fit: " +
-                      std::to_string(offset + bytes) + " bytes in all, the limit is " +
-                      std::to_string(kStaticSmemLimit));
+    throw KernelError(std::string("static shared memory '") + name +
+                      "' does not fit: " + std::to_string(offset + bytes) +
+                      " bytes in all, the limit is " + std::to_string(kStaticSmemLimit));
   }
   if (offset + bytes + cfg_.dynamic_smem > smem_limit_) {
-    throw KernelError(
-        "static + dynamic shared memory exceed " + std::to_string(smem_limit_) + " bytes" +
-        (smem_limit_ == kDefaultSmemLimit
-             ? " (the limit without MG_SET_MAX_DYNAMIC_SMEM, as on a GPU)"
-             : ""));
+    throw KernelError("static + dynamic shared memory exceed " + std::to_string(smem_limit_) +
+                      " bytes" +
+                      (smem_limit_ == kDefaultSmemLimit
+                           ? " (the limit without MG_SET_MAX_DYNAMIC_SMEM, as on a GPU)"
+                           : ""));
   }
   b.slots.push_back({site, offset, bytes, name});
   b.static_used = offset + bytes + kSmemCanary;
@@ -482,7 +493,6 @@ void Runner::check_shared_canaries(const Block& b) {
                 " bytes)");
   }
 }
-
 
 int block_barrier(BarrierKind kind, int pred, const std::source_location& where) {
   return runner().barrier(kind, pred, where);

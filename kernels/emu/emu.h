@@ -109,7 +109,7 @@ class KernelError : public std::runtime_error {
 // reach a guard page raise KernelError from the launch; writes into the slack are found
 // by check_guards(), which every launch runs afterwards. malloc(0) returns a valid pointer.
 void* malloc(std::size_t bytes);
-void free(void* p);                    // nullptr is fine; a pointer not from malloc throws
+void free(void* p);                     // nullptr is fine; a pointer not from malloc throws
 bool is_device_pointer(const void* p);  // inside (or one past the end of) a live allocation
 void check_guards(const char* kernel);  // throws KernelError naming `kernel` if one is hit
 
@@ -218,7 +218,7 @@ struct Stats {
   uint64_t launches = 0;
   uint64_t blocks = 0;
   uint64_t threads = 0;
-  uint64_t resumes = 0;  // fiber switches into kernel threads
+  uint64_t resumes = 0;                // fiber switches into kernel threads
   cudaStream_t last_stream = nullptr;  // the stream the last launch named (it ran at once)
 };
 Stats stats();
@@ -242,10 +242,20 @@ enum class BarrierKind : uint8_t { sync, count, all, any };
 int block_barrier(BarrierKind kind, int pred, const std::source_location& where);
 
 enum class WarpOp : uint8_t {
-  shfl_idx, shfl_up, shfl_down, shfl_xor,  // move 64-bit payloads between lanes
-  ballot, sync,                            // vote / __syncwarp
-  reduce_add, reduce_min_s, reduce_max_s, reduce_min_u, reduce_max_u,
-  reduce_and, reduce_or, reduce_xor,  // __reduce_*_sync on 32-bit integers
+  shfl_idx,
+  shfl_up,
+  shfl_down,
+  shfl_xor,  // move 64-bit payloads between lanes
+  ballot,
+  sync,  // vote / __syncwarp
+  reduce_add,
+  reduce_min_s,
+  reduce_max_s,
+  reduce_min_u,
+  reduce_max_u,
+  reduce_and,
+  reduce_or,
+  reduce_xor,  // __reduce_*_sync on 32-bit integers
 };
 // Suspends until every non-exited lane named in `mask` arrived at a warp collective with
 // the same op and mask, then returns this lane's result.
@@ -268,7 +278,7 @@ struct LaunchConfig {
   dim3 grid;
   dim3 block;
   std::size_t dynamic_smem;
-  bool cooperative = false;  // all blocks resident at once (grid barriers allowed)
+  bool cooperative = false;       // all blocks resident at once (grid barriers allowed)
   cudaStream_t stream = nullptr;  // only reported (Stats::last_stream): launches are synchronous
 };
 // Runs every thread of every block; each thread calls body(closure).
@@ -291,8 +301,8 @@ class Launcher {
  public:
   Launcher(const char* name, void (*fn)(P...), dim3 grid, dim3 block, std::size_t smem,
            bool cooperative, cudaStream_t stream)
-      : fn_(fn),
-        cfg_{name, reinterpret_cast<const void*>(fn), grid, block, smem, cooperative, stream} {}
+      : fn_(fn), cfg_{name,  reinterpret_cast<const void*>(fn), grid, block, smem, cooperative,
+                      stream} {}
 
   template <class... A>
   void operator()(A&&... args) const {
@@ -387,8 +397,8 @@ LaunchBounds launch_bounds_of(const void* fn);
 // What MG_LAUNCH_COOPERATIVE(kernel, grid, block, smem, stream)(args...) builds; like the
 // nvcc launcher, it raises the kernel's shared memory limit when needed.
 template <class... P>
-Launcher<P...> make_cooperative_launcher(const char* name, void (*fn)(P...), dim3 grid,
-                                         dim3 block, std::size_t smem, cudaStream_t stream) {
+Launcher<P...> make_cooperative_launcher(const char* name, void (*fn)(P...), dim3 grid, dim3 block,
+                                         std::size_t smem, cudaStream_t stream) {
   raise_max_dynamic_smem(name, reinterpret_cast<const void*>(fn), smem);
   return Launcher<P...>(name, fn, grid, block, smem, true, stream);
 }

@@ -3,7 +3,6 @@
 #pragma once
 
 #include <boost/context/stack_context.hpp>
-
 #include <csignal>
 #include <cstddef>
 #include <string>

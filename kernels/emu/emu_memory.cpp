@@ -113,8 +113,9 @@ void free(void* p) {
     std::lock_guard lock(heap().mutex);
     auto it = heap().by_user.find(static_cast<const char*>(p));
     if (it == heap().by_user.end()) {
-      throw std::invalid_argument("emu::free: pointer was not returned by emu::malloc (or was "
-                                  "freed already)");
+      throw std::invalid_argument(
+          "emu::free: pointer was not returned by emu::malloc (or was "
+          "freed already)");
     }
     a = it->second;
     heap().by_user.erase(it);
@@ -144,8 +145,10 @@ void check_guards(const char* kernel) {
       }
       os << " was modified";
       // Re-poison, so that the report comes once and later launches start clean.
-      std::memset(a.user + a.bytes, detail::kPoison, static_cast<std::size_t>(a.data_end() - (a.user + a.bytes)));
-      std::memset(const_cast<char*>(front), detail::kPoison, static_cast<std::size_t>(a.user - front));
+      std::memset(a.user + a.bytes, detail::kPoison,
+                  static_cast<std::size_t>(a.data_end() - (a.user + a.bytes)));
+      std::memset(const_cast<char*>(front), detail::kPoison,
+                  static_cast<std::size_t>(a.user - front));
       throw KernelError(os.str());
     }
   }
@@ -208,9 +211,7 @@ boost::context::stack_context StackPool::take() {
   return sc;
 }
 
-void StackPool::give_back(const boost::context::stack_context& sc) noexcept {
-  free_.push_back(sc);
-}
+void StackPool::give_back(const boost::context::stack_context& sc) noexcept { free_.push_back(sc); }
 
 bool StackPool::is_guard(const void* addr) const noexcept {
   const char* c = static_cast<const char*>(addr);

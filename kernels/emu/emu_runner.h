@@ -4,7 +4,6 @@
 #pragma once
 
 #include <boost/context/fiber.hpp>
-
 #include <cstdint>
 #include <cstring>
 #include <exception>
@@ -21,8 +20,8 @@ namespace melgrad::emu::detail {
 
 namespace bctx = boost::context;
 
-constexpr std::size_t kStaticSmemLimit = 48 * 1024;   // CUDA's static __shared__ limit
-constexpr std::size_t kSmemCanary = 16;               // poisoned bytes after each region
+constexpr std::size_t kStaticSmemLimit = 48 * 1024;  // CUDA's static __shared__ limit
+constexpr std::size_t kSmemCanary = 16;              // poisoned bytes after each region
 
 enum class Status : uint8_t { runnable, barrier, grid, warp, done };
 
@@ -83,13 +82,20 @@ inline std::string dim_str(uint3 v) {
 }
 inline const char* op_name(WarpOp op) {
   switch (op) {
-    case WarpOp::shfl_idx: return "__shfl_sync";
-    case WarpOp::shfl_up: return "__shfl_up_sync";
-    case WarpOp::shfl_down: return "__shfl_down_sync";
-    case WarpOp::shfl_xor: return "__shfl_xor_sync";
-    case WarpOp::ballot: return "__ballot_sync/__any_sync/__all_sync";
-    case WarpOp::sync: return "__syncwarp";
-    default: return "__reduce_*_sync";
+    case WarpOp::shfl_idx:
+      return "__shfl_sync";
+    case WarpOp::shfl_up:
+      return "__shfl_up_sync";
+    case WarpOp::shfl_down:
+      return "__shfl_down_sync";
+    case WarpOp::shfl_xor:
+      return "__shfl_xor_sync";
+    case WarpOp::ballot:
+      return "__ballot_sync/__any_sync/__all_sync";
+    case WarpOp::sync:
+      return "__syncwarp";
+    default:
+      return "__reduce_*_sync";
   }
 }
 // The index of the b-th block of a grid (x fastest).
@@ -144,9 +150,9 @@ class Runner {
   Schedule sched_;
   std::mt19937_64 rng_;
   unsigned block_threads_ = 0;
-  std::size_t smem_limit_ = 0;    // static + dynamic, per block: the kernel's opt-in or 48 KiB
-  std::vector<Block> blocks_;     // the resident blocks: one, or the whole cooperative grid
-  std::vector<Thread> threads_;   // their threads, block after block
+  std::size_t smem_limit_ = 0;      // static + dynamic, per block: the kernel's opt-in or 48 KiB
+  std::vector<Block> blocks_;       // the resident blocks: one, or the whole cooperative grid
+  std::vector<Thread> threads_;     // their threads, block after block
   std::vector<uint64_t> runnable_;  // bit set over threads_
   unsigned runnable_count_ = 0;
   Thread* running_ = nullptr;

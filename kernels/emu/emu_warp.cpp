@@ -14,8 +14,7 @@ uint64_t Runner::warp_op(WarpOp op, unsigned mask, uint64_t value, int param, in
   if ((mask & (1u << t.ctx.lane)) == 0) {
     // Thrown inside the kernel thread; fail_thread() adds kernel, block and thread.
     throw KernelError(std::string("calls ") + op_name(op) + " at " + site_str(w) + " with mask " +
-                      hex(mask) + " that does not name its own lane " +
-                      std::to_string(t.ctx.lane));
+                      hex(mask) + " that does not name its own lane " + std::to_string(t.ctx.lane));
   }
   if (width < 1 || width > 32 || (width & (width - 1)) != 0) {
     throw KernelError(std::string(op_name(op)) + " at " + site_str(w) + ": width " +
@@ -70,10 +69,11 @@ bool Runner::complete_warp(unsigned base) {
         if (w[p].status != Status::warp || w[p].mask != mask) {
           ready = false;
         } else if (w[p].op != w[l].op) {
-          fail(blocks_[w[l].block], "warp " + std::to_string(w[l].linear / 32) + " diverges: lane " + std::to_string(l) +
-               " calls " + op_name(w[l].op) + " at " + site_str(w[l].where) + " but lane " +
-               std::to_string(p) + " calls " + op_name(w[p].op) + " at " + site_str(w[p].where) +
-               " (mask " + hex(mask) + ")");
+          fail(blocks_[w[l].block],
+               "warp " + std::to_string(w[l].linear / 32) + " diverges: lane " + std::to_string(l) +
+                   " calls " + op_name(w[l].op) + " at " + site_str(w[l].where) + " but lane " +
+                   std::to_string(p) + " calls " + op_name(w[p].op) + " at " +
+                   site_str(w[p].where) + " (mask " + hex(mask) + ")");
         }
       }
       for (unsigned p = 0; p < lanes; ++p) {
@@ -104,11 +104,23 @@ bool Runner::complete_warp(unsigned base) {
         const int seg = static_cast<int>(p) & ~(width - 1);
         int src = static_cast<int>(p);
         switch (t.op) {
-          case WarpOp::shfl_idx: src = seg + (((t.param % width) + width) % width); break;
-          case WarpOp::shfl_up: src = static_cast<int>(p) - t.param; if (src < seg) src = static_cast<int>(p); break;
-          case WarpOp::shfl_down: src = static_cast<int>(p) + t.param; if (src >= seg + width) src = static_cast<int>(p); break;
-          case WarpOp::shfl_xor: src = static_cast<int>(p) ^ t.param; if (src >= seg + width) src = static_cast<int>(p); break;
-          default: break;
+          case WarpOp::shfl_idx:
+            src = seg + (((t.param % width) + width) % width);
+            break;
+          case WarpOp::shfl_up:
+            src = static_cast<int>(p) - t.param;
+            if (src < seg) src = static_cast<int>(p);
+            break;
+          case WarpOp::shfl_down:
+            src = static_cast<int>(p) + t.param;
+            if (src >= seg + width) src = static_cast<int>(p);
+            break;
+          case WarpOp::shfl_xor:
+            src = static_cast<int>(p) ^ t.param;
+            if (src >= seg + width) src = static_cast<int>(p);
+            break;
+          default:
+            break;
         }
         switch (t.op) {
           case WarpOp::shfl_idx:
@@ -118,16 +130,36 @@ bool Runner::complete_warp(unsigned base) {
             // Reading a lane that does not take part is undefined in CUDA: give poison.
             t.result = (src >= 0 && src < 32 && (part & (1u << src))) ? w[src].value : ~uint64_t{0};
             break;
-          case WarpOp::ballot: t.result = (uint64_t{part} << 32) | votes; break;
-          case WarpOp::sync: t.result = 0; break;
-          case WarpOp::reduce_add: t.result = sum; break;
-          case WarpOp::reduce_min_u: t.result = mn_u; break;
-          case WarpOp::reduce_max_u: t.result = mx_u; break;
-          case WarpOp::reduce_min_s: t.result = static_cast<uint32_t>(mn_s); break;
-          case WarpOp::reduce_max_s: t.result = static_cast<uint32_t>(mx_s); break;
-          case WarpOp::reduce_and: t.result = band; break;
-          case WarpOp::reduce_or: t.result = bor; break;
-          case WarpOp::reduce_xor: t.result = bxor; break;
+          case WarpOp::ballot:
+            t.result = (uint64_t{part} << 32) | votes;
+            break;
+          case WarpOp::sync:
+            t.result = 0;
+            break;
+          case WarpOp::reduce_add:
+            t.result = sum;
+            break;
+          case WarpOp::reduce_min_u:
+            t.result = mn_u;
+            break;
+          case WarpOp::reduce_max_u:
+            t.result = mx_u;
+            break;
+          case WarpOp::reduce_min_s:
+            t.result = static_cast<uint32_t>(mn_s);
+            break;
+          case WarpOp::reduce_max_s:
+            t.result = static_cast<uint32_t>(mx_s);
+            break;
+          case WarpOp::reduce_and:
+            t.result = band;
+            break;
+          case WarpOp::reduce_or:
+            t.result = bor;
+            break;
+          case WarpOp::reduce_xor:
+            t.result = bxor;
+            break;
         }
       }
       for (unsigned p = 0; p < lanes; ++p) {
@@ -138,7 +170,6 @@ bool Runner::complete_warp(unsigned base) {
   }
   return progressed;
 }
-
 
 // Nothing can run and nothing can complete: say what each stuck warp collective waits for.
 void Runner::report_stall() {
@@ -160,8 +191,8 @@ void Runner::report_stall() {
         continue;
       }
       fail(blocks_[t.block], "warp collective cannot complete: thread " +
-                                 dim_str(t.ctx.thread_idx) + " waits at " + op_name(t.op) +
-                                 " at " + site_str(t.where) + " with mask " + hex(t.mask) +
+                                 dim_str(t.ctx.thread_idx) + " waits at " + op_name(t.op) + " at " +
+                                 site_str(t.where) + " with mask " + hex(t.mask) +
                                  ", which names lane " + std::to_string(p) + " (thread " +
                                  dim_str(o.ctx.thread_idx) + ") that " + why);
     }

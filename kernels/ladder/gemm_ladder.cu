@@ -2,11 +2,10 @@
 // launcher that validates and dispatches, and the CPU reference. Rungs 8 (tiled), 9 (tf32)
 // and cublas go through kernels/gemm.h, whose GemmParams describe the same row-major
 // product (no transposes, alpha 1, beta 0).
-#include "kernels/emu/cuda_compat.h"
-
 #include <stdexcept>
 #include <string>
 
+#include "kernels/emu/cuda_compat.h"
 #include "kernels/gemm.h"
 #include "kernels/gemm_cublas.h"
 #include "kernels/ladder/gemm_ladder.h"
@@ -80,7 +79,7 @@ void ladder_gemm(int rung, const LadderGemmParams& p, Stream stream) {
     throw std::invalid_argument("gemm ladder: a, b and c must be device pointers (one is null)");
   if (rung < kOwnCount) return kOwnRungs[rung](p, stream);
   const std::string& name = rungs[rung].name;
-  const GemmImpl impl = name == "tiled" ? GemmImpl::melgrad
+  const GemmImpl impl = name == "tiled"  ? GemmImpl::melgrad
                         : name == "tf32" ? GemmImpl::melgrad_tf32
                                          : GemmImpl::cublas;
   gemm(as_gemm_params(p, impl), stream);

@@ -35,9 +35,9 @@ struct LadderGemmParams {
 };
 
 struct LadderRung {
-  std::string name;         // "naive", ..., "tf32", "cublas"
-  std::string summary;      // one line: what this rung changes
-  bool float32_exact;       // false for tf32 (relative errors ~1e-3)
+  std::string name;     // "naive", ..., "tf32", "cublas"
+  std::string summary;  // one line: what this rung changes
+  bool float32_exact;   // false for tf32 (relative errors ~1e-3)
 };
 
 // The rungs in order (1-based positions: "v1" is rungs()[0]); cublas last when built.

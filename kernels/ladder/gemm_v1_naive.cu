@@ -23,8 +23,8 @@ __global__ void gemm_naive(int m, int n, int k, const float* a, const float* b, 
 
 void gemm_v1_naive(const LadderGemmParams& p, Stream stream) {
   const dim3 grid(ceil_div(p.m, 32), ceil_div(p.n, 32)), block(32, 32);
-  MG_LAUNCH(gemm_naive, grid, block, 0, stream)(static_cast<int>(p.m), static_cast<int>(p.n),
-                                               static_cast<int>(p.k), p.a, p.b, p.c);
+  MG_LAUNCH(gemm_naive, grid, block, 0, stream)
+  (static_cast<int>(p.m), static_cast<int>(p.n), static_cast<int>(p.k), p.a, p.b, p.c);
   MG_CHECK_LAUNCH("ladder gemm v1 naive");
 }
 

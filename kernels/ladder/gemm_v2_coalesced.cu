@@ -26,8 +26,8 @@ __global__ void gemm_coalesced(int m, int n, int k, const float* a, const float*
 
 void gemm_v2_coalesced(const LadderGemmParams& p, Stream stream) {
   const dim3 grid(ceil_div(p.n, kTile), ceil_div(p.m, kTile)), block(kTile * kTile);
-  MG_LAUNCH(gemm_coalesced, grid, block, 0, stream)(static_cast<int>(p.m), static_cast<int>(p.n),
-                                                   static_cast<int>(p.k), p.a, p.b, p.c);
+  MG_LAUNCH(gemm_coalesced, grid, block, 0, stream)
+  (static_cast<int>(p.m), static_cast<int>(p.n), static_cast<int>(p.k), p.a, p.b, p.c);
   MG_CHECK_LAUNCH("ladder gemm v2 coalesced");
 }
 

@@ -36,19 +36,17 @@ __global__ void __launch_bounds__(kThreads)
       MG_LADDER_UNROLL
       for (int s = 0; s < TN; ++s) bv[s] = MG_LDS(&bs[i][tx * TN + s]);
       MG_LADDER_UNROLL
-      for (int r = 0; r < TM; ++r)
-        MG_LADDER_UNROLL
-        for (int s = 0; s < TN; ++s) acc[r][s] += av[r] * bv[s];
+      for (int r = 0; r < TM; ++r) MG_LADDER_UNROLL
+      for (int s = 0; s < TN; ++s) acc[r][s] += av[r] * bv[s];
     }
     MG_BARRIER();
   }
   MG_LADDER_UNROLL
-  for (int r = 0; r < TM; ++r)
-    MG_LADDER_UNROLL
-    for (int s = 0; s < TN; ++s) {
-      const int row = row0 + ty * TM + r, col = col0 + tx * TN + s;
-      if (row < m && col < n) MG_STG(&c[row * n + col], acc[r][s]);
-    }
+  for (int r = 0; r < TM; ++r) MG_LADDER_UNROLL
+  for (int s = 0; s < TN; ++s) {
+    const int row = row0 + ty * TM + r, col = col0 + tx * TN + s;
+    if (row < m && col < n) MG_STG(&c[row * n + col], acc[r][s]);
+  }
 }
 
 }  // namespace

@@ -38,9 +38,8 @@ __global__ void __launch_bounds__(kThreads)
       const F4 av = load_f4<Mem::shared>(as + i * BM + ty * TM);
       const F4 bv = load_f4<Mem::shared>(bs + i * BN + tx * TN);
       MG_LADDER_UNROLL
-      for (int r = 0; r < TM; ++r)
-        MG_LADDER_UNROLL
-        for (int s = 0; s < TN; ++s) acc[r][s] += av.v[r] * bv.v[s];
+      for (int r = 0; r < TM; ++r) MG_LADDER_UNROLL
+      for (int s = 0; s < TN; ++s) acc[r][s] += av.v[r] * bv.v[s];
     }
     MG_BARRIER();
   }

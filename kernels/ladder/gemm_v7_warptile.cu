@@ -17,11 +17,11 @@ namespace melgrad::kernels::ladder {
 namespace {
 
 constexpr int BM = 64, BN = 64, BK = 16;
-constexpr int WM = 32, WN = 32;               // warp tile
-constexpr int TM = 4, TN = 4, WNITER = 2;     // a lane: TM rows x (WNITER groups of TN columns)
-constexpr int kWarps = (BM / WM) * (BN / WN);  // 4
-constexpr int kThreads = kWarps * 32;          // 128
-constexpr int kLaneCols = WN / WNITER / TN;    // 4 lanes across a 16-column sub-tile
+constexpr int WM = 32, WN = 32;                 // warp tile
+constexpr int TM = 4, TN = 4, WNITER = 2;       // a lane: TM rows x (WNITER groups of TN columns)
+constexpr int kWarps = (BM / WM) * (BN / WN);   // 4
+constexpr int kThreads = kWarps * 32;           // 128
+constexpr int kLaneCols = WN / WNITER / TN;     // 4 lanes across a 16-column sub-tile
 constexpr int kUnits = BM * BK / 4 / kThreads;  // float4 units of each slice per thread: 2
 static_assert((WM / TM) * kLaneCols == 32, "a warp's lanes tile its warp tile exactly");
 static_assert(BK * BN / 4 / kThreads == kUnits, "A and B slices split alike");
@@ -80,23 +80,20 @@ __global__ void __launch_bounds__(kThreads)
       for (int j = 0; j < WNITER; ++j)
         bv[j] = load_f4<Mem::shared>(stage + BK * BM + i * BN + c0 + j * (WN / WNITER));
       MG_LADDER_UNROLL
-      for (int r = 0; r < TM; ++r)
-        MG_LADDER_UNROLL
-        for (int j = 0; j < WNITER; ++j)
-          MG_LADDER_UNROLL
-          for (int q = 0; q < TN; ++q) acc[r][j * TN + q] += av.v[r] * bv[j].v[q];
+      for (int r = 0; r < TM; ++r) MG_LADDER_UNROLL
+      for (int j = 0; j < WNITER; ++j) MG_LADDER_UNROLL
+      for (int q = 0; q < TN; ++q) acc[r][j * TN + q] += av.v[r] * bv[j].v[q];
     }
     // The other stage was last read in slice s-1, before the barrier that ended it.
     if (more) regs.store(smem + ((s + 1) % 2) * kStageFloats, t);
     MG_BARRIER();
   }
   MG_LADDER_UNROLL
-  for (int r = 0; r < TM; ++r)
-    MG_LADDER_UNROLL
-    for (int j = 0; j < WNITER; ++j)
-      store_row_quad<kVec>(c, m, n, row0 + r0 + r, col0 + c0 + j * (WN / WNITER),
-                           F4{{acc[r][j * TN], acc[r][j * TN + 1], acc[r][j * TN + 2],
-                               acc[r][j * TN + 3]}});
+  for (int r = 0; r < TM; ++r) MG_LADDER_UNROLL
+  for (int j = 0; j < WNITER; ++j)
+    store_row_quad<kVec>(
+        c, m, n, row0 + r0 + r, col0 + c0 + j * (WN / WNITER),
+        F4{{acc[r][j * TN], acc[r][j * TN + 1], acc[r][j * TN + 2], acc[r][j * TN + 3]}});
 }
 
 }  // namespace

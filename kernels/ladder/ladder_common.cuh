@@ -71,8 +71,10 @@ __device__ __forceinline__ F4 load_f4(const float* p) {
 #if MG_EMULATED
   if (reinterpret_cast<std::uintptr_t>(p) % 16 != 0)
     throw emu::KernelError("ladder gemm: misaligned float4 load");
-  if (kMem == Mem::global) MG_LDG_BYTES(p, 16);
-  else MG_LDS_BYTES(p, 16);
+  if (kMem == Mem::global)
+    MG_LDG_BYTES(p, 16);
+  else
+    MG_LDS_BYTES(p, 16);
   return F4{{p[0], p[1], p[2], p[3]}};
 #else
   const float4 t = *reinterpret_cast<const float4*>(p);
@@ -85,8 +87,10 @@ __device__ __forceinline__ void store_f4(float* p, const F4& x) {
 #if MG_EMULATED
   if (reinterpret_cast<std::uintptr_t>(p) % 16 != 0)
     throw emu::KernelError("ladder gemm: misaligned float4 store");
-  if (kMem == Mem::global) MG_STG_BYTES(p, 16);
-  else MG_STS_BYTES(p, 16);
+  if (kMem == Mem::global)
+    MG_STG_BYTES(p, 16);
+  else
+    MG_STS_BYTES(p, 16);
   for (int e = 0; e < 4; ++e) p[e] = x.v[e];
 #else
   *reinterpret_cast<float4*>(p) = make_float4(x.v[0], x.v[1], x.v[2], x.v[3]);

@@ -1,10 +1,9 @@
 // The softmax ladder's front door (softmax_ladder.h): the rungs, the variant parser, the
 // launcher that validates and dispatches, and the CPU reference (kernels/softmax.h's).
-#include "kernels/emu/cuda_compat.h"
-
 #include <stdexcept>
 #include <string>
 
+#include "kernels/emu/cuda_compat.h"
 #include "kernels/ladder/softmax_ladder.h"
 #include "kernels/softmax.h"
 
@@ -46,11 +45,16 @@ void ladder_softmax(int rung, const LadderSoftmaxParams& p, Stream stream) {
   if (p.x == nullptr || p.y == nullptr)
     throw std::invalid_argument("softmax ladder: x and y must be device pointers (one is null)");
   switch (rung) {
-    case 0: return ladder::softmax_v1_naive(p, stream);
-    case 1: return ladder::softmax_v2_shared_tree(p, stream);
-    case 2: return ladder::softmax_v3_warp_shuffle(p, stream);
-    case 3: return ladder::softmax_v4_online(p, stream);
-    default: softmax_forward({.x = p.x, .y = p.y, .rows = p.rows, .cols = p.cols}, stream);
+    case 0:
+      return ladder::softmax_v1_naive(p, stream);
+    case 1:
+      return ladder::softmax_v2_shared_tree(p, stream);
+    case 2:
+      return ladder::softmax_v3_warp_shuffle(p, stream);
+    case 3:
+      return ladder::softmax_v4_online(p, stream);
+    default:
+      softmax_forward({.x = p.x, .y = p.y, .rows = p.rows, .cols = p.cols}, stream);
   }
 }
 

@@ -25,8 +25,8 @@ __global__ void softmax_naive(int rows, int cols, const float* x, float* y) {
 }  // namespace
 
 void softmax_v1_naive(const LadderSoftmaxParams& p, Stream stream) {
-  MG_LAUNCH(softmax_naive, ceil_div(p.rows, 128), 128, 0, stream)(
-      static_cast<int>(p.rows), static_cast<int>(p.cols), p.x, p.y);
+  MG_LAUNCH(softmax_naive, ceil_div(p.rows, 128), 128, 0, stream)
+  (static_cast<int>(p.rows), static_cast<int>(p.cols), p.x, p.y);
   MG_CHECK_LAUNCH("ladder softmax v1 naive");
 }
 

@@ -51,8 +51,8 @@ __global__ void __launch_bounds__(kThreads)
 }  // namespace
 
 void softmax_v2_shared_tree(const LadderSoftmaxParams& p, Stream stream) {
-  MG_LAUNCH(softmax_shared_tree, static_cast<unsigned>(p.rows), kThreads, 0, stream)(
-      static_cast<int>(p.cols), p.x, p.y);
+  MG_LAUNCH(softmax_shared_tree, static_cast<unsigned>(p.rows), kThreads, 0, stream)
+  (static_cast<int>(p.cols), p.x, p.y);
   MG_CHECK_LAUNCH("ladder softmax v2 shared_tree");
 }
 

@@ -43,8 +43,8 @@ __global__ void __launch_bounds__(kWarps * 32)
 }  // namespace
 
 void softmax_v3_warp_shuffle(const LadderSoftmaxParams& p, Stream stream) {
-  MG_LAUNCH(softmax_warp_shuffle, ceil_div(p.rows, kWarps), kWarps * 32, 0, stream)(
-      static_cast<int>(p.rows), static_cast<int>(p.cols), p.x, p.y);
+  MG_LAUNCH(softmax_warp_shuffle, ceil_div(p.rows, kWarps), kWarps * 32, 0, stream)
+  (static_cast<int>(p.rows), static_cast<int>(p.cols), p.x, p.y);
   MG_CHECK_LAUNCH("ladder softmax v3 warp_shuffle");
 }
 

@@ -16,9 +16,9 @@
 #include "datasets/audio/chroma.h"
 #include "datasets/audio/cqt.h"
 #include "datasets/audio/resample.h"
-#include "tests/audio/audio_test_util.h"
 #include "datasets/audio/tuning.h"
 #include "datasets/npy.h"
+#include "tests/audio/audio_test_util.h"
 
 namespace audio = melgrad::audio;
 

@@ -15,8 +15,8 @@ static Tensor leaf(std::vector<double> v, Shape s) {
 
 TEST_CASE("shared subexpression: gradients from both uses add up") {
   Tensor x = leaf({2.0}, {});
-  Tensor y = x * x;          // used twice below
-  Tensor z = y * y + y;      // z = x^4 + x^2, dz/dx = 4x^3 + 2x = 36
+  Tensor y = x * x;      // used twice below
+  Tensor z = y * y + y;  // z = x^4 + x^2, dz/dx = 4x^3 + 2x = 36
   z.backward();
   CHECK(x.grad().item() == doctest::Approx(36.0));
 }

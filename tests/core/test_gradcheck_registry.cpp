@@ -14,10 +14,11 @@
 using namespace melgrad;
 
 TEST_CASE("the registry holds the core ops") {
-  for (const char* name : {"add", "sub", "mul", "div", "pow", "neg", "exp", "log", "sqrt", "abs",
-                           "clamp", "relu", "sigmoid", "tanh", "where", "sum", "max", "matmul",
-                           "softmax", "log_softmax", "concat", "slice", "reshape", "permute",
-                           "index_select", "gather"})
+  for (const char* name :
+       {"add",   "sub",     "mul",     "div",          "pow",     "neg",         "exp",
+        "log",   "sqrt",    "abs",     "clamp",        "relu",    "sigmoid",     "tanh",
+        "where", "sum",     "max",     "matmul",       "softmax", "log_softmax", "concat",
+        "slice", "reshape", "permute", "index_select", "gather"})
     CHECK_MESSAGE(find_op(name) != nullptr, "missing op ", name);
 }
 

@@ -108,7 +108,7 @@ TEST_CASE("reductions: dims, keepdim, negative dims") {
   CHECK(mean(x, {2}).to_vector()[1] == 5.5);
   CHECK(max(x, {1}).to_vector() == std::vector<double>{8, 9, 10, 11, 20, 21, 22, 23});
   CHECK(min(x.transpose(0, 2), {-1}).to_vector()[5] == 9);  // [i=1, j=2]: min_k 12k+4j+i
-  CHECK(argmax(vec({1, 5, 5, 2}), 0).item() == 1);  // first maximum
+  CHECK(argmax(vec({1, 5, 5, 2}), 0).item() == 1);          // first maximum
   CHECK(argmax(Tensor::from_vector(std::vector<float>{1, 9, 3, 4, 0, 7}, {2, 3}), 1).to_vector() ==
         std::vector<double>{1, 2});
 }

@@ -50,8 +50,7 @@ TEST_CASE("reshape copies only when it must") {
   Tensor t = r.transpose(0, 1).reshape({12});
   CHECK(t.impl().storage != x.impl().storage);
   CHECK(t.to_vector()[1] == 4.0);
-  CHECK_THROWS_WITH_AS(x.reshape({5, -1}), doctest::Contains("cannot view"),
-                       std::invalid_argument);
+  CHECK_THROWS_WITH_AS(x.reshape({5, -1}), doctest::Contains("cannot view"), std::invalid_argument);
   CHECK_THROWS_WITH_AS(r.transpose(0, 1).view({12}), doctest::Contains("not contiguous"),
                        std::invalid_argument);
 }
@@ -126,8 +125,7 @@ TEST_CASE("errors name the op and both shapes") {
                        std::invalid_argument);
   CHECK_THROWS_WITH_AS(mul(a, Tensor::zeros({2, 3}, DType::f64)),
                        doctest::Contains("mul: dtype mismatch"), std::invalid_argument);
-  CHECK_THROWS_WITH_AS(sum(a, {2}), doctest::Contains("dim 2 out of range"),
-                       std::invalid_argument);
+  CHECK_THROWS_WITH_AS(sum(a, {2}), doctest::Contains("dim 2 out of range"), std::invalid_argument);
   // mean is built on sum, but its errors name mean.
   CHECK_THROWS_WITH_AS(mean(a, {5}), doctest::Contains("mean: dim 5 out of range"),
                        std::invalid_argument);

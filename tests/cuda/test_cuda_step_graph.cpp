@@ -153,8 +153,9 @@ TEST_CASE("a recorded BiLSTM step (variable lengths, dropout between layers) rep
   check_identical(graphed, eager);
 }
 
-TEST_CASE("a step that cannot be recorded runs eagerly from then on, with one note and the "
-          "eager numbers") {
+TEST_CASE(
+    "a step that cannot be recorded runs eagerly from then on, with one note and the "
+    "eager numbers") {
   const models::LstmConfig c = small_lstm();
   const std::vector<BatchTensors> batches = lstm_batches(c, 53);
   const experiments::Task task = experiments::regression_task({"valence"});
@@ -166,8 +167,7 @@ TEST_CASE("a step that cannot be recorded runs eagerly from then on, with one no
   REQUIRE(fallback.notes.size() == 1);  // the trainer logs it once
   CAPTURE(fallback.note);
   CHECK(fallback.note.rfind("CUDA graphs: off (", 0) == 0);
-  CHECK(fallback.note.find("a copy from device to host memory (a read-back)") !=
-        std::string::npos);
+  CHECK(fallback.note.find("a copy from device to host memory (a read-back)") != std::string::npos);
   check_identical(fallback, eager);
 }
 

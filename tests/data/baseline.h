@@ -19,7 +19,9 @@ namespace melgrad::data::testing {
 
 inline std::vector<double> clip_features(const Clip& c, int64_t F) {
   const int64_t T = c.frames;
-  auto v = [&](int64_t t, int64_t f) { return static_cast<double>(c.values[static_cast<size_t>(t * F + f)]); };
+  auto v = [&](int64_t t, int64_t f) {
+    return static_cast<double>(c.values[static_cast<size_t>(t * F + f)]);
+  };
   std::vector<double> out;
   std::vector<double> low(static_cast<size_t>(T)), all(static_cast<size_t>(T));
   for (int g = 0; g < 8; ++g) {
@@ -43,7 +45,8 @@ inline std::vector<double> clip_features(const Clip& c, int64_t F) {
   }
   for (const auto* series : {&low, &all}) {
     double d = 0;
-    for (int64_t t = 1; t < T; ++t) d += std::abs((*series)[static_cast<size_t>(t)] - (*series)[static_cast<size_t>(t - 1)]);
+    for (int64_t t = 1; t < T; ++t)
+      d += std::abs((*series)[static_cast<size_t>(t)] - (*series)[static_cast<size_t>(t - 1)]);
     out.push_back(T > 1 ? d / static_cast<double>(T - 1) : 0.0);
   }
   return out;
@@ -56,16 +59,18 @@ inline void standardise_rows(std::vector<std::vector<double>>& X, const std::vec
     double m = 0, q = 0;
     for (int64_t i : fit) m += X[static_cast<size_t>(i)][j];
     m /= static_cast<double>(fit.size());
-    for (int64_t i : fit) q += (X[static_cast<size_t>(i)][j] - m) * (X[static_cast<size_t>(i)][j] - m);
+    for (int64_t i : fit)
+      q += (X[static_cast<size_t>(i)][j] - m) * (X[static_cast<size_t>(i)][j] - m);
     const double sd = std::max(1e-9, std::sqrt(q / static_cast<double>(fit.size())));
     for (auto& row : X) row[j] = (row[j] - m) / sd;
   }
 }
 
 // Accuracy of a nearest-class-mean classifier fitted on `train`, evaluated on `test`.
-inline double nearest_centroid_accuracy(const std::vector<std::vector<double>>& X, const std::vector<int64_t>& y,
-                                        const std::vector<int64_t>& train, const std::vector<int64_t>& test,
-                                        int classes) {
+inline double nearest_centroid_accuracy(const std::vector<std::vector<double>>& X,
+                                        const std::vector<int64_t>& y,
+                                        const std::vector<int64_t>& train,
+                                        const std::vector<int64_t>& test, int classes) {
   const size_t D = X.front().size();
   std::vector<std::vector<double>> mean(static_cast<size_t>(classes), std::vector<double>(D, 0.0));
   std::vector<int> count(static_cast<size_t>(classes), 0);
@@ -92,7 +97,8 @@ inline double nearest_centroid_accuracy(const std::vector<std::vector<double>>& 
 }
 
 // Ridge regression (bias unpenalised) fitted on `train`; returns predictions for every row.
-inline std::vector<double> ridge_predict(const std::vector<std::vector<double>>& X, const std::vector<double>& y,
+inline std::vector<double> ridge_predict(const std::vector<std::vector<double>>& X,
+                                         const std::vector<double>& y,
                                          const std::vector<int64_t>& train, double lambda) {
   const size_t D = X.front().size() + 1;
   std::vector<std::vector<double>> A(D, std::vector<double>(D + 1, 0.0));
@@ -144,7 +150,8 @@ inline std::vector<double> average_ranks(const std::vector<double>& v) {
 inline double spearman(const std::vector<double>& a, const std::vector<double>& b) {
   const auto ra = average_ranks(a), rb = average_ranks(b);
   const double n = static_cast<double>(a.size());
-  const double ma = std::accumulate(ra.begin(), ra.end(), 0.0) / n, mb = std::accumulate(rb.begin(), rb.end(), 0.0) / n;
+  const double ma = std::accumulate(ra.begin(), ra.end(), 0.0) / n,
+               mb = std::accumulate(rb.begin(), rb.end(), 0.0) / n;
   double sab = 0, saa = 0, sbb = 0;
   for (size_t i = 0; i < ra.size(); ++i) {
     sab += (ra[i] - ma) * (rb[i] - mb);

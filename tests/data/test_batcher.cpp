@@ -144,7 +144,7 @@ TEST_CASE("batches are zero-padded to the longest clip with true lengths kept") 
   CHECK(b.x[0 * 8 + 2 * 2 + 0] == 0.0f);
   CHECK(b.x[0 * 8 + 3 * 2 + 1] == 0.0f);
   CHECK(b.x[1 * 8 + 3 * 2 + 1] == 3031.0f);
-  CHECK(b.x[2 * 8 + 1] == 1.0f);      // clip 0, frame 0, band 1
+  CHECK(b.x[2 * 8 + 1] == 1.0f);          // clip 0, frame 0, band 1
   CHECK(b.x[2 * 8 + 1 * 2 + 1] == 0.0f);  // padding
   // pad_to and crop_to.
   CHECK(make_batch(d, {0}, 6).shape == std::vector<int64_t>{1, 6, 2});

@@ -147,7 +147,8 @@ TEST_CASE("cache: a broken cache file is rebuilt, not an error") {
   // Cache files of different data folders do not collide.
   const std::string other = dir / "other";
   fs::copy(data, other, fs::copy_options::recursive);
-  CHECK(cache_file_for(cache, other + "/multitask_dataset", Subset::multitask) != first.report.cache_file);
+  CHECK(cache_file_for(cache, other + "/multitask_dataset", Subset::multitask) !=
+        first.report.cache_file);
   CHECK(!load_subset(other, Subset::multitask, cached(cache)).report.from_cache);
 }
 

@@ -8,8 +8,9 @@ using namespace melgrad::data::testing;
 
 TEST_CASE("genres: CLASS_MAPPING gives the study's 10 classes") {
   CHECK(raw_genres().size() == 20);
-  CHECK(genre_classes() == std::vector<std::string>{"Blues", "Classical", "Electronic", "Folk", "Hip-Hop", "Jazz",
-                                                     "Metal", "Pop", "Rock", "Trip-Hop"});
+  CHECK(genre_classes() == std::vector<std::string>{"Blues", "Classical", "Electronic", "Folk",
+                                                    "Hip-Hop", "Jazz", "Metal", "Pop", "Rock",
+                                                    "Trip-Hop"});
   auto cls = [](const char* g) { return genre_classes()[static_cast<size_t>(map_genre(g))]; };
   CHECK(cls("Psych-Rock") == "Rock");
   CHECK(cls("Post-Rock") == "Rock");
@@ -39,7 +40,8 @@ TEST_CASE("labels: the genre TSV with CRLF, a blank line and mismatched suffixes
   CHECK(rows[0].line == 2);
   CHECK(rows[1].label == map_genre("Rock"));
   CHECK(rows[2].label == kDroppedGenre);
-  const auto beat = read_genre_labels(fixture_dir() + "/fma_genre_spectrograms_beat/train_labels.txt");
+  const auto beat =
+      read_genre_labels(fixture_dir() + "/fma_genre_spectrograms_beat/train_labels.txt");
   CHECK(beat[5].name == "106.beatsync.fused.npy");
   CHECK(beat[5].id == "106");
 }
@@ -68,9 +70,12 @@ TEST_CASE("labels: bad rows are errors naming the file, the line and the id") {
   CHECK(contains(unknown, f + " line 3"));
   CHECK(contains(unknown, "2.fused.full.npy.gz"));
   CHECK(contains(unknown, "unknown genre 'Polka'"));
-  CHECK(contains(genre_error("Id,Genre\n1.npy,Rock\n"), f + " line 1: expected the header 'Id<TAB>Genre'"));
-  CHECK(contains(genre_error("Id\tGenre\n1.npy Rock\n"), f + " line 2: expected 2 tab-separated fields"));
-  CHECK(contains(genre_error("Id\tGenre\n1.npy\tRock\n1.other.npy\tPop\n"), "clip id 1 already labelled on line 2"));
+  CHECK(contains(genre_error("Id,Genre\n1.npy,Rock\n"),
+                 f + " line 1: expected the header 'Id<TAB>Genre'"));
+  CHECK(contains(genre_error("Id\tGenre\n1.npy Rock\n"),
+                 f + " line 2: expected 2 tab-separated fields"));
+  CHECK(contains(genre_error("Id\tGenre\n1.npy\tRock\n1.other.npy\tPop\n"),
+                 "clip id 1 already labelled on line 2"));
   CHECK(contains(genre_error(""), f + ": empty label file"));
   CHECK(contains(genre_error("Id\tGenre\n.npy\tRock\n"), "empty clip id"));
 
@@ -80,10 +85,14 @@ TEST_CASE("labels: bad rows are errors naming the file, the line and the id") {
   };
   CHECK(contains(mt_error("Id,valence,energy\n1,0.5,0.5\n"), "lacks the column 'danceability'"));
   const std::string range = mt_error("Id,valence,energy,danceability\n7,0.5,1.5,0.5\n");
-  CHECK(contains(range, f + " line 2 (id 7): field 'energy' must be a number in [0, 1], found '1.5'"));
+  CHECK(contains(range,
+                 f + " line 2 (id 7): field 'energy' must be a number in [0, 1], found '1.5'"));
   CHECK(contains(mt_error("Id,valence,energy,danceability\n7,0.5,nan,0.5\n"), "found 'nan'"));
   CHECK(contains(mt_error("Id,valence,energy,danceability\n7,0.5,x,0.5\n"), "found 'x'"));
-  CHECK(contains(mt_error("Id,valence,energy,danceability\n7,0.5,0.5\n"), f + " line 2: expected 4 comma-separated"));
-  CHECK(contains(mt_error("Id,valence,energy,danceability\n7,0,0,0\n7,1,1,1\n"), "already labelled on line 2"));
-  CHECK(contains(data_error_of([&] { read_genre_labels(dir / "missing.txt"); }), "cannot open label file"));
+  CHECK(contains(mt_error("Id,valence,energy,danceability\n7,0.5,0.5\n"),
+                 f + " line 2: expected 4 comma-separated"));
+  CHECK(contains(mt_error("Id,valence,energy,danceability\n7,0,0,0\n7,1,1,1\n"),
+                 "already labelled on line 2"));
+  CHECK(contains(data_error_of([&] { read_genre_labels(dir / "missing.txt"); }),
+                 "cannot open label file"));
 }

@@ -79,7 +79,8 @@ TEST_CASE("loader: clips are [T, F] time-major for every feature selection") {
       const int id = std::stoi(c.id);
       for (int64_t t = 0; t < c.frames; ++t)
         for (int64_t k = 0; k < d.feature_dim; ++k)
-          bad += c.values[static_cast<size_t>(t * d.feature_dim + k)] != fixture_value(id, rows.begin + k, t);
+          bad += c.values[static_cast<size_t>(t * d.feature_dim + k)] !=
+                 fixture_value(id, rows.begin + k, t);
     }
     CHECK(bad == 0);  // f8, f4, Fortran, v2, v3 and gzip files all land exactly
   }
@@ -124,7 +125,8 @@ TEST_CASE("loader: a row whose file is missing is skipped, or an error with stri
   const std::string e = data_error_of([&] { load_subset(fixture_dir(), Subset::genre, strict); });
   CHECK(contains(e, "fma_genre_spectrograms/train_labels.txt line 5 (id 104)"));
   CHECK(contains(e, "no .npy or .npy.gz file for id 104"));
-  CHECK(contains(data_error_of([&] { scan_subset(fixture_dir(), Subset::multitask, true); }), "(id 304)"));
+  CHECK(contains(data_error_of([&] { scan_subset(fixture_dir(), Subset::multitask, true); }),
+                 "(id 304)"));
 }
 
 TEST_CASE("loader: missing folders and label files are errors naming them") {
@@ -140,8 +142,9 @@ TEST_CASE("loader: missing folders and label files are errors naming them") {
   CHECK(contains(data_error_of([&] { load_subset(data, Subset::multitask, quiet()); }),
                  "sub-folder '" + data + "/multitask_dataset/test' does not exist"));
   fs::remove(data + "/fma_genre_spectrograms/test_labels.txt");
-  CHECK(contains(data_error_of([&] { load_subset(data, Subset::genre, quiet()); }),
-                 "label file '" + data + "/fma_genre_spectrograms/test_labels.txt' does not exist"));
+  CHECK(
+      contains(data_error_of([&] { load_subset(data, Subset::genre, quiet()); }),
+               "label file '" + data + "/fma_genre_spectrograms/test_labels.txt' does not exist"));
 }
 
 TEST_CASE("loader: corrupt arrays, wrong shapes, NaN and Inf are errors naming the file") {
@@ -155,7 +158,8 @@ TEST_CASE("loader: corrupt arrays, wrong shapes, NaN and Inf are errors naming t
   CHECK(contains(trunc, f101 + ": truncated"));
 
   write_text(f101, "garbage that is not an array");
-  CHECK(contains(data_error_of([&] { load_subset(data, Subset::genre, quiet()); }), f101 + ": not a .npy file"));
+  CHECK(contains(data_error_of([&] { load_subset(data, Subset::genre, quiet()); }),
+                 f101 + ": not a .npy file"));
 
   std::vector<double> v(128 * 4, -1.0);
   write_npy(f101, {128, 4}, v.data());
@@ -171,11 +175,13 @@ TEST_CASE("loader: corrupt arrays, wrong shapes, NaN and Inf are errors naming t
   v[3 * 4 + 2] = -1.0;
   v[139 * 4 + 0] = INFINITY;
   write_npy(f101, {140, 4}, v.data());
-  CHECK(contains(data_error_of([&] { load_subset(data, Subset::genre, quiet()); }), f101 + ": non-finite value inf"));
+  CHECK(contains(data_error_of([&] { load_subset(data, Subset::genre, quiet()); }),
+                 f101 + ": non-finite value inf"));
 
   v[139 * 4 + 0] = 1e300;  // finite in float64, infinite in float32
   write_npy(f101, {140, 4}, v.data());
-  CHECK(contains(data_error_of([&] { load_subset(data, Subset::genre, quiet()); }), "beyond the float32 range"));
+  CHECK(contains(data_error_of([&] { load_subset(data, Subset::genre, quiet()); }),
+                 "beyond the float32 range"));
 
   write_text(f101, original);
   CHECK(load_subset(data, Subset::genre, quiet()).clips.size() == 6);
@@ -195,7 +201,8 @@ TEST_CASE("loader: names of sub-sets and features parse both ways") {
     CHECK(parse_subset(subset_key(s)) == s);
     CHECK(parse_subset(subset_folder(s)) == s);
   }
-  for (Features f : {Features::mel, Features::chroma, Features::fused}) CHECK(parse_features(features_name(f)) == f);
+  for (Features f : {Features::mel, Features::chroma, Features::fused})
+    CHECK(parse_features(features_name(f)) == f);
   CHECK_THROWS_AS(parse_subset("genres"), std::invalid_argument);
   CHECK_THROWS_AS(parse_features("mfcc"), std::invalid_argument);
 }

@@ -27,8 +27,10 @@ void check_fixture_array(const NpyArray& a, int id, int64_t frames) {
 }
 
 // Raw .npy bytes from a version, header text and data bytes (header padded with '\n').
-std::vector<uint8_t> raw_npy(int major, int minor, const std::string& header, const std::vector<uint8_t>& data) {
-  std::vector<uint8_t> out = {0x93, 'N', 'U', 'M', 'P', 'Y', static_cast<uint8_t>(major), static_cast<uint8_t>(minor)};
+std::vector<uint8_t> raw_npy(int major, int minor, const std::string& header,
+                             const std::vector<uint8_t>& data) {
+  std::vector<uint8_t> out = {
+      0x93, 'N', 'U', 'M', 'P', 'Y', static_cast<uint8_t>(major), static_cast<uint8_t>(minor)};
   const std::string h = header + "\n";
   out.push_back(static_cast<uint8_t>(h.size() & 0xff));
   out.push_back(static_cast<uint8_t>(h.size() >> 8));
@@ -59,7 +61,7 @@ TEST_CASE("npy: NumPy-written files of every supported kind read back exactly") 
   const std::string g = fixture_dir() + "/fma_genre_spectrograms/";
   check_fixture_array(read_npy(g + "train/101.fused.full.npy"), 101, 4);     // v1.0 <f8
   check_fixture_array(read_npy(g + "train/102.fused.full.npy.gz"), 102, 5);  // gzip
-  const NpyArray fortran = read_npy(g + "train/105.fused.full.npy");        // <f4, Fortran order
+  const NpyArray fortran = read_npy(g + "train/105.fused.full.npy");         // <f4, Fortran order
   CHECK(fortran.source_dtype == NpyDtype::f4);
   check_fixture_array(fortran, 105, 4);
   const NpyHeader h2 = read_npy_header(g + "train/106.fused.full.npy");
@@ -85,7 +87,8 @@ TEST_CASE("npy: writer round trips through the reader") {
         const auto plain = gz ? gunzip(bytes.data(), bytes.size(), "mem") : bytes;
         const NpyArray a = parse_npy(plain.data(), plain.size(), "mem");
         CHECK(a.shape == std::vector<int64_t>{2, 3});
-        for (size_t i = 0; i < v.size(); ++i) CHECK(a.data[i] == doctest::Approx(v[i]).epsilon(1e-7));
+        for (size_t i = 0; i < v.size(); ++i)
+          CHECK(a.data[i] == doctest::Approx(v[i]).epsilon(1e-7));
         const NpyHeader h = parse_npy_header(plain.data(), plain.size(), "mem");
         CHECK(h.major_version == version);
         CHECK(h.data_offset % 64 == 0);  // NumPy's alignment
@@ -110,13 +113,16 @@ TEST_CASE("npy: Fortran order of any rank comes back in C order") {
       for (int k = 0; k < 2; ++k) f[static_cast<size_t>(i + 2 * j + 6 * k)] = 100 * i + 10 * j + k;
   std::vector<uint8_t> data(96);
   std::memcpy(data.data(), f.data(), 96);
-  const auto bytes = raw_npy(1, 0, "{'descr': '<f8', 'fortran_order': True, 'shape': (2, 3, 2), }", data);
+  const auto bytes =
+      raw_npy(1, 0, "{'descr': '<f8', 'fortran_order': True, 'shape': (2, 3, 2), }", data);
   const NpyArray a = parse_npy(bytes.data(), bytes.size(), "f.npy");
   for (int i = 0; i < 2; ++i)
     for (int j = 0; j < 3; ++j)
-      for (int k = 0; k < 2; ++k) CHECK(a.data[static_cast<size_t>(i * 6 + j * 2 + k)] == 100 * i + 10 * j + k);
+      for (int k = 0; k < 2; ++k)
+        CHECK(a.data[static_cast<size_t>(i * 6 + j * 2 + k)] == 100 * i + 10 * j + k);
   // Python 2 style longs in the shape are accepted.
-  const auto py2 = raw_npy(1, 0, "{'descr': '<f8', 'fortran_order': False, 'shape': (2L, 2L), }", doubles({1, 2, 3, 4}));
+  const auto py2 = raw_npy(1, 0, "{'descr': '<f8', 'fortran_order': False, 'shape': (2L, 2L), }",
+                           doubles({1, 2, 3, 4}));
   CHECK(parse_npy(py2.data(), py2.size(), "p.npy").shape == std::vector<int64_t>{2, 2});
 }
 
@@ -130,30 +136,44 @@ TEST_CASE("npy: malformed headers are rejected with the file name and the reason
   CHECK(contains(e1, "/some/where/clip.npy"));
   CHECK(contains(e1, "not a .npy file"));
 
-  CHECK(contains(parse_error(raw_npy(4, 0, kHead2x2, doubles({1, 2, 3, 4}))), "format version 4.0"));
-  CHECK(contains(parse_error(raw_npy(1, 1, kHead2x2, doubles({1, 2, 3, 4}))), "format version 1.1"));
+  CHECK(
+      contains(parse_error(raw_npy(4, 0, kHead2x2, doubles({1, 2, 3, 4}))), "format version 4.0"));
+  CHECK(
+      contains(parse_error(raw_npy(1, 1, kHead2x2, doubles({1, 2, 3, 4}))), "format version 1.1"));
 
-  auto with = [](const std::string& header) { return parse_error(raw_npy(1, 0, header, doubles({1, 2, 3, 4}))); };
+  auto with = [](const std::string& header) {
+    return parse_error(raw_npy(1, 0, header, doubles({1, 2, 3, 4})));
+  };
   const std::string i4 = with("{'descr': '<i4', 'fortran_order': False, 'shape': (2, 2), }");
   CHECK(contains(i4, "/some/where/clip.npy"));
   CHECK(contains(i4, "unsupported dtype '<i4'"));
-  CHECK(contains(with("{'descr': '>f8', 'fortran_order': False, 'shape': (2, 2), }"), "big-endian dtype '>f8'"));
-  CHECK(contains(with("{'descr': [('a', '<f8')], 'fortran_order': False, 'shape': (2, 2), }"), "structured"));
+  CHECK(contains(with("{'descr': '>f8', 'fortran_order': False, 'shape': (2, 2), }"),
+                 "big-endian dtype '>f8'"));
+  CHECK(contains(with("{'descr': [('a', '<f8')], 'fortran_order': False, 'shape': (2, 2), }"),
+                 "structured"));
   CHECK(contains(with("{'descr': '<f8', 'shape': (2, 2), }"), "lacks the key 'fortran_order'"));
   CHECK(contains(with("{'fortran_order': False, 'shape': (2, 2), }"), "lacks the key 'descr'"));
   CHECK(contains(with("{'descr': '<f8', 'fortran_order': False, }"), "lacks the key 'shape'"));
-  CHECK(contains(with("{'descr': '<f8', 'fortran_order': False, 'shape': (2, 2), 'x': 1}"), "unexpected key 'x'"));
-  CHECK(contains(with("{'descr': '<f8', 'descr': '<f8', 'fortran_order': False, 'shape': (2, 2)}"), "repeats the key"));
+  CHECK(contains(with("{'descr': '<f8', 'fortran_order': False, 'shape': (2, 2), 'x': 1}"),
+                 "unexpected key 'x'"));
+  CHECK(contains(with("{'descr': '<f8', 'descr': '<f8', 'fortran_order': False, 'shape': (2, 2)}"),
+                 "repeats the key"));
   CHECK(contains(with("{'descr': '<f8', 'fortran_order': 0, 'shape': (2, 2), }"), "True or False"));
-  CHECK(contains(with("{'descr': '<f8', 'fortran_order': False, 'shape': (2, -2), }"), "non-negative integers"));
-  CHECK(contains(with("{'descr': '<f8', 'fortran_order': False, 'shape': (2, 2), } junk"), "after the header dict"));
-  CHECK(contains(with("{'descr': '<f8', 'fortran_order': False, 'shape': (2, 2"), "malformed header"));
+  CHECK(contains(with("{'descr': '<f8', 'fortran_order': False, 'shape': (2, -2), }"),
+                 "non-negative integers"));
+  CHECK(contains(with("{'descr': '<f8', 'fortran_order': False, 'shape': (2, 2), } junk"),
+                 "after the header dict"));
+  CHECK(contains(with("{'descr': '<f8', 'fortran_order': False, 'shape': (2, 2"),
+                 "malformed header"));
   CHECK(contains(with("{'descr': '<f8"), "malformed header: unterminated string"));
-  CHECK(contains(with("{'descr': '<f8, 'fortran_order': False, 'shape': (2, 2), }"), "unsupported dtype '<f8, '"));
-  CHECK(contains(with("{'descr': '<f8', 'fortran_order': False, 'shape': (99999999999999, 99999999), }"),
-                 "implausible dimension"));
-  CHECK(contains(with("{'descr': '<f8', 'fortran_order': False, 'shape': (1099511627776, 1099511627776), }"),
-                 "too large"));
+  CHECK(contains(with("{'descr': '<f8, 'fortran_order': False, 'shape': (2, 2), }"),
+                 "unsupported dtype '<f8, '"));
+  CHECK(contains(
+      with("{'descr': '<f8', 'fortran_order': False, 'shape': (99999999999999, 99999999), }"),
+      "implausible dimension"));
+  CHECK(contains(
+      with("{'descr': '<f8', 'fortran_order': False, 'shape': (1099511627776, 1099511627776), }"),
+      "too large"));
 }
 
 TEST_CASE("npy: truncated, padded and corrupt files are rejected naming the file") {
@@ -164,8 +184,10 @@ TEST_CASE("npy: truncated, padded and corrupt files are rejected naming the file
   auto longer = good;
   longer.push_back(0);
   CHECK(contains(parse_error(longer), "1 unexpected bytes after the data"));
-  CHECK(contains(parse_error(std::vector<uint8_t>(good.begin(), good.begin() + 20)), "truncated .npy header"));
-  CHECK(contains(parse_error(std::vector<uint8_t>(good.begin(), good.begin() + 7)), "not a .npy file"));
+  CHECK(contains(parse_error(std::vector<uint8_t>(good.begin(), good.begin() + 20)),
+                 "truncated .npy header"));
+  CHECK(contains(parse_error(std::vector<uint8_t>(good.begin(), good.begin() + 7)),
+                 "not a .npy file"));
   CHECK(contains(parse_error({}), "not a .npy file"));
 
   TempDir dir;
@@ -184,10 +206,12 @@ TEST_CASE("npy: truncated, padded and corrupt files are rejected naming the file
   const std::string e_broken = data_error_of([&] { read_npy(broken); });
   CHECK(contains(e_broken, broken));
   const std::string half = dir / "half.npy.gz";
-  write_text(half, std::string(gz.begin(), gz.begin() + static_cast<std::ptrdiff_t>(gz.size() / 2)));
+  write_text(half,
+             std::string(gz.begin(), gz.begin() + static_cast<std::ptrdiff_t>(gz.size() / 2)));
   CHECK(contains(data_error_of([&] { read_npy(half); }), "truncated gzip data in '" + half + "'"));
   // Missing file.
-  CHECK(contains(data_error_of([&] { read_npy(dir / "nope.npy"); }), "cannot open '" + (dir / "nope.npy") + "'"));
+  CHECK(contains(data_error_of([&] { read_npy(dir / "nope.npy"); }),
+                 "cannot open '" + (dir / "nope.npy") + "'"));
   // A gzip file without the .gz suffix is still inflated (the magic decides).
   const std::string disguised = dir / "disguised.npy";
   write_text(disguised, std::string(gz.begin(), gz.end()));

@@ -41,9 +41,11 @@ TEST_CASE("data-stats on the quirky fixture") {
   CHECK(m.lengths.at("unlabelled").max == 2);
 
   const std::string json = data_stats_json(st);
-  for (const char* key : {"\"genre\": {", "\"genre_beat\": {", "\"multitask\": {", "\"multitask_beat\": {",
-                          "\"unlabelled\": 2,", "\"test\": {\"Blues\": 0, \"Classical\": 0,",
-                          "\"dropped_by_mapping\": {\"train\": {\"Soundtrack\": 1}, \"test\": {}}", "\"id\": \"104\""})
+  for (const char* key :
+       {"\"genre\": {", "\"genre_beat\": {", "\"multitask\": {", "\"multitask_beat\": {",
+        "\"unlabelled\": 2,", "\"test\": {\"Blues\": 0, \"Classical\": 0,",
+        "\"dropped_by_mapping\": {\"train\": {\"Soundtrack\": 1}, \"test\": {}}",
+        "\"id\": \"104\""})
     CHECK_MESSAGE(contains(json, key), key);
   const std::string text = data_stats_text(st);
   CHECK(contains(text, "== genre (fma_genre_spectrograms)"));
@@ -87,10 +89,9 @@ TEST_CASE("data-stats on a full-size generated set reproduces the real counts") 
   o.progress = Progress::never;
   make_dataset(dir / "full", o);
   const DataStats st = compute_data_stats(dir / "full", 42);
-  const std::map<std::string, int64_t> real_test = {{"Blues", 40}, {"Classical", 40}, {"Electronic", 80},
-                                                    {"Folk", 80},  {"Hip-Hop", 40},   {"Jazz", 40},
-                                                    {"Metal", 78}, {"Pop", 40},       {"Rock", 103},
-                                                    {"Trip-Hop", 34}};
+  const std::map<std::string, int64_t> real_test = {
+      {"Blues", 40}, {"Classical", 40}, {"Electronic", 80}, {"Folk", 80},  {"Hip-Hop", 40},
+      {"Jazz", 40},  {"Metal", 78},     {"Pop", 40},        {"Rock", 103}, {"Trip-Hop", 34}};
   for (Subset s : {Subset::genre, Subset::genre_beat}) {
     CAPTURE(subset_key(s));
     const SubsetStats& g = of(st, s);
@@ -113,7 +114,8 @@ TEST_CASE("data-stats on a full-size generated set reproduces the real counts") 
     CHECK(m.counts.at("test") == 134);
     CHECK(m.counts.at("unlabelled") == 375);
   }
-  CHECK(contains(data_stats_json(st), "\"test\": {\"Blues\": 40, \"Classical\": 40, \"Electronic\": 80, \"Folk\": 80, "
-                                      "\"Hip-Hop\": 40, \"Jazz\": 40, \"Metal\": 78, \"Pop\": 40, \"Rock\": 103, "
-                                      "\"Trip-Hop\": 34}"));
+  CHECK(contains(data_stats_json(st),
+                 "\"test\": {\"Blues\": 40, \"Classical\": 40, \"Electronic\": 80, \"Folk\": 80, "
+                 "\"Hip-Hop\": 40, \"Jazz\": 40, \"Metal\": 78, \"Pop\": 40, \"Rock\": 103, "
+                 "\"Trip-Hop\": 34}"));
 }

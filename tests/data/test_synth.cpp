@@ -59,44 +59,58 @@ std::vector<std::string> lines_of(const std::string& path) {
 std::map<std::string, int64_t> mapped_counts(DatasetSize size, bool train) {
   std::map<std::string, int64_t> m;
   for (const GenreCount& c : genre_counts(size))
-    if (int k = map_genre(c.genre); k >= 0) m[genre_classes()[static_cast<size_t>(k)]] += train ? c.train : c.test;
+    if (int k = map_genre(c.genre); k >= 0)
+      m[genre_classes()[static_cast<size_t>(k)]] += train ? c.train : c.test;
   return m;
 }
 
 std::map<std::string, std::string> tree_bytes(const std::string& root) {
   std::map<std::string, std::string> files;
   for (const auto& e : fs::recursive_directory_iterator(root))
-    if (e.is_regular_file()) files[fs::relative(e.path(), root).string()] = read_text(e.path().string());
+    if (e.is_regular_file())
+      files[fs::relative(e.path(), root).string()] = read_text(e.path().string());
   return files;
 }
 
 }  // namespace
 
 TEST_CASE("generator: the full table maps to the real counts of REFERENCE section 1") {
-  const auto train = mapped_counts(DatasetSize::full, true), test = mapped_counts(DatasetSize::full, false);
+  const auto train = mapped_counts(DatasetSize::full, true),
+             test = mapped_counts(DatasetSize::full, false);
   int64_t raw_train = 0, raw_test = 0, mapped_train = 0;
-  for (const GenreCount& c : genre_counts(DatasetSize::full)) raw_train += c.train, raw_test += c.test;
+  for (const GenreCount& c : genre_counts(DatasetSize::full))
+    raw_train += c.train, raw_test += c.test;
   for (const auto& [k, n] : train) mapped_train += n;
   CHECK(genre_counts(DatasetSize::full).size() == 20);
   CHECK(raw_train == 3069);
   CHECK(raw_test == 765);
   CHECK(mapped_train == 2305);
-  CHECK(test == std::map<std::string, int64_t>{{"Blues", 40}, {"Classical", 40}, {"Electronic", 80}, {"Folk", 80},
-                                               {"Hip-Hop", 40}, {"Jazz", 40}, {"Metal", 78}, {"Pop", 40},
-                                               {"Rock", 103}, {"Trip-Hop", 34}});
+  CHECK(test == std::map<std::string, int64_t>{{"Blues", 40},
+                                               {"Classical", 40},
+                                               {"Electronic", 80},
+                                               {"Folk", 80},
+                                               {"Hip-Hop", 40},
+                                               {"Jazz", 40},
+                                               {"Metal", 78},
+                                               {"Pop", 40},
+                                               {"Rock", 103},
+                                               {"Trip-Hop", 34}});
   CHECK(multitask_count(DatasetSize::full, true) == 1122);
   CHECK(multitask_count(DatasetSize::full, false) == 375);
 }
 
 TEST_CASE("generator: small set has the real layout, names and quirks") {
   const std::string root = small_set();
-  const std::string g = root + "/fma_genre_spectrograms", gb = root + "/fma_genre_spectrograms_beat";
+  const std::string g = root + "/fma_genre_spectrograms",
+                    gb = root + "/fma_genre_spectrograms_beat";
   auto train_rows = lines_of(g + "/train_labels.txt");
   REQUIRE(train_rows.size() > 1);
   CHECK(train_rows[0] == "Id\tGenre");
-  for (size_t i = 1; i < train_rows.size(); ++i) CHECK(train_rows[i].find(".fused.full.npy.gz\t") != std::string::npos);
+  for (size_t i = 1; i < train_rows.size(); ++i)
+    CHECK(train_rows[i].find(".fused.full.npy.gz\t") != std::string::npos);
   int full_fused = 0;
-  for (const std::string& r : lines_of(g + "/test_labels.txt")) full_fused += r.find(".full.fused.npy.gz\t") != std::string::npos;
+  for (const std::string& r : lines_of(g + "/test_labels.txt"))
+    full_fused += r.find(".full.fused.npy.gz\t") != std::string::npos;
   CHECK(full_fused > 0);
   for (const std::string& r : lines_of(gb + "/train_labels.txt"))
     CHECK((r == "Id\tGenre" || r.find(".beatsync.fused.npy\t") != std::string::npos));
@@ -139,8 +153,10 @@ TEST_CASE("generator: the loader reads every sub-set with the expected counts an
     CHECK(d.skipped.empty());
     if (is_genre_subset(s)) {
       std::map<std::string, int64_t> train, test;
-      for (int64_t i : d.train_pool) ++train[d.class_names[static_cast<size_t>(d.clips[static_cast<size_t>(i)].label)]];
-      for (int64_t i : d.test_given) ++test[d.class_names[static_cast<size_t>(d.clips[static_cast<size_t>(i)].label)]];
+      for (int64_t i : d.train_pool)
+        ++train[d.class_names[static_cast<size_t>(d.clips[static_cast<size_t>(i)].label)]];
+      for (int64_t i : d.test_given)
+        ++test[d.class_names[static_cast<size_t>(d.clips[static_cast<size_t>(i)].label)]];
       CHECK(train == mapped_counts(DatasetSize::small, true));
       CHECK(test == mapped_counts(DatasetSize::small, false));
       CHECK(d.train_pool.size() == 288);
@@ -220,10 +236,12 @@ TEST_CASE("generator: classes and targets carry a learnable but imperfect signal
   double mean_rho = 0;
   for (int k = 0; k < 3; ++k) {
     std::vector<double> target(m.clips.size(), 0.0);
-    for (size_t i = 0; i < m.clips.size(); ++i) target[i] = m.clips[i].targets[static_cast<size_t>(k)];
+    for (size_t i = 0; i < m.clips.size(); ++i)
+      target[i] = m.clips[i].targets[static_cast<size_t>(k)];
     const auto pred = ridge_predict(Xm, target, sp.train, 1.0);
     std::vector<double> p, t;
-    for (int64_t i : held) p.push_back(pred[static_cast<size_t>(i)]), t.push_back(target[static_cast<size_t>(i)]);
+    for (int64_t i : held)
+      p.push_back(pred[static_cast<size_t>(i)]), t.push_back(target[static_cast<size_t>(i)]);
     const double rho = spearman(p, t);
     MESSAGE(m.target_names[static_cast<size_t>(k)] << " Spearman (ridge baseline): " << rho);
     CHECK(rho > 0.2);
@@ -255,6 +273,8 @@ TEST_CASE("default data set: generated once into the cache folder, atomically") 
   // Same bytes as make_dataset with the same seed.
   CHECK(tree_bytes(path).at("multitask_dataset/train_labels.txt") ==
         tree_bytes(small_set()).at("multitask_dataset/train_labels.txt"));
-  if (old) ::setenv("MELGRAD_CACHE", saved.c_str(), 1);
-  else ::unsetenv("MELGRAD_CACHE");
+  if (old)
+    ::setenv("MELGRAD_CACHE", saved.c_str(), 1);
+  else
+    ::unsetenv("MELGRAD_CACHE");
 }

@@ -38,7 +38,9 @@ class TempDir {
   std::string path_;
 };
 
-inline std::string fixture_dir() { return std::string(MELGRAD_SOURCE_DIR) + "/tests/data/fixtures/quirky"; }
+inline std::string fixture_dir() {
+  return std::string(MELGRAD_SOURCE_DIR) + "/tests/data/fixtures/quirky";
+}
 
 // A writable copy of the quirky fixture set in `dir`/quirky; returns its path.
 inline std::string copy_fixture(const TempDir& dir) {
@@ -72,6 +74,8 @@ std::string data_error_of(F&& f) {
   return "<no error>";
 }
 
-inline bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+inline bool contains(const std::string& s, const std::string& part) {
+  return s.find(part) != std::string::npos;
+}
 
 }  // namespace melgrad::data::testing

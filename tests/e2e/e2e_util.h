@@ -3,21 +3,20 @@
 // captured (optionally in the background, to send it signals), and reading its run folder.
 #pragma once
 
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include <fcntl.h>
 
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "datasets/synth_dataset.h"
 
@@ -27,7 +26,8 @@ namespace fs = std::filesystem;
 
 // The program is built next to the tests: build/tests/e2e/.. -> build/experiments/melgrad.
 inline fs::path melgrad_exe() {
-  return fs::read_symlink("/proc/self/exe").parent_path().parent_path().parent_path() / "experiments" / "melgrad";
+  return fs::read_symlink("/proc/self/exe").parent_path().parent_path().parent_path() /
+         "experiments" / "melgrad";
 }
 
 // The same program with the kernel emulator as its CUDA device (runs --device cuda anywhere).
@@ -86,7 +86,8 @@ struct Result {
 inline pid_t spawn(const std::vector<std::string>& args, const std::string& tag,
                    const fs::path& program = melgrad_exe()) {
   const std::string exe = program.string();
-  const std::string out = (scratch() / (tag + ".out")).string(), err = (scratch() / (tag + ".err")).string();
+  const std::string out = (scratch() / (tag + ".out")).string(),
+                    err = (scratch() / (tag + ".err")).string();
   pid_t pid = ::fork();
   if (pid == 0) {
     int fo = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);

@@ -17,7 +17,8 @@ TEST_CASE("Spearman rho and p-value match scipy on every fixture case") {
   REQUIRE(doc["cases"].size() >= 8);
   for (const auto& c : doc["cases"]) {
     CAPTURE(c["name"].get<std::string>());
-    auto r = metrics::spearman(c["x"].get<std::vector<double>>(), c["y"].get<std::vector<double>>());
+    auto r =
+        metrics::spearman(c["x"].get<std::vector<double>>(), c["y"].get<std::vector<double>>());
     CHECK(r.rho == doctest::Approx(c["rho"].get<double>()).epsilon(1e-12));
     const double p = c["pvalue"].get<double>();
     // Relative 1e-9 (the incomplete-beta continued fraction), absolute 1e-300 for p = 0.
@@ -47,5 +48,6 @@ TEST_CASE("classification report: accuracy, per-class and averaged scores, confu
   CHECK(r.weighted_recall == doctest::Approx(0.6));  // equals accuracy
   CHECK(r.to_json()["per_class"]["b"]["support"] == 2);
   CHECK(r.to_text().find("confusion matrix") != std::string::npos);
-  CHECK_THROWS_AS(metrics::classification_report({0, 3}, {0, 0}, {"a", "b"}), std::invalid_argument);
+  CHECK_THROWS_AS(metrics::classification_report({0, 3}, {0, 0}, {"a", "b"}),
+                  std::invalid_argument);
 }

@@ -16,30 +16,33 @@ using nlohmann::json;
 namespace {
 
 // A small, fast CNN genre run: 2 conv blocks (1-4-8), 16 frames.
-std::vector<std::string> cnn_genre_args(const fs::path& out, int epochs, const std::string& seed = "42") {
-  return {"genre", "--data", tiny_data(), "--beat", "--frames", "16", "--channels", "1,4,8", "--epochs",
-          std::to_string(epochs), "--seed", seed, "--threads", "2", "--no-progress", "--out", out.string()};
+std::vector<std::string> cnn_genre_args(const fs::path& out, int epochs,
+                                        const std::string& seed = "42") {
+  return {"genre",  "--data",     tiny_data(), "--beat",   "--frames",
+          "16",     "--channels", "1,4,8",     "--epochs", std::to_string(epochs),
+          "--seed", seed,         "--threads", "2",        "--no-progress",
+          "--out",  out.string()};
 }
 
 // The per-epoch numbers a seed fixes (not the wall-clock ones).
 std::vector<std::vector<double>> log_numbers(const fs::path& run) {
   std::vector<std::vector<double>> rows;
   for (const json& l : log_lines(run))
-    rows.push_back({l["epoch"].get<double>(), l["train_loss"].get<double>(), l["val_loss"].get<double>(),
-                    l.value("val_accuracy", 0.0)});
+    rows.push_back({l["epoch"].get<double>(), l["train_loss"].get<double>(),
+                    l["val_loss"].get<double>(), l.value("val_accuracy", 0.0)});
   return rows;
 }
 
 }  // namespace
 
 TEST_CASE("overfit-batch drives the loss of one batch below 0.01 (CNN and BiLSTM)") {
-  Result cnn = run({"overfit-batch", "--model", "cnn", "--data", tiny_data(), "--beat", "--frames", "16",
-                    "--steps", "300", "--threads", "2"});
+  Result cnn = run({"overfit-batch", "--model", "cnn", "--data", tiny_data(), "--beat", "--frames",
+                    "16", "--steps", "300", "--threads", "2"});
   INFO(cnn.out << cnn.err);
   CHECK(cnn.code == 0);
   CHECK(cnn.out.find("< 0.01 after") != std::string::npos);
-  Result lstm = run({"overfit-batch", "--model", "lstm", "--data", tiny_data(), "--beat", "--batch-size", "16",
-                     "--lr", "0.003", "--steps", "300", "--threads", "2"});
+  Result lstm = run({"overfit-batch", "--model", "lstm", "--data", tiny_data(), "--beat",
+                     "--batch-size", "16", "--lr", "0.003", "--steps", "300", "--threads", "2"});
   INFO(lstm.out << lstm.err);
   CHECK(lstm.code == 0);
   CHECK(lstm.out.find("< 0.01 after") != std::string::npos);
@@ -50,7 +53,8 @@ TEST_CASE("a two-epoch genre run writes every file of the run-folder contract") 
   Result r = run(cnn_genre_args(run_dir, 2));
   INFO(r.out << r.err);
   REQUIRE(r.code == 0);
-  for (const char* f : {"config.json", "log.jsonl", "best.h5", "last.h5", "metrics.json", "predictions.json"})
+  for (const char* f :
+       {"config.json", "log.jsonl", "best.h5", "last.h5", "metrics.json", "predictions.json"})
     CHECK_MESSAGE(fs::exists(run_dir / f), f);
 
   const json config = read_json(run_dir / "config.json");
@@ -85,7 +89,8 @@ TEST_CASE("a two-epoch genre run writes every file of the run-folder contract") 
   CHECK(m["test_clips"] == 72);  // the small set's genre test split after CLASS_MAPPING
   CHECK(m["accuracy"].get<double>() >= 0);
   CHECK(m["accuracy"].get<double>() <= 1);
-  for (const char* k : {"macro_f1", "weighted_f1", "train_seconds"}) CHECK_MESSAGE(m[k].is_number(), k);
+  for (const char* k : {"macro_f1", "weighted_f1", "train_seconds"})
+    CHECK_MESSAGE(m[k].is_number(), k);
   CHECK(m["epochs_run"] == 2);
   CHECK(m["best_epoch"].get<int>() >= 1);
   CHECK(m["classes"] == config["classes"]);
@@ -116,7 +121,8 @@ TEST_CASE("a two-epoch genre run writes every file of the run-folder contract") 
 
   // predict names a genre of the run's classes for each file.
   std::vector<std::string> files;
-  for (const auto& e : fs::directory_iterator(fs::path(tiny_data()) / "fma_genre_spectrograms_beat" / "test")) {
+  for (const auto& e :
+       fs::directory_iterator(fs::path(tiny_data()) / "fma_genre_spectrograms_beat" / "test")) {
     files.push_back(e.path().string());
     if (files.size() == 3) break;
   }
@@ -146,8 +152,9 @@ TEST_CASE("a two-epoch genre run writes every file of the run-folder contract") 
 
 TEST_CASE("regression runs write the regression metrics and predictions") {
   const fs::path run_dir = scratch() / "regress-lstm";
-  Result r = run({"regress", "--model", "lstm", "--target", "energy", "--data", tiny_data(), "--beat", "--hidden",
-                  "16", "--epochs", "2", "--threads", "2", "--no-progress", "--out", run_dir.string()});
+  Result r = run({"regress", "--model", "lstm", "--target", "energy", "--data", tiny_data(),
+                  "--beat", "--hidden", "16", "--epochs", "2", "--threads", "2", "--no-progress",
+                  "--out", run_dir.string()});
   INFO(r.out << r.err);
   REQUIRE(r.code == 0);
   const json config = read_json(run_dir / "config.json");
@@ -190,7 +197,8 @@ TEST_CASE("--resume continues exactly: 1 + 2 epochs equal 3 epochs") {
   REQUIRE(r.code == 0);
   CHECK(r.err.find("resuming after epoch 1") != std::string::npos);
   CHECK(log_numbers(split) == log_numbers(straight));
-  CHECK(timeless(read_json(split / "metrics.json")) == timeless(read_json(straight / "metrics.json")));
+  CHECK(timeless(read_json(split / "metrics.json")) ==
+        timeless(read_json(straight / "metrics.json")));
   CHECK(run({"genre", "--resume", "--out", (scratch() / "nothing-here").string()}).code == 1);
 }
 
@@ -243,7 +251,8 @@ TEST_CASE(
   CHECK(json::parse(test.out) == restored);
 }
 
-TEST_CASE("Ctrl-C saves last.h5 and exits 130; --resume then ends where an uninterrupted run ends") {
+TEST_CASE(
+    "Ctrl-C saves last.h5 and exits 130; --resume then ends where an uninterrupted run ends") {
   // Batches of 4 clips: 48 per epoch. The interrupted run may take 50 epochs (no early
   // stop), so it cannot finish before the signal, which is sent once the first epoch's
   // last.h5 exists: the handler is installed by then, and the next check of the flag is
@@ -288,7 +297,8 @@ TEST_CASE("Ctrl-C saves last.h5 and exits 130; --resume then ends where an unint
   CHECK(rr.err.find("resuming after epoch " + std::to_string(done)) != std::string::npos);
   CHECK(log_numbers(interrupted).size() == size_t(epochs));
   CHECK(log_numbers(interrupted) == log_numbers(reference));
-  CHECK(timeless(read_json(interrupted / "metrics.json")) == timeless(read_json(reference / "metrics.json")));
+  CHECK(timeless(read_json(interrupted / "metrics.json")) ==
+        timeless(read_json(reference / "metrics.json")));
 }
 
 TEST_CASE("a NaN/Inf loss stops training with a message naming epoch and batch") {
@@ -334,17 +344,20 @@ TEST_CASE("bad command lines exit with 2 and name the option") {
 
 TEST_CASE("study --quick runs experiments in order and writes study.json and metrics.json") {
   const fs::path study = scratch() / "study";
-  Result r = run({"study", "--quick", "--data", tiny_data(), "--frames", "16", "--threads", "2", "--no-progress",
-                  "--only", "genre-cnn-mel-beat,genre-lstm-chroma-beat,regress-cnn-valence,transfer-valence,multitask",
-                  "--out", study.string()});
+  Result r = run(
+      {"study", "--quick", "--data", tiny_data(), "--frames", "16", "--threads", "2",
+       "--no-progress", "--only",
+       "genre-cnn-mel-beat,genre-lstm-chroma-beat,regress-cnn-valence,transfer-valence,multitask",
+       "--out", study.string()});
   INFO(r.out << r.err);
   REQUIRE(r.code == 0);
   const json s = read_json(study / "study.json");
   CHECK(s["dataset"]["synthetic"] == true);
   CHECK(s["device"] == "cpu");
   CHECK(s["seconds"].get<double>() > 0);
-  const std::vector<std::string> expected = {"genre-cnn-mel-beat", "genre-lstm-chroma-beat", "regress-cnn-valence",
-                                             "transfer-valence", "multitask"};
+  const std::vector<std::string> expected = {"genre-cnn-mel-beat", "genre-lstm-chroma-beat",
+                                             "regress-cnn-valence", "transfer-valence",
+                                             "multitask"};
   REQUIRE(s["experiments"].size() == expected.size());
   const json metrics = read_json(study / "metrics.json");
   for (size_t i = 0; i < expected.size(); ++i) {
@@ -355,8 +368,9 @@ TEST_CASE("study --quick runs experiments in order and writes study.json and met
     CHECK(metrics[expected[i]] == read_json(study / expected[i] / "metrics.json"));
   }
   CHECK(s["experiments"][3]["kind"] == "transfer");
-  CHECK(read_json(study / "transfer-valence" / "config.json")["transfer"]["from"].get<std::string>().find(
-            "genre-cnn-mel-beat") != std::string::npos);
+  CHECK(read_json(study / "transfer-valence" / "config.json")["transfer"]["from"]
+            .get<std::string>()
+            .find("genre-cnn-mel-beat") != std::string::npos);
   CHECK(metrics["multitask"]["spearman"].size() == 3);
   CHECK(r.out.find("report") != std::string::npos);
 
@@ -387,18 +401,20 @@ TEST_CASE("study --quick runs experiments in order and writes study.json and met
 
 TEST_CASE("grid runs one regression run per cell and writes grid.json and metrics.json") {
   const fs::path grid = scratch() / "grid";
-  Result r = run({"grid", "--data", tiny_data(), "--beat", "--hidden-sizes", "8", "--layer-counts", "1,2", "--lrs",
-                  "0.001", "--losses", "mse,l1", "--epochs", "1", "--threads", "2", "--no-progress", "--out",
-                  grid.string()});
+  Result r = run({"grid", "--data", tiny_data(), "--beat", "--hidden-sizes", "8", "--layer-counts",
+                  "1,2", "--lrs", "0.001", "--losses", "mse,l1", "--epochs", "1", "--threads", "2",
+                  "--no-progress", "--out", grid.string()});
   INFO(r.out << r.err);
   REQUIRE(r.code == 0);
   const json g = read_json(grid / "grid.json");
   REQUIRE(g["rows"].size() == 4);
   for (const json& row : g["rows"]) {
-    for (const char* k : {"hidden", "layers", "lr", "loss", "target", "best_val_loss", "spearman", "dir"})
+    for (const char* k :
+         {"hidden", "layers", "lr", "loss", "target", "best_val_loss", "spearman", "dir"})
       CHECK_MESSAGE(row.contains(k), k);
     CHECK(fs::exists(grid / row["dir"].get<std::string>() / "metrics.json"));
-    CHECK(read_json(grid / row["dir"].get<std::string>() / "config.json")["model_config"]["hidden"] == 8);
+    CHECK(read_json(grid / row["dir"].get<std::string>() /
+                    "config.json")["model_config"]["hidden"] == 8);
   }
   CHECK(g["rows"][3]["layers"] == 2);
   CHECK(g["rows"][3]["loss"] == "l1");

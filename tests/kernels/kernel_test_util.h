@@ -56,15 +56,15 @@ inline void check_close(const std::vector<float>& got, const std::vector<float>&
   std::size_t bad = 0, first = 0;
   for (std::size_t i = 0; i < got.size(); ++i) {
     const double g = got[i], r = ref[i];
-    const bool ok = std::isnan(r) ? std::isnan(g)
+    const bool ok = std::isnan(r)   ? std::isnan(g)
                     : std::isinf(r) ? g == r
                                     : std::abs(g - r) <= atol + rtol * std::abs(r);
     if (!ok && bad++ == 0) first = i;
   }
   CHECK_MESSAGE(bad == 0, bad << " of " << got.size() << " values differ; first at index " << first
                               << ": got " << (got.empty() ? 0.0f : got[first]) << ", expected "
-                              << (ref.empty() ? 0.0f : ref[first]) << " (atol " << atol
-                              << ", rtol " << rtol << ")");
+                              << (ref.empty() ? 0.0f : ref[first]) << " (atol " << atol << ", rtol "
+                              << rtol << ")");
 }
 
 }  // namespace melgrad::kernels::testing

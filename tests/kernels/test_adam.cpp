@@ -29,7 +29,8 @@ std::vector<HostTensor> make_tensors(const std::vector<int64_t>& sizes, uint64_t
   for (int64_t n : sizes) {
     const auto un = static_cast<std::size_t>(n);
     ts.push_back({random_floats(un, seed, -1, 1), random_floats(un, seed + 1, -0.1f, 0.1f),
-                  random_floats(un, seed + 2, -0.01f, 0.01f), random_floats(un, seed + 3, 0, 1e-3f)});
+                  random_floats(un, seed + 2, -0.01f, 0.01f),
+                  random_floats(un, seed + 3, 0, 1e-3f)});
     seed += 4;
   }
   return ts;
@@ -44,7 +45,8 @@ void check_steps(const std::vector<int64_t>& sizes, AdamParams opt, int steps) {
   std::vector<HostTensor> host = make_tensors(sizes, 17);
   std::vector<AdamTensor> href;
   for (HostTensor& t : host) {
-    href.push_back({t.p.data(), t.g.data(), t.m.data(), t.v.data(), static_cast<int64_t>(t.p.size())});
+    href.push_back(
+        {t.p.data(), t.g.data(), t.m.data(), t.v.data(), static_cast<int64_t>(t.p.size())});
   }
   const std::vector<HostTensor> initial = host;
   for (int t = 1; t <= steps; ++t) {
@@ -62,7 +64,8 @@ void check_steps(const std::vector<int64_t>& sizes, AdamParams opt, int steps) {
                      DeviceBuffer<float>(t.v)});
     }
     for (DeviceTensor& d : dev) {
-      list.push_back({d.p.data(), d.g.data(), d.m.data(), d.v.data(), static_cast<int64_t>(d.p.size())});
+      list.push_back(
+          {d.p.data(), d.g.data(), d.m.data(), d.v.data(), static_cast<int64_t>(d.p.size())});
     }
     for (int t = 1; t <= steps; ++t) {
       AdamParams q = opt;
@@ -119,8 +122,8 @@ TEST_CASE("adam_step: the first step moves each parameter by lr (m_hat / sqrt(v_
   const std::vector<float> got = dp.to_host();
   CHECK(got[0] == doctest::Approx(0.9).epsilon(1e-6));
   CHECK(got[1] == doctest::Approx(-1.9).epsilon(1e-6));
-  CHECK(dm.to_host()[0] == doctest::Approx(0.05).epsilon(1e-6));     // (1 - 0.9) * 0.5
-  CHECK(dv.to_host()[1] == doctest::Approx(0.009).epsilon(1e-5));    // (1 - 0.999) * 9
+  CHECK(dm.to_host()[0] == doctest::Approx(0.05).epsilon(1e-6));   // (1 - 0.9) * 0.5
+  CHECK(dv.to_host()[1] == doctest::Approx(0.009).epsilon(1e-5));  // (1 - 0.999) * 9
 }
 
 TEST_CASE("adam_step validates its parameters") {
@@ -133,11 +136,13 @@ TEST_CASE("adam_step validates its parameters") {
                        std::invalid_argument);
   t.exp_avg_sq = b.data();
   opt.beta2 = 1.0;
-  CHECK_THROWS_WITH_AS(adam_step(opt), "adam_step: betas must be in [0, 1) (got 0.900000, 1.000000)",
+  CHECK_THROWS_WITH_AS(adam_step(opt),
+                       "adam_step: betas must be in [0, 1) (got 0.900000, 1.000000)",
                        std::invalid_argument);
   opt.beta2 = 0.999;
   opt.step = 0;
-  CHECK_THROWS_WITH_AS(adam_step(opt), "adam_step: step must be >= 1 (got 0)", std::invalid_argument);
+  CHECK_THROWS_WITH_AS(adam_step(opt), "adam_step: step must be >= 1 (got 0)",
+                       std::invalid_argument);
   opt.step = 1;
   opt.count = 0;
   adam_step(opt);  // nothing to update, no launch

@@ -38,8 +38,11 @@ struct Problem {
 };
 
 Problem make_problem(int64_t n, int64_t c, bool weighted, uint64_t seed) {
-  Problem pr{n, c, random_floats(static_cast<std::size_t>(n * c), seed, -4, 4),
-             random_targets(n, c, seed + 1), {}};
+  Problem pr{n,
+             c,
+             random_floats(static_cast<std::size_t>(n * c), seed, -4, 4),
+             random_targets(n, c, seed + 1),
+             {}};
   if (weighted) pr.w = random_floats(static_cast<std::size_t>(c), seed + 2, 0.1f, 2.0f);
   return pr;
 }
@@ -53,8 +56,8 @@ void check_problem(const Problem& pr) {
   const float g = 0.75f;
   cross_entropy_forward_reference(
       {pr.x.data(), pr.t.data(), w, &loss_ref, lse_ref.data(), &wsum_ref, pr.n, pr.c});
-  cross_entropy_backward_reference({pr.x.data(), pr.t.data(), w, lse_ref.data(), &wsum_ref, &g,
-                                    dx_ref.data(), pr.n, pr.c});
+  cross_entropy_backward_reference(
+      {pr.x.data(), pr.t.data(), w, lse_ref.data(), &wsum_ref, &g, dx_ref.data(), pr.n, pr.c});
   for_each_schedule([&] {
     DeviceBuffer<float> dx(pr.x), dw(pr.w), dlse(n), dloss(1), dwsum(1), dg(std::vector<float>{g}),
         ddx(nc);
@@ -65,8 +68,8 @@ void check_problem(const Problem& pr) {
     check_close(dlse.to_host(), lse_ref, 1e-5, 1e-5);
     check_close(dloss.to_host(), {loss_ref}, 1e-5, 1e-5);
     check_close(dwsum.to_host(), {wsum_ref}, 0, 1e-5);
-    cross_entropy_backward({dx.data(), dt.data(), wp, dlse.data(), dwsum.data(), dg.data(),
-                            ddx.data(), pr.n, pr.c});
+    cross_entropy_backward(
+        {dx.data(), dt.data(), wp, dlse.data(), dwsum.data(), dg.data(), ddx.data(), pr.n, pr.c});
     check_close(ddx.to_host(), dx_ref, 1e-7, 1e-5);
   });
 }
@@ -99,8 +102,8 @@ TEST_CASE("cross_entropy reference equals -sum(w * log_softmax[target]) / sum(w)
     den += pr.w[static_cast<std::size_t>(t)];
   }
   float loss = 0;
-  cross_entropy_forward_reference({pr.x.data(), pr.t.data(), pr.w.data(), &loss, nullptr, nullptr,
-                                   pr.n, pr.c});
+  cross_entropy_forward_reference(
+      {pr.x.data(), pr.t.data(), pr.w.data(), &loss, nullptr, nullptr, pr.n, pr.c});
   CHECK(loss == doctest::Approx(num / den).epsilon(1e-6));
 }
 
@@ -111,15 +114,15 @@ TEST_CASE("cross_entropy backward agrees with finite differences of the forward 
   const Problem pr = make_problem(3, 5, true, 8);
   auto loss_at = [&](const std::vector<float>& x) {
     float loss = 0;
-    cross_entropy_forward_reference({x.data(), pr.t.data(), pr.w.data(), &loss, nullptr, nullptr,
-                                     pr.n, pr.c});
+    cross_entropy_forward_reference(
+        {x.data(), pr.t.data(), pr.w.data(), &loss, nullptr, nullptr, pr.n, pr.c});
     return double{loss};
   };
   std::vector<float> lse(3), dx(15);
   float loss = 0, wsum = 0;
   const float g = 1.0f;
-  cross_entropy_forward_reference({pr.x.data(), pr.t.data(), pr.w.data(), &loss, lse.data(), &wsum,
-                                   pr.n, pr.c});
+  cross_entropy_forward_reference(
+      {pr.x.data(), pr.t.data(), pr.w.data(), &loss, lse.data(), &wsum, pr.n, pr.c});
   DeviceBuffer<float> dxv(pr.x), dw(pr.w), dlse(lse), dws(std::vector<float>{wsum}),
       dg(std::vector<float>{g}), ddx(15);
   DeviceBuffer<int64_t> dt(pr.t);
@@ -142,8 +145,8 @@ TEST_CASE("cross_entropy: an out-of-range target gives NaN; no rows give a NaN m
   DeviceBuffer<int64_t> dt(pr.t);
   cross_entropy_forward({dx.data(), dt.data(), nullptr, dloss.data(), dlse.data(), nullptr, 4, 6});
   CHECK(std::isnan(dloss.to_host()[0]));
-  cross_entropy_backward({dx.data(), dt.data(), nullptr, dlse.data(), nullptr, dg.data(),
-                          ddx.data(), 4, 6});
+  cross_entropy_backward(
+      {dx.data(), dt.data(), nullptr, dlse.data(), nullptr, dg.data(), ddx.data(), 4, 6});
   const std::vector<float> grad = ddx.to_host();
   for (int j = 0; j < 6; ++j) {
     CHECK(std::isnan(grad[static_cast<std::size_t>(2 * 6 + j)]));

@@ -77,7 +77,8 @@ TEST_CASE("dropout mask: element i is lane i % 4 of counter i / 4, the engine's 
   for (int64_t i = 0; i < n; i += 4) {
     const PhiloxBlock r = philox4x32_10(static_cast<uint64_t>(i) / 4, seed);
     for (int64_t j = 0; j < 4 && i + j < n; ++j) {
-      expected[i + j] = philox_to_unit(r[static_cast<int>(j)]) >= static_cast<float>(p) ? keep : 0.0f;
+      expected[i + j] =
+          philox_to_unit(r[static_cast<int>(j)]) >= static_cast<float>(p) ? keep : 0.0f;
     }
   }
   DeviceBuffer<float> dm(n);
@@ -98,8 +99,10 @@ TEST_CASE("dropout: drop rate close to p; in place; backward regenerates the mas
   const std::vector<float> y = d.to_host();
   int64_t dropped = 0, wrong_scale = 0;
   for (float v : y) {
-    if (v == 0.0f) ++dropped;
-    else if (v != static_cast<float>(1.0 / 0.7)) ++wrong_scale;
+    if (v == 0.0f)
+      ++dropped;
+    else if (v != static_cast<float>(1.0 / 0.7))
+      ++wrong_scale;
   }
   CHECK(wrong_scale == 0);
   const double rate = static_cast<double>(dropped) / n;

@@ -74,11 +74,11 @@ std::vector<float> run_ring(bool grid_sync, dim3 grid, int rounds, const Schedul
   DeviceBuffer<float> a(x), b(x.size()), sums(static_cast<std::size_t>(nblocks));
   ScopedSchedule scope(sched);
   if (grid_sync) {
-    MG_LAUNCH_COOPERATIVE(ring_rounds<true>, grid, kThreads, 0, nullptr)(a.data(), b.data(),
-                                                                        sums.data(), rounds);
+    MG_LAUNCH_COOPERATIVE(ring_rounds<true>, grid, kThreads, 0, nullptr)
+    (a.data(), b.data(), sums.data(), rounds);
   } else {
-    MG_LAUNCH_COOPERATIVE(ring_rounds<false>, grid, kThreads, 0, nullptr)(a.data(), b.data(),
-                                                                         sums.data(), rounds);
+    MG_LAUNCH_COOPERATIVE(ring_rounds<false>, grid, kThreads, 0, nullptr)
+    (a.data(), b.data(), sums.data(), rounds);
   }
   return rounds % 2 == 0 ? a.to_host() : b.to_host();
 }
@@ -143,8 +143,8 @@ TEST_CASE("emu grid: blocks exchange data across mg_grid_sync under every schedu
     std::vector<float> x(static_cast<std::size_t>(nblocks * kThreads));
     for (std::size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(i % 7);
     const std::vector<float> expected = ring_rounds_expected(x, nblocks, 3);
-    for (const Schedule& s : {Schedule::in_order(), Schedule::reversed(), Schedule::random(1),
-                              Schedule::random(2)}) {
+    for (const Schedule& s :
+         {Schedule::in_order(), Schedule::reversed(), Schedule::random(1), Schedule::random(2)}) {
       CAPTURE(s.str());
       CAPTURE(nblocks);
       CHECK(run_ring(true, grid, 3, s) == expected);
@@ -186,7 +186,8 @@ TEST_CASE("emu grid: divergent grid barriers are errors naming the kernel and th
   const std::string skipped = error_of([&] {
     MG_LAUNCH_COOPERATIVE(grid_sync_skipped_by_last_block, 4, 32, 0, nullptr)(y.data());
   });
-  CHECK(skipped.find("kernel 'grid_sync_skipped_by_last_block' block (3,0,0)") != std::string::npos);
+  CHECK(skipped.find("kernel 'grid_sync_skipped_by_last_block' block (3,0,0)") !=
+        std::string::npos);
   CHECK(skipped.find("exited without reaching the mg_grid_sync at test_emu_grid.cpp:") !=
         std::string::npos);
 
@@ -205,8 +206,10 @@ TEST_CASE("emu grid: divergent grid barriers are errors naming the kernel and th
 
 TEST_CASE("emu grid: mg_grid_sync needs a cooperative launch that fits co-resident") {
   DeviceBuffer<float> y(1024);
-  const std::string plain = error_of(
-      [&] { MG_LAUNCH(grid_sync_in_plain_launch, 2, 32, 0, nullptr)(y.data()); });
+  const std::string plain = error_of([&] {
+    MG_LAUNCH(grid_sync_in_plain_launch, 2, 32, 0, nullptr)
+    (y.data());
+  });
   CHECK(plain.find("not launched with MG_LAUNCH_COOPERATIVE") != std::string::npos);
 
   // 256 threads = 8 warps: 8 blocks per emulated SM by threads (64 warps), 4 SMs.

@@ -51,9 +51,7 @@ __global__ void shared_overrun(float* y) {
 __global__ void read_at(const float* x, float* y, int offset) {
   y[threadIdx.x] = x[static_cast<int>(threadIdx.x) + offset];
 }
-__global__ void write_at(float* y, int offset) {
-  y[static_cast<int>(threadIdx.x) + offset] = 1.0f;
-}
+__global__ void write_at(float* y, int offset) { y[static_cast<int>(threadIdx.x) + offset] = 1.0f; }
 
 // Writes the last float of `floats` floats of dynamic shared memory and copies it out.
 __global__ void touch_dynamic_end(float* y, int floats) {
@@ -87,8 +85,8 @@ bool has(const std::string& s, const char* part) { return s.find(part) != std::s
 TEST_CASE("emu: shared memory is poisoned before every block") {
   DeviceBuffer<float> f(64), dyn(64);
   DeviceBuffer<int> i(64);
-  MG_LAUNCH(read_shared_before_write, 2, 32, 32 * sizeof(float), nullptr)(f.data(), i.data(),
-                                                                          dyn.data());
+  MG_LAUNCH(read_shared_before_write, 2, 32, 32 * sizeof(float), nullptr)
+  (f.data(), i.data(), dyn.data());
   const std::vector<float> hf = f.to_host(), hd = dyn.to_host();
   const std::vector<int> hi = i.to_host();
   for (int t = 0; t < 32; ++t) {
@@ -108,7 +106,8 @@ TEST_CASE("emu: 2-D shared arrays index like CUDA's") {
   MG_LAUNCH(shared_2d_transpose, 1, dim3(8, 8), 0, nullptr)(dx.data(), dy.data());
   const std::vector<float> y = dy.to_host();
   for (int r = 0; r < 8; ++r) {
-    for (int c = 0; c < 8; ++c) CHECK(y[static_cast<std::size_t>(r * 8 + c)] == x[static_cast<std::size_t>(c * 8 + r)]);
+    for (int c = 0; c < 8; ++c)
+      CHECK(y[static_cast<std::size_t>(r * 8 + c)] == x[static_cast<std::size_t>(c * 8 + r)]);
   }
 }
 
@@ -160,8 +159,10 @@ TEST_CASE("emu: more than 48 KiB of shared memory needs the kernel's opt-in, as 
 TEST_CASE("emu: out-of-bounds global reads and writes are reported") {
   DeviceBuffer<float> x(std::vector<float>(64, 1.0f)), y(64);  // 256 bytes: ends on the guard
   SUBCASE("read past the end traps at the guard page") {
-    const std::string e =
-        error_of([&] { MG_LAUNCH(read_at, 1, 32, 0, nullptr)(x.data(), y.data(), 40); });
+    const std::string e = error_of([&] {
+      MG_LAUNCH(read_at, 1, 32, 0, nullptr)
+      (x.data(), y.data(), 40);
+    });
     CHECK(has(e, "kernel 'read_at' block (0,0,0): thread (24,0,0): invalid read"));
     CHECK(has(e, "0 bytes past the end of device allocation"));
     CHECK(has(e, "of 256 bytes"));

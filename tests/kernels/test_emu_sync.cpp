@@ -249,8 +249,10 @@ TEST_CASE("emu: warps race ahead, so a missing barrier between two reductions sh
 
 TEST_CASE("emu: a barrier reached by only some threads of a block is an error") {
   DeviceBuffer<float> y(64);
-  const std::string e =
-      error_of([&] { MG_LAUNCH(barrier_in_branch, 1, 64, 0, nullptr)(y.data()); });
+  const std::string e = error_of([&] {
+    MG_LAUNCH(barrier_in_branch, 1, 64, 0, nullptr)
+    (y.data());
+  });
   CHECK(e.find("kernel 'barrier_in_branch'") != std::string::npos);
   CHECK(e.find("block (0,0,0)") != std::string::npos);
   CHECK(e.find("barrier divergence") != std::string::npos);
@@ -276,8 +278,10 @@ TEST_CASE("emu: threads waiting at different __syncthreads calls is an error") {
   DeviceBuffer<float> y(64);
   for (const Schedule& s : all_schedules()) {
     ScopedSchedule scope(s);
-    const std::string e =
-        error_of([&] { MG_LAUNCH(different_barriers, 1, 64, 0, nullptr)(y.data()); });
+    const std::string e = error_of([&] {
+      MG_LAUNCH(different_barriers, 1, 64, 0, nullptr)
+      (y.data());
+    });
     CHECK(e.find("kernel 'different_barriers'") != std::string::npos);
     CHECK(e.find("waits at a different one") != std::string::npos);
   }

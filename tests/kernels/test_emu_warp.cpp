@@ -31,10 +31,18 @@ __global__ void shuffle_kernel(T* out, int kind, int param, int width) {
   const T v = lane_value<T>(threadIdx.x);
   T r{};
   switch (kind) {
-    case kIdx: r = __shfl_sync(0xffffffffu, v, param, width); break;
-    case kUp: r = __shfl_up_sync(0xffffffffu, v, static_cast<unsigned>(param), width); break;
-    case kDown: r = __shfl_down_sync(0xffffffffu, v, static_cast<unsigned>(param), width); break;
-    default: r = __shfl_xor_sync(0xffffffffu, v, param, width); break;
+    case kIdx:
+      r = __shfl_sync(0xffffffffu, v, param, width);
+      break;
+    case kUp:
+      r = __shfl_up_sync(0xffffffffu, v, static_cast<unsigned>(param), width);
+      break;
+    case kDown:
+      r = __shfl_down_sync(0xffffffffu, v, static_cast<unsigned>(param), width);
+      break;
+    default:
+      r = __shfl_xor_sync(0xffffffffu, v, param, width);
+      break;
   }
   out[threadIdx.x] = r;
 }
@@ -43,10 +51,14 @@ __global__ void shuffle_kernel(T* out, int kind, int param, int width) {
 int source_lane(int kind, int lane, int param, int width) {
   const int seg = lane / width * width;
   switch (kind) {
-    case kIdx: return seg + ((param % width) + width) % width;
-    case kUp: return lane - param < seg ? lane : lane - param;
-    case kDown: return lane + param >= seg + width ? lane : lane + param;
-    default: return (lane ^ param) >= seg + width ? lane : (lane ^ param);
+    case kIdx:
+      return seg + ((param % width) + width) % width;
+    case kUp:
+      return lane - param < seg ? lane : lane - param;
+    case kDown:
+      return lane + param >= seg + width ? lane : lane + param;
+    default:
+      return (lane ^ param) >= seg + width ? lane : (lane ^ param);
   }
 }
 
@@ -92,8 +104,10 @@ __global__ void warp_reduce_kernel(const int* x, int* out) {
   out[6 * threadIdx.x + 0] = __reduce_add_sync(0xffffffffu, v);
   out[6 * threadIdx.x + 1] = __reduce_min_sync(0xffffffffu, v);
   out[6 * threadIdx.x + 2] = __reduce_max_sync(0xffffffffu, v);
-  out[6 * threadIdx.x + 3] = static_cast<int>(__reduce_min_sync(0xffffffffu, static_cast<unsigned>(v)));
-  out[6 * threadIdx.x + 4] = static_cast<int>(__reduce_or_sync(0xffffffffu, static_cast<unsigned>(v)));
+  out[6 * threadIdx.x + 3] =
+      static_cast<int>(__reduce_min_sync(0xffffffffu, static_cast<unsigned>(v)));
+  out[6 * threadIdx.x + 4] =
+      static_cast<int>(__reduce_or_sync(0xffffffffu, static_cast<unsigned>(v)));
   // Butterfly sum with __shfl_xor_sync: every lane ends with the warp's total.
   int s = v;
   for (int m = 16; m > 0; m /= 2) s += __shfl_xor_sync(0xffffffffu, s, m);
@@ -155,8 +169,8 @@ __device__ float atomic_max_float(float* addr, float v) {  // the classic CAS lo
   return __int_as_float(old);
 }
 
-__global__ void cas_and_inc_kernel(const float* x, float* fmax, unsigned* counter,
-                                   unsigned* olds, int* slot, int* exchanged) {
+__global__ void cas_and_inc_kernel(const float* x, float* fmax, unsigned* counter, unsigned* olds,
+                                   int* slot, int* exchanged) {
   const unsigned i = blockIdx.x * blockDim.x + threadIdx.x;
   atomic_max_float(fmax, x[i]);
   olds[i] = atomicInc(counter, 9);
@@ -263,8 +277,10 @@ TEST_CASE("emu: warp-synchronous shared memory code without __syncwarp is expose
 
 TEST_CASE("emu: warp collectives that cannot complete are errors") {
   DeviceBuffer<unsigned> out(32);
-  const std::string e =
-      error_of([&] { MG_LAUNCH(mixed_collectives, 1, 32, 0, nullptr)(out.data()); });
+  const std::string e = error_of([&] {
+    MG_LAUNCH(mixed_collectives, 1, 32, 0, nullptr)
+    (out.data());
+  });
   CHECK(e.find("kernel 'mixed_collectives'") != std::string::npos);
   CHECK(e.find("warp 0 diverges") != std::string::npos);
 }
@@ -277,8 +293,8 @@ TEST_CASE("emu: atomics on global and shared memory from many blocks are exact")
       mn(std::vector<int>{1000});
   DeviceBuffer<float> sum(std::vector<float>{0.0f});
   ScopedSchedule scope(Schedule::random(11));
-  MG_LAUNCH(histogram_kernel, 13, 96, 0, nullptr)(dx.data(), n, bins.data(), sum.data(),
-                                                  mx.data(), mn.data());
+  MG_LAUNCH(histogram_kernel, 13, 96, 0, nullptr)
+  (dx.data(), n, bins.data(), sum.data(), mx.data(), mn.data());
   std::vector<int> expected(17, 0);
   double total = 0;
   for (int v : x) {
@@ -298,13 +314,14 @@ TEST_CASE("emu: atomicCAS, atomicInc and atomicExch return the old values") {
   DeviceBuffer<float> dx(x), fmax(std::vector<float>{-2.0f});
   DeviceBuffer<unsigned> counter(std::vector<unsigned>{0}), olds(n);
   DeviceBuffer<int> slot(std::vector<int>{-1}), exchanged(n);
-  MG_LAUNCH(cas_and_inc_kernel, 4, 25, 0, nullptr)(dx.data(), fmax.data(), counter.data(),
-                                                   olds.data(), slot.data(), exchanged.data());
+  MG_LAUNCH(cas_and_inc_kernel, 4, 25, 0, nullptr)
+  (dx.data(), fmax.data(), counter.data(), olds.data(), slot.data(), exchanged.data());
   CHECK(fmax.to_host()[0] == *std::max_element(x.begin(), x.end()));
   CHECK(counter.to_host()[0] == 0u);  // 100 increments modulo 10
   std::vector<unsigned> o = olds.to_host();
   std::sort(o.begin(), o.end());
-  for (int i = 0; i < n; ++i) CHECK(o[static_cast<std::size_t>(i)] == static_cast<unsigned>(i / 10));
+  for (int i = 0; i < n; ++i)
+    CHECK(o[static_cast<std::size_t>(i)] == static_cast<unsigned>(i / 10));
   // The exchanged-out values and the final value are -1 and 0..99, each once.
   std::vector<int> seen = exchanged.to_host();
   seen.push_back(slot.to_host()[0]);

@@ -34,8 +34,8 @@ struct Case {
 };
 
 std::string describe(const Case& c) {
-  return std::string(c.trans_a ? "T" : "N") + (c.trans_b ? "T" : "N") + " m=" +
-         std::to_string(c.m) + " n=" + std::to_string(c.n) + " k=" + std::to_string(c.k) +
+  return std::string(c.trans_a ? "T" : "N") + (c.trans_b ? "T" : "N") +
+         " m=" + std::to_string(c.m) + " n=" + std::to_string(c.n) + " k=" + std::to_string(c.k) +
          " pad=" + std::to_string(c.pad) + " offset=" + std::to_string(c.offset) +
          " batch=" + std::to_string(c.batch) + (c.broadcast_b ? " broadcast B" : "");
 }
@@ -67,7 +67,8 @@ Operands make_operands(const Case& cs, float alpha, float beta, uint64_t seed) {
   p.stride_c = cs.m * p.ldc;
   const int64_t b_count = cs.broadcast_b ? 1 : cs.batch;
   o.a = random_floats(static_cast<std::size_t>(cs.offset + cs.batch * p.stride_a), seed, -1, 1);
-  o.b = random_floats(static_cast<std::size_t>(cs.offset + b_count * b_rows * p.ldb), seed + 1, -1, 1);
+  o.b = random_floats(static_cast<std::size_t>(cs.offset + b_count * b_rows * p.ldb), seed + 1, -1,
+                      1);
   o.c = random_floats(static_cast<std::size_t>(cs.offset + cs.batch * p.stride_c), seed + 2, -1, 1);
   return o;
 }
@@ -80,7 +81,8 @@ void check_case(const Case& cs, GemmImpl impl, int tile, float alpha = 1.5f, flo
   const std::string what =
       describe(cs) + " impl=" + gemm_impl_name(impl) + " tile=" + std::to_string(tile);
   INFO(what);
-  Operands o = make_operands(cs, alpha, beta, 100 + static_cast<uint64_t>(cs.m * 7 + cs.n * 3 + cs.k));
+  Operands o =
+      make_operands(cs, alpha, beta, 100 + static_cast<uint64_t>(cs.m * 7 + cs.n * 3 + cs.k));
   std::vector<float> expected = o.c;
   GemmParams ref = o.p;
   ref.a = o.a.data() + cs.offset;
@@ -103,9 +105,9 @@ void check_case(const Case& cs, GemmImpl impl, int tile, float alpha = 1.5f, flo
 }  // namespace
 
 TEST_CASE("gemm matches the reference in all transposition cases, both tiles, odd sizes") {
-  const std::vector<Case> shapes = {
-      {false, false, 1, 1, 1},   {false, false, 7, 5, 3},    {false, false, 33, 65, 17},
-      {false, false, 130, 70, 40}, {false, false, 5, 131, 9}, {false, false, 64, 64, 64}};
+  const std::vector<Case> shapes = {{false, false, 1, 1, 1},    {false, false, 7, 5, 3},
+                                    {false, false, 33, 65, 17}, {false, false, 130, 70, 40},
+                                    {false, false, 5, 131, 9},  {false, false, 64, 64, 64}};
   for (bool ta : {false, true}) {
     for (bool tb : {false, true}) {
       for (Case c : shapes) {
@@ -283,7 +285,8 @@ TEST_CASE("gemm: the TF32 tensor-core kernel within TF32 tolerance (GPU only)") 
         p.c = dc.data();
         p.impl = GemmImpl::melgrad_tf32;
         gemm(p);
-        check_close(dc.to_host(), expected, 2e-3 * std::sqrt(static_cast<double>(c.k)) + 1e-3, 1e-3);
+        check_close(dc.to_host(), expected, 2e-3 * std::sqrt(static_cast<double>(c.k)) + 1e-3,
+                    1e-3);
       }
     }
   }

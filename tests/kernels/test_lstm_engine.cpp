@@ -121,7 +121,8 @@ struct CpuLayer {
       for (int64_t r = 0; r < G; ++r)
         for (int64_t i = 0; i < I; ++i) {
           double acc = 0.0;
-          for (int64_t m = 0; m < N * T; ++m) acc += double{dG[n_(m * D * G + d * G + r)]} * x[n_(m * I + i)];
+          for (int64_t m = 0; m < N * T; ++m)
+            acc += double{dG[n_(m * D * G + d * G + r)]} * x[n_(m * I + i)];
           dw[n_(r * I + i)] = static_cast<float>(acc);
         }
       check_close(dw, grad_w_ih[d], kGradAtol, kGradRtol);
@@ -220,15 +221,20 @@ TEST_CASE("cuDNN's RNN reproduces the engine's CPU bidirectional layer where the
   const int64_t N = CpuLayer::N, T = CpuLayer::T, I = CpuLayer::I, H = CpuLayer::H, G = CpuLayer::G;
   const CudnnLstmDims dims{N, T, I, H, 2, false};
   if (!cudnn_rnn_available()) {
-    CHECK_THROWS_WITH_AS(CudnnLstmLayer{dims}, doctest::Contains("cuDNN is not available in this build"),
+    CHECK_THROWS_WITH_AS(CudnnLstmLayer{dims},
+                         doctest::Contains("cuDNN is not available in this build"),
                          std::runtime_error);
     return;
   }
   CudnnLstmLayer layer(dims);
-  DeviceBuffer<float> w_ih[2] = {DeviceBuffer<float>(ref.w_ih[0]), DeviceBuffer<float>(ref.w_ih[1])};
-  DeviceBuffer<float> w_hh[2] = {DeviceBuffer<float>(ref.w_hh[0]), DeviceBuffer<float>(ref.w_hh[1])};
-  DeviceBuffer<float> b_ih[2] = {DeviceBuffer<float>(ref.b_ih[0]), DeviceBuffer<float>(ref.b_ih[1])};
-  DeviceBuffer<float> b_hh[2] = {DeviceBuffer<float>(ref.b_hh[0]), DeviceBuffer<float>(ref.b_hh[1])};
+  DeviceBuffer<float> w_ih[2] = {DeviceBuffer<float>(ref.w_ih[0]),
+                                 DeviceBuffer<float>(ref.w_ih[1])};
+  DeviceBuffer<float> w_hh[2] = {DeviceBuffer<float>(ref.w_hh[0]),
+                                 DeviceBuffer<float>(ref.w_hh[1])};
+  DeviceBuffer<float> b_ih[2] = {DeviceBuffer<float>(ref.b_ih[0]),
+                                 DeviceBuffer<float>(ref.b_ih[1])};
+  DeviceBuffer<float> b_hh[2] = {DeviceBuffer<float>(ref.b_hh[0]),
+                                 DeviceBuffer<float>(ref.b_hh[1])};
   const float* wi[2] = {w_ih[0].data(), w_ih[1].data()};
   const float* wh[2] = {w_hh[0].data(), w_hh[1].data()};
   const float* bi[2] = {b_ih[0].data(), b_ih[1].data()};

@@ -17,11 +17,11 @@
 #include "tests/kernels/kernel_test_util.h"
 
 using namespace melgrad::kernels;
+using melgrad::kPoolKinds;
+using melgrad::pool_kind_name;
+using melgrad::PoolKind;
 using melgrad::kernels::testing::for_each_schedule;
 using melgrad::kernels::testing::random_floats;
-using melgrad::kPoolKinds;
-using melgrad::PoolKind;
-using melgrad::pool_kind_name;
 
 namespace {
 

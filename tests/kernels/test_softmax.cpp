@@ -72,9 +72,9 @@ TEST_CASE("softmax rows sum to one and survive large logits") {
 
 TEST_CASE("softmax propagates NaN to its row and gives NaN for a row of -inf") {
   const float inf = std::numeric_limits<float>::infinity();
-  std::vector<float> x = {1.0f, std::nanf(""), 2.0f, 0.5f,  // row 0: NaN
-                          -inf, -inf, -inf, -inf,           // row 1: 0/0
-                          -inf, 0.0f, -inf, 0.0f};          // row 2: 0, 0.5, 0, 0.5
+  std::vector<float> x = {1.0f, std::nanf(""), 2.0f, 0.5f,   // row 0: NaN
+                          -inf, -inf,          -inf, -inf,   // row 1: 0/0
+                          -inf, 0.0f,          -inf, 0.0f};  // row 2: 0, 0.5, 0, 0.5
   for (bool log : {false, true}) {
     CAPTURE(log);
     check_forward({3, 4}, log, x);

@@ -39,7 +39,8 @@ Shape permuted_shape(const Shape& source, const std::vector<int>& perm) {
 }
 
 template <class T>
-void check_copy(const Shape& shape, const Strides& xs, const std::vector<T>& x, std::size_t y_size) {
+void check_copy(const Shape& shape, const Strides& xs, const std::vector<T>& x,
+                std::size_t y_size) {
   StridedCopyParams p;
   p.element_size = sizeof(T);
   p.shape = shape;

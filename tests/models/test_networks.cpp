@@ -4,7 +4,6 @@
 // packed semantics at the network level, and the transfer helper (loading, re-initialised
 // layers, freezing).
 #include <doctest/doctest.h>
-
 #include <unistd.h>
 
 #include <algorithm>
@@ -61,7 +60,6 @@ std::string op_below(const Tensor& t) {
   return below->op->name;
 }
 
-
 }  // namespace
 
 TEST_CASE("CNN trunk sizes follow conv (same size) then floor max-pool per block") {
@@ -76,7 +74,8 @@ TEST_CASE("CNN trunk sizes follow conv (same size) then floor max-pool per block
   CHECK(out == std::array<int64_t, 3>{512, 15, 1});  // 1293->431->143->47->15, 128->42->14->4->1
   CnnConfig tiny = beat;
   tiny.frames = 8;  // 8->4->2->1, then 1 < pool 2 at block 4
-  CHECK_THROWS_WITH_AS(cnn_trunk_output(tiny), doctest::Contains("conv block 4"), std::invalid_argument);
+  CHECK_THROWS_WITH_AS(cnn_trunk_output(tiny), doctest::Contains("conv block 4"),
+                       std::invalid_argument);
 }
 
 TEST_CASE("CNN: names as PyTorch's Sequential, parameter count, output shape") {
@@ -178,12 +177,24 @@ TEST_CASE("BiLSTM network: names, count, shape, padded steps do not matter") {
   c.hidden = 5;
   c.outputs = 4;
   LstmNet net(c, 3);
-  const std::vector<std::string> expected = {
-      "lstm.weight_ih_l0", "lstm.weight_hh_l0", "lstm.bias_ih_l0", "lstm.bias_hh_l0",
-      "lstm.weight_ih_l0_reverse", "lstm.weight_hh_l0_reverse", "lstm.bias_ih_l0_reverse", "lstm.bias_hh_l0_reverse",
-      "lstm.weight_ih_l1", "lstm.weight_hh_l1", "lstm.bias_ih_l1", "lstm.bias_hh_l1",
-      "lstm.weight_ih_l1_reverse", "lstm.weight_hh_l1_reverse", "lstm.bias_ih_l1_reverse", "lstm.bias_hh_l1_reverse",
-      "fc.weight", "fc.bias"};
+  const std::vector<std::string> expected = {"lstm.weight_ih_l0",
+                                             "lstm.weight_hh_l0",
+                                             "lstm.bias_ih_l0",
+                                             "lstm.bias_hh_l0",
+                                             "lstm.weight_ih_l0_reverse",
+                                             "lstm.weight_hh_l0_reverse",
+                                             "lstm.bias_ih_l0_reverse",
+                                             "lstm.bias_hh_l0_reverse",
+                                             "lstm.weight_ih_l1",
+                                             "lstm.weight_hh_l1",
+                                             "lstm.bias_ih_l1",
+                                             "lstm.bias_hh_l1",
+                                             "lstm.weight_ih_l1_reverse",
+                                             "lstm.weight_hh_l1_reverse",
+                                             "lstm.bias_ih_l1_reverse",
+                                             "lstm.bias_hh_l1_reverse",
+                                             "fc.weight",
+                                             "fc.bias"};
   CHECK(names_of(net.named_parameters()) == expected);
   const int64_t H = 5;
   const int64_t layer0 = 4 * H * 12 + 4 * H * H + 8 * H, layer1 = 4 * H * 2 * H + 4 * H * H + 8 * H;
@@ -208,10 +219,12 @@ TEST_CASE("Multitask CNN: shared trunk, one head per target, [N, targets] output
   const std::vector<std::string> targets = {"valence", "energy", "danceability"};
   MultitaskCnn net(small_cnn(99), targets, 5);
   auto names = names_of(net.named_parameters());
-  CHECK(std::count_if(names.begin(), names.end(), [](auto& n) { return n.rfind("features.", 0) == 0; }) == 8);
+  CHECK(std::count_if(names.begin(), names.end(),
+                      [](auto& n) { return n.rfind("features.", 0) == 0; }) == 8);
   for (const std::string& t : targets)
     for (int k : {0, 3, 6}) {
-      CHECK(std::find(names.begin(), names.end(), "heads." + t + "." + std::to_string(k) + ".weight") != names.end());
+      CHECK(std::find(names.begin(), names.end(),
+                      "heads." + t + "." + std::to_string(k) + ".weight") != names.end());
     }
   CnnNet single(small_cnn(1), 5);
   const int64_t trunk = 2 * 9 + 2 + 4 + (4 * 2 * 9 + 4 + 8);
@@ -223,7 +236,8 @@ TEST_CASE("Multitask CNN: shared trunk, one head per target, [N, targets] output
 TEST_CASE("transfer: loads trunk and first FC, re-initialises the last two, freezes the trunk") {
   CnnNet genre(small_cnn(10), 21);
   const std::string path = (std::filesystem::temp_directory_path() /
-                            ("melgrad_transfer_" + std::to_string(::getpid()) + ".h5")).string();
+                            ("melgrad_transfer_" + std::to_string(::getpid()) + ".h5"))
+                               .string();
   io::save_module(path, genre);
   auto state = io::load_tensor_file(path).tensors;
   std::filesystem::remove(path);
@@ -232,8 +246,9 @@ TEST_CASE("transfer: loads trunk and first FC, re-initialises the last two, free
   CnnNet regress(small_cnn(1), 22);
   TransferReport report = transfer_from_genre_cnn(regress, state, /*freeze_trunk=*/true);
   CHECK(report.loaded.size() == 10);  // 8 trunk tensors + classifier.0.{weight,bias}
-  CHECK(report.reinitialised ==
-        std::vector<std::string>{"classifier.3.weight", "classifier.3.bias", "classifier.6.weight", "classifier.6.bias"});
+  CHECK(report.reinitialised == std::vector<std::string>{"classifier.3.weight", "classifier.3.bias",
+                                                         "classifier.6.weight",
+                                                         "classifier.6.bias"});
   CHECK(report.frozen.size() == 8);
   std::map<std::string, Tensor> got, before;
   for (auto& [n, t] : regress.named_parameters()) got[n] = t;
@@ -245,7 +260,8 @@ TEST_CASE("transfer: loads trunk and first FC, re-initialises the last two, free
   std::vector<Tensor> trainable = trainable_parameters(regress);
   CHECK(trainable.size() == 6);
   optim::Adam adam(trainable, {.lr = 1e-2});
-  Tensor trunk_before = got["features.0.weight"].clone(), head_before = got["classifier.6.weight"].clone();
+  Tensor trunk_before = got["features.0.weight"].clone(),
+         head_before = got["classifier.6.weight"].clone();
   Tensor y = regress.forward(random_batch(4, 12, 8, 9), Tensor());
   mse_loss(y, Tensor::zeros({4, 1})).backward();
   CHECK_FALSE(got["features.0.weight"].grad().defined());
@@ -256,6 +272,6 @@ TEST_CASE("transfer: loads trunk and first FC, re-initialises the last two, free
   CnnConfig other = small_cnn(1);
   other.frames = 16;  // another T: the first FC layer's input differs
   CnnNet mismatched(other, 1);
-  CHECK_THROWS_WITH_AS(transfer_from_genre_cnn(mismatched, state, false), doctest::Contains("classifier.0.weight"),
-                       std::invalid_argument);
+  CHECK_THROWS_WITH_AS(transfer_from_genre_cnn(mismatched, state, false),
+                       doctest::Contains("classifier.0.weight"), std::invalid_argument);
 }

@@ -25,7 +25,8 @@ inline std::string fixture_path(const std::string& relative) {
 inline Tensor read_npy_tensor(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw std::runtime_error(path + ": cannot open");
-  const std::vector<char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::vector<char> bytes((std::istreambuf_iterator<char>(in)),
+                                std::istreambuf_iterator<char>());
   auto fail = [&](const std::string& what) { throw std::runtime_error(path + ": " + what); };
   if (bytes.size() < 10 || std::memcmp(bytes.data(), "\x93NUMPY", 6) != 0) fail("not a .npy file");
   const int major = static_cast<unsigned char>(bytes[6]);
@@ -34,7 +35,8 @@ inline Tensor read_npy_tensor(const std::string& path) {
     header_len = static_cast<unsigned char>(bytes[8]) | (static_cast<unsigned char>(bytes[9]) << 8);
     start = 10;
   } else if (major == 2 && bytes.size() >= 12) {
-    for (int k = 3; k >= 0; --k) header_len = (header_len << 8) | static_cast<unsigned char>(bytes[8 + k]);
+    for (int k = 3; k >= 0; --k)
+      header_len = (header_len << 8) | static_cast<unsigned char>(bytes[8 + k]);
     start = 12;
   } else {
     fail("unsupported format version " + std::to_string(major));
@@ -62,7 +64,8 @@ inline Tensor read_npy_tensor(const std::string& path) {
   const char* data = bytes.data() + start + header_len;
   const size_t n = static_cast<size_t>(numel_of(shape)), avail = bytes.size() - start - header_len;
   auto take = [&]<class V>(size_t width) {
-    if (avail != n * width) fail("expected " + std::to_string(n * width) + " data bytes, found " + std::to_string(avail));
+    if (avail != n * width)
+      fail("expected " + std::to_string(n * width) + " data bytes, found " + std::to_string(avail));
     std::vector<V> v(n);
     std::memcpy(v.data(), data, n * width);
     return v;

@@ -18,8 +18,8 @@
 
 #include "engine/gradcheck.h"
 #include "engine/nn/cnn_layers.h"
-#include "engine/ops/cnn.h"
 #include "engine/nn/layers.h"
+#include "engine/ops/cnn.h"
 #include "engine/ops/loss.h"
 #include "engine/ops/ops.h"
 #include "engine/optim/optim.h"
@@ -53,8 +53,8 @@ struct CaseConfig {
   std::string dir;
   enum Norm { none, batch_stats, running } norm;
   int64_t pool;
-  int64_t flat, out;      // classifier: flat -> 16 -> 8 -> out
-  bool cross_entropy;     // else MSE against float targets [N, 1]
+  int64_t flat, out;   // classifier: flat -> 16 -> 8 -> out
+  bool cross_entropy;  // else MSE against float targets [N, 1]
   double weight_decay;
 };
 
@@ -73,21 +73,24 @@ struct FixtureCnn : nn::Layer {
         noise_params.push_back("features." + std::to_string(f.size()) + ".bias");
       f.push_back(std::make_shared<nn::Conv2d>(in, out, 3, g, 1, 1));
       if (c.norm != CaseConfig::none)
-        f.push_back(std::make_shared<nn::BatchNorm2d>(out, 1e-5, 0.1, true,
-                                                      c.norm == CaseConfig::running));
+        f.push_back(
+            std::make_shared<nn::BatchNorm2d>(out, 1e-5, 0.1, true, c.norm == CaseConfig::running));
       f.push_back(std::make_shared<nn::ReLU>());
       f.push_back(std::make_shared<nn::MaxPool2d>(c.pool));
       in = out;
     }
     features = register_module("features", std::make_shared<nn::Sequential>(f));
     classifier = register_module(
-        "classifier", std::make_shared<nn::Sequential>(std::vector<std::shared_ptr<nn::Layer>>{
-                          std::make_shared<nn::Linear>(c.flat, 16, g), std::make_shared<nn::ReLU>(),
-                          std::make_shared<nn::Dropout>(0.0, 1), std::make_shared<nn::Linear>(16, 8, g),
-                          std::make_shared<nn::ReLU>(), std::make_shared<nn::Dropout>(0.0, 2),
-                          std::make_shared<nn::Linear>(8, c.out, g)}));
+        "classifier",
+        std::make_shared<nn::Sequential>(std::vector<std::shared_ptr<nn::Layer>>{
+            std::make_shared<nn::Linear>(c.flat, 16, g), std::make_shared<nn::ReLU>(),
+            std::make_shared<nn::Dropout>(0.0, 1), std::make_shared<nn::Linear>(16, 8, g),
+            std::make_shared<nn::ReLU>(), std::make_shared<nn::Dropout>(0.0, 2),
+            std::make_shared<nn::Linear>(8, c.out, g)}));
   }
-  Tensor forward(const Tensor& x) override { return classifier->forward(flatten(features->forward(x), 1)); }
+  Tensor forward(const Tensor& x) override {
+    return classifier->forward(flatten(features->forward(x), 1));
+  }
   bool noisy(const std::string& name) const {
     for (const std::string& n : noise_params)
       if (n == name) return true;
@@ -109,7 +112,8 @@ void check_case(const CaseConfig& c, DType dt) {
   net.load_state(state);  // strict: every name and shape must be PyTorch's
   net.to(dt);
   const Tensor x = fixture(c.dir, "x").to(dt);
-  const Tensor targets = c.cross_entropy ? fixture(c.dir, "targets") : fixture(c.dir, "targets").to(dt);
+  const Tensor targets =
+      c.cross_entropy ? fixture(c.dir, "targets") : fixture(c.dir, "targets").to(dt);
   auto loss_of = [&](const Tensor& logits) {
     return c.cross_entropy ? cross_entropy(logits, targets) : mse_loss(logits, targets);
   };
@@ -203,24 +207,34 @@ TEST_CASE("a fixture-shaped CNN passes a float64 gradient check in x and every p
       t.requires_grad_();
       return t;
     };
-    TensorList inputs{in({2, 1, 14, 12}), in({3, 1, 3, 3}), in({3}), in({3}, 0.5, 1.5), in({3}),
-                      in({4, 3, 3, 3}), in({4}), in({4}, 0.5, 1.5), in({4}), in({3, 16}), in({3})};
+    TensorList inputs{in({2, 1, 14, 12}),
+                      in({3, 1, 3, 3}),
+                      in({3}),
+                      in({3}, 0.5, 1.5),
+                      in({3}),
+                      in({4, 3, 3, 3}),
+                      in({4}),
+                      in({4}, 0.5, 1.5),
+                      in({4}),
+                      in({3, 16}),
+                      in({3})};
     auto rm1 = std::make_shared<Tensor>(Tensor::uniform({3}, -0.2, 0.2, g, DType::f64));
     auto rv1 = std::make_shared<Tensor>(Tensor::uniform({3}, 0.5, 1.5, g, DType::f64));
     auto rm2 = std::make_shared<Tensor>(Tensor::uniform({4}, -0.2, 0.2, g, DType::f64));
     auto rv2 = std::make_shared<Tensor>(Tensor::uniform({4}, 0.5, 1.5, g, DType::f64));
-    GradCheckCase gc{"cnn", inputs, [=](const TensorList& t) {
-                       // training: batch statistics (no running buffers); eval: running stats
-                       Tensor* m1 = training ? nullptr : rm1.get();
-                       Tensor* v1 = training ? nullptr : rv1.get();
-                       Tensor* m2 = training ? nullptr : rm2.get();
-                       Tensor* v2 = training ? nullptr : rv2.get();
-                       Tensor h = conv2d(t[0], t[1], t[2], {{1, 1}, {1, 1}});
-                       h = max_pool2d(relu(batch_norm(h, t[3], t[4], m1, v1, training)), {.kernel = {2, 2}});
-                       h = conv2d(h, t[5], t[6], {{1, 1}, {1, 1}});
-                       h = max_pool2d(relu(batch_norm(h, t[7], t[8], m2, v2, training)), {.kernel = {3, 3}});
-                       return matmul(flatten(h, 1), transpose(t[9], 0, 1)) + t[10];
-                     }};
+    GradCheckCase gc{
+        "cnn", inputs, [=](const TensorList& t) {
+          // training: batch statistics (no running buffers); eval: running stats
+          Tensor* m1 = training ? nullptr : rm1.get();
+          Tensor* v1 = training ? nullptr : rv1.get();
+          Tensor* m2 = training ? nullptr : rm2.get();
+          Tensor* v2 = training ? nullptr : rv2.get();
+          Tensor h = conv2d(t[0], t[1], t[2], {{1, 1}, {1, 1}});
+          h = max_pool2d(relu(batch_norm(h, t[3], t[4], m1, v1, training)), {.kernel = {2, 2}});
+          h = conv2d(h, t[5], t[6], {{1, 1}, {1, 1}});
+          h = max_pool2d(relu(batch_norm(h, t[7], t[8], m2, v2, training)), {.kernel = {3, 3}});
+          return matmul(flatten(h, 1), transpose(t[9], 0, 1)) + t[10];
+        }};
     gc.atol = 1e-6;
     gc.rtol = 1e-5;
     GradCheckResult r = gradcheck(gc);

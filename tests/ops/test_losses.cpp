@@ -41,15 +41,20 @@ TEST_CASE("loss gradients pass the float64 finite-difference check") {
   Tensor targets = Tensor::from_vector(std::vector<int64_t>{1, 0, 3, 3}, {4});
   Tensor weights = f64({1.0, 0.5, 2.0, 1.5}, {4});
   std::vector<GradCheckCase> cases = {
-      {"cross_entropy", {Tensor::uniform({4, 4}, -2, 2, g, DType::f64).requires_grad_()},
+      {"cross_entropy",
+       {Tensor::uniform({4, 4}, -2, 2, g, DType::f64).requires_grad_()},
        [&](const TensorList& in) { return cross_entropy(in[0], targets); }},
-      {"cross_entropy weighted", {Tensor::uniform({4, 4}, -2, 2, g, DType::f64).requires_grad_()},
+      {"cross_entropy weighted",
+       {Tensor::uniform({4, 4}, -2, 2, g, DType::f64).requires_grad_()},
        [&](const TensorList& in) { return cross_entropy(in[0], targets, weights); }},
-      {"mse", {leaf64({0.1, -0.7, 2.0}, {3}), f64({0.3, 0.2, -1.0}, {3})},
+      {"mse",
+       {leaf64({0.1, -0.7, 2.0}, {3}), f64({0.3, 0.2, -1.0}, {3})},
        [](const TensorList& in) { return mse_loss(in[0], in[1]); }},
-      {"l1", {leaf64({0.1, -0.7, 2.0}, {3}), f64({0.3, 0.2, -1.0}, {3})},
+      {"l1",
+       {leaf64({0.1, -0.7, 2.0}, {3}), f64({0.3, 0.2, -1.0}, {3})},
        [](const TensorList& in) { return l1_loss(in[0], in[1]); }},
-      {"smooth_l1 both branches", {leaf64({0.1, -0.7, 2.0}, {3}), f64({0.3, 0.2, -1.0}, {3})},
+      {"smooth_l1 both branches",
+       {leaf64({0.1, -0.7, 2.0}, {3}), f64({0.3, 0.2, -1.0}, {3})},
        [](const TensorList& in) { return smooth_l1_loss(in[0], in[1]); }},
   };
   for (const GradCheckCase& c : cases) {

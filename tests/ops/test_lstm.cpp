@@ -60,9 +60,9 @@ LayerCase make_case(uint64_t seed, int64_t T, int64_t I, int64_t H, std::vector<
   return c;
 }
 
-using LayerFn = std::function<std::array<Tensor, 3>(const Tensor&, const Tensor&, const Tensor&,
-                                                    const Tensor&, const Tensor&, const Tensor&,
-                                                    bool)>;
+using LayerFn =
+    std::function<std::array<Tensor, 3>(const Tensor&, const Tensor&, const Tensor&, const Tensor&,
+                                        const Tensor&, const Tensor&, bool)>;
 
 // {output, h_n, c_n, dx, dw_ih, dw_hh, db_ih, db_hh} of one layer under the case's loss.
 std::vector<Tensor> run_layer(const LayerCase& c, bool reverse, const LayerFn& f) {
@@ -77,8 +77,8 @@ std::vector<Tensor> run_layer(const LayerCase& c, bool reverse, const LayerFn& f
   return r;
 }
 
-const char* kNames[] = {"output", "h_n", "c_n", "grad x", "grad w_ih", "grad w_hh", "grad b_ih",
-                        "grad b_hh"};
+const char* kNames[] = {"output",    "h_n",       "c_n",       "grad x",
+                        "grad w_ih", "grad w_hh", "grad b_ih", "grad b_hh"};
 
 void compare_fused_with_reference(DType dt, double rtol, double atol) {
   for (bool reverse : {false, true}) {
@@ -147,13 +147,17 @@ TEST_CASE("padded steps give zero output and receive zero gradient") {
       for (int64_t t = 0; t < 8; ++t) {
         for (int64_t k = 0; k < 5; ++k) {
           const double v = out[(n * 8 + t) * 5 + k];
-          if (t >= len[n]) CHECK(v == 0.0);
-          else nonzero_real += v != 0.0;
+          if (t >= len[n])
+            CHECK(v == 0.0);
+          else
+            nonzero_real += v != 0.0;
         }
         for (int64_t k = 0; k < 4; ++k) {
           const double v = dx[(n * 8 + t) * 4 + k];
-          if (t >= len[n]) CHECK(v == 0.0);
-          else nonzero_real += v != 0.0;
+          if (t >= len[n])
+            CHECK(v == 0.0);
+          else
+            nonzero_real += v != 0.0;
         }
       }
     CHECK(nonzero_real == (3 + 8 + 1 + 6) * 9);  // real steps do get values and gradients
@@ -193,7 +197,8 @@ TEST_CASE("h_n is the output at the last real step (forward) or at step 0 (rever
     }
     // |h| = |o tanh(c)| <= |tanh(c)|: c_n is the matching cell state, not a padded one.
     std::vector<double> hv = h.to_vector(), cv = cn.to_vector();
-    for (size_t i = 0; i < hv.size(); ++i) CHECK(std::abs(hv[i]) <= std::abs(std::tanh(cv[i])) + 1e-7);
+    for (size_t i = 0; i < hv.size(); ++i)
+      CHECK(std::abs(hv[i]) <= std::abs(std::tanh(cv[i])) + 1e-7);
   }
 }
 
@@ -226,15 +231,20 @@ TEST_CASE("bad shapes, dtypes and lengths throw errors naming the op and the val
   CHECK(e.find("lengths must be int64 [2]") != std::string::npos);
   e = call(c.x, Tensor::from_vector(std::vector<double>{5, 3}, {2}), w.w_ih, w.w_hh, w.b_ih);
   CHECK(e.find("got float64[2]") != std::string::npos);
-  e = error_of([&] { lstm_bidirectional_layer(c.x, c.lengths, w, {w.w_ih, w.w_hh, w.b_ih, Tensor::zeros({3})}); });
+  e = error_of([&] {
+    lstm_bidirectional_layer(c.x, c.lengths, w, {w.w_ih, w.w_hh, w.b_ih, Tensor::zeros({3})});
+  });
   CHECK(e.find("lstm_bidirectional_layer: b_hh must be [8]") != std::string::npos);
-  e = error_of([&] { lstm_readout(c.x, Tensor::from_vector(std::vector<int64_t>{9, 1}, {2}), false); });
+  e = error_of([&] {
+    lstm_readout(c.x, Tensor::from_vector(std::vector<int64_t>{9, 1}, {2}), false);
+  });
   CHECK(e.find("lstm_readout: length 9") != std::string::npos);
   e = error_of([&] { lstm_readout(c.x, c.lengths, true); });  // 3 features: not 2H
   CHECK(e.find("lstm_readout: output must be [N, T, 2H]") != std::string::npos);
   Generator g(1);
   e = error_of([&] { lstm(c.x, c.lengths, {w}, 2, false, 0.0, true, g); });
-  CHECK(e.find("lstm: expected num_layers * directions = 2 weight sets, got 1") != std::string::npos);
+  CHECK(e.find("lstm: expected num_layers * directions = 2 weight sets, got 1") !=
+        std::string::npos);
 }
 
 // ---- the stack, dropout, readout ---------------------------------------------------------
@@ -251,8 +261,10 @@ TEST_CASE("lstm stacks layers like the reference, with PyTorch's h_n order") {
   const auto& L = net.layers();
   Tensor in = x;
   for (int64_t l = 0; l < 2; ++l) {
-    auto f = lstm_layer_reference(in, len, L[2 * l].w_ih, L[2 * l].w_hh, L[2 * l].b_ih, L[2 * l].b_hh, false);
-    auto b = lstm_layer_reference(in, len, L[2 * l + 1].w_ih, L[2 * l + 1].w_hh, L[2 * l + 1].b_ih, L[2 * l + 1].b_hh, true);
+    auto f = lstm_layer_reference(in, len, L[2 * l].w_ih, L[2 * l].w_hh, L[2 * l].b_ih,
+                                  L[2 * l].b_hh, false);
+    auto b = lstm_layer_reference(in, len, L[2 * l + 1].w_ih, L[2 * l + 1].w_hh, L[2 * l + 1].b_ih,
+                                  L[2 * l + 1].b_hh, true);
     for (int64_t d = 0; d < 2; ++d) {
       check_close(r.h_n.narrow(0, 2 * l + d, 1).squeeze(0), (d ? b : f)[1], 0, 1e-12, "h_n");
       check_close(r.c_n.narrow(0, 2 * l + d, 1).squeeze(0), (d ? b : f)[2], 0, 1e-12, "c_n");
@@ -329,10 +341,10 @@ TEST_CASE("nn::LSTM has PyTorch's parameter names, order, shapes and init range"
   Generator g(3);
   nn::LSTM net(12, 8, 2, true, 0.2, g);
   const std::vector<std::string> want = {
-      "weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0", "weight_ih_l0_reverse",
-      "weight_hh_l0_reverse", "bias_ih_l0_reverse", "bias_hh_l0_reverse", "weight_ih_l1",
-      "weight_hh_l1", "bias_ih_l1", "bias_hh_l1", "weight_ih_l1_reverse",
-      "weight_hh_l1_reverse", "bias_ih_l1_reverse", "bias_hh_l1_reverse"};
+      "weight_ih_l0",         "weight_hh_l0",         "bias_ih_l0",         "bias_hh_l0",
+      "weight_ih_l0_reverse", "weight_hh_l0_reverse", "bias_ih_l0_reverse", "bias_hh_l0_reverse",
+      "weight_ih_l1",         "weight_hh_l1",         "bias_ih_l1",         "bias_hh_l1",
+      "weight_ih_l1_reverse", "weight_hh_l1_reverse", "bias_ih_l1_reverse", "bias_hh_l1_reverse"};
   nn::NamedTensors p = net.named_parameters();
   REQUIRE(p.size() == want.size());
   for (size_t i = 0; i < want.size(); ++i) {
@@ -359,7 +371,8 @@ void check_fixture(const std::string& dir, int64_t I, int64_t H, int64_t L, int6
   nn::LSTM net(I, H, L, true, 0.0, g);
   nn::Linear fc(2 * H, classes, g);
   std::map<std::string, Tensor> lstm_state, fc_state;
-  for (auto& [name, t] : net.named_parameters()) lstm_state[name] = fixture(dir, "params0/lstm." + name);
+  for (auto& [name, t] : net.named_parameters())
+    lstm_state[name] = fixture(dir, "params0/lstm." + name);
   for (const char* name : {"weight", "bias"})
     fc_state[name] = fixture(dir, std::string("params0/fc.") + name);
   net.load_state(lstm_state);  // strict: names and shapes must be PyTorch's
