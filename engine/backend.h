@@ -1,11 +1,12 @@
-// Backend: the primitive kernels one device provides. Ops (engine/ops) do shape logic and
-// autograd, then call these. Outputs are allocated by the caller; inputs may be strided
-// views unless a method says "contiguous". A backend that lacks a kernel throws an error
-// naming the kernel and the device.
-//
-// The CNN layers (conv, pooling, BatchNorm) reach every backend through the layer kernels
-// at the end of this interface; the LSTM runs the CPU's own kernels (engine/cpu) on the
-// CPU and, on other devices, the optional LSTM hooks.
+// Backend: everything one device computes, the one route from an op to a device. Ops
+// (engine/ops, engine/optim) do shape logic and autograd, then call backend_for(device) with
+// no device branch. Every method is pure virtual and every backend implements all of them:
+// the primitives (fill, copy, unary, binary, reduce, matmul, indexing, random), the
+// composite ops (softmax, dropout, cross-entropy, optimiser steps, check_range, step
+// graphs) and the layer kernels (conv2d, pool2d, batch_norm, the LSTM layer), each with its
+// backward. Outputs are allocated by the caller; inputs may be strided views unless a
+// method says "contiguous". What a backend cannot do it says in supports(op, dtype), and a
+// call it cannot serve throws through unsupported(), the one "not here".
 #pragma once
 
 #include <functional>
@@ -38,7 +39,7 @@ struct SgdStepArgs {
 // What a deferred range check guards (Backend::check_range), for its error message.
 enum class RangeCheck { class_target, sequence_length };
 
-// One LSTM layer of D = reverse.size() directions (engine/ops/lstm.h), for the layer hooks.
+// One LSTM layer of D = reverse.size() directions (engine/ops/lstm.h), for lstm_forward/backward.
 // All tensors contiguous, on the backend's device, allocated by the op.
 struct LstmLayerTensors {
   Tensor x;                     // [N, T, I]
@@ -57,7 +58,7 @@ struct LstmLayerGradients {
   std::vector<Tensor> grad_w_ih, grad_w_hh, grad_b_ih, grad_b_hh;
 };
 
-// The layer hooks' BatchNorm arguments (engine/ops/cnn.h's batch_norm), x [N, C, ...].
+// batch_norm_forward/backward's arguments (engine/ops/cnn.h's batch_norm), x [N, C, ...].
 struct BatchNormTensors {
   Tensor x, weight, bias;            // weight, bias [C] or undefined (1, 0)
   Tensor running_mean, running_var;  // [C] or undefined; updated in place in training
