@@ -39,21 +39,55 @@ PoolArgs pool_args(const Pool2dShape& s) {
           static_cast<int>(s.pad_w)};
 }
 
+// Output element e of the pooled planes [planes, Ho, Wo]: its plane, its position (oh, ow)
+// and its window's input rows [h0, h1) and columns [w0, w1), clipped to the input.
+struct OutputWindow {
+  int64_t plane;
+  int oh, ow, h0, h1, w0, w1;
+};
+__device__ __forceinline__ OutputWindow output_window(int64_t e, const PoolArgs& a) {
+  const int hw = a.Ho * a.Wo;
+  const int64_t plane = e / hw;
+  const int rem = static_cast<int>(e - plane * hw), oh = rem / a.Wo, ow = rem - oh * a.Wo;
+  return {plane,
+          oh,
+          ow,
+          max(oh * a.sh - a.ph, 0),
+          min(oh * a.sh - a.ph + a.kh, a.H),
+          max(ow * a.sw - a.pw, 0),
+          min(ow * a.sw - a.pw + a.kw, a.W)};
+}
+
+// Input element e of the planes [planes, H, W]: its plane, its index h * W + w in the
+// plane, and the output rows [oh0, oh1] and columns [ow0, ow1] whose windows
+// [oh sh - ph, oh sh - ph + kh) x [ow sw - pw, ow sw - pw + kw) contain it.
+struct WindowsCovering {
+  int64_t plane;
+  int idx, oh0, oh1, ow0, ow1;
+};
+__device__ __forceinline__ WindowsCovering windows_covering(int64_t e, const PoolArgs& a) {
+  const int in_hw = a.H * a.W;
+  const int64_t plane = e / in_hw;
+  const int idx = static_cast<int>(e - plane * in_hw), h = idx / a.W, w = idx - h * a.W;
+  return {plane,
+          idx,
+          max(0, (h + a.ph - a.kh + a.sh) / a.sh),
+          min(a.Ho - 1, (h + a.ph) / a.sh),
+          max(0, (w + a.pw - a.kw + a.sw) / a.sw),
+          min(a.Wo - 1, (w + a.pw) / a.sw)};
+}
+
 __global__ void __launch_bounds__(kThreads)
     max_pool_forward(const float* x, float* y, int64_t* argmax, int64_t total, PoolArgs a) {
   const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
   for (int64_t e = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; e < total;
        e += stride) {
-    const int hw = a.Ho * a.Wo;
-    const int64_t plane = e / hw;
-    const int rem = static_cast<int>(e - plane * hw), oh = rem / a.Wo, ow = rem - oh * a.Wo;
-    const int h0 = max(oh * a.sh - a.ph, 0), h1 = min(oh * a.sh - a.ph + a.kh, a.H);
-    const int w0 = max(ow * a.sw - a.pw, 0), w1 = min(ow * a.sw - a.pw + a.kw, a.W);
-    const float* xp = x + plane * a.H * a.W;
+    const OutputWindow win = output_window(e, a);
+    const float* xp = x + win.plane * a.H * a.W;
     float m = -INFINITY;
-    int best = h0 * a.W + w0;
-    for (int h = h0; h < h1; ++h) {
-      for (int w = w0; w < w1; ++w) {
+    int best = win.h0 * a.W + win.w0;
+    for (int h = win.h0; h < win.h1; ++h) {
+      for (int w = win.w0; w < win.w1; ++w) {
         const float v = xp[h * a.W + w];
         if (v > m || v != v) {  // PyTorch's rule: a later NaN replaces an earlier one
           m = v;
@@ -72,18 +106,13 @@ __global__ void __launch_bounds__(kThreads)
   const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
   for (int64_t e = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; e < total;
        e += stride) {
-    const int in_hw = a.H * a.W, out_hw = a.Ho * a.Wo;
-    const int64_t plane = e / in_hw;
-    const int idx = static_cast<int>(e - plane * in_hw), h = idx / a.W, w = idx - h * a.W;
-    // Output rows whose window [oh sh - ph, oh sh - ph + kh) contains h; columns likewise.
-    const int oh0 = max(0, (h + a.ph - a.kh + a.sh) / a.sh), oh1 = min(a.Ho - 1, (h + a.ph) / a.sh);
-    const int ow0 = max(0, (w + a.pw - a.kw + a.sw) / a.sw), ow1 = min(a.Wo - 1, (w + a.pw) / a.sw);
-    const int64_t base = plane * out_hw;
+    const WindowsCovering cover = windows_covering(e, a);
+    const int64_t base = cover.plane * a.Ho * a.Wo;
     float s = 0.0f;
-    for (int oh = oh0; oh <= oh1; ++oh) {
-      for (int ow = ow0; ow <= ow1; ++ow) {
+    for (int oh = cover.oh0; oh <= cover.oh1; ++oh) {
+      for (int ow = cover.ow0; ow <= cover.ow1; ++ow) {
         const int64_t o = base + oh * a.Wo + ow;
-        if (argmax[o] == idx) s += dy[o];
+        if (argmax[o] == cover.idx) s += dy[o];
       }
     }
     dx[e] = s;
@@ -102,16 +131,12 @@ __global__ void __launch_bounds__(kThreads)
   const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
   for (int64_t e = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; e < total;
        e += stride) {
-    const int hw = a.Ho * a.Wo;
-    const int64_t plane = e / hw;
-    const int rem = static_cast<int>(e - plane * hw), oh = rem / a.Wo, ow = rem - oh * a.Wo;
-    const int h0 = max(oh * a.sh - a.ph, 0), h1 = min(oh * a.sh - a.ph + a.kh, a.H);
-    const int w0 = max(ow * a.sw - a.pw, 0), w1 = min(ow * a.sw - a.pw + a.kw, a.W);
-    const float* xp = x + plane * a.H * a.W;
+    const OutputWindow win = output_window(e, a);
+    const float* xp = x + win.plane * a.H * a.W;
     float sum = 0.0f;
-    for (int h = h0; h < h1; ++h)
-      for (int w = w0; w < w1; ++w) sum += xp[h * a.W + w];
-    y[e] = sum / static_cast<float>(avg_divisor(oh, ow, a));
+    for (int h = win.h0; h < win.h1; ++h)
+      for (int w = win.w0; w < win.w1; ++w) sum += xp[h * a.W + w];
+    y[e] = sum / static_cast<float>(avg_divisor(win.oh, win.ow, a));
   }
 }
 
@@ -120,16 +145,11 @@ __global__ void __launch_bounds__(kThreads)
   const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
   for (int64_t e = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; e < total;
        e += stride) {
-    const int in_hw = a.H * a.W, out_hw = a.Ho * a.Wo;
-    const int64_t plane = e / in_hw;
-    const int idx = static_cast<int>(e - plane * in_hw), h = idx / a.W, w = idx - h * a.W;
-    // Output rows whose window [oh sh - ph, oh sh - ph + kh) contains h; columns likewise.
-    const int oh0 = max(0, (h + a.ph - a.kh + a.sh) / a.sh), oh1 = min(a.Ho - 1, (h + a.ph) / a.sh);
-    const int ow0 = max(0, (w + a.pw - a.kw + a.sw) / a.sw), ow1 = min(a.Wo - 1, (w + a.pw) / a.sw);
-    const float* dyp = dy + plane * out_hw;
+    const WindowsCovering cover = windows_covering(e, a);
+    const float* dyp = dy + cover.plane * a.Ho * a.Wo;
     float s = 0.0f;
-    for (int oh = oh0; oh <= oh1; ++oh)
-      for (int ow = ow0; ow <= ow1; ++ow)
+    for (int oh = cover.oh0; oh <= cover.oh1; ++oh)
+      for (int ow = cover.ow0; ow <= cover.ow1; ++ow)
         s += dyp[oh * a.Wo + ow] / static_cast<float>(avg_divisor(oh, ow, a));
     dx[e] = s;
   }
