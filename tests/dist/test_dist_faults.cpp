@@ -16,26 +16,8 @@ namespace {
 std::vector<std::string> slow_genre_args(const fs::path& out, int epochs,
                                          std::vector<std::string> extra = {}) {
   // Batches of 4 clips: 48 steps an epoch, so a signal lands in the middle of one.
-  std::vector<std::string> a = {"genre",
-                                "--data",
-                                tiny_data(),
-                                "--out",
-                                out.string(),
-                                "--epochs",
-                                std::to_string(epochs),
-                                "--batch-size",
-                                "4",
-                                "--frames",
-                                "16",
-                                "--channels",
-                                "1,4,8",
-                                "--pool",
-                                "2",
-                                "--threads",
-                                "1",
-                                "--no-progress"};
-  a.insert(a.end(), extra.begin(), extra.end());
-  return a;
+  extra.insert(extra.begin(), {"--batch-size", "4"});
+  return tiny_cnn_genre_args(out, epochs, extra);
 }
 
 pid_t spawn_mpirun(const std::vector<std::string>& melgrad_args, const std::string& tag) {

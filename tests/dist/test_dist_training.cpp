@@ -22,29 +22,8 @@ const std::vector<std::string> kMpirun2 = {"--allow-run-as-root", "--oversubscri
 // order of float32 sums.
 std::vector<std::string> genre_args(const fs::path& out, int epochs,
                                     std::vector<std::string> extra = {}) {
-  std::vector<std::string> a = {"genre",
-                                "--data",
-                                tiny_data(),
-                                "--out",
-                                out.string(),
-                                "--epochs",
-                                std::to_string(epochs),
-                                "--batch-size",
-                                "32",
-                                "--frames",
-                                "16",
-                                "--channels",
-                                "1,4,8",
-                                "--pool",
-                                "2",
-                                "--dropout",
-                                "0",
-                                "--no-batch-norm",
-                                "--threads",
-                                "1",
-                                "--no-progress"};
-  a.insert(a.end(), extra.begin(), extra.end());
-  return a;
+  extra.insert(extra.begin(), {"--batch-size", "32", "--dropout", "0", "--no-batch-norm"});
+  return tiny_cnn_genre_args(out, epochs, extra);
 }
 
 Result mpirun(int ranks, std::vector<std::string> melgrad_args) {

@@ -77,6 +77,19 @@ inline const std::string& tiny_data() {
   return dir;
 }
 
+// A small, fast CNN genre run on tiny_data() (channels 1-4-8, 2x2 max-pools over 16 frames,
+// one thread, no progress bar) into `out`, then `extra` (a test's own options).
+inline std::vector<std::string> tiny_cnn_genre_args(const fs::path& out, int epochs,
+                                                    const std::vector<std::string>& extra = {}) {
+  std::vector<std::string> a = {"genre",      "--data",   tiny_data(),           "--out",
+                                out.string(), "--epochs", std::to_string(epochs)};
+  for (const char* o :
+       {"--frames", "16", "--channels", "1,4,8", "--pool", "2", "--threads", "1", "--no-progress"})
+    a.push_back(o);
+  a.insert(a.end(), extra.begin(), extra.end());
+  return a;
+}
+
 struct Result {
   int code = -1;  // exit status, or 128 + signal
   std::string out, err;

@@ -21,29 +21,6 @@ using json = nlohmann::json;
 
 namespace {
 
-// A small, fast CNN genre run on the tiny data set (full clips, T 3-5, padded to 16 frames).
-std::vector<std::string> genre_args(const fs::path& out, int epochs,
-                                    std::vector<std::string> extra) {
-  std::vector<std::string> a = {"genre",
-                                "--data",
-                                tiny_data(),
-                                "--frames",
-                                "16",
-                                "--channels",
-                                "1,4,8",
-                                "--pool",
-                                "2",
-                                "--epochs",
-                                std::to_string(epochs),
-                                "--threads",
-                                "1",
-                                "--no-progress",
-                                "--out",
-                                out.string()};
-  a.insert(a.end(), extra.begin(), extra.end());
-  return a;
-}
-
 std::vector<std::vector<double>> log_numbers(const fs::path& run) {
   std::vector<std::vector<double>> rows;
   for (const json& l : log_lines(run))
@@ -113,10 +90,10 @@ std::string many_clips(int clips) {
 
 TEST_CASE("streamed training equals in-memory training where the order is the same") {
   const fs::path memory = scratch() / "memory", streamed = scratch() / "streamed";
-  Result m = run(genre_args(memory, 2, {"--stream", "off"}));
+  Result m = run(tiny_cnn_genre_args(memory, 2, {"--stream", "off"}));
   INFO(m.err);
   REQUIRE(m.code == 0);
-  Result s = run(genre_args(streamed, 2, {"--stream", "on"}));
+  Result s = run(tiny_cnn_genre_args(streamed, 2, {"--stream", "on"}));
   INFO(s.err);
   REQUIRE(s.code == 0);
   CHECK(s.err.find("streaming batches from the HDF5 cache " + cache_file_of(s.err)) !=
@@ -130,7 +107,7 @@ TEST_CASE("streamed training equals in-memory training where the order is the sa
         timeless(read_json(memory / "metrics.json")));
   CHECK(read_text(streamed / "predictions.json") == read_text(memory / "predictions.json"));
   // `auto` keeps a small set in memory and says why, once.
-  Result a = run(genre_args(scratch() / "auto", 1, {}));
+  Result a = run(tiny_cnn_genre_args(scratch() / "auto", 1, {}));
   REQUIRE(a.code == 0);
   const size_t said = a.err.find("--stream auto: ");
   CHECK(said != std::string::npos);
@@ -143,7 +120,7 @@ TEST_CASE(
     "uninterrupted run") {
   // Chunks of 0.02 MB (8 tiny clips): an order unlike the whole-list one, kept in config.json.
   auto args = [&](const fs::path& out, int epochs) {
-    return genre_args(
+    return tiny_cnn_genre_args(
         out, epochs,
         {"--stream", "on", "--stream-chunk-mb", "0.02", "--batch-size", "4", "--patience", "0"});
   };
@@ -174,15 +151,15 @@ TEST_CASE(
   CHECK(timeless(read_json(interrupted / "metrics.json")) ==
         timeless(read_json(reference / "metrics.json")));
   // The chunked order is not the whole-list one: its losses differ from an in-memory run's.
-  Result whole =
-      run(genre_args(scratch() / "chunked-whole", 1, {"--batch-size", "4", "--patience", "0"}));
+  Result whole = run(tiny_cnn_genre_args(scratch() / "chunked-whole", 1,
+                                         {"--batch-size", "4", "--patience", "0"}));
   REQUIRE(whole.code == 0);
   CHECK(log_numbers(scratch() / "chunked-whole")[0][1] != log_numbers(reference)[0][1]);
 }
 
 TEST_CASE("a damaged clip in the cache stops a streamed run naming the cache file") {
   const fs::path first = scratch() / "damage-first";
-  Result s = run(genre_args(first, 1, {"--stream", "on"}));
+  Result s = run(tiny_cnn_genre_args(first, 1, {"--stream", "on"}));
   REQUIRE(s.code == 0);
   const std::string cache = cache_file_of(s.err);
   REQUIRE(!cache.empty());
@@ -202,13 +179,13 @@ TEST_CASE("a damaged clip in the cache stops a streamed run naming the cache fil
   std::fseek(f, at, SEEK_SET);
   std::fputc(byte ^ 0x40, f);
   std::fclose(f);
-  Result d = run(genre_args(scratch() / "damage-second", 1, {"--stream", "on"}));
+  Result d = run(tiny_cnn_genre_args(scratch() / "damage-second", 1, {"--stream", "on"}));
   CHECK(d.code == 1);
   CHECK(d.err.find(cache + ": the checksum of table 'values' does not match at clip " +
                    index.clips[3].id) != std::string::npos);
   // In memory, the damaged cache is rebuilt (as before), after which streaming works again.
-  CHECK(run(genre_args(scratch() / "damage-memory", 1, {"--stream", "off"})).code == 0);
-  CHECK(run(genre_args(scratch() / "damage-third", 1, {"--stream", "on"})).code == 0);
+  CHECK(run(tiny_cnn_genre_args(scratch() / "damage-memory", 1, {"--stream", "off"})).code == 0);
+  CHECK(run(tiny_cnn_genre_args(scratch() / "damage-third", 1, {"--stream", "on"})).code == 0);
 }
 
 TEST_CASE("a data set larger than the memory the process may use trains with streaming") {
