@@ -10,19 +10,13 @@
 #include <sstream>
 
 #include "tests/audio/audio_test_util.h"
+#include "tests/dist/mpirun_util.h"
 #include "tests/e2e/e2e_util.h"
 
 using namespace e2e;
 using namespace melgrad::audio::testing;
 
 namespace {
-
-Result mpirun(int ranks, std::vector<std::string> melgrad_args) {
-  std::vector<std::string> a = {"--allow-run-as-root", "--oversubscribe", "-np",
-                                std::to_string(ranks), melgrad_exe().string()};
-  a.insert(a.end(), melgrad_args.begin(), melgrad_args.end());
-  return run(a, MELGRAD_MPIEXEC);
-}
 
 std::string file_bytes(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);

@@ -5,19 +5,13 @@
 #include <doctest/doctest.h>
 
 #include "experiments/study.h"
+#include "tests/dist/mpirun_util.h"
 #include "tests/e2e/e2e_util.h"
 
 using namespace e2e;
 using namespace melgrad::experiments;
 
 namespace {
-
-Result mpirun(int ranks, std::vector<std::string> melgrad_args) {
-  std::vector<std::string> a = {"--allow-run-as-root", "--oversubscribe", "-np",
-                                std::to_string(ranks), melgrad_exe().string()};
-  a.insert(a.end(), melgrad_args.begin(), melgrad_args.end());
-  return run(a, MELGRAD_MPIEXEC);
-}
 
 size_t count(const std::string& text, const std::string& part) {
   size_t n = 0;

@@ -9,6 +9,7 @@
 #include <set>
 
 #include "engine/io/tensor_file.h"
+#include "tests/dist/mpirun_util.h"
 #include "tests/e2e/e2e_util.h"
 
 using namespace e2e;
@@ -24,13 +25,6 @@ std::vector<std::string> genre_args(const fs::path& out, int epochs,
                                     std::vector<std::string> extra = {}) {
   extra.insert(extra.begin(), {"--batch-size", "32", "--dropout", "0", "--no-batch-norm"});
   return tiny_cnn_genre_args(out, epochs, extra);
-}
-
-Result mpirun(int ranks, std::vector<std::string> melgrad_args) {
-  std::vector<std::string> a = {"--allow-run-as-root", "--oversubscribe", "-np",
-                                std::to_string(ranks), melgrad_exe().string()};
-  a.insert(a.end(), melgrad_args.begin(), melgrad_args.end());
-  return run(a, MELGRAD_MPIEXEC);
 }
 
 std::map<std::string, std::vector<double>> model_tensors(const fs::path& file) {
