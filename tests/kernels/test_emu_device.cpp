@@ -12,9 +12,11 @@
 #include "kernels/emu/cuda_compat.h"
 #include "kernels/lstm.h"
 #include "kernels/runtime.h"
+#include "tests/kernels/emu_test_util.h"
 
 using melgrad::emu::KernelError;
 using melgrad::emu::ScopedDevice;
+using melgrad::emu::testing::error_of;
 using melgrad::kernels::DeviceBuffer;
 
 namespace {
@@ -43,16 +45,6 @@ __global__ void heavy_registers(float* y) {
   scratch[threadIdx.x] = 1.0f;
   mg_grid_sync();
   y[blockIdx.x * blockDim.x + threadIdx.x] = scratch[threadIdx.x];
-}
-
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const KernelError& e) {
-    return e.what();
-  }
-  return "";
 }
 
 }  // namespace

@@ -11,10 +11,12 @@
 
 #include "kernels/emu/cuda_compat.h"
 #include "kernels/runtime.h"
+#include "tests/kernels/emu_test_util.h"
 
 using melgrad::emu::KernelError;
 using melgrad::emu::Schedule;
 using melgrad::emu::ScopedSchedule;
+using melgrad::emu::testing::error_of;
 using melgrad::kernels::DeviceBuffer;
 
 namespace {
@@ -123,16 +125,6 @@ __global__ void grid_sync_against_block_sync(float* y) {
 __global__ void grid_sync_in_plain_launch(float* y) {
   mg_grid_sync();
   y[blockIdx.x] = 1.0f;
-}
-
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const KernelError& e) {
-    return e.what();
-  }
-  return "";
 }
 
 }  // namespace

@@ -11,8 +11,10 @@
 
 #include "kernels/emu/cuda_compat.h"
 #include "kernels/runtime.h"
+#include "tests/kernels/emu_test_util.h"
 
 using melgrad::emu::KernelError;
+using melgrad::emu::testing::error_of;
 using melgrad::kernels::DeviceBuffer;
 
 namespace {
@@ -69,15 +71,6 @@ __global__ void touch_dynamic_end_no_optin(float* y, int floats) {
   if (threadIdx.x == 0) y[0] = dyn[floats - 1] + stat[0];
 }
 
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const KernelError& e) {
-    return e.what();
-  }
-  return "";
-}
 bool has(const std::string& s, const char* part) { return s.find(part) != std::string::npos; }
 
 }  // namespace

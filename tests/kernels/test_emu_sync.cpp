@@ -11,10 +11,12 @@
 
 #include "kernels/emu/cuda_compat.h"
 #include "kernels/runtime.h"
+#include "tests/kernels/emu_test_util.h"
 
 using melgrad::emu::KernelError;
 using melgrad::emu::Schedule;
 using melgrad::emu::ScopedSchedule;
+using melgrad::emu::testing::error_of;
 using melgrad::kernels::DeviceBuffer;
 
 namespace {
@@ -105,16 +107,6 @@ std::vector<float> expected_block_sums(int n) {
     e.push_back(static_cast<float>(s));
   }
   return e;
-}
-
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const KernelError& e) {
-    return e.what();
-  }
-  return "";
 }
 
 __global__ void barrier_in_branch(float* y) {

@@ -11,10 +11,12 @@
 
 #include "kernels/emu/cuda_compat.h"
 #include "kernels/runtime.h"
+#include "tests/kernels/emu_test_util.h"
 
 using melgrad::emu::KernelError;
 using melgrad::emu::Schedule;
 using melgrad::emu::ScopedSchedule;
+using melgrad::emu::testing::error_of;
 using melgrad::kernels::DeviceBuffer;
 
 namespace {
@@ -175,16 +177,6 @@ __global__ void cas_and_inc_kernel(const float* x, float* fmax, unsigned* counte
   atomic_max_float(fmax, x[i]);
   olds[i] = atomicInc(counter, 9);
   exchanged[i] = atomicExch(slot, static_cast<int>(i));
-}
-
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const KernelError& e) {
-    return e.what();
-  }
-  return "";
 }
 
 }  // namespace
