@@ -19,17 +19,13 @@
 #include "models/cnn.h"
 #include "models/lstm.h"
 #include "models/transfer.h"
+#include "tests/models/model_test_util.h"
 
 using namespace melgrad;
 using namespace melgrad::models;
+using namespace melgrad::models::testing;
 
 namespace {
-
-std::vector<std::string> names_of(const nn::NamedTensors& named) {
-  std::vector<std::string> out;
-  for (const auto& [n, t] : named) out.push_back(n);
-  return out;
-}
 
 CnnConfig small_cnn(int64_t outputs) {
   CnnConfig c;
@@ -41,10 +37,6 @@ CnnConfig small_cnn(int64_t outputs) {
   return c;
 }
 
-Tensor random_batch(int64_t n, int64_t t, int64_t f, uint64_t seed) {
-  Generator gen(seed);
-  return Tensor::normal({n, t, f}, 0, 1, gen);
-}
 // The layers of `seq` one at a time, each its own op: Sequential without its fusions.
 Tensor forward_layer_by_layer(const nn::Sequential& seq, const Tensor& x) {
   Tensor h = x;

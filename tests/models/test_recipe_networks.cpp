@@ -11,22 +11,13 @@
 #include "engine/ops/ops.h"
 #include "models/cnn.h"
 #include "models/lstm.h"
+#include "tests/models/model_test_util.h"
 
 using namespace melgrad;
 using namespace melgrad::models;
+using namespace melgrad::models::testing;
 
 namespace {
-
-std::vector<std::string> names_of(const nn::NamedTensors& named) {
-  std::vector<std::string> out;
-  for (const auto& [n, t] : named) out.push_back(n);
-  return out;
-}
-
-Tensor random_batch(int64_t n, int64_t t, int64_t f, uint64_t seed) {
-  Generator gen(seed);
-  return Tensor::normal({n, t, f}, 0, 1, gen);
-}
 
 CnnConfig small_cnn() {
   CnnConfig c;
