@@ -26,13 +26,13 @@ endif()
 # melgrad_add_test(NAME name SOURCES a.cpp b.cpp LIBS lib... LABELS cpu core ...)
 # Exit code 77 is CTest's "skipped" (tests/skip.h: a run whose test cases all skipped).
 function(melgrad_add_test)
-  cmake_parse_arguments(T "" "NAME;TIMEOUT" "SOURCES;LIBS;LABELS" ${ARGN})
+  cmake_parse_arguments(T "" "NAME;TIMEOUT" "SOURCES;LIBS;LABELS;ARGS" ${ARGN})
   add_executable(${T_NAME} ${PROJECT_SOURCE_DIR}/tests/doctest_main.cpp ${T_SOURCES})
   target_link_libraries(${T_NAME} PRIVATE ${T_LIBS} doctest::doctest melgrad_flags)
   target_include_directories(${T_NAME} PRIVATE ${PROJECT_SOURCE_DIR})  # tests/skip.h
   target_compile_definitions(${T_NAME} PRIVATE
     MELGRAD_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
-  add_test(NAME ${T_NAME} COMMAND ${T_NAME})
+  add_test(NAME ${T_NAME} COMMAND ${T_NAME} ${T_ARGS})
   if(NOT T_TIMEOUT)
     set(T_TIMEOUT 600)
   endif()

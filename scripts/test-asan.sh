@@ -4,18 +4,18 @@
 # CUDA sources and benchmarks off) only the targets of the selected tests, plus the melgrad
 # program that the end-to-end tests spawn, and runs those tests. docs/TESTING.md says what
 # each scope runs and what it costs.
-#   scripts/test-asan.sh [SCOPE]    SCOPE (or ASAN_SCOPE): libs (default), wide or core
-#     libs  the engine's core, data-layer and network tests (labels core|data|models), except
-#           those labelled dist (mpirun: OpenMPI's own allocations trip LeakSanitizer)
-#     wide  libs and the CPU end-to-end tests (label e2e) with the melgrad program they spawn,
-#           except those labelled slow, cuda_emu (the kernel emulator, 46 s in Release for
-#           one test), faults (scripts/fault-tests.sh, run in the Release suite) and dist
-#           (mpirun); opt-in, as its build (the whole program, the CUDA emulator backend
-#           included) is not yet measured to fit CI
+#   scripts/test-asan.sh [SCOPE]    SCOPE (or ASAN_SCOPE): wide (default), libs or core
+#     wide  the engine's core, data-layer, network and CPU end-to-end tests (labels
+#           core|data|models|e2e) with the melgrad program they spawn, built CPU-only
+#           (MELGRAD_PROGRAM_CPU_ONLY: no CUDA backend, so the kernel emulator is not compiled
+#           under ASan), except the tests labelled slow, cuda_emu (the emulator), faults
+#           (scripts/fault-tests.sh, run in the Release suite) and dist (mpirun: OpenMPI's
+#           own allocations trip LeakSanitizer)
+#     libs  the same without the end-to-end tests and the program (labels core|data|models)
 #     core  the engine's core tests only (MELGRAD_ONLY_CORE: the smallest build)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scope=${1:-${ASAN_SCOPE:-libs}}
+scope=${1:-${ASAN_SCOPE:-wide}}
 # -O1 (ASan's advice) and line tables only (-g1, enough for the reports' file:line): half the
 # compile time of -O2 -g on these sources.
 config=(-DCMAKE_BUILD_TYPE=RelWithDebInfo "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g1 -DNDEBUG"
@@ -27,7 +27,7 @@ case "$scope" in
     programs=""
     ;;
   wide)
-    config+=(-DMELGRAD_ONLY_CORE=OFF)
+    config+=(-DMELGRAD_ONLY_CORE=OFF -DMELGRAD_PROGRAM_CPU_ONLY=ON)
     select=(-L 'core|data|models|e2e' -LE 'slow|cuda_emu|faults|dist')
     programs=melgrad
     ;;

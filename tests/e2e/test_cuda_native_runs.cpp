@@ -37,6 +37,8 @@ std::string why_no_gpu_run() {
 #if MELGRAD_PROGRAM_GPU_BACKEND
   if (!melgrad::kernels::device_available()) return "no CUDA device on this machine";
   return "";
+#elif MELGRAD_PROGRAM_CPU_ONLY
+  return "melgrad links no CUDA backend in this build (MELGRAD_PROGRAM_CPU_ONLY)";
 #else
   return "melgrad links the emulator in this build (nvcc was not found); "
          "test_e2e_cuda_emu_runs makes the comparison through melgrad-emu";

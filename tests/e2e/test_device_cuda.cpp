@@ -6,6 +6,8 @@
 //   GPU build, no GPU         exit code 1 and a message that points to melgrad-emu;
 //   GPU build, a GPU          SKIPPED: the program would train on the GPU, so the no-GPU
 //                             message cannot be seen (test_e2e_cuda_native_runs trains there).
+//   CPU-only program          exit code 1: "this build has no CUDA backend" (the sanitizer
+//   (MELGRAD_PROGRAM_CPU_ONLY) pass's build, scripts/test-asan.sh).
 #include <doctest/doctest.h>
 
 #include "e2e_util.h"
@@ -25,7 +27,13 @@ TEST_CASE(
       "genre",         "--data", tiny_data(),      "--beat",   "--frames",  "16",
       "--channels",    "1,4,8",  "--epochs",       "1",        "--threads", "2",
       "--no-progress", "--out",  run_dir.string(), "--device", "cuda"};
-#if MELGRAD_PROGRAM_GPU_BACKEND
+#if MELGRAD_PROGRAM_CPU_ONLY
+  Result r = run(a);
+  INFO(r.out << r.err);
+  CHECK(r.code == 1);
+  CHECK(r.err.find("this build has no CUDA backend") != std::string::npos);
+  CHECK_FALSE(fs::exists(run_dir / "log.jsonl"));
+#elif MELGRAD_PROGRAM_GPU_BACKEND
   // The program's own test (kernels/runtime.cu): cudaGetDeviceCount finds a usable GPU.
   if (melgrad::kernels::device_available())
     return melgrad::testing::skip(
