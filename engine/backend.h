@@ -80,6 +80,11 @@ class Backend {
  public:
   virtual ~Backend() = default;
   virtual const char* name() const = 0;
+  // What the device is, for output: "CPU", the GPU's name, or "kernel emulator".
+  virtual std::string device_name() const = 0;
+  // Returns once the work queued on the device is done (the CPU's is done when each call
+  // returns); throws an error a kernel recorded. Timing device work needs it.
+  virtual void synchronize() = 0;
 
   virtual void fill(const Tensor& out, double value) = 0;
   // dst = src, shapes equal, any strides and dtypes.

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <stdexcept>
 
+#include "engine/dist/transport.h"
 #include "experiments/interrupt.h"
 #include "experiments/seed_summary.h"
 
@@ -32,13 +33,21 @@ std::string paired_transfer_source(const std::string& from, uint64_t seed) {
 
 SeedRuns run_seed_runs(const ExperimentSpec& base, int64_t count) {
   if (count < 1) throw std::invalid_argument("--seeds must be >= 1, got " + std::to_string(count));
-  const std::string parent =
-      base.out.empty() ? default_run_dir(experiment_kind_name(base.kind)) : base.out;
+  // mpirun: rank 0 names the parent folder, locks it and alone writes into it.
+  dist::Transport& world = dist::world();
+  const bool writer = world.rank() == 0;
+  std::string parent = base.out;
+  if (writer && parent.empty()) parent = default_run_dir(experiment_kind_name(base.kind));
+  world.broadcast_bytes(parent, 0);
   const bool resume = base.mode == RunDirMode::resume;
-  if (base.mode == RunDirMode::fresh) prepare_run_dir(parent, RunDirMode::fresh);
+  RunFolderLock lock;  // held until every seed has run: a second run on the folder is refused
+  if (writer && base.mode == RunDirMode::fresh) lock = prepare_run_dir(parent, RunDirMode::fresh);
   if (resume && !fs::is_directory(parent))
     throw std::runtime_error("cannot resume: '" + parent + "' is not a folder");
-  fs::create_directories(parent);
+  if (writer) {
+    fs::create_directories(parent);
+    if (!lock.held()) lock = RunFolderLock(parent);
+  }
   const std::string label = base.label.empty() ? experiment_kind_name(base.kind) : base.label;
 
   SeedRuns out;
@@ -130,7 +139,6 @@ void check_seeds_option(const cli::Args& args) {
 
 int run_seed_command(ExperimentSpec spec, int64_t count) {
   if (count < 1) throw cli::UsageError("option --seeds must be >= 1, got " + std::to_string(count));
-  if (spec.out.empty()) spec.out = default_run_dir(experiment_kind_name(spec.kind));
   InterruptGuard interrupt_guard;
   const SeedRuns runs = run_seed_runs(spec, count);
   write_json_file((fs::path(runs.parent) / "study.json").string(),

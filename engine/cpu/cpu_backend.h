@@ -13,6 +13,8 @@ namespace melgrad::cpu {
 class CpuBackend final : public Backend {
  public:
   const char* name() const override { return "cpu"; }
+  std::string device_name() const override { return "CPU"; }
+  void synchronize() override {}
   void fill(const Tensor& out, double value) override;
   void copy(const Tensor& src, const Tensor& dst) override;
   void unary(UnaryOp op, const Tensor& x, const Tensor& out, double a, double b) override;

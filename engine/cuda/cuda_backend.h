@@ -9,12 +9,15 @@
 #pragma once
 
 #include "engine/backend.h"
+#include "engine/cuda/device_runtime.h"
 
 namespace melgrad::cuda {
 
 class CudaBackend final : public Backend {
  public:
   const char* name() const override { return "cuda"; }
+  std::string device_name() const override { return cuda::device_name(); }
+  void synchronize() override { cuda::synchronize(); }
   void fill(const Tensor& out, double value) override;
   void copy(const Tensor& src, const Tensor& dst) override;
   void unary(UnaryOp op, const Tensor& x, const Tensor& out, double a, double b) override;

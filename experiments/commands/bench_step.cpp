@@ -27,7 +27,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/cuda/cuda.h"
+#include "engine/backend.h"
 #include "engine/ops/loss.h"
 #include "engine/optim/optim.h"
 #include "experiments/cli.h"
@@ -54,6 +54,7 @@ struct Bench {
   // On a device: the trainer's step (experiments/graph_step.h): the batch uploaded, then
   // forward + loss + backward eagerly or as a replayed CUDA graph; Adam after it.
   std::unique_ptr<experiments::GraphedStep> graphed;
+  Device device = Device::cpu();
   uint64_t steps_run = 0;
 
   double step() {
@@ -61,7 +62,7 @@ struct Bench {
     if (graphed) {
       graphed->run({x, lengths, targets, Tensor(), kBatch}, ++steps_run);
       adam->step();
-      cuda::synchronize();  // the queued work is part of the step
+      backend_for(device).synchronize();  // the queued work is part of the step
     } else {
       adam->zero_grad();
       Tensor loss = cross_entropy(net->forward(x, lengths), targets);
@@ -109,6 +110,7 @@ Bench make_bench(const std::string& name, uint64_t seed, Device device, bool cud
   b.targets = Tensor::from_vector(targets, {kBatch});
   b.net->train();
   b.net->to(device);  // the CPU's initial weights, moved
+  b.device = device;
   b.adam = std::make_unique<optim::Adam>(
       b.net->parameters(), optim::AdamOptions{.lr = kLr, .weight_decay = kWeightDecay});
   if (!device.is_cpu()) {
@@ -142,7 +144,7 @@ int run_bench_step(const cli::Args& args) {
     throw cli::UsageError("option --device expects cpu or cuda, got '" + device_arg + "'");
   const Device device = experiments::check_device(device_arg);
   // Where the step runs, for the output: "CPU" or the GPU's name ("kernel emulator").
-  const std::string where = device.is_cpu() ? std::string("CPU") : cuda::device_name();
+  const std::string where = backend_for(device).device_name();
 
   const bool cuda_graphs = experiments::on_off(args, "cuda-graphs");
   Bench b = make_bench(name, static_cast<uint64_t>(args.integer("seed")), device, cuda_graphs);

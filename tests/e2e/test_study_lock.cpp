@@ -1,7 +1,8 @@
-// Study and grid folders are locked as a whole (issue 17): while `melgrad study --out S` (or
-// `grid --out G`) runs, a second one on the same folder is refused by the folder's own lock,
-// naming S and the holder's PID, and writes nothing there. The first process is stopped
-// (SIGSTOP) while it holds the lock, so the test does not depend on how long it trains.
+// Study, grid and --seeds folders are locked as a whole (issue 17): while `melgrad study --out
+// S` (or `grid --out G`, or `genre --seeds N --out P`) runs, a second one on the same folder is
+// refused by the folder's own lock, naming S and the holder's PID, and writes nothing there. The
+// first process is stopped (SIGSTOP) while it holds the lock, so the test does not depend on how
+// long it trains.
 #include <doctest/doctest.h>
 
 #include "e2e_util.h"
@@ -84,4 +85,25 @@ TEST_CASE("a second grid on the --out of a running grid is refused by the grid's
                          ")"));
   CHECK_FALSE(fs::exists(dir / "h4-l1-lr0.001-l1"));  // the second started no cell
   end(first, "grid-first");
+}
+
+TEST_CASE("a second --seeds run on the --out of a running one is refused by the parent's lock") {
+  const fs::path dir = scratch() / "locked-seeds";
+  auto seeds = [&](bool resume) {
+    std::vector<std::string> a = tiny_cnn_genre_args(dir, 200, {"--seeds", "2"});
+    if (resume) a.push_back("--resume");
+    return a;
+  };
+  const pid_t first = spawn(seeds(false), "seeds-first");
+  stop_when_exists(first, dir / "seed-42" / "last.h5");
+  // Before the lock the parent's was let go at once, and only seed-42's own folder lock
+  // stopped the second run, naming that folder.
+  const Result second = run(seeds(true));
+  INFO(second.err);
+  CHECK(second.code == 1);
+  CHECK(says(second, "run folder '" + dir.string() +
+                         "' is in use by another melgrad process (pid " + std::to_string(first) +
+                         ")"));
+  CHECK_FALSE(fs::exists(dir / "seed-43"));  // the second started no seed
+  end(first, "seeds-first");
 }
