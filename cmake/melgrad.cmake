@@ -23,12 +23,15 @@ if(MELGRAD_SANITIZE)
   target_link_options(melgrad_flags INTERFACE -fsanitize=address,undefined)
 endif()
 
-# melgrad_add_test(NAME name SOURCES a.cpp b.cpp LIBS lib... LABELS cpu core ...)
+# melgrad_add_test(NAME name SOURCES a.cpp b.cpp LIBS lib... LABELS cpu core ... [ARGS ...])
 # Exit code 77 is CTest's "skipped" (tests/skip.h: a run whose test cases all skipped).
+# main() and doctest's implementation come from melgrad_test_main (tests/CMakeLists.txt),
+# compiled once for every test executable.
 function(melgrad_add_test)
   cmake_parse_arguments(T "" "NAME;TIMEOUT" "SOURCES;LIBS;LABELS;ARGS" ${ARGN})
-  add_executable(${T_NAME} ${PROJECT_SOURCE_DIR}/tests/doctest_main.cpp ${T_SOURCES})
-  target_link_libraries(${T_NAME} PRIVATE ${T_LIBS} doctest::doctest melgrad_flags)
+  add_executable(${T_NAME} ${T_SOURCES})
+  target_link_libraries(${T_NAME} PRIVATE melgrad_test_main ${T_LIBS} doctest::doctest
+                                          melgrad_flags)
   target_include_directories(${T_NAME} PRIVATE ${PROJECT_SOURCE_DIR})  # tests/skip.h
   target_compile_definitions(${T_NAME} PRIVATE
     MELGRAD_SOURCE_DIR="${PROJECT_SOURCE_DIR}")

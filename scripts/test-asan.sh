@@ -55,6 +55,8 @@ MELGRAD_TARGETS="$programs$targets" scripts/build.sh build-asan "${config[@]}"
 built=$(date +%s)
 # Sanitizer reports exit with codes of their own, so a report inside a melgrad run is not
 # mistaken for the exit 1 a test expects.
+# Leaks inside libraries below melgrad that they cannot give back: tests/sanitizers/lsan.supp.
 ASAN_OPTIONS=detect_leaks=1:exitcode=86 UBSAN_OPTIONS=halt_on_error=1:exitcode=87:print_stacktrace=1 \
+  LSAN_OPTIONS="suppressions=$PWD/tests/sanitizers/lsan.supp:print_suppressions=0" \
   ctest --test-dir build-asan --output-on-failure -j"$(nproc)" "${select[@]}"
 echo "== sanitizer pass ($scope): build $((built - start)) s, tests $(($(date +%s) - built)) s"

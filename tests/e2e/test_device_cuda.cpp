@@ -6,7 +6,7 @@
 //   GPU build, no GPU         exit code 1 and a message that points to melgrad-emu;
 //   GPU build, a GPU          SKIPPED: the program would train on the GPU, so the no-GPU
 //                             message cannot be seen (test_e2e_cuda_native_runs trains there).
-//   CPU-only program          exit code 1: "this build has no CUDA backend" (the sanitizer
+//   CPU-only program          exit code 1: "built without the CUDA backend" (the sanitizer
 //   (MELGRAD_PROGRAM_CPU_ONLY) pass's build, scripts/test-asan.sh).
 #include <doctest/doctest.h>
 
@@ -31,7 +31,8 @@ TEST_CASE(
   Result r = run(a);
   INFO(r.out << r.err);
   CHECK(r.code == 1);
-  CHECK(r.err.find("this build has no CUDA backend") != std::string::npos);
+  CHECK(r.err.find("--device cuda: this program was built without the CUDA backend") !=
+        std::string::npos);
   CHECK_FALSE(fs::exists(run_dir / "log.jsonl"));
 #elif MELGRAD_PROGRAM_GPU_BACKEND
   // The program's own test (kernels/runtime.cu): cudaGetDeviceCount finds a usable GPU.
