@@ -241,7 +241,7 @@ static nlohmann::json fresh_config(ExperimentSpec& s, data::SubsetData& loaded,
         {"mean", st.mean}, {"std", st.std}, {"computed_on", "train split"}};
   }
   config["longest_clip_frames"] = longest;
-  // Streamed: shuffle by chunks of ~stream_chunk_mb of the cache (reads stay near each
+  // Streamed: shuffle by chunks of ~--stream-chunk-mb of the cache (reads stay near each
   // other); written only when there is more than one chunk, since one chunk is the in-memory
   // order (data::Batcher). Resumed runs keep the order whether they stream or not.
   if (loaded.stream) {
@@ -250,7 +250,7 @@ static nlohmann::json fresh_config(ExperimentSpec& s, data::SubsetData& loaded,
       fused_bytes += uint64_t(c.frames) * data::kFileRows * 4;
     const double clip_bytes =
         double(fused_bytes) / double(std::max<size_t>(loaded.clips.size(), 1));
-    const auto chunk = std::max<int64_t>(1, int64_t(s.stream_chunk_mb * 1e6 / clip_bytes));
+    const auto chunk = std::max<int64_t>(1, int64_t(s.stream.chunk_mb * 1e6 / clip_bytes));
     if (chunk < int64_t(loaded.clips.size())) config["stream_chunk_clips"] = chunk;
   }
   config["label"] = s.label;
@@ -311,10 +311,11 @@ nlohmann::json run_experiment(ExperimentSpec s) {
       config["epochs"] = s.epochs;
       if (writer) write_json_file((dir / "config.json").string(), config);
     }
-    run = load_run_data(config, s.strict, s.stream);
+    run = load_run_data(config, s.strict, s.stream.mode);
   } else {
     if (s.kind == ExperimentKind::transfer) adopt_transfer_source(s);
-    run.data = load_data(s.data_dir, subset_for(s.kind, s.beat), s.features, s.strict, s.stream);
+    run.data =
+        load_data(s.data_dir, subset_for(s.kind, s.beat), s.features, s.strict, s.stream.mode);
     run.splits = data::make_splits(run.data, s.split_seed, s.split_fractions);
     config = fresh_config(s, run.data, run.splits);
     check_same_run(config, run.data);

@@ -37,6 +37,13 @@ struct DataParallelOptions {
   bool sync_batch_norm = false;  // --sync-bn: BatchNorm statistics over the global batch
 };
 
+// --stream on|off|auto: read batches from the HDF5 cache instead of holding the data set
+// (datasets/clip_stream.h); a streamed fresh run shuffles by chunks of ~chunk_mb.
+struct StreamOptions {
+  data::StreamMode mode = data::StreamMode::automatic;
+  double chunk_mb = 64;  // --stream-chunk-mb
+};
+
 struct ExperimentSpec {
   ExperimentKind kind = ExperimentKind::genre;
   std::string model = "cnn";           // cnn | lstm (transfer and multitask: cnn)
@@ -72,10 +79,7 @@ struct ExperimentSpec {
   std::string label;    // progress and summary lines ("" = the command)
   bool progress_bar = true;
   DataParallelOptions data_parallel;
-  // --stream on|off|auto: read batches from the HDF5 cache instead of holding the data set
-  // (datasets/clip_stream.h); a streamed fresh run shuffles by chunks of ~stream_chunk_mb.
-  data::StreamMode stream = data::StreamMode::automatic;
-  double stream_chunk_mb = 64;
+  StreamOptions stream;
 };
 
 // The study's recipe (REFERENCE §2) as defaults for a command and model: channels and pool

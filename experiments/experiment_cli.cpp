@@ -67,15 +67,33 @@ std::vector<cli::Option> training_options() {
        true},
       strict_option(),
       {"no-progress", "no in-place progress bar (one line per epoch only)", "", true},
+      recipe_option(),
+  };
+  for (cli::Option& o : stream_options()) options.push_back(std::move(o));
+  for (cli::Option& o : data_parallel_options()) options.push_back(std::move(o));
+  return options;
+}
+
+std::vector<cli::Option> stream_options() {
+  return {
       {"stream",
        "on | off | auto: read batches from the HDF5 cache instead of holding the data set in "
        "memory (auto: when it would not fit)",
        "auto"},
       {"stream-chunk-mb", "streamed runs: shuffle by chunks of this many MB, then within", "64"},
-      recipe_option(),
   };
-  for (cli::Option& o : data_parallel_options()) options.push_back(std::move(o));
-  return options;
+}
+
+StreamOptions stream_from_args(const cli::Args& a) {
+  StreamOptions st;
+  try {
+    st.mode = data::parse_stream_mode(a.str("stream"));
+  } catch (const std::invalid_argument& e) {
+    throw cli::UsageError(std::string("option --stream: ") + e.what());
+  }
+  st.chunk_mb = a.number("stream-chunk-mb");
+  if (!(st.chunk_mb > 0)) throw cli::UsageError("option --stream-chunk-mb must be > 0");
+  return st;
 }
 
 std::vector<cli::Option> data_parallel_options() {
@@ -199,13 +217,7 @@ ExperimentSpec spec_from_args(const cli::Args& a, ExperimentKind kind, const std
   s.strict = a.flag("strict");
   s.progress_bar = !a.flag("no-progress");
   s.data_parallel = data_parallel_from_args(a);
-  try {
-    s.stream = data::parse_stream_mode(a.str("stream"));
-  } catch (const std::invalid_argument& e) {
-    throw cli::UsageError(std::string("option --stream: ") + e.what());
-  }
-  s.stream_chunk_mb = a.number("stream-chunk-mb");
-  if (!(s.stream_chunk_mb > 0)) throw cli::UsageError("option --stream-chunk-mb must be > 0");
+  s.stream = stream_from_args(a);
   // Resolving the default data set may generate it (once, by rank 0 under mpirun), so it
   // comes last.
   if (s.mode != RunDirMode::resume)

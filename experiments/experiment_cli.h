@@ -33,6 +33,12 @@ std::vector<cli::Option> data_parallel_options();
 // Their values; a usage error for a --bucket-mb or --dist-timeout that is not > 0.
 DataParallelOptions data_parallel_from_args(const cli::Args& args);
 
+// --stream and --stream-chunk-mb: part of training_options(), and taken by `study` for every
+// experiment it runs.
+std::vector<cli::Option> stream_options();
+// Their values; a usage error for an unknown mode or a chunk size that is not > 0.
+StreamOptions stream_from_args(const cli::Args& args);
+
 // Appends `extra` (command-specific options) to training_options().
 std::vector<cli::Option> training_options_with(std::vector<cli::Option> extra);
 

@@ -63,6 +63,7 @@ void apply_study_options(ExperimentSpec& s, const StudyOptions& o) {
   s.deterministic = o.deterministic;
   s.strict = o.strict;
   s.data_parallel = o.data_parallel;
+  s.stream = o.stream;
 }
 
 namespace {

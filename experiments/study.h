@@ -51,13 +51,14 @@ struct StudyOptions {
   bool strict = false;             // and --strict (a label row without its clip file is an error)
   std::string recipe = "default";  // default | seed (the notebook's list, recipe_seed.h)
   DataParallelOptions data_parallel;  // every experiment's --bucket-mb, --dist-timeout, --sync-bn
+  StreamOptions stream;               // and --stream, --stream-chunk-mb
 };
 
 std::vector<StudyExperiment> study_plan(const StudyOptions& options);
 
 // Copies what every experiment of a study shares from the study's options into a spec:
 // the seed, CNN frames, data folder, progress bar, device, CUDA graphs, determinism, strict,
-// and the data-parallel options.
+// the data-parallel and the streaming options.
 void apply_study_options(ExperimentSpec& spec, const StudyOptions& options);
 
 // Runs the plan; returns 0, or 130 after Ctrl-C (state saved; --resume continues).

@@ -44,6 +44,7 @@ int run_study_command(const cli::Args& a) {
   o.strict = a.flag("strict");
   o.recipe = parse_recipe(a.str("recipe"));
   o.data_parallel = data_parallel_from_args(a);
+  o.stream = stream_from_args(a);
   check_device(o.device);
   apply_threads(a.integer("threads"));
   rank0_first([&] { o.data_dir = data::resolve_data_dir(a.str("data")); });
@@ -51,8 +52,10 @@ int run_study_command(const cli::Args& a) {
   return run_study(o);
 }
 
-// The study's own options, then --bucket-mb, --dist-timeout and --sync-bn for its experiments.
-std::vector<cli::Option> with_data_parallel_options(std::vector<cli::Option> options) {
+// The study's own options, then --stream, --stream-chunk-mb, --bucket-mb, --dist-timeout and
+// --sync-bn for its experiments.
+std::vector<cli::Option> with_experiment_options(std::vector<cli::Option> options) {
+  for (cli::Option& o : stream_options()) options.push_back(std::move(o));
   for (cli::Option& o : data_parallel_options()) options.push_back(std::move(o));
   return options;
 }
@@ -60,7 +63,7 @@ std::vector<cli::Option> with_data_parallel_options(std::vector<cli::Option> opt
 const cli::CommandRegistrar reg({
     .name = "study",
     .summary = "run every experiment of the study in order and write the report",
-    .options = with_data_parallel_options(
+    .options = with_experiment_options(
         {{"out", "STUDY_DIR (default: runs/study-<time>)", ""},
          {"data", "DATA_DIR (default: the embedded synthetic data set, generated on first use)",
           ""},

@@ -1,9 +1,9 @@
 // `melgrad genre --stream on|off|auto` end to end (datasets/clip_stream.h): streamed training
 // equals in-memory training where the order is the same (one chunk: losses, parameters and
-// metrics bit for bit); the chunked order survives Ctrl-C and --resume; a damaged clip in
-// the cache stops the run naming the cache file; a data set larger than the memory the
-// process may use (RLIMIT_DATA through prlimit) trains with streaming while the in-memory
-// path fails, and the peak resident memory is printed.
+// metrics bit for bit), and so does `study --stream on`; the chunked order survives Ctrl-C
+// and --resume; a damaged clip in the cache stops the run naming the cache file; a data set
+// larger than the memory the process may use (RLIMIT_DATA through prlimit) trains with
+// streaming while the in-memory path fails, and the peak resident memory is printed.
 #include <doctest/doctest.h>
 #include <signal.h>
 #include <sys/resource.h>
@@ -113,6 +113,48 @@ TEST_CASE("streamed training equals in-memory training where the order is the sa
   CHECK(said != std::string::npos);
   CHECK(a.err.find("--stream auto: ", said + 1) == std::string::npos);
   CHECK(a.err.find("within the") != std::string::npos);
+}
+
+TEST_CASE("study --stream on streams each experiment, with the in-memory numbers") {
+  auto study = [&](const fs::path& out, const std::string& stream) {
+    return std::vector<std::string>{"study",
+                                    "--data",
+                                    tiny_data(),
+                                    "--frames",
+                                    "16",
+                                    "--threads",
+                                    "1",
+                                    "--epochs",
+                                    "1",
+                                    "--only",
+                                    "genre-cnn-mel-beat",
+                                    "--no-progress",
+                                    "--stream",
+                                    stream,
+                                    "--out",
+                                    out.string()};
+  };
+  const fs::path memory = scratch() / "study-memory", streamed = scratch() / "study-streamed";
+  Result m = run(study(memory, "off"));
+  INFO(m.err);
+  REQUIRE(m.code == 0);
+  Result s = run(study(streamed, "on"));
+  INFO(s.err);
+  REQUIRE(s.code == 0);
+  CHECK(s.err.find("genre-cnn-mel-beat: streaming batches from the HDF5 cache") !=
+        std::string::npos);
+  CHECK(m.err.find("streaming") == std::string::npos);
+  const fs::path experiment = "genre-cnn-mel-beat";
+  CHECK(read_json(streamed / experiment / "config.json")["stream_chunk_clips"]
+            .is_null());  // one chunk
+  CHECK(log_numbers(streamed / experiment) == log_numbers(memory / experiment));
+  CHECK(timeless(read_json(streamed / experiment / "metrics.json")) ==
+        timeless(read_json(memory / experiment / "metrics.json")));
+  // A bad value is a usage error before anything runs.
+  Result bad = run(study(scratch() / "study-bad", "sometimes"));
+  CHECK(bad.code == 2);
+  CHECK(bad.err.find("option --stream") != std::string::npos);
+  CHECK_FALSE(fs::exists(scratch() / "study-bad" / "genre-cnn-mel-beat"));
 }
 
 TEST_CASE(
