@@ -90,6 +90,19 @@ inline std::vector<std::string> tiny_cnn_genre_args(const fs::path& out, int epo
   return a;
 }
 
+// A study of one experiment (genre-cnn-mel-beat) on tiny_data() at 16 frames, one thread, no
+// progress bar, into `out`, then `extra` (a test's own options).
+inline std::vector<std::string> tiny_study_args(const fs::path& out, int epochs,
+                                                const std::vector<std::string>& extra = {}) {
+  std::vector<std::string> a = {"study",      "--data",   tiny_data(),           "--out",
+                                out.string(), "--epochs", std::to_string(epochs)};
+  for (const char* o :
+       {"--only", "genre-cnn-mel-beat", "--frames", "16", "--threads", "1", "--no-progress"})
+    a.push_back(o);
+  a.insert(a.end(), extra.begin(), extra.end());
+  return a;
+}
+
 struct Result {
   int code = -1;  // exit status, or 128 + signal
   std::string out, err;

@@ -117,22 +117,7 @@ TEST_CASE("streamed training equals in-memory training where the order is the sa
 
 TEST_CASE("study --stream on streams each experiment, with the in-memory numbers") {
   auto study = [&](const fs::path& out, const std::string& stream) {
-    return std::vector<std::string>{"study",
-                                    "--data",
-                                    tiny_data(),
-                                    "--frames",
-                                    "16",
-                                    "--threads",
-                                    "1",
-                                    "--epochs",
-                                    "1",
-                                    "--only",
-                                    "genre-cnn-mel-beat",
-                                    "--no-progress",
-                                    "--stream",
-                                    stream,
-                                    "--out",
-                                    out.string()};
+    return tiny_study_args(out, 1, {"--stream", stream});
   };
   const fs::path memory = scratch() / "study-memory", streamed = scratch() / "study-streamed";
   Result m = run(study(memory, "off"));
