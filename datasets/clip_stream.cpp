@@ -237,6 +237,7 @@ uint64_t write_cache_by_blocks(const SubsetIndex& scan, const std::vector<int64_
       bytes += uint64_t(frames[size_t(end++)]) * kFileRows * sizeof(float);
     block.assign(size_t(end - begin), Clip{});
     parallel_for(end - begin, options.threads, [&](int64_t k) {
+      stop_if_cancelled(options.cancelled);  // the writer's destructor removes its temp file
       uint64_t file_bytes = 0;
       block[size_t(k)] = read_clip(scan.clips[size_t(begin + k)], Features::fused, &file_bytes);
       bar.advance(1, file_bytes);

@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -16,6 +17,18 @@ namespace melgrad::data {
 struct DataError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
+
+// Stopping a long load (Ctrl-C): the loops over clips (reading clip files, writing and
+// reading the HDF5 cache, the streamed statistics pass) poll a CancelCheck between clips and
+// throw LoadCancelled when it returns true, leaving no temp file of theirs behind. Empty:
+// never cancelled. experiments/ passes "Ctrl-C was pressed" (interrupt.h).
+using CancelCheck = std::function<bool()>;
+struct LoadCancelled : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+inline void stop_if_cancelled(const CancelCheck& cancelled) {
+  if (cancelled && cancelled()) throw LoadCancelled("loading the data set was interrupted");
+}
 
 // True when the bytes start with the gzip magic 1f 8b.
 bool is_gzip(const uint8_t* data, size_t size);

@@ -273,12 +273,15 @@ void H5CacheWriter::finish(const std::vector<SkippedRow>& skipped) {
 }
 
 void write_h5_cache(const std::string& file, const std::string& fingerprint,
-                    const SubsetData& fused) {
+                    const SubsetData& fused, const CancelCheck& cancelled) {
   if (fused.feature_dim != kFileRows) throw std::logic_error("write_h5_cache expects fused clips");
   std::vector<int64_t> frames;
   for (const Clip& c : fused.clips) frames.push_back(c.frames);
   H5CacheWriter writer(file, fingerprint, frames);
-  for (size_t i = 0; i < fused.clips.size(); ++i) writer.write_clip(i, fused.clips[i]);
+  for (size_t i = 0; i < fused.clips.size(); ++i) {
+    stop_if_cancelled(cancelled);  // the writer's destructor removes its temp file
+    writer.write_clip(i, fused.clips[i]);
+  }
   writer.finish(fused.skipped);
 }
 
@@ -395,7 +398,7 @@ std::string values_damage(const H5CacheIndex& index, size_t clip) {
 }
 
 bool read_h5_cache(const std::string& file, const std::string& fingerprint, Features features,
-                   SubsetData& out, std::string* damage) {
+                   SubsetData& out, std::string* damage, const CancelCheck& cancelled) {
   H5CacheIndex index;
   if (!read_h5_cache_index(file, fingerprint, index, damage)) return false;
   auto damaged = [&](const std::string& why) {
@@ -416,6 +419,7 @@ bool read_h5_cache(const std::string& file, const std::string& fingerprint, Feat
   d.skipped = std::move(index.skipped);
   std::vector<float> buf;
   for (size_t i = 0; i < d.clips.size(); ++i) {
+    stop_if_cancelled(cancelled);
     Clip& c = d.clips[i];
     buf.resize(static_cast<size_t>(c.frames * kFileRows));
     const hsize_t start[2] = {static_cast<hsize_t>(index.offsets[i]), 0};

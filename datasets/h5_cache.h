@@ -44,11 +44,12 @@ std::string cache_file_for(const std::string& cache_dir, const std::string& root
 // false otherwise (the caller then reloads and rewrites it). When the file is there but
 // unreadable or damaged, `damage` (if given) says what is wrong, naming the table.
 bool read_h5_cache(const std::string& file, const std::string& fingerprint, Features features,
-                   SubsetData& out, std::string* damage = nullptr);
+                   SubsetData& out, std::string* damage = nullptr,
+                   const CancelCheck& cancelled = {});
 
 // Writes fused data (feature_dim 140) atomically; throws DataError on failure.
 void write_h5_cache(const std::string& file, const std::string& fingerprint,
-                    const SubsetData& fused);
+                    const SubsetData& fused, const CancelCheck& cancelled = {});
 
 // Writes a cache file a clip at a time, so that a sub-set larger than memory is cached a
 // block of clips at a time (load_subset with streaming). The lengths are known up front

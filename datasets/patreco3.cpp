@@ -360,7 +360,8 @@ SubsetData load_subset(const std::string& data_dir, Subset subset, const LoadOpt
     stream_reason = data.report.stream_reason;
     if (streamed) return finish(data);
     damage.clear();
-    if (indexed && read_h5_cache(cache_file, fingerprint, options.features, data, &damage)) {
+    if (indexed && read_h5_cache(cache_file, fingerprint, options.features, data, &damage,
+                                 options.cancelled)) {
       data.report.from_cache = true;
       data.report.cache_file = cache_file;
       return finish(data);
@@ -381,6 +382,7 @@ SubsetData load_subset(const std::string& data_dir, Subset subset, const LoadOpt
     ProgressBar bar("loading " + subset_key(subset), static_cast<int64_t>(index.clips.size()),
                     options.progress);
     parallel_for(static_cast<int64_t>(index.clips.size()), options.threads, [&](int64_t i) {
+      stop_if_cancelled(options.cancelled);
       const auto k = static_cast<size_t>(i);
       data.clips[k] = read_clip(index.clips[k], read_as, &bytes[k]);
       bar.advance(1, bytes[k]);
@@ -393,8 +395,10 @@ SubsetData load_subset(const std::string& data_dir, Subset subset, const LoadOpt
   fill_split_lists(data);
   if (options.use_cache) {
     try {
-      write_h5_cache(cache_file, fingerprint, data);
+      write_h5_cache(cache_file, fingerprint, data, options.cancelled);
       data.report.cache_file = cache_file;
+    } catch (const LoadCancelled&) {
+      throw;
     } catch (const std::exception& e) {
       std::fprintf(stderr, "melgrad: warning: could not write the data cache: %s\n", e.what());
     }

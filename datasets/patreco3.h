@@ -103,6 +103,7 @@ struct LoadOptions {
   bool use_cache = true;
   std::string cache_dir;                // "" = <cache_root()>/h5 (default_data.h)
   StreamMode stream = StreamMode::off;  // needs use_cache
+  CancelCheck cancelled;                // polled between clips (file_io.h)
 };
 
 struct Clip {

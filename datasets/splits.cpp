@@ -59,7 +59,8 @@ Splits make_splits(const SubsetData& data, uint64_t seed, const SplitFractions& 
   return make_splits(data.subset, data.train_pool, data.test_given, seed, fractions);
 }
 
-BandStats compute_band_stats(const SubsetData& data, const std::vector<int64_t>& clips) {
+BandStats compute_band_stats(const SubsetData& data, const std::vector<int64_t>& clips,
+                             const CancelCheck& cancelled) {
   const auto F = static_cast<size_t>(data.feature_dim);
   std::vector<double> sum(F, 0.0), sum_sq(F, 0.0);
   int64_t frames = 0;
@@ -76,6 +77,7 @@ BandStats compute_band_stats(const SubsetData& data, const std::vector<int64_t>&
   if (data.stream) {
     // One pass a block of clips at a time, in the given order (the same sums).
     for (size_t begin = 0; begin < clips.size();) {
+      stop_if_cancelled(cancelled);
       size_t end = begin;
       int64_t block_frames = 0;
       while (end < clips.size() && (end == begin || block_frames < kStatsBlockFrames))
@@ -124,8 +126,9 @@ void apply_band_stats(SubsetData& data, const BandStats& stats) {
     }
 }
 
-BandStats standardise_on_train(SubsetData& data, const Splits& splits) {
-  BandStats s = compute_band_stats(data, splits.train);
+BandStats standardise_on_train(SubsetData& data, const Splits& splits,
+                               const CancelCheck& cancelled) {
+  BandStats s = compute_band_stats(data, splits.train, cancelled);
   apply_band_stats(data, s);
   return s;
 }

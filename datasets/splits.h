@@ -42,17 +42,20 @@ Splits make_splits(const SubsetData& data, uint64_t seed = kDefaultSplitSeed,
 // Mean and standard deviation of every feature band over all frames (no padding) of the
 // given clips, accumulated in float64 in clip order. A band whose std is below 1e-6 gets
 // std 1 so that applying the stats never divides by ~0. Streamed data (clip_stream.h): one
-// pass reading a block of clips at a time, the same sums in the same order.
+// pass reading a block of clips at a time, the same sums in the same order; `cancelled` is
+// polled between blocks (file_io.h).
 struct BandStats {
   std::vector<float> mean, std;  // [F]
 };
-BandStats compute_band_stats(const SubsetData& data, const std::vector<int64_t>& clips);
+BandStats compute_band_stats(const SubsetData& data, const std::vector<int64_t>& clips,
+                             const CancelCheck& cancelled = {});
 
 // x <- (x - mean) / std for every frame of every clip, in place (streamed data: on every
 // later read).
 void apply_band_stats(SubsetData& data, const BandStats& stats);
 
 // compute_band_stats on splits.train, then apply to all clips; returns the stats.
-BandStats standardise_on_train(SubsetData& data, const Splits& splits);
+BandStats standardise_on_train(SubsetData& data, const Splits& splits,
+                               const CancelCheck& cancelled = {});
 
 }  // namespace melgrad::data

@@ -15,6 +15,7 @@
 #include "experiments/cli.h"
 #include "experiments/distributed.h"
 #include "experiments/evaluation.h"
+#include "experiments/interrupt.h"
 #include "experiments/model_config.h"
 #include "experiments/run_config.h"
 #include "experiments/trainer.h"
@@ -129,6 +130,7 @@ static data::SubsetData load_data(const std::string& dir, data::Subset subset,
   lo.features = data::parse_features(features);
   lo.strict = strict;
   lo.stream = stream;
+  lo.cancelled = interrupt_requested;
   return data::load_subset(dir, subset, lo);
 }
 
@@ -236,7 +238,7 @@ static nlohmann::json fresh_config(ExperimentSpec& s, data::SubsetData& loaded,
   if (s.kind == ExperimentKind::transfer)
     config["transfer"] = {{"from", s.transfer_from}, {"freeze_trunk", s.freeze_trunk}};
   if (s.standardise) {
-    data::BandStats st = data::standardise_on_train(loaded, splits);
+    data::BandStats st = data::standardise_on_train(loaded, splits, interrupt_requested);
     config["standardisation"] = {
         {"mean", st.mean}, {"std", st.std}, {"computed_on", "train split"}};
   }
@@ -303,23 +305,30 @@ nlohmann::json run_experiment(ExperimentSpec s) {
 
   nlohmann::json config;
   RunData run;
-  if (resume) {
-    std::string text = writer ? read_run_config(s.out).dump() : "";  // validated on rank 0
-    world.broadcast_bytes(text, 0);
-    config = nlohmann::json::parse(text);
-    if (s.epochs_given && s.epochs != config.at("epochs").get<int64_t>()) {
-      config["epochs"] = s.epochs;
+  // Ctrl-C while the data set loads stops the load (data::LoadCancelled) before anything of
+  // the run is written; from the first batch on, the trainer saves and stops (trainer.h).
+  InterruptGuard interrupt_guard;
+  try {
+    if (resume) {
+      std::string text = writer ? read_run_config(s.out).dump() : "";  // validated on rank 0
+      world.broadcast_bytes(text, 0);
+      config = nlohmann::json::parse(text);
+      if (s.epochs_given && s.epochs != config.at("epochs").get<int64_t>()) {
+        config["epochs"] = s.epochs;
+        if (writer) write_json_file((dir / "config.json").string(), config);
+      }
+      run = load_run_data(config, s.strict, s.stream.mode);
+    } else {
+      if (s.kind == ExperimentKind::transfer) adopt_transfer_source(s);
+      run.data =
+          load_data(s.data_dir, subset_for(s.kind, s.beat), s.features, s.strict, s.stream.mode);
+      run.splits = data::make_splits(run.data, s.split_seed, s.split_fractions);
+      config = fresh_config(s, run.data, run.splits);
+      check_same_run(config, run.data);
       if (writer) write_json_file((dir / "config.json").string(), config);
     }
-    run = load_run_data(config, s.strict, s.stream.mode);
-  } else {
-    if (s.kind == ExperimentKind::transfer) adopt_transfer_source(s);
-    run.data =
-        load_data(s.data_dir, subset_for(s.kind, s.beat), s.features, s.strict, s.stream.mode);
-    run.splits = data::make_splits(run.data, s.split_seed, s.split_fractions);
-    config = fresh_config(s, run.data, run.splits);
-    check_same_run(config, run.data);
-    if (writer) write_json_file((dir / "config.json").string(), config);
+  } catch (const data::LoadCancelled&) {
+    throw Interrupted(s.label + ": interrupted while loading the data set, before any training");
   }
   if (resume) check_same_run(config, run.data);
   const std::string label = config.value("label", config.at("command").get<std::string>());

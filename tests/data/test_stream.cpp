@@ -2,9 +2,11 @@
 // in-memory batches and band statistics bit for bit; the chunked order; the prefetch thread
 // (errors thrown by next(), stopped by the destructor mid-epoch); a damaged clip named with
 // the cache file; a rank reading only its shard; the cache written a block at a time equal
-// to the one written from memory.
+// to the one written from memory; a load cancelled between clips (Ctrl-C) leaves no temp file.
+#include <atomic>
 #include <chrono>
 #include <cstring>
+#include <filesystem>
 #include <set>
 
 #include "datasets/batcher.h"
@@ -269,4 +271,54 @@ TEST_CASE("stream: automatic mode decides from the data's size and the memory le
   LoadOptions no_cache = options(cache, StreamMode::on, Features::mel);
   no_cache.use_cache = false;
   CHECK(contains(data_error_of([&] { load_subset(data, Subset::genre, no_cache); }), "HDF5 cache"));
+}
+
+TEST_CASE("cancel: a load cancelled between clips throws LoadCancelled and leaves no temp file") {
+  TempDir dir;
+  const std::string data = copy_fixture(dir);
+  auto temp_files = [](const std::string& cache) {
+    int n = 0;
+    if (std::filesystem::exists(cache))
+      for (const auto& e : std::filesystem::directory_iterator(cache))
+        n += e.path().filename().string().find(".tmp-") != std::string::npos;
+    return n;
+  };
+  for (StreamMode mode : {StreamMode::off, StreamMode::on}) {
+    CAPTURE(int(mode));
+    // How many times an uncancelled first load (clip files read, cache written) and a second
+    // one (the cache read, or streamed) poll: every point of either is then cancelled once.
+    std::atomic<int> polls{0};
+    const std::string counted = dir / ("count-" + std::to_string(int(mode)));
+    LoadOptions counting = options(counted, mode, Features::mel);
+    counting.threads = 1;
+    counting.cancelled = [&] { return ++polls, false; };
+    load_subset(data, Subset::genre, counting);
+    const int first = polls.exchange(0);
+    load_subset(data, Subset::genre, counting);
+    const int second = polls.load();
+    CHECK(first >= 6);
+    for (int stop : {1, first / 3, 2 * first / 3, first}) {
+      CAPTURE(stop);
+      const std::string cache =
+          dir / ("cache-" + std::to_string(int(mode)) + "-" + std::to_string(stop));
+      LoadOptions o = options(cache, mode, Features::mel);
+      o.threads = 1;
+      std::atomic<int> n{0};
+      o.cancelled = [&] { return ++n >= stop; };
+      CHECK_THROWS_AS(load_subset(data, Subset::genre, o), LoadCancelled);
+      CHECK(temp_files(cache) == 0);
+      CHECK_FALSE(std::filesystem::exists(
+          cache_file_for(cache, subset_root(data, Subset::genre), Subset::genre)));
+    }
+    if (second > 0) {  // the cached second load is cancelled too
+      LoadOptions o = options(counted, mode, Features::mel);
+      o.cancelled = [] { return true; };
+      CHECK_THROWS_AS(load_subset(data, Subset::genre, o), LoadCancelled);
+    }
+  }
+  // The streamed statistics pass.
+  SubsetData streamed =
+      load_subset(data, Subset::genre, options(dir / "stats", StreamMode::on, Features::mel));
+  const Splits splits = make_splits(streamed);
+  CHECK_THROWS_AS(standardise_on_train(streamed, splits, [] { return true; }), LoadCancelled);
 }

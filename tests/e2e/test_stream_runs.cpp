@@ -215,6 +215,38 @@ TEST_CASE("a damaged clip in the cache stops a streamed run naming the cache fil
   CHECK(run(tiny_cnn_genre_args(scratch() / "damage-third", 1, {"--stream", "on"})).code == 0);
 }
 
+TEST_CASE("Ctrl-C while the cache is built stops the load at once, writing nothing") {
+  // The cache of 2400 clips is written 16 MB at a time on one thread; SIGINT is sent as soon
+  // as its temp file appears. Before, the signal was only seen at the first training batch.
+  const std::string data = many_clips(2400);
+  const fs::path out = scratch() / "interrupted-load", h5 = scratch() / "cache" / "h5";
+  const std::vector<std::string> args = {
+      "genre", "--data",        data,       "--frames", "16",    "--channels",
+      "1,4,8", "--pool",        "2",        "--epochs", "1",     "--threads",
+      "1",     "--no-progress", "--stream", "on",       "--out", out.string()};
+  const pid_t pid = spawn(args, "interrupted-load");
+  auto temp_files = [&] {
+    int n = 0;
+    if (fs::exists(h5))
+      for (const auto& e : fs::directory_iterator(h5))
+        n += e.path().filename().string().find(".tmp-") != std::string::npos;
+    return n;
+  };
+  for (int i = 0; i < 6000 && temp_files() == 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  REQUIRE(temp_files() == 1);
+  ::kill(pid, SIGINT);
+  Result r = wait_for(pid, "interrupted-load");
+  INFO(r.err);
+  CHECK(r.code == 130);
+  CHECK(r.err.find("genre: interrupted while loading the data set, before any training") !=
+        std::string::npos);
+  CHECK(temp_files() == 0);                      // the cache's temp file is removed
+  CHECK_FALSE(fs::exists(out / "config.json"));  // nothing of the run was written
+  // The same command then runs from the start.
+  CHECK(run(args).code == 0);
+}
+
 TEST_CASE("a data set larger than the memory the process may use trains with streaming") {
   // Its own CTest test (test_e2e_stream_runs_memory_limit), so that it can skip.
   if (!fs::exists("/usr/bin/prlimit"))
