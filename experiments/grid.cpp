@@ -29,9 +29,7 @@ nlohmann::json run_grid(const GridSpec& g) {
   if (g.out.empty()) throw std::invalid_argument("grid: no output folder");
   const bool writer = dist::world().rank() == 0;  // mpirun: rank 0 alone writes
   RunFolderLock lock;  // held until the grid ends: a second grid on --out is refused
-  if (!g.resume && writer) lock = prepare_run_dir(g.out, RunDirMode::fresh);
-  if (writer) fs::create_directories(g.out);
-  if (g.resume && writer) lock = RunFolderLock(g.out);
+  if (writer) lock = lock_parent_run_dir(g.out, !g.resume);
   const size_t cells = g.hidden.size() * g.layers.size() * g.lrs.size() * g.losses.size();
   nlohmann::json rows = nlohmann::json::array();
   size_t index = 0;

@@ -60,6 +60,12 @@ RunFolderLock prepare_run_dir(const std::string& dir, RunDirMode mode) {
   return lock;
 }
 
+RunFolderLock lock_parent_run_dir(const std::string& dir, bool fresh) {
+  if (fresh) return prepare_run_dir(dir, RunDirMode::fresh);
+  fs::create_directories(dir);
+  return RunFolderLock(dir);
+}
+
 void write_json_file(const std::string& path, const nlohmann::json& value) {
   data::write_file_atomic(path, value.dump(2) + "\n");
 }

@@ -32,6 +32,9 @@ enum class RunDirMode {
 // live as long as the run writes there), removes temp files that dead processes left in
 // it (saying so on stderr), and checks it; errors say which option to use.
 RunFolderLock prepare_run_dir(const std::string& dir, RunDirMode mode);
+// The folder of a study, grid or --seeds run, which holds runs of its own, locked for the
+// whole of it: fresh, as prepare_run_dir(dir, fresh); else created if missing and locked.
+RunFolderLock lock_parent_run_dir(const std::string& dir, bool fresh);
 
 void write_json_file(const std::string& path,
                      const nlohmann::json& value);       // atomic, 2-space indent

@@ -40,14 +40,10 @@ SeedRuns run_seed_runs(const ExperimentSpec& base, int64_t count) {
   if (writer && parent.empty()) parent = default_run_dir(experiment_kind_name(base.kind));
   world.broadcast_bytes(parent, 0);
   const bool resume = base.mode == RunDirMode::resume;
-  RunFolderLock lock;  // held until every seed has run: a second run on the folder is refused
-  if (writer && base.mode == RunDirMode::fresh) lock = prepare_run_dir(parent, RunDirMode::fresh);
   if (resume && !fs::is_directory(parent))
     throw std::runtime_error("cannot resume: '" + parent + "' is not a folder");
-  if (writer) {
-    fs::create_directories(parent);
-    if (!lock.held()) lock = RunFolderLock(parent);
-  }
+  RunFolderLock lock;  // held until every seed has run: a second run on the folder is refused
+  if (writer) lock = lock_parent_run_dir(parent, base.mode == RunDirMode::fresh);
   const std::string label = base.label.empty() ? experiment_kind_name(base.kind) : base.label;
 
   SeedRuns out;

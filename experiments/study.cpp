@@ -163,9 +163,7 @@ int run_study(const StudyOptions& o) {
   const Clock::time_point start = Clock::now();
   const bool writer = dist::world().rank() == 0;  // mpirun: rank 0 alone writes
   RunFolderLock lock;  // held until the study ends: a second study on --out is refused
-  if (!o.resume && writer) lock = prepare_run_dir(o.out, RunDirMode::fresh);
-  if (writer) fs::create_directories(o.out);
-  if (o.resume && writer) lock = RunFolderLock(o.out);
+  if (writer) lock = lock_parent_run_dir(o.out, !o.resume);
   const fs::path dir(o.out);
   const std::vector<StudyExperiment> plan = study_plan(o);
 

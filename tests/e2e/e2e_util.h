@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
@@ -128,6 +129,17 @@ inline pid_t spawn(const std::vector<std::string>& args, const std::string& tag,
     ::_exit(127);
   }
   return pid;
+}
+
+// Polls `ready` every 5 ms until it holds or `timeout` has passed; returns whether it held.
+inline bool wait_until(const std::function<bool()>& ready,
+                       std::chrono::milliseconds timeout = std::chrono::seconds(60)) {
+  const auto end = std::chrono::steady_clock::now() + timeout;
+  while (!ready()) {
+    if (std::chrono::steady_clock::now() >= end) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return true;
 }
 
 inline Result wait_for(pid_t pid, const std::string& tag) {

@@ -89,8 +89,7 @@ TEST_CASE("a run killed with -9 leaves no lock behind: --resume takes the folder
   const fs::path dir = scratch() / "killed-holder";
   std::vector<std::string> a = with(cnn_args(dir, 50), {"--batch-size", "4", "--patience", "0"});
   const pid_t pid = spawn(a, "holder");
-  for (int i = 0; i < 6000 && !fs::exists(dir / "last.h5"); ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  wait_until([&] { return fs::exists(dir / "last.h5"); });
   Result busy = run(with(cnn_args(dir, 50), {"--batch-size", "4", "--patience", "0", "--resume"}));
   CHECK(busy.code == 1);
   CHECK(says(busy, "is in use by another melgrad process (pid " + std::to_string(pid) + ")"));
@@ -312,8 +311,7 @@ TEST_CASE("smaller faults: explosion, threads, missing values, folders, hex numb
   const fs::path term = scratch() / "sigterm";
   const pid_t pid =
       spawn(with(cnn_args(term, 50), {"--batch-size", "4", "--patience", "0"}), "sigterm");
-  for (int i = 0; i < 6000 && !fs::exists(term / "last.h5"); ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  wait_until([&] { return fs::exists(term / "last.h5"); });
   ::kill(pid, SIGTERM);
   Result stopped = wait_for(pid, "sigterm");
   CHECK(stopped.code == 130);  // before: killed by the signal (143), no state saved

@@ -153,8 +153,7 @@ TEST_CASE(
   };
   const fs::path reference = scratch() / "chunked-reference", interrupted = scratch() / "chunked";
   pid_t pid = spawn(args(interrupted, 50), "chunked-sigint");
-  for (int i = 0; i < 6000 && !fs::exists(interrupted / "last.h5"); ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  wait_until([&] { return fs::exists(interrupted / "last.h5"); });
   ::kill(pid, SIGINT);
   Result r = wait_for(pid, "chunked-sigint");
   INFO(r.err);
@@ -232,8 +231,7 @@ TEST_CASE("Ctrl-C while the cache is built stops the load at once, writing nothi
         n += e.path().filename().string().find(".tmp-") != std::string::npos;
     return n;
   };
-  for (int i = 0; i < 6000 && temp_files() == 0; ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  wait_until([&] { return temp_files() > 0; }, std::chrono::seconds(30));
   REQUIRE(temp_files() == 1);
   ::kill(pid, SIGINT);
   Result r = wait_for(pid, "interrupted-load");

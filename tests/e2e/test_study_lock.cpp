@@ -13,9 +13,7 @@ namespace {
 
 // Waits (up to a minute) until `file` exists, then stops `pid` where it is.
 void stop_when_exists(pid_t pid, const fs::path& file) {
-  for (int i = 0; i < 6000 && !fs::exists(file); ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  REQUIRE(fs::exists(file));
+  REQUIRE(wait_until([&] { return fs::exists(file); }));
   ::kill(pid, SIGSTOP);
 }
 

@@ -265,8 +265,7 @@ TEST_CASE(
   };
   const fs::path reference = scratch() / "sigint-reference", interrupted = scratch() / "sigint";
   pid_t pid = spawn(args(interrupted, 50), "sigint");
-  for (int i = 0; i < 6000 && !fs::exists(interrupted / "last.h5"); ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  wait_until([&] { return fs::exists(interrupted / "last.h5"); });
   ::kill(pid, SIGINT);
   Result r = wait_for(pid, "sigint");
   INFO(r.err);
